@@ -1,1 +1,125 @@
-fn main(){}
+//! The `zoho-bridge` binary.
+//!
+//! Today it runs the built-in Zoho emulator (`zoho-bridge emulator`) and the demo
+//! (`zoho-bridge demo`: the emulator with seeded data plus a scripted walk through what
+//! it does). The sync engine's commands arrive with the engine.
+
+mod demo;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use zoho_emulator::{Emulator, EmulatorConfig, FaultConfig, World};
+
+#[derive(Parser)]
+#[command(name = "zoho-bridge", version, about = "Keeps Zoho CRM and Zoho Books in step")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Zoho emulator (Accounts, CRM v8, Books v3) on one port.
+    Emulator(EmulatorArgs),
+    /// Start the emulator with seeded data, walk through what it does, keep serving.
+    Demo {
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Seed of the generated data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Exit after the walk-through instead of serving until Ctrl-C.
+        #[arg(long)]
+        exit: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct EmulatorArgs {
+    /// Port to listen on, on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8089)]
+    port: u16,
+    /// Seed of every generated id, record and fault decision.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Load the world from this JSON file if it exists, and save it there on exit.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Start with the organisation only: no demo records.
+    #[arg(long)]
+    no_seed_data: bool,
+    /// Switch off every rate limit, quota and token throttle (benchmarks).
+    #[arg(long)]
+    no_limits: bool,
+    /// Access-token lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    token_ttl: i64,
+    /// Books requests per minute per organisation.
+    #[arg(long)]
+    books_per_minute: Option<u32>,
+    /// Fault injection rules, a JSON file (see the README).
+    #[arg(long)]
+    faults: Option<PathBuf>,
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_tracing();
+    match Cli::parse().command {
+        Command::Emulator(args) => run_emulator(args).await,
+        Command::Demo { port, seed, exit } => demo::run(port, seed, exit).await,
+    }
+}
+
+async fn run_emulator(args: EmulatorArgs) -> anyhow::Result<()> {
+    let mut config = if args.no_limits { EmulatorConfig::unlimited() } else { EmulatorConfig::default() };
+    config.seed = args.seed;
+    config.seed_data = !args.no_seed_data;
+    config.token_ttl_secs = args.token_ttl;
+    if let Some(n) = args.books_per_minute {
+        config.limits.books_per_minute = Some(n);
+    }
+    if let Some(path) = &args.faults {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        config.faults = serde_json::from_str::<FaultConfig>(&text).map_err(|e| {
+            anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.line(), e.column(), e)
+        })?;
+    }
+    let world = match &args.state {
+        Some(path) if path.exists() => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let world: World = serde_json::from_str(&text).map_err(|e| {
+                anyhow::anyhow!("{}:{}:{}: not an emulator state file: {}", path.display(), e.line(), e.column(), e)
+            })?;
+            tracing::info!(file = %path.display(), "restored emulator state");
+            world
+        }
+        _ => zoho_emulator::build_world(&config),
+    };
+    let emulator = Emulator::start_with_world(config, world, args.port)
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
+    println!("Zoho emulator listening on {}", emulator.url());
+    println!("  credentials:  curl {}/__emulator/credentials", emulator.url());
+    println!("  token:        POST {}/oauth/v2/token", emulator.url());
+    println!("  CRM v8:       {}/crm/v8/...", emulator.url());
+    println!("  Books v3:     {}/books/v3/...?organization_id=...", emulator.url());
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    let world = emulator.stop().await;
+    if let Some(path) = &args.state {
+        let text = serde_json::to_string(&world)?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        println!("state saved to {}", path.display());
+    }
+    Ok(())
+}
