@@ -4,7 +4,7 @@
 //! (`zoho-bridge demo`: the emulator with seeded data plus a scripted walk through what
 //! it does). The sync engine's commands arrive with the engine.
 
-mod demo;
+use zoho_bridge::demo;
 
 use std::path::PathBuf;
 
