@@ -1,0 +1,572 @@
+//! Rate budgets: one per organisation and API, shared by every task in the process.
+//!
+//! Zoho Books allows N requests per minute and M per day per organisation, CRM a number
+//! of credits per rolling 24 hours and a number of calls in flight. Sending a request that
+//! will be refused wastes budget and, on Books, risks a block, so a request *waits* here
+//! until it fits.
+//!
+//! # Why not `governor`
+//! A GCRA limiter lets a full burst through and then refills continuously, so a 60-second
+//! window can see up to twice the quota; and it knows nothing about in-flight requests or
+//! "pause everything for N seconds". Zoho counts a request when it *arrives*, in fixed
+//! windows we cannot see. This budget therefore holds each slot from the moment a request
+//! is admitted until one full period after its answer arrived: any period-long window of
+//! arrivals on Zoho's side then contains at most `limit` requests, whatever the network
+//! latency or the alignment of Zoho's clock, while a steady stream still uses
+//! `period / (period + latency)` of the budget (≈ 99.99 % at 5 ms). A concurrency limit is
+//! the same structure with a period of zero. A 429 pauses the whole organisation for the
+//! time Zoho gives (`X-Rate-Limit-Reset`).
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
+
+use tokio::{sync::Notify, time::Instant};
+
+use crate::error::{Api, Error, Result};
+
+/// Books plans and their published per-day request quotas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BooksPlan {
+    /// 1,000 requests a day.
+    Free,
+    /// 2,000 a day.
+    Standard,
+    /// 5,000 a day.
+    Professional,
+    /// 10,000 a day (also Elite and Ultimate).
+    Premium,
+}
+
+impl BooksPlan {
+    /// Requests per day per organisation.
+    pub fn per_day(self) -> u32 {
+        match self {
+            BooksPlan::Free => 1_000,
+            BooksPlan::Standard => 2_000,
+            BooksPlan::Professional => 5_000,
+            BooksPlan::Premium => 10_000,
+        }
+    }
+
+    /// Requests in flight at once (Zoho: 5 on Free, 10 on paid plans).
+    pub fn concurrency(self) -> u32 {
+        match self {
+            BooksPlan::Free => 5,
+            _ => 10,
+        }
+    }
+}
+
+/// CRM editions and their published credit and concurrency limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrmEdition {
+    /// 5,000 credits, 5 concurrent calls.
+    Free,
+    /// 50,000 + 250 per user (cap 100,000), 10 concurrent.
+    Standard {
+        /// Licensed users.
+        users: u32,
+    },
+    /// 50,000 + 500 per user (cap 3,000,000), 15 concurrent.
+    Professional {
+        /// Licensed users.
+        users: u32,
+    },
+    /// 50,000 + 1,000 per user (cap 5,000,000), 20 concurrent.
+    Enterprise {
+        /// Licensed users.
+        users: u32,
+    },
+    /// 50,000 + 2,000 per user (no cap), 25 concurrent.
+    Ultimate {
+        /// Licensed users.
+        users: u32,
+    },
+}
+
+impl CrmEdition {
+    /// API credits per rolling 24 hours.
+    pub fn credits_per_day(self) -> u64 {
+        match self {
+            CrmEdition::Free => 5_000,
+            CrmEdition::Standard { users } => (50_000 + 250 * users as u64).min(100_000),
+            CrmEdition::Professional { users } => (50_000 + 500 * users as u64).min(3_000_000),
+            CrmEdition::Enterprise { users } => (50_000 + 1_000 * users as u64).min(5_000_000),
+            CrmEdition::Ultimate { users } => 50_000 + 2_000 * users as u64,
+        }
+    }
+
+    /// Calls in flight at once.
+    pub fn concurrency(self) -> u32 {
+        match self {
+            CrmEdition::Free => 5,
+            CrmEdition::Standard { .. } => 10,
+            CrmEdition::Professional { .. } => 15,
+            CrmEdition::Enterprise { .. } => 20,
+            CrmEdition::Ultimate { .. } => 25,
+        }
+    }
+}
+
+/// The limits a client keeps to. `None` switches a limit off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetConfig {
+    /// Books requests per minute per organisation (Zoho: 100).
+    pub books_per_minute: Option<u32>,
+    /// Books requests per day per organisation.
+    pub books_per_day: Option<u32>,
+    /// Books requests in flight at once.
+    pub books_concurrency: Option<u32>,
+    /// CRM credits per rolling 24 hours.
+    pub crm_credits_per_day: Option<u64>,
+    /// CRM calls in flight at once.
+    pub crm_concurrency: Option<u32>,
+    /// Longest a request waits for budget before failing with
+    /// [`Error::BudgetExhausted`] (a daily quota can take hours to come back).
+    pub max_wait: Duration,
+}
+
+impl BudgetConfig {
+    /// Zoho's published limits for a Books plan and a CRM edition.
+    pub fn for_plans(books: BooksPlan, crm: CrmEdition) -> BudgetConfig {
+        BudgetConfig {
+            books_per_minute: Some(100),
+            books_per_day: Some(books.per_day()),
+            books_concurrency: Some(books.concurrency()),
+            crm_credits_per_day: Some(crm.credits_per_day()),
+            crm_concurrency: Some(crm.concurrency()),
+            max_wait: Duration::from_secs(180),
+        }
+    }
+
+    /// No client-side limits (429s are still honoured).
+    pub fn unlimited() -> BudgetConfig {
+        BudgetConfig {
+            books_per_minute: None,
+            books_per_day: None,
+            books_concurrency: None,
+            crm_credits_per_day: None,
+            crm_concurrency: None,
+            max_wait: Duration::from_secs(180),
+        }
+    }
+}
+
+impl Default for BudgetConfig {
+    /// Books Premium and CRM Standard with no extra users: 100/min, 10,000/day, 10
+    /// concurrent on Books; 50,000 credits and 10 concurrent on CRM.
+    fn default() -> Self {
+        BudgetConfig::for_plans(BooksPlan::Premium, CrmEdition::Standard { users: 0 })
+    }
+}
+
+/// One limit: `limit` units per `period` (or, with a zero period, in flight at once).
+#[derive(Debug)]
+struct Window {
+    name: &'static str,
+    limit: u64,
+    period: Duration,
+    in_flight: u64,
+    /// Units of finished requests and when they become free again, oldest first.
+    releases: VecDeque<(Instant, u64)>,
+    released_units: u64,
+}
+
+impl Window {
+    fn new(name: &'static str, limit: u64, period: Duration) -> Window {
+        Window { name, limit, period, in_flight: 0, releases: VecDeque::new(), released_units: 0 }
+    }
+
+    fn prune(&mut self, now: Instant) {
+        while let Some(&(at, units)) = self.releases.front() {
+            if at > now {
+                break;
+            }
+            self.releases.pop_front();
+            self.released_units -= units;
+        }
+    }
+
+    fn used(&self) -> u64 {
+        self.in_flight + self.released_units
+    }
+
+    fn cost(&self, cost: u64) -> u64 {
+        if self.period.is_zero() { 1 } else { cost }
+    }
+
+    /// `Ok(())` if `cost` fits now; else when it will fit (`None`: only after an
+    /// in-flight request finishes).
+    fn fits(&self, cost: u64) -> std::result::Result<(), Option<Instant>> {
+        let cost = self.cost(cost);
+        if self.used() + cost <= self.limit {
+            return Ok(());
+        }
+        let mut freed = 0;
+        for &(at, units) in &self.releases {
+            freed += units;
+            if self.used() - freed + cost <= self.limit {
+                return Err(Some(at));
+            }
+        }
+        Err(None)
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    windows: Vec<Window>,
+    paused_until: Option<Instant>,
+    admitted: u64,
+    throttled: u64,
+    waited: Duration,
+    server: Option<ServerView>,
+}
+
+/// What Zoho last said about the budget (Books `X-Rate-Limit-*` headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerView {
+    /// `X-Rate-Limit-Limit`.
+    pub limit: u64,
+    /// `X-Rate-Limit-Remaining`.
+    pub remaining: u64,
+    /// `X-Rate-Limit-Reset`, seconds.
+    pub reset_secs: u64,
+}
+
+/// Use of one limit, for metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowUsage {
+    /// `per_minute`, `per_day`, `credits_per_day` or `concurrency`.
+    pub name: &'static str,
+    /// The limit.
+    pub limit: u64,
+    /// Units counted now (in flight plus finished within the period).
+    pub used: u64,
+    /// Units in flight.
+    pub in_flight: u64,
+    /// `limit - used`.
+    pub remaining: u64,
+}
+
+/// A snapshot of one budget, for metrics.
+#[derive(Debug, Clone)]
+pub struct BudgetUsage {
+    /// The API.
+    pub api: Api,
+    /// The organisation key.
+    pub organization: String,
+    /// Each limit.
+    pub windows: Vec<WindowUsage>,
+    /// Remaining pause after a 429.
+    pub paused_for: Option<Duration>,
+    /// Requests admitted so far.
+    pub admitted: u64,
+    /// 429s (or limit codes) seen so far.
+    pub throttled: u64,
+    /// Total time requests spent waiting for budget.
+    pub waited: Duration,
+    /// Zoho's own view, if it sent one.
+    pub server: Option<ServerView>,
+}
+
+/// The budget of one organisation on one API.
+#[derive(Debug)]
+pub struct ApiBudget {
+    api: Api,
+    organization: String,
+    max_wait: Duration,
+    state: Mutex<State>,
+    notify: Notify,
+}
+
+/// Held while a request is in flight; dropping it records the request as finished.
+#[derive(Debug)]
+pub struct Permit {
+    budget: Arc<ApiBudget>,
+    cost: u64,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let now = Instant::now();
+        {
+            let mut state = self.budget.lock();
+            for w in &mut state.windows {
+                let cost = w.cost(self.cost);
+                w.in_flight -= cost;
+                if !w.period.is_zero() {
+                    w.releases.push_back((now + w.period, cost));
+                    w.released_units += cost;
+                }
+            }
+        }
+        self.budget.notify.notify_waiters();
+    }
+}
+
+impl ApiBudget {
+    /// A budget for `api` of `organization` with the limits of `config`.
+    pub fn new(api: Api, organization: impl Into<String>, config: &BudgetConfig) -> ApiBudget {
+        const MINUTE: Duration = Duration::from_secs(60);
+        const DAY: Duration = Duration::from_secs(86_400);
+        let mut windows = Vec::new();
+        match api {
+            Api::Books => {
+                if let Some(n) = config.books_per_minute {
+                    windows.push(Window::new("per_minute", n as u64, MINUTE));
+                }
+                if let Some(n) = config.books_per_day {
+                    windows.push(Window::new("per_day", n as u64, DAY));
+                }
+                if let Some(n) = config.books_concurrency {
+                    windows.push(Window::new("concurrency", n as u64, Duration::ZERO));
+                }
+            }
+            Api::Crm => {
+                if let Some(n) = config.crm_credits_per_day {
+                    windows.push(Window::new("credits_per_day", n, DAY));
+                }
+                if let Some(n) = config.crm_concurrency {
+                    windows.push(Window::new("concurrency", n as u64, Duration::ZERO));
+                }
+            }
+        }
+        ApiBudget {
+            api,
+            organization: organization.into(),
+            max_wait: config.max_wait,
+            state: Mutex::new(State {
+                windows,
+                paused_until: None,
+                admitted: 0,
+                throttled: 0,
+                waited: Duration::ZERO,
+                server: None,
+            }),
+            notify: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until a request costing `cost` units (CRM credits; 1 on Books) fits, and
+    /// reserves it.
+    pub async fn acquire(self: &Arc<Self>, cost: u64) -> Result<Permit> {
+        let started = Instant::now();
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let wait_until = {
+                let now = Instant::now();
+                let mut state = self.lock();
+                let mut wait: Option<Option<Instant>> = None;
+                if let Some(until) = state.paused_until.filter(|u| *u > now) {
+                    wait = Some(Some(until));
+                }
+                if wait.is_none() {
+                    for w in &mut state.windows {
+                        w.prune(now);
+                        if let Err(at) = w.fits(cost) {
+                            wait = Some(match (wait.flatten(), at) {
+                                (Some(a), Some(b)) => Some(a.max(b)),
+                                (_, None) => None,
+                                (a, b) => a.or(b),
+                            });
+                            if at.is_none() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                match wait {
+                    None => {
+                        for w in &mut state.windows {
+                            w.in_flight += w.cost(cost);
+                        }
+                        state.admitted += 1;
+                        state.waited += now - started;
+                        return Ok(Permit { budget: Arc::clone(self), cost });
+                    }
+                    Some(at) => at,
+                }
+            };
+            match wait_until {
+                Some(at) => {
+                    let wait = at.saturating_duration_since(started);
+                    if wait > self.max_wait {
+                        return Err(Error::BudgetExhausted {
+                            api: self.api,
+                            organization: self.organization.clone(),
+                            wait,
+                        });
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at) => {}
+                        _ = &mut notified => {}
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    /// Pauses every request of this organisation on this API for `pause` (after a 429).
+    pub fn pause(&self, pause: Duration) {
+        let until = Instant::now() + pause;
+        let mut state = self.lock();
+        state.throttled += 1;
+        state.paused_until = Some(state.paused_until.map_or(until, |u| u.max(until)));
+        tracing::warn!(api = %self.api, organization = %self.organization, ?pause, "Zoho rate limit hit; pausing");
+    }
+
+    /// Records Zoho's own count from the `X-Rate-Limit-*` headers.
+    pub fn observe_server(&self, view: ServerView) {
+        self.lock().server = Some(view);
+    }
+
+    /// A snapshot for metrics.
+    pub fn usage(&self) -> BudgetUsage {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let windows = state
+            .windows
+            .iter_mut()
+            .map(|w| {
+                w.prune(now);
+                WindowUsage {
+                    name: w.name,
+                    limit: w.limit,
+                    used: w.used(),
+                    in_flight: w.in_flight,
+                    remaining: w.limit.saturating_sub(w.used()),
+                }
+            })
+            .collect();
+        BudgetUsage {
+            api: self.api,
+            organization: self.organization.clone(),
+            windows,
+            paused_for: state.paused_until.and_then(|u| u.checked_duration_since(now)).filter(|d| !d.is_zero()),
+            admitted: state.admitted,
+            throttled: state.throttled,
+            waited: state.waited,
+            server: state.server,
+        }
+    }
+}
+
+/// Budgets by (organisation, API). [`BudgetRegistry::global`] is shared by every client
+/// in the process, so two clients for the same organisation split one budget; tests
+/// and tools that want isolation make their own with [`BudgetRegistry::new`].
+#[derive(Debug, Default)]
+pub struct BudgetRegistry {
+    budgets: Mutex<HashMap<(String, Api), Arc<ApiBudget>>>,
+}
+
+impl BudgetRegistry {
+    /// An empty registry.
+    pub fn new() -> Arc<BudgetRegistry> {
+        Arc::new(BudgetRegistry::default())
+    }
+
+    /// The process-wide registry.
+    pub fn global() -> Arc<BudgetRegistry> {
+        static GLOBAL: OnceLock<Arc<BudgetRegistry>> = OnceLock::new();
+        GLOBAL.get_or_init(BudgetRegistry::new).clone()
+    }
+
+    /// The budget of `organization` on `api`, created with `config` if it does not exist
+    /// yet (the first client's limits win).
+    pub fn budget(&self, organization: &str, api: Api, config: &BudgetConfig) -> Arc<ApiBudget> {
+        let mut map = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry((organization.to_string(), api))
+            .or_insert_with(|| Arc::new(ApiBudget::new(api, organization, config)))
+            .clone()
+    }
+
+    /// Snapshots of every budget.
+    pub fn usage(&self) -> Vec<BudgetUsage> {
+        let map = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
+        map.values().map(|b| b.usage()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// A Books budget with `per_period` requests per `period` (short, for real-time tests).
+    fn books(per_period: u64, period: Duration, concurrency: Option<u64>) -> Arc<ApiBudget> {
+        let b = ApiBudget::new(Api::Books, "1", &BudgetConfig::unlimited());
+        {
+            let mut state = b.lock();
+            state.windows.push(Window::new("per_minute", per_period, period));
+            if let Some(c) = concurrency {
+                state.windows.push(Window::new("concurrency", c, Duration::ZERO));
+            }
+        }
+        Arc::new(b)
+    }
+
+    #[tokio::test]
+    async fn a_slot_comes_back_one_period_after_the_answer() {
+        let b = books(2, 300 * MS, None);
+        let p1 = b.acquire(1).await.unwrap();
+        let p2 = b.acquire(1).await.unwrap();
+        let start = Instant::now();
+        drop(p1);
+        tokio::time::sleep(100 * MS).await;
+        drop(p2);
+        let _p3 = b.acquire(1).await.unwrap();
+        let waited = start.elapsed();
+        assert!(waited >= 300 * MS && waited < 390 * MS, "{waited:?}");
+        assert_eq!(b.usage().windows[0].used, 2);
+        assert_eq!(b.usage().windows[0].remaining, 0);
+    }
+
+    #[tokio::test]
+    async fn concurrency_frees_at_once() {
+        let b = books(100, 60_000 * MS, Some(1));
+        let p1 = b.acquire(1).await.unwrap();
+        let b2 = b.clone();
+        let waiter = tokio::spawn(async move { b2.acquire(1).await.map(|_| ()) });
+        tokio::time::sleep(50 * MS).await;
+        assert!(!waiter.is_finished());
+        drop(p1);
+        tokio::time::timeout(Duration::from_secs(1), waiter).await.unwrap().unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn pause_holds_everyone() {
+        let b = books(100, 60_000 * MS, None);
+        b.pause(200 * MS);
+        let start = Instant::now();
+        let _p = b.acquire(1).await.unwrap();
+        assert!(start.elapsed() >= 200 * MS);
+        assert_eq!(b.usage().throttled, 1);
+    }
+
+    #[tokio::test]
+    async fn too_long_a_wait_is_an_error() {
+        let config = BudgetConfig { books_per_day: Some(1), ..BudgetConfig::unlimited() };
+        let b = Arc::new(ApiBudget::new(Api::Books, "1", &config));
+        drop(b.acquire(1).await.unwrap());
+        assert!(matches!(b.acquire(1).await, Err(Error::BudgetExhausted { .. })));
+    }
+
+    #[test]
+    fn published_defaults() {
+        assert_eq!(CrmEdition::Standard { users: 1000 }.credits_per_day(), 100_000);
+        assert_eq!(CrmEdition::Enterprise { users: 10 }.credits_per_day(), 60_000);
+        assert_eq!(BooksPlan::Free.per_day(), 1_000);
+    }
+}

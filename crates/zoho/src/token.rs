@@ -1,0 +1,186 @@
+//! The access token of one connection, refreshed once for everyone.
+//!
+//! Zoho allows about ten token requests per ten minutes per refresh token and keeps at
+//! most ten live access tokens, so a process must not let forty tasks refresh at once.
+//! [`TokenManager`] caches the token, refreshes it a little before it expires, and makes
+//! concurrent callers wait on a single in-flight refresh (single flight). A 401 from an API
+//! invalidates only the token generation that was refused, so forty tasks hitting the same
+//! expired token still cause one refresh. The `api_domain` of the token response becomes
+//! the base URL of API calls.
+
+use std::{
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde::Deserialize;
+
+use crate::{
+    connection::Connection,
+    error::{Error, Result},
+    secret::Secret,
+};
+
+/// An access token as handed to the transport.
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    /// The token.
+    pub token: Secret,
+    /// Where CRM and Books live for this token.
+    pub api_domain: String,
+    /// Counter identifying this token among the ones this manager obtained.
+    pub generation: u64,
+    /// When it stops being used (already shortened by the refresh margin).
+    pub refresh_at: Instant,
+}
+
+/// The token endpoint's answer: success fields or Zoho's `error` (inside HTTP 200).
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: Option<String>,
+    api_domain: Option<String>,
+    expires_in: Option<u64>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Caches and refreshes the access token of one [`Connection`].
+#[derive(Debug)]
+pub struct TokenManager {
+    current: Mutex<Option<AccessToken>>,
+    refresh_lock: tokio::sync::Mutex<()>,
+    generation: AtomicU64,
+    refreshes: AtomicU64,
+    margin: Duration,
+}
+
+impl TokenManager {
+    /// A manager that refreshes `margin` before expiry (capped at a tenth of the lifetime
+    /// so short-lived test tokens are still used).
+    pub fn new(margin: Duration) -> TokenManager {
+        TokenManager {
+            current: Mutex::new(None),
+            refresh_lock: tokio::sync::Mutex::new(()),
+            generation: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
+            margin,
+        }
+    }
+
+    /// How many token requests this manager has made.
+    pub fn refresh_count(&self) -> u64 {
+        self.refreshes.load(Ordering::Relaxed)
+    }
+
+    fn cached(&self) -> Option<AccessToken> {
+        let guard = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().filter(|t| Instant::now() < t.refresh_at).cloned()
+    }
+
+    /// A valid token, refreshing it first if needed. Concurrent callers share one refresh.
+    pub async fn get(&self, http: &reqwest::Client, conn: &Connection) -> Result<AccessToken> {
+        if let Some(t) = self.cached() {
+            return Ok(t);
+        }
+        let _flight = self.refresh_lock.lock().await;
+        // Someone else may have refreshed while we waited for the lock.
+        if let Some(t) = self.cached() {
+            return Ok(t);
+        }
+        let token = self.refresh(http, conn).await?;
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
+        Ok(token)
+    }
+
+    /// Marks the token of `generation` as refused by Zoho. Tokens of a later generation
+    /// (already refreshed by another task) are kept.
+    pub fn invalidate(&self, generation: u64) {
+        let mut guard = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.as_ref().is_some_and(|t| t.generation == generation) {
+            *guard = None;
+        }
+    }
+
+    async fn refresh(&self, http: &reqwest::Client, conn: &Connection) -> Result<AccessToken> {
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
+        let url = conn.endpoints.token_url();
+        tracing::debug!(accounts = %conn.endpoints.accounts_url, "refreshing Zoho access token");
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", conn.client_id.as_str()),
+            ("client_secret", conn.client_secret.expose()),
+            ("refresh_token", conn.refresh_token.expose()),
+        ];
+        let started = Instant::now();
+        let resp = http.post(&url).form(&form).send().await.map_err(|e| Error::Transport {
+            method: "POST".into(),
+            path: "/oauth/v2/token".into(),
+            message: without_url(&e),
+            not_sent: e.is_connect(),
+        })?;
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.map_err(|e| Error::Transport {
+            method: "POST".into(),
+            path: "/oauth/v2/token".into(),
+            message: without_url(&e),
+            not_sent: false,
+        })?;
+        // Never echo the body: on success it holds the token.
+        let parsed: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|e| Error::decode(format!("token endpoint (HTTP {status})"), e))?;
+        if let Some(code) = parsed.error {
+            return Err(Error::OAuth { code, description: parsed.error_description });
+        }
+        let access = parsed
+            .access_token
+            .ok_or_else(|| Error::decode("token endpoint", "no access_token in the answer"))?;
+        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
+        let margin = self.margin.min(lifetime / 10);
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        Ok(AccessToken {
+            token: Secret::new(access),
+            api_domain: parsed
+                .api_domain
+                .map(|d| d.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| conn.endpoints.api_domain.clone()),
+            generation,
+            refresh_at: started + lifetime - margin,
+        })
+    }
+}
+
+/// A reqwest error's text without its URL (token URLs carry no secrets, but API URLs may
+/// carry search values; keep messages short and uniform).
+pub(crate) fn without_url(e: &reqwest::Error) -> String {
+    let mut msg = e.without_url_ref().to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+trait WithoutUrlRef {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrlRef for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        if self.is_timeout() {
+            "timed out".into()
+        } else if self.is_connect() {
+            "connect failed".into()
+        } else if self.is_body() || self.is_decode() {
+            "reading the answer failed".into()
+        } else if self.is_request() {
+            "request failed".into()
+        } else {
+            "HTTP error".into()
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The one path every API call takes.
+//!
+//! [`Transport::send`] applies, in order: a valid access token (refreshed once for all
+//! tasks), the organisation's rate budget (waiting for it), the HTTP exchange with a
+//! timeout, error parsing into [`ApiError`], a single refresh-and-retry on an invalid
+//! token, a pause of the organisation on 429, and jittered backoff for transient
+//! failures. Ambiguous failures of non-idempotent writes surface as
+//! [`Error::OutcomeUnknown`] instead of being repeated.
+
+use std::{sync::Arc, time::Duration};
+
+use backon::Retryable;
+use bytes::Bytes;
+use reqwest::{Method, header};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+use crate::{
+    budget::{ApiBudget, BudgetConfig, BudgetRegistry, BudgetUsage, ServerView},
+    connection::Connection,
+    error::{Api, ApiError, Error, Result, ZohoCode},
+    retry::RetryPolicy,
+    token::{AccessToken, TokenManager, without_url},
+};
+
+/// One API call, before auth and budget are applied.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// CRM or Books.
+    pub api: Api,
+    /// HTTP method.
+    pub method: Method,
+    /// Path below the API domain, e.g. `/crm/v8/Deals`.
+    pub path: String,
+    /// Query parameters (Books' `organization_id` is added by the transport).
+    pub query: Vec<(String, String)>,
+    /// JSON body, already serialised.
+    pub body: Option<Bytes>,
+    /// Extra headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// Whether sending it twice has the same effect as once (GET, PUT of a full record,
+    /// DELETE, upsert). Only idempotent requests are repeated after an ambiguous failure.
+    pub idempotent: bool,
+    /// Budget units (CRM credits; 1 on Books).
+    pub cost: u64,
+}
+
+impl Request {
+    /// A request with no query, no body; idempotent iff the method is GET, PUT or DELETE.
+    pub fn new(api: Api, method: Method, path: impl Into<String>) -> Request {
+        let idempotent = matches!(method, Method::GET | Method::PUT | Method::DELETE | Method::HEAD);
+        Request { api, method, path: path.into(), query: Vec::new(), body: None, headers: Vec::new(), idempotent, cost: 1 }
+    }
+
+    /// Adds a query parameter.
+    pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Request {
+        self.query.push((key.into(), value.into()));
+        self
+    }
+
+    /// Sets a JSON body.
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Result<Request> {
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::InvalidInput(format!("body does not serialise: {e}")))?;
+        self.body = Some(Bytes::from(bytes));
+        Ok(self)
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Request {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Overrides whether the request is safe to repeat.
+    pub fn idempotent(mut self, idempotent: bool) -> Request {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// Sets the budget cost.
+    pub fn cost(mut self, cost: u64) -> Request {
+        self.cost = cost;
+        self
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// HTTP status (2xx, 304, or CRM's 400 carrying per-record results).
+    pub status: u16,
+    /// The body (empty for 204 and 304).
+    pub body: Bytes,
+}
+
+impl Response {
+    /// Whether there is no body to decode (204, 304, empty).
+    pub fn is_empty(&self) -> bool {
+        self.status == 204 || self.status == 304 || self.body.iter().all(u8::is_ascii_whitespace)
+    }
+
+    /// Decodes the body.
+    pub fn json<T: DeserializeOwned>(&self, context: &str) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| Error::decode(context, e))
+    }
+}
+
+/// Settings of the transport (see [`ClientBuilder`](crate::ClientBuilder)).
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// Limits kept per organisation and API.
+    pub budget: BudgetConfig,
+    /// Retry behaviour.
+    pub retry: RetryPolicy,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    /// Refresh the token this long before it expires.
+    pub refresh_margin: Duration,
+}
+
+/// The shared machinery of a client.
+#[derive(Debug)]
+pub struct Transport {
+    http: reqwest::Client,
+    connection: Connection,
+    tokens: TokenManager,
+    config: TransportConfig,
+    registry: Arc<BudgetRegistry>,
+    crm_budget: Arc<ApiBudget>,
+    books_budget: Arc<ApiBudget>,
+}
+
+impl Transport {
+    /// A transport for one connection.
+    pub fn new(
+        http: reqwest::Client,
+        connection: Connection,
+        config: TransportConfig,
+        registry: Arc<BudgetRegistry>,
+    ) -> Transport {
+        let crm_budget = registry.budget(&connection.organization_id, Api::Crm, &config.budget);
+        let books_budget = registry.budget(&connection.organization_id, Api::Books, &config.budget);
+        Transport {
+            http,
+            tokens: TokenManager::new(config.refresh_margin),
+            connection,
+            config,
+            registry,
+            crm_budget,
+            books_budget,
+        }
+    }
+
+    /// The connection.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// The token manager.
+    pub fn tokens(&self) -> &TokenManager {
+        &self.tokens
+    }
+
+    /// The budget of an API.
+    pub fn budget(&self, api: Api) -> &Arc<ApiBudget> {
+        match api {
+            Api::Crm => &self.crm_budget,
+            Api::Books => &self.books_budget,
+        }
+    }
+
+    /// Snapshots of this connection's two budgets.
+    pub fn usage(&self) -> Vec<BudgetUsage> {
+        vec![self.crm_budget.usage(), self.books_budget.usage()]
+    }
+
+    /// The registry the budgets live in.
+    pub fn registry(&self) -> &Arc<BudgetRegistry> {
+        &self.registry
+    }
+
+    /// A valid access token (refreshing if needed).
+    pub async fn access_token(&self) -> Result<AccessToken> {
+        self.tokens.get(&self.http, &self.connection).await
+    }
+
+    /// Sends a request with auth, budget, retries and error parsing.
+    pub async fn send(&self, req: &Request) -> Result<Response> {
+        (|| self.attempt(req))
+            .retry(self.config.retry.backoff())
+            .sleep(tokio::time::sleep)
+            .when(Error::is_retryable)
+            .notify(|err, delay| {
+                tracing::debug!(method = %req.method, path = %req.path, error = %err, ?delay, "retrying Zoho call");
+            })
+            .await
+    }
+
+    /// Sends and decodes a JSON answer.
+    pub async fn send_json<T: DeserializeOwned>(&self, req: &Request) -> Result<T> {
+        let resp = self.send(req).await?;
+        resp.json(&req.path)
+    }
+
+    /// One attempt: a token refresh on 401 and waits on 429 happen inside it.
+    async fn attempt(&self, req: &Request) -> Result<Response> {
+        let budget = self.budget(req.api);
+        let mut refreshed = false;
+        let mut throttled = 0u32;
+        loop {
+            let token = self.access_token().await?;
+            let permit = budget.acquire(req.cost).await?;
+            let result = self.exchange(req, &token, budget).await;
+            match result {
+                Err(e) if e.is_invalid_token() && !refreshed => {
+                    drop(permit);
+                    tracing::debug!(api = %req.api, "access token refused; refreshing once");
+                    self.tokens.invalidate(token.generation);
+                    refreshed = true;
+                }
+                Err(Error::Api(e)) if e.status == 429 => {
+                    throttled += 1;
+                    let pause = e.retry_after.unwrap_or_else(|| self.config.retry.pause_for(throttled));
+                    budget.pause(pause);
+                    drop(permit);
+                    if throttled > self.config.retry.max_rate_limited {
+                        return Err(Error::Api(e));
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn network_error(&self, req: &Request, e: &reqwest::Error, sent: bool) -> Error {
+        let message = without_url(e);
+        let not_sent = !sent || e.is_connect();
+        if not_sent || req.idempotent {
+            Error::Transport { method: req.method.to_string(), path: req.path.clone(), message, not_sent }
+        } else {
+            Error::OutcomeUnknown { method: req.method.to_string(), path: req.path.clone(), message }
+        }
+    }
+
+    async fn exchange(&self, req: &Request, token: &AccessToken, budget: &ApiBudget) -> Result<Response> {
+        let url = format!("{}{}", token.api_domain, req.path);
+        let mut rb = self
+            .http
+            .request(req.method.clone(), url)
+            .timeout(self.config.timeout)
+            .header(header::AUTHORIZATION, format!("Zoho-oauthtoken {}", token.token.expose()));
+        if req.api == Api::Books {
+            rb = rb.query(&[("organization_id", self.connection.organization_id.as_str())]);
+        }
+        if !req.query.is_empty() {
+            rb = rb.query(&req.query);
+        }
+        for (name, value) in &req.headers {
+            rb = rb.header(*name, value);
+        }
+        if let Some(body) = &req.body {
+            rb = rb.header(header::CONTENT_TYPE, "application/json").body(body.clone());
+        }
+        let started = std::time::Instant::now();
+        let resp = rb.send().await.map_err(|e| self.network_error(req, &e, !e.is_connect() && !e.is_builder()))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(|e| self.network_error(req, &e, true))?;
+        tracing::debug!(api = %req.api, method = %req.method, path = %req.path, status, elapsed = ?started.elapsed(), "Zoho call");
+        if req.api == Api::Books {
+            if let Some(view) = server_view(&headers) {
+                budget.observe_server(view);
+            }
+        }
+        if (200..300).contains(&status) || status == 304 {
+            return Ok(Response { status, body });
+        }
+        let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+        // CRM writes answer 400 when every record failed, still with per-record `data`.
+        if req.api == Api::Crm
+            && status == 400
+            && parsed.as_ref().is_some_and(|v| v.get("data").is_some_and(Value::is_array))
+        {
+            return Ok(Response { status, body });
+        }
+        Err(parse_error(req.api, status, parsed, &body, &headers).into())
+    }
+}
+
+fn header_u64(headers: &header::HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn server_view(headers: &header::HeaderMap) -> Option<ServerView> {
+    Some(ServerView {
+        limit: header_u64(headers, "x-rate-limit-limit")?,
+        remaining: header_u64(headers, "x-rate-limit-remaining")?,
+        reset_secs: header_u64(headers, "x-rate-limit-reset").unwrap_or(0),
+    })
+}
+
+/// Builds an [`ApiError`] from an error answer of either API.
+pub fn parse_error(api: Api, status: u16, parsed: Option<Value>, body: &[u8], headers: &header::HeaderMap) -> ApiError {
+    let retry_after = header_u64(headers, "x-rate-limit-reset")
+        .or_else(|| header_u64(headers, "retry-after"))
+        .map(Duration::from_secs);
+    let (code, message, details) = match parsed {
+        Some(Value::Object(map)) => {
+            let code = match map.get("code") {
+                Some(Value::String(s)) => ZohoCode::Crm(s.clone()),
+                Some(Value::Number(n)) => n.as_i64().map(ZohoCode::Books).unwrap_or(ZohoCode::None),
+                _ => ZohoCode::None,
+            };
+            let message = map.get("message").and_then(Value::as_str).unwrap_or_default().to_string();
+            (code, message, map.get("details").cloned().unwrap_or(Value::Null))
+        }
+        _ => {
+            let text = String::from_utf8_lossy(body);
+            (ZohoCode::None, text.chars().take(200).collect(), Value::Null)
+        }
+    };
+    ApiError { api, status, code, message, details, retry_after }
+}
