@@ -24,7 +24,12 @@
 //! Nothing here panics on a malformed spec: problems come back as `Err(String)` or as error
 //! strings that name the file and the JSON pointer inside it.
 //!
-//! Known leniencies (each applies only to the Books spec, each is named in [`Quirks`]):
+//! Known leniencies (each is named in [`Quirks`] and switched on only for the API it concerns):
+//! - CRM: `oneOf` branches are told apart by their declared keys, because the files' success and
+//!   error branches overlap completely; see [`Quirks::one_of_by_declared_keys`].
+//! - CRM: an undocumented status is checked against the 200 schema by
+//!   [`Spec::validate_response`], because the flat files document almost only 200; see
+//!   [`Quirks::undocumented_status_uses_200`].
 //! - `page_context` is typed `array` in the Books files but real responses (and the SDKs) carry an
 //!   object; see [`Quirks::page_context_object`].
 //! - Some Books request schemas list "required" names that are not properties of that object but
