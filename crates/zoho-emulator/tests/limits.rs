@@ -82,7 +82,10 @@ async fn crm_credits_run_out_over_24_hours() {
     assert_eq!(body["code"], "TOO_MANY_REQUESTS");
     assert_eq!(body["status"], "error");
     emu.state().clock.advance_ms(86_400_000 + 60_000);
-    assert_eq!(get().await.unwrap().status(), 200);
+    // A day later the access token has expired too; a fresh one spends the new budget.
+    let (_, token) = testkit::login(&http, &emu.url()).await.unwrap();
+    let r = http.get(format!("{}/crm/v8/org", emu.url())).header("Authorization", testkit::auth_header(&token)).send();
+    assert_eq!(r.await.unwrap().status(), 200);
     emu.stop().await;
 }
 
