@@ -50,7 +50,8 @@ pub async fn run(port: u16, seed: u64, exit: bool) -> anyhow::Result<()> {
     let emulator = Emulator::start(config, port).await.context("starting the emulator")?;
     println!("Zoho emulator (Accounts, CRM v8, Books v3) listening on {}\n", emulator.url());
     let seen = walk_through(&emulator.url(), true).await?;
-    println!("\nAll steps done: {seen:?}\n");
+    println!("\nAll seven steps behaved as Zoho does.\n");
+    tracing::debug!(?seen, "demo observations");
     println!("Reach it yourself:");
     println!("  curl {}/__emulator/credentials", emulator.url());
     println!("  then POST {}/oauth/v2/token with grant_type=refresh_token,", emulator.url());
