@@ -201,3 +201,28 @@ async fn items_have_unique_skus_status_and_filters() {
     assert_eq!((s, u["item"]["rate"].as_i64()), (200, Some(13)));
     b.emu.stop().await;
 }
+
+#[tokio::test]
+async fn seeded_world_has_demo_records_and_survives_a_snapshot() {
+    let config = zoho_emulator::EmulatorConfig { seed_data: true, ..zoho_emulator::EmulatorConfig::unlimited() };
+    let emu = zoho_emulator::Emulator::start(config, 0).await.unwrap();
+    let http = reqwest::Client::new();
+    let (creds, token) = zoho_emulator::testkit::login(&http, &emu.url()).await.unwrap();
+    let b = Books { emu, http, org: creds.organization_id, token };
+    let (_, contacts) = b.get("/contacts").await;
+    let codes: std::collections::BTreeSet<_> = contacts["contacts"].as_array().unwrap().iter().map(|c| c["currency_code"].as_str().unwrap().to_string()).collect();
+    assert!(codes.len() >= 5, "{codes:?}");
+    let (_, items) = b.get("/items").await;
+    assert!(items["items"].as_array().unwrap().iter().all(|i| i["sku"].as_str().unwrap().starts_with("SKU-")));
+    let (_, invoices) = b.get("/invoices").await;
+    let statuses: std::collections::BTreeSet<_> = invoices["invoices"].as_array().unwrap().iter().map(|i| i["status"].as_str().unwrap().to_string()).collect();
+    for s in ["draft", "sent", "overdue", "paid"] {
+        assert!(statuses.contains(s), "{statuses:?}");
+    }
+    let (_, pays) = b.get("/customerpayments").await;
+    assert_eq!(pays["customer_payments"].as_array().unwrap().len(), 1);
+    let snapshot: serde_json::Value = b.http.get(format!("{}/__emulator/state", b.emu.url())).send().await.unwrap().json().await.unwrap();
+    let world: zoho_emulator::World = serde_json::from_value(snapshot).unwrap();
+    assert_eq!(world.books.orgs.values().next().unwrap().invoices.len(), 5);
+    b.emu.stop().await;
+}
