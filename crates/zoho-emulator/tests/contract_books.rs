@@ -130,6 +130,12 @@ const DOCUMENTED_DEVIATIONS: &[Listed] = &[
     // the answer carries `page_context`; ZOHO_API.md §3.2 says lists are arrays.
     Listed { op: "GET /books/v3/creditnotes", kind: "response", contains: "$.creditnotes: expected object, got array", reason: "credit-notes.yml types the list as an object" },
     Listed { op: "GET /books/v3/creditnotes", kind: "probe-response", contains: "$.creditnotes: expected object, got array", reason: "credit-notes.yml types the list as an object" },
+    // invoices.yml and estimates.yml type `page_context` as an array of one object; real answers,
+    // Zoho's SDKs (PageContext model), books-oas/INDEX.md and ZOHO_API.md §3.2 make it one
+    // object. The toolkit's `page_context_object` leniency lets it validate; listed here so the
+    // leniency stays visible.
+    Listed { op: "GET /books/v3/invoices", kind: "quirk", contains: "page_context is an object", reason: "invoices.yml types page_context as array" },
+    Listed { op: "GET /books/v3/estimates", kind: "quirk", contains: "page_context is an object", reason: "estimates.yml types page_context as array" },
 ];
 
 /// Conformance failures the emulator still has to fix (reported to the lead): the files are

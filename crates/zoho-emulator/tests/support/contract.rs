@@ -152,6 +152,7 @@ pub struct Problem {
 /// - `status`: a call expected to succeed did not answer 2xx (or a refusal did not answer 4xx);
 /// - `shape`: the body is not JSON, not in Zoho's envelope, or an expected code differs;
 /// - `response`: the body does not validate against the spec's schema for that status;
+/// - `quirk`: the body validates only thanks to one of the toolkit's named leniencies;
 /// - `refused-but-spec-accepts`: the minimal request (only required parameters) is refused;
 /// - `accepted-but-spec-refuses`: a request the spec forbids (required parameter missing,
 ///   value out of enum) is answered 2xx;
@@ -162,7 +163,7 @@ pub struct Problem {
 ///
 /// [`HARNESS_KINDS`] are produced by plain scripted calls, [`REFUSAL_KINDS`] by refusals and
 /// probes, so each test can tell which list entries it is responsible for.
-pub const HARNESS_KINDS: [&str; 5] = ["no-operation", "request", "status", "shape", "response"];
+pub const HARNESS_KINDS: [&str; 6] = ["no-operation", "request", "status", "shape", "response", "quirk"];
 
 /// See [`HARNESS_KINDS`].
 pub const REFUSAL_KINDS: [&str; 6] = [
@@ -425,6 +426,34 @@ impl<'s> Runner<'s> {
         };
         for e in self.spec.validate_response(op, answer.status, &answer.content_type, json) {
             self.push(op_key, described, kind, e);
+        }
+        if kind == "response" {
+            self.note_quirks(op, op_key, described, answer, json);
+        }
+    }
+
+    /// Records, as `quirk` problems, where the toolkit's leniencies (see `openapi::Quirks`) let a
+    /// body pass: a status the operation does not document, checked against the 200 schema
+    /// (CRM), and a `page_context` object where the schema says array (Books). They must be
+    /// listed in `DOCUMENTED_DEVIATIONS` like any other difference.
+    fn note_quirks(&mut self, op: &Operation, op_key: &str, described: &str, answer: &Answer, json: &Json) {
+        if let Err(e) = self.spec.response_schema(op, answer.status, &answer.content_type) {
+            if self.spec.quirks.undocumented_status_uses_200 {
+                self.push(op_key, described, "quirk", format!("{e}; validated against the 200 schema"));
+            }
+        }
+        if json.get("page_context").is_some_and(Json::is_object) {
+            let array = self
+                .spec
+                .response_schema(op, answer.status, &answer.content_type)
+                .ok()
+                .flatten()
+                .and_then(|schema| schema.child2("properties", "page_context"))
+                .and_then(|node| self.spec.resolve(node).ok())
+                .is_some_and(|node| node.type_name() == Some("array"));
+            if array {
+                self.push(op_key, described, "quirk", "page_context is an object where the schema types it array");
+            }
         }
     }
 
