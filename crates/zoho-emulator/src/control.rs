@@ -6,7 +6,7 @@
 //! - `GET|POST /clock`          read or move the emulated clock
 //! - `GET|PUT /state`           snapshot / restore everything
 //! - `GET|PUT /faults`          fault injection rules
-//! - `GET|PUT /limits`          rate limits and current use
+//! - `GET|PUT /limits`          rate limits and current use (PUT changes the named ones)
 //! - `GET|DELETE /webhooks/log` outgoing webhooks and callbacks
 //! - `GET|POST /books/webhooks`, `DELETE /books/webhooks/{id}`  Books webhook setup
 
@@ -174,13 +174,23 @@ async fn limits(State(state): State<AppState>) -> Response {
     Json(state.limiter.usage(state.clock.now_ms())).into_response()
 }
 
+/// Changes only the limits named in the body; `null` switches one off.
 async fn set_limits(State(state): State<AppState>, body: Bytes) -> Response {
-    match parse::<LimitsConfig>(&body) {
+    let changes: serde_json::Map<String, Value> = match parse(&body) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let mut merged = match serde_json::to_value(state.limiter.usage(state.clock.now_ms()).config) {
+        Ok(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    merged.extend(changes);
+    match serde_json::from_value::<LimitsConfig>(Value::Object(merged)) {
         Ok(config) => {
             state.limiter.set_config(config);
             Json(state.limiter.usage(state.clock.now_ms())).into_response()
         }
-        Err(e) => e,
+        Err(e) => bad_request(format!("invalid limits: {e}")),
     }
 }
 

@@ -217,7 +217,13 @@ fn injected_error(path: &str, status: u16) -> Response {
 
 /// Middleware applying the fault rules.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_string();
+    // Inside a nested router the URI has lost its `/crm/v8` or `/books/v3` prefix; rules
+    // are written against the full path.
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.path().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
     let (latency, action) = state.faults.decide(req.method().as_str(), &path);
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;

@@ -55,20 +55,26 @@ pub fn build_world(config: &EmulatorConfig) -> World {
 
 /// The whole HTTP surface for a state.
 pub fn router(state: AppState) -> Router {
+    // Layers run outermost-last-added: authentication, then the rate limits, then fault
+    // injection, then the handler. Injected latency therefore counts as time in flight
+    // (CRM concurrency) and an injected failure has already spent budget, as on Zoho.
+    let faults = || middleware::from_fn_with_state(state.clone(), faults::layer);
     let crm = crm::router()
+        .layer(faults())
         .layer(middleware::from_fn_with_state(state.clone(), limits::crm))
         .layer(middleware::from_fn_with_state(state.clone(), auth::crm));
     let books = books::router()
+        .layer(faults())
         .layer(middleware::from_fn_with_state(state.clone(), limits::books))
         .layer(middleware::from_fn_with_state(state.clone(), auth::books));
-    let zoho = Router::new()
+    let accounts = Router::new()
         .route("/oauth/v2/token", post(accounts::token))
         .route("/oauth/v2/token/revoke", post(accounts::revoke))
+        .layer(faults());
+    Router::new()
+        .merge(accounts)
         .nest("/crm/v8", crm)
         .nest("/books/v3", books)
-        .layer(middleware::from_fn_with_state(state.clone(), faults::layer));
-    Router::new()
-        .merge(zoho)
         .nest("/__emulator", control::router())
         .with_state(state)
 }

@@ -1,30 +1,70 @@
 //! Zoho Books v3 under `/books/v3`.
+//!
+//! One file per concept: `body` (request parsing and errors), `common` (org lookup,
+//! webhooks, paging), `totals` (document arithmetic), `document` (what invoices, estimates
+//! and credit notes share), one file per entity, and `seed` (bootstrap and demo data).
 
-use axum::Router;
+mod body;
+mod common;
+mod contacts;
+mod creditnotes;
+mod document;
+mod estimates;
+mod invoices;
+mod items;
+mod payments;
+mod seed;
+mod settings;
+pub mod store;
+pub mod totals;
+
+use std::collections::BTreeMap;
+
+use axum::{http::StatusCode, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::{clock::Clock, crm::CrmData, rng::Rng, state::AppState};
+use crate::{clock::Clock, crm::CrmData, errors::books_error, rng::Rng, state::AppState};
 
-/// Everything the emulated Books stores.
+/// Everything the emulated Books stores: organisations by id.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct BooksData {}
+pub struct BooksData {
+    /// Organisations by id (the first is the default one).
+    pub orgs: BTreeMap<String, store::Org>,
+}
 
 /// Creates the organisation, currencies, taxes and templates (always present).
-pub fn bootstrap(_data: &mut BooksData, _seed: u64, _clock: &Clock) {}
+pub fn bootstrap(data: &mut BooksData, seed: u64, clock: &Clock) {
+    seed::bootstrap(data, seed, clock);
+}
 
 /// Adds demo records.
-pub fn seed(_data: &mut BooksData, _rng: &mut Rng, _clock: &Clock, _crm: &CrmData) {}
+pub fn seed(data: &mut BooksData, rng: &mut Rng, clock: &Clock, crm: &CrmData) {
+    seed::seed(data, rng, clock, crm);
+}
 
 /// The id of the seeded organisation.
-pub fn default_organization_id(_data: &BooksData) -> String {
-    String::new()
+pub fn default_organization_id(data: &BooksData) -> String {
+    data.orgs.keys().next().cloned().unwrap_or_default()
 }
 
 /// The `/books/v3` routes (mounted behind auth and limits).
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(settings::router())
+        .merge(contacts::router())
+        .merge(items::router())
+        .merge(invoices::router())
+        .merge(estimates::router())
+        .merge(payments::router())
+        .merge(creditnotes::router())
+        .fallback(|| async { books_error(StatusCode::NOT_FOUND, 5, "Invalid URL Passed") })
+        .method_not_allowed_fallback(|| async {
+            books_error(StatusCode::METHOD_NOT_ALLOWED, 37, "The HTTP method is not allowed for the requested resource")
+        })
 }
 
 /// Called every second and whenever the clock moves (invoices going overdue).
-pub fn tick(_state: &AppState) {}
+pub fn tick(state: &AppState) {
+    invoices::tick(state);
+}

@@ -1,25 +1,98 @@
 //! Zoho CRM v8 under `/crm/v8`.
+//!
+//! The files here split the API by concept: `store` (records and indexes), `schema`
+//! (modules and fields), `list` / `write` (records endpoints), `values` / `money`
+//! (validation and quote arithmetic), `search` / `criteria`, `notifications`,
+//! `metadata`, `related` and `seed`.
 
-use axum::Router;
-use serde::{Deserialize, Serialize};
+pub mod criteria;
+pub mod list;
+pub mod metadata;
+pub mod money;
+pub mod notifications;
+pub mod related;
+pub mod reply;
+pub mod schema;
+pub mod search;
+pub mod seed;
+pub mod store;
+pub mod values;
+pub mod write;
 
-use crate::{clock::Clock, rng::Rng, state::AppState};
+use axum::{
+    http::StatusCode,
+    response::Response,
+    routing::{get, post},
+    Router,
+};
+use serde_json::json;
 
-/// Everything the emulated CRM stores.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct CrmData {}
+use crate::{clock::Clock, errors::crm_error, rng::Rng, state::AppState};
+
+pub use store::CrmData;
 
 /// Creates the org, its users, currencies and field metadata (always present).
-pub fn bootstrap(_data: &mut CrmData, _seed: u64, _clock: &Clock) {}
+pub fn bootstrap(data: &mut CrmData, seed: u64, clock: &Clock) {
+    seed::bootstrap(data, seed, clock);
+}
 
 /// Adds demo records.
-pub fn seed(_data: &mut CrmData, _rng: &mut Rng, _clock: &Clock) {}
+pub fn seed(data: &mut CrmData, rng: &mut Rng, clock: &Clock) {
+    seed::records(data, rng, clock);
+}
+
+/// Renders a time in ms as CRM's date-time.
+pub fn render_ms(clock: &Clock, ms: i64) -> String {
+    clock.crm_datetime(jiff::Timestamp::from_millisecond(ms).unwrap_or_default())
+}
+
+async fn no_route() -> Response {
+    crm_error(
+        StatusCode::NOT_FOUND,
+        "INVALID_URL_PATTERN",
+        "Please check if the URL trying to access is a correct one",
+        json!({}),
+    )
+}
+
+async fn bad_method() -> Response {
+    crm_error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST_METHOD",
+        "The http request method type is not a valid one",
+        json!({}),
+    )
+}
 
 /// The `/crm/v8` routes (mounted behind auth and limits).
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/org", get(metadata::org))
+        .route("/org/currencies", get(metadata::currencies))
+        .route("/users", get(metadata::users))
+        .route("/settings/fields", get(metadata::fields))
+        .route("/settings/modules", get(metadata::modules))
+        .route(
+            "/actions/watch",
+            get(notifications::list)
+                .post(notifications::enable)
+                .put(notifications::replace)
+                .patch(notifications::patch)
+                .delete(notifications::disable),
+        )
+        .route("/{module}", get(list::list).post(write::insert).put(write::update).delete(write::delete_many))
+        .route("/{module}/upsert", post(write::upsert))
+        .route("/{module}/deleted", get(list::deleted))
+        .route("/{module}/search", get(search::search))
+        .route("/{module}/actions/count", get(list::count))
+        .route("/{module}/{id}", get(list::get_one).put(write::update_one).delete(write::delete_one))
+        .route("/{module}/{id}/{related}", get(related::list).put(related::relate))
+        .fallback(no_route)
+        .method_not_allowed_fallback(bad_method)
 }
 
-/// Called every second and whenever the clock moves.
-pub fn tick(_state: &AppState) {}
+/// Called every second and whenever the clock moves: expires notification channels.
+pub fn tick(state: &AppState) {
+    let now = state.clock.now_ms();
+    notifications::expire(&mut state.world().crm, now);
+}

@@ -1,0 +1,139 @@
+//! `GET /{module}/search`: criteria, email, phone or word search.
+//!
+//! Zoho searches an index that lags behind writes; records written less than
+//! `search_index_lag_ms` ago (emulator clock) are not found yet. At most 2,000 results
+//! can be paged through.
+
+use axum::{
+    extract::{Path, RawQuery, State},
+    http::StatusCode,
+    response::Response,
+};
+use serde_json::{json, Value};
+
+use crate::{
+    crm::{
+        criteria::{self, CriteriaError, Node},
+        list, reply,
+        schema::{Kind, Module},
+    },
+    errors::crm_error,
+    state::AppState,
+};
+
+/// Most results a search can reach.
+pub const RESULT_LIMIT: usize = 2000;
+
+fn invalid_query(details: Value) -> Response {
+    crm_error(StatusCode::BAD_REQUEST, "INVALID_QUERY", "Invalid query formed", details)
+}
+
+enum Query {
+    Criteria(Node),
+    Email(String),
+    Phone(String),
+    Word(String),
+}
+
+fn matches(module: &Module, query: &Query, fields: &serde_json::Map<String, Value>) -> bool {
+    let any_field = |kinds: &dyn Fn(Kind) -> bool, needle: &str| {
+        let needle = needle.to_lowercase();
+        module.fields.iter().filter(|f| kinds(f.kind)).any(|f| {
+            fields.get(f.api_name).and_then(Value::as_str).is_some_and(|v| v.to_lowercase().contains(&needle))
+        })
+    };
+    match query {
+        Query::Criteria(node) => node.matches(module, fields),
+        Query::Email(e) => any_field(&|k| k == Kind::Email, e),
+        Query::Phone(p) => any_field(&|k| k == Kind::Phone, p),
+        Query::Word(w) => any_field(&|k| k.is_text() || matches!(k, Kind::Picklist(_)), w),
+    }
+}
+
+/// `GET /{module}/search`.
+pub async fn search(State(state): State<AppState>, Path(module): Path<String>, RawQuery(query): RawQuery) -> Response {
+    let params = reply::params(query.as_deref());
+    match run(&state, &module, &params) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+fn run(state: &AppState, module: &str, params: &reply::Params) -> Result<Response, Response> {
+    let module = reply::module(module)?;
+    let query = if let Some(text) = params.get("criteria") {
+        match criteria::parse(text) {
+            Ok(node) => {
+                if let Some(bad) = node.fields().into_iter().find(|f| *f != "id" && module.field(f).is_none()) {
+                    return Err(invalid_query(json!({"api_name": bad, "reason": "the given field is not available in module"})));
+                }
+                Query::Criteria(node)
+            }
+            Err(CriteriaError::TooMany) => {
+                return Err(crm_error(
+                    StatusCode::BAD_REQUEST,
+                    "CRITERIA_LIMIT_EXCEEDED",
+                    "no of criterium that can be given exceed the limit 15",
+                    json!({}),
+                ))
+            }
+            Err(CriteriaError::Operator(field, op)) => {
+                return Err(invalid_query(json!({"operator": op, "api_name": field, "reason": "invalid operator found"})))
+            }
+            Err(CriteriaError::Syntax(reason)) => return Err(invalid_query(json!({"api_name": "criteria", "reason": reason}))),
+        }
+    } else if let Some(email) = params.get("email") {
+        Query::Email(email.clone())
+    } else if let Some(phone) = params.get("phone") {
+        if phone.trim().chars().count() < 3 {
+            return Err(invalid_query(json!({"api_name": "phone", "reason": "the phone should have at least 3 characters"})));
+        }
+        Query::Phone(phone.clone())
+    } else if let Some(word) = params.get("word") {
+        if word.trim().chars().count() < 2 {
+            return Err(invalid_query(json!({"api_name": "word", "reason": "the word should have at least 2 characters"})));
+        }
+        Query::Word(word.clone())
+    } else {
+        return Err(crm_error(
+            StatusCode::BAD_REQUEST,
+            "EXPECTED_PARAM_MISSING",
+            "One of the expected parameter is missing",
+            json!({"param_names": ["criteria", "email", "phone", "word"]}),
+        ));
+    };
+    let fields = list::fields_param(params, false)?;
+    let per_page = reply::int_param(params, "per_page", 200, 1, 200)? as usize;
+    let page = reply::int_param(params, "page", 1, 1, 100_000)? as usize;
+    let skip = (page - 1) * per_page;
+    if skip >= RESULT_LIMIT {
+        return Err(crm_error(
+            StatusCode::BAD_REQUEST,
+            "LIMIT_REACHED",
+            "maximum response iteration limit reached",
+            json!({"limit": "2000"}),
+        ));
+    }
+    let visible_before = state.clock.now_ms() - state.config.search_index_lag_ms as i64;
+    let world = state.world();
+    let Some(store) = world.crm.modules.get(module.api_name) else {
+        return Ok(reply::empty(StatusCode::NO_CONTENT));
+    };
+    let mut rows: Vec<Value> = store
+        .records
+        .values()
+        .filter(|r| r.modified_ms <= visible_before)
+        .filter(|r| matches(module, &query, &r.fields))
+        .take(RESULT_LIMIT)
+        .skip(skip)
+        .take(per_page + 1)
+        .map(|r| if fields.is_empty() { Value::Object(r.fields.clone()) } else { reply::project(&r.fields, &fields) })
+        .collect();
+    drop(world);
+    if rows.is_empty() {
+        return Ok(reply::empty(StatusCode::NO_CONTENT));
+    }
+    let more = rows.len() > per_page;
+    rows.truncate(per_page);
+    let info = json!({"per_page": per_page, "count": rows.len(), "page": page, "more_records": more});
+    Ok(reply::json(StatusCode::OK, json!({"data": rows, "info": info})))
+}

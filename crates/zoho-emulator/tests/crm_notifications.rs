@@ -1,0 +1,184 @@
+//! CRM Notification API over real HTTP: watch CRUD, callbacks to a local server, expiry.
+
+#![allow(dead_code)] // the shared helper has methods this file does not use
+
+use std::sync::{Arc, Mutex};
+
+use axum::{extract::State, routing::post, Json, Router};
+use serde_json::{json, Value};
+use zoho_emulator::{testkit, Emulator, EmulatorConfig};
+
+struct Crm {
+    emu: Emulator,
+    http: reqwest::Client,
+    auth: String,
+}
+
+impl Crm {
+    async fn start(config: EmulatorConfig) -> Crm {
+        let emu = Emulator::start(config, 0).await.unwrap();
+        let http = reqwest::Client::new();
+        let (_, token) = testkit::login(&http, &emu.url()).await.unwrap();
+        Crm { emu, http, auth: testkit::auth_header(&token) }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> (u16, Value) {
+        let url = format!("{}/crm/v8{path}", self.emu.url());
+        let mut req = self.http.request(method.parse().unwrap(), url).header("Authorization", &self.auth);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, value)
+    }
+
+    /// Gets a fresh access token (after the clock jumped past the old one's expiry).
+    async fn relogin(&mut self) {
+        let (_, token) = testkit::login(&self.http, &self.emu.url()).await.unwrap();
+        self.auth = testkit::auth_header(&token);
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call("GET", path, None, &[]).await
+    }
+
+    async fn send(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+        self.call(method, path, Some(&body.to_string()), &[]).await
+    }
+
+    /// Inserts `n` accounts in batches of 100.
+    async fn accounts(&self, n: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for start in (0..n).step_by(100) {
+            let batch: Vec<Value> =
+                (start..n.min(start + 100)).map(|i| json!({"Account_Name": format!("Account {i:05}")})).collect();
+            let (status, body) = self.send("POST", "/Accounts", json!({"data": batch})).await;
+            assert_eq!(status, 201, "{body}");
+            ids.extend(body["data"].as_array().unwrap().iter().map(|e| e["details"]["id"].as_str().unwrap().to_string()));
+        }
+        ids
+    }
+}
+type Inbox = Arc<Mutex<Vec<Value>>>;
+
+async fn receiver() -> (String, Inbox) {
+    let inbox: Inbox = Arc::default();
+    async fn take(State(inbox): State<Inbox>, Json(body): Json<Value>) -> &'static str {
+        inbox.lock().unwrap().push(body);
+        "ok"
+    }
+    let app = Router::new().route("/hook", post(take)).with_state(inbox.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook?source=crm"), inbox)
+}
+
+async fn wait_for(inbox: &Inbox, n: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        if inbox.lock().unwrap().len() >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    inbox.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn callbacks_carry_token_ids_and_operation_and_stop_after_expiry() {
+    let crm = Crm::start(EmulatorConfig::unlimited()).await;
+    let (url, inbox) = receiver().await;
+    let (status, body) = crm
+        .send("POST", "/actions/watch", json!({"watch": [{"channel_id": "1000000068001", "events": ["Deals.all"],
+            "notify_url": url, "token": "secret-token"}]}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let entry = &body["watch"][0];
+    assert_eq!(entry["code"], "SUCCESS");
+    assert_eq!(entry["message"], "Successfully subscribed for actions-watch of the given module");
+    let event = &entry["details"]["events"][0];
+    assert_eq!(event["resource_name"], "Deals");
+    assert_eq!(event["channel_id"], "1000000068001");
+    assert!(event["channel_expiry"].is_string());
+
+    let (_, created) = crm.send("POST", "/Deals", json!({"data": [
+        {"Deal_Name": "A", "Stage": "Qualification"}, {"Deal_Name": "B", "Stage": "Qualification"}]})).await;
+    let ids: Vec<String> = created["data"].as_array().unwrap().iter().map(|e| e["details"]["id"].as_str().unwrap().into()).collect();
+    let got = wait_for(&inbox, 1).await;
+    assert_eq!(got.len(), 1, "one callback for a two-record write");
+    let cb = &got[0];
+    assert_eq!(cb["operation"], "insert");
+    assert_eq!(cb["token"], "secret-token");
+    assert_eq!(cb["channel_id"], "1000000068001");
+    assert_eq!(cb["module"], "Deals");
+    assert_eq!(cb["ids"], json!(ids));
+    assert_eq!(cb["query_params"], json!({"source": "crm"}));
+    assert!(cb["server_time"].is_i64());
+
+    crm.send("PUT", &format!("/Deals/{}", ids[0]), json!({"data": [{"Stage": "Closed Won"}]})).await;
+    let got = wait_for(&inbox, 2).await;
+    assert_eq!(got[1]["operation"], "update");
+    let changed = got[1]["affected_fields"][0][&ids[0]].as_array().unwrap();
+    assert!(changed.contains(&json!("Stage")));
+    crm.call("DELETE", &format!("/Deals/{}", ids[1]), None, &[]).await;
+    let got = wait_for(&inbox, 3).await;
+    assert_eq!(got[2]["operation"], "delete");
+
+    crm.emu.state().clock.advance_ms(3_601_000);
+    zoho_emulator::tick(crm.emu.state());
+    let mut crm = crm;
+    crm.relogin().await;
+    let (status, _) = crm.get("/actions/watch").await;
+    assert_eq!(status, 204, "the expired channel is gone");
+    crm.send("POST", "/Deals", json!({"data": [{"Deal_Name": "C", "Stage": "Qualification"}]})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(inbox.lock().unwrap().len(), 3, "nothing after expiry");
+}
+
+#[tokio::test]
+async fn watch_list_update_and_disable() {
+    let crm = Crm::start(EmulatorConfig::unlimited()).await;
+    let (status, body) = crm
+        .send("POST", "/actions/watch", json!({"watch": [{"channel_id": 42, "events": ["Deals.edit", "Contacts.create"],
+            "notify_url": "http://127.0.0.1:9/x", "channel_expiry": "2999-01-01T00:00:00+00:00"}]}))
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(body["watch"][0]["details"]["events"].as_array().unwrap().len(), 2);
+    let (status, body) = crm.get("/actions/watch").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["info"]["count"], 2);
+    let deals = body["watch"].as_array().unwrap().iter().find(|w| w["resource_name"] == "Deals").unwrap();
+    assert_eq!(deals["notify_on_related_action"], true, "default true");
+    let expiry = zoho_emulator::clock::parse_datetime(deals["channel_expiry"].as_str().unwrap()).unwrap();
+    let now = crm.emu.state().clock.now();
+    let hours = (expiry.as_millisecond() - now.as_millisecond()) / 3_600_000;
+    assert_eq!(hours, 0, "beyond a week falls back to the 1 hour default");
+
+    let (status, body) = crm
+        .send("PATCH", "/actions/watch", json!({"watch": [{"channel_id": "42", "events": ["Deals.delete"]}]}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = crm.get("/actions/watch?module=Deals").await;
+    assert_eq!(body["watch"][0]["events"], json!(["Deals.edit", "Deals.delete"]));
+
+    let (status, body) = crm.send("POST", "/actions/watch", json!({"watch": [{"channel_id": "7", "events": ["Deals.all"],
+        "notify_url": "http://127.0.0.1:9/x", "token": "x".repeat(51)}]})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["watch"][0]["code"], "INVALID_DATA");
+    assert_eq!(body["watch"][0]["details"]["api_name"], "token");
+    let (status, body) = crm.send("POST", "/actions/watch", json!({"watch": [{"channel_id": "7", "notify_url": "http://a/"}]})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["watch"][0]["code"], "MANDATORY_NOT_FOUND");
+
+    let (status, body) = crm.call("DELETE", "/actions/watch?channel_ids=42", None, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["watch"][0]["message"], "Successfully un-subscribed from actions-watch");
+    let (status, _) = crm.get("/actions/watch").await;
+    assert_eq!(status, 204);
+}
