@@ -1,0 +1,114 @@
+//! OAuth against the emulator's Accounts: one refresh for many tasks, expiry mid-run,
+//! the refresh-and-retry-once on 401, typed OAuth errors, secrets kept out of Debug.
+
+mod support;
+
+use std::time::Duration;
+
+use zoho::{Error, Secret};
+use zoho_emulator::EmulatorConfig;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forty_tasks_share_one_refresh() {
+    let (emu, client, creds) = support::start().await;
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move { client.books().organizations().await }));
+    }
+    for t in tasks {
+        let orgs = t.await.unwrap().unwrap();
+        assert!(orgs.iter().any(|o| o.organization_id.as_deref() == Some(creds.organization_id.as_str())));
+    }
+    assert_eq!(support::tokens_minted(&emu, &creds), 1, "exactly one token request for 40 tasks");
+    assert_eq!(client.token_refreshes(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn expiry_mid_run_refreshes_once_for_everyone() {
+    let (emu, client, creds) = support::start().await;
+    client.books().organizations().await.unwrap();
+    assert_eq!(support::tokens_minted(&emu, &creds), 1);
+    // The emulator's clock jumps two hours: the token dies while the client still
+    // believes it valid, so 40 tasks meet Books' 401 code 57 / CRM's INVALID_TOKEN.
+    emu.state().clock.advance_ms(2 * 3600 * 1000);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                client.books().organizations().await.map(|_| ())
+            } else {
+                client.crm().fields("Deals").await.map(|_| ())
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(support::tokens_minted(&emu, &creds), 2, "one refresh after expiry, not forty");
+}
+
+#[tokio::test]
+async fn tokens_are_refreshed_before_they_expire() {
+    let config = EmulatorConfig { token_ttl_secs: 2, ..EmulatorConfig::unlimited() };
+    let (emu, creds) = support::emulator(config).await;
+    let client = support::builder(&creds).build().unwrap();
+    let started = std::time::Instant::now();
+    let mut calls = 0;
+    while started.elapsed() < Duration::from_millis(4500) {
+        client.books().organizations().await.unwrap();
+        calls += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(calls > 20);
+    let minted = support::tokens_minted(&emu, &creds);
+    assert!((3..=4).contains(&minted), "a fresh token about every 1.8 s, got {minted}");
+}
+
+#[tokio::test]
+async fn a_refused_token_is_refreshed_and_the_call_retried_once() {
+    let (emu, client, creds) = support::start().await;
+    client.crm().fields("Deals").await.unwrap();
+    // Zoho revokes the token (e.g. an 11th token was issued elsewhere).
+    emu.state().world().accounts.access_tokens.clear();
+    client.crm().fields("Deals").await.unwrap();
+    assert_eq!(support::tokens_minted(&emu, &creds), 2);
+    emu.state().world().accounts.access_tokens.clear();
+    client.books().organizations().await.unwrap();
+    assert_eq!(support::tokens_minted(&emu, &creds), 3);
+}
+
+#[tokio::test]
+async fn oauth_errors_inside_http_200_are_typed() {
+    let (_emu, creds) = support::emulator(EmulatorConfig::unlimited()).await;
+    let mut bad = creds.clone();
+    bad.refresh_token = "1000.not.a.token".into();
+    let client = support::builder(&bad).build().unwrap();
+    match client.books().organizations().await {
+        Err(Error::OAuth { code, .. }) => assert_eq!(code, "invalid_code"),
+        other => panic!("expected invalid_code, got {other:?}"),
+    }
+    let mut bad = creds.clone();
+    bad.client_id = "1000.UNKNOWN".into();
+    let client = support::builder(&bad).build().unwrap();
+    let err = client.crm().fields("Deals").await.unwrap_err();
+    assert!(matches!(&err, Error::OAuth { code, .. } if code == "invalid_client"), "{err:?}");
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn secrets_never_show_in_debug_or_errors() {
+    let (_emu, client, creds) = support::start().await;
+    client.books().organizations().await.unwrap();
+    let shown = format!("{client:?} {:?}", client.connection());
+    assert!(!shown.contains(&creds.client_secret));
+    assert!(!shown.contains(&creds.refresh_token));
+    let token = client.transport().access_token().await.unwrap();
+    assert!(!format!("{token:?}").contains(token.token.expose()));
+    assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    let mut bad = creds.clone();
+    bad.client_secret = "wrong-secret-value".into();
+    let err = support::builder(&bad).build().unwrap().books().organizations().await.unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("wrong-secret-value"));
+}
