@@ -288,6 +288,15 @@ pub struct ApiBudget {
 pub struct Permit {
     budget: Arc<ApiBudget>,
     cost: u64,
+    counted: bool,
+}
+
+impl Permit {
+    /// Gives the units back at once: Zoho refused the request with a 429 and did not
+    /// count it (the organisation is paused separately).
+    pub fn refund(mut self) {
+        self.counted = false;
+    }
 }
 
 impl Drop for Permit {
@@ -298,7 +307,7 @@ impl Drop for Permit {
             for w in &mut state.windows {
                 let cost = w.cost(self.cost);
                 w.in_flight -= cost;
-                if !w.period.is_zero() {
+                if self.counted && !w.period.is_zero() {
                     w.releases.push_back((now + w.period, cost));
                     w.released_units += cost;
                 }
@@ -392,7 +401,7 @@ impl ApiBudget {
                         }
                         state.admitted += 1;
                         state.waited += now - started;
-                        return Ok(Permit { budget: Arc::clone(self), cost });
+                        return Ok(Permit { budget: Arc::clone(self), cost, counted: true });
                     }
                     Some(at) => at,
                 }

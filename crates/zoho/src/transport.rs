@@ -222,7 +222,7 @@ impl Transport {
                     throttled += 1;
                     let pause = e.retry_after.unwrap_or_else(|| self.config.retry.pause_for(throttled));
                     budget.pause(pause);
-                    drop(permit);
+                    permit.refund();
                     if throttled > self.config.retry.max_rate_limited {
                         return Err(Error::Api(e));
                     }

@@ -1,0 +1,106 @@
+//! Rate budgets against the emulator's limits: a 429 storm pauses the organisation for
+//! the time Books gives and loses nothing; a client budget that matches the server's
+//! causes no 429 at all.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use zoho::{BudgetConfig, RetryPolicy};
+use zoho_emulator::{EmulatorConfig, FaultConfig, FaultRule, LimitsConfig};
+
+fn books_rejected(emu: &zoho_emulator::Emulator, org: &str) -> u64 {
+    let usage = emu.state().limiter.usage(emu.state().clock.now_ms());
+    usage.books.get(org).and_then(|v| v["rejected"].as_u64()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_books_429_storm_pauses_the_org_and_loses_nothing() {
+    let limits = LimitsConfig { books_per_minute: Some(15), ..LimitsConfig::unlimited() };
+    let (emu, creds) = support::emulator(EmulatorConfig { limits, ..EmulatorConfig::unlimited() }).await;
+    let client = support::builder(&creds)
+        .budget(BudgetConfig { books_per_minute: Some(15), ..BudgetConfig::unlimited() })
+        .build()
+        .unwrap();
+    client.books().organizations().await.unwrap();
+    // Put Zoho's minute boundary four seconds away so the test does not wait a minute.
+    let now = emu.state().clock.now_ms();
+    emu.state().clock.advance_ms(60_000 - now.rem_euclid(60_000) - 4_000);
+    // Another process spends 10 of this minute's 15 requests behind our back.
+    let http = reqwest::Client::new();
+    let (_, token) = zoho_emulator::testkit::login(&http, &emu.url()).await.unwrap();
+    for _ in 0..10 {
+        let r = http
+            .get(format!("{}/books/v3/organizations?organization_id={}", emu.url(), creds.organization_id))
+            .header("authorization", zoho_emulator::testkit::auth_header(&token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move { client.books().organizations().await }));
+    }
+    for t in tasks {
+        t.await.unwrap().expect("every request eventually succeeds");
+    }
+    let rejected = books_rejected(&emu, &creds.organization_id);
+    assert!(rejected >= 1, "the storm happened");
+    assert!(rejected <= 12, "no hot loop: at most one 429 per request in flight, got {rejected}");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(20), "waited for Zoho's reset only: {waited:?}");
+    let books = client.budget_usage().into_iter().find(|u| u.api == zoho::Api::Books).unwrap();
+    assert!(books.throttled >= 1);
+    let server = books.server.expect("X-Rate-Limit headers observed");
+    assert_eq!(server.limit, 15);
+}
+
+fn crm_emulator_config() -> EmulatorConfig {
+    EmulatorConfig {
+        limits: LimitsConfig { crm_concurrency: Some(2), ..LimitsConfig::unlimited() },
+        faults: FaultConfig {
+            rules: vec![FaultRule { path_prefix: "/crm".into(), latency_ms: 60, ..FaultRule::default() }],
+            ..FaultConfig::default()
+        },
+        ..EmulatorConfig::unlimited()
+    }
+}
+
+async fn crm_burst(client: &zoho::Client, n: usize) {
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move { client.crm().fields("Deals").await }));
+    }
+    for t in tasks {
+        assert!(!t.await.unwrap().unwrap().is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crm_concurrency_429s_are_waited_out() {
+    let (emu, creds) = support::emulator(crm_emulator_config()).await;
+    let client = support::builder(&creds)
+        .retry(RetryPolicy { rate_limit_pause: Duration::from_millis(50), ..RetryPolicy::default() })
+        .build()
+        .unwrap();
+    crm_burst(&client, 12).await;
+    let rejected = emu.state().limiter.usage(emu.state().clock.now_ms()).crm_rejected;
+    assert!(rejected >= 1, "the client had no concurrency limit, so the server refused some");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_matching_crm_budget_causes_no_429() {
+    let (emu, creds) = support::emulator(crm_emulator_config()).await;
+    let client = support::builder(&creds)
+        .budget(BudgetConfig { crm_concurrency: Some(2), ..BudgetConfig::unlimited() })
+        .build()
+        .unwrap();
+    crm_burst(&client, 12).await;
+    assert_eq!(emu.state().limiter.usage(emu.state().clock.now_ms()).crm_rejected, 0);
+    let crm = client.budget_usage().into_iter().find(|u| u.api == zoho::Api::Crm).unwrap();
+    assert_eq!(crm.admitted, 12, "12 calls, none repeated");
+}
