@@ -1,0 +1,199 @@
+//! CRM against the emulator: paging 450 records, batch writes with per-record results,
+//! search values with every special character, If-Modified-Since, metadata and
+//! notification channels.
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use rust_decimal::Decimal;
+use zoho::crm::{
+    criteria::Criteria,
+    models::{Contact, Deal, Record},
+    notifications::{Channel, verify_callback},
+    records::{ListParams, SortOrder, WriteOptions},
+    search::SearchBy,
+};
+
+fn contact(last: &str, email: &str) -> Contact {
+    Contact { last_name: Some(last.into()), email: Some(email.into()), ..Contact::default() }
+}
+
+#[tokio::test]
+async fn a_450_record_list_is_paged_completely() {
+    let (_emu, client, _) = support::start().await;
+    let crm = client.crm();
+    let contacts: Vec<Contact> = (0..450).map(|i| contact(&format!("Person {i:03}"), &format!("p{i}@example.com"))).collect();
+    let results = crm.insert("Contacts", &contacts, &WriteOptions::no_triggers()).await.unwrap();
+    assert_eq!(results.len(), 450, "five batches of up to 100");
+    assert!(results.iter().all(|r| r.is_success() && r.id().is_some()));
+    let listed: Vec<Contact> = crm
+        .list("Contacts", ListParams::new(["Last_Name", "Email"]).sort("id", SortOrder::Asc))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 450);
+    let mut names: Vec<String> = listed.iter().map(|c| c.last_name.clone().unwrap()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 450, "no record twice, none missing");
+    // Small pages walk the same set.
+    let small: Vec<Record> = crm.list("Contacts", ListParams::new(["Last_Name"]).per_page(37)).try_collect().await.unwrap();
+    assert_eq!(small.len(), 450);
+}
+
+#[tokio::test]
+async fn an_empty_module_is_an_empty_stream() {
+    let (_emu, client, _) = support::start().await;
+    let deals: Vec<Deal> = client.crm().list("Deals", ListParams::new(["Deal_Name"])).try_collect().await.unwrap();
+    assert!(deals.is_empty());
+    let err = client.crm().list::<Deal>("Deals", ListParams::new(Vec::<String>::new())).try_collect::<Vec<_>>().await.unwrap_err();
+    assert!(matches!(err, zoho::Error::InvalidInput(_)));
+}
+
+#[tokio::test]
+async fn batch_upsert_reports_each_record() {
+    let (_emu, client, _) = support::start().await;
+    let crm = client.crm();
+    crm.insert("Contacts", &[contact("Existing", "existing@example.com")], &WriteOptions::default()).await.unwrap();
+    let batch = vec![
+        contact("Existing Updated", "existing@example.com"),
+        contact("Brand New", "new@example.com"),
+        Contact { email: Some("nolastname@example.com".into()), ..Contact::default() },
+        contact("Bad Email", "not-an-email"),
+    ];
+    let results = crm.upsert("Contacts", &batch, &["Email"], &WriteOptions::no_triggers()).await.unwrap();
+    assert_eq!(results.len(), 4);
+    assert!(results[0].is_success());
+    assert_eq!(results[0].action.as_deref(), Some("update"));
+    assert!(results[1].is_success());
+    assert_eq!(results[1].action.as_deref(), Some("insert"));
+    assert!(!results[2].is_success());
+    assert_eq!(results[2].code, "MANDATORY_NOT_FOUND");
+    assert_eq!(results[2].api_name(), Some("Last_Name"));
+    assert!(!results[3].is_success());
+    assert_eq!(results[3].code, "INVALID_DATA");
+    // Read-modify-write through the typed struct keeps unknown fields.
+    let id = results[0].id().unwrap().to_string();
+    let mut got: Contact = crm.get("Contacts", &id, &[]).await.unwrap().expect("exists");
+    assert_eq!(got.last_name.as_deref(), Some("Existing Updated"));
+    assert!(!got.extra.is_empty(), "fields the struct does not name are kept");
+    got.first_name = Some("Ada".into());
+    let upd = crm.update("Contacts", &[got.clone()], &WriteOptions::no_triggers()).await.unwrap();
+    assert!(upd[0].is_success(), "{:?}", upd[0]);
+    // Delete, then the record is gone.
+    let del = crm.delete("Contacts", &[id.as_str()]).await.unwrap();
+    assert!(del[0].is_success());
+    assert!(crm.get::<Contact>("Contacts", &id, &[]).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn all_failed_batch_is_results_not_an_error() {
+    let (_emu, client, _) = support::start().await;
+    let batch = vec![Contact { first_name: Some("x".into()), ..Contact::default() }; 3];
+    let results = client.crm().insert("Contacts", &batch, &WriteOptions::default()).await.unwrap();
+    assert!(results.iter().all(|r| r.code == "MANDATORY_NOT_FOUND"));
+}
+
+#[tokio::test]
+async fn search_values_with_every_special_character_round_trip() {
+    let (_emu, client, _) = support::start().await;
+    let crm = client.crm();
+    let names = [
+        r"O'Brien (Sales), Ltd.",
+        r"Back\slash\",
+        r#"Quote "double" and 'single'"#,
+        "Commas,,and)parens(",
+        "Plus+Amp&Percent%Hash#Eq=Q?",
+        "Ünïcødé — 東京",
+    ];
+    let contacts: Vec<Contact> = names.iter().enumerate().map(|(i, n)| contact(n, &format!("s{i}@example.com"))).collect();
+    let results = crm.insert("Contacts", &contacts, &WriteOptions::default()).await.unwrap();
+    assert!(results.iter().all(|r| r.is_success()), "{results:?}");
+    for name in names {
+        let found: Vec<Contact> = crm.search("Contacts", Criteria::equals("Last_Name", name), &["Last_Name", "Email"]).try_collect().await.unwrap();
+        assert_eq!(found.len(), 1, "searching {name:?} found {found:?}");
+        assert_eq!(found[0].last_name.as_deref(), Some(name));
+    }
+    // `in` with escaped commas inside values, and `or`.
+    let c = Criteria::is_in("Last_Name", [names[0], names[3]]).or(Criteria::starts_with("Last_Name", r"Back\"));
+    let found: Vec<Record> = crm.search("Contacts", c, &["Last_Name"]).try_collect().await.unwrap();
+    assert_eq!(found.len(), 3);
+    let by_email: Vec<Record> = crm.search("Contacts", SearchBy::Email("s4@example.com".into()), &[]).try_collect().await.unwrap();
+    assert_eq!(by_email.len(), 1);
+    let none: Vec<Record> = crm.search("Contacts", Criteria::equals("Last_Name", "Nobody At All"), &[]).try_collect().await.unwrap();
+    assert!(none.is_empty(), "204 is an empty stream");
+}
+
+#[tokio::test]
+async fn if_modified_since_returns_only_newer_records_or_nothing() {
+    let (emu, client, _) = support::start().await;
+    let crm = client.crm();
+    crm.insert("Contacts", &[contact("Old", "old@example.com")], &WriteOptions::default()).await.unwrap();
+    emu.state().clock.advance_ms(60_000);
+    let since = jiff::Timestamp::from_millisecond(emu.state().clock.now_ms()).unwrap();
+    let none: Vec<Record> = crm.list("Contacts", ListParams::new(["Last_Name"]).modified_since(since)).try_collect().await.unwrap();
+    assert!(none.is_empty(), "304 is an empty stream");
+    emu.state().clock.advance_ms(60_000);
+    crm.insert("Contacts", &[contact("New", "new@example.com")], &WriteOptions::default()).await.unwrap();
+    let newer: Vec<Contact> = crm.list("Contacts", ListParams::new(["Last_Name"]).modified_since(since)).try_collect().await.unwrap();
+    assert_eq!(newer.len(), 1);
+    assert_eq!(newer[0].last_name.as_deref(), Some("New"));
+}
+
+#[tokio::test]
+async fn deals_carry_money_as_decimals() {
+    let (_emu, client, _) = support::start().await;
+    let crm = client.crm();
+    let deal = Deal {
+        deal_name: Some("Decimal deal".into()),
+        stage: Some("Qualification".into()),
+        amount: Some("1234567.89".parse::<Decimal>().unwrap()),
+        ..Deal::default()
+    };
+    let r = crm.insert("Deals", &[deal], &WriteOptions::default()).await.unwrap();
+    assert!(r[0].is_success(), "{:?}", r[0]);
+    let got: Deal = crm.get("Deals", r[0].id().unwrap(), &["Deal_Name", "Amount"]).await.unwrap().unwrap();
+    assert_eq!(got.amount, Some("1234567.89".parse().unwrap()));
+}
+
+#[tokio::test]
+async fn field_metadata_lists_picklists() {
+    let (_emu, client, _) = support::start().await;
+    let fields = client.crm().fields("Deals").await.unwrap();
+    let stage = fields.iter().find(|f| f.api_name == "Stage").expect("Stage");
+    assert!(stage.pick_list_values.iter().any(|v| v.actual_value == "Closed Won"));
+}
+
+#[tokio::test]
+async fn notification_channels_enable_renew_callback_disable() {
+    let (emu, client, _) = support::start().await;
+    let crm = client.crm();
+    let mut channel = Channel::new("1000000068001", &["Contacts.all"], "http://127.0.0.1:9/hook?k=v", "TOKEN-1", Duration::from_secs(600));
+    let r = crm.enable_notifications(std::slice::from_ref(&channel)).await.unwrap();
+    assert!(r[0].is_success(), "{r:?}");
+    assert!(!channel.needs_renewal(jiff::Timestamp::now(), Duration::from_secs(60)));
+    assert!(crm.renew_if_due(&mut channel, Duration::from_secs(60), Duration::from_secs(3600)).await.unwrap().is_none());
+    let before = channel.channel_expiry;
+    let renewed = crm.renew_if_due(&mut channel, Duration::from_secs(900), Duration::from_secs(3600)).await.unwrap();
+    assert!(renewed.unwrap().is_success());
+    assert!(channel.channel_expiry > before);
+    // A write fires a callback; parse and verify what the emulator sent.
+    let ids = crm.insert("Contacts", &[contact("Watched", "w@example.com")], &WriteOptions::default()).await.unwrap();
+    let id = ids[0].id().unwrap().to_string();
+    let mut body = None;
+    for _ in 0..50 {
+        if let Some(d) = emu.state().outbox.log().into_iter().find(|d| d.delivery.kind == "crm_notification") {
+            body = Some(serde_json::to_vec(&d.delivery.body).unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cb = verify_callback(&body.expect("a callback was sent"), &channel).unwrap();
+    assert_eq!(cb.module, "Contacts");
+    assert_eq!(cb.ids, vec![id]);
+    let off = crm.disable_notifications(&["1000000068001"]).await.unwrap();
+    assert!(off[0].is_success(), "{off:?}");
+    assert!(crm.list_notifications().await.unwrap().is_empty());
+}
