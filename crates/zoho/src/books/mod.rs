@@ -130,7 +130,16 @@ impl Books {
         let resp = self.transport().send(req).await?;
         let mut body: Map<String, Value> = resp.json(&req.path)?;
         let value = body.remove(key).ok_or_else(|| Error::decode(&req.path, format!("no `{key}` in the answer")))?;
-        serde_json::from_value(value).map_err(|e| Error::decode(&req.path, e))
+        match value {
+            // Some endpoints (contact persons) wrap the one entity in an array.
+            Value::Array(mut one) if one.len() == 1 => {
+                let first = one.pop().unwrap_or_default();
+                serde_json::from_value::<T>(first.clone())
+                    .or_else(|_| serde_json::from_value(Value::Array(vec![first])))
+                    .map_err(|e| Error::decode(&req.path, e))
+            }
+            value => serde_json::from_value(value).map_err(|e| Error::decode(&req.path, e)),
+        }
     }
 
     /// Creates an entity (`POST`, not idempotent).
@@ -198,7 +207,9 @@ impl Books {
                 let mut body: Map<String, Value> = resp.json(&path)?;
                 let rows = match body.remove(key) {
                     Some(Value::Array(rows)) => rows,
-                    Some(Value::Null) | None => Vec::new(),
+                    Some(Value::Null) => Vec::new(),
+                    // A missing key means we asked the wrong way; an empty list is `[]`.
+                    None => return Err(Error::decode(&path, format!("no `{key}` in the answer"))),
                     Some(other) => return Err(Error::decode(&path, format!("`{key}` is not a list: {other}"))),
                 };
                 let ctx: PageContext = body

@@ -6,26 +6,38 @@
 //! quantities are [`Decimal`]s (see [`crate::money`]).
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+
+/// Reads text that Books sometimes sends as a number (ids, `payment_number`):
+/// strings are kept, numbers and booleans are written out, `null` is `None`.
+pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::Bool(b)) => Some(b.to_string()),
+        Some(other) => return Err(serde::de::Error::custom(format!("expected text, found {other}"))),
+    })
+}
 
 /// A Books organisation (`GET /organizations`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Organization {
     /// Organisation id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<String>,
     /// Name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Base currency id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub currency_id: Option<String>,
     /// Base currency code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub currency_code: Option<String>,
     /// Time zone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
     /// Whether it is the user's default organisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,28 +51,28 @@ pub struct Organization {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContactPerson {
     /// Contact person id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub contact_person_id: Option<String>,
     /// The contact it belongs to (contact-person endpoints).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub contact_id: Option<String>,
     /// Salutation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub salutation: Option<String>,
     /// First name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub first_name: Option<String>,
     /// Last name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub last_name: Option<String>,
     /// Email.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Phone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     /// Mobile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub mobile: Option<String>,
     /// Whether this is the primary person.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,28 +86,28 @@ pub struct ContactPerson {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
     /// Contact id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub contact_id: Option<String>,
     /// Display name (mandatory, unique per organisation).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub contact_name: Option<String>,
     /// Company name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub company_name: Option<String>,
     /// `customer` or `vendor`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub contact_type: Option<String>,
     /// `business` or `individual`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub customer_sub_type: Option<String>,
     /// `active` or `inactive`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// The primary person's email (list rows).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Currency id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub currency_id: Option<String>,
     /// Payment terms in days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,7 +119,7 @@ pub struct Contact {
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
     pub outstanding_receivable_amount: Option<Decimal>,
     /// Last change (`2024-01-02T03:04:05+0000`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub last_modified_time: Option<String>,
     /// Every other field, kept for read-modify-write.
     #[serde(flatten)]
@@ -118,31 +130,31 @@ pub struct Contact {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Item {
     /// Item id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub item_id: Option<String>,
     /// Name (mandatory).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Selling price (mandatory).
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
     pub rate: Option<Decimal>,
     /// SKU (unique per organisation; the catalogue key).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// `active` or `inactive`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// Tax applied by default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub tax_id: Option<String>,
     /// `goods`, `service` or `digital_service`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub product_type: Option<String>,
     /// Unit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     /// Every other field, kept for read-modify-write.
     #[serde(flatten)]
@@ -153,16 +165,16 @@ pub struct Item {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tax {
     /// Tax id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub tax_id: Option<String>,
     /// Name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub tax_name: Option<String>,
     /// Percentage.
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
     pub tax_percentage: Option<Decimal>,
     /// `tax` or `compound_tax`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub tax_type: Option<String>,
     /// Whether it is the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,16 +188,16 @@ pub struct Tax {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Currency {
     /// Currency id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub currency_id: Option<String>,
     /// ISO code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub currency_code: Option<String>,
     /// Name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub currency_name: Option<String>,
     /// Symbol.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub currency_symbol: Option<String>,
     /// Decimal places.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,13 +217,13 @@ pub struct Currency {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Template {
     /// Template id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub template_id: Option<String>,
     /// Name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub template_name: Option<String>,
     /// Type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub template_type: Option<String>,
     /// Every other field, kept for read-modify-write.
     #[serde(flatten)]
@@ -222,16 +234,16 @@ pub struct Template {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LineItem {
     /// Line id (read only; send it back to update the line).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub line_item_id: Option<String>,
     /// The item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub item_id: Option<String>,
     /// Name (ad-hoc lines).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Unit price.
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
@@ -243,7 +255,7 @@ pub struct LineItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discount: Option<Value>,
     /// Tax or tax group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub tax_id: Option<String>,
     /// Position.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -252,10 +264,10 @@ pub struct LineItem {
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
     pub item_total: Option<Decimal>,
     /// Credit notes: the invoice this line credits.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub invoice_id: Option<String>,
     /// Credit notes: the invoice line this line credits.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub invoice_item_id: Option<String>,
     /// Every other field, kept for read-modify-write.
     #[serde(flatten)]
@@ -266,46 +278,46 @@ pub struct LineItem {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Invoice {
     /// Invoice id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub invoice_id: Option<String>,
     /// Number (auto series unless given with `ignore_auto_number_generation`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub invoice_number: Option<String>,
     /// Customer (mandatory).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
     /// Customer name (read only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<String>,
     /// `draft`, `sent`, `overdue`, `paid`, `partially_paid`, `void`…
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// Date (`yyyy-mm-dd`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
     /// Due date.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub due_date: Option<String>,
     /// Payment terms in days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_terms: Option<i64>,
     /// Free text; the bridge stores the CRM deal id here.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub reference_number: Option<String>,
     /// Currency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub currency_id: Option<String>,
     /// Currency code (read only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub currency_code: Option<String>,
     /// Exchange rate (needed when not the base currency).
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
     pub exchange_rate: Option<Decimal>,
     /// PDF template.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub template_id: Option<String>,
     /// Salesperson.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub salesperson_name: Option<String>,
     /// Entity-level discount: amount or `"x%"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -320,10 +332,10 @@ pub struct Invoice {
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
     pub shipping_charge: Option<Decimal>,
     /// Notes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// Terms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub terms: Option<String>,
     /// Lines (mandatory on create).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -347,7 +359,7 @@ pub struct Invoice {
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
     pub balance: Option<Decimal>,
     /// Last change (read only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub last_modified_time: Option<String>,
     /// Every other field, kept for read-modify-write.
     #[serde(flatten)]
@@ -358,28 +370,28 @@ pub struct Invoice {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     /// Estimate id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub estimate_id: Option<String>,
     /// Number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub estimate_number: Option<String>,
     /// Customer (mandatory).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
     /// `draft`, `sent`, `accepted`, `declined`, `invoiced`, `expired`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// Date.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
     /// Expiry date.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub expiry_date: Option<String>,
     /// Free text (the CRM quote number).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub reference_number: Option<String>,
     /// Currency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub currency_id: Option<String>,
     /// Discount: amount or `"x%"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -397,7 +409,7 @@ pub struct Estimate {
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
     pub total: Option<Decimal>,
     /// Last change (read only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub last_modified_time: Option<String>,
     /// Every other field, kept for read-modify-write.
     #[serde(flatten)]
@@ -408,7 +420,7 @@ pub struct Estimate {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PaymentInvoice {
     /// The invoice.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub invoice_id: Option<String>,
     /// Amount applied to it.
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
@@ -422,31 +434,31 @@ pub struct PaymentInvoice {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CustomerPayment {
     /// Payment id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<String>,
     /// Number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub payment_number: Option<String>,
     /// Customer (mandatory).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
     /// Customer name (read only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<String>,
     /// `cash`, `check`, `banktransfer`, `creditcard`… (mandatory).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub payment_mode: Option<String>,
     /// Amount received (mandatory).
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
     pub amount: Option<Decimal>,
     /// Date (mandatory).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
     /// Reference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub reference_number: Option<String>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Allocation to invoices (mandatory).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -458,7 +470,7 @@ pub struct CustomerPayment {
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
     pub unused_amount: Option<Decimal>,
     /// Last change (read only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub last_modified_time: Option<String>,
     /// Every other field, kept for read-modify-write.
     #[serde(flatten)]
@@ -469,25 +481,25 @@ pub struct CustomerPayment {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CreditNote {
     /// Credit note id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub creditnote_id: Option<String>,
     /// Number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub creditnote_number: Option<String>,
     /// Customer (mandatory).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
     /// `draft`, `open`, `closed`, `void`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// Date (mandatory).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
     /// Free text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub reference_number: Option<String>,
     /// Currency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub currency_id: Option<String>,
     /// Lines (mandatory).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -499,7 +511,7 @@ pub struct CreditNote {
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
     pub balance: Option<Decimal>,
     /// Last change (read only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub last_modified_time: Option<String>,
     /// Every other field, kept for read-modify-write.
     #[serde(flatten)]
@@ -510,7 +522,7 @@ pub struct CreditNote {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CreditApplication {
     /// The invoice.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub invoice_id: Option<String>,
     /// Amount.
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
@@ -524,25 +536,25 @@ pub struct CreditApplication {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Refund {
     /// Refund id (read only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub creditnote_refund_id: Option<String>,
     /// Date (mandatory).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
     /// Mode (`cash`, `banktransfer`…).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub refund_mode: Option<String>,
     /// Amount (mandatory).
     #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
     pub amount: Option<Decimal>,
     /// Account paid from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub from_account_id: Option<String>,
     /// Reference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub reference_number: Option<String>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Every other field, kept for read-modify-write.
     #[serde(flatten)]

@@ -9,7 +9,7 @@ use crate::error::Result;
 impl Books {
     /// Customer payments matching `query`, as a stream.
     pub fn customer_payments(&self, query: ListQuery) -> impl Stream<Item = Result<CustomerPayment>> + Send + 'static {
-        self.list("/books/v3/customerpayments", "customerpayments", query)
+        self.list("/books/v3/customerpayments", "customer_payments", query)
     }
 
     /// One customer payment.
