@@ -141,14 +141,6 @@ const DOCUMENTED_DEVIATIONS: &[Listed] = &[
 /// Conformance failures the emulator still has to fix (reported to the lead): the files are
 /// right (or at least unambiguous) and the emulator differs.
 const KNOWN_EMULATOR_GAPS: &[Listed] = &[
-    Listed { op: "*", kind: "response", contains: ".payment_number: expected string, got integer", reason: "customer-payments.yml: payment_number is a string (example '2')" },
-    Listed { op: "*", kind: "probe-response", contains: ".payment_number: expected string, got integer", reason: "as above" },
-    Listed { op: "GET /books/v3/settings/taxes/{tax_id}", kind: "response", contains: "$.tax: expected array, got object", reason: "taxes.yml: `tax` is an array in get-a-tax-response (the emulator already answers an array on create)" },
-    Listed { op: "PUT /books/v3/contacts", kind: "response", contains: "status 201 is not documented", reason: "contacts.yml documents only 200 for the upsert, also when it creates" },
-    Listed { op: "PUT /books/v3/invoices", kind: "response", contains: "status 201 is not documented", reason: "invoices.yml documents only 200 for the upsert, also when it creates" },
-    Listed { op: "GET /books/v3/creditnotes", kind: "accepted-but-spec-refuses", contains: "status outside its enum", reason: "credit-notes.yml: status is an enum; an unknown value must be refused" },
-    Listed { op: "GET /books/v3/estimates", kind: "accepted-but-spec-refuses", contains: "status outside its enum", reason: "estimates.yml: status is an enum; an unknown value must be refused" },
-    Listed { op: "GET /books/v3/customerpayments/{payment_id}", kind: "accepted-but-spec-refuses", contains: "accept outside its enum", reason: "customer-payments.yml: accept is an enum (json/pdf/html); an unknown value must be refused" },
 ];
 
 /// Loads the Books spec (cached per test binary).

@@ -114,6 +114,31 @@ impl Paging {
     }
 }
 
+/// The status a list is filtered by, from `status` or `filter_by=Status.X`.
+///
+/// `spec_statuses` is the spec's enum for `status` (anything else is refused);
+/// `emulated` are the statuses this entity can actually have (a valid spec status the
+/// emulator never assigns simply matches nothing). `filter_by` must be `Status.All` or
+/// `Status.<emulated>`.
+pub fn status_filter(q: &Query, spec_statuses: &[&str], emulated: &[&str]) -> Result<Option<String>, BooksError> {
+    if let Some(s) = q.get("status") {
+        if !spec_statuses.contains(&s) {
+            return Err(BooksError::invalid("status"));
+        }
+    }
+    let from_filter = match q.get("filter_by") {
+        None => None,
+        Some(f) => {
+            let s = f.strip_prefix("Status.").map(str::to_lowercase).ok_or_else(|| BooksError::invalid("filter_by"))?;
+            if s != "all" && !emulated.contains(&s.as_str()) {
+                return Err(BooksError::invalid("filter_by"));
+            }
+            Some(s)
+        }
+    };
+    Ok(q.get("status").map(str::to_string).or(from_filter).filter(|s| s != "all"))
+}
+
 /// Case-insensitive text filter with Books' `x`, `x_startswith`, `x_contains` variants.
 /// Returns `None` when the query has none of them.
 pub fn text_filter(q: &Query, field: &str) -> Option<Box<dyn Fn(&str) -> bool>> {

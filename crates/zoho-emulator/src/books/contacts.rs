@@ -378,7 +378,8 @@ async fn upsert(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
                 let c = create_contact(org, clock, &b)?;
                 let out = contact_json(org, &c, clock);
                 events.push(Event { event: "contact.created", key: "contact", body: out.clone() });
-                Ok(envelope(StatusCode::CREATED, "The contact has been created", "contact", out))
+                // An upsert answers 200 even when it creates: PUT /contacts documents only 200.
+                Ok(envelope(StatusCode::OK, "The contact has been created", "contact", out))
             }
             None => Err(BooksError::not_found("Contact")),
         }

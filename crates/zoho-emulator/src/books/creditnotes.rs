@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     body::{self, done, envelope, money, BooksError, BooksResult, Fields, Query},
-    common::{modified_since, stamp, text_filter, touch, with_org, Paging},
+    common::{status_filter, modified_since, stamp, text_filter, touch, with_org, Paging},
     document,
     invoices::{date_filter, settle},
     store::{Credit, CreditNote, Document, Event, Org, Refund},
@@ -369,12 +369,7 @@ fn refunds_page(paging: &Paging, rows: Vec<Value>) -> BooksResult {
 async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> BooksResult {
     let q = Query::parse(q.as_deref());
     let paging = Paging::read(&q, &["created_time", "creditnote_number", "date", "customer_name", "total", "balance", "last_modified_time"])?;
-    let status = match q.get("filter_by").map(|f| f.trim_start_matches("Status.").to_lowercase()).or(q.get("status").map(str::to_string)) {
-        None => None,
-        Some(s) if s == "all" => None,
-        Some(s) if matches!(s.as_str(), "draft" | "open" | "closed" | "void") => Some(s),
-        Some(_) => return Err(BooksError::invalid(if q.get("filter_by").is_some() { "filter_by" } else { "status" })),
-    };
+    let status = status_filter(&q, &["draft", "pending_approval", "approved", "open", "closed", "void", "rejected", "signed", "pending_signature", "unsigned_all", "unsigned_draft", "unsigned_sent", "unsigned_approved"], &["draft", "open", "closed", "void"])?;
     let number = text_filter(&q, "creditnote_number");
     let reference = text_filter(&q, "reference_number");
     let customer = q.get("customer_id").map(str::to_string);

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::{
     body::{self, done, envelope, BooksError, BooksResult, Fields, Query},
-    common::{modified_since, text_filter, touch, with_org, Paging},
+    common::{status_filter, modified_since, text_filter, touch, with_org, Paging},
     document,
     invoices::date_filter,
     store::{Document, Estimate, Event, Org},
@@ -153,12 +153,7 @@ async fn mark_declined(State(state): State<AppState>, RawQuery(q): RawQuery, Pat
 async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> BooksResult {
     let q = Query::parse(q.as_deref());
     let paging = Paging::read(&q, &["created_time", "estimate_number", "date", "customer_name", "total", "last_modified_time"])?;
-    let status = match q.get("filter_by").map(|f| f.trim_start_matches("Status.").to_lowercase()).or(q.get("status").map(str::to_string)) {
-        None => None,
-        Some(s) if s == "all" => None,
-        Some(s) if matches!(s.as_str(), "draft" | "sent" | "invoiced" | "accepted" | "declined" | "expired") => Some(s),
-        Some(_) => return Err(BooksError::invalid("status")),
-    };
+    let status = status_filter(&q, &["draft", "pending_approval", "approved", "sent", "invoiced", "accepted", "declined", "expired", "viewed", "signed", "rejected", "partially_invoiced", "pending_signature"], &["draft", "sent", "invoiced", "accepted", "declined", "expired"])?;
     let number = text_filter(&q, "estimate_number");
     let reference = text_filter(&q, "reference_number");
     let customer = q.get("customer_id").map(str::to_string);

@@ -329,7 +329,8 @@ async fn upsert(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
                 let inv = create_invoice(org, clock, &b, manual)?;
                 let out = invoice_json(org, &inv, clock);
                 events.push(Event { event: "invoice.created", key: "invoice", body: out.clone() });
-                Ok(envelope(StatusCode::CREATED, "The invoice has been created.", "invoice", out))
+                // An upsert answers 200 even when it creates: PUT /invoices documents only 200.
+                Ok(envelope(StatusCode::OK, "The invoice has been created.", "invoice", out))
             }
             None => Err(BooksError::not_found("Invoice")),
         }

@@ -36,7 +36,8 @@ pub fn payment_json(org: &Org, p: &Payment, clock: &Clock) -> Value {
     let currency = org.currencies.get(&p.currency_id);
     json!({
         "payment_id": p.payment_id,
-        "payment_number": p.payment_number,
+        // customer-payments.yml types it as a string here (an integer under /invoices/{id}/payments).
+        "payment_number": p.payment_number.to_string(),
         "payment_mode": p.payment_mode,
         "amount": money(p.amount),
         "amount_refunded": money(p.amount_refunded),
@@ -161,6 +162,11 @@ async fn create(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
 
 async fn read(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): Path<String>) -> BooksResult {
     let q = Query::parse(q.as_deref());
+    match q.get("accept") {
+        None | Some("json") => {}
+        Some("pdf") => return Err(BooksError::not_allowed("PDF rendering of payments is not emulated; use accept=json")),
+        Some(_) => return Err(BooksError::invalid("accept")),
+    }
     with_org(&state, &q, |org, clock, _| {
         let p = org.payments.get(&id).ok_or_else(|| BooksError::not_found("Payment"))?;
         Ok(envelope(StatusCode::OK, "success", "payment", payment_json(org, p, clock)))

@@ -221,7 +221,8 @@ async fn get_tax(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id):
     let q = Query::parse(q.as_deref());
     with_org(&state, &q, |org, _, _| {
         let t = org.taxes.get(&id).ok_or_else(|| BooksError::not_found("Tax"))?;
-        Ok(envelope(StatusCode::OK, "success", "tax", tax_json(t)))
+        // taxes.yml types `tax` in this answer as an array, as for create.
+        Ok(envelope(StatusCode::OK, "success", "tax", Value::Array(vec![tax_json(t)])))
     })
 }
 

@@ -43,6 +43,16 @@ pub async fn fields(State(state): State<AppState>, RawQuery(query): RawQuery) ->
         Ok(m) => m,
         Err(r) => return r,
     };
+    // Every emulated field is in use, so `type=unused` lists none.
+    // fields.json documents a bad value as INVALID_DATA with `api_name` and `json_path`.
+    let refuse = |name: &str| {
+        crm_error(StatusCode::BAD_REQUEST, "INVALID_DATA", "invalid data", json!({"api_name": name, "json_path": format!("$.{name}")}))
+    };
+    match reply::enum_param(&params, "type", &["all", "unused", "used"], refuse) {
+        Err(r) => return r,
+        Ok(Some("unused")) => return reply::empty(StatusCode::NO_CONTENT),
+        Ok(_) => {}
+    }
     let currencies: Vec<String> = state.world().crm.currencies.iter().map(|c| c.iso_code.clone()).collect();
     let base = template(FIELD);
     let rows: Vec<Value> = module
@@ -103,8 +113,17 @@ pub async fn fields(State(state): State<AppState>, RawQuery(query): RawQuery) ->
     reply::json(StatusCode::OK, json!({"fields": rows}))
 }
 
-/// `GET /settings/modules`.
-pub async fn modules(State(_state): State<AppState>) -> Response {
+/// `GET /settings/modules?status=…`.
+pub async fn modules(State(_state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let params = reply::params(query.as_deref());
+    // Every emulated module is visible; the other statuses list none.
+    // modules.json documents NOT_SUPPORTED for this.
+    let refuse = |_: &str| crm_error(StatusCode::BAD_REQUEST, "NOT_SUPPORTED", "the given status is not supported", json!({}));
+    match reply::enum_param(&params, "status", &["visible", "scheduled_for_deletion", "user_hidden", "system_hidden"], refuse) {
+        Err(r) => return r,
+        Ok(Some(s)) if s != "visible" => return reply::empty(StatusCode::NO_CONTENT),
+        Ok(_) => {}
+    }
     let base = template(MODULE);
     let rows: Vec<Value> = schema::MODULES
         .iter()
@@ -157,6 +176,9 @@ pub async fn org(State(state): State<AppState>) -> Response {
     row["license_details"]["paid"] = json!(true);
     row["license_details"]["paid_type"] = json!("enterprise");
     row["license_details"]["users_license_purchased"] = json!(world.crm.users.len());
+    // A paid licence runs a year past the org's creation (a date-time, as org.json types it).
+    row["license_details"]["paid_expiry"] =
+        json!(crate::crm::render_ms(&state.clock, world.crm.org.created_ms + 365 * 86_400_000));
     drop(world);
     reply::json(StatusCode::OK, json!({"org": [row]}))
 }

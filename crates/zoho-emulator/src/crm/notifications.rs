@@ -386,7 +386,9 @@ pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
             e["fields"] = Value::Null;
             e["notify_on_related_action"] = json!(w.notify_on_related_action);
             e["return_affected_field_values"] = json!(w.return_affected_field_values);
-            e["notification_condition"] = w.notification_condition.clone();
+            if w.notification_condition.is_array() {
+                e["notification_condition"] = w.notification_condition.clone();
+            }
             e
         })
         .collect();
@@ -408,7 +410,7 @@ pub async fn disable(State(state): State<AppState>, RawQuery(query): RawQuery) -
             StatusCode::BAD_REQUEST,
             "REQUIRED_PARAM_MISSING",
             "One of the expected parameter is missing",
-            json!({"param_name": "channel_ids"}),
+            json!({"param_name": "channel_ids", "param": "channel_ids"}),
         );
     };
     let channels: Vec<String> = raw.split(',').map(|s| s.trim().to_string()).collect();

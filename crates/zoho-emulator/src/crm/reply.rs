@@ -41,7 +41,7 @@ pub fn module(name: &str) -> Result<&'static schema::Module, Response> {
         crm_error(
             StatusCode::BAD_REQUEST,
             "INVALID_MODULE",
-            "the module name given seems to be invalid",
+            "The module name given seems to be invalid",
             json!({"resource_path_index": 0}),
         )
     })
@@ -61,8 +61,24 @@ pub fn required_param(name: &str) -> Response {
         StatusCode::BAD_REQUEST,
         "REQUIRED_PARAM_MISSING",
         "One of the expected parameter is missing",
-        json!({"param_name": name}),
+        json!({"param_name": name, "param": name}),
     )
+}
+
+/// A query parameter that must be one of `allowed` (as the spec's enum says), if given.
+/// Each endpoint's spec documents a different error for a bad value, so the caller
+/// builds it with `refuse`.
+pub fn enum_param<'a>(
+    params: &'a Params,
+    name: &str,
+    allowed: &[&str],
+    refuse: impl FnOnce(&str) -> Response,
+) -> Result<Option<&'a str>, Response> {
+    match params.get(name) {
+        None => Ok(None),
+        Some(v) if allowed.contains(&v.as_str()) => Ok(Some(v.as_str())),
+        Some(_) => Err(refuse(name)),
+    }
 }
 
 /// `INVALID_DATA` for a query parameter with a bad value.

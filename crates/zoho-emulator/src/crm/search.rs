@@ -58,8 +58,25 @@ pub async fn search(State(state): State<AppState>, Path(module): Path<String>, R
     }
 }
 
+/// The `approval_state` values the spec allows; every emulated record is `approved`.
+const APPROVAL_STATES: [&str; 15] = [
+    "approval_process_pending", "webform_invalid", "review_process_pending", "webform_invalid_approval",
+    "zia_vision_validation", "review_process_rejected", "webform_unapproved", "email_parser_waiting", "approved",
+    "merge_pending", "email_parser_rejected", "zia_vision_rejected", "zia_vision_pending", "approval_process_rejected",
+    "webform_double_optin",
+];
+
 fn run(state: &AppState, module: &str, params: &reply::Params) -> Result<Response, Response> {
     let module = reply::module(module)?;
+    // `converted` only matters for Leads, which the emulator does not serve; still checked.
+    // module_search.json documents a bad parameter value as INVALID_REQUEST.
+    let refuse = |name: &str| {
+        crm_error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "invalid value given for a parameter", json!({"param_name": name}))
+    };
+    reply::enum_param(params, "converted", &["true", "false", "both"], refuse)?;
+    if reply::enum_param(params, "approval_state", &APPROVAL_STATES, refuse)?.is_some_and(|s| s != "approved") {
+        return Ok(reply::empty(StatusCode::NO_CONTENT));
+    }
     let query = if let Some(text) = params.get("criteria") {
         match criteria::parse(text) {
             Ok(node) => {
