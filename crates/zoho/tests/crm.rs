@@ -197,3 +197,72 @@ async fn notification_channels_enable_renew_callback_disable() {
     assert!(off[0].is_success(), "{off:?}");
     assert!(crm.list_notifications().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn more_than_fifty_fields_are_read_in_several_passes() {
+    let (_emu, client, _) = support::start().await;
+    let crm = client.crm();
+    let mut c = contact("Wide", "wide@example.com");
+    c.first_name = Some("Many".into());
+    crm.insert("Contacts", &[c], &WriteOptions::default()).await.unwrap();
+    // 61 names: CRM refuses more than 50 in one read, so Email (position 55) and
+    // First_Name (position 59) come from the second pass, merged by id.
+    let mut fields: Vec<String> = vec!["Last_Name".into()];
+    fields.extend((0..54).map(|i| format!("Not_A_Field_{i}")));
+    fields.push("Email".into());
+    fields.extend((0..3).map(|i| format!("Also_Not_{i}")));
+    fields.push("First_Name".into());
+    fields.push("Phone".into());
+    assert_eq!(fields.len(), 61);
+    let rows: Vec<Contact> = crm.list("Contacts", ListParams::new(fields.clone())).try_collect().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].email.as_deref(), Some("wide@example.com"));
+    assert_eq!(rows[0].first_name.as_deref(), Some("Many"));
+    let id = rows[0].id.clone().unwrap();
+    let names: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let one: Contact = crm.get("Contacts", &id, &names).await.unwrap().unwrap();
+    assert_eq!(one.email.as_deref(), Some("wide@example.com"));
+}
+
+#[tokio::test]
+async fn beyond_two_thousand_records_page_tokens_take_over() {
+    let (_emu, client, _) = support::start().await;
+    let crm = client.crm();
+    let contacts: Vec<Contact> = (0..2_150).map(|i| contact(&format!("Bulk {i:04}"), &format!("b{i}@example.com"))).collect();
+    let results = crm.insert("Contacts", &contacts, &WriteOptions::no_triggers()).await.unwrap();
+    assert!(results.iter().all(|r| r.is_success()));
+    let listed: Vec<Record> = crm.list("Contacts", ListParams::new(["Last_Name"])).try_collect().await.unwrap();
+    assert_eq!(listed.len(), 2_150);
+    let mut ids: Vec<String> = listed.into_iter().map(|r| r.id.unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2_150);
+}
+
+#[tokio::test]
+async fn related_lists_stream_their_records() {
+    let (_emu, client, _) = support::start().await;
+    let crm = client.crm();
+    let products: Vec<zoho::crm::models::Product> = (0..3)
+        .map(|i| zoho::crm::models::Product {
+            product_name: Some(format!("P{i}")),
+            product_code: Some(format!("SKU-{i}")),
+            unit_price: Some(Decimal::new(1999, 2)),
+            ..Default::default()
+        })
+        .collect();
+    let made = crm.insert("Products", &products, &WriteOptions::default()).await.unwrap();
+    let mut book = Record::default();
+    book.set("Price_Book_Name", "Wholesale");
+    let book_id = crm.insert("Price_Books", &[book], &WriteOptions::default()).await.unwrap()[0].id().unwrap().to_string();
+    let links: Vec<serde_json::Value> = made
+        .iter()
+        .map(|r| serde_json::json!({"id": r.id().unwrap(), "list_price": 12.5}))
+        .collect();
+    let linked = crm.relate("Price_Books", &book_id, "Products", &links).await.unwrap();
+    assert!(linked.iter().all(|r| r.is_success()), "{linked:?}");
+    let related: Vec<Record> =
+        crm.related("Price_Books", &book_id, "Products", ListParams::new(["Product_Name", "Product_Code"])).try_collect().await.unwrap();
+    assert_eq!(related.len(), 3);
+    assert!(related.iter().all(|r| r.get("list_price") == Some(&serde_json::json!(12.5))));
+}

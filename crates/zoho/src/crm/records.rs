@@ -392,6 +392,12 @@ impl Crm {
         Ok(results)
     }
 
+    /// Links records to a record's related list (`PUT /{module}/{id}/{related_list}`),
+    /// e.g. products to a price book with their `list_price`.
+    pub async fn relate<T: Serialize>(&self, module: &str, id: &str, related_list: &str, records: &[T]) -> Result<Vec<WriteResult>> {
+        self.write(Method::PUT, format!("/crm/v8/{module}/{id}/{related_list}"), records, Map::new(), true).await
+    }
+
     /// Field metadata of a module.
     pub async fn fields(&self, module: &str) -> Result<Vec<FieldMeta>> {
         #[derive(serde::Deserialize)]
