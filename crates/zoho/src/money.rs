@@ -23,10 +23,10 @@ use serde::{Deserializer, Serializer, de};
 /// Serialises a decimal as a JSON number.
 pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
     let normal = value.normalize();
-    if normal.scale() == 0 {
-        if let Ok(i) = i64::try_from(normal.mantissa()) {
-            return serializer.serialize_i64(i);
-        }
+    if normal.scale() == 0
+        && let Ok(i) = i64::try_from(normal.mantissa())
+    {
+        return serializer.serialize_i64(i);
     }
     let float = f64::from_str(&normal.to_string()).map_err(serde::ser::Error::custom)?;
     serializer.serialize_f64(float)

@@ -267,10 +267,10 @@ impl Transport {
         let headers = resp.headers().clone();
         let body = resp.bytes().await.map_err(|e| self.network_error(req, &e, true))?;
         tracing::debug!(api = %req.api, method = %req.method, path = %req.path, status, elapsed = ?started.elapsed(), "Zoho call");
-        if req.api == Api::Books {
-            if let Some(view) = server_view(&headers) {
-                budget.observe_server(view);
-            }
+        if req.api == Api::Books
+            && let Some(view) = server_view(&headers)
+        {
+            budget.observe_server(view);
         }
         if (200..300).contains(&status) || status == 304 {
             return Ok(Response { status, body });
