@@ -86,7 +86,13 @@ impl ApiError {
 
     /// Whether sending the same request later may succeed (429, 5xx).
     pub fn is_retryable(&self) -> bool {
-        self.status == 429 || self.status >= 500 || self.crm_code() == Some("TOO_MANY_REQUESTS")
+        self.status >= 500 || self.is_rate_limited()
+    }
+
+    /// Whether Zoho refused the call for rate or quota reasons (HTTP 429, CRM
+    /// `TOO_MANY_REQUESTS` / `RATE_LIMIT_EXCEEDED`).
+    pub fn is_rate_limited(&self) -> bool {
+        self.status == 429 || matches!(self.crm_code(), Some("TOO_MANY_REQUESTS" | "RATE_LIMIT_EXCEEDED"))
     }
 }
 
@@ -164,13 +170,13 @@ pub enum Error {
 impl Error {
     /// Whether repeating the same call later may succeed: network failures that are safe
     /// to repeat, 429 and 5xx. Permanent errors (400-class Zoho codes such as
-    /// `INVALID_DATA`, `MANDATORY_NOT_FOUND`, `DUPLICATE_DATA`), OAuth refusals and
-    /// outcome-unknown writes are not retryable.
+    /// `INVALID_DATA`, `MANDATORY_NOT_FOUND`, `DUPLICATE_DATA`), OAuth refusals (a
+    /// throttled token endpoint stays closed for minutes; hammering it makes it worse)
+    /// and outcome-unknown writes are not retryable.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(e) => e.is_retryable(),
             Error::Transport { .. } => true,
-            Error::OAuth { code, .. } => code.eq_ignore_ascii_case("Access Denied"),
             _ => false,
         }
     }

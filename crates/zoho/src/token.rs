@@ -47,10 +47,40 @@ struct TokenResponse {
     error_description: Option<String>,
 }
 
+/// A failed refresh, kept so that tasks queued behind it share its outcome instead of
+/// each asking the accounts server again (which, when throttled, extends the block).
+#[derive(Debug, Clone)]
+enum Failure {
+    OAuth { code: String, description: Option<String> },
+    Other(String),
+}
+
+impl Failure {
+    fn of(e: &Error) -> Failure {
+        match e {
+            Error::OAuth { code, description } => Failure::OAuth { code: code.clone(), description: description.clone() },
+            other => Failure::Other(other.to_string()),
+        }
+    }
+
+    fn error(&self) -> Error {
+        match self {
+            Failure::OAuth { code, description } => Error::OAuth { code: code.clone(), description: description.clone() },
+            Failure::Other(message) => Error::Transport {
+                method: "POST".into(),
+                path: "/oauth/v2/token".into(),
+                message: format!("token refresh failed: {message}"),
+                not_sent: false,
+            },
+        }
+    }
+}
+
 /// Caches and refreshes the access token of one [`Connection`].
 #[derive(Debug)]
 pub struct TokenManager {
     current: Mutex<Option<AccessToken>>,
+    failure: Mutex<Option<(Instant, Failure)>>,
     refresh_lock: tokio::sync::Mutex<()>,
     generation: AtomicU64,
     refreshes: AtomicU64,
@@ -63,6 +93,7 @@ impl TokenManager {
     pub fn new(margin: Duration) -> TokenManager {
         TokenManager {
             current: Mutex::new(None),
+            failure: Mutex::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
             generation: AtomicU64::new(0),
             refreshes: AtomicU64::new(0),
@@ -85,14 +116,29 @@ impl TokenManager {
         if let Some(t) = self.cached() {
             return Ok(t);
         }
+        let asked = Instant::now();
         let _flight = self.refresh_lock.lock().await;
-        // Someone else may have refreshed while we waited for the lock.
+        // Someone else may have refreshed while we waited for the lock…
         if let Some(t) = self.cached() {
             return Ok(t);
         }
-        let token = self.refresh(http, conn).await?;
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
-        Ok(token)
+        // …or tried and failed: share that answer rather than asking again.
+        if let Some((at, failure)) = self.failure.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && *at >= asked
+        {
+            return Err(failure.error());
+        }
+        match self.refresh(http, conn).await {
+            Ok(token) => {
+                *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
+                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                Ok(token)
+            }
+            Err(e) => {
+                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), Failure::of(&e)));
+                Err(e)
+            }
+        }
     }
 
     /// Marks the token of `generation` as refused by Zoho. Tokens of a later generation

@@ -218,7 +218,7 @@ impl Transport {
                     self.tokens.invalidate(token.generation);
                     refreshed = true;
                 }
-                Err(Error::Api(e)) if e.status == 429 => {
+                Err(Error::Api(e)) if e.is_rate_limited() => {
                     throttled += 1;
                     let pause = e.retry_after.unwrap_or_else(|| self.config.retry.pause_for(throttled));
                     budget.pause(pause);

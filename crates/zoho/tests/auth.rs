@@ -112,3 +112,27 @@ async fn secrets_never_show_in_debug_or_errors() {
     let err = support::builder(&bad).build().unwrap().books().organizations().await.unwrap_err();
     assert!(!format!("{err} {err:?}").contains("wrong-secret-value"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_refresh_is_shared_not_repeated_by_every_task() {
+    // Zoho's throttle: 3 token requests per window, so a stampede would be refused.
+    let config = EmulatorConfig { token_requests_per_window: Some(3), ..EmulatorConfig::unlimited() };
+    let (emu, creds) = support::emulator(config).await;
+    let mut bad = creds.clone();
+    bad.client_secret = "not-the-secret".into();
+    let client = support::builder(&bad).build().unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move { client.books().organizations().await }));
+    }
+    for t in tasks {
+        let err = t.await.unwrap().unwrap_err();
+        assert!(matches!(&err, Error::OAuth { code, .. } if code == "invalid_client_secret"), "{err:?}");
+    }
+    assert!(client.token_refreshes() < 40, "tasks queued behind a failed refresh share it: {}", client.token_refreshes());
+    // The good client still gets its token: the bad one did not burn the throttle.
+    let good = support::builder(&creds).build().unwrap();
+    good.books().organizations().await.unwrap();
+    assert_eq!(support::tokens_minted(&emu, &creds), 1);
+}
