@@ -151,6 +151,17 @@ pub enum Error {
         /// How long the wait would be.
         wait: Duration,
     },
+    /// A write of several batches failed part-way: the batches before the failing one
+    /// were written and their per-record results are here; the failing batch and those
+    /// after it were not (or, if `source` is outcome-unknown, the failing one may have
+    /// been). Not retryable as a whole: resend only what is missing.
+    #[error("batch write stopped after {} records: {source}", completed.len())]
+    PartialBatch {
+        /// Results of the records written before the failure, in input order.
+        completed: Vec<crate::crm::models::WriteResult>,
+        /// Why the next batch failed.
+        source: Box<Error>,
+    },
     /// Zoho's answer could not be decoded into the expected shape.
     #[error("unexpected answer from {context}: {message}")]
     Decode {
@@ -183,7 +194,11 @@ impl Error {
 
     /// Whether a write may or may not have been applied.
     pub fn is_outcome_unknown(&self) -> bool {
-        matches!(self, Error::OutcomeUnknown { .. })
+        match self {
+            Error::OutcomeUnknown { .. } => true,
+            Error::PartialBatch { source, .. } => source.is_outcome_unknown(),
+            _ => false,
+        }
     }
 
     /// The API error, if this is one.

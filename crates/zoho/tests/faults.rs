@@ -136,3 +136,39 @@ async fn connect_errors_are_retryable_and_typed() {
     assert!(matches!(err, Error::Transport { not_sent: true, .. }), "{err:?}");
     assert!(err.is_retryable());
 }
+
+#[tokio::test]
+async fn a_multi_batch_insert_failing_part_way_reports_what_was_written() {
+    use zoho_emulator::faults::{Action, Faults};
+    let (emu, client, _) = support::start().await;
+    client.crm().fields("Contacts").await.unwrap();
+    // Find fault dice that let the first POST through and refuse the second with a 400
+    // (permanent, so not retried).
+    let rule = FaultRule { path_prefix: "/crm".into(), method: Some("POST".into()), error_rate: 0.5, error_statuses: vec![400], ..FaultRule::default() };
+    let config = |seed| FaultConfig { seed: Some(seed), rules: vec![rule.clone()], ..FaultConfig::default() };
+    let seed = (0..1000u64)
+        .find(|seed| {
+            let dice = Faults::new(config(*seed), 0);
+            dice.decide("POST", "/crm/v8/Contacts").1 == Action::Pass
+                && dice.decide("POST", "/crm/v8/Contacts").1 == Action::Error(400)
+        })
+        .expect("some seed gives pass-then-refuse");
+    emu.state().faults.set(config(seed), 0);
+    let records: Vec<Record> = (0..250)
+        .map(|i| {
+            let mut r = Record::default();
+            r.set("Last_Name", format!("Batch {i}"));
+            r
+        })
+        .collect();
+    let err = client.crm().insert("Contacts", &records, &WriteOptions::default()).await.unwrap_err();
+    match &err {
+        Error::PartialBatch { completed, source } => {
+            assert_eq!(completed.len(), 100, "the first batch was written");
+            assert!(completed.iter().all(|r| r.is_success()));
+            assert_eq!(source.status(), Some(400));
+        }
+        other => panic!("expected a partial batch, got {other:?}"),
+    }
+    assert!(!err.is_retryable() && !err.is_outcome_unknown());
+}

@@ -330,12 +330,18 @@ impl Crm {
             let mut body = extra.clone();
             body.insert("data".into(), serde_json::to_value(batch).map_err(|e| Error::InvalidInput(e.to_string()))?);
             let req = Request::new(Api::Crm, method.clone(), path.clone()).json(&body)?.idempotent(idempotent);
-            let resp = self.transport().send(&req).await?;
-            let page: Page<WriteResult> = resp.json(&path)?;
-            if page.data.len() != batch.len() {
-                return Err(Error::decode(&path, format!("{} results for {} records", page.data.len(), batch.len())));
+            let sent = async {
+                let page: Page<WriteResult> = self.transport().send(&req).await?.json(&path)?;
+                if page.data.len() != batch.len() {
+                    return Err(Error::decode(&path, format!("{} results for {} records", page.data.len(), batch.len())));
+                }
+                Ok(page.data)
+            };
+            match sent.await {
+                Ok(data) => results.extend(data),
+                Err(e) if results.is_empty() => return Err(e),
+                Err(e) => return Err(Error::PartialBatch { completed: results, source: Box::new(e) }),
             }
-            results.extend(page.data);
         }
         Ok(results)
     }
