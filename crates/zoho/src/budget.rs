@@ -379,6 +379,12 @@ impl ApiBudget {
                 if let Some(until) = state.paused_until.filter(|u| *u > now) {
                     wait = Some(Some(until));
                 }
+                if let Some(w) = state.windows.iter().find(|w| w.cost(cost) > w.limit) {
+                    return Err(Error::InvalidInput(format!(
+                        "a request costing {cost} can never fit the {} limit of {}",
+                        w.name, w.limit
+                    )));
+                }
                 if wait.is_none() {
                     for w in &mut state.windows {
                         w.prune(now);
@@ -570,6 +576,12 @@ mod tests {
         let b = Arc::new(ApiBudget::new(Api::Books, "1", &config));
         drop(b.acquire(1).await.unwrap());
         assert!(matches!(b.acquire(1).await, Err(Error::BudgetExhausted { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_cost_above_the_limit_fails_at_once() {
+        let b = books(2, 300 * MS, None);
+        assert!(matches!(b.acquire(3).await, Err(Error::InvalidInput(_))));
     }
 
     #[test]

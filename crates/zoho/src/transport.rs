@@ -208,8 +208,16 @@ impl Transport {
         let mut refreshed = false;
         let mut throttled = 0u32;
         loop {
-            let token = self.access_token().await?;
+            // Budget first: a long wait must not leave us holding a token that expired
+            // meanwhile.
             let permit = budget.acquire(req.cost).await?;
+            let token = match self.access_token().await {
+                Ok(token) => token,
+                Err(e) => {
+                    permit.refund();
+                    return Err(e);
+                }
+            };
             let result = self.exchange(req, &token, budget).await;
             match result {
                 Err(e) if e.is_invalid_token() && !refreshed => {
