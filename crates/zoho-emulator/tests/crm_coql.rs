@@ -171,7 +171,7 @@ async fn no_rows_is_204_with_an_empty_body() {
 #[tokio::test]
 async fn lookup_and_owner_dot_fields() {
     let crm = Crm::start().await;
-    let (accounts, _) = world(&crm).await;
+    let (accounts, deals) = world(&crm).await;
     let owner = crm.emu.state().world().crm.current_user();
 
     let q = "select Deal_Name, Account_Name, Account_Name.Account_Name, Owner.first_name, Account_Name.Owner.email \
@@ -191,6 +191,11 @@ async fn lookup_and_owner_dot_fields() {
     assert_eq!(names(&crm.column(&q, "Deal_Name").await), ["D01", "D04"]);
     let q = "select Deal_Name from Deals where Account_Name.Account_Name like 'acme%' order by Account_Name.Account_Name, Deal_Name desc limit 1";
     assert_eq!(names(&crm.column(q, "Deal_Name").await), ["D09"]);
+    // Owner and id compare by id, written as a number or a string.
+    assert_eq!(crm.rows(&format!("select id from Deals where Owner = '{}'", owner.id)).await.len(), 12);
+    assert_eq!(crm.rows(&format!("select id from Deals where Owner.id = {} and Owner.last_name = '{}'", owner.id, owner.last_name)).await.len(), 12);
+    let q = format!("select Deal_Name from Deals where id = {} or id in ('{}')", deals[3], deals[7]);
+    assert_eq!(names(&crm.column(&q, "Deal_Name").await), ["D03", "D07"]);
     // Owner as a column keeps the user object Zoho's record schema describes.
     let rows = crm.rows("select Owner from Deals limit 1").await;
     assert_eq!(rows[0]["Owner"]["id"], json!(owner.id));
@@ -245,6 +250,10 @@ async fn errors_have_zoho_codes_and_details() {
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!((status, v["code"].as_str()), (400, Some("INVALID_DATA")), "{bad:?}");
     }
+
+    let resp = crm.http.get(format!("{}/crm/v8/coql", crm.emu.url())).header("Authorization", &crm.auth).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "INVALID_REQUEST_METHOD", "COQL is POST only");
 
     let e = expect_error(&crm, "select Deal_Name from Deals wher Stage = 'x'", 400, "SYNTAX_ERROR").await;
     assert_eq!(e["details"], json!({"near": "wher", "line": 1, "column": 28}));
