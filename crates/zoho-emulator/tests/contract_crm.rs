@@ -170,10 +170,6 @@ const DOCUMENTED_DEVIATIONS: &[Listed] = &[
 /// Conformance failures the emulator still has to fix (reported to the lead). Empty means the
 /// emulator conforms everywhere the harness looks, apart from the documented deviations.
 const KNOWN_EMULATOR_GAPS: &[Listed] = &[
-    Listed { op: "POST /crm/v8/coql", kind: "status", contains: "INVALID_MODULE", reason: "COQL is not served: /coql falls through to POST /{module}" },
-    Listed { op: "POST /crm/v8/coql", kind: "response", contains: "", reason: "COQL is not served (the INVALID_MODULE body does not validate either)" },
-    Listed { op: "POST /crm/v8/coql", kind: "refusal-shape", contains: "expected code \"SYNTAX_ERROR\", got \"INVALID_MODULE\"", reason: "COQL is not served" },
-    Listed { op: "POST /crm/v8/coql", kind: "refusal-body", contains: "", reason: "COQL is not served" },
 ];
 
 /// Loads the CRM spec (cached per test binary).

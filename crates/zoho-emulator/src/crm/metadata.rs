@@ -5,6 +5,8 @@
 //! OpenAPI spec marks required (generated from the spec), then fill in the real values
 //! from [`crate::crm::schema`] and the org data, so they validate against the spec.
 
+use std::sync::OnceLock;
+
 use axum::{
     extract::{RawQuery, State},
     http::StatusCode,
@@ -18,14 +20,38 @@ use crate::{
     state::AppState,
 };
 
-fn template(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| json!({}))
+/// A response template: Zoho's shape with every required property, parsed once.
+struct Template {
+    text: &'static str,
+    parsed: OnceLock<Value>,
 }
 
-const FIELD: &str = include_str!("templates/field.json");
-const MODULE: &str = include_str!("templates/module.json");
-const ORG: &str = include_str!("templates/org.json");
-const CURRENCY: &str = include_str!("templates/currency.json");
+impl Template {
+    const fn new(text: &'static str) -> Self {
+        Template { text, parsed: OnceLock::new() }
+    }
+
+    /// A fresh copy to fill in (templates are compiled in; a test checks they parse).
+    fn value(&self) -> Value {
+        self.parsed.get_or_init(|| serde_json::from_str(self.text).unwrap_or_else(|_| json!({}))).clone()
+    }
+}
+
+static FIELD: Template = Template::new(include_str!("templates/field.json"));
+static MODULE: Template = Template::new(include_str!("templates/module.json"));
+static ORG: Template = Template::new(include_str!("templates/org.json"));
+static CURRENCY: Template = Template::new(include_str!("templates/currency.json"));
+
+#[cfg(test)]
+mod template_tests {
+    #[test]
+    fn every_template_is_a_json_object() {
+        for t in [&super::FIELD, &super::MODULE, &super::ORG, &super::CURRENCY] {
+            let parsed: serde_json::Value = serde_json::from_str(t.text).expect("template parses");
+            assert!(parsed.is_object());
+        }
+    }
+}
 
 /// A stable id for a field: the module id plus the field's position.
 fn field_id(module: &schema::Module, i: usize) -> String {
@@ -54,7 +80,7 @@ pub async fn fields(State(state): State<AppState>, RawQuery(query): RawQuery) ->
         Ok(_) => {}
     }
     let currencies: Vec<String> = state.world().crm.currencies.iter().map(|c| c.iso_code.clone()).collect();
-    let base = template(FIELD);
+    let base = FIELD.value();
     let rows: Vec<Value> = module
         .fields
         .iter()
@@ -124,7 +150,7 @@ pub async fn modules(State(_state): State<AppState>, RawQuery(query): RawQuery) 
         Ok(Some(s)) if s != "visible" => return reply::empty(StatusCode::NO_CONTENT),
         Ok(_) => {}
     }
-    let base = template(MODULE);
+    let base = MODULE.value();
     let rows: Vec<Value> = schema::MODULES
         .iter()
         .enumerate()
@@ -153,7 +179,7 @@ pub async fn modules(State(_state): State<AppState>, RawQuery(query): RawQuery) 
 pub async fn org(State(state): State<AppState>) -> Response {
     let world = state.world();
     let o = &world.crm.org;
-    let mut row = template(ORG);
+    let mut row = ORG.value();
     let base = world.crm.base_currency();
     row["id"] = json!(o.id);
     row["company_name"] = json!(o.company_name);
@@ -188,7 +214,7 @@ pub async fn currencies(State(state): State<AppState>) -> Response {
     let world = state.world();
     let user = world.crm.current_user();
     let created = crate::crm::render_ms(&state.clock, world.crm.org.created_ms);
-    let base = template(CURRENCY);
+    let base = CURRENCY.value();
     let rows: Vec<Value> = world
         .crm
         .currencies

@@ -3,8 +3,10 @@
 //! The files here split the API by concept: `store` (records and indexes), `schema`
 //! (modules and fields), `list` / `write` (records endpoints), `values` / `money`
 //! (validation and quote arithmetic), `search` / `criteria`, `notifications`,
-//! `metadata`, `related` and `seed`.
+//! `metadata`, `related`, `seed`, and `coql` / `coql_parser` (COQL queries).
 
+pub mod coql;
+pub mod coql_parser;
 pub mod criteria;
 pub mod list;
 pub mod metadata;
@@ -80,6 +82,7 @@ pub fn router() -> Router<AppState> {
                 .patch(notifications::patch)
                 .delete(notifications::disable),
         )
+        .route("/coql", post(coql::query))
         .route("/{module}", get(list::list).post(write::insert).put(write::update).delete(write::delete_many))
         .route("/{module}/upsert", post(write::upsert))
         .route("/{module}/deleted", get(list::deleted))
