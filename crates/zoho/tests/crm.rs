@@ -266,3 +266,30 @@ async fn related_lists_stream_their_records() {
     assert_eq!(related.len(), 3);
     assert!(related.iter().all(|r| r.get("list_price") == Some(&serde_json::json!(12.5))));
 }
+
+#[tokio::test]
+async fn coql_reads_pages_and_reports_errors() {
+    let (_emu, client, _) = support::start().await;
+    let crm = client.crm();
+    let people: Vec<Contact> = ["Coql A", "Coql B", "Coql C", "Other"].iter().map(|n| contact(n, &format!("{}@example.com", n.replace(' ', ".")))).collect();
+    crm.insert("Contacts", &people, &WriteOptions::default()).await.unwrap();
+    let page = crm
+        .coql("select Last_Name, Email from Contacts where Last_Name like 'Coql%' order by Last_Name asc limit 0, 2")
+        .await
+        .unwrap();
+    assert_eq!(page.rows.len(), 2);
+    assert!(page.info.more_records);
+    assert_eq!(page.rows[0]["Last_Name"], "Coql A");
+    let rest = crm
+        .coql("select Last_Name from Contacts where Last_Name like 'Coql%' order by Last_Name asc limit 2, 2")
+        .await
+        .unwrap();
+    assert_eq!(rest.rows.len(), 1);
+    assert!(!rest.info.more_records);
+    let none = crm.coql("select Last_Name from Contacts where Last_Name = 'Nobody'").await.unwrap();
+    assert!(none.rows.is_empty(), "204 is an empty page");
+    let err = crm.coql("select from where").await.unwrap_err();
+    assert_eq!(err.status(), Some(400));
+    assert!(err.api().unwrap().crm_code().is_some_and(|c| c == "SYNTAX_ERROR" || c == "INVALID_QUERY"), "{err}");
+    assert!(!err.is_retryable());
+}
