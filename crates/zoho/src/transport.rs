@@ -252,11 +252,15 @@ impl Transport {
 
     async fn exchange(&self, req: &Request, token: &AccessToken, budget: &ApiBudget) -> Result<Response> {
         let url = format!("{}{}", token.api_domain, req.path);
+        let mut auth = header::HeaderValue::from_str(&format!("Zoho-oauthtoken {}", token.token.expose()))
+            .map_err(|_| Error::decode("token endpoint", "the access token is not a valid header value"))?;
+        // Marked sensitive so HTTP layers never log or index it.
+        auth.set_sensitive(true);
         let mut rb = self
             .http
             .request(req.method.clone(), url)
             .timeout(self.config.timeout)
-            .header(header::AUTHORIZATION, format!("Zoho-oauthtoken {}", token.token.expose()));
+            .header(header::AUTHORIZATION, auth);
         if req.api == Api::Books {
             rb = rb.query(&[("organization_id", self.connection.organization_id.as_str())]);
         }
