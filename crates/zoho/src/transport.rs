@@ -189,7 +189,8 @@ impl Transport {
         (|| self.attempt(req))
             .retry(self.config.retry.backoff())
             .sleep(tokio::time::sleep)
-            .when(Error::is_retryable)
+            // 429s were already waited out inside the attempt; do not multiply them.
+            .when(|e| e.is_retryable() && !e.api().is_some_and(ApiError::is_rate_limited))
             .notify(|err, delay| {
                 tracing::debug!(method = %req.method, path = %req.path, error = %err, ?delay, "retrying Zoho call");
             })

@@ -104,3 +104,32 @@ async fn a_matching_crm_budget_causes_no_429() {
     let crm = client.budget_usage().into_iter().find(|u| u.api == zoho::Api::Crm).unwrap();
     assert_eq!(crm.admitted, 12, "12 calls, none repeated");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn when_429_rounds_run_out_the_error_is_returned_not_retried_again() {
+    let mut config = crm_emulator_config();
+    config.limits.crm_concurrency = Some(1);
+    config.faults.rules[0].latency_ms = 300;
+    let (emu, creds) = support::emulator(config).await;
+    let client = support::builder(&creds)
+        .retry(RetryPolicy { max_rate_limited: 0, rate_limit_pause: Duration::from_millis(10), ..RetryPolicy::default() })
+        .build()
+        .unwrap();
+    client.transport().access_token().await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move { client.crm().fields("Deals").await }));
+    }
+    let mut refused = 0;
+    for t in tasks {
+        if let Err(e) = t.await.unwrap() {
+            assert_eq!(e.status(), Some(429), "{e}");
+            assert!(e.is_retryable(), "the caller may try again later");
+            refused += 1;
+        }
+    }
+    assert!(refused >= 1);
+    let rejected = emu.state().limiter.usage(emu.state().clock.now_ms()).crm_rejected;
+    assert_eq!(rejected, refused, "each refused call was sent once, not retried by the backoff too");
+}
