@@ -293,3 +293,21 @@ async fn coql_reads_pages_and_reports_errors() {
     assert!(err.api().unwrap().crm_code().is_some_and(|c| c == "SYNTAX_ERROR" || c == "INVALID_QUERY"), "{err}");
     assert!(!err.is_retryable());
 }
+
+#[tokio::test]
+async fn deleted_records_and_counts() {
+    let (_emu, client, _) = support::start().await;
+    let crm = client.crm();
+    let made = crm
+        .insert("Contacts", &[contact("Gone", "gone@example.com"), contact("Kept", "kept@example.com")], &WriteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(crm.count("Contacts").await.unwrap(), 2);
+    let gone = made[0].id().unwrap();
+    crm.delete("Contacts", &[gone]).await.unwrap();
+    assert_eq!(crm.count("Contacts").await.unwrap(), 1);
+    let deleted: Vec<zoho::crm::models::DeletedRecord> = crm.deleted("Contacts", "all").try_collect().await.unwrap();
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0].id, gone);
+    assert_eq!(deleted[0].kind, "recycle");
+}

@@ -282,6 +282,25 @@ impl WriteResult {
     }
 }
 
+/// A deleted record (`GET /crm/v8/{module}/deleted`), for delete propagation.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DeletedRecord {
+    /// Id of the deleted record.
+    pub id: String,
+    /// `recycle` (in the recycle bin) or `permanent`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Its display name (null once permanently deleted).
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// When it was deleted.
+    #[serde(default)]
+    pub deleted_time: Option<String>,
+    /// Who deleted it, who created it, and anything else.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
 /// A picklist value in field metadata.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct PickListValue {

@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value, json};
 
-use super::{Crm, MAX_BATCH, MAX_FIELDS, MAX_PER_PAGE, format_time, models::{FieldMeta, Page, WriteResult}};
+use super::{Crm, MAX_BATCH, MAX_FIELDS, MAX_PER_PAGE, format_time, models::{DeletedRecord, FieldMeta, Page, WriteResult}};
 use crate::{
     error::{Api, Error, Result},
     transport::Request,
@@ -402,6 +402,53 @@ impl Crm {
     /// e.g. products to a price book with their `list_price`.
     pub async fn relate<T: Serialize>(&self, module: &str, id: &str, related_list: &str, records: &[T]) -> Result<Vec<WriteResult>> {
         self.write(Method::PUT, format!("/crm/v8/{module}/{id}/{related_list}"), records, Map::new(), true).await
+    }
+
+    /// Deleted records of a module (`kind`: `all`, `recycle` or `permanent`), newest
+    /// first, as a stream.
+    pub fn deleted(&self, module: &str, kind: &str) -> impl Stream<Item = Result<DeletedRecord>> + Send + 'static {
+        let crm = self.clone();
+        let path = format!("/crm/v8/{module}/deleted");
+        let kind = kind.to_string();
+        stream::try_unfold((1u32, false), move |(page, done)| {
+            let crm = crm.clone();
+            let path = path.clone();
+            let kind = kind.clone();
+            async move {
+                if done {
+                    return Ok::<_, Error>(None);
+                }
+                let req = Request::new(Api::Crm, Method::GET, path.clone())
+                    .query("type", kind)
+                    .query("page", page.to_string())
+                    .query("per_page", MAX_PER_PAGE.to_string());
+                let resp = crm.transport().send(&req).await?;
+                if resp.is_empty() {
+                    return Ok(None);
+                }
+                let body: Page<DeletedRecord> = resp.json(&path)?;
+                let done = !body.info.more_records || body.data.is_empty();
+                Ok(Some((stream::iter(body.data.into_iter().map(Ok)), (page + 1, done))))
+            }
+        })
+        .try_flatten()
+    }
+
+    /// Number of records in a module (`/actions/count`).
+    pub async fn count(&self, module: &str) -> Result<u64> {
+        let path = format!("/crm/v8/{module}/actions/count");
+        let resp = self.transport().send(&Request::new(Api::Crm, Method::GET, path.clone())).await?;
+        if resp.is_empty() {
+            return Ok(0);
+        }
+        let body: Value = resp.json(&path)?;
+        // The v8 spec types `count` as a string; accept a number too.
+        match body.get("count") {
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| Error::decode(&path, "no count in the answer"))
     }
 
     /// Field metadata of a module.
