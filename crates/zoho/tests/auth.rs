@@ -136,3 +136,27 @@ async fn a_failed_refresh_is_shared_not_repeated_by_every_task() {
     good.books().organizations().await.unwrap();
     assert_eq!(support::tokens_minted(&emu, &creds), 1);
 }
+
+#[tokio::test]
+async fn a_wrong_organisation_is_a_typed_error_after_one_refresh_at_most() {
+    let (emu, creds) = support::emulator(EmulatorConfig::unlimited()).await;
+    let mut wrong = creds.clone();
+    wrong.organization_id = "999999999".into();
+    let client = support::builder(&wrong).build().unwrap();
+    let err = client.books().contacts(zoho::books::ListQuery::new()).next_page_error().await;
+    let api = err.api().expect("an API error");
+    assert!(api.books_code().is_some_and(|c| c != 0), "{err}");
+    assert!(!err.is_retryable());
+    assert!(support::tokens_minted(&emu, &creds) <= 2);
+}
+
+trait FirstError {
+    async fn next_page_error(self) -> Error;
+}
+
+impl<S: futures_util::Stream<Item = zoho::Result<zoho::books::models::Contact>>> FirstError for S {
+    async fn next_page_error(self) -> Error {
+        use futures_util::TryStreamExt;
+        self.try_collect::<Vec<_>>().await.expect_err("listing a wrong organisation fails")
+    }
+}
