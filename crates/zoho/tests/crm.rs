@@ -311,3 +311,31 @@ async fn deleted_records_and_counts() {
     assert_eq!(deleted[0].id, gone);
     assert_eq!(deleted[0].kind, "recycle");
 }
+
+#[tokio::test]
+async fn quotes_with_line_items_compute_exact_totals() {
+    use zoho::crm::models::{Lookup, Product, Quote, QuotedItem};
+    let (_emu, client, _) = support::start().await;
+    let crm = client.crm();
+    let product = Product { product_name: Some("Gadget".into()), unit_price: Some(Decimal::new(10, 1)), ..Product::default() };
+    let pid = crm.insert("Products", &[product], &WriteOptions::default()).await.unwrap()[0].id().unwrap().to_string();
+    let line = |price: i64, qty: i64| QuotedItem {
+        product: Some(Lookup::id(&pid)),
+        list_price: Some(Decimal::new(price, 2)),
+        quantity: Some(Decimal::from(qty)),
+        ..QuotedItem::default()
+    };
+    let quote = Quote {
+        subject: Some("Q-1".into()),
+        quoted_items: vec![line(10, 3), line(20, 1)],
+        adjustment: Some(Decimal::new(1, 2)),
+        ..Quote::default()
+    };
+    let r = crm.insert("Quotes", &[quote], &WriteOptions::default()).await.unwrap();
+    assert!(r[0].is_success(), "{:?}", r[0]);
+    let got: Quote = crm.get("Quotes", r[0].id().unwrap(), &[]).await.unwrap().unwrap();
+    assert_eq!(got.quoted_items.len(), 2);
+    assert_eq!(got.quoted_items[0].total, Some(Decimal::new(30, 2)), "0.10 × 3 exactly");
+    assert_eq!(got.sub_total, Some(Decimal::new(50, 2)));
+    assert_eq!(got.grand_total, Some(Decimal::new(51, 2)));
+}

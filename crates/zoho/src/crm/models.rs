@@ -176,6 +176,97 @@ pub struct Product {
     pub extra: Map<String, Value>,
 }
 
+/// A Quote, with its `Quoted_Items` line items (the quote-to-invoice flow reads these).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quote {
+    /// Record id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `Subject` (mandatory).
+    #[serde(rename = "Subject", default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// `Quote_Stage` (which stage means accepted is an org convention).
+    #[serde(rename = "Quote_Stage", default, skip_serializing_if = "Option::is_none")]
+    pub quote_stage: Option<String>,
+    /// `Quote_Number` (read only).
+    #[serde(rename = "Quote_Number", default, skip_serializing_if = "Option::is_none")]
+    pub quote_number: Option<String>,
+    /// `Deal_Name` lookup.
+    #[serde(rename = "Deal_Name", default, skip_serializing_if = "Option::is_none")]
+    pub deal: Option<Lookup>,
+    /// `Account_Name` lookup.
+    #[serde(rename = "Account_Name", default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Lookup>,
+    /// `Contact_Name` lookup.
+    #[serde(rename = "Contact_Name", default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Lookup>,
+    /// `Valid_Till` (`yyyy-MM-dd`).
+    #[serde(rename = "Valid_Till", default, skip_serializing_if = "Option::is_none")]
+    pub valid_till: Option<String>,
+    /// `Currency` ISO code.
+    #[serde(rename = "Currency", default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// `Quoted_Items`: the line items.
+    #[serde(rename = "Quoted_Items", default, skip_serializing_if = "Vec::is_empty")]
+    pub quoted_items: Vec<QuotedItem>,
+    /// `Sub_Total` (computed).
+    #[serde(rename = "Sub_Total", default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub sub_total: Option<Decimal>,
+    /// `Discount` (quote level).
+    #[serde(rename = "Discount", default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Decimal>,
+    /// `Tax` (computed).
+    #[serde(rename = "Tax", default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub tax: Option<Decimal>,
+    /// `Adjustment`.
+    #[serde(rename = "Adjustment", default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub adjustment: Option<Decimal>,
+    /// `Grand_Total` (computed).
+    #[serde(rename = "Grand_Total", default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub grand_total: Option<Decimal>,
+    /// Every other field.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One row of `Quoted_Items`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QuotedItem {
+    /// Row id (send it back to update the row; omit it to append one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `Product_Name` lookup to a Product.
+    #[serde(rename = "Product_Name", default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<Lookup>,
+    /// `Quantity`.
+    #[serde(rename = "Quantity", default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<Decimal>,
+    /// `List_Price` (unit price).
+    #[serde(rename = "List_Price", default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub list_price: Option<Decimal>,
+    /// `Discount` (line level, an amount).
+    #[serde(rename = "Discount", default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Decimal>,
+    /// `Description`.
+    #[serde(rename = "Description", default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `Total`: quantity × list price (read only).
+    #[serde(rename = "Total", default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub total: Option<Decimal>,
+    /// `Total_After_Discount` (read only).
+    #[serde(rename = "Total_After_Discount", default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub total_after_discount: Option<Decimal>,
+    /// `Tax` amount of the line (read only).
+    #[serde(rename = "Tax", default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub tax: Option<Decimal>,
+    /// `Net_Total` (read only).
+    #[serde(rename = "Net_Total", default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub net_total: Option<Decimal>,
+    /// Every other field (`Line_Tax`, `Sequence_Number`…).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
 /// A Task (the overdue-invoice flow creates these).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Task {
