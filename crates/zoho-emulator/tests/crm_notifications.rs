@@ -182,3 +182,42 @@ async fn watch_list_update_and_disable() {
     let (status, _) = crm.get("/actions/watch").await;
     assert_eq!(status, 204);
 }
+
+#[tokio::test]
+async fn a_change_to_a_related_record_notifies_the_parents_channel_unless_opted_out() {
+    let crm = Crm::start(EmulatorConfig::unlimited()).await;
+    let (url, inbox) = receiver().await;
+    let (opted_out_url, opted_out_inbox) = receiver().await;
+    let account = crm.accounts(1).await.remove(0);
+    let (status, body) = crm
+        .send("POST", "/actions/watch", json!({"watch": [
+            {"channel_id": "1", "events": ["Accounts.edit"], "notify_url": url, "token": "t1"},
+            {"channel_id": "2", "events": ["Accounts.all"], "notify_url": opted_out_url, "token": "t2",
+             "notify_on_related_action": false}]}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // A contact and a task are added under the account: its edit channel hears of both.
+    let (status, _) = crm
+        .send("POST", "/Contacts", json!({"data": [{"Last_Name": "Related", "Account_Name": {"id": account}}]}))
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = crm
+        .send("POST", "/Tasks", json!({"data": [{"Subject": "Call", "What_Id": {"id": account}, "$se_module": "Accounts"}]}))
+        .await;
+    assert_eq!(status, 201);
+    let got = wait_for(&inbox, 2).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    for (cb, child) in got.iter().zip(["Contacts", "Tasks"]) {
+        assert_eq!(cb["module"], "Accounts");
+        assert_eq!(cb["operation"], "update");
+        assert_eq!(cb["ids"], json!([account]));
+        assert_eq!(cb["affected_fields"], json!([{ account.as_str(): [child] }]));
+        assert_eq!(cb["token"], "t1");
+    }
+    // A record unrelated to the account notifies nobody; the opted-out channel heard nothing.
+    crm.send("POST", "/Contacts", json!({"data": [{"Last_Name": "Loner"}]})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(inbox.lock().unwrap().len(), 2);
+    assert!(opted_out_inbox.lock().unwrap().is_empty());
+}
