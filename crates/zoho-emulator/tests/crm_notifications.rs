@@ -1,70 +1,14 @@
 //! CRM Notification API over real HTTP: watch CRUD, callbacks to a local server, expiry.
 
-#![allow(dead_code)] // the shared helper has methods this file does not use
-
 use std::sync::{Arc, Mutex};
 
 use axum::{extract::State, routing::post, Json, Router};
 use serde_json::{json, Value};
-use zoho_emulator::{testkit, Emulator, EmulatorConfig};
+use zoho_emulator::EmulatorConfig;
 
-struct Crm {
-    emu: Emulator,
-    http: reqwest::Client,
-    auth: String,
-}
-
-impl Crm {
-    async fn start(config: EmulatorConfig) -> Crm {
-        let emu = Emulator::start(config, 0).await.unwrap();
-        let http = reqwest::Client::new();
-        let (_, token) = testkit::login(&http, &emu.url()).await.unwrap();
-        Crm { emu, http, auth: testkit::auth_header(&token) }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> (u16, Value) {
-        let url = format!("{}/crm/v8{path}", self.emu.url());
-        let mut req = self.http.request(method.parse().unwrap(), url).header("Authorization", &self.auth);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b.to_string());
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        (status, value)
-    }
-
-    /// Gets a fresh access token (after the clock jumped past the old one's expiry).
-    async fn relogin(&mut self) {
-        let (_, token) = testkit::login(&self.http, &self.emu.url()).await.unwrap();
-        self.auth = testkit::auth_header(&token);
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call("GET", path, None, &[]).await
-    }
-
-    async fn send(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        self.call(method, path, Some(&body.to_string()), &[]).await
-    }
-
-    /// Inserts `n` accounts in batches of 100.
-    async fn accounts(&self, n: usize) -> Vec<String> {
-        let mut ids = Vec::new();
-        for start in (0..n).step_by(100) {
-            let batch: Vec<Value> =
-                (start..n.min(start + 100)).map(|i| json!({"Account_Name": format!("Account {i:05}")})).collect();
-            let (status, body) = self.send("POST", "/Accounts", json!({"data": batch})).await;
-            assert_eq!(status, 201, "{body}");
-            ids.extend(body["data"].as_array().unwrap().iter().map(|e| e["details"]["id"].as_str().unwrap().to_string()));
-        }
-        ids
-    }
-}
+#[path = "support/crm.rs"]
+mod crm;
+use crm::Crm;
 type Inbox = Arc<Mutex<Vec<Value>>>;
 
 async fn receiver() -> (String, Inbox) {
@@ -181,4 +125,43 @@ async fn watch_list_update_and_disable() {
     assert_eq!(body["watch"][0]["message"], "Successfully un-subscribed from actions-watch");
     let (status, _) = crm.get("/actions/watch").await;
     assert_eq!(status, 204);
+}
+
+#[tokio::test]
+async fn a_change_to_a_related_record_notifies_the_parents_channel_unless_opted_out() {
+    let crm = Crm::start(EmulatorConfig::unlimited()).await;
+    let (url, inbox) = receiver().await;
+    let (opted_out_url, opted_out_inbox) = receiver().await;
+    let account = crm.accounts(1).await.remove(0);
+    let (status, body) = crm
+        .send("POST", "/actions/watch", json!({"watch": [
+            {"channel_id": "1", "events": ["Accounts.edit"], "notify_url": url, "token": "t1"},
+            {"channel_id": "2", "events": ["Accounts.all"], "notify_url": opted_out_url, "token": "t2",
+             "notify_on_related_action": false}]}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // A contact and a task are added under the account: its edit channel hears of both.
+    let (status, _) = crm
+        .send("POST", "/Contacts", json!({"data": [{"Last_Name": "Related", "Account_Name": {"id": account}}]}))
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = crm
+        .send("POST", "/Tasks", json!({"data": [{"Subject": "Call", "What_Id": {"id": account}, "$se_module": "Accounts"}]}))
+        .await;
+    assert_eq!(status, 201);
+    let got = wait_for(&inbox, 2).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    for (cb, child) in got.iter().zip(["Contacts", "Tasks"]) {
+        assert_eq!(cb["module"], "Accounts");
+        assert_eq!(cb["operation"], "update");
+        assert_eq!(cb["ids"], json!([account]));
+        assert_eq!(cb["affected_fields"], json!([{ account.as_str(): [child] }]));
+        assert_eq!(cb["token"], "t1");
+    }
+    // A record unrelated to the account notifies nobody; the opted-out channel heard nothing.
+    crm.send("POST", "/Contacts", json!({"data": [{"Last_Name": "Loner"}]})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(inbox.lock().unwrap().len(), 2);
+    assert!(opted_out_inbox.lock().unwrap().is_empty());
 }

@@ -164,6 +164,79 @@ pub fn deliveries(crm: &CrmData, base_url: &str, module: &str, op: Operation, ch
     out
 }
 
+/// The records a record points at through its lookups (`Account_Name`, `Deal_Name`,
+/// Tasks' `What_Id` with `$se_module`, …): `(parent module, parent id)`.
+pub fn parents_of(module: &schema::Module, fields: &Map<String, Value>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for field in module.fields {
+        let parent_module = match field.kind {
+            schema::Kind::Lookup(m) => m.to_string(),
+            schema::Kind::WhatLookup => match fields.get("$se_module").and_then(Value::as_str) {
+                Some(m) => m.to_string(),
+                None => continue,
+            },
+            _ => continue,
+        };
+        if let Some(id) = fields.get(field.api_name).and_then(|v| v.get("id")).and_then(Value::as_str) {
+            out.push((parent_module, id.to_string()));
+        }
+    }
+    out
+}
+
+/// Related-record notifications: when a record is created, changed or deleted, every
+/// live channel watching edits of a record it points at (and not opted out with
+/// `notify_on_related_action: false`) is told that the parent changed. Zoho does not
+/// document this callback's exact body; the emulator sends the usual body for the parent
+/// with `operation: "update"` and `affected_fields: [{"<parent id>": ["<child module>"]}]`.
+pub fn related_deliveries(
+    crm: &CrmData,
+    base_url: &str,
+    child_module: &str,
+    parents: &[(String, String)],
+    now_ms: i64,
+) -> Vec<Delivery> {
+    if parents.is_empty() || crm.watches.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for watch in crm.watches.iter().filter(|w| {
+        w.notify_on_related_action
+            && w.expiry_ms > now_ms
+            && w.module != child_module
+            && w.operations.iter().any(|o| o == "all" || o == "edit")
+    }) {
+        let mut ids: Vec<&str> = parents.iter().filter(|(m, _)| *m == watch.module).map(|(_, id)| id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            continue;
+        }
+        let query_params: Map<String, Value> = url::Url::parse(&watch.notify_url)
+            .map(|u| u.query_pairs().map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect())
+            .unwrap_or_default();
+        let affected: Vec<Value> = ids.iter().map(|id| json!({ *id: [child_module] })).collect();
+        out.push(Delivery {
+            kind: "crm_notification".into(),
+            event: format!("{}.edit", watch.module),
+            url: watch.notify_url.clone(),
+            headers: Default::default(),
+            body: json!({
+                "server_time": now_ms,
+                "query_params": query_params,
+                "module": watch.module,
+                "resource_uri": format!("{base_url}/crm/v8/{}", watch.module),
+                "ids": ids,
+                "affected_fields": affected,
+                "operation": Operation::Update.name(),
+                "channel_id": watch.channel_id,
+                "token": watch.token,
+            }),
+        });
+    }
+    out
+}
+
 /// Drops channels whose expiry has passed.
 pub fn expire(crm: &mut CrmData, now_ms: i64) {
     crm.watches.retain(|w| w.expiry_ms > now_ms);

@@ -250,6 +250,13 @@ fn write(state: &AppState, module: &str, bytes: &[u8], mode: Mode, path_id: Opti
         let base = state.base_url();
         let mut out = notifications::deliveries(crm, &base, module.api_name, Operation::Insert, &inserted, now);
         out.extend(notifications::deliveries(crm, &base, module.api_name, Operation::Update, &updated, now));
+        let parents: Vec<(String, String)> = inserted
+            .iter()
+            .chain(&updated)
+            .filter_map(|c| crm.record(module.api_name, c.id))
+            .flat_map(|r| notifications::parents_of(module, &r.fields))
+            .collect();
+        out.extend(notifications::related_deliveries(crm, &base, module.api_name, &parents, now));
         deliveries = out;
     }
     for d in deliveries {
@@ -517,6 +524,7 @@ fn delete(state: &AppState, module: &str, ids: Vec<String>) -> Response {
     let now = state.clock.now_ms();
     let mut entries = Vec::new();
     let mut removed = Vec::new();
+    let mut parents: Vec<(String, String)> = Vec::new();
     let deliveries = {
         let mut world = state.world();
         let crm = &mut world.crm;
@@ -536,13 +544,16 @@ fn delete(state: &AppState, module: &str, ids: Vec<String>) -> Response {
                         deleted_by: who.clone(),
                         deleted_ms: now,
                     });
+                    parents.extend(notifications::parents_of(module, &record.fields));
                     removed.push(Change { id: record.id, fields: Map::new() });
                     entries.push(json!({"code": "SUCCESS", "details": {"id": id}, "message": "record deleted", "status": "success"}));
                 }
                 None => entries.push(json!({"code": "INVALID_DATA", "details": {"id": id}, "message": "record not deleted", "status": "error"})),
             }
         }
-        notifications::deliveries(crm, &state.base_url(), module.api_name, Operation::Delete, &removed, now)
+        let mut out = notifications::deliveries(crm, &state.base_url(), module.api_name, Operation::Delete, &removed, now);
+        out.extend(notifications::related_deliveries(crm, &state.base_url(), module.api_name, &parents, now));
+        out
     };
     for d in deliveries {
         state.outbox.send(d);
