@@ -74,6 +74,7 @@ fn init_tracing() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_tracing();
+    zoho_emulator::install_crypto_provider();
     match Cli::parse().command {
         Command::Emulator(args) => run_emulator(args).await,
         Command::Demo { port, seed, exit } => demo::run(port, seed, exit).await,

@@ -39,6 +39,18 @@ pub use config::{EmulatorConfig, LimitsConfig};
 pub use faults::{FaultConfig, FaultRule, WebhookFaults};
 pub use state::{AppState, World};
 
+/// Installs rustls' *ring* crypto provider as the process default, once.
+///
+/// The workspace builds reqwest with rustls and no provider of its own choosing (DESIGN:
+/// ring, shared with sqlx); a `reqwest::Client` built before a provider is installed
+/// panics. The emulator builds one for its webhooks, so it installs ring when it starts;
+/// binaries and test harnesses may call this too. Calling it again does nothing.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 /// Builds a fresh world from the config's seed.
 pub fn build_world(config: &EmulatorConfig) -> World {
     let clock = clock::Clock::new(config.utc_offset_minutes);
@@ -104,6 +116,7 @@ impl Emulator {
 
     /// Starts an emulator serving an existing world (a restored snapshot).
     pub async fn start_with_world(config: EmulatorConfig, world: World, port: u16) -> std::io::Result<Emulator> {
+        install_crypto_provider();
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let state = AppState::new(config, world);
