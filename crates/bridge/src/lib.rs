@@ -1,4 +1,9 @@
 //! The zoho-bridge sync engine: store, inbox, queue, triggers, flows.
 //!
-//! Not written yet (issue 4). This crate exists so the workspace has the layout of
-//! `DESIGN.md` from the start; it holds no code that pretends to work.
+//! Triggers (webhooks, notification callbacks, pollers) write events into the inbox of
+//! a [`store::Store`]; each event enqueues jobs; workers claim jobs with a lease and run
+//! the flow named on them; a flow reads the source record fresh, maps it, finds the
+//! existing target (ID link, then natural key), writes through the `zoho` client, and
+//! records the link and the audit entry in one transaction with the job's completion.
+
+pub mod store;

@@ -233,7 +233,7 @@ fn list_inner(state: &AppState, module: &str, params: &Params, headers: &HeaderM
                 json!(state.clock.crm_datetime(jiff::Timestamp::from_millisecond(expiry_ms).unwrap_or_default()));
         }
     }
-    Ok(reply::json(StatusCode::OK, json!({"data": rows, "info": info})))
+    Ok(reply::page(rows, info))
 }
 
 /// `GET /{module}/{id}`.
@@ -342,5 +342,5 @@ pub async fn deleted(
     let more = rows.len() > per_page;
     rows.truncate(per_page);
     let info = json!({"per_page": per_page, "count": rows.len(), "page": page, "more_records": more});
-    reply::json(StatusCode::OK, json!({"data": rows, "info": info}))
+    reply::page(rows, info)
 }

@@ -76,7 +76,7 @@ pub async fn list(
         return reply::empty(StatusCode::NO_CONTENT);
     }
     let info = json!({"per_page": 200, "count": rows.len(), "page": 1, "more_records": false});
-    reply::json(StatusCode::OK, json!({"data": rows, "info": info}))
+    reply::page(rows, info)
 }
 
 /// `PUT /{module}/{id}/Products` with `{"data":[{"id":product, "list_price":…, "quantity":…}]}`.

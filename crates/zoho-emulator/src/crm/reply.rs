@@ -108,6 +108,15 @@ pub fn time_header(headers: &HeaderMap, name: &str) -> Result<Option<i64>, Respo
         })
 }
 
+/// A `200` list answer `{"data": rows, "info": info}`. Builds the envelope by moving the
+/// rows in (`json!` would serialise a copy of every row first).
+pub fn page(rows: Vec<Value>, info: Value) -> Response {
+    let mut body = serde_json::Map::with_capacity(2);
+    body.insert("data".into(), Value::Array(rows));
+    body.insert("info".into(), info);
+    json(StatusCode::OK, Value::Object(body))
+}
+
 /// Keeps only `id` and the requested fields of a record's JSON.
 pub fn project(fields: &serde_json::Map<String, Value>, wanted: &[String]) -> Value {
     let mut out = serde_json::Map::new();

@@ -152,5 +152,5 @@ fn run(state: &AppState, module: &str, params: &reply::Params) -> Result<Respons
     let more = rows.len() > per_page;
     rows.truncate(per_page);
     let info = json!({"per_page": per_page, "count": rows.len(), "page": page, "more_records": more});
-    Ok(reply::json(StatusCode::OK, json!({"data": rows, "info": info})))
+    Ok(reply::page(rows, info))
 }

@@ -1,0 +1,312 @@
+//! The store: everything the engine must not lose, behind one trait.
+//!
+//! Two back ends implement [`Store`]: SQLite (the default: one file, WAL) and PostgreSQL
+//! (several workers sharing one database; jobs are claimed with `FOR UPDATE SKIP
+//! LOCKED`). The same test suite runs against both. Words follow Singer/Airbyte: an
+//! **event** is a change seen by a trigger and kept in the **inbox**; a **job** is the
+//! work a flow does for one event; a **link** ties a CRM record to a Books entity; a
+//! **cursor** (bookmark) is how far a poller has read one stream.
+//!
+//! Time is epoch milliseconds (`i64`) everywhere; money never passes through here as a
+//! float (payloads are JSON text, decimals inside them stay strings or exact numbers).
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Where an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A CRM Notification API callback.
+    CrmNotification,
+    /// A CRM workflow-rule webhook.
+    CrmWebhook,
+    /// A Books workflow webhook.
+    BooksWebhook,
+    /// The poller (safety net for missed webhooks).
+    Poller,
+    /// A person or an agent asked for it (replay, MCP).
+    Manual,
+}
+
+/// A change a trigger saw, before it is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// Where it came from.
+    pub source: Source,
+    /// The connection (one Zoho org pair) it belongs to.
+    pub connection: String,
+    /// `crm` or `books`.
+    pub system: String,
+    /// CRM module (`Products`) or Books entity (`invoices`).
+    pub module: String,
+    /// The record's id in that system.
+    pub record_id: String,
+    /// The record's modified time as the source reported it (epoch ms), if known.
+    pub modified_ms: Option<i64>,
+    /// The raw body (a hint; flows read the record fresh).
+    pub payload: Value,
+    /// Uniquely identifies this change: a second delivery with the same key is a duplicate
+    /// and is absorbed (e.g. `crm:Products:123:<modified_ms>`).
+    pub dedup_key: String,
+}
+
+/// What storing an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// A new event, with its id; its jobs were enqueued in the same transaction.
+    New(i64),
+    /// An event with the same dedup key was already in the inbox; nothing was enqueued.
+    Duplicate,
+}
+
+/// Work to enqueue for an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewJob {
+    /// The flow that will run it (`catalog_sync`).
+    pub flow: String,
+    /// Ordering key: two jobs with the same key never run at once, and run in enqueue
+    /// order (e.g. `crm:Products:123`).
+    pub key: String,
+    /// Extra input for the flow.
+    pub payload: Value,
+}
+
+/// The state of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Waiting (possibly until `run_after_ms`).
+    Queued,
+    /// Claimed by a worker whose lease has not run out.
+    Running,
+    /// Done.
+    Done,
+    /// Nothing to do, with a reason (e.g. echo of our own write).
+    Skipped,
+    /// Failed for good; waits in the dead letters for a person.
+    Dead,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Id.
+    pub id: i64,
+    /// The event that caused it.
+    pub event_id: i64,
+    /// Flow name.
+    pub flow: String,
+    /// Ordering key.
+    pub key: String,
+    /// Extra input.
+    pub payload: Value,
+    /// Status.
+    pub status: JobStatus,
+    /// Attempts started so far (1 on the first run).
+    pub attempts: i32,
+    /// Not before this time.
+    pub run_after_ms: i64,
+    /// Worker holding the lease, while running.
+    pub lease_owner: Option<String>,
+    /// Lease end, while running.
+    pub lease_until_ms: Option<i64>,
+    /// Last error (for retries and dead letters), with Zoho's message when Zoho refused.
+    pub last_error: Option<String>,
+    /// Why it was skipped, or what it did.
+    pub outcome: Option<String>,
+    /// Created, epoch ms.
+    pub created_ms: i64,
+    /// Last change, epoch ms.
+    pub updated_ms: i64,
+}
+
+/// A CRM record tied to a Books entity, with the content hash last written each way
+/// (echo suppression: a change whose hash equals what we wrote is our own echo).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    /// Connection.
+    pub connection: String,
+    /// CRM module (`Products`).
+    pub crm_module: String,
+    /// CRM record id.
+    pub crm_id: String,
+    /// Books entity (`items`).
+    pub books_entity: String,
+    /// Books entity id.
+    pub books_id: String,
+    /// Hash of what we last wrote to Books.
+    pub books_hash: Option<String>,
+    /// Hash of what we last wrote to CRM.
+    pub crm_hash: Option<String>,
+    /// Last change, epoch ms.
+    pub updated_ms: i64,
+}
+
+/// How far a poller has read one stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Connection.
+    pub connection: String,
+    /// Stream name (`crm:Products`, `books:invoices`).
+    pub stream: String,
+    /// The modified time read up to (epoch ms); the next read starts at it (`>=`).
+    pub position_ms: i64,
+    /// Last change, epoch ms.
+    pub updated_ms: i64,
+}
+
+/// One write to Zoho, kept forever: who/what/when, the event, the values, Zoho's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Id (0 before it is stored).
+    pub id: i64,
+    /// When, epoch ms.
+    pub at_ms: i64,
+    /// Who acted: a worker id, a person, an agent.
+    pub actor: String,
+    /// The job, if a job did it.
+    pub job_id: Option<i64>,
+    /// The triggering event, if any.
+    pub event_id: Option<i64>,
+    /// Connection.
+    pub connection: String,
+    /// `crm` or `books`.
+    pub system: String,
+    /// Module / entity written.
+    pub module: String,
+    /// Record id written (after the write, when it was a create).
+    pub record_id: Option<String>,
+    /// `create`, `update`, `delete`, …
+    pub action: String,
+    /// The values sent.
+    pub request: Value,
+    /// Zoho's answer (status, code, message, body).
+    pub response: Value,
+    /// Whether Zoho accepted it.
+    pub ok: bool,
+}
+
+/// How a finished job ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finish {
+    /// Done; `link` (if any) and `audit` are written in the same transaction.
+    Done {
+        /// What it did, for people.
+        outcome: String,
+        /// The link to create or update.
+        link: Option<Link>,
+        /// Writes it made.
+        audit: Vec<AuditEntry>,
+    },
+    /// Nothing to do.
+    Skipped {
+        /// Why (for people).
+        reason: String,
+    },
+}
+
+/// A failed attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// The error, including Zoho's code and message when Zoho refused.
+    pub error: String,
+    /// Retry (transient), or dead-letter at once (permanent).
+    pub retryable: bool,
+    /// Writes that happened before the failure (still audited).
+    pub audit: Vec<AuditEntry>,
+}
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// The job is not held by this worker any more (its lease ran out and someone else
+    /// may run it): the result must be dropped.
+    #[error("job {0} is no longer leased to this worker")]
+    LeaseLost(i64),
+    /// No such row.
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+/// Result of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the engine keeps. Both back ends implement it; the same tests run on both.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Stores an event in the inbox and enqueues `jobs` in one transaction; a duplicate
+    /// dedup key stores and enqueues nothing.
+    fn add_event(&self, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> impl Future<Output = StoreResult<Inserted>> + Send;
+
+    /// Like [`Store::add_event`] for a batch read by a poller, and moves the stream's
+    /// cursor to `cursor` in the same transaction (the cursor only moves once the events
+    /// are durable).
+    fn add_events_and_move_cursor(
+        &self,
+        events: &[(NewEvent, Vec<NewJob>)],
+        cursor: &Cursor,
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<Vec<Inserted>>> + Send;
+
+    /// Claims up to `limit` runnable jobs for `worker` with a lease until
+    /// `now_ms + lease_ms`. A job is runnable when it is queued and due, or running with
+    /// an expired lease (its worker died), and no earlier job with the same key is
+    /// unfinished. Claiming increments `attempts`.
+    fn claim(&self, worker: &str, now_ms: i64, lease_ms: i64, limit: u32) -> impl Future<Output = StoreResult<Vec<Job>>> + Send;
+
+    /// Extends a held lease; `LeaseLost` if it is not held by `worker` any more.
+    fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Finishes a held job (done with link + audit in one transaction, or skipped).
+    fn finish(&self, job_id: i64, worker: &str, finish: &Finish, now_ms: i64) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Records a failed attempt: retried at `retry_at_ms` when retryable and
+    /// `attempts < max_attempts`, else dead-lettered with the error.
+    fn fail(
+        &self,
+        job_id: i64,
+        worker: &str,
+        failure: &Failure,
+        retry_at_ms: i64,
+        max_attempts: i32,
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<JobStatus>> + Send;
+
+    /// A job by id.
+    fn job(&self, job_id: i64) -> impl Future<Output = StoreResult<Option<Job>>> + Send;
+
+    /// Jobs in a status, oldest first (dead letters: `JobStatus::Dead`).
+    fn jobs_with_status(&self, status: JobStatus, limit: u32) -> impl Future<Output = StoreResult<Vec<Job>>> + Send;
+
+    /// Counts of jobs per status (for metrics and tests).
+    fn job_counts(&self) -> impl Future<Output = StoreResult<Vec<(JobStatus, i64)>>> + Send;
+
+    /// Puts a dead job back in the queue (attempts reset), to run now.
+    fn replay(&self, job_id: i64, now_ms: i64) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Drops a dead job for good (it becomes skipped, with who dropped it as the reason).
+    fn drop_dead(&self, job_id: i64, reason: &str, now_ms: i64) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The link of a CRM record, if any.
+    fn link_by_crm(&self, connection: &str, crm_module: &str, crm_id: &str) -> impl Future<Output = StoreResult<Option<Link>>> + Send;
+
+    /// The link of a Books entity, if any.
+    fn link_by_books(&self, connection: &str, books_entity: &str, books_id: &str) -> impl Future<Output = StoreResult<Option<Link>>> + Send;
+
+    /// All links of a connection and CRM module (tests, reconciliation).
+    fn links(&self, connection: &str, crm_module: &str) -> impl Future<Output = StoreResult<Vec<Link>>> + Send;
+
+    /// A stream's cursor.
+    fn cursor(&self, connection: &str, stream: &str) -> impl Future<Output = StoreResult<Option<Cursor>>> + Send;
+
+    /// Audit entries about one record, newest first.
+    fn audit_for_record(&self, system: &str, module: &str, record_id: &str) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;
+}
