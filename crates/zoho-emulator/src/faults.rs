@@ -9,7 +9,13 @@
 //! reordering) live here too and are applied by the outbox. Every decision comes from one
 //! seeded generator, so a failing run can be replayed exactly.
 
-use std::{sync::Mutex, time::Duration};
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Mutex,
+    },
+    time::Duration,
+};
 
 use axum::{
     body::{Body, Bytes},
@@ -106,13 +112,16 @@ pub enum Action {
 #[derive(Debug)]
 pub struct Faults {
     inner: Mutex<(FaultConfig, Rng)>,
+    /// Whether any request rule is set: the common case (none) skips the lock.
+    has_rules: AtomicBool,
 }
 
 impl Faults {
     /// Faults from config; `default_seed` is used when the config has none.
     pub fn new(config: FaultConfig, default_seed: u64) -> Self {
         let rng = Rng::new(config.seed.unwrap_or(default_seed) ^ 0xFA17);
-        Faults { inner: Mutex::new((config, rng)) }
+        let has_rules = AtomicBool::new(!config.rules.is_empty());
+        Faults { inner: Mutex::new((config, rng)), has_rules }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (FaultConfig, Rng)> {
@@ -126,6 +135,7 @@ impl Faults {
 
     /// Replaces the settings and re-seeds the dice.
     pub fn set(&self, config: FaultConfig, default_seed: u64) {
+        self.has_rules.store(!config.rules.is_empty(), Ordering::Relaxed);
         *self.lock() = (config.clone(), Rng::new(config.seed.unwrap_or(default_seed) ^ 0xFA17));
     }
 
@@ -217,6 +227,9 @@ fn injected_error(path: &str, status: u16) -> Response {
 
 /// Middleware applying the fault rules.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !state.faults.has_rules.load(Ordering::Relaxed) {
+        return next.run(req).await;
+    }
     // Inside a nested router the URI has lost its `/crm/v8` or `/books/v3` prefix; rules
     // are written against the full path.
     let path = req
