@@ -5,7 +5,10 @@ use serde_json::Value;
 use super::approval::{Approval, ApprovalStatus, Approvals};
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
-use super::{AuditEntry, Cursor, Failure, Finish, Inserted, Job, JobStatus, Link, NewEvent, NewJob, Store, StoreResult};
+use super::{
+    AuditEntry, Cursor, Failure, Finish, Inserted, Job, JobStatus, Link, NewEvent, NewJob, Store,
+    StoreResult,
+};
 
 /// Either back end, delegating every call.
 #[derive(Debug, Clone)]
@@ -49,7 +52,12 @@ macro_rules! delegate {
 }
 
 impl Store for AnyStore {
-    async fn add_event(&self, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> StoreResult<Inserted> {
+    async fn add_event(
+        &self,
+        event: &NewEvent,
+        jobs: &[NewJob],
+        now_ms: i64,
+    ) -> StoreResult<Inserted> {
         delegate!(self, s => s.add_event(event, jobs, now_ms))
     }
 
@@ -62,7 +70,13 @@ impl Store for AnyStore {
         delegate!(self, s => s.add_events_and_move_cursor(events, cursor, now_ms))
     }
 
-    async fn claim(&self, worker: &str, now_ms: i64, lease_ms: i64, limit: u32) -> StoreResult<Vec<Job>> {
+    async fn claim(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>> {
         delegate!(self, s => s.claim(worker, now_ms, lease_ms, limit))
     }
 
@@ -70,7 +84,13 @@ impl Store for AnyStore {
         delegate!(self, s => s.extend_lease(job_id, worker, until_ms))
     }
 
-    async fn finish(&self, job_id: i64, worker: &str, finish: &Finish, now_ms: i64) -> StoreResult<()> {
+    async fn finish(
+        &self,
+        job_id: i64,
+        worker: &str,
+        finish: &Finish,
+        now_ms: i64,
+    ) -> StoreResult<()> {
         delegate!(self, s => s.finish(job_id, worker, finish, now_ms))
     }
 
@@ -106,11 +126,21 @@ impl Store for AnyStore {
         delegate!(self, s => s.drop_dead(job_id, reason, now_ms))
     }
 
-    async fn link_by_crm(&self, connection: &str, crm_module: &str, crm_id: &str) -> StoreResult<Option<Link>> {
+    async fn link_by_crm(
+        &self,
+        connection: &str,
+        crm_module: &str,
+        crm_id: &str,
+    ) -> StoreResult<Option<Link>> {
         delegate!(self, s => s.link_by_crm(connection, crm_module, crm_id))
     }
 
-    async fn link_by_books(&self, connection: &str, books_entity: &str, books_id: &str) -> StoreResult<Option<Link>> {
+    async fn link_by_books(
+        &self,
+        connection: &str,
+        books_entity: &str,
+        books_id: &str,
+    ) -> StoreResult<Option<Link>> {
         delegate!(self, s => s.link_by_books(connection, books_entity, books_id))
     }
 
@@ -122,17 +152,34 @@ impl Store for AnyStore {
         delegate!(self, s => s.cursor(connection, stream))
     }
 
-    async fn audit_for_record(&self, system: &str, module: &str, record_id: &str) -> StoreResult<Vec<AuditEntry>> {
+    async fn audit_for_record(
+        &self,
+        system: &str,
+        module: &str,
+        record_id: &str,
+    ) -> StoreResult<Vec<AuditEntry>> {
         delegate!(self, s => s.audit_for_record(system, module, record_id))
     }
 }
 
 impl Approvals for AnyStore {
-    async fn create_approval(&self, requested_by: &str, action: &str, payload: &Value, now_ms: i64) -> StoreResult<i64> {
+    async fn create_approval(
+        &self,
+        requested_by: &str,
+        action: &str,
+        payload: &Value,
+        now_ms: i64,
+    ) -> StoreResult<i64> {
         delegate!(self, s => s.create_approval(requested_by, action, payload, now_ms))
     }
 
-    async fn decide_approval(&self, id: i64, approve: bool, decided_by: &str, now_ms: i64) -> StoreResult<Approval> {
+    async fn decide_approval(
+        &self,
+        id: i64,
+        approve: bool,
+        decided_by: &str,
+        now_ms: i64,
+    ) -> StoreResult<Approval> {
         delegate!(self, s => s.decide_approval(id, approve, decided_by, now_ms))
     }
 

@@ -7,8 +7,8 @@
 
 use serde_json::Value;
 
-use super::{JobStatus, Source, StoreError};
 use super::approval::ApprovalStatus;
+use super::{JobStatus, Source, StoreError};
 
 /// The column value of a job status.
 pub(crate) fn status_str(status: JobStatus) -> &'static str {
@@ -29,7 +29,11 @@ pub(crate) fn parse_status(text: &str) -> Result<JobStatus, StoreError> {
         "done" => JobStatus::Done,
         "skipped" => JobStatus::Skipped,
         "dead" => JobStatus::Dead,
-        other => return Err(StoreError::Database(format!("unknown job status {other:?} in the jobs table"))),
+        other => {
+            return Err(StoreError::Database(format!(
+                "unknown job status {other:?} in the jobs table"
+            )));
+        }
     })
 }
 
@@ -59,7 +63,11 @@ pub(crate) fn parse_approval_status(text: &str) -> Result<ApprovalStatus, StoreE
         "pending" => ApprovalStatus::Pending,
         "approved" => ApprovalStatus::Approved,
         "rejected" => ApprovalStatus::Rejected,
-        other => return Err(StoreError::Database(format!("unknown approval status {other:?} in the approvals table"))),
+        other => {
+            return Err(StoreError::Database(format!(
+                "unknown approval status {other:?} in the approvals table"
+            )));
+        }
     })
 }
 
@@ -71,7 +79,8 @@ pub(crate) fn json_text(value: &Value) -> String {
 
 /// JSON from stored text; `what` names the column for the error.
 pub(crate) fn parse_json(text: &str, what: &str) -> Result<Value, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Database(format!("{what} is not valid JSON: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Database(format!("{what} is not valid JSON: {e}")))
 }
 
 /// A database error as a store error.

@@ -9,16 +9,30 @@ use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// SQLite migrations: (version, description, SQL).
-const SQLITE: &[(i64, &str, &str)] = &[(1, "store", include_str!("../../migrations/sqlite/0001_store.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[(
+    1,
+    "store",
+    include_str!("../../migrations/sqlite/0001_store.sql"),
+)];
 
 /// PostgreSQL migrations: (version, description, SQL).
-const POSTGRES: &[(i64, &str, &str)] = &[(1, "store", include_str!("../../migrations/postgres/0001_store.sql"))];
+const POSTGRES: &[(i64, &str, &str)] = &[(
+    1,
+    "store",
+    include_str!("../../migrations/postgres/0001_store.sql"),
+)];
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {
     Migrator::with_migrations(
         list.iter()
             .map(|&(version, description, sql)| {
-                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), false)
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
             })
             .collect(),
     )

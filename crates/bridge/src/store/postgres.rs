@@ -14,12 +14,14 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
 
 use super::approval::{Approval, ApprovalStatus, Approvals};
-use super::convert::{approval_status_str, db_err, json_text, migrate_err, parse_status, source_str, status_str};
+use super::convert::{
+    approval_status_str, db_err, json_text, migrate_err, parse_status, source_str, status_str,
+};
 use super::redact::{redact_message, redact_url};
 use super::rows::{ApprovalRow, AuditRow, CursorRow, JobRow, LinkRow, jobs_from_rows};
 use super::{
-    AuditEntry, Cursor, Failure, Finish, Inserted, Job, JobStatus, Link, NewEvent, NewJob, Store, StoreError,
-    StoreResult,
+    AuditEntry, Cursor, Failure, Finish, Inserted, Job, JobStatus, Link, NewEvent, NewJob, Store,
+    StoreError, StoreResult,
 };
 
 /// Connections per process: enough for a few workers, triggers and the dashboard on 2 cores.
@@ -35,8 +37,7 @@ const AUDIT_COLUMNS_PG: &str = "id, at_ms, actor, job_id, event_id, connection, 
      request::text AS request, response::text AS response, ok";
 
 /// Approval columns with JSON as text.
-const APPROVAL_COLUMNS_PG: &str =
-    "id, requested_by, action, payload::text AS payload, status, decided_by, created_ms, decided_ms";
+const APPROVAL_COLUMNS_PG: &str = "id, requested_by, action, payload::text AS payload, status, decided_by, created_ms, decided_ms";
 
 /// The store on a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -49,14 +50,22 @@ impl PgStore {
     /// migrations. Errors never contain the password.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url).map_err(|e| {
-            StoreError::Database(redact_message(&format!("bad PostgreSQL URL {}: {e}", redact_url(url)), url))
+            StoreError::Database(redact_message(
+                &format!("bad PostgreSQL URL {}: {e}", redact_url(url)),
+                url,
+            ))
         })?;
         // One direct connection first: it fails at once when the server is down or refuses
         // us, where the pool would retry until its acquire timeout.
         let connect_err = |e: sqlx::Error| {
-            StoreError::Database(redact_message(&format!("cannot connect to PostgreSQL at {}: {e}", redact_url(url)), url))
+            StoreError::Database(redact_message(
+                &format!("cannot connect to PostgreSQL at {}: {e}", redact_url(url)),
+                url,
+            ))
         };
-        let probe = PgConnection::connect_with(&options).await.map_err(connect_err)?;
+        let probe = PgConnection::connect_with(&options)
+            .await
+            .map_err(connect_err)?;
         probe.close().await.map_err(connect_err)?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
@@ -64,7 +73,10 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(connect_err)?;
-        super::migrations::postgres().run(&pool).await.map_err(migrate_err)?;
+        super::migrations::postgres()
+            .run(&pool)
+            .await
+            .map_err(migrate_err)?;
         Ok(PgStore { pool })
     }
 
@@ -79,7 +91,12 @@ impl PgStore {
 }
 
 /// Inserts one event and its jobs inside `tx`.
-async fn insert_event(tx: &mut Transaction<'static, Postgres>, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> StoreResult<Inserted> {
+async fn insert_event(
+    tx: &mut Transaction<'static, Postgres>,
+    event: &NewEvent,
+    jobs: &[NewJob],
+    now_ms: i64,
+) -> StoreResult<Inserted> {
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
@@ -96,7 +113,9 @@ async fn insert_event(tx: &mut Transaction<'static, Postgres>, event: &NewEvent,
     .fetch_optional(&mut **tx)
     .await
     .map_err(db_err)?;
-    let Some(event_id) = id else { return Ok(Inserted::Duplicate) };
+    let Some(event_id) = id else {
+        return Ok(Inserted::Duplicate);
+    };
     for job in jobs {
         sqlx::query(
             "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
@@ -115,7 +134,10 @@ async fn insert_event(tx: &mut Transaction<'static, Postgres>, event: &NewEvent,
 }
 
 /// Inserts audit entries inside `tx`.
-async fn insert_audit(tx: &mut Transaction<'static, Postgres>, entries: &[AuditEntry]) -> StoreResult<()> {
+async fn insert_audit(
+    tx: &mut Transaction<'static, Postgres>,
+    entries: &[AuditEntry],
+) -> StoreResult<()> {
     for entry in entries {
         sqlx::query(
             "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
@@ -143,7 +165,11 @@ async fn insert_audit(tx: &mut Transaction<'static, Postgres>, entries: &[AuditE
 /// Locks `job_id` inside `tx` and checks that `worker` still holds it; returns its
 /// attempts. `LeaseLost` when it is not running under `worker`, `NotFound` when it does
 /// not exist.
-async fn check_lease(tx: &mut Transaction<'static, Postgres>, job_id: i64, worker: &str) -> StoreResult<i32> {
+async fn check_lease(
+    tx: &mut Transaction<'static, Postgres>,
+    job_id: i64,
+    worker: &str,
+) -> StoreResult<i32> {
     let row: Option<(String, Option<String>, i32)> =
         sqlx::query_as("SELECT status, lease_owner, attempts FROM jobs WHERE id = $1 FOR UPDATE")
             .bind(job_id)
@@ -152,13 +178,22 @@ async fn check_lease(tx: &mut Transaction<'static, Postgres>, job_id: i64, worke
             .map_err(db_err)?;
     match row {
         None => Err(StoreError::NotFound(format!("job {job_id}"))),
-        Some((status, owner, attempts)) if status == "running" && owner.as_deref() == Some(worker) => Ok(attempts),
+        Some((status, owner, attempts))
+            if status == "running" && owner.as_deref() == Some(worker) =>
+        {
+            Ok(attempts)
+        }
         Some(_) => Err(StoreError::LeaseLost(job_id)),
     }
 }
 
 impl Store for PgStore {
-    async fn add_event(&self, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> StoreResult<Inserted> {
+    async fn add_event(
+        &self,
+        event: &NewEvent,
+        jobs: &[NewJob],
+        now_ms: i64,
+    ) -> StoreResult<Inserted> {
         let mut tx = self.begin().await?;
         let inserted = insert_event(&mut tx, event, jobs, now_ms).await?;
         tx.commit().await.map_err(db_err)?;
@@ -191,7 +226,13 @@ impl Store for PgStore {
         Ok(out)
     }
 
-    async fn claim(&self, worker: &str, now_ms: i64, lease_ms: i64, limit: u32) -> StoreResult<Vec<Job>> {
+    async fn claim(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>> {
         // Rows another claimer has locked are skipped; a later job of a key whose earlier
         // job is locked is still excluded, because the earlier one is unfinished in this
         // statement's snapshot. After a lock is taken PostgreSQL re-checks the row's
@@ -233,7 +274,13 @@ impl Store for PgStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn finish(&self, job_id: i64, worker: &str, finish: &Finish, now_ms: i64) -> StoreResult<()> {
+    async fn finish(
+        &self,
+        job_id: i64,
+        worker: &str,
+        finish: &Finish,
+        now_ms: i64,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         check_lease(&mut tx, job_id, worker).await?;
         let (status, outcome) = match finish {
@@ -289,7 +336,11 @@ impl Store for PgStore {
     ) -> StoreResult<JobStatus> {
         let mut tx = self.begin().await?;
         let attempts = check_lease(&mut tx, job_id, worker).await?;
-        let status = if failure.retryable && attempts < max_attempts { JobStatus::Queued } else { JobStatus::Dead };
+        let status = if failure.retryable && attempts < max_attempts {
+            JobStatus::Queued
+        } else {
+            JobStatus::Dead
+        };
         sqlx::query(
             "UPDATE jobs SET status = $1, run_after_ms = $2, last_error = $3, lease_owner = NULL, lease_until_ms = NULL, \
              updated_ms = $4 WHERE id = $5",
@@ -309,13 +360,17 @@ impl Store for PgStore {
 
     async fn job(&self, job_id: i64) -> StoreResult<Option<Job>> {
         let sql = format!("SELECT {JOB_COLUMNS_PG} FROM jobs WHERE id = $1");
-        let row: Option<JobRow> =
-            sqlx::query_as(AssertSqlSafe(sql)).bind(job_id).fetch_optional(&self.pool).await.map_err(db_err)?;
+        let row: Option<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
         row.map(Job::try_from).transpose()
     }
 
     async fn jobs_with_status(&self, status: JobStatus, limit: u32) -> StoreResult<Vec<Job>> {
-        let sql = format!("SELECT {JOB_COLUMNS_PG} FROM jobs WHERE status = $1 ORDER BY id LIMIT $2");
+        let sql =
+            format!("SELECT {JOB_COLUMNS_PG} FROM jobs WHERE status = $1 ORDER BY id LIMIT $2");
         let rows: Vec<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(status_str(status))
             .bind(i64::from(limit))
@@ -326,11 +381,14 @@ impl Store for PgStore {
     }
 
     async fn job_counts(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter().map(|(status, n)| Ok((parse_status(&status)?, n))).collect()
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(status, n)| Ok((parse_status(&status)?, n)))
+            .collect()
     }
 
     async fn replay(&self, job_id: i64, now_ms: i64) -> StoreResult<()> {
@@ -343,7 +401,11 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound(format!("dead job {job_id}"))) } else { Ok(()) }
+        if done.rows_affected() == 0 {
+            Err(StoreError::NotFound(format!("dead job {job_id}")))
+        } else {
+            Ok(())
+        }
     }
 
     async fn drop_dead(&self, job_id: i64, reason: &str, now_ms: i64) -> StoreResult<()> {
@@ -355,55 +417,78 @@ impl Store for PgStore {
                 .execute(&self.pool)
                 .await
                 .map_err(db_err)?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound(format!("dead job {job_id}"))) } else { Ok(()) }
+        if done.rows_affected() == 0 {
+            Err(StoreError::NotFound(format!("dead job {job_id}")))
+        } else {
+            Ok(())
+        }
     }
 
-    async fn link_by_crm(&self, connection: &str, crm_module: &str, crm_id: &str) -> StoreResult<Option<Link>> {
-        let row: Option<LinkRow> =
-            sqlx::query_as("SELECT * FROM links WHERE connection = $1 AND crm_module = $2 AND crm_id = $3")
-                .bind(connection)
-                .bind(crm_module)
-                .bind(crm_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
+    async fn link_by_crm(
+        &self,
+        connection: &str,
+        crm_module: &str,
+        crm_id: &str,
+    ) -> StoreResult<Option<Link>> {
+        let row: Option<LinkRow> = sqlx::query_as(
+            "SELECT * FROM links WHERE connection = $1 AND crm_module = $2 AND crm_id = $3",
+        )
+        .bind(connection)
+        .bind(crm_module)
+        .bind(crm_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(row.map(Link::from))
     }
 
-    async fn link_by_books(&self, connection: &str, books_entity: &str, books_id: &str) -> StoreResult<Option<Link>> {
-        let row: Option<LinkRow> =
-            sqlx::query_as("SELECT * FROM links WHERE connection = $1 AND books_entity = $2 AND books_id = $3")
-                .bind(connection)
-                .bind(books_entity)
-                .bind(books_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
+    async fn link_by_books(
+        &self,
+        connection: &str,
+        books_entity: &str,
+        books_id: &str,
+    ) -> StoreResult<Option<Link>> {
+        let row: Option<LinkRow> = sqlx::query_as(
+            "SELECT * FROM links WHERE connection = $1 AND books_entity = $2 AND books_id = $3",
+        )
+        .bind(connection)
+        .bind(books_entity)
+        .bind(books_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(row.map(Link::from))
     }
 
     async fn links(&self, connection: &str, crm_module: &str) -> StoreResult<Vec<Link>> {
-        let rows: Vec<LinkRow> =
-            sqlx::query_as("SELECT * FROM links WHERE connection = $1 AND crm_module = $2 ORDER BY crm_id")
-                .bind(connection)
-                .bind(crm_module)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
+        let rows: Vec<LinkRow> = sqlx::query_as(
+            "SELECT * FROM links WHERE connection = $1 AND crm_module = $2 ORDER BY crm_id",
+        )
+        .bind(connection)
+        .bind(crm_module)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(rows.into_iter().map(Link::from).collect())
     }
 
     async fn cursor(&self, connection: &str, stream: &str) -> StoreResult<Option<Cursor>> {
-        let row: Option<CursorRow> = sqlx::query_as("SELECT * FROM cursors WHERE connection = $1 AND stream = $2")
-            .bind(connection)
-            .bind(stream)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let row: Option<CursorRow> =
+            sqlx::query_as("SELECT * FROM cursors WHERE connection = $1 AND stream = $2")
+                .bind(connection)
+                .bind(stream)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
         Ok(row.map(Cursor::from))
     }
 
-    async fn audit_for_record(&self, system: &str, module: &str, record_id: &str) -> StoreResult<Vec<AuditEntry>> {
+    async fn audit_for_record(
+        &self,
+        system: &str,
+        module: &str,
+        record_id: &str,
+    ) -> StoreResult<Vec<AuditEntry>> {
         let sql = format!(
             "SELECT {AUDIT_COLUMNS_PG} FROM audit WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC"
         );
@@ -419,7 +504,13 @@ impl Store for PgStore {
 }
 
 impl Approvals for PgStore {
-    async fn create_approval(&self, requested_by: &str, action: &str, payload: &Value, now_ms: i64) -> StoreResult<i64> {
+    async fn create_approval(
+        &self,
+        requested_by: &str,
+        action: &str,
+        payload: &Value,
+        now_ms: i64,
+    ) -> StoreResult<i64> {
         sqlx::query_scalar(
             "INSERT INTO approvals (requested_by, action, payload, status, created_ms) \
              VALUES ($1, $2, $3::jsonb, 'pending', $4) RETURNING id",
@@ -433,8 +524,18 @@ impl Approvals for PgStore {
         .map_err(db_err)
     }
 
-    async fn decide_approval(&self, id: i64, approve: bool, decided_by: &str, now_ms: i64) -> StoreResult<Approval> {
-        let status = if approve { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+    async fn decide_approval(
+        &self,
+        id: i64,
+        approve: bool,
+        decided_by: &str,
+        now_ms: i64,
+    ) -> StoreResult<Approval> {
+        let status = if approve {
+            ApprovalStatus::Approved
+        } else {
+            ApprovalStatus::Rejected
+        };
         let sql = format!(
             "UPDATE approvals SET status = $1, decided_by = $2, decided_ms = $3 WHERE id = $4 AND status = 'pending' \
              RETURNING {APPROVAL_COLUMNS_PG}"
@@ -447,11 +548,13 @@ impl Approvals for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
-        row.ok_or_else(|| StoreError::NotFound(format!("pending approval {id}")))?.try_into()
+        row.ok_or_else(|| StoreError::NotFound(format!("pending approval {id}")))?
+            .try_into()
     }
 
     async fn approvals(&self, status: ApprovalStatus) -> StoreResult<Vec<Approval>> {
-        let sql = format!("SELECT {APPROVAL_COLUMNS_PG} FROM approvals WHERE status = $1 ORDER BY id");
+        let sql =
+            format!("SELECT {APPROVAL_COLUMNS_PG} FROM approvals WHERE status = $1 ORDER BY id");
         let rows: Vec<ApprovalRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(approval_status_str(status))
             .fetch_all(&self.pool)

@@ -5,7 +5,11 @@ pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             // Setting a password only fails for URLs that cannot have one.
-            if parsed.set_password(Some("***")).is_ok() { parsed.to_string() } else { String::from("<connection url>") }
+            if parsed.set_password(Some("***")).is_ok() {
+                parsed.to_string()
+            } else {
+                String::from("<connection url>")
+            }
         }
         _ => url.to_string(),
     }
@@ -14,8 +18,12 @@ pub fn redact_url(url: &str) -> String {
 /// `message` with every occurrence of the URL's password (raw and percent-decoded)
 /// replaced by `***`.
 pub fn redact_message(message: &str, url: &str) -> String {
-    let Ok(parsed) = url::Url::parse(url) else { return message.to_string() };
-    let Some(password) = parsed.password() else { return message.to_string() };
+    let Ok(parsed) = url::Url::parse(url) else {
+        return message.to_string();
+    };
+    let Some(password) = parsed.password() else {
+        return message.to_string();
+    };
     let mut out = message.replace(url, &redact_url(url));
     if !password.is_empty() {
         out = out.replace(password, "***");
@@ -53,13 +61,25 @@ mod tests {
     #[test]
     fn hides_the_password() {
         let url = "postgres://bridge:s%40cret@db.example:5432/bridge";
-        assert_eq!(redact_url(url), "postgres://bridge:***@db.example:5432/bridge");
-        let message = redact_message(&format!("cannot reach {url}; password s@cret rejected"), url);
-        assert!(!message.contains("s@cret") && !message.contains("s%40cret"), "{message}");
+        assert_eq!(
+            redact_url(url),
+            "postgres://bridge:***@db.example:5432/bridge"
+        );
+        let message = redact_message(
+            &format!("cannot reach {url}; password s@cret rejected"),
+            url,
+        );
+        assert!(
+            !message.contains("s@cret") && !message.contains("s%40cret"),
+            "{message}"
+        );
     }
 
     #[test]
     fn leaves_urls_without_password() {
-        assert_eq!(redact_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
     }
 }

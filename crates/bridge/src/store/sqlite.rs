@@ -14,7 +14,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 
 use super::approval::{Approval, ApprovalStatus, Approvals};
@@ -22,8 +24,8 @@ use super::convert::{approval_status_str, db_err, json_text, migrate_err, source
 use super::redact::redact_message;
 use super::rows::{ApprovalRow, AuditRow, CursorRow, JOB_COLUMNS, JobRow, LinkRow, jobs_from_rows};
 use super::{
-    AuditEntry, Cursor, Failure, Finish, Inserted, Job, JobStatus, Link, NewEvent, NewJob, Store, StoreError,
-    StoreResult,
+    AuditEntry, Cursor, Failure, Finish, Inserted, Job, JobStatus, Link, NewEvent, NewJob, Store,
+    StoreError, StoreResult,
 };
 
 /// The default database file.
@@ -49,10 +51,12 @@ impl SqliteStore {
         Self::open_with(options).await
     }
 
-    /// Opens a `sqlite://path` (or `sqlite:path`) URL and runs the migrations.
+    /// Opens a `sqlite://path` (or `sqlite:path`) URL and runs the migrations. Not for
+    /// `sqlite::memory:`: the writer and the readers would each get their own database.
     pub async fn open_url(url: &str) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Database(redact_message(&format!("bad SQLite URL: {e}"), url)))?;
+        let options = SqliteConnectOptions::from_str(url).map_err(|e| {
+            StoreError::Database(redact_message(&format!("bad SQLite URL: {e}"), url))
+        })?;
         Self::open_with(options).await
     }
 
@@ -64,7 +68,9 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let name = options.get_filename().display().to_string();
-        let open_err = |e: sqlx::Error| StoreError::Database(format!("cannot open SQLite database {name}: {e}"));
+        let open_err = |e: sqlx::Error| {
+            StoreError::Database(format!("cannot open SQLite database {name}: {e}"))
+        };
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -72,7 +78,10 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(open_err)?;
-        super::migrations::sqlite().run(&writer).await.map_err(migrate_err)?;
+        super::migrations::sqlite()
+            .run(&writer)
+            .await
+            .map_err(migrate_err)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
             .acquire_timeout(Duration::from_secs(30))
@@ -89,12 +98,20 @@ impl SqliteStore {
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)
     }
 }
 
 /// Inserts one event and its jobs inside `tx`.
-async fn insert_event(tx: &mut Transaction<'static, Sqlite>, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> StoreResult<Inserted> {
+async fn insert_event(
+    tx: &mut Transaction<'static, Sqlite>,
+    event: &NewEvent,
+    jobs: &[NewJob],
+    now_ms: i64,
+) -> StoreResult<Inserted> {
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
@@ -111,7 +128,9 @@ async fn insert_event(tx: &mut Transaction<'static, Sqlite>, event: &NewEvent, j
     .fetch_optional(&mut **tx)
     .await
     .map_err(db_err)?;
-    let Some(event_id) = id else { return Ok(Inserted::Duplicate) };
+    let Some(event_id) = id else {
+        return Ok(Inserted::Duplicate);
+    };
     for job in jobs {
         sqlx::query(
             "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
@@ -132,7 +151,10 @@ async fn insert_event(tx: &mut Transaction<'static, Sqlite>, event: &NewEvent, j
 }
 
 /// Inserts audit entries inside `tx`.
-async fn insert_audit(tx: &mut Transaction<'static, Sqlite>, entries: &[AuditEntry]) -> StoreResult<()> {
+async fn insert_audit(
+    tx: &mut Transaction<'static, Sqlite>,
+    entries: &[AuditEntry],
+) -> StoreResult<()> {
     for entry in entries {
         sqlx::query(
             "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
@@ -159,7 +181,11 @@ async fn insert_audit(tx: &mut Transaction<'static, Sqlite>, entries: &[AuditEnt
 
 /// Checks inside `tx` that `worker` still holds `job_id`; returns its attempts.
 /// `LeaseLost` when the job is not running under `worker`, `NotFound` when it does not exist.
-async fn check_lease(tx: &mut Transaction<'static, Sqlite>, job_id: i64, worker: &str) -> StoreResult<i32> {
+async fn check_lease(
+    tx: &mut Transaction<'static, Sqlite>,
+    job_id: i64,
+    worker: &str,
+) -> StoreResult<i32> {
     let row: Option<(String, Option<String>, i32)> =
         sqlx::query_as("SELECT status, lease_owner, attempts FROM jobs WHERE id = ?")
             .bind(job_id)
@@ -168,13 +194,22 @@ async fn check_lease(tx: &mut Transaction<'static, Sqlite>, job_id: i64, worker:
             .map_err(db_err)?;
     match row {
         None => Err(StoreError::NotFound(format!("job {job_id}"))),
-        Some((status, owner, attempts)) if status == "running" && owner.as_deref() == Some(worker) => Ok(attempts),
+        Some((status, owner, attempts))
+            if status == "running" && owner.as_deref() == Some(worker) =>
+        {
+            Ok(attempts)
+        }
         Some(_) => Err(StoreError::LeaseLost(job_id)),
     }
 }
 
 impl Store for SqliteStore {
-    async fn add_event(&self, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> StoreResult<Inserted> {
+    async fn add_event(
+        &self,
+        event: &NewEvent,
+        jobs: &[NewJob],
+        now_ms: i64,
+    ) -> StoreResult<Inserted> {
         let mut tx = self.begin().await?;
         let inserted = insert_event(&mut tx, event, jobs, now_ms).await?;
         tx.commit().await.map_err(db_err)?;
@@ -207,7 +242,13 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn claim(&self, worker: &str, now_ms: i64, lease_ms: i64, limit: u32) -> StoreResult<Vec<Job>> {
+    async fn claim(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>> {
         // One statement, so atomic on its own; the writer pool makes it the only writer.
         let sql = format!(
             "UPDATE jobs SET status = 'running', lease_owner = ?1, lease_until_ms = ?2, attempts = attempts + 1, updated_ms = ?3 \
@@ -244,7 +285,13 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn finish(&self, job_id: i64, worker: &str, finish: &Finish, now_ms: i64) -> StoreResult<()> {
+    async fn finish(
+        &self,
+        job_id: i64,
+        worker: &str,
+        finish: &Finish,
+        now_ms: i64,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         check_lease(&mut tx, job_id, worker).await?;
         let (status, outcome) = match finish {
@@ -300,7 +347,11 @@ impl Store for SqliteStore {
     ) -> StoreResult<JobStatus> {
         let mut tx = self.begin().await?;
         let attempts = check_lease(&mut tx, job_id, worker).await?;
-        let status = if failure.retryable && attempts < max_attempts { JobStatus::Queued } else { JobStatus::Dead };
+        let status = if failure.retryable && attempts < max_attempts {
+            JobStatus::Queued
+        } else {
+            JobStatus::Dead
+        };
         sqlx::query(
             "UPDATE jobs SET status = ?, run_after_ms = ?, last_error = ?, lease_owner = NULL, lease_until_ms = NULL, updated_ms = ? \
              WHERE id = ?",
@@ -320,8 +371,11 @@ impl Store for SqliteStore {
 
     async fn job(&self, job_id: i64) -> StoreResult<Option<Job>> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?");
-        let row: Option<JobRow> =
-            sqlx::query_as(AssertSqlSafe(sql)).bind(job_id).fetch_optional(&self.reader).await.map_err(db_err)?;
+        let row: Option<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(job_id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
         row.map(Job::try_from).transpose()
     }
 
@@ -337,11 +391,14 @@ impl Store for SqliteStore {
     }
 
     async fn job_counts(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter().map(|(status, n)| Ok((super::convert::parse_status(&status)?, n))).collect()
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(status, n)| Ok((super::convert::parse_status(&status)?, n)))
+            .collect()
     }
 
     async fn replay(&self, job_id: i64, now_ms: i64) -> StoreResult<()> {
@@ -355,7 +412,11 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await
         .map_err(db_err)?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound(format!("dead job {job_id}"))) } else { Ok(()) }
+        if done.rows_affected() == 0 {
+            Err(StoreError::NotFound(format!("dead job {job_id}")))
+        } else {
+            Ok(())
+        }
     }
 
     async fn drop_dead(&self, job_id: i64, reason: &str, now_ms: i64) -> StoreResult<()> {
@@ -366,55 +427,78 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await
             .map_err(db_err)?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound(format!("dead job {job_id}"))) } else { Ok(()) }
+        if done.rows_affected() == 0 {
+            Err(StoreError::NotFound(format!("dead job {job_id}")))
+        } else {
+            Ok(())
+        }
     }
 
-    async fn link_by_crm(&self, connection: &str, crm_module: &str, crm_id: &str) -> StoreResult<Option<Link>> {
-        let row: Option<LinkRow> =
-            sqlx::query_as("SELECT * FROM links WHERE connection = ? AND crm_module = ? AND crm_id = ?")
-                .bind(connection)
-                .bind(crm_module)
-                .bind(crm_id)
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(db_err)?;
+    async fn link_by_crm(
+        &self,
+        connection: &str,
+        crm_module: &str,
+        crm_id: &str,
+    ) -> StoreResult<Option<Link>> {
+        let row: Option<LinkRow> = sqlx::query_as(
+            "SELECT * FROM links WHERE connection = ? AND crm_module = ? AND crm_id = ?",
+        )
+        .bind(connection)
+        .bind(crm_module)
+        .bind(crm_id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
         Ok(row.map(Link::from))
     }
 
-    async fn link_by_books(&self, connection: &str, books_entity: &str, books_id: &str) -> StoreResult<Option<Link>> {
-        let row: Option<LinkRow> =
-            sqlx::query_as("SELECT * FROM links WHERE connection = ? AND books_entity = ? AND books_id = ?")
-                .bind(connection)
-                .bind(books_entity)
-                .bind(books_id)
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(db_err)?;
+    async fn link_by_books(
+        &self,
+        connection: &str,
+        books_entity: &str,
+        books_id: &str,
+    ) -> StoreResult<Option<Link>> {
+        let row: Option<LinkRow> = sqlx::query_as(
+            "SELECT * FROM links WHERE connection = ? AND books_entity = ? AND books_id = ?",
+        )
+        .bind(connection)
+        .bind(books_entity)
+        .bind(books_id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
         Ok(row.map(Link::from))
     }
 
     async fn links(&self, connection: &str, crm_module: &str) -> StoreResult<Vec<Link>> {
-        let rows: Vec<LinkRow> =
-            sqlx::query_as("SELECT * FROM links WHERE connection = ? AND crm_module = ? ORDER BY crm_id")
-                .bind(connection)
-                .bind(crm_module)
-                .fetch_all(&self.reader)
-                .await
-                .map_err(db_err)?;
+        let rows: Vec<LinkRow> = sqlx::query_as(
+            "SELECT * FROM links WHERE connection = ? AND crm_module = ? ORDER BY crm_id",
+        )
+        .bind(connection)
+        .bind(crm_module)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
         Ok(rows.into_iter().map(Link::from).collect())
     }
 
     async fn cursor(&self, connection: &str, stream: &str) -> StoreResult<Option<Cursor>> {
-        let row: Option<CursorRow> = sqlx::query_as("SELECT * FROM cursors WHERE connection = ? AND stream = ?")
-            .bind(connection)
-            .bind(stream)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_err)?;
+        let row: Option<CursorRow> =
+            sqlx::query_as("SELECT * FROM cursors WHERE connection = ? AND stream = ?")
+                .bind(connection)
+                .bind(stream)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?;
         Ok(row.map(Cursor::from))
     }
 
-    async fn audit_for_record(&self, system: &str, module: &str, record_id: &str) -> StoreResult<Vec<AuditEntry>> {
+    async fn audit_for_record(
+        &self,
+        system: &str,
+        module: &str,
+        record_id: &str,
+    ) -> StoreResult<Vec<AuditEntry>> {
         let rows: Vec<AuditRow> =
             sqlx::query_as("SELECT * FROM audit WHERE system = ? AND module = ? AND record_id = ? ORDER BY id DESC")
                 .bind(system)
@@ -428,7 +512,13 @@ impl Store for SqliteStore {
 }
 
 impl Approvals for SqliteStore {
-    async fn create_approval(&self, requested_by: &str, action: &str, payload: &Value, now_ms: i64) -> StoreResult<i64> {
+    async fn create_approval(
+        &self,
+        requested_by: &str,
+        action: &str,
+        payload: &Value,
+        now_ms: i64,
+    ) -> StoreResult<i64> {
         sqlx::query_scalar(
             "INSERT INTO approvals (requested_by, action, payload, status, created_ms) VALUES (?, ?, ?, 'pending', ?) RETURNING id",
         )
@@ -441,8 +531,18 @@ impl Approvals for SqliteStore {
         .map_err(db_err)
     }
 
-    async fn decide_approval(&self, id: i64, approve: bool, decided_by: &str, now_ms: i64) -> StoreResult<Approval> {
-        let status = if approve { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+    async fn decide_approval(
+        &self,
+        id: i64,
+        approve: bool,
+        decided_by: &str,
+        now_ms: i64,
+    ) -> StoreResult<Approval> {
+        let status = if approve {
+            ApprovalStatus::Approved
+        } else {
+            ApprovalStatus::Rejected
+        };
         let row: Option<ApprovalRow> = sqlx::query_as(
             "UPDATE approvals SET status = ?, decided_by = ?, decided_ms = ? WHERE id = ? AND status = 'pending' RETURNING *",
         )
@@ -453,15 +553,17 @@ impl Approvals for SqliteStore {
         .fetch_optional(&self.writer)
         .await
         .map_err(db_err)?;
-        row.ok_or_else(|| StoreError::NotFound(format!("pending approval {id}")))?.try_into()
+        row.ok_or_else(|| StoreError::NotFound(format!("pending approval {id}")))?
+            .try_into()
     }
 
     async fn approvals(&self, status: ApprovalStatus) -> StoreResult<Vec<Approval>> {
-        let rows: Vec<ApprovalRow> = sqlx::query_as("SELECT * FROM approvals WHERE status = ? ORDER BY id")
-            .bind(approval_status_str(status))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
+        let rows: Vec<ApprovalRow> =
+            sqlx::query_as("SELECT * FROM approvals WHERE status = ? ORDER BY id")
+                .bind(approval_status_str(status))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db_err)?;
         rows.into_iter().map(Approval::try_from).collect()
     }
 }
