@@ -1,8 +1,11 @@
 //! The poller: reads each stream from its modified-time cursor, the safety net for
 //! webhooks that were lost.
 //!
-//! One poll of a stream takes "now" as its upper bound (a record changed while we read
-//! is left for the next poll rather than skipped), reads every record modified at or
+//! One poll of a stream takes its start time as the upper bound (a record changed while
+//! we read is left for the next poll rather than skipped; and since Zoho's modified
+//! times have whole seconds, only seconds that have fully passed are taken, so a later
+//! change can never share a modified time, and a dedup key, with one already read),
+//! reads every record modified at or
 //! after the cursor (`>=`: the boundary is re-read, and the dedup keys, which include
 //! the modified time, absorb the repeats), and stores the events and the new cursor in
 //! one store call, so the cursor never moves past events that are not in the inbox.
@@ -72,7 +75,8 @@ impl<S: Store> Poller<S> {
     pub async fn poll_once(&self, stream: &StreamConfig) -> Result<PollReport, TriggerError> {
         let connection = self.config.connection().to_string();
         let name = stream.name();
-        let upper = self.clock.now_ms();
+        // The last whole second that has fully passed at the sync's start.
+        let upper = self.clock.now_ms().div_euclid(1000) * 1000 - 1;
         let before = match self.store.cursor(&connection, &name).await? {
             Some(c) => c.position_ms,
             None => self.config.poller.start_ms,
