@@ -71,21 +71,50 @@ async fn crm_poller_moves_its_cursor_only_with_stored_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn books_poller_second_poll_adds_nothing() {
+async fn books_poller_reads_from_its_cursor_and_a_second_poll_adds_nothing() {
+    use zoho::books::models::{Contact, Invoice, Item, LineItem};
+    let dec = |s: &str| s.parse::<rust_decimal::Decimal>().expect("decimal");
     let env = env("poll-books").await;
     let stream = StreamConfig::new(System::Books, "invoices");
     let mut cfg = TriggerConfig::new("test");
+    cfg.poller.start_ms = env.now_floor_s();
     cfg.routes = Routes::default().with(System::Books, "invoices", &["overdue_to_task"]);
     let poller = Poller::new(env.store.clone(), env.client.clone(), cfg, env.clock.clone());
-    // From the beginning: the seeded invoices.
+    let books = env.client.books();
+    let customer = books.create_contact(&Contact { contact_name: Some("Poll Ltd".into()), ..Default::default() }).await.expect("contact");
+    let item = books.create_item(&Item { name: Some("Thing".into()), rate: Some(dec("5")), ..Default::default() }).await.expect("item");
+    let invoice = |n: &str| Invoice {
+        customer_id: customer.contact_id.clone(),
+        line_items: vec![LineItem { item_id: item.item_id.clone(), rate: Some(dec(n)), quantity: Some(dec("1")), ..LineItem::default() }],
+        ..Invoice::default()
+    };
+    let mut ids = Vec::new();
+    for n in ["1", "2", "3"] {
+        ids.push(books.create_invoice(&invoice(n)).await.expect("invoice").invoice_id.expect("id"));
+    }
+    // Still the same second: nothing is taken yet (a later change could share it).
+    let early = poller.poll_once(&stream).await.expect("poll");
+    assert_eq!(early.new, 0, "{early:?}");
+
     env.advance(2_000);
     let first = poller.poll_once(&stream).await.expect("poll");
-    assert!(first.new > 0, "seeded invoices are read: {first:?}");
-    assert_eq!(queued(&env.store).await.len(), first.new);
+    assert_eq!((first.read, first.new), (3, 3), "{first:?}");
+    let expected: BTreeSet<String> = ids.iter().map(|id| format!("books:invoices:{id}")).collect();
+    assert_eq!(queued_keys(&env.store).await, expected);
     let second = poller.poll_once(&stream).await.expect("poll");
     assert_eq!(second.new, 0, "{second:?}");
     assert_eq!(second.cursor_after, first.cursor_after);
-    assert_eq!(queued(&env.store).await.len(), first.new);
+    assert_eq!(queued(&env.store).await.len(), 3);
+
+    env.advance(1_000);
+    books.update_invoice(&ids[0], &invoice("7")).await.expect("update");
+    env.advance(2_000);
+    let third = poller.poll_once(&stream).await.expect("poll");
+    assert_eq!(third.new, 1, "{third:?}");
+    assert!(third.cursor_after > first.cursor_after);
+    let cursor = env.store.cursor("test", "books:invoices").await.expect("cursor").expect("a cursor");
+    assert_eq!(cursor.position_ms, third.cursor_after);
+    assert_eq!(queued(&env.store).await.len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
