@@ -109,19 +109,19 @@ fn bad_body(route: &'static str, e: BadBody) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": e.problem, "at": e.at }))).into_response()
 }
 
-/// Checks the shared secret of a route: `Err` is the refusal to send.
-fn check_secret(route: &'static str, expected: Option<&SecretString>, headers: &HeaderMap, query: Option<&str>) -> Result<(), Response> {
+/// Checks the shared secret of a route: `Err` is the status and the reason to refuse.
+fn check_secret(expected: Option<&SecretString>, headers: &HeaderMap, query: Option<&str>) -> Result<(), (StatusCode, &'static str)> {
     let presented: Option<String> = match headers.get(SECRET_HEADER) {
         Some(v) => Some(v.to_str().unwrap_or("").to_string()),
         None => query.and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == SECRET_PARAM).map(|(_, v)| v.into_owned())),
     };
     let Some(expected) = expected.filter(|s| !s.is_empty()) else {
-        return Err(refuse(StatusCode::FORBIDDEN, route, "no secret is configured for this endpoint"));
+        return Err((StatusCode::FORBIDDEN, "no secret is configured for this endpoint"));
     };
     match presented {
-        None => Err(refuse(StatusCode::UNAUTHORIZED, route, "missing secret (X-Zoho-Bridge-Secret header or secret query parameter)")),
+        None => Err((StatusCode::UNAUTHORIZED, "missing secret (X-Zoho-Bridge-Secret header or secret query parameter)")),
         Some(p) if expected.matches(&p) => Ok(()),
-        Some(_) => Err(refuse(StatusCode::FORBIDDEN, route, "wrong secret")),
+        Some(_) => Err((StatusCode::FORBIDDEN, "wrong secret")),
     }
 }
 
@@ -170,8 +170,8 @@ async fn crm_notify<S: Store>(State(r): State<Arc<Receiver<S>>>, body: Bytes) ->
 
 async fn crm_workflow<S: Store>(State(r): State<Arc<Receiver<S>>>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
     const ROUTE: &str = "/hooks/crm/workflow";
-    if let Err(refusal) = check_secret(ROUTE, r.config.webhooks.crm_workflow_secret.as_ref(), &headers, query.as_deref()) {
-        return refusal;
+    if let Err((status, problem)) = check_secret(r.config.webhooks.crm_workflow_secret.as_ref(), &headers, query.as_deref()) {
+        return refuse(status, ROUTE, problem);
     }
     match crm_workflow_event(&body, r.config.connection()) {
         Ok(event) => store_events(&r, ROUTE, &[event]).await,
@@ -181,8 +181,8 @@ async fn crm_workflow<S: Store>(State(r): State<Arc<Receiver<S>>>, RawQuery(quer
 
 async fn books<S: Store>(State(r): State<Arc<Receiver<S>>>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
     const ROUTE: &str = "/hooks/books";
-    if let Err(refusal) = check_secret(ROUTE, r.config.webhooks.books_secret.as_ref(), &headers, query.as_deref()) {
-        return refusal;
+    if let Err((status, problem)) = check_secret(r.config.webhooks.books_secret.as_ref(), &headers, query.as_deref()) {
+        return refuse(status, ROUTE, problem);
     }
     match books_event(&body, r.config.connection()) {
         Ok(event) => store_events(&r, ROUTE, &[event]).await,
