@@ -199,3 +199,40 @@ async fn faulty_books_webhooks_plus_the_poller_give_every_change_once() {
     assert_eq!(queued_keys(&env.store).await, created, "every change is in the inbox");
     assert_eq!(queued(&env.store).await.len(), N, "each change exactly once");
 }
+
+/// Refusals are logged, but never with the secret or token that was presented or
+/// expected (DESIGN invariant 6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_logged_without_secrets() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_max_level(tracing::Level::DEBUG).with_writer(move || writer.clone()).finish();
+    // Handlers run on the runtime's worker threads: the subscriber must be global.
+    let _ = tracing::subscriber::set_global_default(subscriber);
+
+    let env = env("logs").await;
+    let base = env.serve(config(), ChannelTokens::new()).await;
+    post(&env.http, format!("{base}/hooks/crm/notify"), &[], &NOTIFY.replace("chan-token", "presented-token")).await;
+    post(&env.http, format!("{base}/hooks/books"), &[("X-Zoho-Bridge-Secret", "presented-secret")], "{}").await;
+    post(&env.http, format!("{base}/hooks/crm/workflow?secret=query-secret"), &[], "{}").await;
+    post(&env.http, format!("{base}/hooks/crm/notify"), &[], NOTIFY).await;
+
+    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap_or_else(|p| p.into_inner())).to_string();
+    assert!(logs.contains("webhook refused"), "refusals are logged: {logs}");
+    for secret in ["presented-token", "chan-token", "presented-secret", "books-secret", "query-secret", "wf-secret"] {
+        assert!(!logs.contains(secret), "{secret} leaked into the logs: {logs}");
+    }
+}
