@@ -6,6 +6,12 @@
 //! poller and by a Books or workflow webhook carrying the same modified time gets the
 //! same key (`system:module:id:modified_ms`); a CRM notification, which only carries
 //! its send time, is keyed by (channel, module, id, server_time, operation).
+//!
+//! Known limit: Zoho's modified times have whole seconds, so two webhooks for two
+//! changes of one record within the same second share a key and the second is absorbed.
+//! The flow of the first reads the record fresh; only if it ran between the two changes
+//! is the second change missed until the record changes again. (The poller avoids this
+//! by reading only seconds that have fully passed.)
 
 use serde_json::{Map, Value};
 
