@@ -118,6 +118,7 @@ async fn connection_errors_do_not_leak_the_password() {
     let url = "postgres://bridge:hunter2-secret@127.0.0.1:1/bridge?connect_timeout=2";
     let err = PgStore::connect(url).await.expect_err("nothing listens on port 1");
     let message = err.to_string();
+    eprintln!("the error reads: {message}");
     assert!(matches!(err, StoreError::Database(_)), "{err:?}");
     assert!(!message.contains("hunter2-secret"), "{message}");
     assert!(message.contains("127.0.0.1"), "the message should say where: {message}");

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
 
 use super::approval::{Approval, ApprovalStatus, Approvals};
 use super::convert::{approval_status_str, db_err, json_text, migrate_err, parse_status, source_str, status_str};
@@ -51,14 +51,19 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url).map_err(|e| {
             StoreError::Database(redact_message(&format!("bad PostgreSQL URL {}: {e}", redact_url(url)), url))
         })?;
+        // One direct connection first: it fails at once when the server is down or refuses
+        // us, where the pool would retry until its acquire timeout.
+        let connect_err = |e: sqlx::Error| {
+            StoreError::Database(redact_message(&format!("cannot connect to PostgreSQL at {}: {e}", redact_url(url)), url))
+        };
+        let probe = PgConnection::connect_with(&options).await.map_err(connect_err)?;
+        probe.close().await.map_err(connect_err)?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
-            .map_err(|e| {
-                StoreError::Database(redact_message(&format!("cannot connect to PostgreSQL at {}: {e}", redact_url(url)), url))
-            })?;
+            .map_err(connect_err)?;
         super::migrations::postgres().run(&pool).await.map_err(migrate_err)?;
         Ok(PgStore { pool })
     }

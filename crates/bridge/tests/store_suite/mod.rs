@@ -305,14 +305,15 @@ pub async fn finish_with_link_and_audit<S: Store>(store: S) {
     assert_eq!(store.job(id3).await.expect("job").expect("exists").status, JobStatus::Running);
 }
 
-/// Four claimers draining 200 jobs (50 keys, 4 jobs each) never share a job, and each key's
-/// jobs finish in enqueue order.
+/// Four claimers draining 200 jobs (10 keys, 20 jobs each, so claimers keep meeting the
+/// same keys) never share a job, never hold two jobs of one key at once, and run each
+/// key's jobs in enqueue order.
 pub async fn concurrent_claimers<S: Store>(store: S) {
     let mut expected = HashSet::new();
     let mut key_of = HashMap::new();
-    for round in 0..4 {
+    for round in 0..20 {
         let batch: Vec<_> =
-            (0..50).map(|k| (event(&format!("r{k}"), 1_000 + round), vec![job(&format!("r{k}"))])).collect();
+            (0..10).map(|k| (event(&format!("r{k}"), 1_000 + round), vec![job(&format!("r{k}"))])).collect();
         let cursor = Cursor { connection: "acme".into(), stream: "crm:Products".into(), position_ms: round, updated_ms: 0 };
         store.add_events_and_move_cursor(&batch, &cursor, T0).await.expect("batch");
     }
