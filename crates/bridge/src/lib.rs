@@ -7,3 +7,4 @@
 //! records the link and the audit entry in one transaction with the job's completion.
 
 pub mod store;
+pub mod triggers;

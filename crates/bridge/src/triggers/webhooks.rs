@@ -1,0 +1,191 @@
+//! The webhook receiver: the HTTP endpoints Zoho calls when something changes.
+//!
+//! | route | caller | authentication |
+//! |---|---|---|
+//! | `POST /hooks/crm/notify` | CRM Notification API callbacks | the channel's `token`, compared in constant time with the one registered for `channel_id` |
+//! | `POST /hooks/crm/workflow` | CRM workflow-rule webhooks | shared secret: header `X-Zoho-Bridge-Secret` or query `secret` |
+//! | `POST /hooks/books` | Books workflow webhooks | shared secret: header `X-Zoho-Bridge-Secret` or query `secret` |
+//!
+//! Every accepted event is in the inbox, with its jobs, before the 2xx goes back; a
+//! repeated delivery answers 200 and stores nothing new. Refusals: 400 with what was
+//! wrong and where (`{"error": "...", "at": "$.ids[0]"}`), 401 when no token or secret
+//! was presented, 403 when it is wrong (or the endpoint has no secret configured), 500
+//! when the store failed (the poller will pick the change up later). Nothing refused is
+//! enqueued, and no secret or token is ever logged.
+//!
+//! # CRM workflow webhook
+//!
+//! Body: JSON (or a form with the same names) with `module` (the module API name),
+//! `id` (the record id) and, recommended, `modified_time` (the record's
+//! `Modified_Time`, so that a webhook and the poller seeing the same change collapse
+//! into one event). Other fields are kept in the event's payload. In CRM: Setup →
+//! Automation → Actions → Webhooks → Configure Webhook:
+//!
+//! ```text
+//! Method:          POST
+//! URL to notify:   https://bridge.example.com/hooks/crm/workflow
+//! Authorization:   General; Header  X-Zoho-Bridge-Secret = <webhooks.crm_workflow_secret>
+//! Body:            Raw, JSON:
+//!   {"module": "Deals", "id": "${Deals.Deal Id}", "modified_time": "${Deals.Modified Time}"}
+//! ```
+//!
+//! and attach the webhook to a workflow rule on the module ("on create or edit").
+//!
+//! # Books webhook
+//!
+//! Books' default payload (`{"invoice": {...}}`, `{"payment": {...}}`,
+//! `{"contact": {...}}`, `{"item": {...}}`, …) or the `JSONString=` form. The event
+//! is keyed by the entity's id and `last_modified_time`. In Books: Settings →
+//! Automation → Webhooks, URL `https://bridge.example.com/hooks/books`, a custom header
+//! `X-Zoho-Bridge-Secret` (or `?secret=` in the URL), "default payload", attached to
+//! workflow rules on the entities you sync.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, RawQuery, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use serde_json::json;
+
+use super::{
+    channels::ChannelTokens,
+    clock::Clock,
+    config::TriggerConfig,
+    events::{BadBody, CrmCallback, books_event, crm_workflow_event},
+    secret::SecretString,
+};
+use crate::store::{Inserted, NewEvent, Store};
+
+/// The header carrying the shared secret.
+pub const SECRET_HEADER: &str = "x-zoho-bridge-secret";
+/// The query parameter carrying the shared secret (when headers cannot be set).
+pub const SECRET_PARAM: &str = "secret";
+
+struct Receiver<S> {
+    store: S,
+    config: TriggerConfig,
+    tokens: ChannelTokens,
+    clock: Clock,
+}
+
+/// The receiver's routes, ready to be mounted by the binary. Channel tokens come from
+/// `tokens` (filled by the [`ChannelKeeper`](super::ChannelKeeper)) and from the tokens
+/// set in `config.channels.watch`.
+pub fn router<S: Store>(store: S, config: TriggerConfig, tokens: ChannelTokens) -> Router {
+    router_with_clock(store, config, tokens, Clock::system())
+}
+
+/// [`router`] with the clock that stamps stored events.
+pub fn router_with_clock<S: Store>(store: S, config: TriggerConfig, tokens: ChannelTokens, clock: Clock) -> Router {
+    for w in &config.channels.watch {
+        if let Some(token) = w.token.as_ref().filter(|t| !t.is_empty())
+            && tokens.get(&w.channel_id).is_none()
+        {
+            tokens.set(&w.channel_id, token.clone());
+        }
+    }
+    let limit = config.webhooks.max_body_bytes;
+    let receiver = Arc::new(Receiver { store, config, tokens, clock });
+    Router::new()
+        .route("/hooks/crm/notify", post(crm_notify::<S>))
+        .route("/hooks/crm/workflow", post(crm_workflow::<S>))
+        .route("/hooks/books", post(books::<S>))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(receiver)
+}
+
+fn refuse(status: StatusCode, route: &'static str, problem: &str) -> Response {
+    tracing::warn!(route, status = status.as_u16(), problem, "webhook refused");
+    (status, Json(json!({ "error": problem }))).into_response()
+}
+
+fn bad_body(route: &'static str, e: BadBody) -> Response {
+    tracing::warn!(route, problem = %e.problem, at = %e.at, "webhook refused: malformed body");
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": e.problem, "at": e.at }))).into_response()
+}
+
+/// Checks the shared secret of a route: `Err` is the status and the reason to refuse.
+fn check_secret(expected: Option<&SecretString>, headers: &HeaderMap, query: Option<&str>) -> Result<(), (StatusCode, &'static str)> {
+    let presented: Option<String> = match headers.get(SECRET_HEADER) {
+        Some(v) => Some(v.to_str().unwrap_or("").to_string()),
+        None => query.and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == SECRET_PARAM).map(|(_, v)| v.into_owned())),
+    };
+    let Some(expected) = expected.filter(|s| !s.is_empty()) else {
+        return Err((StatusCode::FORBIDDEN, "no secret is configured for this endpoint"));
+    };
+    match presented {
+        None => Err((StatusCode::UNAUTHORIZED, "missing secret (X-Zoho-Bridge-Secret header or secret query parameter)")),
+        Some(p) if expected.matches(&p) => Ok(()),
+        Some(_) => Err((StatusCode::FORBIDDEN, "wrong secret")),
+    }
+}
+
+/// Stores events (each with its routed jobs); answers 200 with the counts.
+async fn store_events<S: Store>(r: &Receiver<S>, route: &'static str, events: &[NewEvent]) -> Response {
+    let now = r.clock.now_ms();
+    let (mut new, mut duplicates) = (0usize, 0usize);
+    for event in events {
+        let system = if event.system == "books" { super::System::Books } else { super::System::Crm };
+        let jobs = r.config.routes.jobs(system, &event.module, &event.record_id);
+        match r.store.add_event(event, &jobs, now).await {
+            Ok(Inserted::New(_)) => new += 1,
+            Ok(Inserted::Duplicate) => duplicates += 1,
+            Err(e) => {
+                tracing::error!(route, error = %e, module = %event.module, record_id = %event.record_id, "webhook event not stored");
+                return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "the event could not be stored" }))).into_response();
+            }
+        }
+    }
+    tracing::debug!(route, new, duplicates, "webhook accepted");
+    (StatusCode::OK, Json(json!({ "stored": new, "duplicates": duplicates }))).into_response()
+}
+
+async fn crm_notify<S: Store>(State(r): State<Arc<Receiver<S>>>, body: Bytes) -> Response {
+    const ROUTE: &str = "/hooks/crm/notify";
+    let callback = match CrmCallback::parse(&body) {
+        Ok(c) => c,
+        Err(e) => return bad_body(ROUTE, e),
+    };
+    let Some(presented) = callback.token.as_deref().filter(|t| !t.is_empty()) else {
+        return refuse(StatusCode::UNAUTHORIZED, ROUTE, "the callback carries no token");
+    };
+    match r.tokens.get(&callback.channel_id) {
+        Some(expected) if expected.matches(presented) => {}
+        Some(_) => return refuse(StatusCode::FORBIDDEN, ROUTE, "wrong token for the channel"),
+        None => {
+            tracing::warn!(route = ROUTE, channel_id = %callback.channel_id, "callback for an unknown channel");
+            return refuse(StatusCode::FORBIDDEN, ROUTE, "unknown channel");
+        }
+    }
+    match callback.events(r.config.connection()) {
+        Ok(events) => store_events(&r, ROUTE, &events).await,
+        Err(e) => bad_body(ROUTE, e),
+    }
+}
+
+async fn crm_workflow<S: Store>(State(r): State<Arc<Receiver<S>>>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    const ROUTE: &str = "/hooks/crm/workflow";
+    if let Err((status, problem)) = check_secret(r.config.webhooks.crm_workflow_secret.as_ref(), &headers, query.as_deref()) {
+        return refuse(status, ROUTE, problem);
+    }
+    match crm_workflow_event(&body, r.config.connection()) {
+        Ok(event) => store_events(&r, ROUTE, &[event]).await,
+        Err(e) => bad_body(ROUTE, e),
+    }
+}
+
+async fn books<S: Store>(State(r): State<Arc<Receiver<S>>>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    const ROUTE: &str = "/hooks/books";
+    if let Err((status, problem)) = check_secret(r.config.webhooks.books_secret.as_ref(), &headers, query.as_deref()) {
+        return refuse(status, ROUTE, problem);
+    }
+    match books_event(&body, r.config.connection()) {
+        Ok(event) => store_events(&r, ROUTE, &[event]).await,
+        Err(e) => bad_body(ROUTE, e),
+    }
+}
