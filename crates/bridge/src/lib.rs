@@ -7,3 +7,6 @@
 //! records the link and the audit entry in one transaction with the job's completion.
 
 pub mod store;
+pub mod flows;
+pub mod hash;
+pub mod worker;
