@@ -12,6 +12,21 @@
 
 use std::future::Future;
 
+mod any;
+mod approval;
+mod convert;
+mod migrations;
+mod postgres;
+mod redact;
+mod rows;
+mod sqlite;
+
+pub use any::AnyStore;
+pub use approval::{Approval, ApprovalStatus, Approvals};
+pub use postgres::PgStore;
+pub use redact::{redact_message, redact_url};
+pub use sqlite::{DEFAULT_SQLITE_FILE, SqliteStore};
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -1,0 +1,142 @@
+//! A store chosen at run time from a URL or a path, so the binary can take either.
+
+use serde_json::Value;
+
+use super::approval::{Approval, ApprovalStatus, Approvals};
+use super::postgres::PgStore;
+use super::sqlite::SqliteStore;
+use super::{AuditEntry, Cursor, Failure, Finish, Inserted, Job, JobStatus, Link, NewEvent, NewJob, Store, StoreResult};
+
+/// Either back end, delegating every call.
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    /// A SQLite file.
+    Sqlite(SqliteStore),
+    /// A PostgreSQL database.
+    Postgres(PgStore),
+}
+
+impl AnyStore {
+    /// Connects by scheme: `postgres://` or `postgresql://` → PostgreSQL, `sqlite:` →
+    /// SQLite URL, anything else → a SQLite file path. Runs the migrations.
+    pub async fn connect(url_or_path: &str) -> StoreResult<Self> {
+        if url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://") {
+            Ok(AnyStore::Postgres(PgStore::connect(url_or_path).await?))
+        } else if url_or_path.starts_with("sqlite:") {
+            Ok(AnyStore::Sqlite(SqliteStore::open_url(url_or_path).await?))
+        } else {
+            Ok(AnyStore::Sqlite(SqliteStore::open(url_or_path).await?))
+        }
+    }
+
+    /// Closes the connections.
+    pub async fn close(&self) {
+        match self {
+            AnyStore::Sqlite(s) => s.close().await,
+            AnyStore::Postgres(s) => s.close().await,
+        }
+    }
+}
+
+/// Calls the same method on whichever store this is.
+macro_rules! delegate {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            AnyStore::Sqlite($store) => $call.await,
+            AnyStore::Postgres($store) => $call.await,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn add_event(&self, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> StoreResult<Inserted> {
+        delegate!(self, s => s.add_event(event, jobs, now_ms))
+    }
+
+    async fn add_events_and_move_cursor(
+        &self,
+        events: &[(NewEvent, Vec<NewJob>)],
+        cursor: &Cursor,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Inserted>> {
+        delegate!(self, s => s.add_events_and_move_cursor(events, cursor, now_ms))
+    }
+
+    async fn claim(&self, worker: &str, now_ms: i64, lease_ms: i64, limit: u32) -> StoreResult<Vec<Job>> {
+        delegate!(self, s => s.claim(worker, now_ms, lease_ms, limit))
+    }
+
+    async fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> StoreResult<()> {
+        delegate!(self, s => s.extend_lease(job_id, worker, until_ms))
+    }
+
+    async fn finish(&self, job_id: i64, worker: &str, finish: &Finish, now_ms: i64) -> StoreResult<()> {
+        delegate!(self, s => s.finish(job_id, worker, finish, now_ms))
+    }
+
+    async fn fail(
+        &self,
+        job_id: i64,
+        worker: &str,
+        failure: &Failure,
+        retry_at_ms: i64,
+        max_attempts: i32,
+        now_ms: i64,
+    ) -> StoreResult<JobStatus> {
+        delegate!(self, s => s.fail(job_id, worker, failure, retry_at_ms, max_attempts, now_ms))
+    }
+
+    async fn job(&self, job_id: i64) -> StoreResult<Option<Job>> {
+        delegate!(self, s => s.job(job_id))
+    }
+
+    async fn jobs_with_status(&self, status: JobStatus, limit: u32) -> StoreResult<Vec<Job>> {
+        delegate!(self, s => s.jobs_with_status(status, limit))
+    }
+
+    async fn job_counts(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
+        delegate!(self, s => s.job_counts())
+    }
+
+    async fn replay(&self, job_id: i64, now_ms: i64) -> StoreResult<()> {
+        delegate!(self, s => s.replay(job_id, now_ms))
+    }
+
+    async fn drop_dead(&self, job_id: i64, reason: &str, now_ms: i64) -> StoreResult<()> {
+        delegate!(self, s => s.drop_dead(job_id, reason, now_ms))
+    }
+
+    async fn link_by_crm(&self, connection: &str, crm_module: &str, crm_id: &str) -> StoreResult<Option<Link>> {
+        delegate!(self, s => s.link_by_crm(connection, crm_module, crm_id))
+    }
+
+    async fn link_by_books(&self, connection: &str, books_entity: &str, books_id: &str) -> StoreResult<Option<Link>> {
+        delegate!(self, s => s.link_by_books(connection, books_entity, books_id))
+    }
+
+    async fn links(&self, connection: &str, crm_module: &str) -> StoreResult<Vec<Link>> {
+        delegate!(self, s => s.links(connection, crm_module))
+    }
+
+    async fn cursor(&self, connection: &str, stream: &str) -> StoreResult<Option<Cursor>> {
+        delegate!(self, s => s.cursor(connection, stream))
+    }
+
+    async fn audit_for_record(&self, system: &str, module: &str, record_id: &str) -> StoreResult<Vec<AuditEntry>> {
+        delegate!(self, s => s.audit_for_record(system, module, record_id))
+    }
+}
+
+impl Approvals for AnyStore {
+    async fn create_approval(&self, requested_by: &str, action: &str, payload: &Value, now_ms: i64) -> StoreResult<i64> {
+        delegate!(self, s => s.create_approval(requested_by, action, payload, now_ms))
+    }
+
+    async fn decide_approval(&self, id: i64, approve: bool, decided_by: &str, now_ms: i64) -> StoreResult<Approval> {
+        delegate!(self, s => s.decide_approval(id, approve, decided_by, now_ms))
+    }
+
+    async fn approvals(&self, status: ApprovalStatus) -> StoreResult<Vec<Approval>> {
+        delegate!(self, s => s.approvals(status))
+    }
+}

@@ -1,0 +1,35 @@
+//! The schema migrations, compiled into the binary so it needs no files beside it.
+//!
+//! sqlx's `migrate!` macro needs its `macros` feature; building the [`Migrator`] from
+//! `include_str!` keeps the dependency lean and works the same way.
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+/// SQLite migrations: (version, description, SQL).
+const SQLITE: &[(i64, &str, &str)] = &[(1, "store", include_str!("../../migrations/sqlite/0001_store.sql"))];
+
+/// PostgreSQL migrations: (version, description, SQL).
+const POSTGRES: &[(i64, &str, &str)] = &[(1, "store", include_str!("../../migrations/postgres/0001_store.sql"))];
+
+fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {
+    Migrator::with_migrations(
+        list.iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), false)
+            })
+            .collect(),
+    )
+}
+
+/// The SQLite schema's migrator.
+pub(crate) fn sqlite() -> Migrator {
+    migrator(SQLITE)
+}
+
+/// The PostgreSQL schema's migrator.
+pub(crate) fn postgres() -> Migrator {
+    migrator(POSTGRES)
+}

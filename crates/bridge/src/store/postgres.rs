@@ -1,0 +1,462 @@
+//! The PostgreSQL back end: several workers (and processes) sharing one database.
+//!
+//! Jobs are claimed with `FOR UPDATE SKIP LOCKED` (as crates.io's worker does), so
+//! concurrent claimers never wait on each other nor take the same job. Finishing,
+//! failing and extending lock the job row first (`FOR UPDATE`), so a claim taking over an
+//! expired lease and the old worker's finish cannot both win. JSON is stored as `jsonb`
+//! and travels as text (`$n::jsonb` in, `::text` out) so both back ends share decoding.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
+
+use super::approval::{Approval, ApprovalStatus, Approvals};
+use super::convert::{approval_status_str, db_err, json_text, migrate_err, parse_status, source_str, status_str};
+use super::redact::{redact_message, redact_url};
+use super::rows::{ApprovalRow, AuditRow, CursorRow, JobRow, LinkRow, jobs_from_rows};
+use super::{
+    AuditEntry, Cursor, Failure, Finish, Inserted, Job, JobStatus, Link, NewEvent, NewJob, Store, StoreError,
+    StoreResult,
+};
+
+/// Connections per process: enough for a few workers, triggers and the dashboard on 2 cores.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// Job columns with JSON as text.
+const JOB_COLUMNS_PG: &str = "jobs.id, jobs.event_id, jobs.flow, jobs.key, jobs.payload::text AS payload, jobs.status, \
+     jobs.attempts, jobs.run_after_ms, jobs.lease_owner, jobs.lease_until_ms, jobs.last_error, jobs.outcome, \
+     jobs.created_ms, jobs.updated_ms";
+
+/// Audit columns with JSON as text.
+const AUDIT_COLUMNS_PG: &str = "id, at_ms, actor, job_id, event_id, connection, system, module, record_id, action, \
+     request::text AS request, response::text AS response, ok";
+
+/// Approval columns with JSON as text.
+const APPROVAL_COLUMNS_PG: &str =
+    "id, requested_by, action, payload::text AS payload, status, decided_by, created_ms, decided_ms";
+
+/// The store on a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/db`) and runs the
+    /// migrations. Errors never contain the password.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| {
+            StoreError::Database(redact_message(&format!("bad PostgreSQL URL {}: {e}", redact_url(url)), url))
+        })?;
+        // One direct connection first: it fails at once when the server is down or refuses
+        // us, where the pool would retry until its acquire timeout.
+        let connect_err = |e: sqlx::Error| {
+            StoreError::Database(redact_message(&format!("cannot connect to PostgreSQL at {}: {e}", redact_url(url)), url))
+        };
+        let probe = PgConnection::connect_with(&options).await.map_err(connect_err)?;
+        probe.close().await.map_err(connect_err)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        super::migrations::postgres().run(&pool).await.map_err(migrate_err)?;
+        Ok(PgStore { pool })
+    }
+
+    /// Closes the pool (waits for connections in use to come back).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(db_err)
+    }
+}
+
+/// Inserts one event and its jobs inside `tx`.
+async fn insert_event(tx: &mut Transaction<'static, Postgres>, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> StoreResult<Inserted> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+    )
+    .bind(source_str(event.source))
+    .bind(&event.connection)
+    .bind(&event.system)
+    .bind(&event.module)
+    .bind(&event.record_id)
+    .bind(event.modified_ms)
+    .bind(json_text(&event.payload))
+    .bind(&event.dedup_key)
+    .bind(now_ms)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    let Some(event_id) = id else { return Ok(Inserted::Duplicate) };
+    for job in jobs {
+        sqlx::query(
+            "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
+             VALUES ($1, $2, $3, $4::jsonb, 'queued', 0, $5, $5, $5)",
+        )
+        .bind(event_id)
+        .bind(&job.flow)
+        .bind(&job.key)
+        .bind(json_text(&job.payload))
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(Inserted::New(event_id))
+}
+
+/// Inserts audit entries inside `tx`.
+async fn insert_audit(tx: &mut Transaction<'static, Postgres>, entries: &[AuditEntry]) -> StoreResult<()> {
+    for entry in entries {
+        sqlx::query(
+            "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12)",
+        )
+        .bind(entry.at_ms)
+        .bind(&entry.actor)
+        .bind(entry.job_id)
+        .bind(entry.event_id)
+        .bind(&entry.connection)
+        .bind(&entry.system)
+        .bind(&entry.module)
+        .bind(&entry.record_id)
+        .bind(&entry.action)
+        .bind(json_text(&entry.request))
+        .bind(json_text(&entry.response))
+        .bind(entry.ok)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Locks `job_id` inside `tx` and checks that `worker` still holds it; returns its
+/// attempts. `LeaseLost` when it is not running under `worker`, `NotFound` when it does
+/// not exist.
+async fn check_lease(tx: &mut Transaction<'static, Postgres>, job_id: i64, worker: &str) -> StoreResult<i32> {
+    let row: Option<(String, Option<String>, i32)> =
+        sqlx::query_as("SELECT status, lease_owner, attempts FROM jobs WHERE id = $1 FOR UPDATE")
+            .bind(job_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_err)?;
+    match row {
+        None => Err(StoreError::NotFound(format!("job {job_id}"))),
+        Some((status, owner, attempts)) if status == "running" && owner.as_deref() == Some(worker) => Ok(attempts),
+        Some(_) => Err(StoreError::LeaseLost(job_id)),
+    }
+}
+
+impl Store for PgStore {
+    async fn add_event(&self, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> StoreResult<Inserted> {
+        let mut tx = self.begin().await?;
+        let inserted = insert_event(&mut tx, event, jobs, now_ms).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(inserted)
+    }
+
+    async fn add_events_and_move_cursor(
+        &self,
+        events: &[(NewEvent, Vec<NewJob>)],
+        cursor: &Cursor,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Inserted>> {
+        let mut tx = self.begin().await?;
+        let mut out = Vec::with_capacity(events.len());
+        for (event, jobs) in events {
+            out.push(insert_event(&mut tx, event, jobs, now_ms).await?);
+        }
+        sqlx::query(
+            "INSERT INTO cursors (connection, stream, position_ms, updated_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (connection, stream) DO UPDATE SET position_ms = excluded.position_ms, updated_ms = excluded.updated_ms",
+        )
+        .bind(&cursor.connection)
+        .bind(&cursor.stream)
+        .bind(cursor.position_ms)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(out)
+    }
+
+    async fn claim(&self, worker: &str, now_ms: i64, lease_ms: i64, limit: u32) -> StoreResult<Vec<Job>> {
+        // Rows another claimer has locked are skipped; a later job of a key whose earlier
+        // job is locked is still excluded, because the earlier one is unfinished in this
+        // statement's snapshot. After a lock is taken PostgreSQL re-checks the row's
+        // conditions on its newest version, so a job just claimed by someone else drops out.
+        let sql = format!(
+            "WITH picked AS (\
+               SELECT j.id FROM jobs j \
+               WHERE j.status IN ('queued', 'running') \
+                 AND ((j.status = 'queued' AND j.run_after_ms <= $3) OR (j.status = 'running' AND j.lease_until_ms <= $3)) \
+                 AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.key = j.key AND e.id <> j.id \
+                     AND e.status IN ('queued', 'running') \
+                     AND (e.id < j.id OR (e.status = 'running' AND e.lease_until_ms > $3))) \
+               ORDER BY j.id LIMIT $4 \
+               FOR UPDATE OF j SKIP LOCKED) \
+             UPDATE jobs SET status = 'running', lease_owner = $1, lease_until_ms = $2, attempts = jobs.attempts + 1, updated_ms = $3 \
+             FROM picked WHERE jobs.id = picked.id \
+             RETURNING {JOB_COLUMNS_PG}"
+        );
+        let rows: Vec<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(worker)
+            .bind(now_ms.saturating_add(lease_ms))
+            .bind(now_ms)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        jobs_from_rows(rows)
+    }
+
+    async fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        check_lease(&mut tx, job_id, worker).await?;
+        sqlx::query("UPDATE jobs SET lease_until_ms = $1 WHERE id = $2")
+            .bind(until_ms)
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn finish(&self, job_id: i64, worker: &str, finish: &Finish, now_ms: i64) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        check_lease(&mut tx, job_id, worker).await?;
+        let (status, outcome) = match finish {
+            Finish::Done { outcome, .. } => (JobStatus::Done, outcome),
+            Finish::Skipped { reason } => (JobStatus::Skipped, reason),
+        };
+        sqlx::query(
+            "UPDATE jobs SET status = $1, outcome = $2, lease_owner = NULL, lease_until_ms = NULL, updated_ms = $3 WHERE id = $4",
+        )
+        .bind(status_str(status))
+        .bind(outcome)
+        .bind(now_ms)
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let Finish::Done { link, audit, .. } = finish {
+            if let Some(link) = link {
+                sqlx::query(
+                    "INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (connection, crm_module, crm_id) DO UPDATE SET \
+                       books_entity = excluded.books_entity, books_id = excluded.books_id, \
+                       books_hash = COALESCE(excluded.books_hash, links.books_hash), \
+                       crm_hash = COALESCE(excluded.crm_hash, links.crm_hash), \
+                       updated_ms = excluded.updated_ms",
+                )
+                .bind(&link.connection)
+                .bind(&link.crm_module)
+                .bind(&link.crm_id)
+                .bind(&link.books_entity)
+                .bind(&link.books_id)
+                .bind(&link.books_hash)
+                .bind(&link.crm_hash)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            }
+            insert_audit(&mut tx, audit).await?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn fail(
+        &self,
+        job_id: i64,
+        worker: &str,
+        failure: &Failure,
+        retry_at_ms: i64,
+        max_attempts: i32,
+        now_ms: i64,
+    ) -> StoreResult<JobStatus> {
+        let mut tx = self.begin().await?;
+        let attempts = check_lease(&mut tx, job_id, worker).await?;
+        let status = if failure.retryable && attempts < max_attempts { JobStatus::Queued } else { JobStatus::Dead };
+        sqlx::query(
+            "UPDATE jobs SET status = $1, run_after_ms = $2, last_error = $3, lease_owner = NULL, lease_until_ms = NULL, \
+             updated_ms = $4 WHERE id = $5",
+        )
+        .bind(status_str(status))
+        .bind(if status == JobStatus::Queued { retry_at_ms } else { now_ms })
+        .bind(&failure.error)
+        .bind(now_ms)
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        insert_audit(&mut tx, &failure.audit).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(status)
+    }
+
+    async fn job(&self, job_id: i64) -> StoreResult<Option<Job>> {
+        let sql = format!("SELECT {JOB_COLUMNS_PG} FROM jobs WHERE id = $1");
+        let row: Option<JobRow> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(job_id).fetch_optional(&self.pool).await.map_err(db_err)?;
+        row.map(Job::try_from).transpose()
+    }
+
+    async fn jobs_with_status(&self, status: JobStatus, limit: u32) -> StoreResult<Vec<Job>> {
+        let sql = format!("SELECT {JOB_COLUMNS_PG} FROM jobs WHERE status = $1 ORDER BY id LIMIT $2");
+        let rows: Vec<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(status_str(status))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        jobs_from_rows(rows)
+    }
+
+    async fn job_counts(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(|(status, n)| Ok((parse_status(&status)?, n))).collect()
+    }
+
+    async fn replay(&self, job_id: i64, now_ms: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'queued', attempts = 0, run_after_ms = $1, lease_owner = NULL, lease_until_ms = NULL, \
+             updated_ms = $1 WHERE id = $2 AND status = 'dead'",
+        )
+        .bind(now_ms)
+        .bind(job_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound(format!("dead job {job_id}"))) } else { Ok(()) }
+    }
+
+    async fn drop_dead(&self, job_id: i64, reason: &str, now_ms: i64) -> StoreResult<()> {
+        let done =
+            sqlx::query("UPDATE jobs SET status = 'skipped', outcome = $1, updated_ms = $2 WHERE id = $3 AND status = 'dead'")
+                .bind(reason)
+                .bind(now_ms)
+                .bind(job_id)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound(format!("dead job {job_id}"))) } else { Ok(()) }
+    }
+
+    async fn link_by_crm(&self, connection: &str, crm_module: &str, crm_id: &str) -> StoreResult<Option<Link>> {
+        let row: Option<LinkRow> =
+            sqlx::query_as("SELECT * FROM links WHERE connection = $1 AND crm_module = $2 AND crm_id = $3")
+                .bind(connection)
+                .bind(crm_module)
+                .bind(crm_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(row.map(Link::from))
+    }
+
+    async fn link_by_books(&self, connection: &str, books_entity: &str, books_id: &str) -> StoreResult<Option<Link>> {
+        let row: Option<LinkRow> =
+            sqlx::query_as("SELECT * FROM links WHERE connection = $1 AND books_entity = $2 AND books_id = $3")
+                .bind(connection)
+                .bind(books_entity)
+                .bind(books_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(row.map(Link::from))
+    }
+
+    async fn links(&self, connection: &str, crm_module: &str) -> StoreResult<Vec<Link>> {
+        let rows: Vec<LinkRow> =
+            sqlx::query_as("SELECT * FROM links WHERE connection = $1 AND crm_module = $2 ORDER BY crm_id")
+                .bind(connection)
+                .bind(crm_module)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(rows.into_iter().map(Link::from).collect())
+    }
+
+    async fn cursor(&self, connection: &str, stream: &str) -> StoreResult<Option<Cursor>> {
+        let row: Option<CursorRow> = sqlx::query_as("SELECT * FROM cursors WHERE connection = $1 AND stream = $2")
+            .bind(connection)
+            .bind(stream)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(row.map(Cursor::from))
+    }
+
+    async fn audit_for_record(&self, system: &str, module: &str, record_id: &str) -> StoreResult<Vec<AuditEntry>> {
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS_PG} FROM audit WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC"
+        );
+        let rows: Vec<AuditRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(system)
+            .bind(module)
+            .bind(record_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(AuditEntry::try_from).collect()
+    }
+}
+
+impl Approvals for PgStore {
+    async fn create_approval(&self, requested_by: &str, action: &str, payload: &Value, now_ms: i64) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO approvals (requested_by, action, payload, status, created_ms) \
+             VALUES ($1, $2, $3::jsonb, 'pending', $4) RETURNING id",
+        )
+        .bind(requested_by)
+        .bind(action)
+        .bind(json_text(payload))
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn decide_approval(&self, id: i64, approve: bool, decided_by: &str, now_ms: i64) -> StoreResult<Approval> {
+        let status = if approve { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+        let sql = format!(
+            "UPDATE approvals SET status = $1, decided_by = $2, decided_ms = $3 WHERE id = $4 AND status = 'pending' \
+             RETURNING {APPROVAL_COLUMNS_PG}"
+        );
+        let row: Option<ApprovalRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(approval_status_str(status))
+            .bind(decided_by)
+            .bind(now_ms)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.ok_or_else(|| StoreError::NotFound(format!("pending approval {id}")))?.try_into()
+    }
+
+    async fn approvals(&self, status: ApprovalStatus) -> StoreResult<Vec<Approval>> {
+        let sql = format!("SELECT {APPROVAL_COLUMNS_PG} FROM approvals WHERE status = $1 ORDER BY id");
+        let rows: Vec<ApprovalRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(approval_status_str(status))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(Approval::try_from).collect()
+    }
+}

@@ -1,0 +1,467 @@
+//! The SQLite back end: one file in WAL mode, the default.
+//!
+//! SQLite allows one writer at a time, so writes go through a pool of exactly one
+//! connection (writers queue in-process instead of spinning on `SQLITE_BUSY`) and every
+//! multi-statement write runs in `BEGIN IMMEDIATE`, which takes the write lock up front
+//! and so also serialises cleanly against another process sharing the file
+//! (`busy_timeout` waits for it). Reads use a small pool of their own.
+//!
+//! `synchronous = NORMAL` with WAL: a power loss may roll back the last commits, but never
+//! corrupts; a cursor rolls back with the events it covered, so the poller re-reads them.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Sqlite, Transaction};
+
+use super::approval::{Approval, ApprovalStatus, Approvals};
+use super::convert::{approval_status_str, db_err, json_text, migrate_err, source_str, status_str};
+use super::redact::redact_message;
+use super::rows::{ApprovalRow, AuditRow, CursorRow, JOB_COLUMNS, JobRow, LinkRow, jobs_from_rows};
+use super::{
+    AuditEntry, Cursor, Failure, Finish, Inserted, Job, JobStatus, Link, NewEvent, NewJob, Store, StoreError,
+    StoreResult,
+};
+
+/// The default database file.
+pub const DEFAULT_SQLITE_FILE: &str = "zoho-bridge.db";
+
+/// How long a write waits for another process holding the file's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reader connections (2 cores: more would only queue on the CPU).
+const READERS: u32 = 4;
+
+/// The store on a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file at `path` and runs the migrations.
+    pub async fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::new().filename(path.as_ref());
+        Self::open_with(options).await
+    }
+
+    /// Opens a `sqlite://path` (or `sqlite:path`) URL and runs the migrations.
+    pub async fn open_url(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Database(redact_message(&format!("bad SQLite URL: {e}"), url)))?;
+        Self::open_with(options).await
+    }
+
+    async fn open_with(options: SqliteConnectOptions) -> StoreResult<Self> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let name = options.get_filename().display().to_string();
+        let open_err = |e: sqlx::Error| StoreError::Database(format!("cannot open SQLite database {name}: {e}"));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .map_err(open_err)?;
+        super::migrations::sqlite().run(&writer).await.map_err(migrate_err)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// Closes both pools (waits for connections in use to come back).
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+    }
+}
+
+/// Inserts one event and its jobs inside `tx`.
+async fn insert_event(tx: &mut Transaction<'static, Sqlite>, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> StoreResult<Inserted> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+    )
+    .bind(source_str(event.source))
+    .bind(&event.connection)
+    .bind(&event.system)
+    .bind(&event.module)
+    .bind(&event.record_id)
+    .bind(event.modified_ms)
+    .bind(json_text(&event.payload))
+    .bind(&event.dedup_key)
+    .bind(now_ms)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    let Some(event_id) = id else { return Ok(Inserted::Duplicate) };
+    for job in jobs {
+        sqlx::query(
+            "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
+             VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
+        )
+        .bind(event_id)
+        .bind(&job.flow)
+        .bind(&job.key)
+        .bind(json_text(&job.payload))
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(Inserted::New(event_id))
+}
+
+/// Inserts audit entries inside `tx`.
+async fn insert_audit(tx: &mut Transaction<'static, Sqlite>, entries: &[AuditEntry]) -> StoreResult<()> {
+    for entry in entries {
+        sqlx::query(
+            "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(entry.at_ms)
+        .bind(&entry.actor)
+        .bind(entry.job_id)
+        .bind(entry.event_id)
+        .bind(&entry.connection)
+        .bind(&entry.system)
+        .bind(&entry.module)
+        .bind(&entry.record_id)
+        .bind(&entry.action)
+        .bind(json_text(&entry.request))
+        .bind(json_text(&entry.response))
+        .bind(entry.ok)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Checks inside `tx` that `worker` still holds `job_id`; returns its attempts.
+/// `LeaseLost` when the job is not running under `worker`, `NotFound` when it does not exist.
+async fn check_lease(tx: &mut Transaction<'static, Sqlite>, job_id: i64, worker: &str) -> StoreResult<i32> {
+    let row: Option<(String, Option<String>, i32)> =
+        sqlx::query_as("SELECT status, lease_owner, attempts FROM jobs WHERE id = ?")
+            .bind(job_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_err)?;
+    match row {
+        None => Err(StoreError::NotFound(format!("job {job_id}"))),
+        Some((status, owner, attempts)) if status == "running" && owner.as_deref() == Some(worker) => Ok(attempts),
+        Some(_) => Err(StoreError::LeaseLost(job_id)),
+    }
+}
+
+impl Store for SqliteStore {
+    async fn add_event(&self, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> StoreResult<Inserted> {
+        let mut tx = self.begin().await?;
+        let inserted = insert_event(&mut tx, event, jobs, now_ms).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(inserted)
+    }
+
+    async fn add_events_and_move_cursor(
+        &self,
+        events: &[(NewEvent, Vec<NewJob>)],
+        cursor: &Cursor,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Inserted>> {
+        let mut tx = self.begin().await?;
+        let mut out = Vec::with_capacity(events.len());
+        for (event, jobs) in events {
+            out.push(insert_event(&mut tx, event, jobs, now_ms).await?);
+        }
+        sqlx::query(
+            "INSERT INTO cursors (connection, stream, position_ms, updated_ms) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (connection, stream) DO UPDATE SET position_ms = excluded.position_ms, updated_ms = excluded.updated_ms",
+        )
+        .bind(&cursor.connection)
+        .bind(&cursor.stream)
+        .bind(cursor.position_ms)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(out)
+    }
+
+    async fn claim(&self, worker: &str, now_ms: i64, lease_ms: i64, limit: u32) -> StoreResult<Vec<Job>> {
+        // One statement, so atomic on its own; the writer pool makes it the only writer.
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', lease_owner = ?1, lease_until_ms = ?2, attempts = attempts + 1, updated_ms = ?3 \
+             WHERE id IN (\
+               SELECT j.id FROM jobs j \
+               WHERE j.status IN ('queued', 'running') \
+                 AND ((j.status = 'queued' AND j.run_after_ms <= ?3) OR (j.status = 'running' AND j.lease_until_ms <= ?3)) \
+                 AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.key = j.key AND e.id <> j.id \
+                     AND e.status IN ('queued', 'running') \
+                     AND (e.id < j.id OR (e.status = 'running' AND e.lease_until_ms > ?3))) \
+               ORDER BY j.id LIMIT ?4) \
+             RETURNING {JOB_COLUMNS}"
+        );
+        let rows: Vec<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(worker)
+            .bind(now_ms.saturating_add(lease_ms))
+            .bind(now_ms)
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await
+            .map_err(db_err)?;
+        jobs_from_rows(rows)
+    }
+
+    async fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        check_lease(&mut tx, job_id, worker).await?;
+        sqlx::query("UPDATE jobs SET lease_until_ms = ? WHERE id = ?")
+            .bind(until_ms)
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn finish(&self, job_id: i64, worker: &str, finish: &Finish, now_ms: i64) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        check_lease(&mut tx, job_id, worker).await?;
+        let (status, outcome) = match finish {
+            Finish::Done { outcome, .. } => (JobStatus::Done, outcome),
+            Finish::Skipped { reason } => (JobStatus::Skipped, reason),
+        };
+        sqlx::query(
+            "UPDATE jobs SET status = ?, outcome = ?, lease_owner = NULL, lease_until_ms = NULL, updated_ms = ? WHERE id = ?",
+        )
+        .bind(status_str(status))
+        .bind(outcome)
+        .bind(now_ms)
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let Finish::Done { link, audit, .. } = finish {
+            if let Some(link) = link {
+                sqlx::query(
+                    "INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (connection, crm_module, crm_id) DO UPDATE SET \
+                       books_entity = excluded.books_entity, books_id = excluded.books_id, \
+                       books_hash = COALESCE(excluded.books_hash, links.books_hash), \
+                       crm_hash = COALESCE(excluded.crm_hash, links.crm_hash), \
+                       updated_ms = excluded.updated_ms",
+                )
+                .bind(&link.connection)
+                .bind(&link.crm_module)
+                .bind(&link.crm_id)
+                .bind(&link.books_entity)
+                .bind(&link.books_id)
+                .bind(&link.books_hash)
+                .bind(&link.crm_hash)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            }
+            insert_audit(&mut tx, audit).await?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn fail(
+        &self,
+        job_id: i64,
+        worker: &str,
+        failure: &Failure,
+        retry_at_ms: i64,
+        max_attempts: i32,
+        now_ms: i64,
+    ) -> StoreResult<JobStatus> {
+        let mut tx = self.begin().await?;
+        let attempts = check_lease(&mut tx, job_id, worker).await?;
+        let status = if failure.retryable && attempts < max_attempts { JobStatus::Queued } else { JobStatus::Dead };
+        sqlx::query(
+            "UPDATE jobs SET status = ?, run_after_ms = ?, last_error = ?, lease_owner = NULL, lease_until_ms = NULL, updated_ms = ? \
+             WHERE id = ?",
+        )
+        .bind(status_str(status))
+        .bind(if status == JobStatus::Queued { retry_at_ms } else { now_ms })
+        .bind(&failure.error)
+        .bind(now_ms)
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        insert_audit(&mut tx, &failure.audit).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(status)
+    }
+
+    async fn job(&self, job_id: i64) -> StoreResult<Option<Job>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?");
+        let row: Option<JobRow> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(job_id).fetch_optional(&self.reader).await.map_err(db_err)?;
+        row.map(Job::try_from).transpose()
+    }
+
+    async fn jobs_with_status(&self, status: JobStatus, limit: u32) -> StoreResult<Vec<Job>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE status = ? ORDER BY id LIMIT ?");
+        let rows: Vec<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(status_str(status))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        jobs_from_rows(rows)
+    }
+
+    async fn job_counts(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(|(status, n)| Ok((super::convert::parse_status(&status)?, n))).collect()
+    }
+
+    async fn replay(&self, job_id: i64, now_ms: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'queued', attempts = 0, run_after_ms = ?, lease_owner = NULL, lease_until_ms = NULL, \
+             updated_ms = ? WHERE id = ? AND status = 'dead'",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(job_id)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound(format!("dead job {job_id}"))) } else { Ok(()) }
+    }
+
+    async fn drop_dead(&self, job_id: i64, reason: &str, now_ms: i64) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE jobs SET status = 'skipped', outcome = ?, updated_ms = ? WHERE id = ? AND status = 'dead'")
+            .bind(reason)
+            .bind(now_ms)
+            .bind(job_id)
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound(format!("dead job {job_id}"))) } else { Ok(()) }
+    }
+
+    async fn link_by_crm(&self, connection: &str, crm_module: &str, crm_id: &str) -> StoreResult<Option<Link>> {
+        let row: Option<LinkRow> =
+            sqlx::query_as("SELECT * FROM links WHERE connection = ? AND crm_module = ? AND crm_id = ?")
+                .bind(connection)
+                .bind(crm_module)
+                .bind(crm_id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?;
+        Ok(row.map(Link::from))
+    }
+
+    async fn link_by_books(&self, connection: &str, books_entity: &str, books_id: &str) -> StoreResult<Option<Link>> {
+        let row: Option<LinkRow> =
+            sqlx::query_as("SELECT * FROM links WHERE connection = ? AND books_entity = ? AND books_id = ?")
+                .bind(connection)
+                .bind(books_entity)
+                .bind(books_id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?;
+        Ok(row.map(Link::from))
+    }
+
+    async fn links(&self, connection: &str, crm_module: &str) -> StoreResult<Vec<Link>> {
+        let rows: Vec<LinkRow> =
+            sqlx::query_as("SELECT * FROM links WHERE connection = ? AND crm_module = ? ORDER BY crm_id")
+                .bind(connection)
+                .bind(crm_module)
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db_err)?;
+        Ok(rows.into_iter().map(Link::from).collect())
+    }
+
+    async fn cursor(&self, connection: &str, stream: &str) -> StoreResult<Option<Cursor>> {
+        let row: Option<CursorRow> = sqlx::query_as("SELECT * FROM cursors WHERE connection = ? AND stream = ?")
+            .bind(connection)
+            .bind(stream)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
+        Ok(row.map(Cursor::from))
+    }
+
+    async fn audit_for_record(&self, system: &str, module: &str, record_id: &str) -> StoreResult<Vec<AuditEntry>> {
+        let rows: Vec<AuditRow> =
+            sqlx::query_as("SELECT * FROM audit WHERE system = ? AND module = ? AND record_id = ? ORDER BY id DESC")
+                .bind(system)
+                .bind(module)
+                .bind(record_id)
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db_err)?;
+        rows.into_iter().map(AuditEntry::try_from).collect()
+    }
+}
+
+impl Approvals for SqliteStore {
+    async fn create_approval(&self, requested_by: &str, action: &str, payload: &Value, now_ms: i64) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO approvals (requested_by, action, payload, status, created_ms) VALUES (?, ?, ?, 'pending', ?) RETURNING id",
+        )
+        .bind(requested_by)
+        .bind(action)
+        .bind(json_text(payload))
+        .bind(now_ms)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn decide_approval(&self, id: i64, approve: bool, decided_by: &str, now_ms: i64) -> StoreResult<Approval> {
+        let status = if approve { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+        let row: Option<ApprovalRow> = sqlx::query_as(
+            "UPDATE approvals SET status = ?, decided_by = ?, decided_ms = ? WHERE id = ? AND status = 'pending' RETURNING *",
+        )
+        .bind(approval_status_str(status))
+        .bind(decided_by)
+        .bind(now_ms)
+        .bind(id)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db_err)?;
+        row.ok_or_else(|| StoreError::NotFound(format!("pending approval {id}")))?.try_into()
+    }
+
+    async fn approvals(&self, status: ApprovalStatus) -> StoreResult<Vec<Approval>> {
+        let rows: Vec<ApprovalRow> = sqlx::query_as("SELECT * FROM approvals WHERE status = ? ORDER BY id")
+            .bind(approval_status_str(status))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(Approval::try_from).collect()
+    }
+}

@@ -1,0 +1,127 @@
+//! The store suite on PostgreSQL: a database per test, created from
+//! `ZOHO_BRIDGE_TEST_POSTGRES_URL` and dropped afterwards (also when the test fails).
+//! Unset variable: the tests say SKIPPED loudly and pass; set but unreachable: they fail.
+
+mod store_suite;
+
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bridge::store::{AnyStore, PgStore, StoreError};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, PgPool};
+
+const URL_VAR: &str = "ZOHO_BRIDGE_TEST_POSTGRES_URL";
+
+/// Test databases older than this are left over from killed runs and are dropped.
+const STALE_AFTER: Duration = Duration::from_secs(3600);
+
+fn now_nanos() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+}
+
+/// The admin URL with its database name replaced.
+fn url_for(admin_url: &str, database: &str) -> String {
+    let mut url = url::Url::parse(admin_url).expect("ZOHO_BRIDGE_TEST_POSTGRES_URL is a URL");
+    url.set_path(&format!("/{database}"));
+    url.to_string()
+}
+
+async fn drop_database(admin: &PgPool, name: &str) {
+    // Names are made here from digits and a fixed prefix; quoting keeps them inert anyway.
+    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+    if let Err(e) = sqlx::query(AssertSqlSafe(sql)).execute(admin).await {
+        eprintln!("could not drop test database {name}: {e}");
+    }
+}
+
+/// Drops `bridge_test_<pid>_<nanos>` databases created more than an hour ago.
+async fn drop_stale(admin: &PgPool) {
+    let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'bridge\\_test\\_%'")
+        .fetch_all(admin)
+        .await
+        .expect("list test databases");
+    let cutoff = now_nanos().saturating_sub(STALE_AFTER.as_nanos());
+    for name in names {
+        let created = name.rsplit('_').next().and_then(|n| n.parse::<u128>().ok());
+        if created.is_some_and(|c| c < cutoff) {
+            drop_database(admin, &name).await;
+        }
+    }
+}
+
+/// Runs `body` on a fresh migrated database (given as a store and its URL), then drops
+/// the database, then re-raises the body's panic if it had one.
+async fn with_pg<F, Fut>(body: F)
+where
+    F: FnOnce(PgStore, String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Ok(admin_url) = std::env::var(URL_VAR) else {
+        eprintln!("SKIPPED ({URL_VAR} not set): PostgreSQL store tests did not run");
+        return;
+    };
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("{URL_VAR} is set but PostgreSQL is unreachable: {}", bridge::store::redact_message(&e.to_string(), &admin_url)));
+    drop_stale(&admin).await;
+    let name = format!("bridge_test_{}_{}", std::process::id(), now_nanos());
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&admin).await.expect("create test database");
+    let url = url_for(&admin_url, &name);
+    let outcome = match PgStore::connect(&url).await {
+        Ok(store) => {
+            let outcome = tokio::spawn(body(store.clone(), url)).await;
+            store.close().await;
+            outcome.map_err(|e| if e.is_panic() { e.into_panic() } else { Box::new(e.to_string()) })
+        }
+        Err(e) => Err(Box::new(format!("connect to the test database: {e}")) as Box<dyn std::any::Any + Send>),
+    };
+    drop_database(&admin, &name).await;
+    admin.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+macro_rules! on_postgres {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                with_pg(|store, _| store_suite::$name(store)).await;
+            }
+        )*
+    };
+}
+
+every_store_test!(on_postgres);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_store_picks_postgres_by_scheme() {
+    with_pg(|store, url| async move {
+        drop(store);
+        let other_spelling = url.replacen("postgres://", "postgresql://", 1);
+        let any = AnyStore::connect(&other_spelling).await.expect("connect through AnyStore");
+        assert!(matches!(any, AnyStore::Postgres(_)));
+        store_suite::approvals(any.clone()).await;
+        any.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connection_errors_do_not_leak_the_password() {
+    // Port 1 refuses at once; no server needed.
+    let url = "postgres://bridge:hunter2-secret@127.0.0.1:1/bridge?connect_timeout=2";
+    let err = PgStore::connect(url).await.expect_err("nothing listens on port 1");
+    let message = err.to_string();
+    eprintln!("the error reads: {message}");
+    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+    assert!(!message.contains("hunter2-secret"), "{message}");
+    assert!(message.contains("127.0.0.1"), "the message should say where: {message}");
+    let any = AnyStore::connect(url).await.expect_err("nothing listens on port 1");
+    assert!(!any.to_string().contains("hunter2-secret"));
+}
