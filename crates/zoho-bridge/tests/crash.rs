@@ -210,7 +210,7 @@ async fn sigkilled_worker_and_dropped_create_responses_leave_exactly_one_item_pe
 
 /// A fresh database on the server of `ZOHO_BRIDGE_TEST_POSTGRES_URL`, or `None` (and a
 /// loud SKIPPED line) when it is unset. Unreachable when set fails the test.
-async fn postgres_database() -> Option<String> {
+async fn postgres_database() -> Option<(String, String)> {
     let Ok(url) = std::env::var("ZOHO_BRIDGE_TEST_POSTGRES_URL") else {
         eprintln!("SKIPPED: ZOHO_BRIDGE_TEST_POSTGRES_URL is not set; the three-workers-on-PostgreSQL test did not run");
         return None;
@@ -222,12 +222,24 @@ async fn postgres_database() -> Option<String> {
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("CREATE DATABASE");
     let mut parsed = url::Url::parse(&url).expect("ZOHO_BRIDGE_TEST_POSTGRES_URL is not a URL");
     parsed.set_path(&format!("/{name}"));
-    Some(parsed.to_string())
+    Some((parsed.to_string(), name))
+}
+
+/// Drops a test database (best effort: a failure leaves it for a person to drop).
+async fn drop_database(name: &str) {
+    use sqlx::Connection as _;
+    let Ok(url) = std::env::var("ZOHO_BRIDGE_TEST_POSTGRES_URL") else { return };
+    if let Ok(mut admin) = sqlx::PgConnection::connect(&url).await {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await {
+            eprintln!("could not drop test database {name}: {e}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_on_postgres_one_killed_do_every_job_once() {
-    let Some(db) = postgres_database().await else { return };
+    let Some((db, name)) = postgres_database().await else { return };
     let h = harness(FaultConfig::default(), Some(db)).await;
     let a = spawn_worker(&h, "pg-a");
     let b = spawn_worker(&h, "pg-b");
@@ -246,4 +258,7 @@ async fn three_workers_on_postgres_one_killed_do_every_job_once() {
         creates += n;
     }
     eprintln!("{creates} creates audited; the rest were adopted after the killed worker's creates");
+    h.store.close().await;
+    drop(h);
+    drop_database(&name).await;
 }
