@@ -7,4 +7,7 @@
 //! records the link and the audit entry in one transaction with the job's completion.
 
 pub mod store;
+pub mod flows;
+pub mod hash;
+pub mod worker;
 pub mod triggers;

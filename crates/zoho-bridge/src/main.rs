@@ -2,7 +2,9 @@
 //!
 //! Today it runs the built-in Zoho emulator (`zoho-bridge emulator`) and the demo
 //! (`zoho-bridge demo`: the emulator with seeded data plus a scripted walk through what
-//! it does). The sync engine's commands arrive with the engine.
+//! it does), and the sync engine's worker (`zoho-bridge worker`).
+
+mod worker_cmd;
 
 use zoho_bridge::demo;
 
@@ -35,6 +37,8 @@ enum Command {
         #[arg(long)]
         exit: bool,
     },
+    /// Run the sync engine's worker: claim jobs from the store and run their flows.
+    Worker(worker_cmd::WorkerArgs),
 }
 
 #[derive(clap::Args)]
@@ -78,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Emulator(args) => run_emulator(args).await,
         Command::Demo { port, seed, exit } => demo::run(port, seed, exit).await,
+        Command::Worker(args) => worker_cmd::run(args).await,
     }
 }
 

@@ -20,9 +20,10 @@ impl SecretString {
 
     /// A random token of 32 hex characters (128 bits; fits CRM's 50-character limit).
     pub fn random() -> SecretString {
+        use ring::rand::SecureRandom;
         let mut bytes = [0u8; 16];
         // A failing OS generator is not something to limp on with a weak token.
-        if getrandom::fill(&mut bytes).is_err() {
+        if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
             panic!("the operating system's random number generator failed");
         }
         SecretString(bytes.iter().map(|b| format!("{b:02x}")).collect())

@@ -1,0 +1,389 @@
+//! Flows and the runner steps they share.
+//!
+//! A flow says only what is particular to it ([`Flow`]): how to read its source record,
+//! whether a record should be synced, how a record maps to the target payload, how to
+//! find an existing target by natural key, and how to write. Everything that keeps the
+//! invariants is here, once, in [`run_job`]: the source is read fresh (the event is only
+//! a hint), a payload whose hash equals the one last written is skipped (echo
+//! suppression), the ID link is looked up before the natural key, every write is
+//! audited, and the link, the audit and the job's completion are stored in one
+//! transaction. A write whose outcome is unknown is retried later, and the next attempt
+//! finds the target by natural key before writing again, so nothing is duplicated.
+
+pub mod catalog_sync;
+
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use serde_json::{Value, json};
+use zoho::Client;
+
+use crate::{
+    hash::content_hash,
+    store::{AuditEntry, Failure, Finish, Job, JobStatus, Link, Store, StoreResult},
+    worker::Backoff,
+};
+
+/// What a flow step can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// Zoho answered with an error, the network failed, or the outcome of a write is
+    /// unknown.
+    #[error(transparent)]
+    Zoho(#[from] zoho::Error),
+    /// The source data cannot be synced as it is (a person must fix it): permanent.
+    #[error("{0}")]
+    Data(String),
+}
+
+/// The future a flow step returns.
+pub type FlowFuture<'a, T> = BoxFuture<'a, Result<T, FlowError>>;
+
+/// Whether a source record should be synced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Sync it.
+    Sync,
+    /// Leave it alone, for this reason (shown to people).
+    Skip(String),
+}
+
+/// A target record found by natural key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Existing {
+    /// Its id in the target system.
+    pub id: String,
+    /// The record as the target system returned it.
+    pub record: Value,
+}
+
+/// One write a flow made (or tried), kept for the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteRecord {
+    /// `crm` or `books`.
+    pub system: String,
+    /// Module or entity written.
+    pub module: String,
+    /// The record written (known after a successful create).
+    pub record_id: Option<String>,
+    /// `create`, `update`, `mark_inactive`, …
+    pub action: String,
+    /// The values sent.
+    pub request: Value,
+    /// Zoho's answer: the record, or the error's status, code and message.
+    pub response: Value,
+    /// Whether Zoho accepted it.
+    pub ok: bool,
+}
+
+/// The writes of one run, in order. Flows record every call that changes something.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteLog {
+    /// The writes.
+    pub entries: Vec<WriteRecord>,
+}
+
+impl WriteLog {
+    /// Records the write `action` on `system`/`module` with its request and result.
+    pub fn record<T: Serialize>(
+        &mut self,
+        system: &str,
+        module: &str,
+        action: &str,
+        record_id: Option<&str>,
+        request: &Value,
+        result: &Result<T, zoho::Error>,
+    ) {
+        let (response, ok) = match result {
+            Ok(answer) => (serde_json::to_value(answer).unwrap_or(Value::Null), true),
+            Err(e) => (error_json(e), false),
+        };
+        self.entries.push(WriteRecord {
+            system: system.into(),
+            module: module.into(),
+            record_id: record_id.map(str::to_string),
+            action: action.into(),
+            request: request.clone(),
+            response,
+            ok,
+        });
+    }
+}
+
+/// A flow: one kind of source record synced to one kind of target.
+pub trait Flow: Send + Sync + 'static {
+    /// The name jobs carry (`catalog_sync`).
+    fn name(&self) -> &'static str;
+    /// Source module (`Products`); links are keyed by it.
+    fn source_module(&self) -> &'static str;
+    /// Target entity (`items`); links name it.
+    fn target_entity(&self) -> &'static str;
+    /// Reads the source record fresh; `None` when it no longer exists.
+    fn load<'a>(&'a self, client: &'a Client, source_id: &'a str) -> FlowFuture<'a, Option<Value>>;
+    /// Whether the record should be synced, else why not.
+    fn filter(&self, source: &Value) -> Decision;
+    /// The target payload (a JSON object) for the source record.
+    fn map(&self, source_id: &str, source: &Value) -> Result<Value, FlowError>;
+    /// The existing target with this payload's natural key, if any.
+    fn find<'a>(&'a self, client: &'a Client, source_id: &'a str, payload: &'a Value) -> FlowFuture<'a, Option<Existing>>;
+    /// Creates the target (`existing` is `None`) or updates it; records every write in
+    /// `log`; returns the target's id.
+    fn write<'a>(
+        &'a self,
+        client: &'a Client,
+        existing: Option<&'a Existing>,
+        payload: &'a Value,
+        log: &'a mut WriteLog,
+    ) -> FlowFuture<'a, String>;
+}
+
+/// What the runner needs besides the job: who runs it and how failures are retried.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// The worker id (audit actor, lease owner).
+    pub worker: String,
+    /// The connection the client belongs to (links and audit are keyed by it).
+    pub connection: String,
+    /// Attempts before a retryable failure is dead-lettered.
+    pub max_attempts: i32,
+    /// Delay before the next attempt.
+    pub backoff: Backoff,
+}
+
+/// The source record id a job is about: `payload.record_id`, else the last `:` part of
+/// its key (`crm:Products:123`).
+pub fn job_record_id(job: &Job) -> Option<String> {
+    if let Some(id) = job.payload.get("record_id").and_then(Value::as_str) {
+        return Some(id.to_string());
+    }
+    job.key.rsplit(':').next().filter(|s| !s.is_empty() && job.key.contains(':')).map(str::to_string)
+}
+
+/// The current time, epoch milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// How one run ended, before it is stored.
+enum Ending {
+    Finish(Finish),
+    Fail(Failure),
+}
+
+/// Runs one claimed job through `flow` and stores the result (finish or fail). Returns
+/// the job's new status. A store error is returned as is; the job then stays leased and
+/// is claimed again when its lease runs out, so it is never lost.
+pub async fn run_job<S: Store>(store: &S, flow: &dyn Flow, client: &Client, settings: &RunSettings, job: &Job) -> StoreResult<JobStatus> {
+    let mut log = WriteLog::default();
+    let ending = match steps(store, flow, client, settings, job, &mut log).await {
+        Ok(ending) => ending,
+        Err(e) => Ending::Fail(failure(&e)),
+    };
+    let now = now_ms();
+    let audit_of = |log: &WriteLog| audit_entries(log, settings, job, now);
+    match ending {
+        Ending::Finish(finish) => {
+            let finish = match finish {
+                Finish::Done { outcome, link, .. } => Finish::Done { outcome, link, audit: audit_of(&log) },
+                skipped => skipped,
+            };
+            let status = match &finish {
+                Finish::Done { .. } => JobStatus::Done,
+                Finish::Skipped { .. } => JobStatus::Skipped,
+            };
+            store.finish(job.id, &settings.worker, &finish, now).await?;
+            Ok(status)
+        }
+        Ending::Fail(mut failure) => {
+            failure.audit = audit_of(&log);
+            let retry_at = now + settings.backoff.delay(job.attempts).as_millis() as i64;
+            if failure.retryable {
+                tracing::warn!(job = job.id, attempt = job.attempts, error = %failure.error, "job failed; will retry");
+            } else {
+                tracing::warn!(job = job.id, error = %failure.error, "job refused; dead-lettered");
+            }
+            store.fail(job.id, &settings.worker, &failure, retry_at, settings.max_attempts, now).await
+        }
+    }
+}
+
+/// The steps proper. Store errors while reading links are retryable failures.
+async fn steps<S: Store>(
+    store: &S,
+    flow: &dyn Flow,
+    client: &Client,
+    settings: &RunSettings,
+    job: &Job,
+    log: &mut WriteLog,
+) -> Result<Ending, FlowError> {
+    let Some(source_id) = job_record_id(job) else {
+        return Ok(Ending::Fail(Failure {
+            error: format!("job {} names no source record (no payload.record_id, key {:?})", job.id, job.key),
+            retryable: false,
+            audit: Vec::new(),
+        }));
+    };
+    let Some(source) = flow.load(client, &source_id).await? else {
+        return Ok(skip(format!("{} {source_id} no longer exists in CRM", flow.source_module())));
+    };
+    if let Decision::Skip(reason) = flow.filter(&source) {
+        return Ok(skip(reason));
+    }
+    let payload = flow.map(&source_id, &source)?;
+    let hash = content_hash(&payload);
+    let link = match store.link_by_crm(&settings.connection, flow.source_module(), &source_id).await {
+        Ok(link) => link,
+        Err(e) => return Ok(Ending::Fail(Failure { error: format!("reading the link: {e}"), retryable: true, audit: Vec::new() })),
+    };
+    if let Some(link) = &link
+        && link.books_hash.as_deref() == Some(hash.as_str())
+    {
+        return Ok(skip(format!(
+            "unchanged: the mapped {} equals what was last written to Books {} {} (hash equal)",
+            flow.target_entity(),
+            flow.target_entity(),
+            link.books_id
+        )));
+    }
+    // The ID link first, then the natural key.
+    let existing = match &link {
+        Some(link) => Some(Existing { id: link.books_id.clone(), record: Value::Null }),
+        None => flow.find(client, &source_id, &payload).await?,
+    };
+    let result = flow.write(client, existing.as_ref(), &payload, log).await;
+    let target_id = match result {
+        Ok(id) => id,
+        // The linked target was deleted in Books: find it by natural key or create it.
+        Err(FlowError::Zoho(e)) if link.is_some() && e.status() == Some(404) => {
+            tracing::info!(job = job.id, "linked {} is gone; matching by natural key", flow.target_entity());
+            let existing = flow.find(client, &source_id, &payload).await?;
+            flow.write(client, existing.as_ref(), &payload, log).await?
+        }
+        Err(e) => return Err(e),
+    };
+    let action = match (&link, &existing) {
+        (Some(_), _) => "updated (ID link)",
+        (None, Some(_)) => "updated (matched by natural key)",
+        (None, None) => "created",
+    };
+    Ok(Ending::Finish(Finish::Done {
+        outcome: format!("{action} Books {} {target_id}", flow.target_entity()),
+        link: Some(Link {
+            connection: settings.connection.clone(),
+            crm_module: flow.source_module().into(),
+            crm_id: source_id,
+            books_entity: flow.target_entity().into(),
+            books_id: target_id,
+            books_hash: Some(hash),
+            crm_hash: link.and_then(|l| l.crm_hash),
+            updated_ms: now_ms(),
+        }),
+        audit: Vec::new(),
+    }))
+}
+
+fn skip(reason: String) -> Ending {
+    Ending::Finish(Finish::Skipped { reason })
+}
+
+/// How an error becomes a failed attempt: unknown outcomes and transient errors are
+/// retried; Zoho's refusals and bad data are dead-lettered with Zoho's code and message.
+fn failure(e: &FlowError) -> Failure {
+    let (error, retryable) = match e {
+        FlowError::Data(msg) => (format!("cannot sync: {msg}"), false),
+        FlowError::Zoho(z) if z.is_outcome_unknown() => (format!("{z} (the next attempt matches by natural key first)"), true),
+        FlowError::Zoho(z @ zoho::Error::Api(api)) => (format!("Zoho refused: {api}"), z.is_retryable()),
+        // A refused token, an exhausted budget or a network failure pass with time.
+        FlowError::Zoho(z @ (zoho::Error::OAuth { .. } | zoho::Error::BudgetExhausted { .. })) => (z.to_string(), true),
+        FlowError::Zoho(z) => (z.to_string(), z.is_retryable()),
+    };
+    Failure { error, retryable, audit: Vec::new() }
+}
+
+/// An error as the audit log keeps it: Zoho's status, code and message.
+pub fn error_json(e: &zoho::Error) -> Value {
+    match e {
+        zoho::Error::Api(api) => json!({
+            "status": api.status,
+            "code": api.code.to_string(),
+            "message": api.message,
+            "details": api.details,
+        }),
+        e if e.is_outcome_unknown() => json!({"outcome": "unknown", "error": e.to_string()}),
+        e => json!({"error": e.to_string()}),
+    }
+}
+
+fn audit_entries(log: &WriteLog, settings: &RunSettings, job: &Job, now: i64) -> Vec<AuditEntry> {
+    log.entries
+        .iter()
+        .map(|w| AuditEntry {
+            id: 0,
+            at_ms: now,
+            actor: settings.worker.clone(),
+            job_id: Some(job.id),
+            event_id: Some(job.event_id),
+            connection: settings.connection.clone(),
+            system: w.system.clone(),
+            module: w.module.clone(),
+            record_id: w.record_id.clone(),
+            action: w.action.clone(),
+            request: w.request.clone(),
+            response: w.response.clone(),
+            ok: w.ok,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::JobStatus;
+
+    fn job(key: &str, payload: Value) -> Job {
+        Job {
+            id: 1,
+            event_id: 1,
+            flow: "catalog_sync".into(),
+            key: key.into(),
+            payload,
+            status: JobStatus::Running,
+            attempts: 1,
+            run_after_ms: 0,
+            lease_owner: None,
+            lease_until_ms: None,
+            last_error: None,
+            outcome: None,
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
+    #[test]
+    fn record_id_from_payload_then_key() {
+        assert_eq!(job_record_id(&job("crm:Products:9", json!({"record_id": "42"}))).as_deref(), Some("42"));
+        assert_eq!(job_record_id(&job("crm:Products:9", json!({}))).as_deref(), Some("9"));
+        assert_eq!(job_record_id(&job("nothing", json!({}))), None);
+        assert_eq!(job_record_id(&job("crm:Products:", json!({}))), None);
+    }
+
+    #[test]
+    fn refusals_are_permanent_and_unknown_outcomes_retry() {
+        let unknown = FlowError::Zoho(zoho::Error::OutcomeUnknown { method: "POST".into(), path: "/books/v3/items".into(), message: "dropped".into() });
+        assert!(failure(&unknown).retryable);
+        let refused = FlowError::Zoho(zoho::Error::from(zoho::ApiError {
+            api: zoho::Api::Books,
+            status: 400,
+            code: zoho::ZohoCode::Books(1001),
+            message: "An item with the SKU \"X\" already exists.".into(),
+            details: Value::Null,
+            retry_after: None,
+        }));
+        let f = failure(&refused);
+        assert!(!f.retryable);
+        assert!(f.error.contains("1001") && f.error.contains("already exists"), "{}", f.error);
+        assert!(!failure(&FlowError::Data("no name".into())).retryable);
+    }
+}

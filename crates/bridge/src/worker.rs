@@ -1,0 +1,258 @@
+//! The worker: claims jobs from the store and runs their flows.
+//!
+//! One worker runs up to `batch` jobs at once. The store hands out only jobs whose
+//! earlier same-key jobs are finished, so running claimed jobs concurrently keeps
+//! per-key order. Each running job's lease is extended while it runs; a worker that
+//! dies simply stops extending, and its jobs are claimed again when their leases run
+//! out (the runner then finds targets by natural key, so nothing is duplicated). A job
+//! is never dropped on an error: it is finished, failed (retried or dead-lettered), or
+//! left leased for the store to hand out again.
+
+use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
+
+use tokio::task::JoinSet;
+use zoho::Client;
+
+use crate::{
+    flows::{Flow, RunSettings, now_ms, run_job},
+    store::{Failure, Job, JobStatus, Store, StoreError, StoreResult},
+};
+
+/// Delay before retrying a failed job: exponential in the attempt number, capped, and
+/// jittered (half to all of the nominal delay) so that failed jobs do not return in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Delay after the first attempt.
+    pub base: Duration,
+    /// Longest delay.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    /// 2 s doubling up to 10 minutes.
+    fn default() -> Self {
+        Backoff { base: Duration::from_secs(2), max: Duration::from_secs(600) }
+    }
+}
+
+impl Backoff {
+    /// The delay after attempt `attempt` (1 for the first).
+    pub fn delay(&self, attempt: i32) -> Duration {
+        let exp = attempt.clamp(1, 31) as u32 - 1;
+        let nominal = self.base.saturating_mul(2u32.saturating_pow(exp)).min(self.max);
+        let ms = nominal.as_millis() as u64;
+        Duration::from_millis(ms / 2 + fastrand::u64(0..=ms - ms / 2))
+    }
+}
+
+/// How a worker behaves.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// This worker's id: the lease owner and the audit actor.
+    pub id: String,
+    /// The connection this worker's client belongs to.
+    pub connection: String,
+    /// Lease length; extended every third of it while a job runs.
+    pub lease_ms: i64,
+    /// Jobs run at once (and claimed at a time).
+    pub batch: u32,
+    /// Pause when there is nothing to claim.
+    pub poll_interval: Duration,
+    /// Attempts before a retryable failure is dead-lettered.
+    pub max_attempts: i32,
+    /// Delay before retries.
+    pub backoff: Backoff,
+}
+
+impl WorkerConfig {
+    /// Defaults for worker `id` on connection `default`: 60 s leases, 16 jobs at once,
+    /// 500 ms polls, 8 attempts, [`Backoff::default`].
+    pub fn new(id: impl Into<String>) -> WorkerConfig {
+        WorkerConfig {
+            id: id.into(),
+            connection: "default".into(),
+            lease_ms: 60_000,
+            batch: 16,
+            poll_interval: Duration::from_millis(500),
+            max_attempts: 8,
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// What a run did, counted per ending.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Jobs done.
+    pub done: u64,
+    /// Jobs skipped (with a reason).
+    pub skipped: u64,
+    /// Failed attempts queued for a retry.
+    pub retried: u64,
+    /// Jobs dead-lettered.
+    pub dead: u64,
+    /// Runs whose result the store did not take (lease lost, database error); those jobs
+    /// are handed out again.
+    pub unrecorded: u64,
+}
+
+impl RunStats {
+    fn count(&mut self, ending: StoreResult<JobStatus>) {
+        match ending {
+            Ok(JobStatus::Done) => self.done += 1,
+            Ok(JobStatus::Skipped) => self.skipped += 1,
+            Ok(JobStatus::Queued | JobStatus::Running) => self.retried += 1,
+            Ok(JobStatus::Dead) => self.dead += 1,
+            Err(_) => self.unrecorded += 1,
+        }
+    }
+}
+
+/// Claims and runs jobs. Cheap to clone.
+pub struct Worker<S: Store> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S: Store> Clone for Worker<S> {
+    fn clone(&self) -> Self {
+        Worker { inner: self.inner.clone() }
+    }
+}
+
+struct Inner<S> {
+    store: S,
+    flows: HashMap<&'static str, Arc<dyn Flow>>,
+    client: Client,
+    config: WorkerConfig,
+    settings: RunSettings,
+}
+
+impl<S: Store> Worker<S> {
+    /// A worker running `flows` (by name) against `store` through `client`.
+    pub fn new(store: S, flows: Vec<Arc<dyn Flow>>, client: Client, config: WorkerConfig) -> Worker<S> {
+        let settings = RunSettings {
+            worker: config.id.clone(),
+            connection: config.connection.clone(),
+            max_attempts: config.max_attempts,
+            backoff: config.backoff,
+        };
+        let flows = flows.into_iter().map(|f| (f.name(), f)).collect();
+        Worker { inner: Arc::new(Inner { store, flows, client, config, settings }) }
+    }
+
+    /// Runs jobs until none is queued or running (including retries waiting for their
+    /// time and jobs leased by other workers). For tests and `--until-idle`.
+    pub async fn run_until_idle(&self) -> StoreResult<RunStats> {
+        self.drive(true, std::future::pending()).await
+    }
+
+    /// Runs jobs until `shutdown` completes, then lets the running jobs finish.
+    pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) -> StoreResult<RunStats> {
+        self.drive(false, shutdown).await
+    }
+
+    async fn drive(&self, until_idle: bool, shutdown: impl Future<Output = ()> + Send) -> StoreResult<RunStats> {
+        let cfg = &self.inner.config;
+        let batch = cfg.batch.max(1) as usize;
+        let mut stats = RunStats::default();
+        let mut running: JoinSet<StoreResult<JobStatus>> = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            while let Some(done) = running.try_join_next() {
+                stats.count(flatten(done));
+            }
+            // Refill when half the slots are free: fewer, larger claims.
+            let mut claimed = 0;
+            if running.len() <= batch / 2 {
+                let free = (batch - running.len()) as u32;
+                match self.inner.store.claim(&cfg.id, now_ms(), cfg.lease_ms, free).await {
+                    Ok(jobs) => {
+                        claimed = jobs.len();
+                        for job in jobs {
+                            let worker = self.clone();
+                            running.spawn(async move { worker.run_one(job).await });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "claiming jobs failed; will try again"),
+                }
+            }
+            if claimed > 0 {
+                continue;
+            }
+            if until_idle && running.is_empty() && !self.work_left().await? {
+                break;
+            }
+            tokio::select! {
+                Some(done) = running.join_next(), if !running.is_empty() => stats.count(flatten(done)),
+                _ = tokio::time::sleep(cfg.poll_interval) => {}
+                _ = &mut shutdown => break,
+            }
+        }
+        while let Some(done) = running.join_next().await {
+            stats.count(flatten(done));
+        }
+        Ok(stats)
+    }
+
+    /// Whether any job is queued or running anywhere.
+    async fn work_left(&self) -> StoreResult<bool> {
+        let counts = self.inner.store.job_counts().await?;
+        Ok(counts.iter().any(|(s, n)| matches!(s, JobStatus::Queued | JobStatus::Running) && *n > 0))
+    }
+
+    /// Runs one claimed job, extending its lease while it runs.
+    async fn run_one(&self, job: Job) -> StoreResult<JobStatus> {
+        let inner = &self.inner;
+        let Some(flow) = inner.flows.get(job.flow.as_str()).cloned() else {
+            let failure = Failure { error: format!("no flow named {:?} in this worker", job.flow), retryable: false, audit: Vec::new() };
+            let now = now_ms();
+            return inner.store.fail(job.id, &inner.config.id, &failure, now, inner.config.max_attempts, now).await;
+        };
+        let work = run_job(&inner.store, flow.as_ref(), &inner.client, &inner.settings, &job);
+        tokio::pin!(work);
+        let every = Duration::from_millis((inner.config.lease_ms / 3).max(1) as u64);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let result = loop {
+            tokio::select! {
+                result = &mut work => break result,
+                _ = tick.tick() => {
+                    let until = now_ms() + inner.config.lease_ms;
+                    match inner.store.extend_lease(job.id, &inner.config.id, until).await {
+                        Ok(()) => {}
+                        // The result will be refused at finish; let the run end.
+                        Err(StoreError::LeaseLost(_)) => tracing::warn!(job = job.id, "lease lost while running"),
+                        Err(e) => tracing::warn!(job = job.id, error = %e, "extending the lease failed"),
+                    }
+                }
+            }
+        };
+        if let Err(e) = &result {
+            tracing::warn!(job = job.id, error = %e, "the store did not take the job's result; it will be claimed again");
+        }
+        result
+    }
+}
+
+fn flatten(joined: Result<StoreResult<JobStatus>, tokio::task::JoinError>) -> StoreResult<JobStatus> {
+    joined.unwrap_or_else(|e| Err(StoreError::Database(format!("job task failed: {e}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let b = Backoff { base: Duration::from_millis(100), max: Duration::from_millis(1_000) };
+        for _ in 0..50 {
+            let d1 = b.delay(1).as_millis();
+            assert!((50..=100).contains(&d1), "{d1}");
+            let d3 = b.delay(3).as_millis();
+            assert!((200..=400).contains(&d3), "{d3}");
+            let d30 = b.delay(30).as_millis();
+            assert!((500..=1_000).contains(&d30), "{d30}");
+        }
+        let spread: std::collections::HashSet<u128> = (0..50).map(|_| b.delay(5).as_millis()).collect();
+        assert!(spread.len() > 5, "no jitter: {spread:?}");
+    }
+}

@@ -1,0 +1,251 @@
+//! The flow runner and the worker against the emulator and a real SQLite store: echo
+//! suppression, a poisoned record dead-lettered with Zoho's message and replayed after
+//! the data is fixed, and "commit then drop the response" leaving one item per product.
+
+use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
+
+use bridge::{
+    flows::{Flow, catalog_sync::{self, CRM_ID_FIELD, CatalogSync, custom_field}},
+    store::{Inserted, JobStatus, SqliteStore, Source, Store},
+    worker::{Backoff, RunStats, Worker, WorkerConfig},
+};
+use futures_util::TryStreamExt;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use zoho::{
+    BudgetConfig, BudgetRegistry, Client, Connection, Endpoints,
+    books::ListQuery,
+    crm::{models::Product, records::WriteOptions},
+};
+use zoho_emulator::{Emulator, EmulatorConfig, FaultConfig, FaultRule, testkit};
+
+const CONN: &str = "default";
+
+struct Setup {
+    emulator: Emulator,
+    client: Client,
+    store: SqliteStore,
+    _dir: TempDir,
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn setup(faults: FaultConfig) -> Setup {
+    zoho_emulator::install_crypto_provider();
+    let mut config = EmulatorConfig::unlimited();
+    config.faults = faults;
+    let emulator = Emulator::start(config, 0).await.expect("emulator");
+    let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await.expect("credentials");
+    let connection = Connection::new(
+        Endpoints::custom(&creds.accounts_url, &creds.api_domain),
+        &creds.client_id,
+        creds.client_secret.as_str(),
+        creds.refresh_token.as_str(),
+        &creds.organization_id,
+    );
+    let client = Client::builder(connection)
+        .budget(BudgetConfig::unlimited())
+        .budget_registry(BudgetRegistry::new())
+        .build()
+        .expect("client");
+    let dir = std::env::temp_dir().join(format!("bridge-flows-{}-{}", std::process::id(), fastrand_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqliteStore::open(dir.join("store.db")).await.expect("store");
+    Setup { emulator, client, store, _dir: TempDir(dir) }
+}
+
+fn fastrand_id() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+fn worker(s: &Setup, id: &str) -> Worker<SqliteStore> {
+    let flows: Vec<Arc<dyn Flow>> = vec![Arc::new(CatalogSync)];
+    let config = WorkerConfig {
+        poll_interval: Duration::from_millis(20),
+        backoff: Backoff { base: Duration::from_millis(20), max: Duration::from_millis(200) },
+        batch: 8,
+        ..WorkerConfig::new(id)
+    };
+    Worker::new(s.store.clone(), flows, s.client.clone(), config)
+}
+
+fn product(name: &str, code: &str, price: &str) -> Product {
+    Product {
+        product_name: Some(name.into()),
+        product_code: Some(code.into()),
+        unit_price: Some(price.parse::<Decimal>().unwrap()),
+        active: Some(true),
+        ..Product::default()
+    }
+}
+
+/// Inserts products in CRM; returns their ids in order.
+async fn insert_products(client: &Client, products: &[Product]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for chunk in products.chunks(100) {
+        let results = client.crm().insert("Products", chunk, &WriteOptions::no_triggers()).await.expect("insert products");
+        for r in results {
+            assert!(r.is_success(), "{r:?}");
+            ids.push(r.id().unwrap().to_string());
+        }
+    }
+    ids
+}
+
+async fn enqueue(store: &SqliteStore, id: &str, dedup: &str) -> Inserted {
+    let event = catalog_sync::event(CONN, Source::CrmWebhook, id, dedup);
+    store.add_event(&event, &[catalog_sync::job(id)], bridge::flows::now_ms()).await.expect("add_event")
+}
+
+async fn items(client: &Client) -> Vec<Value> {
+    client.books().list("/books/v3/items", "items", ListQuery::new()).try_collect().await.expect("list items")
+}
+
+/// Items per CRM product id.
+fn items_by_product(items: &[Value]) -> HashMap<String, Vec<String>> {
+    let mut by: HashMap<String, Vec<String>> = HashMap::new();
+    for i in items {
+        if let Some(crm) = custom_field(i, CRM_ID_FIELD) {
+            by.entry(crm.to_string()).or_default().push(i["item_id"].as_str().unwrap().to_string());
+        }
+    }
+    by
+}
+
+async fn count(store: &SqliteStore, status: JobStatus) -> i64 {
+    store.job_counts().await.unwrap().into_iter().find(|(s, _)| *s == status).map(|(_, n)| n).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_becomes_one_item_and_a_repeated_event_is_skipped_as_unchanged() {
+    let s = setup(FaultConfig::default()).await;
+    let ids = insert_products(&s.client, &[product("Widget", "W-1", "12.50")]).await;
+    let id = &ids[0];
+
+    assert!(matches!(enqueue(&s.store, id, "crm:Products:w1:1").await, Inserted::New(_)));
+    let stats = worker(&s, "w1").run_until_idle().await.unwrap();
+    assert_eq!(stats, RunStats { done: 1, ..RunStats::default() });
+
+    let all = items(&s.client).await;
+    assert_eq!(all.len(), 1);
+    let item = &all[0];
+    assert_eq!(item["name"], "Widget");
+    assert_eq!(item["sku"], "W-1");
+    assert_eq!(item["rate"].to_string(), "12.5");
+    assert_eq!(custom_field(item, CRM_ID_FIELD), Some(id.as_str()));
+    let link = s.store.link_by_crm(CONN, "Products", id).await.unwrap().expect("link");
+    assert_eq!(link.books_id, item["item_id"].as_str().unwrap());
+    assert!(link.books_hash.is_some());
+
+    // The same delivery again is absorbed by the inbox.
+    assert_eq!(enqueue(&s.store, id, "crm:Products:w1:1").await, Inserted::Duplicate);
+    // Another event for the unchanged product (e.g. the echo of our own write) is skipped.
+    assert!(matches!(enqueue(&s.store, id, "crm:Products:w1:2").await, Inserted::New(_)));
+    let stats = worker(&s, "w1").run_until_idle().await.unwrap();
+    assert_eq!(stats, RunStats { skipped: 1, ..RunStats::default() });
+    let skipped = s.store.jobs_with_status(JobStatus::Skipped, 10).await.unwrap();
+    assert_eq!(skipped.len(), 1);
+    assert!(skipped[0].outcome.as_deref().unwrap_or_default().contains("hash equal"), "{:?}", skipped[0].outcome);
+
+    // One write in the audit log, with the values sent and Zoho's answer.
+    let audit = s.store.audit_for_record("books", "items", &link.books_id).await.unwrap();
+    assert_eq!(audit.len(), 1, "{audit:#?}");
+    assert_eq!(audit[0].action, "create");
+    assert!(audit[0].ok);
+    assert_eq!(audit[0].actor, "w1");
+    assert_eq!(audit[0].request["sku"], "W-1");
+    assert_eq!(audit[0].response["item_id"], link.books_id.as_str());
+    assert_eq!(items(&s.client).await.len(), 1);
+
+    // A real change is written, as an update through the link.
+    s.client.crm().update("Products", &[Product { id: Some(id.clone()), unit_price: Some("13".parse().unwrap()), ..Product::default() }], &WriteOptions::no_triggers()).await.unwrap();
+    enqueue(&s.store, id, "crm:Products:w1:3").await;
+    let stats = worker(&s, "w1").run_until_idle().await.unwrap();
+    assert_eq!(stats.done, 1);
+    let all = items(&s.client).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["rate"].to_string(), "13");
+    let audit = s.store.audit_for_record("books", "items", &link.books_id).await.unwrap();
+    assert_eq!(audit.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["update", "create"]);
+    s.emulator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poisoned_record_is_dead_lettered_with_zohos_message_and_replays_once_fixed() {
+    let s = setup(FaultConfig::default()).await;
+    let mut products: Vec<Product> = (0..6).map(|i| product(&format!("P{i}"), &format!("SKU-{i}"), "10")).collect();
+    products[3].unit_price = Some("-5".parse().unwrap()); // Books refuses a negative rate.
+    let ids = insert_products(&s.client, &products).await;
+    for (n, id) in ids.iter().enumerate() {
+        enqueue(&s.store, id, &format!("e{n}")).await;
+    }
+    let stats = worker(&s, "w1").run_until_idle().await.unwrap();
+    assert_eq!(stats.done, 5, "{stats:?}");
+    assert_eq!(stats.dead, 1, "{stats:?}");
+
+    let dead = s.store.jobs_with_status(JobStatus::Dead, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    let error = dead[0].last_error.clone().unwrap_or_default();
+    assert!(error.contains("Invalid value passed for rate"), "{error}");
+    assert_eq!(dead[0].payload["record_id"], ids[3].as_str());
+    let by = items_by_product(&items(&s.client).await);
+    assert_eq!(by.len(), 5);
+    assert!(!by.contains_key(&ids[3]));
+
+    // Fix the data in CRM, replay: the item is created.
+    s.client
+        .crm()
+        .update("Products", &[Product { id: Some(ids[3].clone()), unit_price: Some("7.25".parse().unwrap()), ..Product::default() }], &WriteOptions::no_triggers())
+        .await
+        .unwrap();
+    s.store.replay(dead[0].id, bridge::flows::now_ms()).await.unwrap();
+    let stats = worker(&s, "w1").run_until_idle().await.unwrap();
+    assert_eq!(stats.done, 1, "{stats:?}");
+    let by = items_by_product(&items(&s.client).await);
+    assert_eq!(by.len(), 6);
+    assert_eq!(by[&ids[3]].len(), 1);
+    assert_eq!(count(&s.store, JobStatus::Dead).await, 0);
+    // The refused attempt is in the audit log too, with Zoho's answer.
+    let item_id = &by[&ids[3]][0];
+    let audit = s.store.audit_for_record("books", "items", item_id).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    s.emulator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_create_responses_leave_exactly_one_item_per_product() {
+    let faults = FaultConfig {
+        seed: Some(7),
+        rules: vec![FaultRule {
+            path_prefix: "/books/v3/items".into(),
+            method: Some("POST".into()),
+            drop_response_rate: 0.3,
+            ..FaultRule::default()
+        }],
+        ..FaultConfig::default()
+    };
+    let s = setup(faults).await;
+    let products: Vec<Product> = (0..60).map(|i| product(&format!("P{i}"), &format!("D-{i}"), "3.10")).collect();
+    let ids = insert_products(&s.client, &products).await;
+    for (n, id) in ids.iter().enumerate() {
+        enqueue(&s.store, id, &format!("e{n}")).await;
+    }
+    let stats = worker(&s, "w1").run_until_idle().await.unwrap();
+    assert_eq!(stats.done, 60, "{stats:?}");
+    assert!(stats.retried > 0, "the fault never fired: {stats:?}");
+    let by = items_by_product(&items(&s.client).await);
+    assert_eq!(by.len(), 60);
+    let links: HashMap<String, String> = s.store.links(CONN, "Products").await.unwrap().into_iter().map(|l| (l.crm_id, l.books_id)).collect();
+    for id in &ids {
+        assert_eq!(by[id].len(), 1, "product {id} has items {:?}", by[id]);
+        assert_eq!(links[id], by[id][0]);
+    }
+    s.emulator.stop().await;
+}

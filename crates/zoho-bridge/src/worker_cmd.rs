@@ -1,0 +1,151 @@
+//! `zoho-bridge worker`: runs the sync engine's worker against a store and one Zoho
+//! connection.
+//!
+//! The connection comes from flags or environment variables; the OAuth client secret
+//! and the refresh token come from the environment only (a flag would show in `ps`), and
+//! neither is ever printed. `--emulator URL` reads the emulator's seeded credentials
+//! instead, for tests and demos. `--until-idle` exits once no job is queued or running,
+//! which is how tests and batch runs use it; otherwise the worker runs until Ctrl-C or
+//! SIGTERM and lets its running jobs finish.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::{Context, bail};
+use bridge::{
+    flows::{Flow, catalog_sync::CatalogSync},
+    store::{AnyStore, Store},
+    worker::{Backoff, Worker, WorkerConfig},
+};
+use zoho::{BudgetConfig, Client, Connection, Endpoints};
+
+/// Flags of `zoho-bridge worker`.
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// The store: a SQLite file path or URL (`sqlite://…`), or `postgres://…`.
+    #[arg(long, default_value = "zoho-bridge.db")]
+    pub store: String,
+    /// This worker's id (lease owner, audit actor); default `worker-<pid>`.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// The connection's name in the store (links and audit are keyed by it).
+    #[arg(long, default_value = "default")]
+    pub connection: String,
+    /// Zoho Accounts URL (e.g. https://accounts.zoho.eu).
+    #[arg(long, env = "ZOHO_ACCOUNTS_URL")]
+    pub accounts_url: Option<String>,
+    /// Zoho API domain (e.g. https://www.zohoapis.eu).
+    #[arg(long, env = "ZOHO_API_DOMAIN")]
+    pub api_domain: Option<String>,
+    /// OAuth client id (the secret and the refresh token are read from
+    /// ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN).
+    #[arg(long, env = "ZOHO_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// Books organisation id.
+    #[arg(long, env = "ZOHO_ORGANIZATION_ID")]
+    pub organization_id: Option<String>,
+    /// Take the connection from a running emulator's seeded credentials instead.
+    #[arg(long, conflicts_with_all = ["accounts_url", "api_domain", "client_id", "organization_id"])]
+    pub emulator: Option<String>,
+    /// Keep no client-side rate budget (only against the emulator with --no-limits).
+    #[arg(long)]
+    pub no_budget: bool,
+    /// Exit when no job is queued or running.
+    #[arg(long)]
+    pub until_idle: bool,
+    /// Jobs run at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: u32,
+    /// Lease length in milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    pub lease_ms: i64,
+    /// Pause between polls of an empty queue, milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub poll_ms: u64,
+    /// Attempts before a failing job is dead-lettered.
+    #[arg(long, default_value_t = 8)]
+    pub max_attempts: i32,
+    /// First retry delay, milliseconds (doubles per attempt, jittered).
+    #[arg(long, default_value_t = 2_000)]
+    pub backoff_ms: u64,
+}
+
+/// Runs the worker.
+pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
+    let connection = connection(&args).await?;
+    let mut builder = Client::builder(connection);
+    if args.no_budget {
+        builder = builder.budget(BudgetConfig::unlimited());
+    }
+    let client = builder.build().context("building the Zoho client")?;
+    let store = AnyStore::connect(&args.store).await.context("opening the store")?;
+    let config = WorkerConfig {
+        id: args.id.clone().unwrap_or_else(|| format!("worker-{}", std::process::id())),
+        connection: args.connection.clone(),
+        lease_ms: args.lease_ms,
+        batch: args.concurrency,
+        poll_interval: Duration::from_millis(args.poll_ms),
+        max_attempts: args.max_attempts,
+        backoff: Backoff { base: Duration::from_millis(args.backoff_ms), ..Backoff::default() },
+    };
+    tracing::info!(id = %config.id, concurrency = config.batch, until_idle = args.until_idle, "worker starting");
+    // A line on stdout when the store and the client are ready (tests wait for it).
+    println!("worker {} ready", config.id);
+    let flows: Vec<Arc<dyn Flow>> = vec![Arc::new(CatalogSync)];
+    let worker = Worker::new(store.clone(), flows, client, config);
+    let stats = if args.until_idle { worker.run_until_idle().await? } else { worker.run(shutdown_signal()).await? };
+    tracing::info!(?stats, "worker stopped");
+    let counts = store.job_counts().await?;
+    println!("worker done: {stats:?}; jobs by status: {counts:?}");
+    Ok(())
+}
+
+/// The Zoho connection from `--emulator`, or from flags and the environment.
+async fn connection(args: &WorkerArgs) -> anyhow::Result<Connection> {
+    if let Some(url) = &args.emulator {
+        let creds = zoho_emulator::testkit::credentials(&reqwest::Client::new(), url.trim_end_matches('/'))
+            .await
+            .with_context(|| format!("reading the emulator's credentials from {url}"))?;
+        return Ok(Connection::new(
+            Endpoints::custom(&creds.accounts_url, &creds.api_domain),
+            creds.client_id,
+            creds.client_secret.as_str(),
+            creds.refresh_token.as_str(),
+            creds.organization_id,
+        ));
+    }
+    let need = |v: &Option<String>, flag: &str, env: &str| v.clone().with_context(|| format!("missing --{flag} (or {env})"));
+    let secret = |env: &str| std::env::var(env).with_context(|| format!("missing environment variable {env}"));
+    let accounts = need(&args.accounts_url, "accounts-url", "ZOHO_ACCOUNTS_URL")?;
+    let api = need(&args.api_domain, "api-domain", "ZOHO_API_DOMAIN")?;
+    let client_id = need(&args.client_id, "client-id", "ZOHO_CLIENT_ID")?;
+    let org = need(&args.organization_id, "organization-id", "ZOHO_ORGANIZATION_ID")?;
+    let client_secret = secret("ZOHO_CLIENT_SECRET")?;
+    let refresh_token = secret("ZOHO_REFRESH_TOKEN")?;
+    if client_secret.is_empty() || refresh_token.is_empty() {
+        bail!("ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN must not be empty");
+    }
+    Ok(Connection::new(Endpoints::custom(&accounts, &api), client_id, client_secret.as_str(), refresh_token.as_str(), org))
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down: finishing running jobs");
+}
