@@ -144,7 +144,11 @@ pub fn status_filter(q: &Query, spec_statuses: &[&str], emulated: &[&str]) -> Re
 pub fn text_filter(q: &Query, field: &str) -> Option<Box<dyn Fn(&str) -> bool>> {
     if let Some(v) = q.get(field) {
         let v = v.to_lowercase();
-        return Some(Box::new(move |s: &str| s.to_lowercase() == v));
+        // Exact lookups (`sku=`, `email=`) run over every row: compare without allocating
+        // when both sides are ASCII, which they almost always are.
+        return Some(Box::new(move |s: &str| {
+            if s.is_ascii() && v.is_ascii() { s.eq_ignore_ascii_case(&v) } else { s.to_lowercase() == v }
+        }));
     }
     if let Some(v) = q.get(&format!("{field}_startswith")) {
         let v = v.to_lowercase();
