@@ -199,7 +199,10 @@ async fn deliver(state: &AppState, client: &reqwest::Client, delivery: Delivery)
                 error = None;
             }
             Err(e) => {
-                tracing::warn!(url = %delivery.url, error = %e, "webhook delivery failed");
+                // The query string may carry a shared secret: log the URL without it.
+                let shown = delivery.url.split('?').next().unwrap_or_default();
+                let e = e.without_url();
+                tracing::warn!(url = %shown, error = %e, "webhook delivery failed");
                 error = Some(e.to_string());
             }
         }
