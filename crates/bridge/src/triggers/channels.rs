@@ -86,7 +86,7 @@ impl ChannelKeeper {
             if w.events.is_empty() {
                 return Err(TriggerError::Config(format!("channel {} watches no events", w.channel_id)));
             }
-            let token = w.token.clone().filter(|t| !t.is_empty()).unwrap_or_else(SecretString::random);
+            let token = w.token.clone().filter(|t| !t.is_empty()).unwrap_or_else(super::secret::random_token);
             if token.expose().chars().count() > 50 {
                 return Err(TriggerError::Config(format!("the token of channel {} is longer than 50 characters", w.channel_id)));
             }

@@ -1,74 +1,22 @@
 //! Shared secrets and channel tokens: never printed, compared in constant time.
 //!
 //! Webhook secrets and notification tokens authenticate callers that Zoho does not sign
-//! for us; a derived `Debug` or a timing difference in `==` would leak them.
+//! for us. They are the `zoho` crate's [`zoho::Secret`] (redacted in `Debug`, `Display`
+//! and serialisation, compared with [`zoho::Secret::matches`]); this module only adds
+//! the generation of fresh channel tokens.
 
-use std::fmt;
+/// A secret from the config or generated here.
+pub type SecretString = zoho::Secret;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use subtle::ConstantTimeEq;
-
-/// A secret string from the config (or generated): redacted in `Debug`/`Display`.
-#[derive(Clone, Default)]
-pub struct SecretString(String);
-
-impl SecretString {
-    /// Wraps a value.
-    pub fn new(value: impl Into<String>) -> SecretString {
-        SecretString(value.into())
+/// A random token of 32 hex characters (128 bits; fits CRM's 50-character limit).
+pub fn random_token() -> SecretString {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    // A failing OS generator is not something to limp on with a weak token.
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        panic!("the operating system's random number generator failed");
     }
-
-    /// A random token of 32 hex characters (128 bits; fits CRM's 50-character limit).
-    pub fn random() -> SecretString {
-        use ring::rand::SecureRandom;
-        let mut bytes = [0u8; 16];
-        // A failing OS generator is not something to limp on with a weak token.
-        if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
-            panic!("the operating system's random number generator failed");
-        }
-        SecretString(bytes.iter().map(|b| format!("{b:02x}")).collect())
-    }
-
-    /// The value, for sending it where it belongs (never for logs).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether it is empty (an empty secret authenticates nothing).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Constant-time comparison with what a caller presented; an empty secret matches
-    /// nothing.
-    pub fn matches(&self, presented: &str) -> bool {
-        !self.0.is_empty() && bool::from(self.0.as_bytes().ct_eq(presented.as_bytes()))
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretString(***)")
-    }
-}
-
-impl fmt::Display for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl<'de> Deserialize<'de> for SecretString {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(SecretString)
-    }
-}
-
-impl Serialize for SecretString {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Config dumps show that a secret is set, not what it is.
-        s.serialize_str("***")
-    }
+    SecretString::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 #[cfg(test)]
@@ -76,15 +24,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn never_printed_and_compared_exactly() {
-        let s = SecretString::new("hunter2");
-        assert_eq!(format!("{s:?} {s}"), "SecretString(***) ***");
-        assert!(s.matches("hunter2"));
-        assert!(!s.matches("hunter"));
-        assert!(!s.matches("hunter22"));
-        assert!(!SecretString::default().matches(""));
-        let r = SecretString::random();
+    fn tokens_are_128_bit_hex_and_fresh() {
+        let r = random_token();
         assert_eq!(r.expose().len(), 32);
-        assert_ne!(r.expose(), SecretString::random().expose());
+        assert!(r.expose().bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(r.expose(), random_token().expose());
     }
 }
