@@ -4,7 +4,9 @@
 //! earlier same-key jobs are finished, so running claimed jobs concurrently keeps
 //! per-key order. Each running job's lease is extended while it runs; a worker that
 //! dies simply stops extending, and its jobs are claimed again when their leases run
-//! out (the runner then finds targets by natural key, so nothing is duplicated). A job
+//! out (the runner then finds targets by natural key, so nothing is duplicated). The
+//! results of the runs that ended since the last round are stored together, in one
+//! transaction ([`Store::record`]): one commit for many jobs instead of one each. A job
 //! is never dropped on an error: it is finished, failed (retried or dead-lettered), or
 //! left leased for the store to hand out again.
 
@@ -14,8 +16,8 @@ use tokio::task::JoinSet;
 use zoho::Client;
 
 use crate::{
-    flows::{Flow, RunSettings, now_ms, run_job},
-    store::{Failure, Job, JobStatus, Store, StoreError, StoreResult},
+    flows::{Flow, RunSettings, execute, now_ms},
+    store::{Failure, Finish, Job, JobResult, JobStatus, Store, StoreError, StoreResult},
 };
 
 /// Delay before retrying a failed job: exponential in the attempt number, capped, and
@@ -155,12 +157,15 @@ impl<S: Store> Worker<S> {
         let cfg = &self.inner.config;
         let batch = cfg.batch.max(1) as usize;
         let mut stats = RunStats::default();
-        let mut running: JoinSet<StoreResult<JobStatus>> = JoinSet::new();
+        let mut running: JoinSet<(i64, JobResult)> = JoinSet::new();
+        let mut results: Vec<(i64, JobResult)> = Vec::with_capacity(batch);
         tokio::pin!(shutdown);
         loop {
+            // Every run that ended since the last round is stored in one transaction.
             while let Some(done) = running.try_join_next() {
-                stats.count(flatten(done));
+                collect(done, &mut results, &mut stats);
             }
+            self.record(&mut results, &mut stats).await;
             // Refill when half the slots are free: fewer, larger claims.
             let mut claimed = 0;
             if running.len() <= batch / 2 {
@@ -183,15 +188,65 @@ impl<S: Store> Worker<S> {
                 break;
             }
             tokio::select! {
-                Some(done) = running.join_next(), if !running.is_empty() => stats.count(flatten(done)),
+                Some(done) = running.join_next(), if !running.is_empty() => collect(done, &mut results, &mut stats),
                 _ = tokio::time::sleep(cfg.poll_interval) => {}
                 _ = &mut shutdown => break,
             }
         }
         while let Some(done) = running.join_next().await {
-            stats.count(flatten(done));
+            collect(done, &mut results, &mut stats);
         }
+        self.record(&mut results, &mut stats).await;
         Ok(stats)
+    }
+
+    /// Stores `results` (emptying it) and counts how each job ended. When the batch as a
+    /// whole is refused (a database error, or one result breaking a constraint), each
+    /// result is stored on its own, so one bad result does not hold the others back; a
+    /// result the store still refuses becomes a dead letter carrying the refusal and the
+    /// run's audit entries (the writes to Zoho happened, so they are kept). A result that
+    /// cannot be stored at all leaves its job leased: it is claimed and run again.
+    async fn record(&self, results: &mut Vec<(i64, JobResult)>, stats: &mut RunStats) {
+        if results.is_empty() {
+            return;
+        }
+        let inner = &self.inner;
+        let worker = inner.config.id.as_str();
+        match inner.store.record(worker, results, now_ms()).await {
+            Ok(answers) => answers.into_iter().for_each(|a| stats.count(a)),
+            Err(e) => {
+                tracing::warn!(error = %e, jobs = results.len(), "storing a batch of results failed; storing them one by one");
+                for (id, result) in results.iter() {
+                    let answer = match inner.store.record(worker, &[(*id, result.clone())], now_ms()).await {
+                        Ok(mut one) => one.pop().unwrap_or(Err(StoreError::NotFound(format!("job {id}")))),
+                        Err(e) => Err(e),
+                    };
+                    let answer = match answer {
+                        Err(StoreError::Database(refusal)) => self.dead_letter_unstorable(*id, result, &refusal).await,
+                        other => other,
+                    };
+                    if let Err(e) = &answer {
+                        tracing::warn!(job = id, error = %e, "the store did not take the job's result; it will be claimed again");
+                    }
+                    stats.count(answer);
+                }
+            }
+        }
+        results.clear();
+    }
+
+    /// Dead-letters job `id` whose result the store refused, keeping the run's audit.
+    async fn dead_letter_unstorable(&self, id: i64, result: &JobResult, refusal: &str) -> StoreResult<JobStatus> {
+        let audit = match result {
+            JobResult::Finish(Finish::Done { audit, .. }) => audit.clone(),
+            JobResult::Fail { failure, .. } => failure.audit.clone(),
+            JobResult::Finish(Finish::Skipped { .. }) => Vec::new(),
+        };
+        let failure = Failure { error: format!("the job ran but its result could not be stored: {refusal}"), retryable: false, audit };
+        let now = now_ms();
+        let dead = JobResult::Fail { failure, retry_at_ms: now, max_attempts: 0 };
+        let mut answers = self.inner.store.record(&self.inner.config.id, &[(id, dead)], now).await?;
+        answers.pop().unwrap_or(Err(StoreError::NotFound(format!("job {id}"))))
     }
 
     /// Whether any job is queued or running anywhere.
@@ -200,15 +255,15 @@ impl<S: Store> Worker<S> {
         Ok(counts.iter().any(|(s, n)| matches!(s, JobStatus::Queued | JobStatus::Running) && *n > 0))
     }
 
-    /// Runs one claimed job, extending its lease while it runs.
-    async fn run_one(&self, job: Job) -> StoreResult<JobStatus> {
+    /// Runs one claimed job, extending its lease while it runs; returns its result for
+    /// the caller to store.
+    async fn run_one(&self, job: Job) -> (i64, JobResult) {
         let inner = &self.inner;
         let Some(flow) = inner.flows.get(job.flow.as_str()).cloned() else {
             let failure = Failure { error: format!("no flow named {:?} in this worker", job.flow), retryable: false, audit: Vec::new() };
-            let now = now_ms();
-            return inner.store.fail(job.id, &inner.config.id, &failure, now, inner.config.max_attempts, now).await;
+            return (job.id, JobResult::Fail { failure, retry_at_ms: now_ms(), max_attempts: inner.config.max_attempts });
         };
-        let work = run_job(&inner.store, flow.as_ref(), &inner.client, &inner.settings, &job);
+        let work = execute(&inner.store, flow.as_ref(), &inner.client, &inner.settings, &job);
         tokio::pin!(work);
         let every = Duration::from_millis((inner.config.lease_ms / 3).max(1) as u64);
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -219,22 +274,27 @@ impl<S: Store> Worker<S> {
                     let until = now_ms() + inner.config.lease_ms;
                     match inner.store.extend_lease(job.id, &inner.config.id, until).await {
                         Ok(()) => {}
-                        // The result will be refused at finish; let the run end.
+                        // The result will be refused when stored; let the run end.
                         Err(StoreError::LeaseLost(_)) => tracing::warn!(job = job.id, "lease lost while running"),
                         Err(e) => tracing::warn!(job = job.id, error = %e, "extending the lease failed"),
                     }
                 }
             }
         };
-        if let Err(e) = &result {
-            tracing::warn!(job = job.id, error = %e, "the store did not take the job's result; it will be claimed again");
-        }
-        result
+        (job.id, result)
     }
 }
 
-fn flatten(joined: Result<StoreResult<JobStatus>, tokio::task::JoinError>) -> StoreResult<JobStatus> {
-    joined.unwrap_or_else(|e| Err(StoreError::Database(format!("job task failed: {e}"))))
+/// Adds an ended run's result to `results`; a run task that panicked is counted as
+/// unrecorded (its job stays leased and is claimed again).
+fn collect(joined: Result<(i64, JobResult), tokio::task::JoinError>, results: &mut Vec<(i64, JobResult)>, stats: &mut RunStats) {
+    match joined {
+        Ok(result) => results.push(result),
+        Err(e) => {
+            tracing::error!(error = %e, "a job's task failed; the job will be claimed again when its lease runs out");
+            stats.unrecorded += 1;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use zoho::Client;
 
 use crate::{
     hash::content_hash,
-    store::{AuditEntry, Failure, Finish, Job, JobStatus, Link, Store, StoreResult},
+    store::{AuditEntry, Failure, Finish, Job, JobResult, JobStatus, Link, Store, StoreError, StoreResult},
     worker::Backoff,
 };
 
@@ -176,35 +176,35 @@ enum Ending {
 /// the job's new status. A store error is returned as is; the job then stays leased and
 /// is claimed again when its lease runs out, so it is never lost.
 pub async fn run_job<S: Store>(store: &S, flow: &dyn Flow, client: &Client, settings: &RunSettings, job: &Job) -> StoreResult<JobStatus> {
+    let result = execute(store, flow, client, settings, job).await;
+    let mut answers = store.record(&settings.worker, &[(job.id, result)], now_ms()).await?;
+    answers.pop().unwrap_or(Err(StoreError::NotFound(format!("job {}", job.id))))
+}
+
+/// Runs one claimed job through `flow` and returns its result without storing it (the
+/// worker stores the results of many jobs in one transaction, [`Store::record`]). The
+/// writes the run made are in the result's audit entries, done or failed.
+pub async fn execute<S: Store>(store: &S, flow: &dyn Flow, client: &Client, settings: &RunSettings, job: &Job) -> JobResult {
     let mut log = WriteLog::default();
     let ending = match steps(store, flow, client, settings, job, &mut log).await {
         Ok(ending) => ending,
         Err(e) => Ending::Fail(failure(&e)),
     };
     let now = now_ms();
-    let audit_of = |log: &WriteLog| audit_entries(log, settings, job, now);
     match ending {
-        Ending::Finish(finish) => {
-            let finish = match finish {
-                Finish::Done { outcome, link, .. } => Finish::Done { outcome, link, audit: audit_of(&log) },
-                skipped => skipped,
-            };
-            let status = match &finish {
-                Finish::Done { .. } => JobStatus::Done,
-                Finish::Skipped { .. } => JobStatus::Skipped,
-            };
-            store.finish(job.id, &settings.worker, &finish, now).await?;
-            Ok(status)
+        Ending::Finish(Finish::Done { outcome, link, .. }) => {
+            JobResult::Finish(Finish::Done { outcome, link, audit: audit_entries(&log, settings, job, now) })
         }
+        Ending::Finish(skipped) => JobResult::Finish(skipped),
         Ending::Fail(mut failure) => {
-            failure.audit = audit_of(&log);
-            let retry_at = now + settings.backoff.delay(job.attempts).as_millis() as i64;
+            failure.audit = audit_entries(&log, settings, job, now);
             if failure.retryable {
                 tracing::warn!(job = job.id, attempt = job.attempts, error = %failure.error, "job failed; will retry");
             } else {
                 tracing::warn!(job = job.id, error = %failure.error, "job refused; dead-lettered");
             }
-            store.fail(job.id, &settings.worker, &failure, retry_at, settings.max_attempts, now).await
+            let retry_at_ms = now + settings.backoff.delay(job.attempts).as_millis() as i64;
+            JobResult::Fail { failure, retry_at_ms, max_attempts: settings.max_attempts }
         }
     }
 }

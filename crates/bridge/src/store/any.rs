@@ -6,7 +6,7 @@ use super::approval::{Approval, ApprovalStatus, Approvals};
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::{
-    AuditEntry, Cursor, Failure, Finish, Inserted, Job, JobStatus, Link, NewEvent, NewJob, Store,
+    AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, Link, NewEvent, NewJob, Store,
     StoreResult,
 };
 
@@ -84,26 +84,13 @@ impl Store for AnyStore {
         delegate!(self, s => s.extend_lease(job_id, worker, until_ms))
     }
 
-    async fn finish(
+    async fn record(
         &self,
-        job_id: i64,
         worker: &str,
-        finish: &Finish,
+        results: &[(i64, JobResult)],
         now_ms: i64,
-    ) -> StoreResult<()> {
-        delegate!(self, s => s.finish(job_id, worker, finish, now_ms))
-    }
-
-    async fn fail(
-        &self,
-        job_id: i64,
-        worker: &str,
-        failure: &Failure,
-        retry_at_ms: i64,
-        max_attempts: i32,
-        now_ms: i64,
-    ) -> StoreResult<JobStatus> {
-        delegate!(self, s => s.fail(job_id, worker, failure, retry_at_ms, max_attempts, now_ms))
+    ) -> StoreResult<Vec<StoreResult<JobStatus>>> {
+        delegate!(self, s => s.record(worker, results, now_ms))
     }
 
     async fn job(&self, job_id: i64) -> StoreResult<Option<Job>> {

@@ -18,6 +18,7 @@ mod convert;
 mod migrations;
 mod postgres;
 mod redact;
+mod results;
 mod rows;
 mod sqlite;
 
@@ -234,6 +235,23 @@ pub struct Failure {
     pub audit: Vec<AuditEntry>,
 }
 
+/// A job's result as a worker hands it to the store ([`Store::record`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobResult {
+    /// Finished: done (with its link and audit) or skipped.
+    Finish(Finish),
+    /// A failed attempt: queued again at `retry_at_ms` when the failure is retryable and
+    /// the job has had fewer than `max_attempts` attempts, else dead-lettered.
+    Fail {
+        /// What failed, and the writes made before it.
+        failure: Failure,
+        /// When to try again.
+        retry_at_ms: i64,
+        /// Attempts before a retryable failure is dead-lettered.
+        max_attempts: i32,
+    },
+}
+
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -280,8 +298,24 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Extends a held lease; `LeaseLost` if it is not held by `worker` any more.
     fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> impl Future<Output = StoreResult<()>> + Send;
 
+    /// Stores the results of jobs held by `worker`, all in one transaction: each job's new
+    /// status, the links of the done ones and the audit entries of all. Answers per job,
+    /// in the order given: its new status, `LeaseLost` when `worker` no longer holds it
+    /// (nothing of that job's result is stored), `NotFound` when there is no such job. An
+    /// outer error means nothing was stored; the jobs stay leased and are handed out
+    /// again when their leases run out.
+    fn record(
+        &self,
+        worker: &str,
+        results: &[(i64, JobResult)],
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<Vec<StoreResult<JobStatus>>>> + Send;
+
     /// Finishes a held job (done with link + audit in one transaction, or skipped).
-    fn finish(&self, job_id: i64, worker: &str, finish: &Finish, now_ms: i64) -> impl Future<Output = StoreResult<()>> + Send;
+    fn finish(&self, job_id: i64, worker: &str, finish: &Finish, now_ms: i64) -> impl Future<Output = StoreResult<()>> + Send {
+        let results = [(job_id, JobResult::Finish(finish.clone()))];
+        async move { only(self.record(worker, &results, now_ms).await?).map(|_| ()) }
+    }
 
     /// Records a failed attempt: retried at `retry_at_ms` when retryable and
     /// `attempts < max_attempts`, else dead-lettered with the error.
@@ -293,7 +327,10 @@ pub trait Store: Clone + Send + Sync + 'static {
         retry_at_ms: i64,
         max_attempts: i32,
         now_ms: i64,
-    ) -> impl Future<Output = StoreResult<JobStatus>> + Send;
+    ) -> impl Future<Output = StoreResult<JobStatus>> + Send {
+        let results = [(job_id, JobResult::Fail { failure: failure.clone(), retry_at_ms, max_attempts })];
+        async move { only(self.record(worker, &results, now_ms).await?) }
+    }
 
     /// A job by id.
     fn job(&self, job_id: i64) -> impl Future<Output = StoreResult<Option<Job>>> + Send;
@@ -324,4 +361,9 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Audit entries about one record, newest first.
     fn audit_for_record(&self, system: &str, module: &str, record_id: &str) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;
+}
+
+/// The one answer of a one-job [`Store::record`].
+fn only(mut answers: Vec<StoreResult<JobStatus>>) -> StoreResult<JobStatus> {
+    answers.pop().unwrap_or_else(|| Err(StoreError::Database("the store answered nothing for one job".into())))
 }

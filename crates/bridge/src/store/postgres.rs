@@ -6,6 +6,7 @@
 //! expired lease and the old worker's finish cannot both win. JSON is stored as `jsonb`
 //! and travels as text (`$n::jsonb` in, `::text` out) so both back ends share decoding.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -19,8 +20,9 @@ use super::convert::{
 };
 use super::redact::{redact_message, redact_url};
 use super::rows::{ApprovalRow, AuditRow, CursorRow, JobRow, LinkRow, jobs_from_rows};
+use super::results;
 use super::{
-    AuditEntry, Cursor, Failure, Finish, Inserted, Job, JobStatus, Link, NewEvent, NewJob, Store,
+    AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, Link, NewEvent, NewJob, Store,
     StoreError, StoreResult,
 };
 
@@ -131,35 +133,6 @@ async fn insert_event(
         .map_err(db_err)?;
     }
     Ok(Inserted::New(event_id))
-}
-
-/// Inserts audit entries inside `tx`.
-async fn insert_audit(
-    tx: &mut Transaction<'static, Postgres>,
-    entries: &[AuditEntry],
-) -> StoreResult<()> {
-    for entry in entries {
-        sqlx::query(
-            "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12)",
-        )
-        .bind(entry.at_ms)
-        .bind(&entry.actor)
-        .bind(entry.job_id)
-        .bind(entry.event_id)
-        .bind(&entry.connection)
-        .bind(&entry.system)
-        .bind(&entry.module)
-        .bind(&entry.record_id)
-        .bind(&entry.action)
-        .bind(json_text(&entry.request))
-        .bind(json_text(&entry.response))
-        .bind(entry.ok)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-    }
-    Ok(())
 }
 
 /// Locks `job_id` inside `tx` and checks that `worker` still holds it; returns its
@@ -274,88 +247,87 @@ impl Store for PgStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn finish(
+    async fn record(
         &self,
-        job_id: i64,
         worker: &str,
-        finish: &Finish,
+        results: &[(i64, JobResult)],
         now_ms: i64,
-    ) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        check_lease(&mut tx, job_id, worker).await?;
-        let (status, outcome) = match finish {
-            Finish::Done { outcome, .. } => (JobStatus::Done, outcome),
-            Finish::Skipped { reason } => (JobStatus::Skipped, reason),
-        };
-        sqlx::query(
-            "UPDATE jobs SET status = $1, outcome = $2, lease_owner = NULL, lease_until_ms = NULL, updated_ms = $3 WHERE id = $4",
-        )
-        .bind(status_str(status))
-        .bind(outcome)
-        .bind(now_ms)
-        .bind(job_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if let Finish::Done { link, audit, .. } = finish {
-            if let Some(link) = link {
-                sqlx::query(
-                    "INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     ON CONFLICT (connection, crm_module, crm_id) DO UPDATE SET \
-                       books_entity = excluded.books_entity, books_id = excluded.books_id, \
-                       books_hash = COALESCE(excluded.books_hash, links.books_hash), \
-                       crm_hash = COALESCE(excluded.crm_hash, links.crm_hash), \
-                       updated_ms = excluded.updated_ms",
-                )
-                .bind(&link.connection)
-                .bind(&link.crm_module)
-                .bind(&link.crm_id)
-                .bind(&link.books_entity)
-                .bind(&link.books_id)
-                .bind(&link.books_hash)
-                .bind(&link.crm_hash)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            }
-            insert_audit(&mut tx, audit).await?;
+    ) -> StoreResult<Vec<StoreResult<JobStatus>>> {
+        if results.is_empty() {
+            return Ok(Vec::new());
         }
-        tx.commit().await.map_err(db_err)
-    }
-
-    async fn fail(
-        &self,
-        job_id: i64,
-        worker: &str,
-        failure: &Failure,
-        retry_at_ms: i64,
-        max_attempts: i32,
-        now_ms: i64,
-    ) -> StoreResult<JobStatus> {
         let mut tx = self.begin().await?;
-        let attempts = check_lease(&mut tx, job_id, worker).await?;
-        let status = if failure.retryable && attempts < max_attempts {
-            JobStatus::Queued
-        } else {
-            JobStatus::Dead
-        };
-        sqlx::query(
-            "UPDATE jobs SET status = $1, run_after_ms = $2, last_error = $3, lease_owner = NULL, lease_until_ms = NULL, \
-             updated_ms = $4 WHERE id = $5",
+        // Only rows still leased to `worker` are updated; RETURNING names them. The UPDATE
+        // locks each row; a claim that took an expired lease over meanwhile has changed
+        // `lease_owner`, and PostgreSQL re-checks the condition on the newest version.
+        let returned: Vec<(i64, String)> = sqlx::query_as(
+            "UPDATE jobs SET \
+               status = CASE r.kind WHEN 'fail' THEN \
+                   (CASE WHEN r.retryable AND jobs.attempts < r.max_attempts THEN 'queued' ELSE 'dead' END) \
+                 ELSE r.kind END, \
+               outcome = CASE r.kind WHEN 'fail' THEN jobs.outcome ELSE r.outcome END, \
+               last_error = CASE r.kind WHEN 'fail' THEN r.error ELSE jobs.last_error END, \
+               run_after_ms = CASE WHEN r.kind = 'fail' AND r.retryable AND jobs.attempts < r.max_attempts \
+                 THEN r.retry_at_ms WHEN r.kind = 'fail' THEN $3 ELSE jobs.run_after_ms END, \
+               lease_owner = NULL, lease_until_ms = NULL, updated_ms = $3 \
+             FROM (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, kind text, outcome text, error text, \
+                     retryable boolean, max_attempts integer, retry_at_ms bigint) ORDER BY id) AS r \
+             WHERE jobs.id = r.id AND jobs.status = 'running' AND jobs.lease_owner = $2 \
+             RETURNING jobs.id, jobs.status",
         )
-        .bind(status_str(status))
-        .bind(if status == JobStatus::Queued { retry_at_ms } else { now_ms })
-        .bind(&failure.error)
+        .bind(results::job_rows(results))
+        .bind(worker)
         .bind(now_ms)
-        .bind(job_id)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db_err)?;
-        insert_audit(&mut tx, &failure.audit).await?;
+        let accepted = results::accepted(returned)?;
+        let ids: HashSet<i64> = accepted.keys().copied().collect();
+        if let Some(rows) = results::link_rows(results, &ids, now_ms) {
+            sqlx::query(
+                "INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
+                 SELECT connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms \
+                 FROM jsonb_to_recordset($1::jsonb) AS x(connection text, crm_module text, crm_id text, books_entity text, \
+                      books_id text, books_hash text, crm_hash text, updated_ms bigint) \
+                 ON CONFLICT (connection, crm_module, crm_id) DO UPDATE SET \
+                   books_entity = excluded.books_entity, books_id = excluded.books_id, \
+                   books_hash = COALESCE(excluded.books_hash, links.books_hash), \
+                   crm_hash = COALESCE(excluded.crm_hash, links.crm_hash), \
+                   updated_ms = excluded.updated_ms",
+            )
+            .bind(rows)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        if let Some(rows) = results::audit_rows(results, &ids) {
+            sqlx::query(
+                "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
+                 SELECT at_ms, actor, job_id, event_id, connection, system, module, record_id, action, \
+                        request::jsonb, response::jsonb, ok \
+                 FROM jsonb_to_recordset($1::jsonb) AS x(at_ms bigint, actor text, job_id bigint, event_id bigint, \
+                      connection text, system text, module text, record_id text, action text, request text, \
+                      response text, ok boolean)",
+            )
+            .bind(rows)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        // Tell a lost lease from a job that does not exist (rare: only when some are missing).
+        let existing: HashSet<i64> = if accepted.len() < results.len() {
+            sqlx::query_scalar("SELECT id FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)")
+                .bind(results::id_array(results))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .collect()
+        } else {
+            ids
+        };
         tx.commit().await.map_err(db_err)?;
-        Ok(status)
+        Ok(results::answers(results, &accepted, &existing))
     }
 
     async fn job(&self, job_id: i64) -> StoreResult<Option<Job>> {

@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use bridge::store::{
-    ApprovalStatus, Approvals, AuditEntry, Cursor, Failure, Finish, Inserted, JobStatus, Link,
-    NewEvent, NewJob, Source, Store, StoreError,
+    ApprovalStatus, Approvals, AuditEntry, Cursor, Failure, Finish, Inserted, JobResult,
+    JobStatus, Link, NewEvent, NewJob, Source, Store, StoreError,
 };
 use serde_json::json;
 
@@ -679,6 +679,75 @@ pub async fn finish_with_link_and_audit<S: Store>(store: S) {
     );
 }
 
+/// One `record` call stores a mixed batch in one go: each job gets its own answer, the
+/// done job's link and the audit of every accepted job are stored, and a job whose lease
+/// was taken over (or that does not exist) stores nothing and says why.
+pub async fn record_a_batch<S: Store>(store: S) {
+    assert!(store.record("w", &[], T0).await.expect("empty batch").is_empty());
+    let ids: Vec<i64> = enqueue_records(&store, 6).await;
+    let (done, skip, retry, dead, untouched, lost) = (ids[0], ids[1], ids[2], ids[3], ids[4], ids[5]);
+    assert_eq!(store.claim("w", T0, LONG_LEASE, 5).await.expect("claim").len(), 5);
+    assert_eq!(store.claim("w", T0, 1_000, 1).await.expect("claim").len(), 1);
+    // w's lease on the last job runs out and v takes it over.
+    let taken = store.claim("v", T0 + 2_000, LONG_LEASE, 10).await.expect("claim");
+    assert_eq!(taken.iter().map(|j| j.id).collect::<Vec<_>>(), vec![lost]);
+
+    let mut created = audit("w", "b1", "create", T0 + 1, Some(done));
+    created.request = json!("a bare JSON string stays a string");
+    let mut refused = audit("w", "r3", "update", T0 + 2, Some(retry));
+    refused.ok = false;
+    refused.response = json!({"code": 1001, "message": "refused"});
+    let failure = |error: &str, retryable: bool, audit: Vec<AuditEntry>| Failure { error: error.into(), retryable, audit };
+    let batch = vec![
+        (done, JobResult::Finish(Finish::Done { outcome: "created item b1".into(), link: Some(link("1", "b1", Some("h1"), None)), audit: vec![created] })),
+        (skip, JobResult::Finish(skipped())),
+        (retry, JobResult::Fail { failure: failure("timed out", true, vec![refused]), retry_at_ms: T0 + 99, max_attempts: 5 }),
+        (dead, JobResult::Fail { failure: failure("Zoho refused: 1001", false, vec![]), retry_at_ms: T0 + 99, max_attempts: 5 }),
+        (lost, JobResult::Finish(Finish::Done { outcome: "late".into(), link: Some(link("6", "b6", Some("h6"), None)), audit: vec![audit("w", "b6", "create", T0 + 3, Some(lost))] })),
+        (987_654, JobResult::Finish(skipped())),
+    ];
+    let answers = store.record("w", &batch, T0 + 10).await.expect("record");
+    let shown: Vec<String> = answers.iter().map(|a| match a {
+        Ok(status) => format!("{status:?}"),
+        Err(StoreError::LeaseLost(id)) => format!("lost {}", id == &lost),
+        Err(StoreError::NotFound(what)) => format!("not found {what}"),
+        Err(e) => format!("{e}"),
+    }).collect();
+    assert_eq!(shown, vec!["Done", "Skipped", "Queued", "Dead", "lost true", "not found job 987654"]);
+
+    let job = |id: i64| { let store = store.clone(); async move { store.job(id).await.expect("job").expect("exists") } };
+    let j = job(done).await;
+    assert_eq!((j.status, j.outcome.as_deref(), j.lease_owner), (JobStatus::Done, Some("created item b1"), None));
+    assert_eq!(job(skip).await.outcome.as_deref(), Some("nothing changed"));
+    let j = job(retry).await;
+    assert_eq!((j.status, j.run_after_ms, j.last_error.as_deref()), (JobStatus::Queued, T0 + 99, Some("timed out")));
+    let j = job(dead).await;
+    assert_eq!((j.status, j.last_error.as_deref()), (JobStatus::Dead, Some("Zoho refused: 1001")));
+    let j = job(untouched).await;
+    assert_eq!((j.status, j.lease_owner.as_deref()), (JobStatus::Running, Some("w")));
+    let j = job(lost).await;
+    assert_eq!((j.status, j.lease_owner.as_deref(), j.outcome), (JobStatus::Running, Some("v"), None));
+
+    let l = store.link_by_crm("acme", "Products", "1").await.expect("link").expect("linked");
+    assert_eq!((l.books_id.as_str(), l.books_hash.as_deref(), l.updated_ms), ("b1", Some("h1"), T0 + 10));
+    assert_eq!(store.link_by_crm("acme", "Products", "6").await.expect("link"), None, "a lost lease stores no link");
+    let b1 = store.audit_for_record("books", "items", "b1").await.expect("audit");
+    assert_eq!(b1.len(), 1);
+    assert_eq!((b1[0].request.clone(), b1[0].job_id, b1[0].ok), (json!("a bare JSON string stays a string"), Some(done), true));
+    let r3 = store.audit_for_record("books", "items", "r3").await.expect("audit");
+    assert_eq!((r3.len(), r3[0].ok, r3[0].response.clone()), (1, false, json!({"code": 1001, "message": "refused"})), "a failed attempt's writes are audited");
+    assert!(store.audit_for_record("books", "items", "b6").await.expect("audit").is_empty(), "a lost lease stores no audit");
+}
+
+/// Enqueues one job for each of records `1..=n`; returns their ids in order.
+async fn enqueue_records<S: Store>(store: &S, n: usize) -> Vec<i64> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 1..=n {
+        ids.push(enqueue(store, &i.to_string(), 100).await);
+    }
+    ids
+}
+
 /// Four claimers draining 200 jobs (10 keys, 20 jobs each, so claimers keep meeting the
 /// same keys) never share a job, never hold two jobs of one key at once, and run each
 /// key's jobs in enqueue order.
@@ -912,6 +981,7 @@ macro_rules! every_store_test {
             retries_then_dead_letter,
             replay_and_drop,
             finish_with_link_and_audit,
+            record_a_batch,
             concurrent_claimers,
             job_counts,
             approvals,

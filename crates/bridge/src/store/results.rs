@@ -1,0 +1,124 @@
+//! Job results stored in batches: what both back ends send to the database.
+//!
+//! A worker finishes many jobs a second; storing each in its own transaction costs a
+//! commit (and on SQLite several hand-offs to its connection thread) per job.
+//! [`super::Store::record`] stores a whole batch in one transaction with three set-based
+//! statements: one `UPDATE` of the jobs still leased to the worker (its `RETURNING`
+//! says which were), one upsert of their links, one insert of their audit entries. The
+//! rows travel as one JSON array per statement (`json_each` on SQLite,
+//! `jsonb_to_recordset` on PostgreSQL); this module builds those arrays, so both back
+//! ends send the same thing and decide the same way.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::{Value, json};
+
+use super::convert::{json_text, parse_status};
+use super::{Finish, JobResult, JobStatus, StoreError, StoreResult};
+
+/// The `jobs` update rows: `id`, `kind` (`done`, `skipped`, `fail`), `outcome`, `error`,
+/// `retryable`, `max_attempts`, `retry_at_ms`.
+pub(crate) fn job_rows(results: &[(i64, JobResult)]) -> String {
+    let rows: Vec<Value> = results
+        .iter()
+        .map(|(id, result)| match result {
+            JobResult::Finish(Finish::Done { outcome, .. }) => json!({"id": id, "kind": "done", "outcome": outcome}),
+            JobResult::Finish(Finish::Skipped { reason }) => json!({"id": id, "kind": "skipped", "outcome": reason}),
+            JobResult::Fail { failure, retry_at_ms, max_attempts } => json!({
+                "id": id,
+                "kind": "fail",
+                "error": failure.error,
+                "retryable": failure.retryable,
+                "max_attempts": max_attempts,
+                "retry_at_ms": retry_at_ms,
+            }),
+        })
+        .collect();
+    Value::Array(rows).to_string()
+}
+
+/// The link rows of the accepted jobs' results, one per CRM record (a later job's link
+/// wins), sorted by key so that concurrent writers lock rows in the same order.
+pub(crate) fn link_rows(results: &[(i64, JobResult)], accepted: &HashSet<i64>, now_ms: i64) -> Option<String> {
+    let mut links = BTreeMap::new();
+    let mut ordered: Vec<&(i64, JobResult)> = results.iter().filter(|(id, _)| accepted.contains(id)).collect();
+    ordered.sort_by_key(|(id, _)| *id);
+    for (_, result) in ordered {
+        if let JobResult::Finish(Finish::Done { link: Some(link), .. }) = result {
+            let key = (link.connection.clone(), link.crm_module.clone(), link.crm_id.clone());
+            links.insert(
+                key,
+                json!({
+                    "connection": link.connection,
+                    "crm_module": link.crm_module,
+                    "crm_id": link.crm_id,
+                    "books_entity": link.books_entity,
+                    "books_id": link.books_id,
+                    "books_hash": link.books_hash,
+                    "crm_hash": link.crm_hash,
+                    "updated_ms": now_ms,
+                }),
+            );
+        }
+    }
+    (!links.is_empty()).then(|| Value::Array(links.into_values().collect()).to_string())
+}
+
+/// The audit rows of the accepted jobs' results, in job order. `request` and `response`
+/// travel as JSON text, so that any JSON value (even a bare string) is stored as written.
+pub(crate) fn audit_rows(results: &[(i64, JobResult)], accepted: &HashSet<i64>) -> Option<String> {
+    let mut ordered: Vec<&(i64, JobResult)> = results.iter().filter(|(id, _)| accepted.contains(id)).collect();
+    ordered.sort_by_key(|(id, _)| *id);
+    let rows: Vec<Value> = ordered
+        .into_iter()
+        .flat_map(|(_, result)| match result {
+            JobResult::Finish(Finish::Done { audit, .. }) => audit.as_slice(),
+            JobResult::Fail { failure, .. } => failure.audit.as_slice(),
+            JobResult::Finish(Finish::Skipped { .. }) => &[],
+        })
+        .map(|entry| {
+            json!({
+                "at_ms": entry.at_ms,
+                "actor": entry.actor,
+                "job_id": entry.job_id,
+                "event_id": entry.event_id,
+                "connection": entry.connection,
+                "system": entry.system,
+                "module": entry.module,
+                "record_id": entry.record_id,
+                "action": entry.action,
+                "request": json_text(&entry.request),
+                "response": json_text(&entry.response),
+                "ok": entry.ok,
+            })
+        })
+        .collect();
+    (!rows.is_empty()).then(|| Value::Array(rows).to_string())
+}
+
+/// The ids of `results`, as a JSON array (to ask which of them exist).
+pub(crate) fn id_array(results: &[(i64, JobResult)]) -> String {
+    Value::Array(results.iter().map(|(id, _)| json!(id)).collect()).to_string()
+}
+
+/// What `UPDATE … RETURNING id, status` said: each accepted job's new status.
+pub(crate) fn accepted(returned: Vec<(i64, String)>) -> StoreResult<HashMap<i64, JobStatus>> {
+    returned.into_iter().map(|(id, status)| Ok((id, parse_status(&status)?))).collect()
+}
+
+/// The answer per job, in the order given: the new status, `LeaseLost` for a job that
+/// exists but is not running under this worker, `NotFound` for one that does not exist.
+pub(crate) fn answers(
+    results: &[(i64, JobResult)],
+    accepted: &HashMap<i64, JobStatus>,
+    existing: &HashSet<i64>,
+) -> Vec<StoreResult<JobStatus>> {
+    results
+        .iter()
+        .map(|(id, _)| match accepted.get(id) {
+            Some(status) => Ok(*status),
+            None if existing.contains(id) => Err(StoreError::LeaseLost(*id)),
+            None => Err(StoreError::NotFound(format!("job {id}"))),
+        })
+        .collect()
+}
