@@ -131,7 +131,8 @@ async fn run(label: &str, store: AnyStore, events: usize, products: usize) {
     emulator.stop().await;
 }
 
-async fn postgres_database() -> Option<String> {
+/// A fresh database for the run: its URL and its name (dropped afterwards).
+async fn postgres_database() -> Option<(String, String)> {
     let url = std::env::var("ZOHO_BRIDGE_TEST_POSTGRES_URL").ok()?;
     use sqlx::Connection as _;
     let mut admin = sqlx::PgConnection::connect(&url).await.expect("ZOHO_BRIDGE_TEST_POSTGRES_URL is set but unreachable");
@@ -140,7 +141,14 @@ async fn postgres_database() -> Option<String> {
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("CREATE DATABASE");
     let mut parsed = url::Url::parse(&url).expect("URL");
     parsed.set_path(&format!("/{name}"));
-    Some(parsed.to_string())
+    Some((parsed.to_string(), name))
+}
+
+async fn drop_database(name: &str) {
+    use sqlx::Connection as _;
+    let url = std::env::var("ZOHO_BRIDGE_TEST_POSTGRES_URL").expect("set");
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut admin).await.expect("DROP DATABASE");
 }
 
 fn main() {
@@ -155,7 +163,12 @@ fn main() {
         run("sqlite", store, events, products).await;
         let _ = std::fs::remove_dir_all(&dir);
         match postgres_database().await {
-            Some(url) => run("postgres", AnyStore::connect(&url).await.expect("postgres store"), events, products).await,
+            Some((url, name)) => {
+                let store = AnyStore::connect(&url).await.expect("postgres store");
+                run("postgres", store.clone(), events, products).await;
+                store.close().await;
+                drop_database(&name).await;
+            }
             None => println!("[postgres] skipped: ZOHO_BRIDGE_TEST_POSTGRES_URL is not set"),
         }
     });

@@ -5,20 +5,24 @@
 //! per-key order. Each running job's lease is extended while it runs; a worker that
 //! dies simply stops extending, and its jobs are claimed again when their leases run
 //! out (the runner then finds targets by natural key, so nothing is duplicated). The
-//! results of the runs that ended since the last round are stored together, in one
-//! transaction ([`Store::record`]): one commit for many jobs instead of one each. A job
+//! runs hand their results to a recorder task, which stores all that arrived while its
+//! previous transaction committed in one transaction ([`Store::record`]): one commit for
+//! many jobs instead of one each, overlapping with the next claims. A job
 //! is never dropped on an error: it is finished, failed (retried or dead-lettered), or
 //! left leased for the store to hand out again.
 
 use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 
-use tokio::task::JoinSet;
+use tokio::{sync::mpsc, task::JoinSet};
 use zoho::Client;
 
 use crate::{
     flows::{Flow, RunSettings, execute, now_ms},
     store::{Failure, Finish, Job, JobResult, JobStatus, Store, StoreError, StoreResult},
 };
+
+/// Most results stored in one transaction.
+const RECORD_BATCH: usize = 512;
 
 /// Delay before retrying a failed job: exponential in the attempt number, capped, and
 /// jittered (half to all of the nominal delay) so that failed jobs do not return in step.
@@ -156,16 +160,18 @@ impl<S: Store> Worker<S> {
     async fn drive(&self, until_idle: bool, shutdown: impl Future<Output = ()> + Send) -> StoreResult<RunStats> {
         let cfg = &self.inner.config;
         let batch = cfg.batch.max(1) as usize;
-        let mut stats = RunStats::default();
-        let mut running: JoinSet<(i64, JobResult)> = JoinSet::new();
-        let mut results: Vec<(i64, JobResult)> = Vec::with_capacity(batch);
+        // Runs hand their results to the recorder, which stores whatever has arrived
+        // while its previous transaction committed: claiming and storing overlap, and one
+        // commit covers many jobs.
+        let (results, inbox) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(self.clone().recorder(inbox));
+        let mut panicked = 0;
+        let mut running: JoinSet<()> = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
-            // Every run that ended since the last round is stored in one transaction.
             while let Some(done) = running.try_join_next() {
-                collect(done, &mut results, &mut stats);
+                panicked += count_panic(done);
             }
-            self.record(&mut results, &mut stats).await;
             // Refill when half the slots are free: fewer, larger claims.
             let mut claimed = 0;
             if running.len() <= batch / 2 {
@@ -174,8 +180,12 @@ impl<S: Store> Worker<S> {
                     Ok(jobs) => {
                         claimed = jobs.len();
                         for job in jobs {
-                            let worker = self.clone();
-                            running.spawn(async move { worker.run_one(job).await });
+                            let (worker, results) = (self.clone(), results.clone());
+                            running.spawn(async move {
+                                // The recorder outlives every run (it ends when the last
+                                // sender is dropped), so this send cannot fail.
+                                let _ = results.send(worker.run_one(job).await);
+                            });
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "claiming jobs failed; will try again"),
@@ -188,16 +198,29 @@ impl<S: Store> Worker<S> {
                 break;
             }
             tokio::select! {
-                Some(done) = running.join_next(), if !running.is_empty() => collect(done, &mut results, &mut stats),
+                Some(done) = running.join_next(), if !running.is_empty() => panicked += count_panic(done),
                 _ = tokio::time::sleep(cfg.poll_interval) => {}
                 _ = &mut shutdown => break,
             }
         }
         while let Some(done) = running.join_next().await {
-            collect(done, &mut results, &mut stats);
+            panicked += count_panic(done);
         }
-        self.record(&mut results, &mut stats).await;
+        drop(results);
+        let mut stats = recorder.await.map_err(|e| StoreError::Database(format!("the result recorder failed: {e}")))?;
+        stats.unrecorded += panicked;
         Ok(stats)
+    }
+
+    /// Stores the results arriving on `inbox`, as many at a time as have arrived, until
+    /// every sender is gone; returns how the jobs ended.
+    async fn recorder(self, mut inbox: mpsc::UnboundedReceiver<(i64, JobResult)>) -> RunStats {
+        let mut stats = RunStats::default();
+        let mut results = Vec::new();
+        while inbox.recv_many(&mut results, RECORD_BATCH).await > 0 {
+            self.record(&mut results, &mut stats).await;
+        }
+        stats
     }
 
     /// Stores `results` (emptying it) and counts how each job ended. When the batch as a
@@ -285,14 +308,14 @@ impl<S: Store> Worker<S> {
     }
 }
 
-/// Adds an ended run's result to `results`; a run task that panicked is counted as
-/// unrecorded (its job stays leased and is claimed again).
-fn collect(joined: Result<(i64, JobResult), tokio::task::JoinError>, results: &mut Vec<(i64, JobResult)>, stats: &mut RunStats) {
+/// 1 when a run's task panicked (its job stays leased and is claimed again when the
+/// lease runs out), else 0.
+fn count_panic(joined: Result<(), tokio::task::JoinError>) -> u64 {
     match joined {
-        Ok(result) => results.push(result),
+        Ok(()) => 0,
         Err(e) => {
             tracing::error!(error = %e, "a job's task failed; the job will be claimed again when its lease runs out");
-            stats.unrecorded += 1;
+            1
         }
     }
 }
