@@ -7,7 +7,7 @@ use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::{
     AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, Link, NewEvent, NewJob, Store,
-    StoreResult,
+    StoreResult, StoredEvent,
 };
 
 /// Either back end, delegating every call.
@@ -68,6 +68,20 @@ impl Store for AnyStore {
         now_ms: i64,
     ) -> StoreResult<Vec<Inserted>> {
         delegate!(self, s => s.add_events_and_move_cursor(events, cursor, now_ms))
+    }
+
+    async fn event(&self, event_id: i64) -> StoreResult<Option<StoredEvent>> {
+        delegate!(self, s => s.event(event_id))
+    }
+
+    async fn events_for_record(
+        &self,
+        system: &str,
+        module: &str,
+        record_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        delegate!(self, s => s.events_for_record(system, module, record_id, limit))
     }
 
     async fn claim(

@@ -48,6 +48,22 @@ pub(crate) fn source_str(source: Source) -> &'static str {
     }
 }
 
+/// An event source from its column value.
+pub(crate) fn parse_source(text: &str) -> Result<Source, StoreError> {
+    Ok(match text {
+        "crm_notification" => Source::CrmNotification,
+        "crm_webhook" => Source::CrmWebhook,
+        "books_webhook" => Source::BooksWebhook,
+        "poller" => Source::Poller,
+        "manual" => Source::Manual,
+        other => {
+            return Err(StoreError::Database(format!(
+                "unknown event source {other:?} in the events table"
+            )));
+        }
+    })
+}
+
 /// The column value of an approval status.
 pub(crate) fn approval_status_str(status: ApprovalStatus) -> &'static str {
     match status {

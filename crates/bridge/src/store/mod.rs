@@ -15,6 +15,7 @@ use std::future::Future;
 mod any;
 mod approval;
 mod convert;
+mod inbox;
 mod migrations;
 mod postgres;
 mod redact;
@@ -67,6 +68,18 @@ pub struct NewEvent {
     /// Uniquely identifies this change: a second delivery with the same key is a duplicate
     /// and is absorbed (e.g. `crm:Products:123:<modified_ms>`).
     pub dedup_key: String,
+}
+
+/// An event as the inbox keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Id.
+    pub id: i64,
+    /// Received, epoch ms.
+    pub received_ms: i64,
+    /// The event as the trigger saw it.
+    #[serde(flatten)]
+    pub event: NewEvent,
 }
 
 /// What storing an event did.
@@ -288,6 +301,18 @@ pub trait Store: Clone + Send + Sync + 'static {
         cursor: &Cursor,
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<Vec<Inserted>>> + Send;
+
+    /// An inbox event by id.
+    fn event(&self, event_id: i64) -> impl Future<Output = StoreResult<Option<StoredEvent>>> + Send;
+
+    /// The newest `limit` inbox events about one record, newest first.
+    fn events_for_record(
+        &self,
+        system: &str,
+        module: &str,
+        record_id: &str,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<StoredEvent>>> + Send;
 
     /// Claims up to `limit` runnable jobs for `worker` with a lease until
     /// `now_ms + lease_ms`. A job is runnable when it is queued and due, or running with

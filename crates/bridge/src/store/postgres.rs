@@ -21,11 +21,11 @@ use super::convert::{
     approval_status_str, db_err, json_text, migrate_err, parse_status, source_str, status_str,
 };
 use super::redact::{redact_message, redact_url};
-use super::rows::{ApprovalRow, AuditRow, CursorRow, JobRow, LinkRow, jobs_from_rows};
-use super::results;
+use super::rows::{ApprovalRow, AuditRow, CursorRow, EventRow, JobRow, LinkRow, jobs_from_rows};
+use super::{inbox, results};
 use super::{
     AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, Link, NewEvent, NewJob, Store,
-    StoreError, StoreResult,
+    StoreError, StoreResult, StoredEvent,
 };
 
 /// Connections per process: enough for a few workers, triggers and the dashboard on 2 cores.
@@ -35,6 +35,10 @@ const MAX_CONNECTIONS: u32 = 8;
 const JOB_COLUMNS_PG: &str = "jobs.id, jobs.event_id, jobs.flow, jobs.key, jobs.payload::text AS payload, jobs.status, \
      jobs.attempts, jobs.run_after_ms, jobs.lease_owner, jobs.lease_until_ms, jobs.last_error, jobs.outcome, \
      jobs.created_ms, jobs.updated_ms";
+
+/// Event columns with JSON as text.
+const EVENT_COLUMNS_PG: &str =
+    "id, source, connection, system, module, record_id, modified_ms, payload::text AS payload, dedup_key, received_ms";
 
 /// Audit columns with JSON as text.
 const AUDIT_COLUMNS_PG: &str = "id, at_ms, actor, job_id, event_id, connection, system, module, record_id, action, \
@@ -234,9 +238,30 @@ impl Store for PgStore {
         now_ms: i64,
     ) -> StoreResult<Vec<Inserted>> {
         let mut tx = self.begin().await?;
-        let mut out = Vec::with_capacity(events.len());
-        for (event, jobs) in events {
-            out.push(insert_event(&mut tx, event, jobs, now_ms).await?);
+        let returned: Vec<(i64, String)> = sqlx::query_as(
+            "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
+             SELECT e ->> 'source', e ->> 'connection', e ->> 'system', e ->> 'module', e ->> 'record_id', \
+                    (e ->> 'modified_ms')::bigint, (e ->> 'payload')::jsonb, e ->> 'dedup_key', $2 \
+             FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n \
+             ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key",
+        )
+        .bind(inbox::event_rows(events))
+        .bind(now_ms)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let out = inbox::inserted(events, returned);
+        if let Some(rows) = inbox::job_rows(events, &out) {
+            sqlx::query(
+                "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
+                 SELECT (e ->> 'event_id')::bigint, e ->> 'flow', e ->> 'key', (e ->> 'payload')::jsonb, 'queued', 0, $2, $2, $2 \
+                 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n",
+            )
+            .bind(rows)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         }
         sqlx::query(
             "INSERT INTO cursors (connection, stream, position_ms, updated_ms) VALUES ($1, $2, $3, $4) \
@@ -250,9 +275,39 @@ impl Store for PgStore {
         .await
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        let enqueued = events.iter().zip(&out).filter(|(_, i)| matches!(i, Inserted::New(_))).map(|((_, jobs), _)| jobs.len() as u64).sum();
-        self.enqueued(enqueued);
+        self.enqueued(inbox::jobs_enqueued(events, &out));
         Ok(out)
+    }
+
+    async fn event(&self, event_id: i64) -> StoreResult<Option<StoredEvent>> {
+        let sql = format!("SELECT {EVENT_COLUMNS_PG} FROM events WHERE id = $1");
+        let row: Option<EventRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(event_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(StoredEvent::try_from).transpose()
+    }
+
+    async fn events_for_record(
+        &self,
+        system: &str,
+        module: &str,
+        record_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS_PG} FROM events WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC LIMIT $4"
+        );
+        let rows: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(system)
+            .bind(module)
+            .bind(record_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(StoredEvent::try_from).collect()
     }
 
     async fn claim(

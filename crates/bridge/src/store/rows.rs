@@ -7,8 +7,8 @@
 use sqlx::FromRow;
 
 use super::approval::Approval;
-use super::convert::{parse_approval_status, parse_json, parse_status};
-use super::{AuditEntry, Cursor, Job, Link, StoreError};
+use super::convert::{parse_approval_status, parse_json, parse_source, parse_status};
+use super::{AuditEntry, Cursor, Job, Link, NewEvent, StoreError, StoredEvent};
 
 /// The columns every job query selects, in this order.
 pub(crate) const JOB_COLUMNS: &str = "id, event_id, flow, key, payload, status, attempts, run_after_ms, \
@@ -64,6 +64,46 @@ pub(crate) fn jobs_from_rows(rows: Vec<JobRow>) -> Result<Vec<Job>, StoreError> 
         .collect::<Result<Vec<_>, _>>()?;
     jobs.sort_by_key(|job| job.id);
     Ok(jobs)
+}
+
+/// The columns every event query selects (PostgreSQL casts `payload` to text).
+pub(crate) const EVENT_COLUMNS: &str =
+    "id, source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms";
+
+/// An `events` row.
+#[derive(Debug, FromRow)]
+pub(crate) struct EventRow {
+    id: i64,
+    source: String,
+    connection: String,
+    system: String,
+    module: String,
+    record_id: String,
+    modified_ms: Option<i64>,
+    payload: String,
+    dedup_key: String,
+    received_ms: i64,
+}
+
+impl TryFrom<EventRow> for StoredEvent {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        Ok(StoredEvent {
+            id: row.id,
+            received_ms: row.received_ms,
+            event: NewEvent {
+                source: parse_source(&row.source)?,
+                connection: row.connection,
+                system: row.system,
+                module: row.module,
+                record_id: row.record_id,
+                modified_ms: row.modified_ms,
+                payload: parse_json(&row.payload, "events.payload")?,
+                dedup_key: row.dedup_key,
+            },
+        })
+    }
 }
 
 /// A `links` row (all plain columns).

@@ -23,11 +23,11 @@ use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 use super::approval::{Approval, ApprovalStatus, Approvals};
 use super::convert::{approval_status_str, db_err, json_text, migrate_err, source_str, status_str};
 use super::redact::redact_message;
-use super::rows::{ApprovalRow, AuditRow, CursorRow, JOB_COLUMNS, JobRow, LinkRow, jobs_from_rows};
-use super::results;
+use super::rows::{ApprovalRow, AuditRow, CursorRow, EVENT_COLUMNS, EventRow, JOB_COLUMNS, JobRow, LinkRow, jobs_from_rows};
+use super::{inbox, results};
 use super::{
     AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, Link, NewEvent, NewJob, Store,
-    StoreError, StoreResult,
+    StoreError, StoreResult, StoredEvent,
 };
 
 /// The default database file.
@@ -196,9 +196,30 @@ impl Store for SqliteStore {
         now_ms: i64,
     ) -> StoreResult<Vec<Inserted>> {
         let mut tx = self.begin().await?;
-        let mut out = Vec::with_capacity(events.len());
-        for (event, jobs) in events {
-            out.push(insert_event(&mut tx, event, jobs, now_ms).await?);
+        let returned: Vec<(i64, String)> = sqlx::query_as(
+            "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
+             SELECT value ->> 'source', value ->> 'connection', value ->> 'system', value ->> 'module', \
+                    value ->> 'record_id', value ->> 'modified_ms', value ->> 'payload', value ->> 'dedup_key', ?2 \
+             FROM json_each(?1) WHERE true ORDER BY key \
+             ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key",
+        )
+        .bind(inbox::event_rows(events))
+        .bind(now_ms)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let out = inbox::inserted(events, returned);
+        if let Some(rows) = inbox::job_rows(events, &out) {
+            sqlx::query(
+                "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
+                 SELECT value ->> 'event_id', value ->> 'flow', value ->> 'key', value ->> 'payload', 'queued', 0, ?2, ?2, ?2 \
+                 FROM json_each(?1) ORDER BY key",
+            )
+            .bind(rows)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         }
         sqlx::query(
             "INSERT INTO cursors (connection, stream, position_ms, updated_ms) VALUES (?, ?, ?, ?) \
@@ -213,6 +234,37 @@ impl Store for SqliteStore {
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(out)
+    }
+
+    async fn event(&self, event_id: i64) -> StoreResult<Option<StoredEvent>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?");
+        let row: Option<EventRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(event_id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
+        row.map(StoredEvent::try_from).transpose()
+    }
+
+    async fn events_for_record(
+        &self,
+        system: &str,
+        module: &str,
+        record_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE system = ? AND module = ? AND record_id = ? ORDER BY id DESC LIMIT ?"
+        );
+        let rows: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(system)
+            .bind(module)
+            .bind(record_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(StoredEvent::try_from).collect()
     }
 
     async fn claim(

@@ -220,6 +220,54 @@ pub async fn cursor_moves_only_with_events<S: Store>(store: S) {
     );
 }
 
+/// A poller's page: an event already in the inbox and a second delivery inside the page
+/// are absorbed, the new events' jobs are enqueued in page order, and a stored event
+/// keeps its payload and modified time (or none).
+pub async fn a_batch_of_events<S: Store>(store: S) {
+    store.add_event(&event("1", 100), &[job("1")], T0).await.expect("add_event");
+    let mut no_time = event("3", 300);
+    no_time.modified_ms = None;
+    no_time.dedup_key = "crm:Products:3:first".into();
+    let page = vec![
+        (event("2", 200), vec![job("2")]),
+        (event("1", 100), vec![job("1")]),
+        (no_time, vec![job("3"), NewJob { flow: "other_flow".into(), key: "crm:Products:3".into(), payload: json!({"n": 2}) }]),
+        (event("2", 200), vec![job("2")]),
+        (event("4", 400), vec![job("4")]),
+    ];
+    let cursor = Cursor { connection: "acme".into(), stream: "crm:Products".into(), position_ms: 400, updated_ms: 0 };
+    let inserted = store.add_events_and_move_cursor(&page, &cursor, T0 + 1).await.expect("page");
+    let shape: Vec<bool> = inserted.iter().map(|i| matches!(i, Inserted::New(_))).collect();
+    assert_eq!(shape, vec![true, false, true, false, true]);
+    let queued = store.jobs_with_status(JobStatus::Queued, 100).await.expect("jobs");
+    let order: Vec<(String, String)> = queued.iter().map(|j| (j.key.clone(), j.flow.clone())).collect();
+    let k = |n: &str, flow: &str| (format!("crm:Products:{n}"), flow.to_string());
+    assert_eq!(
+        order,
+        vec![k("1", "catalog_sync"), k("2", "catalog_sync"), k("3", "catalog_sync"), k("3", "other_flow"), k("4", "catalog_sync")],
+        "jobs in enqueue order, one set per new event"
+    );
+    let Inserted::New(third) = inserted[2] else { unreachable!() };
+    assert!(queued.iter().filter(|j| j.key == "crm:Products:3").all(|j| j.event_id == third));
+    assert_eq!(queued[3].payload, json!({"n": 2}));
+    let moved = store.cursor("acme", "crm:Products").await.expect("cursor").expect("set");
+    assert_eq!(moved.position_ms, 400);
+    // The inbox, by record and by id.
+    let threes = store.events_for_record("crm", "Products", "3", 10).await.expect("events");
+    assert_eq!(threes.len(), 1);
+    assert_eq!((threes[0].id, threes[0].received_ms), (third, T0 + 1));
+    assert_eq!(threes[0].event, page[2].0, "stored as the trigger saw it");
+    assert_eq!(store.event(third).await.expect("event"), Some(threes[0].clone()));
+    assert_eq!(store.events_for_record("crm", "Products", "2", 10).await.expect("events").len(), 1, "a second delivery is absorbed");
+    let ones = store.events_for_record("crm", "Products", "1", 10).await.expect("events");
+    assert_eq!((ones.len(), ones[0].received_ms, ones[0].event.modified_ms), (1, T0, Some(100)));
+    assert_eq!(store.event(987_654).await.expect("event"), None);
+    // An empty page moves the cursor alone.
+    let cursor = Cursor { position_ms: 500, ..cursor };
+    assert!(store.add_events_and_move_cursor(&[], &cursor, T0 + 2).await.expect("empty page").is_empty());
+    assert_eq!(store.cursor("acme", "crm:Products").await.expect("cursor").map(|c| c.position_ms), Some(500));
+}
+
 /// Two jobs with the same key never run at once nor out of order, even across a retry.
 pub async fn per_key_ordering<S: Store>(store: S) {
     let first = enqueue(&store, "7", 100).await;
@@ -976,6 +1024,7 @@ macro_rules! every_store_test {
         $runner!(
             duplicate_event_absorbed,
             cursor_moves_only_with_events,
+            a_batch_of_events,
             per_key_ordering,
             lease_expiry_and_reclaim,
             retries_then_dead_letter,
