@@ -5,8 +5,8 @@
 use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
 use bridge::{
-    flows::{Flow, catalog_sync::{self, CRM_ID_FIELD, CatalogSync, custom_field}},
-    store::{Inserted, JobStatus, SqliteStore, Source, Store},
+    flows::{Flow, RunSettings, catalog_sync::{self, CRM_ID_FIELD, CatalogSync, custom_field}, execute, outcome_pending},
+    store::{Finish, Inserted, JobResult, JobStatus, SqliteStore, Source, Store},
     worker::{Backoff, RunStats, Worker, WorkerConfig},
 };
 use futures_util::TryStreamExt;
@@ -247,5 +247,52 @@ async fn dropped_create_responses_leave_exactly_one_item_per_product() {
         assert_eq!(by[id].len(), 1, "product {id} has items {:?}", by[id]);
         assert_eq!(links[id], by[id][0]);
     }
+    s.emulator.stop().await;
+}
+
+/// A worker that dies after Zoho committed its write but before the job's result was
+/// stored: the write was journaled before it was sent, so the audit log has it (outcome
+/// unknown); the job runs again after its lease runs out, finds the item by SKU instead
+/// of creating a second one, and its own write is audited with Zoho's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_is_audited_even_when_the_worker_dies_before_storing_the_result() {
+    let s = setup(FaultConfig::default()).await;
+    let ids = insert_products(&s.client, &[product("Gadget", "G-1", "40.00")]).await;
+    enqueue(&s.store, &ids[0], "crm:Products:g1:1").await;
+
+    // The "dying" worker: claims with a short lease, runs the flow, never stores the result.
+    let claimed = s.store.claim("doomed", bridge::flows::now_ms(), 300, 1).await.unwrap();
+    let job = claimed.into_iter().next().expect("claimed");
+    let settings = RunSettings {
+        worker: "doomed".into(),
+        connection: CONN.into(),
+        max_attempts: 5,
+        backoff: Backoff { base: Duration::from_millis(20), max: Duration::from_millis(200) },
+    };
+    let result = execute(&s.store, &CatalogSync, &s.client, &settings, &job).await;
+    assert!(matches!(result, JobResult::Finish(Finish::Done { .. })), "{result:?}");
+    drop(result); // the process dies here
+
+    let journaled = s.store.audit_for_job(job.id).await.unwrap();
+    assert_eq!(journaled.len(), 1, "{journaled:#?}");
+    let sent = &journaled[0];
+    assert_eq!((sent.action.as_str(), sent.actor.as_str(), sent.ok), ("create", "doomed", false));
+    assert_eq!(sent.request["sku"], "G-1");
+    assert_eq!(sent.response, outcome_pending(), "Zoho's answer never reached the store");
+    assert_eq!((sent.job_id, sent.event_id), (Some(job.id), Some(job.event_id)));
+    assert_eq!(items(&s.client).await.len(), 1, "Zoho did create the item");
+
+    // After the lease runs out another worker takes the job over.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let stats = worker(&s, "heir").run_until_idle().await.unwrap();
+    assert_eq!(stats.done, 1, "{stats:?}");
+    let all = items(&s.client).await;
+    assert_eq!(all.len(), 1, "matched by SKU, not created twice");
+    let item_id = all[0]["item_id"].as_str().unwrap();
+    let audit = s.store.audit_for_job(job.id).await.unwrap();
+    let shown: Vec<(&str, &str, bool)> = audit.iter().map(|a| (a.actor.as_str(), a.action.as_str(), a.ok)).collect();
+    assert_eq!(shown, [("doomed", "create", false), ("heir", "update", true)]);
+    assert_eq!(audit[1].record_id.as_deref(), Some(item_id));
+    assert_eq!(audit[1].response["item_id"], item_id);
     s.emulator.stop().await;
 }

@@ -149,23 +149,28 @@ impl Flow for CatalogSync {
         async move {
             let books = client.books();
             let item: Item = serde_json::from_value(payload.clone()).map_err(|e| FlowError::Data(format!("payload is not an item: {e}")))?;
+            let (action, known_id) = match existing {
+                Some(e) => ("update", Some(e.id.as_str())),
+                None => ("create", None),
+            };
+            let write = log.before("books", "items", action, known_id, payload).await?;
             let result = match existing {
                 Some(e) => books.update_item(&e.id, &item).await,
                 None => books.create_item(&item).await,
             };
-            let (action, id) = match existing {
-                Some(e) => ("update", Some(e.id.clone())),
-                None => ("create", result.as_ref().ok().and_then(|i| i.item_id.clone())),
-            };
-            log.record("books", "items", action, id.as_deref(), payload, &result);
+            let written_id = result.as_ref().ok().and_then(|i| i.item_id.clone());
+            log.after(write, written_id.as_deref().or(known_id), &result);
             let written = result?;
-            let id = written.item_id.clone().or(id).ok_or_else(|| FlowError::Data("Books returned an item without item_id".into()))?;
+            let id = written_id
+                .or(known_id.map(str::to_string))
+                .ok_or_else(|| FlowError::Data("Books returned an item without item_id".into()))?;
             // Books sets the status through its own endpoints, not the item body.
             let want_active = item.status.as_deref() != Some("inactive");
             if written.status.as_deref().map(|s| s == "active") != Some(want_active) {
-                let result = books.set_item_active(&id, want_active).await.map(|m| json!({"code": m.code, "message": m.message}));
                 let action = if want_active { "mark_active" } else { "mark_inactive" };
-                log.record("books", "items", action, Some(&id), &json!({"item_id": id}), &result);
+                let write = log.before("books", "items", action, Some(&id), &json!({"item_id": id})).await?;
+                let result = books.set_item_active(&id, want_active).await.map(|m| json!({"code": m.code, "message": m.message}));
+                log.after(write, Some(&id), &result);
                 result?;
             }
             Ok(id)

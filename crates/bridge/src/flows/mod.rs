@@ -12,7 +12,9 @@
 
 pub mod catalog_sync;
 
-use futures_util::future::BoxFuture;
+use std::sync::Arc;
+
+use futures_util::{FutureExt, future::BoxFuture};
 use serde::Serialize;
 use serde_json::{Value, json};
 use zoho::Client;
@@ -33,6 +35,9 @@ pub enum FlowError {
     /// The source data cannot be synced as it is (a person must fix it): permanent.
     #[error("{0}")]
     Data(String),
+    /// The store failed (a write could not be journaled): nothing was sent; retryable.
+    #[error("{0}")]
+    Store(String),
 }
 
 /// The future a flow step returns.
@@ -56,56 +61,121 @@ pub struct Existing {
     pub record: Value,
 }
 
-/// One write a flow made (or tried), kept for the audit log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WriteRecord {
-    /// `crm` or `books`.
-    pub system: String,
-    /// Module or entity written.
-    pub module: String,
-    /// The record written (known after a successful create).
-    pub record_id: Option<String>,
-    /// `create`, `update`, `mark_inactive`, …
-    pub action: String,
-    /// The values sent.
-    pub request: Value,
-    /// Zoho's answer: the record, or the error's status, code and message.
-    pub response: Value,
-    /// Whether Zoho accepted it.
-    pub ok: bool,
+/// Stores a write's audit entry before the write is sent ([`Store::add_audit`]). Every
+/// store is one; the runner hands its store to the [`WriteLog`].
+pub trait Journal: Send + Sync {
+    /// Stores `entry`; returns its id.
+    fn journal<'a>(&'a self, entry: &'a AuditEntry) -> BoxFuture<'a, StoreResult<i64>>;
 }
 
-/// The writes of one run, in order. Flows record every call that changes something.
-#[derive(Debug, Clone, Default, PartialEq)]
+impl<S: Store> Journal for S {
+    fn journal<'a>(&'a self, entry: &'a AuditEntry) -> BoxFuture<'a, StoreResult<i64>> {
+        self.add_audit(entry).boxed()
+    }
+}
+
+/// A write announced with [`WriteLog::before`], to answer with [`WriteLog::after`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteId(usize);
+
+/// The writes of one run, in order, as audit entries. A flow calls [`WriteLog::before`]
+/// before every call that changes something in Zoho (the entry is stored at once, so a
+/// write Zoho commits is audited even if the worker dies before the job's result is
+/// stored) and [`WriteLog::after`] with Zoho's answer (stored with the job's result).
 pub struct WriteLog {
-    /// The writes.
-    pub entries: Vec<WriteRecord>,
+    journal: Option<Arc<dyn Journal>>,
+    base: AuditEntry,
+    entries: Vec<AuditEntry>,
+}
+
+impl std::fmt::Debug for WriteLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteLog").field("journaled", &self.journal.is_some()).field("entries", &self.entries).finish()
+    }
+}
+
+/// What an audit entry says until Zoho's answer is stored.
+pub fn outcome_pending() -> Value {
+    json!({"outcome": "unknown", "note": "journaled before the call; no answer was stored (the worker stopped or the run ended first)"})
 }
 
 impl WriteLog {
-    /// Records the write `action` on `system`/`module` with its request and result.
-    pub fn record<T: Serialize>(
+    /// A log for `job` run by `settings.worker`, journaling to `journal`.
+    pub fn new(journal: Arc<dyn Journal>, settings: &RunSettings, job: &Job) -> WriteLog {
+        WriteLog { journal: Some(journal), ..WriteLog::unjournaled(settings, job) }
+    }
+
+    /// A log that keeps entries in memory only (for tests of a flow's writes).
+    pub fn unjournaled(settings: &RunSettings, job: &Job) -> WriteLog {
+        let base = AuditEntry {
+            id: 0,
+            at_ms: 0,
+            actor: settings.worker.clone(),
+            job_id: Some(job.id),
+            event_id: Some(job.event_id),
+            connection: settings.connection.clone(),
+            system: String::new(),
+            module: String::new(),
+            record_id: None,
+            action: String::new(),
+            request: Value::Null,
+            response: Value::Null,
+            ok: false,
+        };
+        WriteLog { journal: None, base, entries: Vec::new() }
+    }
+
+    /// Announces the write `action` on `system`/`module` (`record_id` when it names an
+    /// existing record) with the values `request`, and journals it. A store failure fails
+    /// the run before anything is sent (retryable).
+    pub async fn before(
         &mut self,
         system: &str,
         module: &str,
         action: &str,
         record_id: Option<&str>,
         request: &Value,
-        result: &Result<T, zoho::Error>,
-    ) {
-        let (response, ok) = match result {
-            Ok(answer) => (serde_json::to_value(answer).unwrap_or(Value::Null), true),
-            Err(e) => (error_json(e), false),
-        };
-        self.entries.push(WriteRecord {
+    ) -> Result<WriteId, FlowError> {
+        let mut entry = AuditEntry {
+            at_ms: now_ms(),
             system: system.into(),
             module: module.into(),
             record_id: record_id.map(str::to_string),
             action: action.into(),
             request: request.clone(),
-            response,
-            ok,
-        });
+            response: outcome_pending(),
+            ..self.base.clone()
+        };
+        if let Some(journal) = &self.journal {
+            entry.id = journal.journal(&entry).await.map_err(|e| FlowError::Store(format!("journaling the {action} of {system} {module}: {e}")))?;
+        }
+        self.entries.push(entry);
+        Ok(WriteId(self.entries.len() - 1))
+    }
+
+    /// Records Zoho's answer to `write`: the record written (known after a create) and
+    /// the answer (the record, or the error's status, code and message).
+    pub fn after<T: Serialize>(&mut self, write: WriteId, record_id: Option<&str>, result: &Result<T, zoho::Error>) {
+        let Some(entry) = self.entries.get_mut(write.0) else { return };
+        let (response, ok) = match result {
+            Ok(answer) => (serde_json::to_value(answer).unwrap_or(Value::Null), true),
+            Err(e) => (error_json(e), false),
+        };
+        if let Some(id) = record_id {
+            entry.record_id = Some(id.to_string());
+        }
+        entry.response = response;
+        entry.ok = ok;
+    }
+
+    /// The entries so far, in order.
+    pub fn entries(&self) -> &[AuditEntry] {
+        &self.entries
+    }
+
+    /// The entries, for the job's result.
+    pub fn into_entries(self) -> Vec<AuditEntry> {
+        self.entries
     }
 }
 
@@ -185,19 +255,17 @@ pub async fn run_job<S: Store>(store: &S, flow: &dyn Flow, client: &Client, sett
 /// worker stores the results of many jobs in one transaction, [`Store::record`]). The
 /// writes the run made are in the result's audit entries, done or failed.
 pub async fn execute<S: Store>(store: &S, flow: &dyn Flow, client: &Client, settings: &RunSettings, job: &Job) -> JobResult {
-    let mut log = WriteLog::default();
+    let mut log = WriteLog::new(Arc::new(store.clone()), settings, job);
     let ending = match steps(store, flow, client, settings, job, &mut log).await {
         Ok(ending) => ending,
         Err(e) => Ending::Fail(failure(&e)),
     };
     let now = now_ms();
     match ending {
-        Ending::Finish(Finish::Done { outcome, link, .. }) => {
-            JobResult::Finish(Finish::Done { outcome, link, audit: audit_entries(&log, settings, job, now) })
-        }
+        Ending::Finish(Finish::Done { outcome, link, .. }) => JobResult::Finish(Finish::Done { outcome, link, audit: log.into_entries() }),
         Ending::Finish(skipped) => JobResult::Finish(skipped),
         Ending::Fail(mut failure) => {
-            failure.audit = audit_entries(&log, settings, job, now);
+            failure.audit = log.into_entries();
             if failure.retryable {
                 tracing::warn!(job = job.id, attempt = job.attempts, error = %failure.error, "job failed; will retry");
             } else {
@@ -293,6 +361,7 @@ fn skip(reason: String) -> Ending {
 fn failure(e: &FlowError) -> Failure {
     let (error, retryable) = match e {
         FlowError::Data(msg) => (format!("cannot sync: {msg}"), false),
+        FlowError::Store(msg) => (format!("store failed: {msg}"), true),
         FlowError::Zoho(z) if z.is_outcome_unknown() => (format!("{z} (the next attempt matches by natural key first)"), true),
         FlowError::Zoho(z @ zoho::Error::Api(api)) => (format!("Zoho refused: {api}"), z.is_retryable()),
         // A refused token, an exhausted budget or a network failure pass with time.
@@ -314,27 +383,6 @@ pub fn error_json(e: &zoho::Error) -> Value {
         e if e.is_outcome_unknown() => json!({"outcome": "unknown", "error": e.to_string()}),
         e => json!({"error": e.to_string()}),
     }
-}
-
-fn audit_entries(log: &WriteLog, settings: &RunSettings, job: &Job, now: i64) -> Vec<AuditEntry> {
-    log.entries
-        .iter()
-        .map(|w| AuditEntry {
-            id: 0,
-            at_ms: now,
-            actor: settings.worker.clone(),
-            job_id: Some(job.id),
-            event_id: Some(job.event_id),
-            connection: settings.connection.clone(),
-            system: w.system.clone(),
-            module: w.module.clone(),
-            record_id: w.record_id.clone(),
-            action: w.action.clone(),
-            request: w.request.clone(),
-            response: w.response.clone(),
-            ok: w.ok,
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -153,6 +153,14 @@ impl Store for AnyStore {
         delegate!(self, s => s.cursor(connection, stream))
     }
 
+    async fn add_audit(&self, entry: &AuditEntry) -> StoreResult<i64> {
+        delegate!(self, s => s.add_audit(entry))
+    }
+
+    async fn audit_for_job(&self, job_id: i64) -> StoreResult<Vec<AuditEntry>> {
+        delegate!(self, s => s.audit_for_job(job_id))
+    }
+
     async fn audit_for_record(
         &self,
         system: &str,

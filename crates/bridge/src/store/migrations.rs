@@ -11,13 +11,13 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// SQLite migrations: (version, description, SQL).
 const SQLITE: &[(i64, &str, &str)] = &[
     (1, "store", include_str!("../../migrations/sqlite/0001_store.sql")),
-    (2, "events by record", include_str!("../../migrations/sqlite/0002_events_by_record.sql")),
+    (2, "inbox and audit lookups", include_str!("../../migrations/sqlite/0002_lookups.sql")),
 ];
 
 /// PostgreSQL migrations: (version, description, SQL).
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "store", include_str!("../../migrations/postgres/0001_store.sql")),
-    (2, "events by record", include_str!("../../migrations/postgres/0002_events_by_record.sql")),
+    (2, "inbox and audit lookups", include_str!("../../migrations/postgres/0002_lookups.sql")),
 ];
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {

@@ -324,9 +324,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Stores the results of jobs held by `worker`, all in one transaction: each job's new
-    /// status, the links of the done ones and the audit entries of all. Answers per job,
-    /// in the order given: its new status, `LeaseLost` when `worker` no longer holds it
-    /// (nothing of that job's result is stored), `NotFound` when there is no such job. An
+    /// status and the links of the done ones; and the audit entries of every result, also
+    /// of a job `worker` no longer holds (the writes happened). Answers per job, in the
+    /// order given: its new status, `LeaseLost` when `worker` no longer holds it (only its
+    /// audit is stored), `NotFound` when there is no such job. An
     /// outer error means nothing was stored; the jobs stay leased and are handed out
     /// again when their leases run out.
     fn record(
@@ -383,6 +384,16 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// A stream's cursor.
     fn cursor(&self, connection: &str, stream: &str) -> impl Future<Output = StoreResult<Option<Cursor>>> + Send;
+
+    /// Journals a write before it is sent to Zoho and returns the entry's id: if the
+    /// worker dies before the job's result is stored, the entry still says who sent what,
+    /// when, for which event (its `response` says the outcome is unknown). The entry is
+    /// completed with Zoho's answer when the result is stored ([`Store::record`] updates
+    /// audit entries whose `id` is set instead of inserting them).
+    fn add_audit(&self, entry: &AuditEntry) -> impl Future<Output = StoreResult<i64>> + Send;
+
+    /// Audit entries of one job's runs, oldest first.
+    fn audit_for_job(&self, job_id: i64) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;
 
     /// Audit entries about one record, newest first.
     fn audit_for_record(&self, system: &str, module: &str, record_id: &str) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;

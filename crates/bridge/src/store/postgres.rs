@@ -411,7 +411,8 @@ impl Store for PgStore {
             .await
             .map_err(db_err)?;
         }
-        if let Some(rows) = results::audit_rows(results, &ids) {
+        let (inserts, answers) = results::audit_rows(results);
+        if let Some(rows) = inserts {
             sqlx::query(
                 "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
                  SELECT at_ms, actor, job_id, event_id, connection, system, module, record_id, action, \
@@ -419,6 +420,17 @@ impl Store for PgStore {
                  FROM jsonb_to_recordset($1::jsonb) AS x(at_ms bigint, actor text, job_id bigint, event_id bigint, \
                       connection text, system text, module text, record_id text, action text, request text, \
                       response text, ok boolean)",
+            )
+            .bind(rows)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        if let Some(rows) = answers {
+            sqlx::query(
+                "UPDATE audit SET record_id = x.record_id, response = x.response::jsonb, ok = x.ok \
+                 FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, record_id text, response text, ok boolean) \
+                 WHERE audit.id = x.id",
             )
             .bind(rows)
             .execute(&mut *tx)
@@ -564,6 +576,38 @@ impl Store for PgStore {
                 .await
                 .map_err(db_err)?;
         Ok(row.map(Cursor::from))
+    }
+
+    async fn add_audit(&self, entry: &AuditEntry) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12) RETURNING id",
+        )
+        .bind(entry.at_ms)
+        .bind(&entry.actor)
+        .bind(entry.job_id)
+        .bind(entry.event_id)
+        .bind(&entry.connection)
+        .bind(&entry.system)
+        .bind(&entry.module)
+        .bind(&entry.record_id)
+        .bind(&entry.action)
+        .bind(json_text(&entry.request))
+        .bind(json_text(&entry.response))
+        .bind(entry.ok)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn audit_for_job(&self, job_id: i64) -> StoreResult<Vec<AuditEntry>> {
+        let sql = format!("SELECT {AUDIT_COLUMNS_PG} FROM audit WHERE job_id = $1 ORDER BY id");
+        let rows: Vec<AuditRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(job_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(AuditEntry::try_from).collect()
     }
 
     async fn audit_for_record(

@@ -4,7 +4,8 @@
 //! commit (and on SQLite several hand-offs to its connection thread) per job.
 //! [`super::Store::record`] stores a whole batch in one transaction with three set-based
 //! statements: one `UPDATE` of the jobs still leased to the worker (its `RETURNING`
-//! says which were), one upsert of their links, one insert of their audit entries. The
+//! says which were), one upsert of their links, and the audit entries of every result
+//! (inserted, or completed when they were journaled before the write was sent). The
 //! rows travel as one JSON array per statement (`json_each` on SQLite,
 //! `jsonb_to_recordset` on PostgreSQL); this module builds those arrays, so both back
 //! ends send the same thing and decide the same way.
@@ -64,20 +65,29 @@ pub(crate) fn link_rows(results: &[(i64, JobResult)], accepted: &HashSet<i64>, n
     (!links.is_empty()).then(|| Value::Array(links.into_values().collect()).to_string())
 }
 
-/// The audit rows of the accepted jobs' results, in job order. `request` and `response`
-/// travel as JSON text, so that any JSON value (even a bare string) is stored as written.
-pub(crate) fn audit_rows(results: &[(i64, JobResult)], accepted: &HashSet<i64>) -> Option<String> {
-    let mut ordered: Vec<&(i64, JobResult)> = results.iter().filter(|(id, _)| accepted.contains(id)).collect();
+/// The audit entries of all the results, accepted or not (a write Zoho answered happened,
+/// whoever holds the job now), in job order, split in two: entries to insert, and
+/// answers to entries journaled before their write was sent (`id` set, see
+/// [`super::Store::add_audit`]). `request` and `response` travel as JSON text, so that any
+/// JSON value (even a bare string) is stored as written.
+pub(crate) fn audit_rows(results: &[(i64, JobResult)]) -> (Option<String>, Option<String>) {
+    let mut ordered: Vec<&(i64, JobResult)> = results.iter().collect();
     ordered.sort_by_key(|(id, _)| *id);
-    let rows: Vec<Value> = ordered
-        .into_iter()
-        .flat_map(|(_, result)| match result {
-            JobResult::Finish(Finish::Done { audit, .. }) => audit.as_slice(),
-            JobResult::Fail { failure, .. } => failure.audit.as_slice(),
-            JobResult::Finish(Finish::Skipped { .. }) => &[],
-        })
-        .map(|entry| {
-            json!({
+    let (mut inserts, mut answers) = (Vec::new(), Vec::new());
+    for entry in ordered.into_iter().flat_map(|(_, result)| match result {
+        JobResult::Finish(Finish::Done { audit, .. }) => audit.as_slice(),
+        JobResult::Fail { failure, .. } => failure.audit.as_slice(),
+        JobResult::Finish(Finish::Skipped { .. }) => &[],
+    }) {
+        if entry.id > 0 {
+            answers.push(json!({
+                "id": entry.id,
+                "record_id": entry.record_id,
+                "response": json_text(&entry.response),
+                "ok": entry.ok,
+            }));
+        } else {
+            inserts.push(json!({
                 "at_ms": entry.at_ms,
                 "actor": entry.actor,
                 "job_id": entry.job_id,
@@ -90,10 +100,11 @@ pub(crate) fn audit_rows(results: &[(i64, JobResult)], accepted: &HashSet<i64>) 
                 "request": json_text(&entry.request),
                 "response": json_text(&entry.response),
                 "ok": entry.ok,
-            })
-        })
-        .collect();
-    (!rows.is_empty()).then(|| Value::Array(rows).to_string())
+            }));
+        }
+    }
+    let array = |rows: Vec<Value>| (!rows.is_empty()).then(|| Value::Array(rows).to_string());
+    (array(inserts), array(answers))
 }
 
 /// The ids of `results`, as a JSON array (to ask which of them exist).

@@ -363,13 +363,24 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?;
         }
-        if let Some(rows) = results::audit_rows(results, &ids) {
+        let (inserts, answers) = results::audit_rows(results);
+        if let Some(rows) = inserts {
             sqlx::query(
                 "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
                  SELECT value ->> 'at_ms', value ->> 'actor', value ->> 'job_id', value ->> 'event_id', value ->> 'connection', \
                         value ->> 'system', value ->> 'module', value ->> 'record_id', value ->> 'action', \
                         value ->> 'request', value ->> 'response', value ->> 'ok' \
                  FROM json_each(?)",
+            )
+            .bind(rows)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        if let Some(rows) = answers {
+            sqlx::query(
+                "UPDATE audit SET record_id = r.value ->> 'record_id', response = r.value ->> 'response', ok = r.value ->> 'ok' \
+                 FROM json_each(?) AS r WHERE audit.id = r.value ->> 'id'",
             )
             .bind(rows)
             .execute(&mut *tx)
@@ -514,6 +525,37 @@ impl Store for SqliteStore {
                 .await
                 .map_err(db_err)?;
         Ok(row.map(Cursor::from))
+    }
+
+    async fn add_audit(&self, entry: &AuditEntry) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(entry.at_ms)
+        .bind(&entry.actor)
+        .bind(entry.job_id)
+        .bind(entry.event_id)
+        .bind(&entry.connection)
+        .bind(&entry.system)
+        .bind(&entry.module)
+        .bind(&entry.record_id)
+        .bind(&entry.action)
+        .bind(json_text(&entry.request))
+        .bind(json_text(&entry.response))
+        .bind(entry.ok)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn audit_for_job(&self, job_id: i64) -> StoreResult<Vec<AuditEntry>> {
+        let rows: Vec<AuditRow> = sqlx::query_as("SELECT * FROM audit WHERE job_id = ? ORDER BY id")
+            .bind(job_id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(AuditEntry::try_from).collect()
     }
 
     async fn audit_for_record(

@@ -1,5 +1,8 @@
--- The inbox is queried by record (what happened to CRM product 123?), newest first.
+-- Lookups: the inbox by record (what happened to CRM product 123?), newest first.
 CREATE INDEX events_record ON events (system, module, record_id, id);
+
+-- The audit is also queried by job (what did this run send?).
+CREATE INDEX audit_job ON audit (job_id, id);
 
 -- The queue churns: every job is updated at least twice. Vacuum and analyze it after 2 %
 -- of its rows changed rather than autovacuum's default 20 % / 10 %, so dead rows and
