@@ -70,6 +70,45 @@ async fn crm_poller_moves_its_cursor_only_with_stored_events() {
     assert_eq!(queued(&env.store).await.len(), 4);
 }
 
+/// A deletion whose notification was lost reaches the inbox through the poller, once:
+/// the module's deleted records are read from a cursor of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm_poller_reads_deletions_from_their_own_cursor() {
+    let env = env("poll-crm-deleted").await;
+    let stream = StreamConfig::new(System::Crm, "Products");
+    let mut cfg = TriggerConfig::new("test");
+    cfg.poller.start_ms = env.now_floor_s();
+    cfg.routes = Routes::default().with(System::Crm, "Products", &["catalog_sync"]);
+    let poller = Poller::new(env.store.clone(), env.client.clone(), cfg, env.clock.clone());
+    let crm = env.client.crm();
+    let results = crm.insert("Products", &products(&["Keep", "Drop"]), &WriteOptions::no_triggers()).await.expect("insert");
+    let ids: Vec<String> = results.iter().filter_map(|r| r.id().map(str::to_string)).collect();
+    env.advance(2_000);
+    let first = poller.poll_once(&stream).await.expect("poll");
+    assert_eq!((first.new, first.deleted), (2, 0), "{first:?}");
+
+    env.advance(1_000);
+    let gone = crm.delete("Products", &[ids[1].as_str()]).await.expect("delete");
+    assert!(gone[0].is_success(), "{gone:?}");
+    env.advance(2_000);
+    let second = poller.poll_once(&stream).await.expect("poll");
+    assert_eq!((second.new, second.deleted), (0, 1), "{second:?}");
+    let deletions = env.store.events_for_record("crm", "Products", &ids[1], 10).await.expect("events");
+    assert_eq!(deletions.len(), 2, "the insert and the deletion: {deletions:#?}");
+    let deletion = &deletions[0];
+    assert_eq!(deletion.event.payload["deleted"], json!(true));
+    assert_eq!(deletion.event.payload["id"], json!(ids[1]));
+    assert!(deletion.event.dedup_key.ends_with(":deleted"), "{}", deletion.event.dedup_key);
+    assert!(env.store.cursor("test", "crm:Products:deleted").await.expect("cursor").is_some());
+    assert_eq!(queued(&env.store).await.len(), 3, "the deletion routes to the flows like any change");
+
+    // Polling again finds nothing new: the deletion is at the cursor's boundary.
+    env.advance(2_000);
+    let third = poller.poll_once(&stream).await.expect("poll");
+    assert_eq!((third.new, third.deleted), (0, 0), "{third:?}");
+    assert_eq!(queued(&env.store).await.len(), 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn books_poller_reads_from_its_cursor_and_a_second_poll_adds_nothing() {
     use zoho::books::models::{Contact, Invoice, Item, LineItem};

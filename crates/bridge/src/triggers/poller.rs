@@ -40,8 +40,10 @@ pub struct PollReport {
     pub read: usize,
     /// New events stored.
     pub new: usize,
-    /// Records already in the inbox with the same modified time.
+    /// Records already in the inbox with the same modified time (or deletion).
     pub duplicates: usize,
+    /// New deletion events (CRM streams).
+    pub deleted: usize,
     /// The cursor before, epoch ms.
     pub cursor_before: i64,
     /// The cursor after, epoch ms.
@@ -71,23 +73,56 @@ impl<S: Store> Poller<S> {
         Poller { store, client, config, clock }
     }
 
-    /// Polls one stream once.
+    /// Polls one stream once. A CRM stream also reads the module's deleted records
+    /// from a cursor of their own (`crm:Deals:deleted`), so that a deletion whose
+    /// notification was lost still reaches the inbox.
     pub async fn poll_once(&self, stream: &StreamConfig) -> Result<PollReport, TriggerError> {
-        let connection = self.config.connection().to_string();
-        let name = stream.name();
         // The last whole second that has fully passed at the sync's start.
         let upper = self.clock.now_ms().div_euclid(1000) * 1000 - 1;
-        let before = match self.store.cursor(&connection, &name).await? {
-            Some(c) => c.position_ms,
-            None => self.config.poller.start_ms,
-        };
-        let mut rows = match stream.system {
+        let name = stream.name();
+        let before = self.position(&name).await?;
+        let rows = match stream.system {
             System::Crm => self.read_crm(stream, before).await?,
             System::Books => self.read_books(stream, before).await?,
         };
+        let key = |r: &Row| change_key(stream.system, &stream.module, &r.id, r.modified_ms);
+        let mut report = self.store_rows(stream, &name, rows, before, upper, key).await?;
+        if stream.system == System::Crm {
+            let name = format!("{name}:deleted");
+            let before = self.position(&name).await?;
+            let rows = self.read_crm_deleted(stream, before).await?;
+            let key = |r: &Row| format!("{}:deleted", change_key(stream.system, &stream.module, &r.id, r.modified_ms));
+            let deletions = self.store_rows(stream, &name, rows, before, upper, key).await?;
+            report.deleted = deletions.new;
+            report.duplicates += deletions.duplicates;
+        }
+        tracing::debug!(stream = %name, read = report.read, new = report.new, deleted = report.deleted, cursor = report.cursor_after, "polled");
+        Ok(report)
+    }
+
+    /// Where cursor `name` stands (the configured start when it has none).
+    async fn position(&self, name: &str) -> Result<i64, TriggerError> {
+        Ok(match self.store.cursor(self.config.connection(), name).await? {
+            Some(c) => c.position_ms,
+            None => self.config.poller.start_ms,
+        })
+    }
+
+    /// Stores the rows within `[before, upper]` as events keyed by `key`, in order of
+    /// their time, moving cursor `name` with each batch.
+    async fn store_rows(
+        &self,
+        stream: &StreamConfig,
+        name: &str,
+        mut rows: Vec<Row>,
+        before: i64,
+        upper: i64,
+        key: impl Fn(&Row) -> String,
+    ) -> Result<PollReport, TriggerError> {
+        let connection = self.config.connection().to_string();
         rows.retain(|r| r.modified_ms >= before && r.modified_ms <= upper);
         rows.sort_by(|a, b| a.modified_ms.cmp(&b.modified_ms).then_with(|| a.id.cmp(&b.id)));
-        let mut report = PollReport { stream: name.clone(), read: rows.len(), cursor_before: before, cursor_after: before, ..PollReport::default() };
+        let mut report = PollReport { stream: name.to_string(), read: rows.len(), cursor_before: before, cursor_after: before, ..PollReport::default() };
         for chunk in rows.chunks(BATCH) {
             let events: Vec<(NewEvent, Vec<_>)> = chunk
                 .iter()
@@ -100,7 +135,7 @@ impl<S: Store> Poller<S> {
                         record_id: r.id.clone(),
                         modified_ms: Some(r.modified_ms),
                         payload: Value::Object(r.row.clone()),
-                        dedup_key: change_key(stream.system, &stream.module, &r.id, r.modified_ms),
+                        dedup_key: key(r),
                     };
                     (event, self.config.routes.jobs(stream.system, &stream.module, &r.id))
                 })
@@ -108,14 +143,31 @@ impl<S: Store> Poller<S> {
             // Sorted ascending: the chunk's last row is as far as the inbox now holds.
             let position = chunk.last().map_or(report.cursor_after, |r| r.modified_ms.max(report.cursor_after));
             let now = self.clock.now_ms();
-            let cursor = Cursor { connection: connection.clone(), stream: name.clone(), position_ms: position, updated_ms: now };
+            let cursor = Cursor { connection: connection.clone(), stream: name.to_string(), position_ms: position, updated_ms: now };
             let inserted = self.store.add_events_and_move_cursor(&events, &cursor, now).await?;
             report.new += inserted.iter().filter(|i| matches!(i, Inserted::New(_))).count();
             report.duplicates += inserted.iter().filter(|i| matches!(i, Inserted::Duplicate)).count();
             report.cursor_after = position;
         }
-        tracing::debug!(stream = %name, read = report.read, new = report.new, cursor = report.cursor_after, "polled");
         Ok(report)
+    }
+
+    /// CRM: the module's deleted records (recycle bin and permanent), newest first, read
+    /// until one deleted before the cursor. The event's payload is the deleted record as
+    /// CRM lists it, with `"deleted": true`.
+    async fn read_crm_deleted(&self, stream: &StreamConfig, from: i64) -> Result<Vec<Row>, TriggerError> {
+        let mut deleted = std::pin::pin!(self.client.crm().deleted(&stream.module, "all"));
+        let mut rows = Vec::new();
+        while let Some(record) = deleted.try_next().await? {
+            let mut row = serde_json::to_value(&record).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default();
+            row.insert("deleted".into(), Value::Bool(true));
+            let row = to_row(&format!("{}:deleted", stream.name()), row, "id", "deleted_time")?;
+            if row.modified_ms < from {
+                break;
+            }
+            rows.push(row);
+        }
+        Ok(rows)
     }
 
     /// CRM: the module's records sorted by `Modified_Time`, with `If-Modified-Since` one

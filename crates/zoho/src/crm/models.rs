@@ -374,7 +374,7 @@ impl WriteResult {
 }
 
 /// A deleted record (`GET /crm/v8/{module}/deleted`), for delete propagation.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeletedRecord {
     /// Id of the deleted record.
     pub id: String,
