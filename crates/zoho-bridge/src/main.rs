@@ -2,8 +2,11 @@
 //!
 //! Today it runs the built-in Zoho emulator (`zoho-bridge emulator`) and the demo
 //! (`zoho-bridge demo`: the emulator with seeded data plus a scripted walk through what
-//! it does), and the sync engine's worker (`zoho-bridge worker`).
+//! it does), the engine as one configured process (`zoho-bridge serve`), and extra
+//! workers sharing its store (`zoho-bridge worker`).
 
+mod connection;
+mod serve_cmd;
 mod worker_cmd;
 
 use zoho_bridge::demo;
@@ -37,6 +40,8 @@ enum Command {
         #[arg(long)]
         exit: bool,
     },
+    /// Run the engine as configured: webhook receiver, channel keeper, pollers, worker.
+    Serve(serve_cmd::ServeArgs),
     /// Run the sync engine's worker: claim jobs from the store and run their flows.
     Worker(worker_cmd::WorkerArgs),
 }
@@ -82,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Emulator(args) => run_emulator(args).await,
         Command::Demo { port, seed, exit } => demo::run(port, seed, exit).await,
+        Command::Serve(args) => serve_cmd::run(args).await,
         Command::Worker(args) => worker_cmd::run(args).await,
     }
 }

@@ -8,11 +8,11 @@
 //! which is how tests and batch runs use it; otherwise the worker runs until Ctrl-C or
 //! SIGTERM and lets its running jobs finish.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use bridge::{
-    flows::{Flow, catalog_sync::CatalogSync},
+    flows,
     store::{AnyStore, Store},
     worker::{Backoff, Worker, WorkerConfig},
 };
@@ -90,9 +90,8 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     tracing::info!(id = %config.id, concurrency = config.batch, until_idle = args.until_idle, "worker starting");
     // A line on stdout when the store and the client are ready (tests wait for it).
     println!("worker {} ready", config.id);
-    let flows: Vec<Arc<dyn Flow>> = vec![Arc::new(CatalogSync)];
-    let worker = Worker::new(store.clone(), flows, client, config);
-    let stats = if args.until_idle { worker.run_until_idle().await? } else { worker.run(shutdown_signal()).await? };
+    let worker = Worker::new(store.clone(), flows::all(), client, config);
+    let stats = if args.until_idle { worker.run_until_idle().await? } else { worker.run(crate::connection::shutdown_signal()).await? };
     tracing::info!(?stats, "worker stopped");
     let counts = store.job_counts().await?;
     println!("worker done: {stats:?}; jobs by status: {counts:?}");
@@ -102,50 +101,12 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
 /// The Zoho connection from `--emulator`, or from flags and the environment.
 async fn connection(args: &WorkerArgs) -> anyhow::Result<Connection> {
     if let Some(url) = &args.emulator {
-        let creds = zoho_emulator::testkit::credentials(&reqwest::Client::new(), url.trim_end_matches('/'))
-            .await
-            .with_context(|| format!("reading the emulator's credentials from {url}"))?;
-        return Ok(Connection::new(
-            Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-            creds.client_id,
-            creds.client_secret.as_str(),
-            creds.refresh_token.as_str(),
-            creds.organization_id,
-        ));
+        return crate::connection::from_emulator(url).await;
     }
     let need = |v: &Option<String>, flag: &str, env: &str| v.clone().with_context(|| format!("missing --{flag} (or {env})"));
-    let secret = |env: &str| std::env::var(env).with_context(|| format!("missing environment variable {env}"));
     let accounts = need(&args.accounts_url, "accounts-url", "ZOHO_ACCOUNTS_URL")?;
     let api = need(&args.api_domain, "api-domain", "ZOHO_API_DOMAIN")?;
     let client_id = need(&args.client_id, "client-id", "ZOHO_CLIENT_ID")?;
     let org = need(&args.organization_id, "organization-id", "ZOHO_ORGANIZATION_ID")?;
-    let client_secret = secret("ZOHO_CLIENT_SECRET")?;
-    let refresh_token = secret("ZOHO_REFRESH_TOKEN")?;
-    if client_secret.is_empty() || refresh_token.is_empty() {
-        bail!("ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN must not be empty");
-    }
-    Ok(Connection::new(Endpoints::custom(&accounts, &api), client_id, client_secret.as_str(), refresh_token.as_str(), org))
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
-    tracing::info!("shutting down: finishing running jobs");
+    crate::connection::from_env(Endpoints::custom(&accounts, &api), &client_id, &org, "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN")
 }

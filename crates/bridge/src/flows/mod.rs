@@ -12,6 +12,11 @@
 
 pub mod catalog_sync;
 
+/// Every flow this build has, for the worker and for checking the config's routes.
+pub fn all() -> Vec<Arc<dyn Flow>> {
+    vec![Arc::new(catalog_sync::CatalogSync)]
+}
+
 use std::sync::Arc;
 
 use futures_util::{FutureExt, future::BoxFuture};

@@ -216,6 +216,11 @@ impl<S: Store> Poller<S> {
     }
 }
 
+/// Whether the poller can read Books entity `module`.
+pub fn books_stream_known(module: &str) -> bool {
+    books_list(module).is_some()
+}
+
 /// The list key and id field of a Books stream (static: the client wants `'static`).
 fn books_list(module: &str) -> Option<(&'static str, &'static str)> {
     let key: &'static str = match module {

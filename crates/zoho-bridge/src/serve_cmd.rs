@@ -1,0 +1,110 @@
+//! `zoho-bridge serve`: the whole engine in one process, configured by one file.
+//!
+//! It reads the config file (`zoho-bridge.toml`, see `examples/zoho-bridge.toml`),
+//! opens the store, and runs together: the webhook receiver (`/hooks/...`, plus
+//! `/healthz`), the CRM notification channel keeper (when channels are configured),
+//! the pollers (when streams are configured), and a worker running the flows. On
+//! Ctrl-C or SIGTERM it stops taking webhooks, stops the keeper and the pollers, lets
+//! the running jobs finish, and exits. More workers can share a PostgreSQL store with
+//! `zoho-bridge worker`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use axum::routing::get;
+use bridge::{
+    config::{BridgeConfig, DEFAULT_CONFIG_FILE, ZohoConfig},
+    flows,
+    store::{AnyStore, Store},
+    triggers::{ChannelKeeper, ChannelTokens, Clock, Poller, webhooks},
+    worker::Worker,
+};
+use tokio::sync::watch;
+use zoho::{Client, Connection, DataCenter, Endpoints};
+
+/// Flags of `zoho-bridge serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The config file.
+    #[arg(long, short, default_value = DEFAULT_CONFIG_FILE)]
+    pub config: PathBuf,
+    /// Check the config file and exit (0 when it is usable).
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+/// Runs the engine until Ctrl-C or SIGTERM.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let names: Vec<&str> = flows::all().iter().map(|f| f.name()).collect();
+    // The error already names the file, line, column and field.
+    let config = BridgeConfig::load(&args.config, &names).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if args.check_config {
+        println!("{}: ok", args.config.display());
+        return Ok(());
+    }
+    let client = Client::builder(connection(&config.zoho).await?).build().context("building the Zoho client")?;
+    let store = AnyStore::connect(&config.store).await.context("opening the store")?;
+    let triggers = config.triggers();
+    let tokens = ChannelTokens::new();
+
+    let (stop, stopped) = watch::channel(false);
+    let until_stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let app = webhooks::router(store.clone(), triggers.clone(), tokens.clone()).route("/healthz", get(|| async { "ok" }));
+    let addr: SocketAddr = config.listen.parse().context("listen")?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(until_stopped(stopped.clone())).into_future());
+
+    let mut background = tokio::task::JoinSet::new();
+    if !triggers.channels.watch.is_empty() {
+        let keeper = ChannelKeeper::new(client.crm(), triggers.channels.clone(), tokens.clone(), Clock::system())
+            .context("setting up the notification channels")?;
+        background.spawn(async move { keeper.run().await });
+    }
+    if !triggers.poller.streams.is_empty() {
+        let poller = Poller::new(store.clone(), client.clone(), triggers.clone(), Clock::system());
+        background.spawn(async move { poller.run().await });
+    }
+
+    let worker_config = config.worker();
+    tracing::info!(
+        listen = %addr,
+        store = %bridge::store::redact_url(&config.store),
+        worker = %worker_config.id,
+        channels = triggers.channels.watch.len(),
+        streams = triggers.poller.streams.len(),
+        "zoho-bridge serving"
+    );
+    // A line on stdout when everything is up (tests and scripts wait for it).
+    println!("zoho-bridge serving on http://{addr} (webhooks under /hooks, health at /healthz)");
+    let worker = Worker::new(store.clone(), flows::all(), client, worker_config);
+    let signal = tokio::spawn(async move {
+        crate::connection::shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let stats = worker.run(until_stopped(stopped.clone())).await;
+    signal.abort();
+    background.shutdown().await;
+    server.await.context("the webhook receiver failed")?.context("the webhook receiver failed")?;
+    let stats = stats?;
+    tracing::info!(?stats, "worker stopped");
+    println!("zoho-bridge stopped: {stats:?}; jobs by status: {:?}", store.job_counts().await?);
+    store.close().await;
+    Ok(())
+}
+
+/// The connection the `[zoho]` section describes.
+async fn connection(zoho: &ZohoConfig) -> anyhow::Result<Connection> {
+    if let Some(url) = &zoho.emulator {
+        return crate::connection::from_emulator(url).await;
+    }
+    let endpoints = match (&zoho.accounts_url, &zoho.api_domain) {
+        (Some(accounts), Some(api)) => Endpoints::custom(accounts, api),
+        // Checked at load.
+        _ => Endpoints::data_center(DataCenter::from_code(&zoho.dc).context("zoho.dc")?),
+    };
+    crate::connection::from_env(endpoints, &zoho.client_id, &zoho.organization_id, &zoho.client_secret_env, &zoho.refresh_token_env)
+}

@@ -1,0 +1,208 @@
+//! `zoho-bridge serve` as a user runs it: the binary, a config file, the emulator.
+//!
+//! A product announced by a CRM workflow webhook becomes a Books item; a product nobody
+//! announced is found by the poller and becomes one too; an unauthenticated webhook is
+//! refused; SIGTERM stops it cleanly; a bad config file fails at load naming the file,
+//! line and field.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use bridge::store::Store;
+use futures_util::TryStreamExt;
+use serde_json::{Value, json};
+use zoho::{
+    BudgetConfig, BudgetRegistry, Client, Connection, Endpoints,
+    books::ListQuery,
+    crm::{models::Product, records::WriteOptions},
+};
+use zoho_emulator::{Emulator, EmulatorConfig, testkit};
+
+const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let dir = std::env::temp_dir().join(format!("zb-serve-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Kills the child if the test fails before stopping it.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn client(emulator: &Emulator) -> Client {
+    let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await.expect("credentials");
+    let connection = Connection::new(
+        Endpoints::custom(&creds.accounts_url, &creds.api_domain),
+        &creds.client_id,
+        creds.client_secret.as_str(),
+        creds.refresh_token.as_str(),
+        &creds.organization_id,
+    );
+    Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().expect("client")
+}
+
+async fn item_with_sku(client: &Client, sku: &str) -> Option<Value> {
+    let items: Vec<Value> = client.books().list("/books/v3/items", "items", ListQuery::new().param("sku", sku)).try_collect().await.ok()?;
+    items.into_iter().next()
+}
+
+/// Waits up to 30 s for the item with `sku` to exist in Books.
+async fn wait_for_item(client: &Client, sku: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        if let Some(item) = item_with_sku(client, sku).await {
+            return item;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no Books item with SKU {sku} after 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn insert_product(client: &Client, name: &str, sku: &str) -> String {
+    let product = Product { product_name: Some(name.into()), product_code: Some(sku.into()), unit_price: Some("9.90".parse().unwrap()), ..Product::default() };
+    let r = client.crm().insert("Products", &[product], &WriteOptions::no_triggers()).await.expect("insert");
+    r[0].id().expect("id").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_webhooks_poller_and_worker_from_one_config_file() {
+    zoho_emulator::install_crypto_provider();
+    let emulator = Emulator::start(EmulatorConfig::unlimited(), 0).await.expect("emulator");
+    let client = client(&emulator).await;
+    let dir = TempDir::new("run");
+    let config = dir.0.join("zoho-bridge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"store = "{store}"
+listen = "127.0.0.1:0"
+
+[zoho]
+emulator = "{emulator}"
+
+[worker]
+poll_ms = 50
+
+[webhooks]
+crm_workflow_secret = "wf-secret"
+
+[poller]
+interval_secs = 1
+
+[[poller.streams]]
+system = "crm"
+module = "Products"
+
+[[routes]]
+system = "crm"
+module = "Products"
+flows = ["catalog_sync"]
+"#,
+            store = dir.0.join("bridge.db").display(),
+            emulator = emulator.url(),
+        ),
+    )
+    .unwrap();
+
+    let mut child = Running(
+        Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn zoho-bridge serve"),
+    );
+    let mut stdout = BufReader::new(child.0.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{base}/healthz")).send().await.expect("healthz").status(), 200);
+
+    // Announced by a workflow webhook.
+    let announced = insert_product(&client, "Announced", "SRV-1").await;
+    let hook = format!("{base}/hooks/crm/workflow");
+    let body = json!({"module": "Products", "id": announced});
+    let refused = http.post(&hook).json(&body).send().await.expect("post");
+    assert_eq!(refused.status(), 401, "no secret, no entry");
+    let accepted = http.post(&hook).header("X-Zoho-Bridge-Secret", "wf-secret").json(&body).send().await.expect("post");
+    assert!(accepted.status().is_success(), "{}", accepted.status());
+    let item = wait_for_item(&client, "SRV-1").await;
+    assert_eq!(item["name"], "Announced");
+
+    // Announced by nobody: the poller finds it.
+    insert_product(&client, "Silent", "SRV-2").await;
+    let item = wait_for_item(&client, "SRV-2").await;
+    assert_eq!(item["name"], "Silent");
+
+    // SIGTERM: a clean stop, with the summary line.
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let status = child.0.wait().expect("wait");
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read");
+    assert!(rest.contains("zoho-bridge stopped"), "{rest}");
+    // One item per product, whichever trigger saw it first.
+    for sku in ["SRV-1", "SRV-2"] {
+        let items: Vec<Value> = client.books().list("/books/v3/items", "items", ListQuery::new().param("sku", sku)).try_collect().await.expect("items");
+        assert_eq!(items.len(), 1, "{sku}: {items:?}");
+    }
+    // The webhook's event is in the inbox as such.
+    let store = bridge::store::AnyStore::connect(&dir.0.join("bridge.db").display().to_string()).await.expect("store");
+    let events = store.events_for_record("crm", "Products", &announced, 10).await.expect("events");
+    assert!(events.iter().any(|e| e.event.source == bridge::store::Source::CrmWebhook), "{events:#?}");
+    store.close().await;
+    emulator.stop().await;
+}
+
+#[test]
+fn a_bad_config_fails_at_load_with_file_line_and_field() {
+    let dir = TempDir::new("bad");
+    let config = dir.0.join("bad.toml");
+    std::fs::write(&config, "[zoho]\nemulator = \"http://127.0.0.1:1\"\n\n[worker]\nconcurrency = \"lots\"\n").unwrap();
+    let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).output().expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!("{}:5:15: concurrency: invalid type", config.display());
+    assert!(stderr.contains(&want), "{stderr}");
+
+    std::fs::write(&config, "[zoho]\nemulator = \"http://127.0.0.1:1\"\n[[routes]]\nsystem = \"crm\"\nmodule = \"Deals\"\nflows = [\"deal_to_invoise\"]\n").unwrap();
+    let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).arg("--check-config").output().expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(":6:10: routes[0].flows: no flow named \"deal_to_invoise\""), "{stderr}");
+
+    let out = Command::new(BIN).args(["serve", "--config"]).arg(dir.0.join("missing.toml")).output().expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the config file"));
+}
