@@ -158,8 +158,8 @@ impl Limiter {
             w.day_count = 0;
         }
         let per_minute = config.books_per_minute.unwrap_or(u32::MAX);
-        if let Some(per_day) = config.books_per_day {
-            if w.day_count >= per_day {
+        if let Some(per_day) = config.books_per_day
+            && w.day_count >= per_day {
                 w.rejected += 1;
                 let day_reset = ((day + 1) * DAY_MS - now_ms + 999) / 1000;
                 let mut resp = books_error(
@@ -170,7 +170,6 @@ impl Limiter {
                 rate_headers(&mut resp, per_day, 0, day_reset);
                 return Err(resp);
             }
-        }
         if w.minute_count >= per_minute {
             w.rejected += 1;
             let mut resp = books_error(

@@ -423,7 +423,7 @@ fn crm_harness_covers_every_route_family() {
         for f in RECORD_FAMILIES {
             wanted.push(format!("{f}@{m}"));
         }
-        wanted.push(format!("settings.fields"));
+        wanted.push("settings.fields".to_string());
     }
     wanted.extend(OTHER_FAMILIES.iter().map(|f| f.to_string()));
     let absent: Vec<&String> = wanted.iter().filter(|w| !have.contains(*w)).collect();

@@ -27,11 +27,10 @@ pub fn redact_message(message: &str, url: &str) -> String {
     let mut out = message.replace(url, &redact_url(url));
     if !password.is_empty() {
         out = out.replace(password, "***");
-        if let Ok(decoded) = percent_decode(password) {
-            if !decoded.is_empty() {
+        if let Ok(decoded) = percent_decode(password)
+            && !decoded.is_empty() {
                 out = out.replace(&decoded, "***");
             }
-        }
     }
     out
 }
@@ -41,13 +40,12 @@ fn percent_decode(text: &str) -> Result<String, std::string::FromUtf8Error> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() && text.is_char_boundary(i + 3) {
-            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+        if bytes[i] == b'%' && i + 2 < bytes.len() && text.is_char_boundary(i + 3)
+            && let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
                 out.push(byte);
                 i += 3;
                 continue;
             }
-        }
         out.push(bytes[i]);
         i += 1;
     }

@@ -316,11 +316,10 @@ impl Fields for Map<String, Value> {
 /// A money amount as a JSON number (integers without a fraction, others as `f64`).
 pub fn money(d: Decimal) -> Value {
     let n = d.normalize();
-    if n.scale() == 0 {
-        if let Ok(i) = i64::try_from(n.mantissa()) {
+    if n.scale() == 0
+        && let Ok(i) = i64::try_from(n.mantissa()) {
             return Value::from(i);
         }
-    }
     n.to_string().parse::<f64>().map(Value::from).unwrap_or(Value::from(0))
 }
 

@@ -129,11 +129,10 @@ impl Paging {
 /// emulator never assigns simply matches nothing). `filter_by` must be `Status.All` or
 /// `Status.<emulated>`.
 pub fn status_filter(q: &Query, spec_statuses: &[&str], emulated: &[&str]) -> Result<Option<String>, BooksError> {
-    if let Some(s) = q.get("status") {
-        if !spec_statuses.contains(&s) {
+    if let Some(s) = q.get("status")
+        && !spec_statuses.contains(&s) {
             return Err(BooksError::invalid("status"));
         }
-    }
     let from_filter = match q.get("filter_by") {
         None => None,
         Some(f) => {
@@ -278,11 +277,10 @@ where
     I: Iterator<Item = (&'a String, &'a Vec<CustomValue>)>,
 {
     for v in values {
-        if let Some(def) = org_defs.iter().find(|d| d.entity == entity && d.customfield_id == v.customfield_id && d.is_unique) {
-            if custom_value_taken(others(), def, &v.value, except) {
+        if let Some(def) = org_defs.iter().find(|d| d.entity == entity && d.customfield_id == v.customfield_id && d.is_unique)
+            && custom_value_taken(others(), def, &v.value, except) {
                 return Err(BooksError::duplicate(format!("The value \"{}\" for {} already exists.", v.value, def.label)));
             }
-        }
     }
     Ok(())
 }

@@ -270,11 +270,10 @@ fn normalise_primary(c: &mut Contact) {
 /// Inserts or replaces a contact, keeping the name and person indexes right.
 fn store(org: &mut Org, c: Contact) -> Result<(), BooksError> {
     let key = c.contact_name.to_lowercase();
-    if let Some(owner) = org.contact_names.get(&key) {
-        if owner != &c.contact_id {
+    if let Some(owner) = org.contact_names.get(&key)
+        && owner != &c.contact_id {
             return Err(BooksError::duplicate(format!("The contact name \"{}\" already exists.", c.contact_name)));
         }
-    }
     let defs = org.custom_fields.clone();
     check_unique_custom(&defs, "contacts", &c.custom_fields, || org.contacts.iter().map(|(id, x)| (id, &x.custom_fields)), Some(&c.contact_id))?;
     if let Some(old) = org.contacts.get(&c.contact_id) {

@@ -165,12 +165,11 @@ fn apply(org: &mut Org, b: &Map<String, Value>, inv: &mut Invoice, clock: &Clock
     }
     let old_customer = inv.doc.customer_id.clone();
     document::apply(org, b, &mut inv.doc, "invoices", creating)?;
-    if creating || old_customer != inv.doc.customer_id {
-        if let Some(c) = org.contacts.get(&inv.doc.customer_id) {
+    if (creating || old_customer != inv.doc.customer_id)
+        && let Some(c) = org.contacts.get(&inv.doc.customer_id) {
             inv.payment_terms = c.payment_terms;
             inv.payment_terms_label = c.payment_terms_label.clone();
         }
-    }
     if let Some(t) = b.opt_int("payment_terms")? {
         if t < 0 {
             return Err(BooksError::invalid("payment_terms"));
@@ -207,11 +206,10 @@ fn apply(org: &mut Org, b: &Map<String, Value>, inv: &mut Invoice, clock: &Clock
     } else if let Some(n) = given_number {
         inv.invoice_number = n;
     }
-    if let Some(owner) = org.invoice_numbers.get(&inv.invoice_number) {
-        if owner != &inv.invoice_id {
+    if let Some(owner) = org.invoice_numbers.get(&inv.invoice_number)
+        && owner != &inv.invoice_id {
             return Err(BooksError::duplicate(format!("Invoice number {} already exists.", inv.invoice_number)));
         }
-    }
     let t = document::compute(org, &inv.doc);
     if t.total.is_sign_negative() {
         return Err(BooksError::invalid("total"));
@@ -225,11 +223,10 @@ fn apply(org: &mut Org, b: &Map<String, Value>, inv: &mut Invoice, clock: &Clock
 }
 
 fn store(org: &mut Org, inv: Invoice) {
-    if let Some(old) = org.invoices.get(&inv.invoice_id) {
-        if old.invoice_number != inv.invoice_number {
+    if let Some(old) = org.invoices.get(&inv.invoice_id)
+        && old.invoice_number != inv.invoice_number {
             org.invoice_numbers.remove(&old.invoice_number);
         }
-    }
     org.invoice_numbers.insert(inv.invoice_number.clone(), inv.invoice_id.clone());
     org.invoices.insert(inv.invoice_id.clone(), inv);
 }

@@ -92,13 +92,11 @@ fn apply(org: &Org, b: &Map<String, Value>, i: &mut Item, creating: bool) -> Res
 
 fn store(org: &mut Org, i: Item) -> Result<(), BooksError> {
     let key = i.sku.to_lowercase();
-    if !key.is_empty() {
-        if let Some(owner) = org.skus.get(&key) {
-            if owner != &i.item_id {
+    if !key.is_empty()
+        && let Some(owner) = org.skus.get(&key)
+            && owner != &i.item_id {
                 return Err(BooksError::duplicate(format!("An item with the SKU \"{}\" already exists.", i.sku)));
             }
-        }
-    }
     let defs = org.custom_fields.clone();
     check_unique_custom(&defs, "items", &i.custom_fields, || org.items.iter().map(|(id, x)| (id, &x.custom_fields)), Some(&i.item_id))?;
     if let Some(old) = org.items.get(&i.item_id) {

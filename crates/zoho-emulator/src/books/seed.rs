@@ -161,8 +161,8 @@ pub fn seed(data: &mut BooksData, rng: &mut Rng, clock: &Clock, _crm: &CrmData) 
         }
         invoice_ids.push((inv.invoice_id, *status));
     }
-    if let Some((id, _)) = invoice_ids.iter().find(|(_, s)| *s == "paid") {
-        if let Some(inv) = org.invoices.get(id).cloned() {
+    if let Some((id, _)) = invoice_ids.iter().find(|(_, s)| *s == "paid")
+        && let Some(inv) = org.invoices.get(id).cloned() {
             let pid = org.new_id();
             let aid = org.new_id();
             let now = clock.now_ms();
@@ -187,5 +187,4 @@ pub fn seed(data: &mut BooksData, rng: &mut Rng, clock: &Clock, _crm: &CrmData) 
                 restatus(stored, &today);
             }
         }
-    }
 }

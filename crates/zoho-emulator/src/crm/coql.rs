@@ -567,11 +567,10 @@ fn select_list(module: &'static Module, query: &Query) -> Result<Vec<Output>, Re
     let mut keys: Vec<String> = vec!["id".into()];
     let mut aggregates = Vec::new();
     for col in &query.columns {
-        if let Some(alias) = &col.alias {
-            if coql_parser::is_keyword(alias) || alias.eq_ignore_ascii_case("id") {
+        if let Some(alias) = &col.alias
+            && (coql_parser::is_keyword(alias) || alias.eq_ignore_ascii_case("id")) {
                 return Err(crm_error(StatusCode::BAD_REQUEST, "INVALID_ALIAS", "invalid alias", json!({"alias": alias})));
             }
-        }
         let out = match &col.expr {
             Expr::Field(path) => {
                 let column = resolve(module, path, "select")?;

@@ -198,7 +198,7 @@ fn list_inner(state: &AppState, module: &str, params: &Params, headers: &HeaderM
         last_key = Some(ModuleStore::key(record, sort));
         rows.push(reply::project(&record.fields, &fields));
     }
-    let any_at_all = ims.is_some() && store.records.values().any(|r| wanted(r));
+    let any_at_all = ims.is_some() && store.records.values().any(wanted);
     drop(world);
 
     if rows.is_empty() {
@@ -218,8 +218,8 @@ fn list_inner(state: &AppState, module: &str, params: &Params, headers: &HeaderM
         "sort_order": if descending { "desc" } else { "asc" },
         "more_records": more,
     });
-    if more {
-        if let Some(key) = last_key {
+    if more
+        && let Some(key) = last_key {
             let expiry_ms = now + TOKEN_TTL_MS;
             let token = PageToken {
                 after: key,
@@ -232,7 +232,6 @@ fn list_inner(state: &AppState, module: &str, params: &Params, headers: &HeaderM
             info["page_token_expiry"] =
                 json!(state.clock.crm_datetime(jiff::Timestamp::from_millisecond(expiry_ms).unwrap_or_default()));
         }
-    }
     Ok(reply::page(rows, info))
 }
 

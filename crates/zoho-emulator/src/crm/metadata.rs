@@ -42,17 +42,6 @@ static MODULE: Template = Template::new(include_str!("templates/module.json"));
 static ORG: Template = Template::new(include_str!("templates/org.json"));
 static CURRENCY: Template = Template::new(include_str!("templates/currency.json"));
 
-#[cfg(test)]
-mod template_tests {
-    #[test]
-    fn every_template_is_a_json_object() {
-        for t in [&super::FIELD, &super::MODULE, &super::ORG, &super::CURRENCY] {
-            let parsed: serde_json::Value = serde_json::from_str(t.text).expect("template parses");
-            assert!(parsed.is_object());
-        }
-    }
-}
-
 /// A stable id for a field: the module id plus the field's position.
 fn field_id(module: &schema::Module, i: usize) -> String {
     let base: u64 = module.id.parse().unwrap_or(0);
@@ -273,4 +262,15 @@ pub async fn users(State(state): State<AppState>, RawQuery(query): RawQuery) -> 
     drop(world);
     let info = json!({"per_page": 200, "count": rows.len(), "page": 1, "more_records": false});
     reply::json(StatusCode::OK, json!({"users": rows, "info": info}))
+}
+
+#[cfg(test)]
+mod template_tests {
+    #[test]
+    fn every_template_is_a_json_object() {
+        for t in [&super::FIELD, &super::MODULE, &super::ORG, &super::CURRENCY] {
+            let parsed: serde_json::Value = serde_json::from_str(t.text).expect("template parses");
+            assert!(parsed.is_object());
+        }
+    }
 }

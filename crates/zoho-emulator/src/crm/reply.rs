@@ -132,11 +132,10 @@ pub fn project(fields: &serde_json::Map<String, Value>, wanted: &[String]) -> Va
         } else {
             out.insert(name.clone(), Value::Null);
         }
-        if name == "What_Id" {
-            if let Some(se) = fields.get("$se_module") {
+        if name == "What_Id"
+            && let Some(se) = fields.get("$se_module") {
                 out.insert("$se_module".into(), se.clone());
             }
-        }
     }
     Value::Object(out)
 }

@@ -196,9 +196,9 @@ fn write(state: &AppState, module: &str, bytes: &[u8], mode: Mode, path_id: Opti
                     continue;
                 }
             };
-            if let (Some(id), Some(since)) = (target, unmodified_since) {
-                if let Some(record) = crm.record(module.api_name, id) {
-                    if record.modified_ms > since {
+            if let (Some(id), Some(since)) = (target, unmodified_since)
+                && let Some(record) = crm.record(module.api_name, id)
+                    && record.modified_ms > since {
                         let f = &record.fields;
                         entries.push(error_entry(
                             "ALREADY_MODIFIED",
@@ -209,8 +209,6 @@ fn write(state: &AppState, module: &str, bytes: &[u8], mode: Mode, path_id: Opti
                         outcomes.push(Done::Stale);
                         continue;
                     }
-                }
-            }
             match apply(crm, module, input, &path, target, now, &state.clock) {
                 Err(entry) => {
                     entries.push(entry);
@@ -221,11 +219,10 @@ fn write(state: &AppState, module: &str, bytes: &[u8], mode: Mode, path_id: Opti
                     let mut details = json!({"Modified_Time": f["Modified_Time"], "Modified_By": f["Modified_By"],
                         "Created_Time": f["Created_Time"], "id": record.id.to_string(), "Created_By": f["Created_By"],
                         "$approval_state": "approved"});
-                    if mode == Mode::Upsert {
-                        if let Some(obj) = details.as_object_mut() {
+                    if mode == Mode::Upsert
+                        && let Some(obj) = details.as_object_mut() {
                             obj.remove("$approval_state");
                         }
-                    }
                     let is_insert = target.is_none();
                     let mut entry = json!({"code": "SUCCESS", "details": details,
                         "message": if is_insert { "record added" } else { "record updated" }, "status": "success"});
@@ -354,8 +351,8 @@ fn apply(
         }
         match values::normalise(crm, field, value, &field_path, se_canonical.as_deref()) {
             Ok(stored) => {
-                if field.unique && !stored.is_null() {
-                    if let Some(dup) = find_duplicate(crm, module, name, &stored, target) {
+                if field.unique && !stored.is_null()
+                    && let Some(dup) = find_duplicate(crm, module, name, &stored, target) {
                         let owner = crm.record(module.api_name, dup).and_then(|r| r.fields.get("Owner").cloned());
                         errors.push(error_entry(
                             "DUPLICATE_DATA",
@@ -367,14 +364,13 @@ fn apply(
                         ));
                         continue;
                     }
-                }
                 changes.insert(name.to_string(), stored);
             }
             Err(entry) => errors.push(entry),
         }
     }
-    if module.api_name == "Quotes" {
-        if let Some(items) = input.get("Quoted_Items") {
+    if module.api_name == "Quotes"
+        && let Some(items) = input.get("Quoted_Items") {
             let current: Vec<Value> = existing
                 .as_ref()
                 .and_then(|r| r.fields.get("Quoted_Items"))
@@ -388,7 +384,6 @@ fn apply(
                 Err(entry) => errors.push(entry),
             }
         }
-    }
     match errors.len() {
         0 => {}
         1 => return Err(errors.remove(0)),

@@ -437,11 +437,10 @@ impl<'s> Runner<'s> {
     /// (CRM), and a `page_context` object where the schema says array (Books). They must be
     /// listed in `DOCUMENTED_DEVIATIONS` like any other difference.
     fn note_quirks(&mut self, op: &Operation, op_key: &str, described: &str, answer: &Answer, json: &Json) {
-        if let Err(e) = self.spec.response_schema(op, answer.status, &answer.content_type) {
-            if self.spec.quirks.undocumented_status_uses_200 {
+        if let Err(e) = self.spec.response_schema(op, answer.status, &answer.content_type)
+            && self.spec.quirks.undocumented_status_uses_200 {
                 self.push(op_key, described, "quirk", format!("{e}; validated against the 200 schema"));
             }
-        }
         if json.get("page_context").is_some_and(Json::is_object) {
             let array = self
                 .spec
@@ -482,11 +481,10 @@ impl<'s> Runner<'s> {
         match error_code(self.shape, json) {
             Err(e) => self.push(op_key, described, "refusal-shape", format!("refusal {} is not a Zoho error body: {e}: {}", answer.status, snippet(&answer.text))),
             Ok(found) => {
-                if let Some(wanted) = code {
-                    if &found != wanted {
+                if let Some(wanted) = code
+                    && &found != wanted {
                         self.push(op_key, described, "refusal-shape", format!("expected code {wanted}, got {found}: {}", snippet(&answer.text)));
                     }
-                }
             }
         }
         let Some(op) = op else { return };

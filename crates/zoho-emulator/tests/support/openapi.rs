@@ -941,13 +941,12 @@ impl Spec {
             }
         }
 
-        if let Some(allowed) = keywords.get("enum").and_then(Json::as_array) {
-            if !allowed.iter().any(|a| json_equal(a, value)) {
+        if let Some(allowed) = keywords.get("enum").and_then(Json::as_array)
+            && !allowed.iter().any(|a| json_equal(a, value)) {
                 let shown: Vec<String> = allowed.iter().take(12).map(|a| a.to_string()).collect();
                 let more = if allowed.len() > 12 { ", ..." } else { "" };
                 errors.push(format!("{path}: {value} is not one of [{}{more}]", shown.join(", ")));
             }
-        }
 
         match value {
             Json::String(text) => self.check_string(&schema, text, path, errors),
@@ -1028,16 +1027,14 @@ impl Spec {
     /// String keywords: `minLength`, `maxLength`, `format`.
     fn check_string(&self, schema: &Schema<'_>, text: &str, path: &str, errors: &mut Vec<String>) {
         let length = text.chars().count() as u64;
-        if let Some(max) = schema.value.get("maxLength").and_then(Json::as_u64) {
-            if length > max {
+        if let Some(max) = schema.value.get("maxLength").and_then(Json::as_u64)
+            && length > max {
                 errors.push(format!("{path}: string of {length} characters is longer than maxLength {max}"));
             }
-        }
-        if let Some(min) = schema.value.get("minLength").and_then(Json::as_u64) {
-            if length < min {
+        if let Some(min) = schema.value.get("minLength").and_then(Json::as_u64)
+            && length < min {
                 errors.push(format!("{path}: string of {length} characters is shorter than minLength {min}"));
             }
-        }
         match schema.format() {
             Some("date-time") if !is_loose_date_time(text) => {
                 errors.push(format!("{path}: {text:?} is not a date-time"));
@@ -1052,16 +1049,14 @@ impl Spec {
     /// Array keywords: `items`, `minItems`, `maxItems`, `uniqueItems`.
     fn check_array(&self, schema: &Schema<'_>, items: &[Json], path: &str, depth: usize, errors: &mut Vec<String>) {
         let count = items.len() as u64;
-        if let Some(max) = schema.value.get("maxItems").and_then(Json::as_u64) {
-            if count > max {
+        if let Some(max) = schema.value.get("maxItems").and_then(Json::as_u64)
+            && count > max {
                 errors.push(format!("{path}: {count} items is more than maxItems {max}"));
             }
-        }
-        if let Some(min) = schema.value.get("minItems").and_then(Json::as_u64) {
-            if count < min {
+        if let Some(min) = schema.value.get("minItems").and_then(Json::as_u64)
+            && count < min {
                 errors.push(format!("{path}: {count} items is fewer than minItems {min}"));
             }
-        }
         if schema.value.get("uniqueItems").and_then(Json::as_bool) == Some(true) {
             for i in 0..items.len() {
                 if items[..i].iter().any(|earlier| json_equal(earlier, &items[i])) {
@@ -1094,14 +1089,13 @@ impl Spec {
             if let Some(property) = schema.child2("properties", name) {
                 if self.quirks.page_context_object && name == "page_context" && value.is_object() {
                     // Quirk (Books only, see `Quirks::page_context_object`).
-                    if let Ok(resolved) = self.resolve(property.clone()) {
-                        if resolved.type_name() == Some("array") {
+                    if let Ok(resolved) = self.resolve(property.clone())
+                        && resolved.type_name() == Some("array") {
                             if let Some(items) = resolved.child("items") {
                                 self.check(items, value, &child_path, depth + 1, errors);
                             }
                             continue;
                         }
-                    }
                 }
                 self.check(property, value, &child_path, depth + 1, errors);
                 continue;
@@ -1240,16 +1234,14 @@ fn check_number(schema: &Schema<'_>, value: &Json, path: &str, errors: &mut Vec<
     let Some(n) = value.as_f64() else { return };
     let exclusive_min = schema.value.get("exclusiveMinimum").and_then(Json::as_bool) == Some(true);
     let exclusive_max = schema.value.get("exclusiveMaximum").and_then(Json::as_bool) == Some(true);
-    if let Some(min) = schema.minimum() {
-        if n < min || (exclusive_min && n == min) {
+    if let Some(min) = schema.minimum()
+        && (n < min || (exclusive_min && n == min)) {
             errors.push(format!("{path}: {value} is below the minimum {min}{}", if exclusive_min { " (exclusive)" } else { "" }));
         }
-    }
-    if let Some(max) = schema.maximum() {
-        if n > max || (exclusive_max && n == max) {
+    if let Some(max) = schema.maximum()
+        && (n > max || (exclusive_max && n == max)) {
             errors.push(format!("{path}: {value} is above the maximum {max}{}", if exclusive_max { " (exclusive)" } else { "" }));
         }
-    }
 }
 
 /// The branches of an `allOf`/`oneOf`/`anyOf` node (empty if it is not an array).
