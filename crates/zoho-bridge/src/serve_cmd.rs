@@ -8,14 +8,14 @@
 //! the running jobs finish, and exits. More workers can share a PostgreSQL store with
 //! `zoho-bridge worker`.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use axum::routing::get;
 use bridge::{
     config::{BridgeConfig, DEFAULT_CONFIG_FILE, ZohoConfig},
     flows,
-    store::{AnyStore, Store},
+    store::{AnyStore, Store, StoreTokenCache},
     triggers::{ChannelKeeper, ChannelTokens, Clock, Poller, webhooks},
     worker::Worker,
 };
@@ -42,8 +42,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("{}: ok", args.config.display());
         return Ok(());
     }
-    let client = Client::builder(connection(&config.zoho).await?).build().context("building the Zoho client")?;
     let store = AnyStore::connect(&config.store).await.context("opening the store")?;
+    // Processes sharing the store share the access token too.
+    let client = Client::builder(connection(&config.zoho).await?)
+        .token_cache(Arc::new(StoreTokenCache(store.clone())))
+        .build()
+        .context("building the Zoho client")?;
     let triggers = config.triggers();
     let tokens = ChannelTokens::new();
 

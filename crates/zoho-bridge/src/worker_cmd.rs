@@ -8,12 +8,12 @@
 //! which is how tests and batch runs use it; otherwise the worker runs until Ctrl-C or
 //! SIGTERM and lets its running jobs finish.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use bridge::{
     flows,
-    store::{AnyStore, Store},
+    store::{AnyStore, Store, StoreTokenCache},
     worker::{Backoff, Worker, WorkerConfig},
 };
 use zoho::{BudgetConfig, Client, Connection, Endpoints};
@@ -72,12 +72,13 @@ pub struct WorkerArgs {
 /// Runs the worker.
 pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let connection = connection(&args).await?;
-    let mut builder = Client::builder(connection);
+    let store = AnyStore::connect(&args.store).await.context("opening the store")?;
+    // Workers sharing the store share the access token too.
+    let mut builder = Client::builder(connection).token_cache(Arc::new(StoreTokenCache(store.clone())));
     if args.no_budget {
         builder = builder.budget(BudgetConfig::unlimited());
     }
     let client = builder.build().context("building the Zoho client")?;
-    let store = AnyStore::connect(&args.store).await.context("opening the store")?;
     let config = WorkerConfig {
         id: args.id.clone().unwrap_or_else(|| format!("worker-{}", std::process::id())),
         connection: args.connection.clone(),

@@ -57,6 +57,13 @@ impl Drop for Harness {
 async fn harness(faults: FaultConfig, store_arg: Option<String>) -> Harness {
     zoho_emulator::install_crypto_provider();
     let mut config = EmulatorConfig::unlimited();
+    // Zoho's token allowance stays on: ten token requests per ten minutes per refresh
+    // token. Twenty-one worker processes get by because they share one token.
+    config.token_requests_per_window = Some(10);
+    // Each product's fresh read takes 40 ms, so that a run lasts seconds and the kills
+    // land while the worker is busy.
+    let mut faults = faults;
+    faults.rules.push(FaultRule { path_prefix: "/crm/v8/Products/".into(), method: Some("GET".into()), latency_ms: 40, ..FaultRule::default() });
     config.faults = faults;
     let emulator = Emulator::start(config, 0).await.expect("emulator");
     let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await.expect("credentials");
@@ -192,8 +199,14 @@ async fn kill_restart_finish(h: &Harness) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_worker_leaves_exactly_one_item_per_product() {
     let h = harness(FaultConfig::default(), None).await;
+    let creds = testkit::credentials(&reqwest::Client::new(), &h.emulator.url()).await.expect("credentials");
+    let asked = || h.emulator.state().world().accounts.refresh_tokens.get(&creds.refresh_token).map_or(0, |t| t.requests.len());
+    let before = asked();
     kill_restart_finish(&h).await;
     assert_consistent(&h).await;
+    // The 21 worker processes share the access token through the store: one request to
+    // Zoho Accounts between them.
+    assert_eq!(asked() - before, 1, "token requests by {} worker processes", KILLS + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

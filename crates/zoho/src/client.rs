@@ -9,6 +9,7 @@ use crate::{
     crm::Crm,
     error::{Error, Result},
     retry::RetryPolicy,
+    token_cache::TokenCache,
     transport::{Transport, TransportConfig},
 };
 
@@ -68,6 +69,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Shares the access token with the other processes of this connection through
+    /// `cache` (see [`TokenCache`]): a token one of them obtained is used by all until it
+    /// is about to expire, so together they stay within Zoho's token allowance.
+    pub fn token_cache(mut self, cache: Arc<dyn TokenCache>) -> Self {
+        self.config.token_cache = Some(cache);
+        self
+    }
+
     /// Uses an existing `reqwest::Client` (its TLS setup is then yours).
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
@@ -107,6 +116,7 @@ impl Client {
                 retry: RetryPolicy::default(),
                 timeout: Duration::from_secs(30),
                 refresh_margin: Duration::from_secs(300),
+                token_cache: None,
             },
             registry: None,
             http: None,

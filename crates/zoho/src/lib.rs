@@ -115,6 +115,7 @@ pub mod money;
 pub mod retry;
 pub mod secret;
 pub mod token;
+pub mod token_cache;
 pub mod transport;
 
 pub use budget::{BooksPlan, BudgetConfig, BudgetRegistry, BudgetUsage, CrmEdition};
@@ -124,3 +125,4 @@ pub use dc::{DataCenter, Endpoints};
 pub use error::{Api, ApiError, Error, Result, ZohoCode};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
+pub use token_cache::{SealedToken, TokenCache};

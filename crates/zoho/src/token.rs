@@ -6,11 +6,12 @@
 //! concurrent callers wait on a single in-flight refresh (single flight). A 401 from an API
 //! invalidates only the token generation that was refused, so forty tasks hitting the same
 //! expired token still cause one refresh. The `api_domain` of the token response becomes
-//! the base URL of API calls.
+//! the base URL of API calls. With a [`TokenCache`], processes of one connection share
+//! the token too: a process takes a still-good token from the cache before asking Zoho.
 
 use std::{
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -22,6 +23,7 @@ use crate::{
     connection::Connection,
     error::{Error, Result},
     secret::Secret,
+    token_cache::{Sealer, TokenCache},
 };
 
 /// An access token as handed to the transport.
@@ -35,6 +37,15 @@ pub struct AccessToken {
     pub generation: u64,
     /// When it stops being used (already shortened by the refresh margin).
     pub refresh_at: Instant,
+    /// When Zoho says it expires, epoch ms.
+    pub expires_ms: i64,
+    /// Its whole lifetime, ms.
+    pub lifetime_ms: u64,
+}
+
+/// Now, epoch ms.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The token endpoint's answer: success fields or Zoho's `error` (inside HTTP 200).
@@ -80,6 +91,10 @@ impl Failure {
 #[derive(Debug)]
 pub struct TokenManager {
     current: Mutex<Option<AccessToken>>,
+    /// Where other processes' tokens are found and ours are left ([`TokenCache`]).
+    shared: Option<(Arc<dyn TokenCache>, Sealer)>,
+    /// The last token Zoho refused: one the cache still holds is not taken again.
+    refused: Mutex<Option<Secret>>,
     failure: Mutex<Option<(Instant, Failure)>>,
     refresh_lock: tokio::sync::Mutex<()>,
     generation: AtomicU64,
@@ -93,12 +108,20 @@ impl TokenManager {
     pub fn new(margin: Duration) -> TokenManager {
         TokenManager {
             current: Mutex::new(None),
+            shared: None,
+            refused: Mutex::new(None),
             failure: Mutex::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
             generation: AtomicU64::new(0),
             refreshes: AtomicU64::new(0),
             margin,
         }
+    }
+
+    /// Shares tokens with the other processes of `conn` through `cache`, when given.
+    pub fn with_cache(mut self, cache: Option<Arc<dyn TokenCache>>, conn: &Connection) -> TokenManager {
+        self.shared = cache.map(|c| (c, Sealer::new(conn)));
+        self
     }
 
     /// How many token requests this manager has made.
@@ -128,8 +151,13 @@ impl TokenManager {
         {
             return Err(failure.error());
         }
+        if let Some(token) = self.from_cache().await {
+            *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
+            return Ok(token);
+        }
         match self.refresh(http, conn).await {
             Ok(token) => {
+                self.to_cache(&token).await;
                 *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
                 *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 Ok(token)
@@ -145,8 +173,49 @@ impl TokenManager {
     /// (already refreshed by another task) are kept.
     pub fn invalidate(&self, generation: u64) {
         let mut guard = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.as_ref().is_some_and(|t| t.generation == generation) {
+        if let Some(t) = guard.as_ref().filter(|t| t.generation == generation) {
+            *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(t.token.clone());
             *guard = None;
+        }
+    }
+
+    /// A token another process left in the shared cache, if it is good for longer than
+    /// the margin and is not the one Zoho just refused. A failing cache only costs a
+    /// token request.
+    async fn from_cache(&self) -> Option<AccessToken> {
+        let (cache, sealer) = self.shared.as_ref()?;
+        let sealed = match cache.load(sealer.cache_key()).await {
+            Ok(found) => found?,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the shared access token failed; asking Zoho for one");
+                return None;
+            }
+        };
+        let left = Duration::from_millis(u64::try_from(sealed.expires_ms - now_ms()).ok()?);
+        let Some((token, api_domain, lifetime_ms)) = sealer.open(&sealed) else {
+            tracing::warn!("the shared access token cannot be opened with this connection's secrets; asking Zoho for one");
+            return None;
+        };
+        // The same rule as for our own tokens: stop using it `margin` before it expires,
+        // at most a tenth of its lifetime.
+        let margin = self.margin.min(Duration::from_millis(lifetime_ms) / 10);
+        if left <= margin {
+            return None;
+        }
+        if self.refused.lock().unwrap_or_else(|p| p.into_inner()).as_ref() == Some(&token) {
+            return None;
+        }
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::debug!("using the access token another process obtained");
+        Some(AccessToken { token, api_domain, generation, refresh_at: Instant::now() + (left - margin), expires_ms: sealed.expires_ms, lifetime_ms })
+    }
+
+    /// Leaves `token` in the shared cache for the other processes.
+    async fn to_cache(&self, token: &AccessToken) {
+        let Some((cache, sealer)) = self.shared.as_ref() else { return };
+        let Some(sealed) = sealer.seal(&token.token, &token.api_domain, token.lifetime_ms, token.expires_ms) else { return };
+        if let Err(e) = cache.save(sealer.cache_key(), &sealed).await {
+            tracing::warn!(error = %e, "sharing the access token failed; other processes will ask Zoho for their own");
         }
     }
 
@@ -186,6 +255,7 @@ impl TokenManager {
         let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
         let margin = self.margin.min(lifetime / 10);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let expires_ms = now_ms() - started.elapsed().as_millis() as i64 + lifetime.as_millis() as i64;
         Ok(AccessToken {
             token: Secret::new(access),
             api_domain: parsed
@@ -194,6 +264,8 @@ impl TokenManager {
                 .unwrap_or_else(|| conn.endpoints.api_domain.clone()),
             generation,
             refresh_at: started + lifetime - margin,
+            expires_ms,
+            lifetime_ms: lifetime.as_millis() as u64,
         })
     }
 }

@@ -21,6 +21,7 @@ use crate::{
     error::{Api, ApiError, Error, Result, ZohoCode},
     retry::RetryPolicy,
     token::{AccessToken, TokenManager, without_url},
+    token_cache::TokenCache,
 };
 
 /// One API call, before auth and budget are applied.
@@ -116,6 +117,8 @@ pub struct TransportConfig {
     pub timeout: Duration,
     /// Refresh the token this long before it expires.
     pub refresh_margin: Duration,
+    /// Where processes of this connection share its access token, if anywhere.
+    pub token_cache: Option<Arc<dyn TokenCache>>,
 }
 
 /// The shared machinery of a client.
@@ -142,7 +145,7 @@ impl Transport {
         let books_budget = registry.budget(&connection.organization_id, Api::Books, &config.budget);
         Transport {
             http,
-            tokens: TokenManager::new(config.refresh_margin),
+            tokens: TokenManager::new(config.refresh_margin).with_cache(config.token_cache.clone(), &connection),
             connection,
             config,
             registry,

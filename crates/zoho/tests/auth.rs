@@ -160,3 +160,57 @@ impl<S: futures_util::Stream<Item = zoho::Result<zoho::books::models::Contact>>>
         self.try_collect::<Vec<_>>().await.expect_err("listing a wrong organisation fails")
     }
 }
+
+/// A token cache in memory, standing in for the engine's store.
+#[derive(Debug, Default)]
+struct MemoryCache(std::sync::Mutex<std::collections::HashMap<String, zoho::SealedToken>>);
+
+impl zoho::TokenCache for MemoryCache {
+    fn load<'a>(&'a self, key: &'a str) -> futures_util::future::BoxFuture<'a, Result<Option<zoho::SealedToken>, String>> {
+        let found = self.0.lock().unwrap().get(key).cloned();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn save<'a>(&'a self, key: &'a str, token: &'a zoho::SealedToken) -> futures_util::future::BoxFuture<'a, Result<(), String>> {
+        self.0.lock().unwrap().insert(key.to_string(), token.clone());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Ten "processes" (clients with nothing in common but the cache) start one after the
+/// other: one token request between them, not ten; the cache holds no token in clear.
+/// When Zoho refuses the shared token, one process refreshes and the others take its new
+/// one from the cache.
+#[tokio::test]
+async fn processes_share_one_token_through_a_token_cache() {
+    let (emu, creds) = support::emulator(zoho_emulator::EmulatorConfig::unlimited()).await;
+    let cache = std::sync::Arc::new(MemoryCache::default());
+    let process = || support::builder(&creds).token_cache(cache.clone()).build().expect("client");
+    let clients: Vec<zoho::Client> = (0..10).map(|_| process()).collect();
+    for c in &clients {
+        c.books().organizations().await.unwrap();
+    }
+    assert_eq!(support::tokens_minted(&emu, &creds), 1, "one token for ten processes");
+    assert_eq!(clients.iter().map(|c| c.token_refreshes()).sum::<u64>(), 1);
+    let stored = cache.0.lock().unwrap().clone();
+    assert_eq!(stored.len(), 1);
+    let (key, sealed) = stored.into_iter().next().unwrap();
+    assert!(!key.contains(&creds.refresh_token) && !sealed.sealed.contains(&creds.refresh_token));
+    for token in emu.state().world().accounts.access_tokens.keys() {
+        assert!(!sealed.sealed.contains(token.as_str()), "the cache holds the token sealed only");
+    }
+
+    // Zoho refuses it: the first process to notice refreshes and shares; the rest follow.
+    emu.state().world().accounts.access_tokens.clear();
+    for c in &clients {
+        c.crm().fields("Deals").await.unwrap();
+    }
+    assert_eq!(support::tokens_minted(&emu, &creds), 2, "one new token, shared");
+    assert_eq!(clients.iter().map(|c| c.token_refreshes()).sum::<u64>(), 2);
+
+    // A process of another connection (another refresh token) cannot use it.
+    let mut other = creds.clone();
+    other.refresh_token = "1000.not-the-same".into();
+    let stranger = support::builder(&other).token_cache(cache.clone()).build().expect("client");
+    assert!(stranger.books().organizations().await.is_err(), "its own (unknown) refresh token is refused");
+}

@@ -157,6 +157,14 @@ impl Store for AnyStore {
         delegate!(self, s => s.add_audit(entry))
     }
 
+    async fn token(&self, key: &str) -> StoreResult<Option<zoho::SealedToken>> {
+        delegate!(self, s => s.token(key))
+    }
+
+    async fn save_token(&self, key: &str, token: &zoho::SealedToken, now_ms: i64) -> StoreResult<()> {
+        delegate!(self, s => s.save_token(key, token, now_ms))
+    }
+
     async fn audit_for_job(&self, job_id: i64) -> StoreResult<Vec<AuditEntry>> {
         delegate!(self, s => s.audit_for_job(job_id))
     }

@@ -12,12 +12,14 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 const SQLITE: &[(i64, &str, &str)] = &[
     (1, "store", include_str!("../../migrations/sqlite/0001_store.sql")),
     (2, "inbox and audit lookups", include_str!("../../migrations/sqlite/0002_lookups.sql")),
+    (3, "shared access tokens", include_str!("../../migrations/sqlite/0003_tokens.sql")),
 ];
 
 /// PostgreSQL migrations: (version, description, SQL).
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "store", include_str!("../../migrations/postgres/0001_store.sql")),
     (2, "inbox and audit lookups", include_str!("../../migrations/postgres/0002_lookups.sql")),
+    (3, "shared access tokens", include_str!("../../migrations/postgres/0003_tokens.sql")),
 ];
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {

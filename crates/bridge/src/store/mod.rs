@@ -22,12 +22,14 @@ mod redact;
 mod results;
 mod rows;
 mod sqlite;
+mod tokens;
 
 pub use any::AnyStore;
 pub use approval::{Approval, ApprovalStatus, Approvals};
 pub use postgres::PgStore;
 pub use redact::{redact_message, redact_url};
 pub use sqlite::{DEFAULT_SQLITE_FILE, SqliteStore};
+pub use tokens::StoreTokenCache;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -391,6 +393,12 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// completed with Zoho's answer when the result is stored ([`Store::record`] updates
     /// audit entries whose `id` is set instead of inserting them).
     fn add_audit(&self, entry: &AuditEntry) -> impl Future<Output = StoreResult<i64>> + Send;
+
+    /// The sealed access token shared under `key` ([`zoho::TokenCache`]), if any.
+    fn token(&self, key: &str) -> impl Future<Output = StoreResult<Option<zoho::SealedToken>>> + Send;
+
+    /// Stores the sealed access token shared under `key`.
+    fn save_token(&self, key: &str, token: &zoho::SealedToken, now_ms: i64) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Audit entries of one job's runs, oldest first.
     fn audit_for_job(&self, job_id: i64) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;

@@ -600,6 +600,30 @@ impl Store for PgStore {
         .map_err(db_err)
     }
 
+    async fn token(&self, key: &str) -> StoreResult<Option<zoho::SealedToken>> {
+        let row: Option<(String, i64)> = sqlx::query_as("SELECT sealed, expires_ms FROM tokens WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(row.map(|(sealed, expires_ms)| zoho::SealedToken { sealed, expires_ms }))
+    }
+
+    async fn save_token(&self, key: &str, token: &zoho::SealedToken, now_ms: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tokens (key, sealed, expires_ms, updated_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed, expires_ms = excluded.expires_ms, updated_ms = excluded.updated_ms",
+        )
+        .bind(key)
+        .bind(&token.sealed)
+        .bind(token.expires_ms)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn audit_for_job(&self, job_id: i64) -> StoreResult<Vec<AuditEntry>> {
         let sql = format!("SELECT {AUDIT_COLUMNS_PG} FROM audit WHERE job_id = $1 ORDER BY id");
         let rows: Vec<AuditRow> = sqlx::query_as(AssertSqlSafe(sql))

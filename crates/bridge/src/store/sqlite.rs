@@ -553,6 +553,30 @@ impl Store for SqliteStore {
         .map_err(db_err)
     }
 
+    async fn token(&self, key: &str) -> StoreResult<Option<zoho::SealedToken>> {
+        let row: Option<(String, i64)> = sqlx::query_as("SELECT sealed, expires_ms FROM tokens WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
+        Ok(row.map(|(sealed, expires_ms)| zoho::SealedToken { sealed, expires_ms }))
+    }
+
+    async fn save_token(&self, key: &str, token: &zoho::SealedToken, now_ms: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tokens (key, sealed, expires_ms, updated_ms) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed, expires_ms = excluded.expires_ms, updated_ms = excluded.updated_ms",
+        )
+        .bind(key)
+        .bind(&token.sealed)
+        .bind(token.expires_ms)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn audit_for_job(&self, job_id: i64) -> StoreResult<Vec<AuditEntry>> {
         let rows: Vec<AuditRow> = sqlx::query_as("SELECT * FROM audit WHERE job_id = ? ORDER BY id")
             .bind(job_id)

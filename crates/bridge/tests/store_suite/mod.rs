@@ -826,6 +826,18 @@ async fn enqueue_records<S: Store>(store: &S, n: usize) -> Vec<i64> {
     ids
 }
 
+/// Sealed access tokens are kept per key and replaced in place.
+pub async fn shared_tokens<S: Store>(store: S) {
+    assert_eq!(store.token("zoho-token:a").await.expect("token"), None);
+    let first = zoho::SealedToken { sealed: "00ff".into(), expires_ms: T0 + 3_600_000 };
+    store.save_token("zoho-token:a", &first, T0).await.expect("save");
+    assert_eq!(store.token("zoho-token:a").await.expect("token"), Some(first));
+    let second = zoho::SealedToken { sealed: "abcd".into(), expires_ms: T0 + 7_200_000 };
+    store.save_token("zoho-token:a", &second, T0 + 1).await.expect("save");
+    assert_eq!(store.token("zoho-token:a").await.expect("token"), Some(second));
+    assert_eq!(store.token("zoho-token:b").await.expect("token"), None);
+}
+
 /// Four claimers draining 200 jobs (10 keys, 20 jobs each, so claimers keep meeting the
 /// same keys) never share a job, never hold two jobs of one key at once, and run each
 /// key's jobs in enqueue order.
@@ -1063,6 +1075,7 @@ macro_rules! every_store_test {
             record_a_batch,
             concurrent_claimers,
             job_counts,
+            shared_tokens,
             approvals,
         );
     };
