@@ -2,9 +2,11 @@
 //!
 //! Today it runs the built-in Zoho emulator (`zoho-bridge emulator`) and the demo
 //! (`zoho-bridge demo`: the emulator with seeded data plus a scripted walk through what
-//! it does), the engine as one configured process (`zoho-bridge serve`), and extra
-//! workers sharing its store (`zoho-bridge worker`).
+//! it does), the engine as one configured process (`zoho-bridge serve`), extra
+//! workers sharing its store (`zoho-bridge worker`), and the admin commands on the
+//! store (`status`, `dead-letters`, `replay`, `drop`, `audit`, `events`).
 
+mod admin_cmd;
 mod connection;
 mod serve_cmd;
 mod worker_cmd;
@@ -44,6 +46,8 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Run the sync engine's worker: claim jobs from the store and run their flows.
     Worker(worker_cmd::WorkerArgs),
+    #[command(flatten)]
+    Admin(admin_cmd::AdminCommand),
 }
 
 #[derive(clap::Args)]
@@ -89,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo { port, seed, exit } => demo::run(port, seed, exit).await,
         Command::Serve(args) => serve_cmd::run(args).await,
         Command::Worker(args) => worker_cmd::run(args).await,
+        Command::Admin(command) => admin_cmd::run(command).await,
     }
 }
 

@@ -1,0 +1,119 @@
+//! The admin commands as an operator uses them, on the store a worker left: a product
+//! Zoho refuses is listed by `dead-letters` with Zoho's message; after the data is fixed
+//! in CRM, `replay` queues it and the next worker run creates the item; `audit` and
+//! `events` show what happened to the record; `drop` gives up on a job with a reason;
+//! mistakes (no such store, no such job) fail loudly.
+
+use std::process::{Command, Output};
+
+use bridge::{
+    flows::{catalog_sync, now_ms},
+    store::{AnyStore, Source, Store},
+};
+use serde_json::Value;
+use zoho::{
+    BudgetConfig, BudgetRegistry, Client, Connection, Endpoints,
+    crm::{models::Product, records::WriteOptions},
+};
+use zoho_emulator::{Emulator, EmulatorConfig, testkit};
+
+const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).env("RUST_LOG", "error").output().expect("run zoho-bridge")
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
+    zoho_emulator::install_crypto_provider();
+    let emulator = Emulator::start(EmulatorConfig::unlimited(), 0).await.expect("emulator");
+    let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await.expect("credentials");
+    let connection = Connection::new(
+        Endpoints::custom(&creds.accounts_url, &creds.api_domain),
+        &creds.client_id,
+        creds.client_secret.as_str(),
+        creds.refresh_token.as_str(),
+        &creds.organization_id,
+    );
+    let client = Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().unwrap();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("zb-admin-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("store.db").display().to_string();
+    let store = AnyStore::connect(&db).await.expect("store");
+
+    // Three products; Books refuses the second (negative rate), and the third has no
+    // price at all (our own refusal).
+    let product = |name: &str, sku: &str, price: Option<&str>| Product {
+        product_name: Some(name.into()),
+        product_code: Some(sku.into()),
+        unit_price: price.map(|p| p.parse().unwrap()),
+        ..Product::default()
+    };
+    let products = [product("Good", "ADM-1", Some("10")), product("Negative", "ADM-2", Some("-5")), product("Priceless", "ADM-3", None)];
+    let ids: Vec<String> = client.crm().insert("Products", &products, &WriteOptions::no_triggers()).await.unwrap().iter().map(|r| r.id().unwrap().to_string()).collect();
+    for (n, id) in ids.iter().enumerate() {
+        let event = catalog_sync::event("default", Source::Poller, id, &format!("adm-{n}"));
+        store.add_event(&event, &[catalog_sync::job(id)], now_ms()).await.unwrap();
+    }
+    let worker = |label: &str| {
+        let out = run(&["worker", "--store", &db, "--emulator", &emulator.url(), "--no-budget", "--until-idle", "--id", label, "--max-attempts", "1"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    worker("first");
+
+    let status = lines(&run(&["status", "--store", &db]));
+    let count = |rows: &[Value], s: &str| rows.iter().find(|r| r["status"] == s).map_or(0, |r| r["jobs"].as_i64().unwrap());
+    assert_eq!((count(&status, "done"), count(&status, "dead")), (1, 2), "{status:?}");
+
+    let dead = lines(&run(&["dead-letters", "--store", &db]));
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    let negative = dead.iter().find(|d| d["key"] == format!("crm:Products:{}", ids[1])).expect("the refused product");
+    assert!(negative["error"].as_str().unwrap().contains("Invalid value passed for rate"), "Zoho's message: {negative}");
+    let priceless = dead.iter().find(|d| d["key"] == format!("crm:Products:{}", ids[2])).expect("the priceless product");
+    assert!(priceless["error"].as_str().unwrap().contains("no Unit_Price"), "{priceless}");
+
+    // Fix the refused one in CRM and replay it; give up on the other.
+    let fixed = Product { id: Some(ids[1].clone()), unit_price: Some("5".parse().unwrap()), ..Product::default() };
+    client.crm().update("Products", &[fixed], &WriteOptions::no_triggers()).await.unwrap();
+    let replay_id = negative["id"].as_i64().unwrap().to_string();
+    assert_eq!(lines(&run(&["replay", "--store", &db, &replay_id]))[0]["replayed"], true);
+    let drop_id = priceless["id"].as_i64().unwrap().to_string();
+    assert_eq!(lines(&run(&["drop", "--store", &db, "--reason", "discontinued product", &drop_id]))[0]["dropped"], true);
+    worker("second");
+    assert!(lines(&run(&["dead-letters", "--store", &db])).is_empty());
+    let status = lines(&run(&["status", "--store", &db]));
+    assert_eq!((count(&status, "done"), count(&status, "skipped"), count(&status, "dead")), (2, 1, 0), "{status:?}");
+    let dropped = store.job(drop_id.parse().unwrap()).await.unwrap().unwrap();
+    assert!(dropped.outcome.unwrap().contains("discontinued product"));
+
+    // The replayed job's writes: the refused create, then the successful one.
+    let by_job = lines(&run(&["audit", "--store", &db, "--job", &replay_id]));
+    let shown: Vec<(bool, &str)> = by_job.iter().map(|a| (a["ok"].as_bool().unwrap(), a["action"].as_str().unwrap())).collect();
+    assert_eq!(shown, [(false, "create"), (true, "create")], "{by_job:#?}");
+    let item_id = by_job[1]["record_id"].as_str().unwrap().to_string();
+    let by_record = lines(&run(&["audit", "--store", &db, "books", "items", &item_id]));
+    assert_eq!(by_record.len(), 1);
+    assert_eq!(by_record[0]["request"]["sku"], "ADM-2");
+    let events = lines(&run(&["events", "--store", &db, "crm", "Products", &ids[1]]));
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["source"], "poller");
+
+    // Mistakes fail loudly.
+    let out = run(&["replay", "--store", &db, "999999"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dead job 999999 not found"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["status", "--store", &dir.join("nope.db").display().to_string()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no store at"));
+    assert!(!dir.join("nope.db").exists(), "an admin command creates no database");
+
+    store.close().await;
+    emulator.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
