@@ -61,6 +61,10 @@ impl Store for AnyStore {
         delegate!(self, s => s.add_event(event, jobs, now_ms))
     }
 
+    async fn add_events(&self, events: &[(NewEvent, Vec<NewJob>)], now_ms: i64) -> StoreResult<Vec<Inserted>> {
+        delegate!(self, s => s.add_events(events, now_ms))
+    }
+
     async fn add_events_and_move_cursor(
         &self,
         events: &[(NewEvent, Vec<NewJob>)],

@@ -294,6 +294,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// dedup key stores and enqueues nothing.
     fn add_event(&self, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> impl Future<Output = StoreResult<Inserted>> + Send;
 
+    /// Like [`Store::add_event`] for several events in one transaction (a notification
+    /// naming several records): all are stored, or none.
+    fn add_events(&self, events: &[(NewEvent, Vec<NewJob>)], now_ms: i64) -> impl Future<Output = StoreResult<Vec<Inserted>>> + Send;
+
     /// Like [`Store::add_event`] for a batch read by a poller, and moves the stream's
     /// cursor to `cursor` in the same transaction (the cursor only moves once the events
     /// are durable).

@@ -18,7 +18,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
 
 use super::approval::{Approval, ApprovalStatus, Approvals};
 use super::convert::{
-    approval_status_str, db_err, json_text, migrate_err, parse_status, source_str, status_str,
+    approval_status_str, db_err, json_text, migrate_err, parse_status, status_str,
 };
 use super::redact::{redact_message, redact_url};
 use super::rows::{ApprovalRow, AuditRow, CursorRow, EventRow, JobRow, LinkRow, jobs_from_rows};
@@ -147,49 +147,6 @@ impl PgStore {
     }
 }
 
-/// Inserts one event and its jobs inside `tx`.
-async fn insert_event(
-    tx: &mut Transaction<'static, Postgres>,
-    event: &NewEvent,
-    jobs: &[NewJob],
-    now_ms: i64,
-) -> StoreResult<Inserted> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-    )
-    .bind(source_str(event.source))
-    .bind(&event.connection)
-    .bind(&event.system)
-    .bind(&event.module)
-    .bind(&event.record_id)
-    .bind(event.modified_ms)
-    .bind(json_text(&event.payload))
-    .bind(&event.dedup_key)
-    .bind(now_ms)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    let Some(event_id) = id else {
-        return Ok(Inserted::Duplicate);
-    };
-    for job in jobs {
-        sqlx::query(
-            "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4::jsonb, 'queued', 0, $5, $5, $5)",
-        )
-        .bind(event_id)
-        .bind(&job.flow)
-        .bind(&job.key)
-        .bind(json_text(&job.payload))
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-    }
-    Ok(Inserted::New(event_id))
-}
-
 /// Locks `job_id` inside `tx` and checks that `worker` still holds it; returns its
 /// attempts. `LeaseLost` when it is not running under `worker`, `NotFound` when it does
 /// not exist.
@@ -215,6 +172,41 @@ async fn check_lease(
     }
 }
 
+/// Inserts a batch of events (a dedup key already in the inbox inserts nothing) and the
+/// new events' jobs, in the order given, inside `tx`.
+async fn insert_events(
+    tx: &mut Transaction<'static, Postgres>,
+    events: &[(NewEvent, Vec<NewJob>)],
+    now_ms: i64,
+) -> StoreResult<Vec<Inserted>> {
+    let returned: Vec<(i64, String)> = sqlx::query_as(
+        "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
+         SELECT e ->> 'source', e ->> 'connection', e ->> 'system', e ->> 'module', e ->> 'record_id', \
+                (e ->> 'modified_ms')::bigint, (e ->> 'payload')::jsonb, e ->> 'dedup_key', $2 \
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n \
+         ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key",
+    )
+    .bind(inbox::event_rows(events))
+    .bind(now_ms)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    let out = inbox::inserted(events, returned);
+    if let Some(rows) = inbox::job_rows(events, &out) {
+        sqlx::query(
+            "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
+             SELECT (e ->> 'event_id')::bigint, e ->> 'flow', e ->> 'key', (e ->> 'payload')::jsonb, 'queued', 0, $2, $2, $2 \
+             FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n",
+        )
+        .bind(rows)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(out)
+}
+
 impl Store for PgStore {
     async fn add_event(
         &self,
@@ -223,12 +215,24 @@ impl Store for PgStore {
         now_ms: i64,
     ) -> StoreResult<Inserted> {
         let mut tx = self.begin().await?;
-        let inserted = insert_event(&mut tx, event, jobs, now_ms).await?;
+        let batch = [(event.clone(), jobs.to_vec())];
+        let inserted = insert_events(&mut tx, &batch, now_ms).await?.pop().unwrap_or(Inserted::Duplicate);
         tx.commit().await.map_err(db_err)?;
         if matches!(inserted, Inserted::New(_)) {
             self.enqueued(jobs.len() as u64);
         }
         Ok(inserted)
+    }
+
+    async fn add_events(&self, events: &[(NewEvent, Vec<NewJob>)], now_ms: i64) -> StoreResult<Vec<Inserted>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let out = insert_events(&mut tx, events, now_ms).await?;
+        tx.commit().await.map_err(db_err)?;
+        self.enqueued(inbox::jobs_enqueued(events, &out));
+        Ok(out)
     }
 
     async fn add_events_and_move_cursor(
@@ -238,31 +242,7 @@ impl Store for PgStore {
         now_ms: i64,
     ) -> StoreResult<Vec<Inserted>> {
         let mut tx = self.begin().await?;
-        let returned: Vec<(i64, String)> = sqlx::query_as(
-            "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
-             SELECT e ->> 'source', e ->> 'connection', e ->> 'system', e ->> 'module', e ->> 'record_id', \
-                    (e ->> 'modified_ms')::bigint, (e ->> 'payload')::jsonb, e ->> 'dedup_key', $2 \
-             FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n \
-             ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key",
-        )
-        .bind(inbox::event_rows(events))
-        .bind(now_ms)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let out = inbox::inserted(events, returned);
-        if let Some(rows) = inbox::job_rows(events, &out) {
-            sqlx::query(
-                "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
-                 SELECT (e ->> 'event_id')::bigint, e ->> 'flow', e ->> 'key', (e ->> 'payload')::jsonb, 'queued', 0, $2, $2, $2 \
-                 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n",
-            )
-            .bind(rows)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
+        let out = insert_events(&mut tx, events, now_ms).await?;
         sqlx::query(
             "INSERT INTO cursors (connection, stream, position_ms, updated_ms) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (connection, stream) DO UPDATE SET position_ms = excluded.position_ms, updated_ms = excluded.updated_ms",

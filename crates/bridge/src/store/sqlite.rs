@@ -25,7 +25,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 
 use super::approval::{Approval, ApprovalStatus, Approvals};
-use super::convert::{approval_status_str, db_err, json_text, migrate_err, source_str, status_str};
+use super::convert::{approval_status_str, db_err, json_text, migrate_err, status_str};
 use super::redact::redact_message;
 use super::rows::{ApprovalRow, AuditRow, CursorRow, EVENT_COLUMNS, EventRow, JOB_COLUMNS, JobRow, LinkRow, jobs_from_rows};
 use super::{inbox, results};
@@ -111,51 +111,6 @@ impl SqliteStore {
     }
 }
 
-/// Inserts one event and its jobs inside `tx`.
-async fn insert_event(
-    tx: &mut Transaction<'static, Sqlite>,
-    event: &NewEvent,
-    jobs: &[NewJob],
-    now_ms: i64,
-) -> StoreResult<Inserted> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-    )
-    .bind(source_str(event.source))
-    .bind(&event.connection)
-    .bind(&event.system)
-    .bind(&event.module)
-    .bind(&event.record_id)
-    .bind(event.modified_ms)
-    .bind(json_text(&event.payload))
-    .bind(&event.dedup_key)
-    .bind(now_ms)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    let Some(event_id) = id else {
-        return Ok(Inserted::Duplicate);
-    };
-    for job in jobs {
-        sqlx::query(
-            "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
-             VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
-        )
-        .bind(event_id)
-        .bind(&job.flow)
-        .bind(&job.key)
-        .bind(json_text(&job.payload))
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-    }
-    Ok(Inserted::New(event_id))
-}
-
 /// Checks inside `tx` that `worker` still holds `job_id`; returns its attempts.
 /// `LeaseLost` when the job is not running under `worker`, `NotFound` when it does not exist.
 async fn check_lease(
@@ -180,6 +135,41 @@ async fn check_lease(
     }
 }
 
+/// Inserts a batch of events (a dedup key already in the inbox inserts nothing) and the
+/// new events' jobs, in the order given, inside `tx`.
+async fn insert_events(
+    tx: &mut Transaction<'static, Sqlite>,
+    events: &[(NewEvent, Vec<NewJob>)],
+    now_ms: i64,
+) -> StoreResult<Vec<Inserted>> {
+    let returned: Vec<(i64, String)> = sqlx::query_as(
+        "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
+         SELECT value ->> 'source', value ->> 'connection', value ->> 'system', value ->> 'module', \
+                value ->> 'record_id', value ->> 'modified_ms', value ->> 'payload', value ->> 'dedup_key', ?2 \
+         FROM json_each(?1) WHERE true ORDER BY key \
+         ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key",
+    )
+    .bind(inbox::event_rows(events))
+    .bind(now_ms)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    let out = inbox::inserted(events, returned);
+    if let Some(rows) = inbox::job_rows(events, &out) {
+        sqlx::query(
+            "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
+             SELECT value ->> 'event_id', value ->> 'flow', value ->> 'key', value ->> 'payload', 'queued', 0, ?2, ?2, ?2 \
+             FROM json_each(?1) ORDER BY key",
+        )
+        .bind(rows)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(out)
+}
+
 impl Store for SqliteStore {
     async fn add_event(
         &self,
@@ -188,9 +178,20 @@ impl Store for SqliteStore {
         now_ms: i64,
     ) -> StoreResult<Inserted> {
         let mut tx = self.begin().await?;
-        let inserted = insert_event(&mut tx, event, jobs, now_ms).await?;
+        let batch = [(event.clone(), jobs.to_vec())];
+        let inserted = insert_events(&mut tx, &batch, now_ms).await?.pop().unwrap_or(Inserted::Duplicate);
         tx.commit().await.map_err(db_err)?;
         Ok(inserted)
+    }
+
+    async fn add_events(&self, events: &[(NewEvent, Vec<NewJob>)], now_ms: i64) -> StoreResult<Vec<Inserted>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let out = insert_events(&mut tx, events, now_ms).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(out)
     }
 
     async fn add_events_and_move_cursor(
@@ -200,31 +201,7 @@ impl Store for SqliteStore {
         now_ms: i64,
     ) -> StoreResult<Vec<Inserted>> {
         let mut tx = self.begin().await?;
-        let returned: Vec<(i64, String)> = sqlx::query_as(
-            "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
-             SELECT value ->> 'source', value ->> 'connection', value ->> 'system', value ->> 'module', \
-                    value ->> 'record_id', value ->> 'modified_ms', value ->> 'payload', value ->> 'dedup_key', ?2 \
-             FROM json_each(?1) WHERE true ORDER BY key \
-             ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key",
-        )
-        .bind(inbox::event_rows(events))
-        .bind(now_ms)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let out = inbox::inserted(events, returned);
-        if let Some(rows) = inbox::job_rows(events, &out) {
-            sqlx::query(
-                "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
-                 SELECT value ->> 'event_id', value ->> 'flow', value ->> 'key', value ->> 'payload', 'queued', 0, ?2, ?2, ?2 \
-                 FROM json_each(?1) ORDER BY key",
-            )
-            .bind(rows)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
+        let out = insert_events(&mut tx, events, now_ms).await?;
         sqlx::query(
             "INSERT INTO cursors (connection, stream, position_ms, updated_ms) VALUES (?, ?, ?, ?) \
              ON CONFLICT (connection, stream) DO UPDATE SET position_ms = excluded.position_ms, updated_ms = excluded.updated_ms",

@@ -59,7 +59,7 @@ use super::{
     events::{BadBody, CrmCallback, books_event, crm_workflow_event},
     secret::SecretString,
 };
-use crate::store::{Inserted, NewEvent, Store};
+use crate::store::{Inserted, NewEvent, NewJob, Store};
 
 /// The header carrying the shared secret.
 pub const SECRET_HEADER: &str = "x-zoho-bridge-secret";
@@ -125,24 +125,30 @@ fn check_secret(expected: Option<&SecretString>, headers: &HeaderMap, query: Opt
     }
 }
 
-/// Stores events (each with its routed jobs); answers 200 with the counts.
+/// Stores events (each with its routed jobs) in one transaction: all or none; answers
+/// 200 with the counts.
 async fn store_events<S: Store>(r: &Receiver<S>, route: &'static str, events: &[NewEvent]) -> Response {
     let now = r.clock.now_ms();
-    let (mut new, mut duplicates) = (0usize, 0usize);
-    for event in events {
-        let system = if event.system == "books" { super::System::Books } else { super::System::Crm };
-        let jobs = r.config.routes.jobs(system, &event.module, &event.record_id);
-        match r.store.add_event(event, &jobs, now).await {
-            Ok(Inserted::New(_)) => new += 1,
-            Ok(Inserted::Duplicate) => duplicates += 1,
-            Err(e) => {
-                tracing::error!(route, error = %e, module = %event.module, record_id = %event.record_id, "webhook event not stored");
-                return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "the event could not be stored" }))).into_response();
-            }
+    let batch: Vec<(NewEvent, Vec<NewJob>)> = events
+        .iter()
+        .map(|event| {
+            let system = if event.system == "books" { super::System::Books } else { super::System::Crm };
+            (event.clone(), r.config.routes.jobs(system, &event.module, &event.record_id))
+        })
+        .collect();
+    match r.store.add_events(&batch, now).await {
+        Ok(inserted) => {
+            let new = inserted.iter().filter(|i| matches!(i, Inserted::New(_))).count();
+            let duplicates = inserted.len() - new;
+            tracing::debug!(route, new, duplicates, "webhook accepted");
+            (StatusCode::OK, Json(json!({ "stored": new, "duplicates": duplicates }))).into_response()
+        }
+        Err(e) => {
+            let first = events.first().map(|e| format!("{} {}", e.module, e.record_id)).unwrap_or_default();
+            tracing::error!(route, error = %e, events = events.len(), first = %first, "webhook events not stored");
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "the event could not be stored" }))).into_response()
         }
     }
-    tracing::debug!(route, new, duplicates, "webhook accepted");
-    (StatusCode::OK, Json(json!({ "stored": new, "duplicates": duplicates }))).into_response()
 }
 
 async fn crm_notify<S: Store>(State(r): State<Arc<Receiver<S>>>, body: Bytes) -> Response {

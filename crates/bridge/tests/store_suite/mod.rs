@@ -262,6 +262,15 @@ pub async fn a_batch_of_events<S: Store>(store: S) {
     let ones = store.events_for_record("crm", "Products", "1", 10).await.expect("events");
     assert_eq!((ones.len(), ones[0].received_ms, ones[0].event.modified_ms), (1, T0, Some(100)));
     assert_eq!(store.event(987_654).await.expect("event"), None);
+    // A notification naming several records: one transaction, all or nothing.
+    let mut bad = event("9", 900);
+    bad.dedup_key = String::new();
+    let err = store.add_events(&[(event("8", 800), vec![job("8")]), (bad, vec![job("9")])], T0 + 3).await;
+    assert!(matches!(err, Err(StoreError::Database(_))), "{err:?}");
+    assert!(store.events_for_record("crm", "Products", "8", 10).await.expect("events").is_empty(), "nothing of a failed batch stays");
+    let both = store.add_events(&[(event("8", 800), vec![job("8")]), (event("4", 400), vec![job("4")])], T0 + 4).await.expect("add_events");
+    assert!(matches!(both[..], [Inserted::New(_), Inserted::Duplicate]), "{both:?}");
+    assert!(store.add_events(&[], T0 + 5).await.expect("nothing").is_empty());
     // An empty page moves the cursor alone.
     let cursor = Cursor { position_ms: 500, ..cursor };
     assert!(store.add_events_and_move_cursor(&[], &cursor, T0 + 2).await.expect("empty page").is_empty());
