@@ -296,3 +296,37 @@ async fn a_write_is_audited_even_when_the_worker_dies_before_storing_the_result(
     assert_eq!(audit[1].response["item_id"], item_id);
     s.emulator.stop().await;
 }
+
+/// A product deleted in CRM: its item becomes inactive (audited), the job says so, and
+/// the link no longer carries the hash of the product's last mapping. A product deleted
+/// before it was ever synced is skipped with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_deleted_in_crm_makes_its_item_inactive() {
+    let s = setup(FaultConfig::default()).await;
+    let ids = insert_products(&s.client, &[product("Doomed", "D-1", "3.00"), product("Never synced", "D-2", "4.00")]).await;
+    enqueue(&s.store, &ids[0], "d1:1").await;
+    assert_eq!(worker(&s, "w").run_until_idle().await.unwrap().done, 1);
+    let link = s.store.link_by_crm(CONN, "Products", &ids[0]).await.unwrap().expect("link");
+    assert_eq!(items(&s.client).await[0]["status"], "active");
+
+    let gone = s.client.crm().delete("Products", &[ids[0].as_str(), ids[1].as_str()]).await.unwrap();
+    assert!(gone.iter().all(|r| r.is_success()), "{gone:?}");
+    enqueue(&s.store, &ids[0], "d1:deleted").await;
+    enqueue(&s.store, &ids[1], "d2:deleted").await;
+    let stats = worker(&s, "w").run_until_idle().await.unwrap();
+    assert_eq!((stats.done, stats.skipped), (1, 1), "{stats:?}");
+
+    let all = items(&s.client).await;
+    assert_eq!(all.len(), 1, "nothing created for the never-synced product");
+    assert_eq!(all[0]["status"], "inactive");
+    let audit = s.store.audit_for_record("books", "items", &link.books_id).await.unwrap();
+    assert_eq!(audit.iter().map(|a| (a.action.as_str(), a.ok)).collect::<Vec<_>>(), [("mark_inactive", true), ("create", true)]);
+    let after = s.store.link_by_crm(CONN, "Products", &ids[0]).await.unwrap().expect("link kept");
+    assert_eq!(after.books_id, link.books_id);
+    assert_ne!(after.books_hash, link.books_hash, "a restored product is written again, not skipped as unchanged");
+    let done = s.store.jobs_with_status(JobStatus::Done, 10).await.unwrap();
+    assert!(done.iter().any(|j| j.outcome.as_deref().is_some_and(|o| o.contains("no longer exists in CRM: marked Books item"))), "{done:?}");
+    let skipped = s.store.jobs_with_status(JobStatus::Skipped, 10).await.unwrap();
+    assert!(skipped[0].outcome.as_deref().unwrap().contains("it was never synced"), "{skipped:?}");
+    s.emulator.stop().await;
+}

@@ -6,7 +6,8 @@
 //! key is the SKU; an item found by SKU is ours when its `cf_crm_product_id` is the
 //! product's id, or adopted when the field is empty (an item typed by hand); an item
 //! whose field names another product is a conflict a person must resolve. A product
-//! without a code is matched by scanning the items for the custom field.
+//! without a code is matched by scanning the items for the custom field. A product
+//! deleted in CRM makes its item inactive.
 
 use futures_util::{FutureExt, TryStreamExt};
 use serde_json::{Map, Value, json};
@@ -17,7 +18,7 @@ use zoho::{
 };
 
 use super::{Decision, Existing, Flow, FlowError, FlowFuture, WriteLog};
-use crate::store::{NewEvent, NewJob, Source};
+use crate::store::{Link, NewEvent, NewJob, Source};
 
 /// The flow's name on jobs.
 pub const NAME: &str = "catalog_sync";
@@ -134,6 +135,24 @@ impl Flow for CatalogSync {
                     payload.get("sku").and_then(Value::as_str).unwrap_or_default()
                 ))),
                 _ => Ok(Some(Existing { id, record: found })),
+            }
+        }
+        .boxed()
+    }
+
+    /// A product deleted in CRM: its item is marked inactive (Books keeps items that
+    /// invoices use; inactive ones are no longer offered). An item already gone from
+    /// Books is left so.
+    fn gone<'a>(&'a self, client: &'a Client, link: &'a Link, log: &'a mut WriteLog) -> FlowFuture<'a, Option<String>> {
+        async move {
+            let id = link.books_id.as_str();
+            let write = log.before("books", "items", "mark_inactive", Some(id), &json!({"item_id": id})).await?;
+            let result = client.books().set_item_active(id, false).await.map(|m| json!({"code": m.code, "message": m.message}));
+            log.after(write, Some(id), &result);
+            match result {
+                Ok(_) => Ok(Some(format!("marked Books item {id} inactive"))),
+                Err(e) if e.status() == Some(404) => Ok(Some(format!("Books item {id} is gone too"))),
+                Err(e) => Err(e.into()),
             }
         }
         .boxed()

@@ -200,6 +200,14 @@ pub trait Flow: Send + Sync + 'static {
     fn map(&self, source_id: &str, source: &Value) -> Result<Value, FlowError>;
     /// The existing target with this payload's natural key, if any.
     fn find<'a>(&'a self, client: &'a Client, source_id: &'a str, payload: &'a Value) -> FlowFuture<'a, Option<Existing>>;
+    /// What to do with the target when the source record is gone (deleted in CRM) and
+    /// was synced before (`link`): e.g. mark the target inactive, recording every write
+    /// in `log`. Returns what was done, for people, or `None` to leave the target alone
+    /// (the default: the job is skipped with the reason).
+    fn gone<'a>(&'a self, client: &'a Client, link: &'a Link, log: &'a mut WriteLog) -> FlowFuture<'a, Option<String>> {
+        let _ = (client, link, log);
+        async { Ok(None) }.boxed()
+    }
     /// Creates the target (`existing` is `None`) or updates it; records every write in
     /// `log`; returns the target's id.
     fn write<'a>(
@@ -299,7 +307,7 @@ async fn steps<S: Store>(
         }));
     };
     let Some(source) = flow.load(client, &source_id).await? else {
-        return Ok(skip(format!("{} {source_id} no longer exists in CRM", flow.source_module())));
+        return source_gone(store, flow, client, settings, &source_id, log).await;
     };
     if let Decision::Skip(reason) = flow.filter(&source) {
         return Ok(skip(reason));
@@ -355,6 +363,36 @@ async fn steps<S: Store>(
         }),
         audit: Vec::new(),
     }))
+}
+
+/// The source record no longer exists: if it was synced, the flow decides what becomes
+/// of the target ([`Flow::gone`]); the link then carries a hash no mapping can have, so
+/// that a record restored from CRM's recycle bin is written again, not skipped as
+/// unchanged.
+async fn source_gone<S: Store>(
+    store: &S,
+    flow: &dyn Flow,
+    client: &Client,
+    settings: &RunSettings,
+    source_id: &str,
+    log: &mut WriteLog,
+) -> Result<Ending, FlowError> {
+    let what = format!("{} {source_id} no longer exists in CRM", flow.source_module());
+    let link = match store.link_by_crm(&settings.connection, flow.source_module(), source_id).await {
+        Ok(link) => link,
+        Err(e) => return Ok(Ending::Fail(Failure { error: format!("reading the link: {e}"), retryable: true, audit: Vec::new() })),
+    };
+    let Some(link) = link else {
+        return Ok(skip(format!("{what}; it was never synced")));
+    };
+    match flow.gone(client, &link, log).await? {
+        Some(done) => Ok(Ending::Finish(Finish::Done {
+            outcome: format!("{what}: {done}"),
+            link: Some(Link { books_hash: Some(content_hash(&json!({"source_gone": source_id}))), updated_ms: now_ms(), ..link }),
+            audit: Vec::new(),
+        })),
+        None => Ok(skip(format!("{what}; Books {} {} left as it is", flow.target_entity(), link.books_id))),
+    }
 }
 
 fn skip(reason: String) -> Ending {
