@@ -250,10 +250,8 @@ fn record_calls(m: &'static str) -> Vec<Call> {
 
 /// The whole scripted session, in order.
 fn script() -> Vec<Call> {
-    let mut calls = Vec::new();
     // Metadata first: it needs no records.
-    calls.push(Call::new("org", "GET", "/crm/v8/org"));
-    calls.push(Call::new("org.currencies", "GET", "/crm/v8/org/currencies"));
+    let mut calls = vec![Call::new("org", "GET", "/crm/v8/org"), Call::new("org.currencies", "GET", "/crm/v8/org/currencies")];
     calls.push(Call::new("users", "GET", "/crm/v8/users").q("type", "ActiveUsers").q("page", "1").q("per_page", "10"));
     calls.push(Call::new("users.current", "GET", "/crm/v8/users").q("type", "CurrentUser"));
     calls.push(Call::new("settings.modules", "GET", "/crm/v8/settings/modules"));

@@ -151,13 +151,13 @@ impl TokenManager {
         {
             return Err(failure.error());
         }
-        if let Some(token) = self.from_cache().await {
+        if let Some(token) = self.cached_elsewhere().await {
             *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
             return Ok(token);
         }
         match self.refresh(http, conn).await {
             Ok(token) => {
-                self.to_cache(&token).await;
+                self.share(&token).await;
                 *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
                 *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 Ok(token)
@@ -182,7 +182,7 @@ impl TokenManager {
     /// A token another process left in the shared cache, if it is good for longer than
     /// the margin and is not the one Zoho just refused. A failing cache only costs a
     /// token request.
-    async fn from_cache(&self) -> Option<AccessToken> {
+    async fn cached_elsewhere(&self) -> Option<AccessToken> {
         let (cache, sealer) = self.shared.as_ref()?;
         let sealed = match cache.load(sealer.cache_key()).await {
             Ok(found) => found?,
@@ -211,7 +211,7 @@ impl TokenManager {
     }
 
     /// Leaves `token` in the shared cache for the other processes.
-    async fn to_cache(&self, token: &AccessToken) {
+    async fn share(&self, token: &AccessToken) {
         let Some((cache, sealer)) = self.shared.as_ref() else { return };
         let Some(sealed) = sealer.seal(&token.token, &token.api_domain, token.lifetime_ms, token.expires_ms) else { return };
         if let Err(e) = cache.save(sealer.cache_key(), &sealed).await {

@@ -146,9 +146,12 @@ pub fn status_filter(q: &Query, spec_statuses: &[&str], emulated: &[&str]) -> Re
     Ok(q.get("status").map(str::to_string).or(from_filter).filter(|s| s != "all"))
 }
 
+/// A predicate on a text field.
+pub type TextFilter = Box<dyn Fn(&str) -> bool>;
+
 /// Case-insensitive text filter with Books' `x`, `x_startswith`, `x_contains` variants.
 /// Returns `None` when the query has none of them.
-pub fn text_filter(q: &Query, field: &str) -> Option<Box<dyn Fn(&str) -> bool>> {
+pub fn text_filter(q: &Query, field: &str) -> Option<TextFilter> {
     if let Some(v) = q.get(field) {
         let v = v.to_lowercase();
         // Exact lookups (`sku=`, `email=`) run over every row: compare without allocating

@@ -19,6 +19,8 @@ pub fn bootstrap(data: &mut BooksData, seed: u64, clock: &Clock) {
     let now = clock.now_ms();
     let mut org = Org { next_id: seed % 1_000 * 1_000_000, ..Org::default() };
     let today = clock.today();
+    // (code, name, symbol, decimal places, format, rate against the base currency)
+    #[allow(clippy::type_complexity)]
     let currencies: [(&str, &str, &str, u32, &str, Option<Decimal>); 6] = [
         ("USD", "US Dollar", "$", 2, "1,234,567.89", None),
         ("EUR", "Euro", "€", 2, "1.234.567,89", Some(Decimal::new(108, 2))),

@@ -530,8 +530,8 @@ impl Spec {
             return Err(format!("{}: parameters is not an array", list.location()));
         };
         let mut out = Vec::new();
-        for index in 0..items.len() {
-            let raw = Schema { file: list.file, pointer: format!("{}/{index}", list.pointer), value: &items[index] };
+        for (index, item) in items.iter().enumerate() {
+            let raw = Schema { file: list.file, pointer: format!("{}/{index}", list.pointer), value: item };
             let param = self.resolve(raw)?;
             let name = param.value.get("name").and_then(Json::as_str);
             let location = param.value.get("in").and_then(Json::as_str);
@@ -661,7 +661,7 @@ impl Spec {
         let key = ["exact", "range", "default"]
             .into_iter()
             .find_map(|kind| {
-                let Some(map) = responses.value.as_object() else { return None };
+                let map = responses.value.as_object()?;
                 match kind {
                     "exact" => map.keys().find(|k| **k == exact),
                     "range" => map.keys().find(|k| k.eq_ignore_ascii_case(&range)),
