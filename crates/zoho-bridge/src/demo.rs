@@ -39,6 +39,13 @@ pub struct Observations {
     pub status_after_clock: String,
     /// The `invoice.overdue` webhook arrived at our receiver.
     pub overdue_webhook_received: bool,
+    /// The engine: CRM products the poller put in the inbox, jobs done, ID links, and
+    /// what a second poll added.
+    pub engine: (usize, u64, usize, usize),
+    /// The engine's SQLite store.
+    pub store: String,
+    /// One synced product: (CRM product id, Books item id).
+    pub sample: (String, String),
     /// Books calls answered before the first 429, and that 429's `X-Rate-Limit-Reset`.
     pub throttled: (usize, String),
 }
@@ -50,9 +57,13 @@ pub async fn run(port: u16, seed: u64, exit: bool) -> anyhow::Result<()> {
     let emulator = Emulator::start(config, port).await.context("starting the emulator")?;
     println!("Zoho emulator (Accounts, CRM v8, Books v3) listening on {}\n", emulator.url());
     let seen = walk_through(&emulator.url(), true).await?;
-    println!("\nAll seven steps behaved as Zoho does.\n");
+    println!("\nAll eight steps behaved as they should.\n");
     tracing::debug!(?seen, "demo observations");
-    println!("Reach it yourself:");
+    println!("Look into the engine's store:");
+    println!("  zoho-bridge status --store {}", seen.store);
+    println!("  zoho-bridge events --store {} crm Products {}", seen.store, seen.sample.0);
+    println!("  zoho-bridge audit --store {} books items {}", seen.store, seen.sample.1);
+    println!("Reach the emulator yourself:");
     println!("  curl {}/__emulator/credentials", emulator.url());
     println!("  then POST {}/oauth/v2/token with grant_type=refresh_token,", emulator.url());
     println!("  and call {}/crm/v8/... and {}/books/v3/...?organization_id=...", emulator.url(), emulator.url());
@@ -291,7 +302,18 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
     server.abort();
     say(verbose, format!("6. clock +30 days: invoice is {}; invoice.overdue webhook received: {}", seen.status_after_clock, seen.overdue_webhook_received));
 
-    // 7. Spend the Books per-minute budget until Books answers 429.
+    // 7. The engine, on its embedded defaults: a SQLite store, a poll of CRM Products
+    // into the inbox, the worker running `catalog_sync`: one Books item per product.
+    seen.engine = engine(&creds, &mut seen.store, &mut seen.sample).await?;
+    say(
+        verbose,
+        format!(
+            "7. the engine (SQLite store {}): the poller put {} CRM products in the inbox, the worker synced {} of them to Books items ({} ID links, every write audited); a second poll added {}",
+            seen.store, seen.engine.0, seen.engine.1, seen.engine.2, seen.engine.3
+        ),
+    );
+
+    // 8. Spend the Books per-minute budget until Books answers 429.
     for n in 0..1000 {
         let resp = http
             .get(format!("{base}/books/v3/invoices?organization_id={}&per_page=1", api.org))
@@ -304,6 +326,51 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
             break;
         }
     }
-    say(verbose, format!("7. Books answered 429 after {} more calls this minute (X-Rate-Limit-Reset: {} s)", seen.throttled.0, seen.throttled.1));
+    say(verbose, format!("8. Books answered 429 after {} more calls this minute (X-Rate-Limit-Reset: {} s)", seen.throttled.0, seen.throttled.1));
     Ok(seen)
+}
+
+/// Step 7: the sync engine against the emulator, with a SQLite store in a fresh
+/// temporary directory (its path goes to `store`). Returns (events polled, jobs done,
+/// links, events added by a second poll).
+async fn engine(creds: &testkit::Credentials, store_path: &mut String, sample: &mut (String, String)) -> anyhow::Result<(usize, u64, usize, usize)> {
+    use bridge::{
+        flows,
+        store::{AnyStore, Store, StoreTokenCache},
+        triggers::{Clock, Poller, Routes, StreamConfig, System, TriggerConfig},
+        worker::{Worker, WorkerConfig},
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!("zoho-bridge-demo-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    *store_path = dir.join(bridge::store::DEFAULT_SQLITE_FILE).display().to_string();
+    let store = AnyStore::connect(store_path).await.context("opening the demo's store")?;
+    let connection = zoho::Connection::new(
+        zoho::Endpoints::custom(&creds.accounts_url, &creds.api_domain),
+        creds.client_id.clone(),
+        creds.client_secret.as_str(),
+        creds.refresh_token.as_str(),
+        creds.organization_id.clone(),
+    );
+    let client = zoho::Client::builder(connection).token_cache(Arc::new(StoreTokenCache(store.clone()))).build()?;
+    let mut triggers = TriggerConfig::new("default");
+    triggers.poller.streams.push(StreamConfig::new(System::Crm, "Products"));
+    triggers.routes = Routes::default().with(System::Crm, "Products", &["catalog_sync"]);
+    let poller = Poller::new(store.clone(), client.clone(), triggers.clone(), Clock::system());
+    let stream = &triggers.poller.streams[0];
+    // The poller takes only whole seconds that have passed (a record changed later in the
+    // current second could share its modified time); the products were seeded moments
+    // ago, so let their second pass.
+    tokio::time::sleep(Duration::from_millis(1_005 - bridge::flows::now_ms().rem_euclid(1_000) as u64)).await;
+    let first = poller.poll_once(stream).await.context("polling CRM Products")?;
+    let worker = Worker::new(store.clone(), flows::all(), client, WorkerConfig { poll_interval: Duration::from_millis(50), ..WorkerConfig::new("demo-worker") });
+    let stats = worker.run_until_idle().await?;
+    let links = store.links("default", "Products").await?;
+    if let Some(link) = links.first() {
+        *sample = (link.crm_id.clone(), link.books_id.clone());
+    }
+    let links = links.len();
+    let second = poller.poll_once(stream).await.context("polling CRM Products again")?;
+    store.close().await;
+    Ok((first.new, stats.done, links, second.new))
 }

@@ -2,7 +2,8 @@
 //! default limits: token refresh, a CRM list of 250 new records paged to the end, an
 //! upsert that finds its duplicate, two taxed Books invoices whose totals follow Books'
 //! rules, payments to partially_paid then paid, the clock moving an invoice to overdue
-//! with its webhook, and a 429 once the per-minute budget is spent.
+//! with its webhook, the engine syncing the seeded CRM products to Books items through
+//! a SQLite store, and a 429 once the per-minute budget is spent.
 
 use zoho_bridge::demo::walk_through;
 use zoho_emulator::{Emulator, EmulatorConfig};
@@ -28,6 +29,11 @@ async fn the_scripted_session_shows_every_behaviour() {
     assert_eq!(seen.statuses_after_payments, ("partially_paid".to_string(), "paid".to_string()));
     assert_eq!(seen.status_after_clock, "overdue");
     assert!(seen.overdue_webhook_received);
+    // The engine: every seeded product polled, synced once, linked; nothing new after.
+    let (polled, done, links, again) = seen.engine;
+    assert!(polled >= 10, "{seen:?}");
+    assert_eq!((done as usize, links, again), (polled, polled, 0), "{seen:?}");
+    assert!(std::path::Path::new(&seen.store).exists());
     assert!(seen.throttled.0 < 100, "{seen:?}");
     let reset: u32 = seen.throttled.1.parse().expect("X-Rate-Limit-Reset is a number of seconds");
     assert!((1..=60).contains(&reset));
