@@ -226,9 +226,10 @@ impl<S: Store> Worker<S> {
     /// Stores `results` (emptying it) and counts how each job ended. When the batch as a
     /// whole is refused (a database error, or one result breaking a constraint), each
     /// result is stored on its own, so one bad result does not hold the others back; a
-    /// result the store still refuses becomes a dead letter carrying the refusal and the
-    /// run's audit entries (the writes to Zoho happened, so they are kept). A result that
-    /// cannot be stored at all leaves its job leased: it is claimed and run again.
+    /// result that breaks a constraint on its own becomes a dead letter carrying the
+    /// refusal and the run's audit entries (the writes to Zoho happened, so they are
+    /// kept). A result that cannot be stored for any other reason (the database is
+    /// down) leaves its job leased: it is claimed and run again.
     async fn record(&self, results: &mut Vec<(i64, JobResult)>, stats: &mut RunStats) {
         if results.is_empty() {
             return;
@@ -245,7 +246,7 @@ impl<S: Store> Worker<S> {
                         Err(e) => Err(e),
                     };
                     let answer = match answer {
-                        Err(StoreError::Database(refusal)) => self.dead_letter_unstorable(*id, result, &refusal).await,
+                        Err(StoreError::Constraint(refusal)) => self.dead_letter_unstorable(*id, result, &refusal).await,
                         other => other,
                     };
                     if let Err(e) = &answer {

@@ -330,3 +330,50 @@ async fn a_product_deleted_in_crm_makes_its_item_inactive() {
     assert!(skipped[0].outcome.as_deref().unwrap().contains("it was never synced"), "{skipped:?}");
     s.emulator.stop().await;
 }
+
+/// A result the store refuses for good (its link would tie a second CRM record to one
+/// Books item) becomes a dead letter saying so, with the run's writes still audited,
+/// while the other results of the batch are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_breaking_a_store_constraint_is_dead_lettered_with_its_audit() {
+    let s = setup(FaultConfig::default()).await;
+    // An item typed by hand in Books, already linked (by someone else) to CRM record X.
+    let item = s
+        .client
+        .books()
+        .create_item(&zoho::books::models::Item { name: Some("Hand made".into()), sku: Some("CL-1".into()), rate: Some("1".parse().unwrap()), ..Default::default() })
+        .await
+        .unwrap();
+    let item_id = item.item_id.unwrap();
+    let x = catalog_sync::event(CONN, Source::Manual, "x-record", "x");
+    s.store.add_event(&x, &[catalog_sync::job("x-record")], bridge::flows::now_ms()).await.unwrap();
+    let claimed = s.store.claim("setup", bridge::flows::now_ms(), 60_000, 1).await.unwrap();
+    let link = bridge::store::Link {
+        connection: CONN.into(),
+        crm_module: "Products".into(),
+        crm_id: "x-record".into(),
+        books_entity: "items".into(),
+        books_id: item_id.clone(),
+        books_hash: None,
+        crm_hash: None,
+        updated_ms: 0,
+    };
+    s.store.finish(claimed[0].id, "setup", &Finish::Done { outcome: "setup".into(), link: Some(link), audit: vec![] }, bridge::flows::now_ms()).await.unwrap();
+
+    // Product A has that SKU: the flow adopts the item (an update in Books), but its link
+    // cannot be stored. Product B is fine.
+    let ids = insert_products(&s.client, &[product("A", "CL-1", "2.00"), product("B", "CL-2", "3.00")]).await;
+    enqueue(&s.store, &ids[0], "a").await;
+    enqueue(&s.store, &ids[1], "b").await;
+    let stats = worker(&s, "w").run_until_idle().await.unwrap();
+    assert_eq!((stats.done, stats.dead), (1, 1), "{stats:?}");
+
+    let dead = s.store.jobs_with_status(JobStatus::Dead, 10).await.unwrap();
+    assert_eq!(dead[0].payload["record_id"], ids[0].as_str());
+    let error = dead[0].last_error.clone().unwrap();
+    assert!(error.contains("could not be stored") && error.contains("constraint"), "{error}");
+    let audit = s.store.audit_for_job(dead[0].id).await.unwrap();
+    assert_eq!(audit.iter().map(|a| (a.action.as_str(), a.ok)).collect::<Vec<_>>(), [("update", true)], "the adoption happened in Books and is audited");
+    assert!(s.store.link_by_crm(CONN, "Products", &ids[1]).await.unwrap().is_some(), "B's result was stored");
+    s.emulator.stop().await;
+}

@@ -7,7 +7,7 @@ mod store_suite;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bridge::store::{AnyStore, PgStore, StoreError};
+use bridge::store::{AnyStore, PgStore, Store, StoreError};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgPool};
 
@@ -154,4 +154,31 @@ async fn connection_errors_do_not_leak_the_password() {
         .await
         .expect_err("nothing listens on port 1");
     assert!(!any.to_string().contains("hunter2-secret"));
+}
+
+/// After 2,000 enqueued jobs the store vacuums and analyzes its queue itself (these
+/// servers may run without autovacuum, and a queue's statistics go stale fast).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_vacuums_and_analyzes_its_queue() {
+    with_pg(|store, url| async move {
+        let page: Vec<_> = (0..2_100).map(|i| (store_suite::event(&i.to_string(), 1), vec![store_suite::job(&i.to_string())])).collect();
+        store.add_events(&page, 1).await.expect("add_events");
+        let stats = PgPoolOptions::new().max_connections(1).connect(&url).await.expect("connect");
+        let mut seen = (0i64, 0i64);
+        for _ in 0..100 {
+            seen = sqlx::query_as("SELECT vacuum_count + autovacuum_count, analyze_count + autoanalyze_count FROM pg_stat_user_tables WHERE relname = 'jobs'")
+                .fetch_one(&stats)
+                .await
+                .expect("pg_stat_user_tables");
+            if seen.0 > 0 && seen.1 > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(seen.0 > 0 && seen.1 > 0, "jobs was not vacuumed and analyzed: {seen:?}");
+        let estimate: f32 = sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE relname = 'jobs'").fetch_one(&stats).await.expect("reltuples");
+        assert!(estimate >= 2_000.0, "the planner's estimate is {estimate}");
+        stats.close().await;
+    })
+    .await;
 }

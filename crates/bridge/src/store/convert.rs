@@ -99,9 +99,21 @@ pub(crate) fn parse_json(text: &str, what: &str) -> Result<Value, StoreError> {
         .map_err(|e| StoreError::Database(format!("{what} is not valid JSON: {e}")))
 }
 
-/// A database error as a store error.
+/// A database error as a store error: a broken constraint (the same data would fail
+/// again) apart from everything else (which may pass on a later try).
 pub(crate) fn db_err(error: sqlx::Error) -> StoreError {
-    StoreError::Database(error.to_string())
+    use sqlx::error::ErrorKind;
+    match &error {
+        sqlx::Error::Database(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::UniqueViolation | ErrorKind::ForeignKeyViolation | ErrorKind::NotNullViolation | ErrorKind::CheckViolation
+            ) =>
+        {
+            StoreError::Constraint(error.to_string())
+        }
+        _ => StoreError::Database(error.to_string()),
+    }
 }
 
 /// A migration error as a store error.

@@ -273,6 +273,10 @@ pub enum StoreError {
     /// The database refused or failed.
     #[error("database error: {0}")]
     Database(String),
+    /// The data breaks a constraint (unique, check, not null, foreign key): trying again
+    /// with the same data fails the same way.
+    #[error("refused by a database constraint: {0}")]
+    Constraint(String),
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migration(String),

@@ -60,7 +60,7 @@ pub struct PgStore {
 /// stops at the limit; with statistics from when the table was small (or none, with
 /// autovacuum off or behind) it plans for a handful of rows and checks every queued job
 /// each claim (10 ms at 5,000 queued, growing with the queue). So the store runs
-/// `ANALYZE` itself once enough jobs were enqueued since the last one: 2,000, or a fifth
+/// `VACUUM (ANALYZE)` on the queue itself once enough jobs were enqueued since the last one: 2,000, or a fifth
 /// of the table, whichever is larger (autovacuum's default is a tenth, checked once a
 /// minute; a queue grows faster than that).
 #[derive(Debug, Default)]
@@ -129,8 +129,15 @@ impl PgStore {
         }
         let (pool, stats) = (self.pool.clone(), self.statistics.clone());
         tokio::spawn(async move {
-            if let Err(e) = sqlx::query("ANALYZE jobs, events").execute(&pool).await {
-                tracing::warn!(error = %e, "refreshing the queue's statistics (ANALYZE jobs) failed");
+            // VACUUM too: without autovacuum, finished jobs' dead row versions would pile
+            // up in the queue's indexes. Plain VACUUM takes no lock that blocks the queue.
+            // One statement per call: VACUUM refuses to run inside a multi-command string.
+            let refreshed = match sqlx::raw_sql("VACUUM (ANALYZE) jobs").execute(&pool).await {
+                Ok(_) => sqlx::raw_sql("ANALYZE events").execute(&pool).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = refreshed {
+                tracing::warn!(error = %e, "refreshing the queue's statistics (VACUUM ANALYZE jobs) failed");
                 return;
             }
             let rows: Option<f32> = sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'jobs'::regclass")

@@ -181,7 +181,7 @@ pub async fn cursor_moves_only_with_events<S: Store>(store: S) {
         .add_events_and_move_cursor(&batch, &cursor(2_000), T0 + 1)
         .await
         .expect_err("batch must fail");
-    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+    assert!(matches!(err, StoreError::Constraint(_)), "{err:?}");
     let kept = store
         .cursor("acme", "crm:Products")
         .await
@@ -266,7 +266,7 @@ pub async fn a_batch_of_events<S: Store>(store: S) {
     let mut bad = event("9", 900);
     bad.dedup_key = String::new();
     let err = store.add_events(&[(event("8", 800), vec![job("8")]), (bad, vec![job("9")])], T0 + 3).await;
-    assert!(matches!(err, Err(StoreError::Database(_))), "{err:?}");
+    assert!(matches!(err, Err(StoreError::Constraint(_))), "{err:?}");
     assert!(store.events_for_record("crm", "Products", "8", 10).await.expect("events").is_empty(), "nothing of a failed batch stays");
     let both = store.add_events(&[(event("8", 800), vec![job("8")]), (event("4", 400), vec![job("4")])], T0 + 4).await.expect("add_events");
     assert!(matches!(both[..], [Inserted::New(_), Inserted::Duplicate]), "{both:?}");
@@ -716,7 +716,7 @@ pub async fn finish_with_link_and_audit<S: Store>(store: S) {
     };
     assert!(matches!(
         store.finish(id3, "w", &clash, T0 + 22).await,
-        Err(StoreError::Database(_))
+        Err(StoreError::Constraint(_))
     ));
     assert!(
         store
