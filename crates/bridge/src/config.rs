@@ -18,7 +18,7 @@ use std::{net::SocketAddr, path::Path, time::Duration};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    triggers::{ChannelsConfig, PollerConfig, Routes, System, TriggerConfig, WebhookConfig},
+    triggers::{ChannelsConfig, PollerConfig, Routes, SecretString, System, TriggerConfig, WebhookConfig},
     worker::{Backoff, WorkerConfig},
 };
 
@@ -158,9 +158,15 @@ impl BridgeConfig {
         BridgeConfig::parse(&path.display().to_string(), &text, flows)
     }
 
-    /// Parses and checks `text` (named `file` in errors).
+    /// Parses and checks `text` (named `file` in errors), reading `*_env` secrets from
+    /// the process environment.
     pub fn parse(file: &str, text: &str, flows: &[&str]) -> Result<BridgeConfig, ConfigError> {
-        let config: BridgeConfig = toml::from_str(text).map_err(|e| {
+        BridgeConfig::parse_with_env(file, text, flows, |name| std::env::var(name).ok())
+    }
+
+    /// Like [`BridgeConfig::parse`], with `env` standing for the environment.
+    pub fn parse_with_env(file: &str, text: &str, flows: &[&str], env: impl Fn(&str) -> Option<String>) -> Result<BridgeConfig, ConfigError> {
+        let mut config: BridgeConfig = toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
             let (line, column) = line_column(text, offset);
             let message = match key_at(text, line) {
@@ -169,11 +175,38 @@ impl BridgeConfig {
             };
             ConfigError { file: file.into(), line, column, message }
         })?;
-        config.check(flows).map_err(|(needle, message)| {
+        let located = |(needle, message): (Option<String>, String)| {
             let (line, column) = needle.and_then(|n| find(text, &n)).unwrap_or((0, 0));
             ConfigError { file: file.into(), line, column, message }
-        })?;
+        };
+        config.read_secrets(&env).map_err(located)?;
+        config.check(flows).map_err(located)?;
         Ok(config)
+    }
+
+    /// Fills the secrets named by `*_env` settings from `env`.
+    fn read_secrets(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), (Option<String>, String)> {
+        let read = |field: &str, secret: &mut Option<SecretString>, var: &Option<String>| -> Result<(), (Option<String>, String)> {
+            let Some(var) = var else { return Ok(()) };
+            let at = Some(format!("\"{var}\""));
+            if secret.is_some() {
+                return Err((at, format!("{field}: set either {field} or {field}_env, not both")));
+            }
+            match env(var).filter(|v| !v.is_empty()) {
+                Some(value) => {
+                    *secret = Some(SecretString::new(value));
+                    Ok(())
+                }
+                None => Err((at, format!("{field}_env: the environment variable {var} is not set (or empty)"))),
+            }
+        };
+        let w = &mut self.webhooks;
+        read("webhooks.crm_workflow_secret", &mut w.crm_workflow_secret, &w.crm_workflow_secret_env.clone())?;
+        read("webhooks.books_secret", &mut w.books_secret, &w.books_secret_env.clone())?;
+        for (i, watch) in self.channels.watch.iter_mut().enumerate() {
+            read(&format!("channels.watch[{i}].token"), &mut watch.token, &watch.token_env.clone())?;
+        }
+        Ok(())
     }
 
     /// The checks serde cannot make. An error carries text to find its line by.
@@ -320,6 +353,28 @@ mod tests {
         assert!(e.message.contains("channels.notify_url"), "{e}");
         let e = BridgeConfig::load(Path::new("/nonexistent/z.toml"), FLOWS).unwrap_err();
         assert!(e.to_string().starts_with("/nonexistent/z.toml:0:0: cannot read the config file"), "{e}");
+    }
+
+    #[test]
+    fn secrets_can_come_from_the_environment() {
+        let env = |name: &str| (name == "BOOKS_HOOK_SECRET").then(|| "from-env".to_string());
+        let text = "[zoho]\nemulator = \"http://e\"\n[webhooks]\nbooks_secret_env = \"BOOKS_HOOK_SECRET\"\n";
+        let c = BridgeConfig::parse_with_env("z.toml", text, FLOWS, env).unwrap();
+        assert!(c.webhooks.books_secret.as_ref().unwrap().matches("from-env"));
+        assert!(!format!("{c:?}").contains("from-env"));
+
+        let text = "[zoho]\nemulator = \"http://e\"\n[webhooks]\ncrm_workflow_secret_env = \"MISSING_VAR\"\n";
+        let e = BridgeConfig::parse_with_env("z.toml", text, FLOWS, env).unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.contains("MISSING_VAR is not set"), "{e}");
+
+        let text = "[zoho]\nemulator = \"http://e\"\n[webhooks]\nbooks_secret = \"x\"\nbooks_secret_env = \"BOOKS_HOOK_SECRET\"\n";
+        let e = BridgeConfig::parse_with_env("z.toml", text, FLOWS, env).unwrap_err();
+        assert!(e.message.contains("not both"), "{e}");
+
+        let text = "[zoho]\nemulator = \"http://e\"\n[channels]\nnotify_url = \"https://x/hooks/crm/notify\"\n[[channels.watch]]\nchannel_id = \"1\"\nevents = [\"Deals.all\"]\ntoken_env = \"BOOKS_HOOK_SECRET\"\n";
+        let c = BridgeConfig::parse_with_env("z.toml", text, FLOWS, env).unwrap();
+        assert!(c.channels.watch[0].token.as_ref().unwrap().matches("from-env"));
     }
 
     #[test]

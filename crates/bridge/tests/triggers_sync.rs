@@ -169,7 +169,7 @@ async fn channel_keeper_registers_renews_and_recreates() {
     let tokens = ChannelTokens::new();
     let mut cfg = TriggerConfig::new("test");
     cfg.routes = Routes::default().with(System::Crm, "Products", &["catalog_sync"]);
-    cfg.channels.watch.push(WatchConfig { channel_id: "1000000001".into(), events: vec!["Products.all".into()], token: None });
+    cfg.channels.watch.push(WatchConfig { channel_id: "1000000001".into(), events: vec!["Products.all".into()], token: None, token_env: None });
     cfg.channels.ttl_secs = 3_600;
     let base = env.serve(cfg.clone(), tokens.clone()).await;
     cfg.channels.notify_url = format!("{base}/hooks/crm/notify");

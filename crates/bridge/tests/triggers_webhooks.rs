@@ -17,7 +17,7 @@ fn config() -> TriggerConfig {
     let mut c = TriggerConfig::new("test");
     c.webhooks.crm_workflow_secret = Some(SecretString::new("wf-secret"));
     c.webhooks.books_secret = Some(SecretString::new("books-secret"));
-    c.channels.watch.push(WatchConfig { channel_id: "1000".into(), events: vec!["Deals.all".into()], token: Some(SecretString::new("chan-token")) });
+    c.channels.watch.push(WatchConfig { channel_id: "1000".into(), events: vec!["Deals.all".into()], token: Some(SecretString::new("chan-token")), token_env: None });
     c.routes = Routes::default()
         .with(System::Crm, "Deals", &["deal_to_invoice"])
         .with(System::Books, "invoices", &["overdue_to_task"])

@@ -95,15 +95,19 @@ impl TriggerConfig {
 pub struct WebhookConfig {
     /// Secret expected on `POST /hooks/crm/workflow`.
     pub crm_workflow_secret: Option<SecretString>,
+    /// …or the environment variable holding it (read when the config file is loaded).
+    pub crm_workflow_secret_env: Option<String>,
     /// Secret expected on `POST /hooks/books`.
     pub books_secret: Option<SecretString>,
+    /// …or the environment variable holding it (read when the config file is loaded).
+    pub books_secret_env: Option<String>,
     /// Largest accepted body, bytes. Default 1 MiB.
     pub max_body_bytes: usize,
 }
 
 impl Default for WebhookConfig {
     fn default() -> Self {
-        WebhookConfig { crm_workflow_secret: None, books_secret: None, max_body_bytes: 1 << 20 }
+        WebhookConfig { crm_workflow_secret: None, crm_workflow_secret_env: None, books_secret: None, books_secret_env: None, max_body_bytes: 1 << 20 }
     }
 }
 
@@ -137,9 +141,13 @@ pub struct WatchConfig {
     pub channel_id: String,
     /// `Module.create|edit|delete|all`, e.g. `Deals.edit`.
     pub events: Vec<String>,
-    /// Token CRM echoes in callbacks; a random one is generated at start when unset.
+    /// Token CRM echoes in callbacks; a random one is generated at start when unset
+    /// (set one to keep it across restarts).
     #[serde(default)]
     pub token: Option<SecretString>,
+    /// …or the environment variable holding it (read when the config file is loaded).
+    #[serde(default)]
+    pub token_env: Option<String>,
 }
 
 /// The pollers.
