@@ -228,3 +228,29 @@ async fn seeded_world_has_demo_records_and_survives_a_snapshot() {
     assert_eq!(world.books.orgs.values().next().unwrap().invoices.len(), 5);
     b.emu.stop().await;
 }
+
+/// `sku=` finds the one item with that SKU whatever its case (through the SKU index),
+/// follows renames and deletions, and combines with the other filters.
+#[tokio::test]
+async fn items_are_found_by_exact_sku() {
+    let b = Books::start().await;
+    let (s, a) = b.post("/items", json!({"name": "Alpha", "rate": 1, "sku": "AbC-1"})).await;
+    assert_eq!(s, 201, "{a}");
+    let id = a["item"]["item_id"].as_str().unwrap().to_string();
+    b.post("/items", json!({"name": "Beta", "rate": 2, "sku": "AbC-10"})).await;
+    let names = |v: &serde_json::Value| v["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(names(&b.get("/items?sku=abc-1").await.1), ["Alpha"]);
+    assert_eq!(names(&b.get("/items?sku=ABC-1&filter_by=Status.Active").await.1), ["Alpha"]);
+    assert!(names(&b.get("/items?sku=ABC-1&filter_by=Status.Inactive").await.1).is_empty());
+    assert!(names(&b.get("/items?sku=abc-1&name=Beta").await.1).is_empty());
+    assert_eq!(names(&b.get("/items?sku_startswith=abc-1&sort_column=name").await.1), ["Alpha", "Beta"]);
+    // Renamed SKU: found under the new one only.
+    let (s, r) = b.put(&format!("/items/{id}"), json!({"sku": "ZZ-9"})).await;
+    assert_eq!(s, 200, "{r}");
+    assert!(names(&b.get("/items?sku=abc-1").await.1).is_empty());
+    assert_eq!(names(&b.get("/items?sku=zz-9").await.1), ["Alpha"]);
+    let (s, _) = b.delete(&format!("/items/{id}")).await;
+    assert_eq!(s, 200);
+    assert!(names(&b.get("/items?sku=zz-9").await.1).is_empty());
+    b.emu.stop().await;
+}

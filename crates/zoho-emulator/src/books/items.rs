@@ -214,10 +214,15 @@ async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> BooksResu
     let sku = text_filter(&q, "sku");
     let description = text_filter(&q, "description");
     let search = q.get("search_text").map(str::to_lowercase);
+    // An exact `sku=` names at most one item: take it from the SKU index instead of
+    // scanning every item (the sync engine looks items up by SKU before each create).
+    let exact_sku = q.get("sku").filter(|v| !v.is_empty()).map(str::to_lowercase);
     with_org(&state, &q, |org, clock, _| {
-        let rows: Vec<&Item> = org
-            .items
-            .values()
+        let candidates: Box<dyn Iterator<Item = &Item>> = match &exact_sku {
+            Some(key) => Box::new(org.skus.get(key).and_then(|id| org.items.get(id)).into_iter()),
+            None => Box::new(org.items.values()),
+        };
+        let rows: Vec<&Item> = candidates
             .filter(|i| status.is_none_or(|s| i.status == s))
             .filter(|i| name.as_ref().is_none_or(|f| f(&i.name)))
             .filter(|i| sku.as_ref().is_none_or(|f| f(&i.sku)))
