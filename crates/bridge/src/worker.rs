@@ -241,11 +241,7 @@ impl<S: Store> Worker<S> {
             Err(e) => {
                 tracing::warn!(error = %e, jobs = results.len(), "storing a batch of results failed; storing them one by one");
                 for (id, result) in results.iter() {
-                    let answer = match inner.store.record(worker, &[(*id, result.clone())], now_ms()).await {
-                        Ok(mut one) => one.pop().unwrap_or(Err(StoreError::NotFound(format!("job {id}")))),
-                        Err(e) => Err(e),
-                    };
-                    let answer = match answer {
+                    let answer = match inner.store.record_one(worker, *id, result.clone(), now_ms()).await {
                         Err(StoreError::Constraint(refusal)) => self.dead_letter_unstorable(*id, result, &refusal).await,
                         other => other,
                     };
@@ -269,8 +265,7 @@ impl<S: Store> Worker<S> {
         let failure = Failure { error: format!("the job ran but its result could not be stored: {refusal}"), retryable: false, audit };
         let now = now_ms();
         let dead = JobResult::Fail { failure, retry_at_ms: now, max_attempts: 0 };
-        let mut answers = self.inner.store.record(&self.inner.config.id, &[(id, dead)], now).await?;
-        answers.pop().unwrap_or(Err(StoreError::NotFound(format!("job {id}"))))
+        self.inner.store.record_one(&self.inner.config.id, id, dead, now).await
     }
 
     /// Whether any job is queued or running anywhere.

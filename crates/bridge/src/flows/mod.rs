@@ -26,7 +26,7 @@ use zoho::Client;
 
 use crate::{
     hash::content_hash,
-    store::{AuditEntry, Failure, Finish, Job, JobResult, JobStatus, Link, Store, StoreError, StoreResult},
+    store::{AuditEntry, Failure, Finish, Job, JobResult, JobStatus, Link, Store, StoreResult},
     worker::Backoff,
 };
 
@@ -260,8 +260,7 @@ enum Ending {
 /// is claimed again when its lease runs out, so it is never lost.
 pub async fn run_job<S: Store>(store: &S, flow: &dyn Flow, client: &Client, settings: &RunSettings, job: &Job) -> StoreResult<JobStatus> {
     let result = execute(store, flow, client, settings, job).await;
-    let mut answers = store.record(&settings.worker, &[(job.id, result)], now_ms()).await?;
-    answers.pop().unwrap_or(Err(StoreError::NotFound(format!("job {}", job.id))))
+    store.record_one(&settings.worker, job.id, result, now_ms()).await
 }
 
 /// Runs one claimed job through `flow` and returns its result without storing it (the

@@ -347,10 +347,19 @@ pub trait Store: Clone + Send + Sync + 'static {
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<Vec<StoreResult<JobStatus>>>> + Send;
 
+    /// [`Store::record`] for one job: its new status, or why its result was not stored.
+    fn record_one(&self, worker: &str, job_id: i64, result: JobResult, now_ms: i64) -> impl Future<Output = StoreResult<JobStatus>> + Send {
+        let results = [(job_id, result)];
+        async move {
+            let mut answers = self.record(worker, &results, now_ms).await?;
+            answers.pop().unwrap_or_else(|| Err(StoreError::Database("the store answered nothing for one job".into())))
+        }
+    }
+
     /// Finishes a held job (done with link + audit in one transaction, or skipped).
     fn finish(&self, job_id: i64, worker: &str, finish: &Finish, now_ms: i64) -> impl Future<Output = StoreResult<()>> + Send {
-        let results = [(job_id, JobResult::Finish(finish.clone()))];
-        async move { only(self.record(worker, &results, now_ms).await?).map(|_| ()) }
+        let result = JobResult::Finish(finish.clone());
+        async move { self.record_one(worker, job_id, result, now_ms).await.map(|_| ()) }
     }
 
     /// Records a failed attempt: retried at `retry_at_ms` when retryable and
@@ -364,8 +373,7 @@ pub trait Store: Clone + Send + Sync + 'static {
         max_attempts: i32,
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<JobStatus>> + Send {
-        let results = [(job_id, JobResult::Fail { failure: failure.clone(), retry_at_ms, max_attempts })];
-        async move { only(self.record(worker, &results, now_ms).await?) }
+        self.record_one(worker, job_id, JobResult::Fail { failure: failure.clone(), retry_at_ms, max_attempts }, now_ms)
     }
 
     /// A job by id.
@@ -415,7 +423,3 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn audit_for_record(&self, system: &str, module: &str, record_id: &str) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;
 }
 
-/// The one answer of a one-job [`Store::record`].
-fn only(mut answers: Vec<StoreResult<JobStatus>>) -> StoreResult<JobStatus> {
-    answers.pop().unwrap_or_else(|| Err(StoreError::Database("the store answered nothing for one job".into())))
-}
