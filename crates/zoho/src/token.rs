@@ -196,9 +196,7 @@ impl TokenManager {
             tracing::warn!("the shared access token cannot be opened with this connection's secrets; asking Zoho for one");
             return None;
         };
-        // The same rule as for our own tokens: stop using it `margin` before it expires,
-        // at most a tenth of its lifetime.
-        let margin = self.margin.min(Duration::from_millis(lifetime_ms) / 10);
+        let margin = self.margin_for(Duration::from_millis(lifetime_ms));
         if left <= margin {
             return None;
         }
@@ -208,6 +206,12 @@ impl TokenManager {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::debug!("using the access token another process obtained");
         Some(AccessToken { token, api_domain, generation, refresh_at: Instant::now() + (left - margin), expires_ms: sealed.expires_ms, lifetime_ms })
+    }
+
+    /// How long before expiry a token of `lifetime` stops being used: the configured
+    /// margin, at most a tenth of the lifetime (so short-lived test tokens are used).
+    fn margin_for(&self, lifetime: Duration) -> Duration {
+        self.margin.min(lifetime / 10)
     }
 
     /// Leaves `token` in the shared cache for the other processes.
@@ -253,7 +257,7 @@ impl TokenManager {
             .access_token
             .ok_or_else(|| Error::decode("token endpoint", "no access_token in the answer"))?;
         let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
-        let margin = self.margin.min(lifetime / 10);
+        let margin = self.margin_for(lifetime);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let expires_ms = now_ms() - started.elapsed().as_millis() as i64 + lifetime.as_millis() as i64;
         Ok(AccessToken {

@@ -12,11 +12,6 @@
 
 pub mod catalog_sync;
 
-/// Every flow this build has, for the worker and for checking the config's routes.
-pub fn all() -> Vec<Arc<dyn Flow>> {
-    vec![Arc::new(catalog_sync::CatalogSync)]
-}
-
 use std::sync::Arc;
 
 use futures_util::{FutureExt, future::BoxFuture};
@@ -29,6 +24,11 @@ use crate::{
     store::{AuditEntry, Failure, Finish, Job, JobResult, JobStatus, Link, Store, StoreResult},
     worker::Backoff,
 };
+
+/// Every flow this build has, for the worker and for checking the config's routes.
+pub fn all() -> Vec<Arc<dyn Flow>> {
+    vec![Arc::new(catalog_sync::CatalogSync)]
+}
 
 /// What a flow step can fail with.
 #[derive(Debug, thiserror::Error)]
