@@ -37,10 +37,7 @@ pub struct StoreArgs {
 impl StoreArgs {
     async fn open(&self) -> anyhow::Result<AnyStore> {
         let url = match &self.config {
-            Some(path) => {
-                let names: Vec<&str> = flows::all().iter().map(|f| f.name()).collect();
-                BridgeConfig::load(path, &names).map_err(|e| anyhow::anyhow!("{e}"))?.store
-            }
+            Some(path) => BridgeConfig::load(path, &flows::names()).map_err(|e| anyhow::anyhow!("{e}"))?.store,
             None => self.store.clone(),
         };
         // An admin command must not create an empty database by mistake.
@@ -121,6 +118,29 @@ fn line(value: serde_json::Value) {
     println!("{value}");
 }
 
+/// Applies `act` to each job id, printing `{"id": …, "<done>": true}` per job done and
+/// the error of each that failed; fails when any did (after trying them all).
+async fn each_job<F, Fut>(ids: &[i64], done: &str, act: F) -> anyhow::Result<()>
+where
+    F: Fn(i64) -> Fut,
+    Fut: std::future::Future<Output = bridge::store::StoreResult<()>>,
+{
+    let mut failed = 0;
+    for &id in ids {
+        match act(id).await {
+            Ok(()) => line(json!({"id": id, done: true})),
+            Err(e) => {
+                failed += 1;
+                eprintln!("job {id}: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} job(s) not {done}");
+    }
+    Ok(())
+}
+
 /// Runs one admin command.
 pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
     match command {
@@ -141,36 +161,12 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Replay { store, ids } => {
             let store = store.open().await?;
-            let mut failed = 0;
-            for id in ids {
-                match store.replay(id, now_ms()).await {
-                    Ok(()) => line(json!({"id": id, "replayed": true})),
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("job {id}: {e}");
-                    }
-                }
-            }
-            if failed > 0 {
-                bail!("{failed} job(s) not replayed");
-            }
+            each_job(&ids, "replayed", |id| store.replay(id, now_ms())).await?;
         }
         AdminCommand::Drop { store, reason, ids } => {
             let store = store.open().await?;
             let reason = format!("dropped by {}: {reason}", std::env::var("USER").unwrap_or_else(|_| "an operator".into()));
-            let mut failed = 0;
-            for id in ids {
-                match store.drop_dead(id, &reason, now_ms()).await {
-                    Ok(()) => line(json!({"id": id, "dropped": true})),
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("job {id}: {e}");
-                    }
-                }
-            }
-            if failed > 0 {
-                bail!("{failed} job(s) not dropped");
-            }
+            each_job(&ids, "dropped", |id| store.drop_dead(id, &reason, now_ms())).await?;
         }
         AdminCommand::Audit { store, job, system, module, record_id } => {
             let store = store.open().await?;

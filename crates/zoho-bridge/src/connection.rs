@@ -5,19 +5,25 @@
 
 use anyhow::{Context, bail};
 use zoho::{Connection, Endpoints};
+use zoho_emulator::testkit::Credentials;
 
 /// The connection a running emulator at `url` hands out (`/__emulator/credentials`).
 pub async fn from_emulator(url: &str) -> anyhow::Result<Connection> {
     let creds = zoho_emulator::testkit::credentials(&reqwest::Client::new(), url.trim_end_matches('/'))
         .await
         .with_context(|| format!("reading the emulator's credentials from {url}"))?;
-    Ok(Connection::new(
+    Ok(from_credentials(&creds))
+}
+
+/// The connection for an emulator's seeded credentials.
+pub fn from_credentials(creds: &Credentials) -> Connection {
+    Connection::new(
         Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-        creds.client_id,
+        &creds.client_id,
         creds.client_secret.as_str(),
         creds.refresh_token.as_str(),
-        creds.organization_id,
-    ))
+        &creds.organization_id,
+    )
 }
 
 /// A connection to `endpoints` for `client_id` and Books organisation `organization_id`,

@@ -345,14 +345,7 @@ async fn engine(creds: &testkit::Credentials, store_path: &mut String, sample: &
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     *store_path = dir.join(bridge::store::DEFAULT_SQLITE_FILE).display().to_string();
     let store = AnyStore::connect(store_path).await.context("opening the demo's store")?;
-    let connection = zoho::Connection::new(
-        zoho::Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-        creds.client_id.clone(),
-        creds.client_secret.as_str(),
-        creds.refresh_token.as_str(),
-        creds.organization_id.clone(),
-    );
-    let client = zoho::Client::builder(connection).token_cache(Arc::new(StoreTokenCache(store.clone()))).build()?;
+    let client = zoho::Client::builder(crate::connection::from_credentials(creds)).token_cache(Arc::new(StoreTokenCache(store.clone()))).build()?;
     let mut triggers = TriggerConfig::new("default");
     triggers.poller.streams.push(StreamConfig::new(System::Crm, "Products"));
     triggers.routes = Routes::default().with(System::Crm, "Products", &["catalog_sync"]);

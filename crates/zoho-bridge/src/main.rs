@@ -7,7 +7,6 @@
 //! store (`status`, `dead-letters`, `replay`, `drop`, `audit`, `events`).
 
 mod admin_cmd;
-mod connection;
 mod serve_cmd;
 mod worker_cmd;
 

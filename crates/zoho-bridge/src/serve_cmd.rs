@@ -35,9 +35,8 @@ pub struct ServeArgs {
 
 /// Runs the engine until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let names: Vec<&str> = flows::all().iter().map(|f| f.name()).collect();
     // The error already names the file, line, column and field.
-    let config = BridgeConfig::load(&args.config, &names).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = BridgeConfig::load(&args.config, &flows::names()).map_err(|e| anyhow::anyhow!("{e}"))?;
     if args.check_config {
         println!("{}: ok", args.config.display());
         return Ok(());
@@ -86,7 +85,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("zoho-bridge serving on http://{addr} (webhooks under /hooks, health at /healthz)");
     let worker = Worker::new(store.clone(), flows::all(), client, worker_config);
     let signal = tokio::spawn(async move {
-        crate::connection::shutdown_signal().await;
+        zoho_bridge::connection::shutdown_signal().await;
         let _ = stop.send(true);
     });
     let stats = worker.run(until_stopped(stopped.clone())).await;
@@ -103,12 +102,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// The connection the `[zoho]` section describes.
 async fn connection(zoho: &ZohoConfig) -> anyhow::Result<Connection> {
     if let Some(url) = &zoho.emulator {
-        return crate::connection::from_emulator(url).await;
+        return zoho_bridge::connection::from_emulator(url).await;
     }
     let endpoints = match (&zoho.accounts_url, &zoho.api_domain) {
         (Some(accounts), Some(api)) => Endpoints::custom(accounts, api),
         // Checked at load.
         _ => Endpoints::data_center(DataCenter::from_code(&zoho.dc).context("zoho.dc")?),
     };
-    crate::connection::from_env(endpoints, &zoho.client_id, &zoho.organization_id, &zoho.client_secret_env, &zoho.refresh_token_env)
+    zoho_bridge::connection::from_env(endpoints, &zoho.client_id, &zoho.organization_id, &zoho.client_secret_env, &zoho.refresh_token_env)
 }

@@ -92,7 +92,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     // A line on stdout when the store and the client are ready (tests wait for it).
     println!("worker {} ready", config.id);
     let worker = Worker::new(store.clone(), flows::all(), client, config);
-    let stats = if args.until_idle { worker.run_until_idle().await? } else { worker.run(crate::connection::shutdown_signal()).await? };
+    let stats = if args.until_idle { worker.run_until_idle().await? } else { worker.run(zoho_bridge::connection::shutdown_signal()).await? };
     tracing::info!(?stats, "worker stopped");
     let counts = store.job_counts().await?;
     println!("worker done: {stats:?}; jobs by status: {counts:?}");
@@ -102,12 +102,12 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
 /// The Zoho connection from `--emulator`, or from flags and the environment.
 async fn connection(args: &WorkerArgs) -> anyhow::Result<Connection> {
     if let Some(url) = &args.emulator {
-        return crate::connection::from_emulator(url).await;
+        return zoho_bridge::connection::from_emulator(url).await;
     }
     let need = |v: &Option<String>, flag: &str, env: &str| v.clone().with_context(|| format!("missing --{flag} (or {env})"));
     let accounts = need(&args.accounts_url, "accounts-url", "ZOHO_ACCOUNTS_URL")?;
     let api = need(&args.api_domain, "api-domain", "ZOHO_API_DOMAIN")?;
     let client_id = need(&args.client_id, "client-id", "ZOHO_CLIENT_ID")?;
     let org = need(&args.organization_id, "organization-id", "ZOHO_ORGANIZATION_ID")?;
-    crate::connection::from_env(Endpoints::custom(&accounts, &api), &client_id, &org, "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN")
+    zoho_bridge::connection::from_env(Endpoints::custom(&accounts, &api), &client_id, &org, "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN")
 }

@@ -12,7 +12,7 @@ use bridge::{
 };
 use serde_json::Value;
 use zoho::{
-    BudgetConfig, BudgetRegistry, Client, Connection, Endpoints,
+    BudgetConfig, BudgetRegistry, Client,
     crm::{models::Product, records::WriteOptions},
 };
 use zoho_emulator::{Emulator, EmulatorConfig, testkit};
@@ -33,13 +33,7 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     zoho_emulator::install_crypto_provider();
     let emulator = Emulator::start(EmulatorConfig::unlimited(), 0).await.expect("emulator");
     let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await.expect("credentials");
-    let connection = Connection::new(
-        Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-        &creds.client_id,
-        creds.client_secret.as_str(),
-        creds.refresh_token.as_str(),
-        &creds.organization_id,
-    );
+    let connection = zoho_bridge::connection::from_credentials(&creds);
     let client = Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().unwrap();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let dir = std::env::temp_dir().join(format!("zb-admin-{}-{nanos}", std::process::id()));

@@ -27,7 +27,7 @@ use bridge::{
 use futures_util::TryStreamExt;
 use serde_json::Value;
 use zoho::{
-    BudgetConfig, BudgetRegistry, Client, Connection, Endpoints,
+    BudgetConfig, BudgetRegistry, Client,
     books::ListQuery,
     crm::{models::Product, records::WriteOptions},
 };
@@ -67,13 +67,7 @@ async fn harness(faults: FaultConfig, store_arg: Option<String>) -> Harness {
     config.faults = faults;
     let emulator = Emulator::start(config, 0).await.expect("emulator");
     let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await.expect("credentials");
-    let connection = Connection::new(
-        Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-        &creds.client_id,
-        creds.client_secret.as_str(),
-        creds.refresh_token.as_str(),
-        &creds.organization_id,
-    );
+    let connection = zoho_bridge::connection::from_credentials(&creds);
     let client = Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().unwrap();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let dir = std::env::temp_dir().join(format!("zb-crash-{}-{nanos}", std::process::id()));

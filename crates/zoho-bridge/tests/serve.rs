@@ -16,7 +16,7 @@ use bridge::store::Store;
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 use zoho::{
-    BudgetConfig, BudgetRegistry, Client, Connection, Endpoints,
+    BudgetConfig, BudgetRegistry, Client,
     books::ListQuery,
     crm::{models::Product, records::WriteOptions},
 };
@@ -54,13 +54,7 @@ impl Drop for Running {
 
 async fn client(emulator: &Emulator) -> Client {
     let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await.expect("credentials");
-    let connection = Connection::new(
-        Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-        &creds.client_id,
-        creds.client_secret.as_str(),
-        creds.refresh_token.as_str(),
-        &creds.organization_id,
-    );
+    let connection = zoho_bridge::connection::from_credentials(&creds);
     Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().expect("client")
 }
 

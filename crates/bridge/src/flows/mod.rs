@@ -25,9 +25,14 @@ use crate::{
     worker::Backoff,
 };
 
-/// Every flow this build has, for the worker and for checking the config's routes.
+/// Every flow this build has, for the worker.
 pub fn all() -> Vec<Arc<dyn Flow>> {
     vec![Arc::new(catalog_sync::CatalogSync)]
+}
+
+/// The names of [`all`], for checking the config's routes.
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|f| f.name()).collect()
 }
 
 /// What a flow step can fail with.
