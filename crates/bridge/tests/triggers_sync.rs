@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use bridge::{
     store::Store,
-    triggers::{ChannelKeeper, ChannelTokens, Poller, Routes, StreamConfig, System, TriggerConfig, WatchConfig},
+    triggers::{ChannelKeeper, ChannelTokens, Poller, Routes, StreamConfig, System, TriggerConfig, WatchConfig, channel_token},
 };
 use serde_json::{Value, json};
 use triggers_support::{env, eventually, job_total, queued, queued_keys};
@@ -186,8 +186,22 @@ async fn channel_keeper_registers_renews_and_recreates() {
     let report = keeper.run_once().await.expect("keeper");
     assert_eq!(report.created, vec!["1000000001".to_string()]);
     let first_expiry = expiry().await.expect("channel registered");
-    assert!(tokens.get("1000000001").is_some_and(|t| t.expose().len() == 32), "random token kept");
+    let token = tokens.get("1000000001").expect("a token");
+    assert_eq!(token.expose(), channel_token(env.client.connection(), "1000000001").expose(), "derived from the connection");
     assert_eq!(keeper.run_once().await.expect("keeper").unchanged, vec!["1000000001".to_string()]);
+
+    // Another process of the connection (or this one restarted) arrives at the same
+    // token, so its receiver accepts the callbacks of the channel registered here.
+    let restarted = ChannelTokens::new();
+    let _second = ChannelKeeper::new(env.client.crm(), cfg.channels.clone(), restarted.clone(), env.clock.clone()).expect("keeper");
+    assert!(restarted.get("1000000001").is_some_and(|t| t.expose() == token.expose()));
+    let other_base = env.serve(cfg.clone(), restarted).await;
+    let callback = json!({
+        "server_time": 1, "query_params": {}, "module": "Products", "resource_uri": "x", "ids": ["4242"],
+        "affected_fields": [], "operation": "update", "channel_id": 1000000001, "token": token.expose(),
+    });
+    let answer = reqwest::Client::new().post(format!("{other_base}/hooks/crm/notify")).json(&callback).send().await.expect("answer");
+    assert_eq!(answer.status(), reqwest::StatusCode::OK, "the restarted receiver knows the token");
 
     // A CRM change calls back with our token; the receiver stores it.
     let r = crm.insert("Products", &products(&["Notified"]), &WriteOptions::default()).await.expect("insert");

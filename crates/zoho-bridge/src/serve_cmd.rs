@@ -55,6 +55,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
 
+    // The keeper is built first: it puts the channel tokens where the receiver finds them.
+    let keeper = if triggers.channels.watch.is_empty() {
+        None
+    } else {
+        let keeper = ChannelKeeper::new(client.crm(), triggers.channels.clone(), tokens.clone(), Clock::system());
+        Some(keeper.context("setting up the notification channels")?)
+    };
     let app = webhooks::router(store.clone(), triggers.clone(), tokens.clone()).route("/healthz", get(|| async { "ok" }));
     let addr: SocketAddr = config.listen.parse().context("listen")?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
@@ -62,9 +69,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let server = tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(until_stopped(stopped.clone())).into_future());
 
     let mut background = tokio::task::JoinSet::new();
-    if !triggers.channels.watch.is_empty() {
-        let keeper = ChannelKeeper::new(client.crm(), triggers.channels.clone(), tokens.clone(), Clock::system())
-            .context("setting up the notification channels")?;
+    if let Some(keeper) = keeper {
         background.spawn(async move { keeper.run().await });
     }
     if !triggers.poller.streams.is_empty() {

@@ -5,6 +5,11 @@
 //! while we were down, disabled by hand). The [`ChannelKeeper`] does this from the
 //! config; the tokens it registers are shared with the webhook receiver through
 //! [`ChannelTokens`], which is how callbacks are authenticated.
+//!
+//! A channel's token is the one set in the config, or else derived from the connection's
+//! secrets ([`channel_token`](super::secret::channel_token)): every process of one
+//! connection and every restart use the same token, so no callback is refused because
+//! another process (or this one before a restart) registered the channel.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -70,8 +75,8 @@ pub struct ChannelKeeper {
 }
 
 impl ChannelKeeper {
-    /// A keeper for `config.watch`; channels without a configured token get a random
-    /// one, put in `tokens` at once.
+    /// A keeper for `config.watch`; channels without a configured token get the one
+    /// derived from `crm`'s connection. All are put in `tokens` at once.
     pub fn new(crm: Crm, config: ChannelsConfig, tokens: ChannelTokens, clock: Clock) -> Result<ChannelKeeper, TriggerError> {
         if !config.watch.is_empty() && url::Url::parse(&config.notify_url).is_err() {
             return Err(TriggerError::Config("channels.notify_url is not an absolute URL".into()));
@@ -86,7 +91,7 @@ impl ChannelKeeper {
             if w.events.is_empty() {
                 return Err(TriggerError::Config(format!("channel {} watches no events", w.channel_id)));
             }
-            let token = w.token.clone().filter(|t| !t.is_empty()).unwrap_or_else(super::secret::random_token);
+            let token = w.token.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| super::secret::channel_token(crm.connection(), &w.channel_id));
             if token.expose().chars().count() > 50 {
                 return Err(TriggerError::Config(format!("the token of channel {} is longer than 50 characters", w.channel_id)));
             }

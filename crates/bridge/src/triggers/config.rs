@@ -141,8 +141,9 @@ pub struct WatchConfig {
     pub channel_id: String,
     /// `Module.create|edit|delete|all`, e.g. `Deals.edit`.
     pub events: Vec<String>,
-    /// Token CRM echoes in callbacks; a random one is generated at start when unset
-    /// (set one to keep it across restarts).
+    /// Token CRM echoes in callbacks (at most 50 characters). When unset, one derived
+    /// from the connection's secrets is used: the same in every process and after every
+    /// restart ([`channel_token`](super::secret::channel_token)).
     #[serde(default)]
     pub token: Option<SecretString>,
     /// …or the environment variable holding it (read when the config file is loaded).

@@ -30,5 +30,5 @@ pub use config::{ChannelsConfig, PollerConfig, StreamConfig, System, TriggerConf
 pub use error::TriggerError;
 pub use poller::{PollReport, Poller};
 pub use routes::{Route, Routes};
-pub use secret::SecretString;
+pub use secret::{SecretString, channel_token};
 pub use webhooks::router;

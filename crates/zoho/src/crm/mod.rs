@@ -36,6 +36,11 @@ impl Crm {
     pub(crate) fn transport(&self) -> &Transport {
         self.client.transport()
     }
+
+    /// The connection this handle calls CRM with.
+    pub fn connection(&self) -> &crate::Connection {
+        self.client.connection()
+    }
 }
 
 /// CRM's date-time format: `2024-05-10T01:10:47+00:00`.
