@@ -21,6 +21,7 @@ mod postgres;
 mod redact;
 mod results;
 mod rows;
+mod shared;
 mod sqlite;
 mod tokens;
 

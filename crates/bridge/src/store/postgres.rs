@@ -12,20 +12,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
 
-use super::approval::{Approval, ApprovalStatus, Approvals};
-use super::convert::{
-    approval_status_str, db_err, json_text, migrate_err, parse_status, status_str,
-};
+use super::convert::{db_err, migrate_err};
 use super::redact::{redact_message, redact_url};
-use super::rows::{ApprovalRow, AuditRow, CursorRow, EventRow, JobRow, LinkRow, jobs_from_rows};
+use super::rows::{JobRow, jobs_from_rows};
+use super::shared::{Dialect, shared_approvals, shared_store_methods};
 use super::{inbox, results};
 use super::{
-    AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, Link, NewEvent, NewJob, Store,
-    StoreError, StoreResult, StoredEvent,
+    Cursor, Inserted, Job, JobResult, JobStatus, NewEvent, NewJob, Store, StoreError, StoreResult,
 };
 
 /// Connections per process: enough for a few workers, triggers and the dashboard on 2 cores.
@@ -46,6 +42,15 @@ const AUDIT_COLUMNS_PG: &str = "id, at_ms, actor, job_id, event_id, connection, 
 
 /// Approval columns with JSON as text.
 const APPROVAL_COLUMNS_PG: &str = "id, requested_by, action, payload::text AS payload, status, decided_by, created_ms, decided_ms";
+
+/// How PostgreSQL spells the queries both back ends share: JSON is `jsonb`, read as text.
+const PG: Dialect = Dialect {
+    job_columns: JOB_COLUMNS_PG,
+    event_columns: EVENT_COLUMNS_PG,
+    audit_columns: AUDIT_COLUMNS_PG,
+    approval_columns: APPROVAL_COLUMNS_PG,
+    json_in: "::jsonb",
+};
 
 /// The store on a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -149,6 +154,16 @@ impl PgStore {
         });
     }
 
+    /// The pool reads go to (the one pool).
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The pool writes go to (the one pool).
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
     async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
         self.pool.begin().await.map_err(db_err)
     }
@@ -215,6 +230,8 @@ async fn insert_events(
 }
 
 impl Store for PgStore {
+    shared_store_methods!(PG);
+
     async fn add_event(
         &self,
         event: &NewEvent,
@@ -264,37 +281,6 @@ impl Store for PgStore {
         tx.commit().await.map_err(db_err)?;
         self.enqueued(inbox::jobs_enqueued(events, &out));
         Ok(out)
-    }
-
-    async fn event(&self, event_id: i64) -> StoreResult<Option<StoredEvent>> {
-        let sql = format!("SELECT {EVENT_COLUMNS_PG} FROM events WHERE id = $1");
-        let row: Option<EventRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(event_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.map(StoredEvent::try_from).transpose()
-    }
-
-    async fn events_for_record(
-        &self,
-        system: &str,
-        module: &str,
-        record_id: &str,
-        limit: u32,
-    ) -> StoreResult<Vec<StoredEvent>> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS_PG} FROM events WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC LIMIT $4"
-        );
-        let rows: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(system)
-            .bind(module)
-            .bind(record_id)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter().map(StoredEvent::try_from).collect()
     }
 
     async fn claim(
@@ -439,265 +425,6 @@ impl Store for PgStore {
         tx.commit().await.map_err(db_err)?;
         Ok(results::answers(results, &accepted, &existing))
     }
-
-    async fn job(&self, job_id: i64) -> StoreResult<Option<Job>> {
-        let sql = format!("SELECT {JOB_COLUMNS_PG} FROM jobs WHERE id = $1");
-        let row: Option<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(job_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.map(Job::try_from).transpose()
-    }
-
-    async fn jobs_with_status(&self, status: JobStatus, limit: u32) -> StoreResult<Vec<Job>> {
-        let sql =
-            format!("SELECT {JOB_COLUMNS_PG} FROM jobs WHERE status = $1 ORDER BY id LIMIT $2");
-        let rows: Vec<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(status_str(status))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        jobs_from_rows(rows)
-    }
-
-    async fn job_counts(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-        rows.into_iter()
-            .map(|(status, n)| Ok((parse_status(&status)?, n)))
-            .collect()
-    }
-
-    async fn replay(&self, job_id: i64, now_ms: i64) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE jobs SET status = 'queued', attempts = 0, run_after_ms = $1, lease_owner = NULL, lease_until_ms = NULL, \
-             updated_ms = $1 WHERE id = $2 AND status = 'dead'",
-        )
-        .bind(now_ms)
-        .bind(job_id)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound(format!("dead job {job_id}")))
-        } else {
-            Ok(())
-        }
-    }
-
-    async fn drop_dead(&self, job_id: i64, reason: &str, now_ms: i64) -> StoreResult<()> {
-        let done =
-            sqlx::query("UPDATE jobs SET status = 'skipped', outcome = $1, updated_ms = $2 WHERE id = $3 AND status = 'dead'")
-                .bind(reason)
-                .bind(now_ms)
-                .bind(job_id)
-                .execute(&self.pool)
-                .await
-                .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound(format!("dead job {job_id}")))
-        } else {
-            Ok(())
-        }
-    }
-
-    async fn link_by_crm(
-        &self,
-        connection: &str,
-        crm_module: &str,
-        crm_id: &str,
-    ) -> StoreResult<Option<Link>> {
-        let row: Option<LinkRow> = sqlx::query_as(
-            "SELECT * FROM links WHERE connection = $1 AND crm_module = $2 AND crm_id = $3",
-        )
-        .bind(connection)
-        .bind(crm_module)
-        .bind(crm_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(row.map(Link::from))
-    }
-
-    async fn link_by_books(
-        &self,
-        connection: &str,
-        books_entity: &str,
-        books_id: &str,
-    ) -> StoreResult<Option<Link>> {
-        let row: Option<LinkRow> = sqlx::query_as(
-            "SELECT * FROM links WHERE connection = $1 AND books_entity = $2 AND books_id = $3",
-        )
-        .bind(connection)
-        .bind(books_entity)
-        .bind(books_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(row.map(Link::from))
-    }
-
-    async fn links(&self, connection: &str, crm_module: &str) -> StoreResult<Vec<Link>> {
-        let rows: Vec<LinkRow> = sqlx::query_as(
-            "SELECT * FROM links WHERE connection = $1 AND crm_module = $2 ORDER BY crm_id",
-        )
-        .bind(connection)
-        .bind(crm_module)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(rows.into_iter().map(Link::from).collect())
-    }
-
-    async fn cursor(&self, connection: &str, stream: &str) -> StoreResult<Option<Cursor>> {
-        let row: Option<CursorRow> =
-            sqlx::query_as("SELECT * FROM cursors WHERE connection = $1 AND stream = $2")
-                .bind(connection)
-                .bind(stream)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-        Ok(row.map(Cursor::from))
-    }
-
-    async fn add_audit(&self, entry: &AuditEntry) -> StoreResult<i64> {
-        sqlx::query_scalar(
-            "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12) RETURNING id",
-        )
-        .bind(entry.at_ms)
-        .bind(&entry.actor)
-        .bind(entry.job_id)
-        .bind(entry.event_id)
-        .bind(&entry.connection)
-        .bind(&entry.system)
-        .bind(&entry.module)
-        .bind(&entry.record_id)
-        .bind(&entry.action)
-        .bind(json_text(&entry.request))
-        .bind(json_text(&entry.response))
-        .bind(entry.ok)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)
-    }
-
-    async fn token(&self, key: &str) -> StoreResult<Option<zoho::SealedToken>> {
-        let row: Option<(String, i64)> = sqlx::query_as("SELECT sealed, expires_ms FROM tokens WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(row.map(|(sealed, expires_ms)| zoho::SealedToken { sealed, expires_ms }))
-    }
-
-    async fn save_token(&self, key: &str, token: &zoho::SealedToken, now_ms: i64) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO tokens (key, sealed, expires_ms, updated_ms) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed, expires_ms = excluded.expires_ms, updated_ms = excluded.updated_ms",
-        )
-        .bind(key)
-        .bind(&token.sealed)
-        .bind(token.expires_ms)
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn audit_for_job(&self, job_id: i64) -> StoreResult<Vec<AuditEntry>> {
-        let sql = format!("SELECT {AUDIT_COLUMNS_PG} FROM audit WHERE job_id = $1 ORDER BY id");
-        let rows: Vec<AuditRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(job_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter().map(AuditEntry::try_from).collect()
-    }
-
-    async fn audit_for_record(
-        &self,
-        system: &str,
-        module: &str,
-        record_id: &str,
-    ) -> StoreResult<Vec<AuditEntry>> {
-        let sql = format!(
-            "SELECT {AUDIT_COLUMNS_PG} FROM audit WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC"
-        );
-        let rows: Vec<AuditRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(system)
-            .bind(module)
-            .bind(record_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter().map(AuditEntry::try_from).collect()
-    }
 }
 
-impl Approvals for PgStore {
-    async fn create_approval(
-        &self,
-        requested_by: &str,
-        action: &str,
-        payload: &Value,
-        now_ms: i64,
-    ) -> StoreResult<i64> {
-        sqlx::query_scalar(
-            "INSERT INTO approvals (requested_by, action, payload, status, created_ms) \
-             VALUES ($1, $2, $3::jsonb, 'pending', $4) RETURNING id",
-        )
-        .bind(requested_by)
-        .bind(action)
-        .bind(json_text(payload))
-        .bind(now_ms)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)
-    }
-
-    async fn decide_approval(
-        &self,
-        id: i64,
-        approve: bool,
-        decided_by: &str,
-        now_ms: i64,
-    ) -> StoreResult<Approval> {
-        let status = if approve {
-            ApprovalStatus::Approved
-        } else {
-            ApprovalStatus::Rejected
-        };
-        let sql = format!(
-            "UPDATE approvals SET status = $1, decided_by = $2, decided_ms = $3 WHERE id = $4 AND status = 'pending' \
-             RETURNING {APPROVAL_COLUMNS_PG}"
-        );
-        let row: Option<ApprovalRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(approval_status_str(status))
-            .bind(decided_by)
-            .bind(now_ms)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.ok_or_else(|| StoreError::NotFound(format!("pending approval {id}")))?
-            .try_into()
-    }
-
-    async fn approvals(&self, status: ApprovalStatus) -> StoreResult<Vec<Approval>> {
-        let sql =
-            format!("SELECT {APPROVAL_COLUMNS_PG} FROM approvals WHERE status = $1 ORDER BY id");
-        let rows: Vec<ApprovalRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(approval_status_str(status))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter().map(Approval::try_from).collect()
-    }
-}
+shared_approvals!(PgStore, PG);

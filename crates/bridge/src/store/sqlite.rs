@@ -18,20 +18,18 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 
-use super::approval::{Approval, ApprovalStatus, Approvals};
-use super::convert::{approval_status_str, db_err, json_text, migrate_err, status_str};
+use super::convert::{db_err, migrate_err};
 use super::redact::redact_message;
-use super::rows::{ApprovalRow, AuditRow, CursorRow, EVENT_COLUMNS, EventRow, JOB_COLUMNS, JobRow, LinkRow, jobs_from_rows};
+use super::rows::{EVENT_COLUMNS, JOB_COLUMNS, JobRow, jobs_from_rows};
+use super::shared::{Dialect, shared_approvals, shared_store_methods};
 use super::{inbox, results};
 use super::{
-    AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, Link, NewEvent, NewJob, Store,
-    StoreError, StoreResult, StoredEvent,
+    Cursor, Inserted, Job, JobResult, JobStatus, NewEvent, NewJob, Store, StoreError, StoreResult,
 };
 
 /// The default database file.
@@ -42,6 +40,15 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reader connections (2 cores: more would only queue on the CPU).
 const READERS: u32 = 4;
+
+/// How SQLite spells the queries both back ends share: JSON columns are plain text.
+const SQLITE: Dialect = Dialect {
+    job_columns: JOB_COLUMNS,
+    event_columns: EVENT_COLUMNS,
+    audit_columns: "id, at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok",
+    approval_columns: "id, requested_by, action, payload, status, decided_by, created_ms, decided_ms",
+    json_in: "",
+};
 
 /// The store on a SQLite file.
 #[derive(Debug, Clone)]
@@ -101,6 +108,16 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+    }
+
+    /// The pool reads go to.
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// The pool writes go to (one connection).
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
@@ -171,6 +188,8 @@ async fn insert_events(
 }
 
 impl Store for SqliteStore {
+    shared_store_methods!(SQLITE);
+
     async fn add_event(
         &self,
         event: &NewEvent,
@@ -215,37 +234,6 @@ impl Store for SqliteStore {
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(out)
-    }
-
-    async fn event(&self, event_id: i64) -> StoreResult<Option<StoredEvent>> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?");
-        let row: Option<EventRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(event_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_err)?;
-        row.map(StoredEvent::try_from).transpose()
-    }
-
-    async fn events_for_record(
-        &self,
-        system: &str,
-        module: &str,
-        record_id: &str,
-        limit: u32,
-    ) -> StoreResult<Vec<StoredEvent>> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE system = ? AND module = ? AND record_id = ? ORDER BY id DESC LIMIT ?"
-        );
-        let rows: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(system)
-            .bind(module)
-            .bind(record_id)
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter().map(StoredEvent::try_from).collect()
     }
 
     async fn claim(
@@ -383,257 +371,6 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db_err)?;
         Ok(results::answers(results, &accepted, &existing))
     }
-
-    async fn job(&self, job_id: i64) -> StoreResult<Option<Job>> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?");
-        let row: Option<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(job_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_err)?;
-        row.map(Job::try_from).transpose()
-    }
-
-    async fn jobs_with_status(&self, status: JobStatus, limit: u32) -> StoreResult<Vec<Job>> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE status = ? ORDER BY id LIMIT ?");
-        let rows: Vec<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(status_str(status))
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
-        jobs_from_rows(rows)
-    }
-
-    async fn job_counts(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
-                .fetch_all(&self.reader)
-                .await
-                .map_err(db_err)?;
-        rows.into_iter()
-            .map(|(status, n)| Ok((super::convert::parse_status(&status)?, n)))
-            .collect()
-    }
-
-    async fn replay(&self, job_id: i64, now_ms: i64) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE jobs SET status = 'queued', attempts = 0, run_after_ms = ?, lease_owner = NULL, lease_until_ms = NULL, \
-             updated_ms = ? WHERE id = ? AND status = 'dead'",
-        )
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(job_id)
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound(format!("dead job {job_id}")))
-        } else {
-            Ok(())
-        }
-    }
-
-    async fn drop_dead(&self, job_id: i64, reason: &str, now_ms: i64) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE jobs SET status = 'skipped', outcome = ?, updated_ms = ? WHERE id = ? AND status = 'dead'")
-            .bind(reason)
-            .bind(now_ms)
-            .bind(job_id)
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound(format!("dead job {job_id}")))
-        } else {
-            Ok(())
-        }
-    }
-
-    async fn link_by_crm(
-        &self,
-        connection: &str,
-        crm_module: &str,
-        crm_id: &str,
-    ) -> StoreResult<Option<Link>> {
-        let row: Option<LinkRow> = sqlx::query_as(
-            "SELECT * FROM links WHERE connection = ? AND crm_module = ? AND crm_id = ?",
-        )
-        .bind(connection)
-        .bind(crm_module)
-        .bind(crm_id)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db_err)?;
-        Ok(row.map(Link::from))
-    }
-
-    async fn link_by_books(
-        &self,
-        connection: &str,
-        books_entity: &str,
-        books_id: &str,
-    ) -> StoreResult<Option<Link>> {
-        let row: Option<LinkRow> = sqlx::query_as(
-            "SELECT * FROM links WHERE connection = ? AND books_entity = ? AND books_id = ?",
-        )
-        .bind(connection)
-        .bind(books_entity)
-        .bind(books_id)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db_err)?;
-        Ok(row.map(Link::from))
-    }
-
-    async fn links(&self, connection: &str, crm_module: &str) -> StoreResult<Vec<Link>> {
-        let rows: Vec<LinkRow> = sqlx::query_as(
-            "SELECT * FROM links WHERE connection = ? AND crm_module = ? ORDER BY crm_id",
-        )
-        .bind(connection)
-        .bind(crm_module)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
-        Ok(rows.into_iter().map(Link::from).collect())
-    }
-
-    async fn cursor(&self, connection: &str, stream: &str) -> StoreResult<Option<Cursor>> {
-        let row: Option<CursorRow> =
-            sqlx::query_as("SELECT * FROM cursors WHERE connection = ? AND stream = ?")
-                .bind(connection)
-                .bind(stream)
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(db_err)?;
-        Ok(row.map(Cursor::from))
-    }
-
-    async fn add_audit(&self, entry: &AuditEntry) -> StoreResult<i64> {
-        sqlx::query_scalar(
-            "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(entry.at_ms)
-        .bind(&entry.actor)
-        .bind(entry.job_id)
-        .bind(entry.event_id)
-        .bind(&entry.connection)
-        .bind(&entry.system)
-        .bind(&entry.module)
-        .bind(&entry.record_id)
-        .bind(&entry.action)
-        .bind(json_text(&entry.request))
-        .bind(json_text(&entry.response))
-        .bind(entry.ok)
-        .fetch_one(&self.writer)
-        .await
-        .map_err(db_err)
-    }
-
-    async fn token(&self, key: &str) -> StoreResult<Option<zoho::SealedToken>> {
-        let row: Option<(String, i64)> = sqlx::query_as("SELECT sealed, expires_ms FROM tokens WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_err)?;
-        Ok(row.map(|(sealed, expires_ms)| zoho::SealedToken { sealed, expires_ms }))
-    }
-
-    async fn save_token(&self, key: &str, token: &zoho::SealedToken, now_ms: i64) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO tokens (key, sealed, expires_ms, updated_ms) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed, expires_ms = excluded.expires_ms, updated_ms = excluded.updated_ms",
-        )
-        .bind(key)
-        .bind(&token.sealed)
-        .bind(token.expires_ms)
-        .bind(now_ms)
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn audit_for_job(&self, job_id: i64) -> StoreResult<Vec<AuditEntry>> {
-        let rows: Vec<AuditRow> = sqlx::query_as("SELECT * FROM audit WHERE job_id = ? ORDER BY id")
-            .bind(job_id)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter().map(AuditEntry::try_from).collect()
-    }
-
-    async fn audit_for_record(
-        &self,
-        system: &str,
-        module: &str,
-        record_id: &str,
-    ) -> StoreResult<Vec<AuditEntry>> {
-        let rows: Vec<AuditRow> =
-            sqlx::query_as("SELECT * FROM audit WHERE system = ? AND module = ? AND record_id = ? ORDER BY id DESC")
-                .bind(system)
-                .bind(module)
-                .bind(record_id)
-                .fetch_all(&self.reader)
-                .await
-                .map_err(db_err)?;
-        rows.into_iter().map(AuditEntry::try_from).collect()
-    }
 }
 
-impl Approvals for SqliteStore {
-    async fn create_approval(
-        &self,
-        requested_by: &str,
-        action: &str,
-        payload: &Value,
-        now_ms: i64,
-    ) -> StoreResult<i64> {
-        sqlx::query_scalar(
-            "INSERT INTO approvals (requested_by, action, payload, status, created_ms) VALUES (?, ?, ?, 'pending', ?) RETURNING id",
-        )
-        .bind(requested_by)
-        .bind(action)
-        .bind(json_text(payload))
-        .bind(now_ms)
-        .fetch_one(&self.writer)
-        .await
-        .map_err(db_err)
-    }
-
-    async fn decide_approval(
-        &self,
-        id: i64,
-        approve: bool,
-        decided_by: &str,
-        now_ms: i64,
-    ) -> StoreResult<Approval> {
-        let status = if approve {
-            ApprovalStatus::Approved
-        } else {
-            ApprovalStatus::Rejected
-        };
-        let row: Option<ApprovalRow> = sqlx::query_as(
-            "UPDATE approvals SET status = ?, decided_by = ?, decided_ms = ? WHERE id = ? AND status = 'pending' RETURNING *",
-        )
-        .bind(approval_status_str(status))
-        .bind(decided_by)
-        .bind(now_ms)
-        .bind(id)
-        .fetch_optional(&self.writer)
-        .await
-        .map_err(db_err)?;
-        row.ok_or_else(|| StoreError::NotFound(format!("pending approval {id}")))?
-            .try_into()
-    }
-
-    async fn approvals(&self, status: ApprovalStatus) -> StoreResult<Vec<Approval>> {
-        let rows: Vec<ApprovalRow> =
-            sqlx::query_as("SELECT * FROM approvals WHERE status = ? ORDER BY id")
-                .bind(approval_status_str(status))
-                .fetch_all(&self.reader)
-                .await
-                .map_err(db_err)?;
-        rows.into_iter().map(Approval::try_from).collect()
-    }
-}
+shared_approvals!(SqliteStore, SQLITE);

@@ -1,0 +1,331 @@
+//! The queries SQLite and PostgreSQL run alike, written once for both back ends.
+//!
+//! Most of the store is plain SQL both databases read word for word (sqlx numbers the
+//! parameters `$1, $2, …` for both). What differs is in a [`Dialect`]: how JSON columns
+//! are selected and written, and the job columns' table prefix. The claim, the result
+//! batches and the inbox inserts differ in substance and stay in `sqlite.rs` and
+//! `postgres.rs`.
+//!
+//! The methods are written into each back end's `impl Store` and `impl Approvals` by
+//! [`shared_store_methods!`] and [`shared_approvals!`]. (Functions generic over sqlx's
+//! `Database` would need the same half-dozen `for<'q>` bounds repeated on each one;
+//! the macros expand to exactly the plain code each back end used to repeat.) A back
+//! end provides `reader()` and `writer()`, the pools reads and writes go to.
+
+/// How one back end spells what the two databases spell differently.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dialect {
+    /// The `jobs` columns, in [`rows::JOB_COLUMNS`](super::rows::JOB_COLUMNS) order,
+    /// JSON as text.
+    pub job_columns: &'static str,
+    /// The `events` columns, JSON as text.
+    pub event_columns: &'static str,
+    /// The `audit` columns, JSON as text.
+    pub audit_columns: &'static str,
+    /// The `approvals` columns, JSON as text.
+    pub approval_columns: &'static str,
+    /// Appended to a parameter carrying JSON text into a JSON column (`::jsonb`).
+    pub json_in: &'static str,
+}
+
+/// The [`Store`](super::Store) methods both back ends run with the same SQL, for the
+/// `impl Store` of a type with `reader()` and `writer()` pools; `$dialect` is its
+/// [`Dialect`].
+macro_rules! shared_store_methods {
+    ($dialect:expr) => {
+        async fn event(&self, event_id: i64) -> $crate::store::StoreResult<Option<$crate::store::StoredEvent>> {
+            let sql = format!("SELECT {} FROM events WHERE id = $1", $dialect.event_columns);
+            let row: Option<$crate::store::rows::EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(event_id)
+                .fetch_optional(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            row.map($crate::store::StoredEvent::try_from).transpose()
+        }
+
+        async fn events_for_record(
+            &self,
+            system: &str,
+            module: &str,
+            record_id: &str,
+            limit: u32,
+        ) -> $crate::store::StoreResult<Vec<$crate::store::StoredEvent>> {
+            let sql = format!(
+                "SELECT {} FROM events WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC LIMIT $4",
+                $dialect.event_columns
+            );
+            let rows: Vec<$crate::store::rows::EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(system)
+                .bind(module)
+                .bind(record_id)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            rows.into_iter().map($crate::store::StoredEvent::try_from).collect()
+        }
+
+        async fn job(&self, job_id: i64) -> $crate::store::StoreResult<Option<$crate::store::Job>> {
+            let sql = format!("SELECT {} FROM jobs WHERE id = $1", $dialect.job_columns);
+            let row: Option<$crate::store::rows::JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(job_id)
+                .fetch_optional(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            row.map($crate::store::Job::try_from).transpose()
+        }
+
+        async fn jobs_with_status(
+            &self,
+            status: $crate::store::JobStatus,
+            limit: u32,
+        ) -> $crate::store::StoreResult<Vec<$crate::store::Job>> {
+            let sql = format!("SELECT {} FROM jobs WHERE status = $1 ORDER BY id LIMIT $2", $dialect.job_columns);
+            let rows: Vec<$crate::store::rows::JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind($crate::store::convert::status_str(status))
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            $crate::store::rows::jobs_from_rows(rows)
+        }
+
+        async fn job_counts(&self) -> $crate::store::StoreResult<Vec<($crate::store::JobStatus, i64)>> {
+            let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
+                .fetch_all(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            rows.into_iter().map(|(status, n)| Ok(($crate::store::convert::parse_status(&status)?, n))).collect()
+        }
+
+        async fn replay(&self, job_id: i64, now_ms: i64) -> $crate::store::StoreResult<()> {
+            let done = sqlx::query(
+                "UPDATE jobs SET status = 'queued', attempts = 0, run_after_ms = $1, lease_owner = NULL, lease_until_ms = NULL, \
+                 updated_ms = $1 WHERE id = $2 AND status = 'dead'",
+            )
+            .bind(now_ms)
+            .bind(job_id)
+            .execute(self.writer())
+            .await
+            .map_err($crate::store::convert::db_err)?;
+            match done.rows_affected() {
+                0 => Err($crate::store::StoreError::NotFound(format!("dead job {job_id}"))),
+                _ => Ok(()),
+            }
+        }
+
+        async fn drop_dead(&self, job_id: i64, reason: &str, now_ms: i64) -> $crate::store::StoreResult<()> {
+            let done = sqlx::query("UPDATE jobs SET status = 'skipped', outcome = $1, updated_ms = $2 WHERE id = $3 AND status = 'dead'")
+                .bind(reason)
+                .bind(now_ms)
+                .bind(job_id)
+                .execute(self.writer())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            match done.rows_affected() {
+                0 => Err($crate::store::StoreError::NotFound(format!("dead job {job_id}"))),
+                _ => Ok(()),
+            }
+        }
+
+        async fn link_by_crm(
+            &self,
+            connection: &str,
+            crm_module: &str,
+            crm_id: &str,
+        ) -> $crate::store::StoreResult<Option<$crate::store::Link>> {
+            let row: Option<$crate::store::rows::LinkRow> =
+                sqlx::query_as("SELECT * FROM links WHERE connection = $1 AND crm_module = $2 AND crm_id = $3")
+                    .bind(connection)
+                    .bind(crm_module)
+                    .bind(crm_id)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err($crate::store::convert::db_err)?;
+            Ok(row.map($crate::store::Link::from))
+        }
+
+        async fn link_by_books(
+            &self,
+            connection: &str,
+            books_entity: &str,
+            books_id: &str,
+        ) -> $crate::store::StoreResult<Option<$crate::store::Link>> {
+            let row: Option<$crate::store::rows::LinkRow> =
+                sqlx::query_as("SELECT * FROM links WHERE connection = $1 AND books_entity = $2 AND books_id = $3")
+                    .bind(connection)
+                    .bind(books_entity)
+                    .bind(books_id)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err($crate::store::convert::db_err)?;
+            Ok(row.map($crate::store::Link::from))
+        }
+
+        async fn links(&self, connection: &str, crm_module: &str) -> $crate::store::StoreResult<Vec<$crate::store::Link>> {
+            let rows: Vec<$crate::store::rows::LinkRow> =
+                sqlx::query_as("SELECT * FROM links WHERE connection = $1 AND crm_module = $2 ORDER BY crm_id")
+                    .bind(connection)
+                    .bind(crm_module)
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err($crate::store::convert::db_err)?;
+            Ok(rows.into_iter().map($crate::store::Link::from).collect())
+        }
+
+        async fn cursor(&self, connection: &str, stream: &str) -> $crate::store::StoreResult<Option<$crate::store::Cursor>> {
+            let row: Option<$crate::store::rows::CursorRow> =
+                sqlx::query_as("SELECT * FROM cursors WHERE connection = $1 AND stream = $2")
+                    .bind(connection)
+                    .bind(stream)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err($crate::store::convert::db_err)?;
+            Ok(row.map($crate::store::Cursor::from))
+        }
+
+        async fn add_audit(&self, entry: &$crate::store::AuditEntry) -> $crate::store::StoreResult<i64> {
+            let json = $dialect.json_in;
+            let sql = format!(
+                "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10{json}, $11{json}, $12) RETURNING id"
+            );
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(entry.at_ms)
+                .bind(&entry.actor)
+                .bind(entry.job_id)
+                .bind(entry.event_id)
+                .bind(&entry.connection)
+                .bind(&entry.system)
+                .bind(&entry.module)
+                .bind(&entry.record_id)
+                .bind(&entry.action)
+                .bind($crate::store::convert::json_text(&entry.request))
+                .bind($crate::store::convert::json_text(&entry.response))
+                .bind(entry.ok)
+                .fetch_one(self.writer())
+                .await
+                .map_err($crate::store::convert::db_err)
+        }
+
+        async fn token(&self, key: &str) -> $crate::store::StoreResult<Option<zoho::SealedToken>> {
+            let row: Option<(String, i64)> = sqlx::query_as("SELECT sealed, expires_ms FROM tokens WHERE key = $1")
+                .bind(key)
+                .fetch_optional(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            Ok(row.map(|(sealed, expires_ms)| zoho::SealedToken { sealed, expires_ms }))
+        }
+
+        async fn save_token(&self, key: &str, token: &zoho::SealedToken, now_ms: i64) -> $crate::store::StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO tokens (key, sealed, expires_ms, updated_ms) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed, expires_ms = excluded.expires_ms, updated_ms = excluded.updated_ms",
+            )
+            .bind(key)
+            .bind(&token.sealed)
+            .bind(token.expires_ms)
+            .bind(now_ms)
+            .execute(self.writer())
+            .await
+            .map_err($crate::store::convert::db_err)?;
+            Ok(())
+        }
+
+        async fn audit_for_job(&self, job_id: i64) -> $crate::store::StoreResult<Vec<$crate::store::AuditEntry>> {
+            let sql = format!("SELECT {} FROM audit WHERE job_id = $1 ORDER BY id", $dialect.audit_columns);
+            let rows: Vec<$crate::store::rows::AuditRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(job_id)
+                .fetch_all(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            rows.into_iter().map($crate::store::AuditEntry::try_from).collect()
+        }
+
+        async fn audit_for_record(
+            &self,
+            system: &str,
+            module: &str,
+            record_id: &str,
+        ) -> $crate::store::StoreResult<Vec<$crate::store::AuditEntry>> {
+            let sql = format!(
+                "SELECT {} FROM audit WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC",
+                $dialect.audit_columns
+            );
+            let rows: Vec<$crate::store::rows::AuditRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(system)
+                .bind(module)
+                .bind(record_id)
+                .fetch_all(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            rows.into_iter().map($crate::store::AuditEntry::try_from).collect()
+        }
+    };
+}
+
+/// `impl Approvals for $store`, the same SQL on both back ends; `$dialect` is the
+/// store's [`Dialect`].
+macro_rules! shared_approvals {
+    ($store:ty, $dialect:expr) => {
+        impl $crate::store::Approvals for $store {
+            async fn create_approval(
+                &self,
+                requested_by: &str,
+                action: &str,
+                payload: &serde_json::Value,
+                now_ms: i64,
+            ) -> $crate::store::StoreResult<i64> {
+                let sql = format!(
+                    "INSERT INTO approvals (requested_by, action, payload, status, created_ms) \
+                     VALUES ($1, $2, $3{}, 'pending', $4) RETURNING id",
+                    $dialect.json_in
+                );
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(requested_by)
+                    .bind(action)
+                    .bind($crate::store::convert::json_text(payload))
+                    .bind(now_ms)
+                    .fetch_one(self.writer())
+                    .await
+                    .map_err($crate::store::convert::db_err)
+            }
+
+            async fn decide_approval(
+                &self,
+                id: i64,
+                approve: bool,
+                decided_by: &str,
+                now_ms: i64,
+            ) -> $crate::store::StoreResult<$crate::store::Approval> {
+                let status = if approve { $crate::store::ApprovalStatus::Approved } else { $crate::store::ApprovalStatus::Rejected };
+                let sql = format!(
+                    "UPDATE approvals SET status = $1, decided_by = $2, decided_ms = $3 WHERE id = $4 AND status = 'pending' \
+                     RETURNING {}",
+                    $dialect.approval_columns
+                );
+                let row: Option<$crate::store::rows::ApprovalRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind($crate::store::convert::approval_status_str(status))
+                    .bind(decided_by)
+                    .bind(now_ms)
+                    .bind(id)
+                    .fetch_optional(self.writer())
+                    .await
+                    .map_err($crate::store::convert::db_err)?;
+                row.ok_or_else(|| $crate::store::StoreError::NotFound(format!("pending approval {id}")))?.try_into()
+            }
+
+            async fn approvals(&self, status: $crate::store::ApprovalStatus) -> $crate::store::StoreResult<Vec<$crate::store::Approval>> {
+                let sql = format!("SELECT {} FROM approvals WHERE status = $1 ORDER BY id", $dialect.approval_columns);
+                let rows: Vec<$crate::store::rows::ApprovalRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind($crate::store::convert::approval_status_str(status))
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err($crate::store::convert::db_err)?;
+                rows.into_iter().map($crate::store::Approval::try_from).collect()
+            }
+        }
+    };
+}
+
+pub(crate) use {shared_approvals, shared_store_methods};
