@@ -159,23 +159,26 @@ async fn connection_errors_do_not_leak_the_password() {
 /// After 2,000 enqueued jobs the store vacuums and analyzes its queue itself (these
 /// servers may run without autovacuum, and a queue's statistics go stale fast).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_store_vacuums_and_analyzes_its_queue() {
+async fn the_store_vacuums_and_analyzes_its_tables() {
     with_pg(|store, url| async move {
         let page: Vec<_> = (0..2_100).map(|i| (store_suite::event(&i.to_string(), 1), vec![store_suite::job(&i.to_string())])).collect();
         store.add_events(&page, 1).await.expect("add_events");
         let stats = PgPoolOptions::new().max_connections(1).connect(&url).await.expect("connect");
-        let mut seen = (0i64, 0i64);
+        // (vacuums, analyzes) of jobs, links, audit, events.
+        let counts = "SELECT relname::text, vacuum_count + autovacuum_count, analyze_count + autoanalyze_count \
+                      FROM pg_stat_user_tables WHERE relname IN ('jobs', 'links', 'audit', 'events') ORDER BY relname";
+        let done = |seen: &[(String, i64, i64)]| {
+            seen.len() == 4 && seen.iter().all(|(table, vacuums, analyzes)| *analyzes > 0 && (table == "events" || *vacuums > 0))
+        };
+        let mut seen: Vec<(String, i64, i64)> = Vec::new();
         for _ in 0..100 {
-            seen = sqlx::query_as("SELECT vacuum_count + autovacuum_count, analyze_count + autoanalyze_count FROM pg_stat_user_tables WHERE relname = 'jobs'")
-                .fetch_one(&stats)
-                .await
-                .expect("pg_stat_user_tables");
-            if seen.0 > 0 && seen.1 > 0 {
+            seen = sqlx::query_as(counts).fetch_all(&stats).await.expect("pg_stat_user_tables");
+            if done(&seen) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(seen.0 > 0 && seen.1 > 0, "jobs was not vacuumed and analyzed: {seen:?}");
+        assert!(done(&seen), "the queue, links and audit were not vacuumed and analyzed, nor the inbox analyzed: {seen:?}");
         let estimate: f32 = sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE relname = 'jobs'").fetch_one(&stats).await.expect("reltuples");
         assert!(estimate >= 2_000.0, "the planner's estimate is {estimate}");
         stats.close().await;

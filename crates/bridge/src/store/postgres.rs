@@ -59,7 +59,7 @@ pub struct PgStore {
     statistics: Arc<Statistics>,
 }
 
-/// Keeps the planner's statistics of the queue fresh.
+/// Keeps the planner's statistics of the queue fresh and its tables free of dead rows.
 ///
 /// The claim query is fast only when PostgreSQL walks the unfinished jobs in id order and
 /// stops at the limit; with statistics from when the table was small (or none, with
@@ -135,15 +135,15 @@ impl PgStore {
         let (pool, stats) = (self.pool.clone(), self.statistics.clone());
         tokio::spawn(async move {
             // VACUUM too: without autovacuum, finished jobs' dead row versions would pile
-            // up in the queue's indexes. Plain VACUUM takes no lock that blocks the queue.
-            // One statement per call: VACUUM refuses to run inside a multi-command string.
-            let refreshed = match sqlx::raw_sql("VACUUM (ANALYZE) jobs").execute(&pool).await {
-                Ok(_) => sqlx::raw_sql("ANALYZE events").execute(&pool).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = refreshed {
-                tracing::warn!(error = %e, "refreshing the queue's statistics (VACUUM ANALYZE jobs) failed");
-                return;
+            // up in the queue's indexes, and so would those of the links and audit
+            // entries results update in place. Plain VACUUM takes no lock that blocks
+            // the queue. One statement per call: VACUUM refuses to run inside a
+            // multi-command string. The inbox is only appended to: ANALYZE is enough.
+            for sql in ["VACUUM (ANALYZE) jobs", "VACUUM (ANALYZE) links, audit", "ANALYZE events"] {
+                if let Err(e) = sqlx::raw_sql(sql).execute(&pool).await {
+                    tracing::warn!(error = %e, statement = sql, "refreshing the store's statistics failed");
+                    return;
+                }
             }
             let rows: Option<f32> = sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'jobs'::regclass")
                 .fetch_optional(&pool)
