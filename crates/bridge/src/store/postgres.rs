@@ -6,7 +6,6 @@
 //! expired lease and the old worker's finish cannot both win. JSON is stored as `jsonb`
 //! and travels as text (`$n::jsonb` in, `::text` out) so both back ends share decoding.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::str::FromStr;
@@ -18,10 +17,10 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
 use super::convert::{db_err, migrate_err};
 use super::redact::{redact_message, redact_url};
 use super::rows::{JobRow, jobs_from_rows};
-use super::shared::{Dialect, shared_approvals, shared_store_methods};
-use super::{inbox, results};
+use super::shared::{Dialect, RecordSql, shared_approvals, shared_store_methods};
+use super::inbox;
 use super::{
-    Cursor, Inserted, Job, JobResult, JobStatus, NewEvent, NewJob, Store, StoreError, StoreResult,
+    Cursor, Inserted, Job, NewEvent, NewJob, Store, StoreError, StoreResult,
 };
 
 /// Connections per process: enough for a few workers, triggers and the dashboard on 2 cores.
@@ -43,6 +42,45 @@ const AUDIT_COLUMNS_PG: &str = "id, at_ms, actor, job_id, event_id, connection, 
 /// Approval columns with JSON as text.
 const APPROVAL_COLUMNS_PG: &str = "id, requested_by, action, payload::text AS payload, status, decided_by, created_ms, decided_ms";
 
+/// How PostgreSQL stores a batch of results ([`Store::record`]): the batch arrives as JSON
+/// read with `jsonb_to_recordset`. The jobs UPDATE locks each row; a claim that took an
+/// expired lease over meanwhile has changed `lease_owner`, and PostgreSQL re-checks the
+/// condition on the newest version, so only jobs still leased to the worker are updated.
+const RECORD: RecordSql = RecordSql {
+    jobs: "UPDATE jobs SET \
+          status = CASE r.kind WHEN 'fail' THEN \
+              (CASE WHEN r.retryable AND jobs.attempts < r.max_attempts THEN 'queued' ELSE 'dead' END) \
+            ELSE r.kind END, \
+          outcome = CASE r.kind WHEN 'fail' THEN jobs.outcome ELSE r.outcome END, \
+          last_error = CASE r.kind WHEN 'fail' THEN r.error ELSE jobs.last_error END, \
+          run_after_ms = CASE WHEN r.kind = 'fail' AND r.retryable AND jobs.attempts < r.max_attempts \
+            THEN r.retry_at_ms WHEN r.kind = 'fail' THEN $3 ELSE jobs.run_after_ms END, \
+          lease_owner = NULL, lease_until_ms = NULL, updated_ms = $3 \
+        FROM (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, kind text, outcome text, error text, \
+                retryable boolean, max_attempts integer, retry_at_ms bigint) ORDER BY id) AS r \
+        WHERE jobs.id = r.id AND jobs.status = 'running' AND jobs.lease_owner = $2 \
+        RETURNING jobs.id, jobs.status",
+    links: "INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
+        SELECT connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms \
+        FROM jsonb_to_recordset($1::jsonb) AS x(connection text, crm_module text, crm_id text, books_entity text, \
+             books_id text, books_hash text, crm_hash text, updated_ms bigint) \
+        ON CONFLICT (connection, crm_module, crm_id) DO UPDATE SET \
+          books_entity = excluded.books_entity, books_id = excluded.books_id, \
+          books_hash = COALESCE(excluded.books_hash, links.books_hash), \
+          crm_hash = COALESCE(excluded.crm_hash, links.crm_hash), \
+          updated_ms = excluded.updated_ms",
+    audit_inserts: "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
+        SELECT at_ms, actor, job_id, event_id, connection, system, module, record_id, action, \
+               request::jsonb, response::jsonb, ok \
+        FROM jsonb_to_recordset($1::jsonb) AS x(at_ms bigint, actor text, job_id bigint, event_id bigint, \
+             connection text, system text, module text, record_id text, action text, request text, \
+             response text, ok boolean)",
+    audit_answers: "UPDATE audit SET record_id = x.record_id, response = x.response::jsonb, ok = x.ok \
+        FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, record_id text, response text, ok boolean) \
+        WHERE audit.id = x.id",
+    existing: "SELECT id FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)",
+};
+
 /// How PostgreSQL spells the queries both back ends share: JSON is `jsonb`, read as text.
 const PG: Dialect = Dialect {
     job_columns: JOB_COLUMNS_PG,
@@ -50,6 +88,7 @@ const PG: Dialect = Dialect {
     audit_columns: AUDIT_COLUMNS_PG,
     approval_columns: APPROVAL_COLUMNS_PG,
     json_in: "::jsonb",
+    record: RECORD,
 };
 
 /// The store on a PostgreSQL database.
@@ -331,100 +370,6 @@ impl Store for PgStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn record(
-        &self,
-        worker: &str,
-        results: &[(i64, JobResult)],
-        now_ms: i64,
-    ) -> StoreResult<Vec<StoreResult<JobStatus>>> {
-        if results.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.begin().await?;
-        // Only rows still leased to `worker` are updated; RETURNING names them. The UPDATE
-        // locks each row; a claim that took an expired lease over meanwhile has changed
-        // `lease_owner`, and PostgreSQL re-checks the condition on the newest version.
-        let returned: Vec<(i64, String)> = sqlx::query_as(
-            "UPDATE jobs SET \
-               status = CASE r.kind WHEN 'fail' THEN \
-                   (CASE WHEN r.retryable AND jobs.attempts < r.max_attempts THEN 'queued' ELSE 'dead' END) \
-                 ELSE r.kind END, \
-               outcome = CASE r.kind WHEN 'fail' THEN jobs.outcome ELSE r.outcome END, \
-               last_error = CASE r.kind WHEN 'fail' THEN r.error ELSE jobs.last_error END, \
-               run_after_ms = CASE WHEN r.kind = 'fail' AND r.retryable AND jobs.attempts < r.max_attempts \
-                 THEN r.retry_at_ms WHEN r.kind = 'fail' THEN $3 ELSE jobs.run_after_ms END, \
-               lease_owner = NULL, lease_until_ms = NULL, updated_ms = $3 \
-             FROM (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, kind text, outcome text, error text, \
-                     retryable boolean, max_attempts integer, retry_at_ms bigint) ORDER BY id) AS r \
-             WHERE jobs.id = r.id AND jobs.status = 'running' AND jobs.lease_owner = $2 \
-             RETURNING jobs.id, jobs.status",
-        )
-        .bind(results::job_rows(results))
-        .bind(worker)
-        .bind(now_ms)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let accepted = results::accepted(returned)?;
-        let ids: HashSet<i64> = accepted.keys().copied().collect();
-        if let Some(rows) = results::link_rows(results, &ids, now_ms) {
-            sqlx::query(
-                "INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
-                 SELECT connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms \
-                 FROM jsonb_to_recordset($1::jsonb) AS x(connection text, crm_module text, crm_id text, books_entity text, \
-                      books_id text, books_hash text, crm_hash text, updated_ms bigint) \
-                 ON CONFLICT (connection, crm_module, crm_id) DO UPDATE SET \
-                   books_entity = excluded.books_entity, books_id = excluded.books_id, \
-                   books_hash = COALESCE(excluded.books_hash, links.books_hash), \
-                   crm_hash = COALESCE(excluded.crm_hash, links.crm_hash), \
-                   updated_ms = excluded.updated_ms",
-            )
-            .bind(rows)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        let (inserts, answers) = results::audit_rows(results);
-        if let Some(rows) = inserts {
-            sqlx::query(
-                "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
-                 SELECT at_ms, actor, job_id, event_id, connection, system, module, record_id, action, \
-                        request::jsonb, response::jsonb, ok \
-                 FROM jsonb_to_recordset($1::jsonb) AS x(at_ms bigint, actor text, job_id bigint, event_id bigint, \
-                      connection text, system text, module text, record_id text, action text, request text, \
-                      response text, ok boolean)",
-            )
-            .bind(rows)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        if let Some(rows) = answers {
-            sqlx::query(
-                "UPDATE audit SET record_id = x.record_id, response = x.response::jsonb, ok = x.ok \
-                 FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, record_id text, response text, ok boolean) \
-                 WHERE audit.id = x.id",
-            )
-            .bind(rows)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        // Tell a lost lease from a job that does not exist (rare: only when some are missing).
-        let existing: HashSet<i64> = if accepted.len() < results.len() {
-            sqlx::query_scalar("SELECT id FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)")
-                .bind(results::id_array(results))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .into_iter()
-                .collect()
-        } else {
-            ids
-        };
-        tx.commit().await.map_err(db_err)?;
-        Ok(results::answers(results, &accepted, &existing))
-    }
 }
 
 shared_approvals!(PgStore, PG);

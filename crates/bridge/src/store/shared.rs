@@ -2,9 +2,10 @@
 //!
 //! Most of the store is plain SQL both databases read word for word (sqlx numbers the
 //! parameters `$1, $2, …` for both). What differs is in a [`Dialect`]: how JSON columns
-//! are selected and written, and the job columns' table prefix. The claim, the result
-//! batches and the inbox inserts differ in substance and stay in `sqlite.rs` and
-//! `postgres.rs`.
+//! are selected and written, the job columns' table prefix, and the statements that store
+//! a batch of results ([`RecordSql`]: the steps are shared, the set-based SQL is not). The
+//! claim, the leases and the inbox inserts differ in substance and stay in `sqlite.rs`
+//! and `postgres.rs`.
 //!
 //! The methods are written into each back end's `impl Store` and `impl Approvals` by
 //! [`shared_store_methods!`] and [`shared_approvals!`]. (Functions generic over sqlx's
@@ -26,6 +27,25 @@ pub(crate) struct Dialect {
     pub approval_columns: &'static str,
     /// Appended to a parameter carrying JSON text into a JSON column (`::jsonb`).
     pub json_in: &'static str,
+    /// The statements that store a batch of results.
+    pub record: RecordSql,
+}
+
+/// The five statements of [`Store::record`](super::Store::record), each taking its rows
+/// as one JSON array in `$1` (built by [`results`](super::results)): the set-based
+/// reading of that array is what differs between the databases.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordSql {
+    /// Updates the jobs still leased to worker `$2` at time `$3`; returns `(id, status)`.
+    pub jobs: &'static str,
+    /// Upserts the links of the done jobs.
+    pub links: &'static str,
+    /// Inserts the audit entries not stored before the write.
+    pub audit_inserts: &'static str,
+    /// Completes the audit entries stored before the write with Zoho's answer.
+    pub audit_answers: &'static str,
+    /// Selects which of the given job ids exist.
+    pub existing: &'static str,
 }
 
 /// The [`Store`](super::Store) methods both back ends run with the same SQL, for the
@@ -63,6 +83,54 @@ macro_rules! shared_store_methods {
                 .await
                 .map_err($crate::store::convert::db_err)?;
             rows.into_iter().map($crate::store::StoredEvent::try_from).collect()
+        }
+
+        async fn record(
+            &self,
+            worker: &str,
+            results: &[(i64, $crate::store::JobResult)],
+            now_ms: i64,
+        ) -> $crate::store::StoreResult<Vec<$crate::store::StoreResult<$crate::store::JobStatus>>> {
+            use $crate::store::{convert::db_err, results};
+            if results.is_empty() {
+                return Ok(Vec::new());
+            }
+            let sql = $dialect.record;
+            let mut tx = self.begin().await?;
+            // Only rows still leased to `worker` are updated; RETURNING names them.
+            let returned: Vec<(i64, String)> = sqlx::query_as(sql.jobs)
+                .bind(results::job_rows(results))
+                .bind(worker)
+                .bind(now_ms)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            let accepted = results::accepted(returned)?;
+            let ids: std::collections::HashSet<i64> = accepted.keys().copied().collect();
+            if let Some(rows) = results::link_rows(results, &ids, now_ms) {
+                sqlx::query(sql.links).bind(rows).execute(&mut *tx).await.map_err(db_err)?;
+            }
+            let (inserts, answers) = results::audit_rows(results);
+            if let Some(rows) = inserts {
+                sqlx::query(sql.audit_inserts).bind(rows).execute(&mut *tx).await.map_err(db_err)?;
+            }
+            if let Some(rows) = answers {
+                sqlx::query(sql.audit_answers).bind(rows).execute(&mut *tx).await.map_err(db_err)?;
+            }
+            // Tell a lost lease from a job that does not exist (rare: only when some are missing).
+            let existing: std::collections::HashSet<i64> = if accepted.len() < results.len() {
+                sqlx::query_scalar(sql.existing)
+                    .bind(results::id_array(results))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .into_iter()
+                    .collect()
+            } else {
+                ids
+            };
+            tx.commit().await.map_err(db_err)?;
+            Ok(results::answers(results, &accepted, &existing))
         }
 
         async fn job(&self, job_id: i64) -> $crate::store::StoreResult<Option<$crate::store::Job>> {

@@ -13,7 +13,6 @@
 //! per batch, not per job (`cargo bench -p bridge --bench engine`: 4,001 events/s end to
 //! end with `FULL`, 4,624 with `NORMAL`).
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -26,10 +25,10 @@ use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 use super::convert::{db_err, migrate_err};
 use super::redact::redact_message;
 use super::rows::{EVENT_COLUMNS, JOB_COLUMNS, JobRow, jobs_from_rows};
-use super::shared::{Dialect, shared_approvals, shared_store_methods};
-use super::{inbox, results};
+use super::shared::{Dialect, RecordSql, shared_approvals, shared_store_methods};
+use super::inbox;
 use super::{
-    Cursor, Inserted, Job, JobResult, JobStatus, NewEvent, NewJob, Store, StoreError, StoreResult,
+    Cursor, Inserted, Job, NewEvent, NewJob, Store, StoreError, StoreResult,
 };
 
 /// The default database file.
@@ -41,6 +40,44 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reader connections (2 cores: more would only queue on the CPU).
 const READERS: u32 = 4;
 
+/// How SQLite stores a batch of results ([`Store::record`]): the batch arrives as JSON
+/// arrays read with `json_each`. The whole batch runs in `BEGIN IMMEDIATE`, so no claim
+/// can come between the lease check in the first statement and the commit.
+const RECORD: RecordSql = RecordSql {
+    jobs: "UPDATE jobs SET \
+          status = CASE r.kind WHEN 'fail' THEN \
+              (CASE WHEN r.retryable AND jobs.attempts < r.max_attempts THEN 'queued' ELSE 'dead' END) \
+            ELSE r.kind END, \
+          outcome = CASE r.kind WHEN 'fail' THEN jobs.outcome ELSE r.outcome END, \
+          last_error = CASE r.kind WHEN 'fail' THEN r.error ELSE jobs.last_error END, \
+          run_after_ms = CASE WHEN r.kind = 'fail' AND r.retryable AND jobs.attempts < r.max_attempts \
+            THEN r.retry_at_ms WHEN r.kind = 'fail' THEN $3 ELSE jobs.run_after_ms END, \
+          lease_owner = NULL, lease_until_ms = NULL, updated_ms = $3 \
+        FROM (SELECT value ->> 'id' AS id, value ->> 'kind' AS kind, value ->> 'outcome' AS outcome, \
+                value ->> 'error' AS error, value ->> 'retryable' AS retryable, \
+                value ->> 'max_attempts' AS max_attempts, value ->> 'retry_at_ms' AS retry_at_ms \
+              FROM json_each($1)) AS r \
+        WHERE jobs.id = r.id AND jobs.status = 'running' AND jobs.lease_owner = $2 \
+        RETURNING jobs.id, jobs.status",
+    links: "INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
+        SELECT value ->> 'connection', value ->> 'crm_module', value ->> 'crm_id', value ->> 'books_entity', \
+               value ->> 'books_id', value ->> 'books_hash', value ->> 'crm_hash', value ->> 'updated_ms' \
+        FROM json_each($1) WHERE true \
+        ON CONFLICT (connection, crm_module, crm_id) DO UPDATE SET \
+          books_entity = excluded.books_entity, books_id = excluded.books_id, \
+          books_hash = COALESCE(excluded.books_hash, links.books_hash), \
+          crm_hash = COALESCE(excluded.crm_hash, links.crm_hash), \
+          updated_ms = excluded.updated_ms",
+    audit_inserts: "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
+        SELECT value ->> 'at_ms', value ->> 'actor', value ->> 'job_id', value ->> 'event_id', value ->> 'connection', \
+               value ->> 'system', value ->> 'module', value ->> 'record_id', value ->> 'action', \
+               value ->> 'request', value ->> 'response', value ->> 'ok' \
+        FROM json_each($1)",
+    audit_answers: "UPDATE audit SET record_id = r.value ->> 'record_id', response = r.value ->> 'response', ok = r.value ->> 'ok' \
+        FROM json_each($1) AS r WHERE audit.id = r.value ->> 'id'",
+    existing: "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each($1))",
+};
+
 /// How SQLite spells the queries both back ends share: JSON columns are plain text.
 const SQLITE: Dialect = Dialect {
     job_columns: JOB_COLUMNS,
@@ -48,6 +85,7 @@ const SQLITE: Dialect = Dialect {
     audit_columns: "id, at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok",
     approval_columns: "id, requested_by, action, payload, status, decided_by, created_ms, decided_ms",
     json_in: "",
+    record: RECORD,
 };
 
 /// The store on a SQLite file.
@@ -279,98 +317,6 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn record(
-        &self,
-        worker: &str,
-        results: &[(i64, JobResult)],
-        now_ms: i64,
-    ) -> StoreResult<Vec<StoreResult<JobStatus>>> {
-        if results.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.begin().await?;
-        // Only rows still leased to `worker` are updated; RETURNING names them.
-        let returned: Vec<(i64, String)> = sqlx::query_as(
-            "UPDATE jobs SET \
-               status = CASE r.kind WHEN 'fail' THEN \
-                   (CASE WHEN r.retryable AND jobs.attempts < r.max_attempts THEN 'queued' ELSE 'dead' END) \
-                 ELSE r.kind END, \
-               outcome = CASE r.kind WHEN 'fail' THEN jobs.outcome ELSE r.outcome END, \
-               last_error = CASE r.kind WHEN 'fail' THEN r.error ELSE jobs.last_error END, \
-               run_after_ms = CASE WHEN r.kind = 'fail' AND r.retryable AND jobs.attempts < r.max_attempts \
-                 THEN r.retry_at_ms WHEN r.kind = 'fail' THEN ?3 ELSE jobs.run_after_ms END, \
-               lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?3 \
-             FROM (SELECT value ->> 'id' AS id, value ->> 'kind' AS kind, value ->> 'outcome' AS outcome, \
-                     value ->> 'error' AS error, value ->> 'retryable' AS retryable, \
-                     value ->> 'max_attempts' AS max_attempts, value ->> 'retry_at_ms' AS retry_at_ms \
-                   FROM json_each(?1)) AS r \
-             WHERE jobs.id = r.id AND jobs.status = 'running' AND jobs.lease_owner = ?2 \
-             RETURNING jobs.id, jobs.status",
-        )
-        .bind(results::job_rows(results))
-        .bind(worker)
-        .bind(now_ms)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let accepted = results::accepted(returned)?;
-        let ids: HashSet<i64> = accepted.keys().copied().collect();
-        if let Some(rows) = results::link_rows(results, &ids, now_ms) {
-            sqlx::query(
-                "INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
-                 SELECT value ->> 'connection', value ->> 'crm_module', value ->> 'crm_id', value ->> 'books_entity', \
-                        value ->> 'books_id', value ->> 'books_hash', value ->> 'crm_hash', value ->> 'updated_ms' \
-                 FROM json_each(?) WHERE true \
-                 ON CONFLICT (connection, crm_module, crm_id) DO UPDATE SET \
-                   books_entity = excluded.books_entity, books_id = excluded.books_id, \
-                   books_hash = COALESCE(excluded.books_hash, links.books_hash), \
-                   crm_hash = COALESCE(excluded.crm_hash, links.crm_hash), \
-                   updated_ms = excluded.updated_ms",
-            )
-            .bind(rows)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        let (inserts, answers) = results::audit_rows(results);
-        if let Some(rows) = inserts {
-            sqlx::query(
-                "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
-                 SELECT value ->> 'at_ms', value ->> 'actor', value ->> 'job_id', value ->> 'event_id', value ->> 'connection', \
-                        value ->> 'system', value ->> 'module', value ->> 'record_id', value ->> 'action', \
-                        value ->> 'request', value ->> 'response', value ->> 'ok' \
-                 FROM json_each(?)",
-            )
-            .bind(rows)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        if let Some(rows) = answers {
-            sqlx::query(
-                "UPDATE audit SET record_id = r.value ->> 'record_id', response = r.value ->> 'response', ok = r.value ->> 'ok' \
-                 FROM json_each(?) AS r WHERE audit.id = r.value ->> 'id'",
-            )
-            .bind(rows)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        // Tell a lost lease from a job that does not exist (rare: only when some are missing).
-        let existing: HashSet<i64> = if accepted.len() < results.len() {
-            sqlx::query_scalar("SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?))")
-                .bind(results::id_array(results))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .into_iter()
-                .collect()
-        } else {
-            ids
-        };
-        tx.commit().await.map_err(db_err)?;
-        Ok(results::answers(results, &accepted, &existing))
-    }
 }
 
 shared_approvals!(SqliteStore, SQLITE);
