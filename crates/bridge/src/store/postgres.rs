@@ -12,16 +12,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
 use super::convert::{db_err, migrate_err};
 use super::redact::{redact_message, redact_url};
-use super::rows::{JobRow, jobs_from_rows};
-use super::shared::{Dialect, RecordSql, shared_approvals, shared_store_methods};
-use super::inbox;
-use super::{
-    Cursor, Inserted, Job, NewEvent, NewJob, Store, StoreError, StoreResult,
-};
+use super::shared::{Dialect, InboxSql, RecordSql, shared_approvals, shared_store_methods};
+use super::{Store, StoreError, StoreResult};
 
 /// Connections per process: enough for a few workers, triggers and the dashboard on 2 cores.
 const MAX_CONNECTIONS: u32 = 8;
@@ -41,6 +37,35 @@ const AUDIT_COLUMNS_PG: &str = "id, at_ms, actor, job_id, event_id, connection, 
 
 /// Approval columns with JSON as text.
 const APPROVAL_COLUMNS_PG: &str = "id, requested_by, action, payload::text AS payload, status, decided_by, created_ms, decided_ms";
+
+/// How PostgreSQL claims jobs (the shared code appends `RETURNING` and the job columns).
+/// Rows another claimer has locked are skipped; a later job of a key whose earlier
+/// job is locked is still excluded, because the earlier one is unfinished in this
+/// statement's snapshot. After a lock is taken PostgreSQL re-checks the row's
+/// conditions on its newest version, so a job just claimed by someone else drops out.
+const CLAIM: &str = "WITH picked AS (\
+      SELECT j.id FROM jobs j \
+      WHERE j.status IN ('queued', 'running') \
+        AND ((j.status = 'queued' AND j.run_after_ms <= $3) OR (j.status = 'running' AND j.lease_until_ms <= $3)) \
+        AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.key = j.key AND e.id <> j.id \
+            AND e.status IN ('queued', 'running') \
+            AND (e.id < j.id OR (e.status = 'running' AND e.lease_until_ms > $3))) \
+      ORDER BY j.id LIMIT $4 \
+      FOR UPDATE OF j SKIP LOCKED) \
+    UPDATE jobs SET status = 'running', lease_owner = $1, lease_until_ms = $2, attempts = jobs.attempts + 1, updated_ms = $3 \
+    FROM picked WHERE jobs.id = picked.id";
+
+/// How PostgreSQL inserts a batch of events and then the new events' jobs.
+const INBOX: InboxSql = InboxSql {
+    events: "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
+        SELECT e ->> 'source', e ->> 'connection', e ->> 'system', e ->> 'module', e ->> 'record_id', \
+               (e ->> 'modified_ms')::bigint, (e ->> 'payload')::jsonb, e ->> 'dedup_key', $2 \
+        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n \
+        ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key",
+    jobs: "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
+        SELECT (e ->> 'event_id')::bigint, e ->> 'flow', e ->> 'key', (e ->> 'payload')::jsonb, 'queued', 0, $2, $2, $2 \
+        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n",
+};
 
 /// How PostgreSQL stores a batch of results ([`Store::record`]): the batch arrives as JSON
 /// read with `jsonb_to_recordset`. The jobs UPDATE locks each row; a claim that took an
@@ -88,6 +113,9 @@ const PG: Dialect = Dialect {
     audit_columns: AUDIT_COLUMNS_PG,
     approval_columns: APPROVAL_COLUMNS_PG,
     json_in: "::jsonb",
+    lock_job: " FOR UPDATE",
+    claim: CLAIM,
+    inbox: INBOX,
     record: RECORD,
 };
 
@@ -208,168 +236,8 @@ impl PgStore {
     }
 }
 
-/// Locks `job_id` inside `tx` and checks that `worker` still holds it; returns its
-/// attempts. `LeaseLost` when it is not running under `worker`, `NotFound` when it does
-/// not exist.
-async fn check_lease(
-    tx: &mut Transaction<'static, Postgres>,
-    job_id: i64,
-    worker: &str,
-) -> StoreResult<i32> {
-    let row: Option<(String, Option<String>, i32)> =
-        sqlx::query_as("SELECT status, lease_owner, attempts FROM jobs WHERE id = $1 FOR UPDATE")
-            .bind(job_id)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_err)?;
-    match row {
-        None => Err(StoreError::NotFound(format!("job {job_id}"))),
-        Some((status, owner, attempts))
-            if status == "running" && owner.as_deref() == Some(worker) =>
-        {
-            Ok(attempts)
-        }
-        Some(_) => Err(StoreError::LeaseLost(job_id)),
-    }
-}
-
-/// Inserts a batch of events (a dedup key already in the inbox inserts nothing) and the
-/// new events' jobs, in the order given, inside `tx`.
-async fn insert_events(
-    tx: &mut Transaction<'static, Postgres>,
-    events: &[(NewEvent, Vec<NewJob>)],
-    now_ms: i64,
-) -> StoreResult<Vec<Inserted>> {
-    let returned: Vec<(i64, String)> = sqlx::query_as(
-        "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
-         SELECT e ->> 'source', e ->> 'connection', e ->> 'system', e ->> 'module', e ->> 'record_id', \
-                (e ->> 'modified_ms')::bigint, (e ->> 'payload')::jsonb, e ->> 'dedup_key', $2 \
-         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n \
-         ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key",
-    )
-    .bind(inbox::event_rows(events))
-    .bind(now_ms)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    let out = inbox::inserted(events, returned);
-    if let Some(rows) = inbox::job_rows(events, &out) {
-        sqlx::query(
-            "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
-             SELECT (e ->> 'event_id')::bigint, e ->> 'flow', e ->> 'key', (e ->> 'payload')::jsonb, 'queued', 0, $2, $2, $2 \
-             FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n",
-        )
-        .bind(rows)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-    }
-    Ok(out)
-}
-
 impl Store for PgStore {
     shared_store_methods!(PG);
-
-    async fn add_event(
-        &self,
-        event: &NewEvent,
-        jobs: &[NewJob],
-        now_ms: i64,
-    ) -> StoreResult<Inserted> {
-        let mut tx = self.begin().await?;
-        let batch = [(event.clone(), jobs.to_vec())];
-        let inserted = insert_events(&mut tx, &batch, now_ms).await?.pop().unwrap_or(Inserted::Duplicate);
-        tx.commit().await.map_err(db_err)?;
-        if matches!(inserted, Inserted::New(_)) {
-            self.enqueued(jobs.len() as u64);
-        }
-        Ok(inserted)
-    }
-
-    async fn add_events(&self, events: &[(NewEvent, Vec<NewJob>)], now_ms: i64) -> StoreResult<Vec<Inserted>> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.begin().await?;
-        let out = insert_events(&mut tx, events, now_ms).await?;
-        tx.commit().await.map_err(db_err)?;
-        self.enqueued(inbox::jobs_enqueued(events, &out));
-        Ok(out)
-    }
-
-    async fn add_events_and_move_cursor(
-        &self,
-        events: &[(NewEvent, Vec<NewJob>)],
-        cursor: &Cursor,
-        now_ms: i64,
-    ) -> StoreResult<Vec<Inserted>> {
-        let mut tx = self.begin().await?;
-        let out = insert_events(&mut tx, events, now_ms).await?;
-        sqlx::query(
-            "INSERT INTO cursors (connection, stream, position_ms, updated_ms) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (connection, stream) DO UPDATE SET position_ms = excluded.position_ms, updated_ms = excluded.updated_ms",
-        )
-        .bind(&cursor.connection)
-        .bind(&cursor.stream)
-        .bind(cursor.position_ms)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        self.enqueued(inbox::jobs_enqueued(events, &out));
-        Ok(out)
-    }
-
-    async fn claim(
-        &self,
-        worker: &str,
-        now_ms: i64,
-        lease_ms: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<Job>> {
-        // Rows another claimer has locked are skipped; a later job of a key whose earlier
-        // job is locked is still excluded, because the earlier one is unfinished in this
-        // statement's snapshot. After a lock is taken PostgreSQL re-checks the row's
-        // conditions on its newest version, so a job just claimed by someone else drops out.
-        let sql = format!(
-            "WITH picked AS (\
-               SELECT j.id FROM jobs j \
-               WHERE j.status IN ('queued', 'running') \
-                 AND ((j.status = 'queued' AND j.run_after_ms <= $3) OR (j.status = 'running' AND j.lease_until_ms <= $3)) \
-                 AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.key = j.key AND e.id <> j.id \
-                     AND e.status IN ('queued', 'running') \
-                     AND (e.id < j.id OR (e.status = 'running' AND e.lease_until_ms > $3))) \
-               ORDER BY j.id LIMIT $4 \
-               FOR UPDATE OF j SKIP LOCKED) \
-             UPDATE jobs SET status = 'running', lease_owner = $1, lease_until_ms = $2, attempts = jobs.attempts + 1, updated_ms = $3 \
-             FROM picked WHERE jobs.id = picked.id \
-             RETURNING {JOB_COLUMNS_PG}"
-        );
-        let rows: Vec<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(worker)
-            .bind(now_ms.saturating_add(lease_ms))
-            .bind(now_ms)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        jobs_from_rows(rows)
-    }
-
-    async fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        check_lease(&mut tx, job_id, worker).await?;
-        sqlx::query("UPDATE jobs SET lease_until_ms = $1 WHERE id = $2")
-            .bind(until_ms)
-            .bind(job_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)
-    }
-
 }
 
 shared_approvals!(PgStore, PG);

@@ -11,7 +11,9 @@
 //! [`shared_store_methods!`] and [`shared_approvals!`]. (Functions generic over sqlx's
 //! `Database` would need the same half-dozen `for<'q>` bounds repeated on each one;
 //! the macros expand to exactly the plain code each back end used to repeat.) A back
-//! end provides `reader()` and `writer()`, the pools reads and writes go to.
+//! end provides, as inherent methods: `reader()` and `writer()`, the pools reads and
+//! writes go to; `begin()`, a write transaction; `enqueued(n)`, told after `n` jobs were
+//! enqueued.
 
 /// How one back end spells what the two databases spell differently.
 #[derive(Debug, Clone, Copy)]
@@ -27,8 +29,29 @@ pub(crate) struct Dialect {
     pub approval_columns: &'static str,
     /// Appended to a parameter carrying JSON text into a JSON column (`::jsonb`).
     pub json_in: &'static str,
+    /// Appended to the read of a job whose lease is checked before it is extended
+    /// (` FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` already holds the write lock).
+    pub lock_job: &'static str,
+    /// Claims up to `$4` jobs for worker `$1` until `$2` at time `$3`: the runnable ones,
+    /// oldest first, never two of one key nor one whose key has an older unfinished job.
+    /// `RETURNING` and the job columns are appended.
+    pub claim: &'static str,
+    /// The statements that store a batch of events.
+    pub inbox: InboxSql,
     /// The statements that store a batch of results.
     pub record: RecordSql,
+}
+
+/// The two statements of [`Store::add_events`](super::Store::add_events), each taking
+/// its rows as one JSON array in `$1` (built by [`inbox`](super::inbox)) and the time in
+/// `$2`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InboxSql {
+    /// Inserts the events, in the order given; a dedup key already stored inserts nothing.
+    /// Returns `(id, dedup_key)` of the new ones.
+    pub events: &'static str,
+    /// Inserts the new events' jobs, in the order given.
+    pub jobs: &'static str,
 }
 
 /// The five statements of [`Store::record`](super::Store::record), each taking its rows
@@ -52,6 +75,22 @@ pub(crate) struct RecordSql {
 /// `impl Store` of a type with `reader()` and `writer()` pools; `$dialect` is its
 /// [`Dialect`].
 macro_rules! shared_store_methods {
+    // Inserts a batch of events and the new events' jobs inside transaction `$tx`;
+    // evaluates to what storing each event did.
+    (@insert_events $dialect:expr, $tx:ident, $events:ident, $now_ms:ident) => {{
+        use $crate::store::{convert::db_err, inbox};
+        let returned: Vec<(i64, String)> = sqlx::query_as($dialect.inbox.events)
+            .bind(inbox::event_rows($events))
+            .bind($now_ms)
+            .fetch_all(&mut *$tx)
+            .await
+            .map_err(db_err)?;
+        let out = inbox::inserted($events, returned);
+        if let Some(rows) = inbox::job_rows($events, &out) {
+            sqlx::query($dialect.inbox.jobs).bind(rows).bind($now_ms).execute(&mut *$tx).await.map_err(db_err)?;
+        }
+        out
+    }};
     ($dialect:expr) => {
         async fn event(&self, event_id: i64) -> $crate::store::StoreResult<Option<$crate::store::StoredEvent>> {
             let sql = format!("SELECT {} FROM events WHERE id = $1", $dialect.event_columns);
@@ -83,6 +122,96 @@ macro_rules! shared_store_methods {
                 .await
                 .map_err($crate::store::convert::db_err)?;
             rows.into_iter().map($crate::store::StoredEvent::try_from).collect()
+        }
+
+        async fn add_event(
+            &self,
+            event: &$crate::store::NewEvent,
+            jobs: &[$crate::store::NewJob],
+            now_ms: i64,
+        ) -> $crate::store::StoreResult<$crate::store::Inserted> {
+            let batch = [(event.clone(), jobs.to_vec())];
+            let mut inserted = $crate::store::Store::add_events(self, &batch, now_ms).await?;
+            Ok(inserted.pop().unwrap_or($crate::store::Inserted::Duplicate))
+        }
+
+        async fn add_events(
+            &self,
+            events: &[($crate::store::NewEvent, Vec<$crate::store::NewJob>)],
+            now_ms: i64,
+        ) -> $crate::store::StoreResult<Vec<$crate::store::Inserted>> {
+            if events.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut tx = self.begin().await?;
+            let out = shared_store_methods!(@insert_events $dialect, tx, events, now_ms);
+            tx.commit().await.map_err($crate::store::convert::db_err)?;
+            self.enqueued($crate::store::inbox::jobs_enqueued(events, &out));
+            Ok(out)
+        }
+
+        async fn add_events_and_move_cursor(
+            &self,
+            events: &[($crate::store::NewEvent, Vec<$crate::store::NewJob>)],
+            cursor: &$crate::store::Cursor,
+            now_ms: i64,
+        ) -> $crate::store::StoreResult<Vec<$crate::store::Inserted>> {
+            use $crate::store::convert::db_err;
+            let mut tx = self.begin().await?;
+            let out = shared_store_methods!(@insert_events $dialect, tx, events, now_ms);
+            sqlx::query(
+                "INSERT INTO cursors (connection, stream, position_ms, updated_ms) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (connection, stream) DO UPDATE SET position_ms = excluded.position_ms, updated_ms = excluded.updated_ms",
+            )
+            .bind(&cursor.connection)
+            .bind(&cursor.stream)
+            .bind(cursor.position_ms)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+            self.enqueued($crate::store::inbox::jobs_enqueued(events, &out));
+            Ok(out)
+        }
+
+        async fn claim(
+            &self,
+            worker: &str,
+            now_ms: i64,
+            lease_ms: i64,
+            limit: u32,
+        ) -> $crate::store::StoreResult<Vec<$crate::store::Job>> {
+            let sql = format!("{} RETURNING {}", $dialect.claim, $dialect.job_columns);
+            let rows: Vec<$crate::store::rows::JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(worker)
+                .bind(now_ms.saturating_add(lease_ms))
+                .bind(now_ms)
+                .bind(i64::from(limit))
+                .fetch_all(self.writer())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            $crate::store::rows::jobs_from_rows(rows)
+        }
+
+        async fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> $crate::store::StoreResult<()> {
+            use $crate::store::{StoreError, convert::db_err};
+            let mut tx = self.begin().await?;
+            let sql = format!("SELECT status, lease_owner FROM jobs WHERE id = $1{}", $dialect.lock_job);
+            let row: Option<(String, Option<String>)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(job_id).fetch_optional(&mut *tx).await.map_err(db_err)?;
+            match row {
+                None => return Err(StoreError::NotFound(format!("job {job_id}"))),
+                Some((status, owner)) if status == "running" && owner.as_deref() == Some(worker) => {}
+                Some(_) => return Err(StoreError::LeaseLost(job_id)),
+            }
+            sqlx::query("UPDATE jobs SET lease_until_ms = $1 WHERE id = $2")
+                .bind(until_ms)
+                .bind(job_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)
         }
 
         async fn record(

@@ -20,16 +20,13 @@ use std::time::Duration;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
 use super::convert::{db_err, migrate_err};
 use super::redact::redact_message;
-use super::rows::{EVENT_COLUMNS, JOB_COLUMNS, JobRow, jobs_from_rows};
-use super::shared::{Dialect, RecordSql, shared_approvals, shared_store_methods};
-use super::inbox;
-use super::{
-    Cursor, Inserted, Job, NewEvent, NewJob, Store, StoreError, StoreResult,
-};
+use super::rows::{EVENT_COLUMNS, JOB_COLUMNS};
+use super::shared::{Dialect, InboxSql, RecordSql, shared_approvals, shared_store_methods};
+use super::{Store, StoreError, StoreResult};
 
 /// The default database file.
 pub const DEFAULT_SQLITE_FILE: &str = "zoho-bridge.db";
@@ -39,6 +36,30 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reader connections (2 cores: more would only queue on the CPU).
 const READERS: u32 = 4;
+
+/// How SQLite claims jobs (the shared code appends `RETURNING` and the job columns).
+/// One statement, so atomic on its own; the writer pool makes it the only writer.
+const CLAIM: &str = "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until_ms = $2, attempts = attempts + 1, updated_ms = $3 \
+    WHERE id IN (\
+      SELECT j.id FROM jobs j \
+      WHERE j.status IN ('queued', 'running') \
+        AND ((j.status = 'queued' AND j.run_after_ms <= $3) OR (j.status = 'running' AND j.lease_until_ms <= $3)) \
+        AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.key = j.key AND e.id <> j.id \
+            AND e.status IN ('queued', 'running') \
+            AND (e.id < j.id OR (e.status = 'running' AND e.lease_until_ms > $3))) \
+      ORDER BY j.id LIMIT $4)";
+
+/// How SQLite inserts a batch of events and then the new events' jobs.
+const INBOX: InboxSql = InboxSql {
+    events: "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
+        SELECT value ->> 'source', value ->> 'connection', value ->> 'system', value ->> 'module', \
+               value ->> 'record_id', value ->> 'modified_ms', value ->> 'payload', value ->> 'dedup_key', $2 \
+        FROM json_each($1) WHERE true ORDER BY key \
+        ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key",
+    jobs: "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
+        SELECT value ->> 'event_id', value ->> 'flow', value ->> 'key', value ->> 'payload', 'queued', 0, $2, $2, $2 \
+        FROM json_each($1) ORDER BY key",
+};
 
 /// How SQLite stores a batch of results ([`Store::record`]): the batch arrives as JSON
 /// arrays read with `json_each`. The whole batch runs in `BEGIN IMMEDIATE`, so no claim
@@ -85,6 +106,9 @@ const SQLITE: Dialect = Dialect {
     audit_columns: "id, at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok",
     approval_columns: "id, requested_by, action, payload, status, decided_by, created_ms, decided_ms",
     json_in: "",
+    lock_job: "",
+    claim: CLAIM,
+    inbox: INBOX,
     record: RECORD,
 };
 
@@ -158,6 +182,10 @@ impl SqliteStore {
         &self.writer
     }
 
+    /// Told after jobs were enqueued: nothing to do (SQLite plans the claim well from
+    /// its indexes alone, and its file needs no vacuuming to stay fast).
+    fn enqueued(&self, _jobs: u64) {}
+
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         self.writer
             .begin_with("BEGIN IMMEDIATE")
@@ -166,157 +194,8 @@ impl SqliteStore {
     }
 }
 
-/// Checks inside `tx` that `worker` still holds `job_id`; returns its attempts.
-/// `LeaseLost` when the job is not running under `worker`, `NotFound` when it does not exist.
-async fn check_lease(
-    tx: &mut Transaction<'static, Sqlite>,
-    job_id: i64,
-    worker: &str,
-) -> StoreResult<i32> {
-    let row: Option<(String, Option<String>, i32)> =
-        sqlx::query_as("SELECT status, lease_owner, attempts FROM jobs WHERE id = ?")
-            .bind(job_id)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_err)?;
-    match row {
-        None => Err(StoreError::NotFound(format!("job {job_id}"))),
-        Some((status, owner, attempts))
-            if status == "running" && owner.as_deref() == Some(worker) =>
-        {
-            Ok(attempts)
-        }
-        Some(_) => Err(StoreError::LeaseLost(job_id)),
-    }
-}
-
-/// Inserts a batch of events (a dedup key already in the inbox inserts nothing) and the
-/// new events' jobs, in the order given, inside `tx`.
-async fn insert_events(
-    tx: &mut Transaction<'static, Sqlite>,
-    events: &[(NewEvent, Vec<NewJob>)],
-    now_ms: i64,
-) -> StoreResult<Vec<Inserted>> {
-    let returned: Vec<(i64, String)> = sqlx::query_as(
-        "INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
-         SELECT value ->> 'source', value ->> 'connection', value ->> 'system', value ->> 'module', \
-                value ->> 'record_id', value ->> 'modified_ms', value ->> 'payload', value ->> 'dedup_key', ?2 \
-         FROM json_each(?1) WHERE true ORDER BY key \
-         ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key",
-    )
-    .bind(inbox::event_rows(events))
-    .bind(now_ms)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    let out = inbox::inserted(events, returned);
-    if let Some(rows) = inbox::job_rows(events, &out) {
-        sqlx::query(
-            "INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) \
-             SELECT value ->> 'event_id', value ->> 'flow', value ->> 'key', value ->> 'payload', 'queued', 0, ?2, ?2, ?2 \
-             FROM json_each(?1) ORDER BY key",
-        )
-        .bind(rows)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-    }
-    Ok(out)
-}
-
 impl Store for SqliteStore {
     shared_store_methods!(SQLITE);
-
-    async fn add_event(
-        &self,
-        event: &NewEvent,
-        jobs: &[NewJob],
-        now_ms: i64,
-    ) -> StoreResult<Inserted> {
-        let mut tx = self.begin().await?;
-        let batch = [(event.clone(), jobs.to_vec())];
-        let inserted = insert_events(&mut tx, &batch, now_ms).await?.pop().unwrap_or(Inserted::Duplicate);
-        tx.commit().await.map_err(db_err)?;
-        Ok(inserted)
-    }
-
-    async fn add_events(&self, events: &[(NewEvent, Vec<NewJob>)], now_ms: i64) -> StoreResult<Vec<Inserted>> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.begin().await?;
-        let out = insert_events(&mut tx, events, now_ms).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(out)
-    }
-
-    async fn add_events_and_move_cursor(
-        &self,
-        events: &[(NewEvent, Vec<NewJob>)],
-        cursor: &Cursor,
-        now_ms: i64,
-    ) -> StoreResult<Vec<Inserted>> {
-        let mut tx = self.begin().await?;
-        let out = insert_events(&mut tx, events, now_ms).await?;
-        sqlx::query(
-            "INSERT INTO cursors (connection, stream, position_ms, updated_ms) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (connection, stream) DO UPDATE SET position_ms = excluded.position_ms, updated_ms = excluded.updated_ms",
-        )
-        .bind(&cursor.connection)
-        .bind(&cursor.stream)
-        .bind(cursor.position_ms)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(out)
-    }
-
-    async fn claim(
-        &self,
-        worker: &str,
-        now_ms: i64,
-        lease_ms: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<Job>> {
-        // One statement, so atomic on its own; the writer pool makes it the only writer.
-        let sql = format!(
-            "UPDATE jobs SET status = 'running', lease_owner = ?1, lease_until_ms = ?2, attempts = attempts + 1, updated_ms = ?3 \
-             WHERE id IN (\
-               SELECT j.id FROM jobs j \
-               WHERE j.status IN ('queued', 'running') \
-                 AND ((j.status = 'queued' AND j.run_after_ms <= ?3) OR (j.status = 'running' AND j.lease_until_ms <= ?3)) \
-                 AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.key = j.key AND e.id <> j.id \
-                     AND e.status IN ('queued', 'running') \
-                     AND (e.id < j.id OR (e.status = 'running' AND e.lease_until_ms > ?3))) \
-               ORDER BY j.id LIMIT ?4) \
-             RETURNING {JOB_COLUMNS}"
-        );
-        let rows: Vec<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(worker)
-            .bind(now_ms.saturating_add(lease_ms))
-            .bind(now_ms)
-            .bind(i64::from(limit))
-            .fetch_all(&self.writer)
-            .await
-            .map_err(db_err)?;
-        jobs_from_rows(rows)
-    }
-
-    async fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        check_lease(&mut tx, job_id, worker).await?;
-        sqlx::query("UPDATE jobs SET lease_until_ms = ? WHERE id = ?")
-            .bind(until_ms)
-            .bind(job_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)
-    }
-
 }
 
 shared_approvals!(SqliteStore, SQLITE);
