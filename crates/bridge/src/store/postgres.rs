@@ -5,6 +5,10 @@
 //! failing and extending lock the job row first (`FOR UPDATE`), so a claim taking over an
 //! expired lease and the old worker's finish cannot both win. JSON is stored as `jsonb`
 //! and travels as text (`$n::jsonb` in, `::text` out) so both back ends share decoding.
+//!
+//! The methods of [`Store`] are the shared ones ([`super::shared`]); this file holds how
+//! to connect, the statements PostgreSQL spells its own way ([`PG`]) and the upkeep of
+//! the queue's statistics.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -12,6 +12,9 @@
 //! cost is one WAL sync per commit; the worker stores results in batches, so it is paid
 //! per batch, not per job (`cargo bench -p bridge --bench engine`: 4,001 events/s end to
 //! end with `FULL`, 4,624 with `NORMAL`).
+//!
+//! The methods of [`Store`] are the shared ones ([`super::shared`]); this file holds how
+//! to open the file and the statements SQLite spells its own way ([`SQLITE`]).
 
 use std::path::Path;
 use std::str::FromStr;
