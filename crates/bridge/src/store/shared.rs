@@ -1,11 +1,12 @@
-//! The queries SQLite and PostgreSQL run alike, written once for both back ends.
+//! The store's methods, written once for both back ends.
 //!
 //! Most of the store is plain SQL both databases read word for word (sqlx numbers the
-//! parameters `$1, $2, …` for both). What differs is in a [`Dialect`]: how JSON columns
-//! are selected and written, the job columns' table prefix, and the statements that store
-//! a batch of results ([`RecordSql`]: the steps are shared, the set-based SQL is not). The
-//! claim, the leases and the inbox inserts differ in substance and stay in `sqlite.rs`
-//! and `postgres.rs`.
+//! parameters `$1, $2, …` for both). What differs is in each back end's [`Dialect`]: how
+//! JSON columns are selected and written, the claim (`FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL, one statement under SQLite's single writer), the row lock before a lease is
+//! extended, and the set-based statements that store a batch of events ([`InboxSql`]) or
+//! of results ([`RecordSql`]). The steps around those statements are the same and live
+//! here.
 //!
 //! The methods are written into each back end's `impl Store` and `impl Approvals` by
 //! [`shared_store_methods!`] and [`shared_approvals!`]. (Functions generic over sqlx's
@@ -71,9 +72,8 @@ pub(crate) struct RecordSql {
     pub existing: &'static str,
 }
 
-/// The [`Store`](super::Store) methods both back ends run with the same SQL, for the
-/// `impl Store` of a type with `reader()` and `writer()` pools; `$dialect` is its
-/// [`Dialect`].
+/// The [`Store`](super::Store) methods, for the `impl Store` of a back end with the
+/// inherent methods listed at the top of this file; `$dialect` is its [`Dialect`].
 macro_rules! shared_store_methods {
     // Inserts a batch of events and the new events' jobs inside transaction `$tx`;
     // evaluates to what storing each event did.
