@@ -7,7 +7,7 @@ mod store_suite;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bridge::store::{AnyStore, PgStore, Store, StoreError};
+use bridge::store::{AnyStore, AuditEntry, Finish, JobResult, JobStatus, Link, PgStore, Store, StoreError};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgPool};
 
@@ -161,9 +161,30 @@ async fn connection_errors_do_not_leak_the_password() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_vacuums_and_analyzes_its_tables() {
     with_pg(|store, url| async move {
+        let stats = PgPoolOptions::new().max_connections(1).connect(&url).await.expect("connect");
+        // Two rounds of 100 done jobs linking the same 100 products, each write audited
+        // before it is sent and completed after: links and audit gather dead rows past
+        // autovacuum's threshold (50 + a fifth of the live rows).
+        for round in ["a", "b"] {
+            done_jobs_with_links_and_audit(&store, round, 100).await;
+        }
+        // A connection reports its row counts when it closes (an idle one only after
+        // ten seconds): reopen the store so that the upkeep sees them at once.
+        store.close().await;
+        let store = PgStore::connect(&url).await.expect("reopen");
+        let dead = "SELECT COALESCE(MIN(n_dead_tup), 0) FROM pg_stat_user_tables WHERE relname IN ('links', 'audit')";
+        let mut fewest_dead = 0i64;
+        for _ in 0..100 {
+            fewest_dead = sqlx::query_scalar(dead).fetch_one(&stats).await.expect("n_dead_tup");
+            if fewest_dead >= 100 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(fewest_dead >= 100, "links and audit have dead rows: {fewest_dead}");
+        // 2,000 more enqueued jobs start the upkeep.
         let page: Vec<_> = (0..2_100).map(|i| (store_suite::event(&i.to_string(), 1), vec![store_suite::job(&i.to_string())])).collect();
         store.add_events(&page, 1).await.expect("add_events");
-        let stats = PgPoolOptions::new().max_connections(1).connect(&url).await.expect("connect");
         // (vacuums, analyzes) of jobs, links, audit, events.
         let counts = "SELECT relname::text, vacuum_count + autovacuum_count, analyze_count + autoanalyze_count \
                       FROM pg_stat_user_tables WHERE relname IN ('jobs', 'links', 'audit', 'events') ORDER BY relname";
@@ -184,4 +205,52 @@ async fn the_store_vacuums_and_analyzes_its_tables() {
         stats.close().await;
     })
     .await;
+}
+
+/// Enqueues, claims and stores as done `n` jobs, the `i`-th linking product `i` and
+/// carrying one audited write stored before it was sent (as a flow's `WriteLog` does).
+async fn done_jobs_with_links_and_audit(store: &PgStore, round: &str, n: usize) {
+    let page: Vec<_> = (0..n).map(|i| {
+        let record = format!("{round}{i}");
+        (store_suite::event(&record, 1), vec![store_suite::job(&record)])
+    }).collect();
+    store.add_events(&page, 1).await.expect("add_events");
+    let jobs = store.claim("w", 2, 60_000, n as u32).await.expect("claim");
+    assert_eq!(jobs.len(), n);
+    let mut results = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let mut entry = AuditEntry {
+            id: 0,
+            at_ms: 3,
+            actor: "w".into(),
+            job_id: Some(job.id),
+            event_id: Some(job.event_id),
+            connection: "acme".into(),
+            system: "books".into(),
+            module: "items".into(),
+            record_id: None,
+            action: "update".into(),
+            request: serde_json::json!({"rate": "1.00"}),
+            response: serde_json::json!({"outcome": "unknown"}),
+            ok: false,
+        };
+        entry.id = store.add_audit(&entry).await.expect("add_audit");
+        entry.record_id = Some(format!("item-{i}"));
+        entry.response = serde_json::json!({"code": 0});
+        entry.ok = true;
+        let link = Link {
+            connection: "acme".into(),
+            crm_module: "Products".into(),
+            crm_id: i.to_string(),
+            books_entity: "items".into(),
+            books_id: format!("item-{i}"),
+            books_hash: Some(format!("{round}-hash")),
+            crm_hash: None,
+            updated_ms: 0,
+        };
+        let done = Finish::Done { outcome: "updated".into(), link: Some(link), audit: vec![entry] };
+        results.push((job.id, JobResult::Finish(done)));
+    }
+    let answers = store.record("w", &results, 4).await.expect("record");
+    assert!(answers.iter().all(|a| matches!(a, Ok(JobStatus::Done))), "{answers:?}");
 }
