@@ -88,7 +88,7 @@ impl Request {
 /// A successful answer.
 #[derive(Debug, Clone)]
 pub struct Response {
-    /// HTTP status (2xx, 304, or CRM's 400 carrying per-record results).
+    /// HTTP status (2xx, 304, or CRM's 400/412 carrying per-record results).
     pub status: u16,
     /// The body (empty for 204 and 304).
     pub body: Bytes,
@@ -292,9 +292,10 @@ impl Transport {
             return Ok(Response { status, body });
         }
         let parsed: Option<Value> = serde_json::from_slice(&body).ok();
-        // CRM writes answer 400 when every record failed, still with per-record `data`.
+        // CRM writes answer 400 when every record failed (412 when every one failed on
+        // If-Unmodified-Since), still with per-record `data`.
         if req.api == Api::Crm
-            && status == 400
+            && (status == 400 || status == 412)
             && parsed.as_ref().is_some_and(|v| v.get("data").is_some_and(Value::is_array))
         {
             return Ok(Response { status, body });

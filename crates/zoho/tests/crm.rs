@@ -1,6 +1,6 @@
 //! CRM against the emulator: paging 450 records, batch writes with per-record results,
-//! search values with every special character, If-Modified-Since, metadata and
-//! notification channels.
+//! search values with every special character, If-Modified-Since, If-Unmodified-Since,
+//! metadata and notification channels.
 
 mod support;
 
@@ -140,6 +140,40 @@ async fn if_modified_since_returns_only_newer_records_or_nothing() {
     let newer: Vec<Contact> = crm.list("Contacts", ListParams::new(["Last_Name"]).modified_since(since)).try_collect().await.unwrap();
     assert_eq!(newer.len(), 1);
     assert_eq!(newer[0].last_name.as_deref(), Some("New"));
+}
+
+#[tokio::test]
+async fn if_unmodified_since_keeps_a_change_made_after_our_read() {
+    let (emu, client, _) = support::start().await;
+    let crm = client.crm();
+    let inserted = crm.insert("Contacts", &[contact("First", "first@example.com")], &WriteOptions::default()).await.unwrap();
+    let id = inserted[0].id().unwrap().to_string();
+    let read_time = || {
+        let crm = crm.clone();
+        let id = id.clone();
+        async move {
+            let read: Contact = crm.get("Contacts", &id, &["Last_Name", "Modified_Time"]).await.unwrap().unwrap();
+            read.modified_time.as_deref().expect("Modified_Time").parse::<jiff::Timestamp>().unwrap()
+        }
+    };
+    let ours = Contact { id: Some(id.clone()), last_name: Some("Ours".into()), ..Contact::default() };
+
+    // Nobody changed it since our read: the update goes through (within the same second too).
+    let since = read_time().await;
+    let r = crm.update("Contacts", std::slice::from_ref(&ours), &WriteOptions::default().unmodified_since(since)).await.unwrap();
+    assert!(r[0].is_success() && !r[0].is_already_modified(), "{r:?}");
+
+    // We read it again; someone else edits it five seconds later; our update from that
+    // read is refused in its own result (CRM answers 412) and their change stays.
+    let since = read_time().await;
+    emu.state().clock.advance_ms(5_000);
+    let theirs = Contact { id: Some(id.clone()), last_name: Some("Theirs".into()), ..Contact::default() };
+    crm.update("Contacts", &[theirs], &WriteOptions::default()).await.unwrap();
+    let r = crm.update("Contacts", &[ours], &WriteOptions::default().unmodified_since(since)).await.unwrap();
+    assert!(r[0].is_already_modified() && !r[0].is_success(), "{r:?}");
+    assert!(r[0].details.get("Modified_Time").is_some_and(|t| t.is_string()), "{r:?}");
+    let now: Contact = crm.get("Contacts", &id, &["Last_Name"]).await.unwrap().unwrap();
+    assert_eq!(now.last_name.as_deref(), Some("Theirs"));
 }
 
 #[tokio::test]

@@ -196,9 +196,11 @@ fn write(state: &AppState, module: &str, bytes: &[u8], mode: Mode, path_id: Opti
                     continue;
                 }
             };
+            // Compared in whole seconds, the resolution of `Modified_Time` (and so of
+            // the time a client read and sends back).
             if let (Some(id), Some(since)) = (target, unmodified_since)
                 && let Some(record) = crm.record(module.api_name, id)
-                    && record.modified_ms > since {
+                    && record.modified_ms.div_euclid(1000) * 1000 > since {
                         let f = &record.fields;
                         entries.push(error_entry(
                             "ALREADY_MODIFIED",

@@ -359,6 +359,13 @@ impl WriteResult {
         self.status.eq_ignore_ascii_case("success") || self.code == "SUCCESS"
     }
 
+    /// Refused because the record was modified after the write's `unmodified_since`
+    /// ([`WriteOptions`](super::records::WriteOptions)): `ALREADY_MODIFIED`, with the
+    /// record's current `Modified_Time` in `details`.
+    pub fn is_already_modified(&self) -> bool {
+        self.code == "ALREADY_MODIFIED"
+    }
+
     /// The record id (on success; on `DUPLICATE_DATA` the existing record's id).
     pub fn id(&self) -> Option<&str> {
         self.details

@@ -89,13 +89,27 @@ pub struct WriteOptions {
     /// Automation to run: `None` runs all (Zoho's default), `Some(vec![])` none, or a
     /// subset of `workflow`, `approval`, `blueprint`.
     pub trigger: Option<Vec<String>>,
+    /// Update only records not modified after this (`If-Unmodified-Since`, whole
+    /// seconds, as CRM's `Modified_Time`). A record changed since answers, in its own
+    /// result, `ALREADY_MODIFIED` with its current `Modified_Time`
+    /// ([`WriteResult::is_already_modified`]) and is left as it is. For updates and
+    /// upserts; CRM ignores it on inserts.
+    pub unmodified_since: Option<Timestamp>,
 }
 
 impl WriteOptions {
     /// Runs no workflow, approval or blueprint (what a sync engine usually wants, to
     /// avoid echo loops).
     pub fn no_triggers() -> WriteOptions {
-        WriteOptions { trigger: Some(Vec::new()) }
+        WriteOptions { trigger: Some(Vec::new()), ..WriteOptions::default() }
+    }
+
+    /// The same options, writing only records not modified after `since` (read it from
+    /// the record's `Modified_Time`): a change someone made after that read is not
+    /// overwritten.
+    pub fn unmodified_since(mut self, since: Timestamp) -> WriteOptions {
+        self.unmodified_since = Some(since);
+        self
     }
 }
 
@@ -322,14 +336,21 @@ impl Crm {
         method: Method,
         path: String,
         records: &[T],
+        options: &WriteOptions,
         extra: Map<String, Value>,
         idempotent: bool,
     ) -> Result<Vec<WriteResult>> {
         let mut results = Vec::with_capacity(records.len());
         for batch in records.chunks(MAX_BATCH) {
             let mut body = extra.clone();
+            if let Some(t) = &options.trigger {
+                body.insert("trigger".into(), json!(t));
+            }
             body.insert("data".into(), serde_json::to_value(batch).map_err(|e| Error::InvalidInput(e.to_string()))?);
-            let req = Request::new(Api::Crm, method.clone(), path.clone()).json(&body)?.idempotent(idempotent);
+            let mut req = Request::new(Api::Crm, method.clone(), path.clone()).json(&body)?.idempotent(idempotent);
+            if let Some(since) = options.unmodified_since {
+                req = req.header("If-Unmodified-Since", format_time(since));
+            }
             let sent = async {
                 let page: Page<WriteResult> = self.transport().send(&req).await?.json(&path)?;
                 if page.data.len() != batch.len() {
@@ -346,23 +367,15 @@ impl Crm {
         Ok(results)
     }
 
-    fn write_options(options: &WriteOptions) -> Map<String, Value> {
-        let mut m = Map::new();
-        if let Some(t) = &options.trigger {
-            m.insert("trigger".into(), json!(t));
-        }
-        m
-    }
-
     /// Inserts records (batches of 100). Not idempotent: after a dropped answer the
     /// error is [`Error::OutcomeUnknown`]; look the records up before inserting again.
     pub async fn insert<T: Serialize>(&self, module: &str, records: &[T], options: &WriteOptions) -> Result<Vec<WriteResult>> {
-        self.write(Method::POST, format!("/crm/v8/{module}"), records, Self::write_options(options), false).await
+        self.write(Method::POST, format!("/crm/v8/{module}"), records, options, Map::new(), false).await
     }
 
     /// Updates records; each must carry its `id`.
     pub async fn update<T: Serialize>(&self, module: &str, records: &[T], options: &WriteOptions) -> Result<Vec<WriteResult>> {
-        self.write(Method::PUT, format!("/crm/v8/{module}"), records, Self::write_options(options), true).await
+        self.write(Method::PUT, format!("/crm/v8/{module}"), records, options, Map::new(), true).await
     }
 
     /// Inserts or updates records matched on `duplicate_check_fields` (in that order;
@@ -375,11 +388,11 @@ impl Crm {
         duplicate_check_fields: &[&str],
         options: &WriteOptions,
     ) -> Result<Vec<WriteResult>> {
-        let mut extra = Self::write_options(options);
+        let mut extra = Map::new();
         if !duplicate_check_fields.is_empty() {
             extra.insert("duplicate_check_fields".into(), json!(duplicate_check_fields));
         }
-        self.write(Method::POST, format!("/crm/v8/{module}/upsert"), records, extra, true).await
+        self.write(Method::POST, format!("/crm/v8/{module}/upsert"), records, options, extra, true).await
     }
 
     /// Deletes records by id (batches of 100).
@@ -401,7 +414,7 @@ impl Crm {
     /// Links records to a record's related list (`PUT /{module}/{id}/{related_list}`),
     /// e.g. products to a price book with their `list_price`.
     pub async fn relate<T: Serialize>(&self, module: &str, id: &str, related_list: &str, records: &[T]) -> Result<Vec<WriteResult>> {
-        self.write(Method::PUT, format!("/crm/v8/{module}/{id}/{related_list}"), records, Map::new(), true).await
+        self.write(Method::PUT, format!("/crm/v8/{module}/{id}/{related_list}"), records, &WriteOptions::default(), Map::new(), true).await
     }
 
     /// Deleted records of a module (`kind`: `all`, `recycle` or `permanent`), newest
