@@ -27,7 +27,8 @@
 //! - **CRM** ([`crm::Crm`]): lists as `Stream`s (pages and page tokens, `fields` split
 //!   into reads of 50), get, insert/update/upsert/delete in batches of 100 with one
 //!   result per record, search with an escaping [`crm::criteria::Criteria`] builder,
-//!   COQL, related lists, field metadata, If-Modified-Since, and the Notification API.
+//!   COQL, related lists, field metadata, If-Modified-Since reads and If-Unmodified-Since
+//!   updates, and the Notification API.
 //! - **Books** ([`books::Books`]): organisations, contacts and contact persons, items,
 //!   taxes, currencies, templates, invoices, estimates, customer payments and credit
 //!   notes, lists as `Stream`s over `page_context`, webhook payload parsing.
