@@ -76,19 +76,8 @@ const INBOX: InboxSql = InboxSql {
 /// expired lease over meanwhile has changed `lease_owner`, and PostgreSQL re-checks the
 /// condition on the newest version, so only jobs still leased to the worker are updated.
 const RECORD: RecordSql = RecordSql {
-    jobs: "UPDATE jobs SET \
-          status = CASE r.kind WHEN 'fail' THEN \
-              (CASE WHEN r.retryable AND jobs.attempts < r.max_attempts THEN 'queued' ELSE 'dead' END) \
-            ELSE r.kind END, \
-          outcome = CASE r.kind WHEN 'fail' THEN jobs.outcome ELSE r.outcome END, \
-          last_error = CASE r.kind WHEN 'fail' THEN r.error ELSE jobs.last_error END, \
-          run_after_ms = CASE WHEN r.kind = 'fail' AND r.retryable AND jobs.attempts < r.max_attempts \
-            THEN r.retry_at_ms WHEN r.kind = 'fail' THEN $3 ELSE jobs.run_after_ms END, \
-          lease_owner = NULL, lease_until_ms = NULL, updated_ms = $3 \
-        FROM (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, kind text, outcome text, error text, \
-                retryable boolean, max_attempts integer, retry_at_ms bigint) ORDER BY id) AS r \
-        WHERE jobs.id = r.id AND jobs.status = 'running' AND jobs.lease_owner = $2 \
-        RETURNING jobs.id, jobs.status",
+    results: "(SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, kind text, outcome text, error text, \
+          retryable boolean, max_attempts integer, retry_at_ms bigint) ORDER BY id)",
     links: "INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
         SELECT connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms \
         FROM jsonb_to_recordset($1::jsonb) AS x(connection text, crm_module text, crm_id text, books_entity text, \

@@ -55,13 +55,14 @@ pub(crate) struct InboxSql {
     pub jobs: &'static str,
 }
 
-/// The five statements of [`Store::record`](super::Store::record), each taking its rows
-/// as one JSON array in `$1` (built by [`results`](super::results)): the set-based
-/// reading of that array is what differs between the databases.
+/// The statements of [`Store::record`](super::Store::record), each taking its rows as
+/// one JSON array in `$1` (built by [`results`](super::results)): the set-based reading
+/// of that array is what differs between the databases.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RecordSql {
-    /// Updates the jobs still leased to worker `$2` at time `$3`; returns `(id, status)`.
-    pub jobs: &'static str,
+    /// A subquery reading the results in `$1` as rows `(id, kind, outcome, error,
+    /// retryable, max_attempts, retry_at_ms)`, for [`jobs_from_results`].
+    pub results: &'static str,
     /// Upserts the links of the done jobs.
     pub links: &'static str,
     /// Inserts the audit entries not stored before the write.
@@ -70,6 +71,27 @@ pub(crate) struct RecordSql {
     pub audit_answers: &'static str,
     /// Selects which of the given job ids exist.
     pub existing: &'static str,
+}
+
+/// The UPDATE that stores the results read by `results` (a [`RecordSql::results`]) on
+/// the jobs still leased to worker `$2`, at time `$3`: done and skipped jobs end; a
+/// failed one is queued again at its retry time while retryable and under its attempts,
+/// else dead-lettered with its error. Returns `(id, status)` of each job updated.
+pub(crate) fn jobs_from_results(results: &str) -> String {
+    format!(
+        "UPDATE jobs SET \
+           status = CASE r.kind WHEN 'fail' THEN \
+               (CASE WHEN r.retryable AND jobs.attempts < r.max_attempts THEN 'queued' ELSE 'dead' END) \
+             ELSE r.kind END, \
+           outcome = CASE r.kind WHEN 'fail' THEN jobs.outcome ELSE r.outcome END, \
+           last_error = CASE r.kind WHEN 'fail' THEN r.error ELSE jobs.last_error END, \
+           run_after_ms = CASE WHEN r.kind = 'fail' AND r.retryable AND jobs.attempts < r.max_attempts \
+             THEN r.retry_at_ms WHEN r.kind = 'fail' THEN $3 ELSE jobs.run_after_ms END, \
+           lease_owner = NULL, lease_until_ms = NULL, updated_ms = $3 \
+         FROM {results} AS r \
+         WHERE jobs.id = r.id AND jobs.status = 'running' AND jobs.lease_owner = $2 \
+         RETURNING jobs.id, jobs.status"
+    )
 }
 
 /// The [`Store`](super::Store) methods, for the `impl Store` of a back end with the
@@ -227,7 +249,8 @@ macro_rules! shared_store_methods {
             let sql = $dialect.record;
             let mut tx = self.begin().await?;
             // Only rows still leased to `worker` are updated; RETURNING names them.
-            let returned: Vec<(i64, String)> = sqlx::query_as(sql.jobs)
+            let jobs = $crate::store::shared::jobs_from_results(sql.results);
+            let returned: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(jobs))
                 .bind(results::job_rows(results))
                 .bind(worker)
                 .bind(now_ms)

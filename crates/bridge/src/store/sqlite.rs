@@ -77,21 +77,10 @@ const INBOX: InboxSql = InboxSql {
 /// arrays read with `json_each`. The whole batch runs in `BEGIN IMMEDIATE`, so no claim
 /// can come between the lease check in the first statement and the commit.
 const RECORD: RecordSql = RecordSql {
-    jobs: "UPDATE jobs SET \
-          status = CASE r.kind WHEN 'fail' THEN \
-              (CASE WHEN r.retryable AND jobs.attempts < r.max_attempts THEN 'queued' ELSE 'dead' END) \
-            ELSE r.kind END, \
-          outcome = CASE r.kind WHEN 'fail' THEN jobs.outcome ELSE r.outcome END, \
-          last_error = CASE r.kind WHEN 'fail' THEN r.error ELSE jobs.last_error END, \
-          run_after_ms = CASE WHEN r.kind = 'fail' AND r.retryable AND jobs.attempts < r.max_attempts \
-            THEN r.retry_at_ms WHEN r.kind = 'fail' THEN $3 ELSE jobs.run_after_ms END, \
-          lease_owner = NULL, lease_until_ms = NULL, updated_ms = $3 \
-        FROM (SELECT value ->> 'id' AS id, value ->> 'kind' AS kind, value ->> 'outcome' AS outcome, \
-                value ->> 'error' AS error, value ->> 'retryable' AS retryable, \
-                value ->> 'max_attempts' AS max_attempts, value ->> 'retry_at_ms' AS retry_at_ms \
-              FROM json_each($1)) AS r \
-        WHERE jobs.id = r.id AND jobs.status = 'running' AND jobs.lease_owner = $2 \
-        RETURNING jobs.id, jobs.status",
+    results: "(SELECT value ->> 'id' AS id, value ->> 'kind' AS kind, value ->> 'outcome' AS outcome, \
+          value ->> 'error' AS error, value ->> 'retryable' AS retryable, \
+          value ->> 'max_attempts' AS max_attempts, value ->> 'retry_at_ms' AS retry_at_ms \
+        FROM json_each($1))",
     links: "INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
         SELECT value ->> 'connection', value ->> 'crm_module', value ->> 'crm_id', value ->> 'books_entity', \
                value ->> 'books_id', value ->> 'books_hash', value ->> 'crm_hash', value ->> 'updated_ms' \
