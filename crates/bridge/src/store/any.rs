@@ -6,7 +6,7 @@ use super::approval::{Approval, ApprovalStatus, Approvals};
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::{
-    AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, Link, NewEvent, NewJob, Store,
+    AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, Link, NewEvent, NewJob, Pruned, Store,
     StoreResult, StoredEvent,
 };
 
@@ -129,6 +129,10 @@ impl Store for AnyStore {
 
     async fn drop_dead(&self, job_id: i64, reason: &str, now_ms: i64) -> StoreResult<()> {
         delegate!(self, s => s.drop_dead(job_id, reason, now_ms))
+    }
+
+    async fn prune(&self, before_ms: i64) -> StoreResult<Pruned> {
+        delegate!(self, s => s.prune(before_ms))
     }
 
     async fn link_by_crm(

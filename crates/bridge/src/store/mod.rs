@@ -422,5 +422,25 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Audit entries about one record, newest first.
     fn audit_for_record(&self, system: &str, module: &str, record_id: &str) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;
+
+    /// Deletes what is finished and older than `before_ms`: done and skipped jobs last
+    /// updated before it, then inbox events received before it that no job refers to any
+    /// more. Queued, running and dead jobs (and their events) stay, and so do the audit
+    /// log, links and cursors. Runs in transactions of [`PRUNE_BATCH`] rows, so writers
+    /// are held up only briefly. A delivery repeated after its event was pruned enqueues
+    /// a job again, which the flow skips by the content hash of what it last wrote.
+    fn prune(&self, before_ms: i64) -> impl Future<Output = StoreResult<Pruned>> + Send;
+}
+
+/// Rows [`Store::prune`] deletes per transaction.
+pub const PRUNE_BATCH: i64 = 5_000;
+
+/// What [`Store::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    /// Done and skipped jobs.
+    pub jobs: u64,
+    /// Inbox events.
+    pub events: u64,
 }
 

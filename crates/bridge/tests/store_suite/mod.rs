@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use bridge::store::{
     ApprovalStatus, Approvals, AuditEntry, Cursor, Failure, Finish, Inserted, JobResult,
-    JobStatus, Link, NewEvent, NewJob, Source, Store, StoreError,
+    JobStatus, Link, NewEvent, NewJob, PRUNE_BATCH, Pruned, Source, Store, StoreError,
 };
 use serde_json::json;
 
@@ -835,6 +835,49 @@ async fn enqueue_records<S: Store>(store: &S, n: usize) -> Vec<i64> {
     ids
 }
 
+/// Pruning deletes finished jobs and the events nothing refers to any more, older than
+/// the cut-off, in batches; unfinished and dead work, the audit log and links stay.
+pub async fn prune_finished_work<S: Store>(store: S) {
+    let ids = enqueue_records(&store, 5).await;
+    let (done, skip, dead, running, queued) = (ids[0], ids[1], ids[2], ids[3], ids[4]);
+    assert_eq!(store.claim("w", T0, LONG_LEASE, 4).await.expect("claim").len(), 4);
+    let batch = vec![
+        (done, JobResult::Finish(Finish::Done { outcome: "created".into(), link: Some(link("1", "b1", Some("h1"), None)), audit: vec![audit("w", "b1", "create", T0 + 1, Some(done))] })),
+        (skip, JobResult::Finish(skipped())),
+        (dead, JobResult::Fail { failure: Failure { error: "Zoho refused".into(), retryable: false, audit: vec![] }, retry_at_ms: T0, max_attempts: 5 }),
+    ];
+    store.record("w", &batch, T0 + 10).await.expect("record");
+    let event_of = |job: i64| { let store = store.clone(); async move { store.job(job).await.expect("job").expect("exists").event_id } };
+    let (done_event, dead_event, running_event) = (event_of(done).await, event_of(dead).await, event_of(running).await);
+
+    assert_eq!(store.prune(T0 + 10).await.expect("prune"), Pruned::default(), "nothing finished before the cut-off");
+    assert_eq!(store.prune(T0 + 11).await.expect("prune"), Pruned { jobs: 2, events: 2 });
+    assert_eq!(store.job(done).await.expect("job"), None);
+    assert_eq!(store.job(skip).await.expect("job"), None);
+    assert_eq!(store.event(done_event).await.expect("event"), None);
+    for kept in [dead, running, queued] {
+        assert!(store.job(kept).await.expect("job").is_some(), "job {kept} is not finished and stays");
+    }
+    assert!(store.event(dead_event).await.expect("event").is_some(), "a dead letter keeps its event for replay");
+    assert!(store.event(running_event).await.expect("event").is_some());
+    assert_eq!(store.audit_for_record("books", "items", "b1").await.expect("audit").len(), 1, "the audit log stays");
+    assert!(store.link_by_crm("acme", "Products", "1").await.expect("link").is_some(), "links stay");
+    assert_eq!(store.prune(T0 + 11).await.expect("prune"), Pruned::default(), "pruning again deletes nothing");
+    // A pruned event's delivery repeated is new again (its flow skips it by hash).
+    let again = store.add_event(&event("1", 100), &[job("1")], T0 + 20).await.expect("add_event");
+    assert!(matches!(again, Inserted::New(_)), "{again:?}");
+
+    // More than one batch of finished work.
+    let n = PRUNE_BATCH as usize + 10;
+    let page: Vec<_> = (0..n).map(|i| (event(&format!("bulk{i}"), 1), vec![job(&format!("bulk{i}"))])).collect();
+    store.add_events(&page, T0 + 30).await.expect("add_events");
+    let claimed = store.claim("bulk", T0 + 30, LONG_LEASE, n as u32 + 10).await.expect("claim");
+    let bulk: Vec<(i64, JobResult)> = claimed.iter().filter(|j| j.key.starts_with("crm:Products:bulk")).map(|j| (j.id, JobResult::Finish(skipped()))).collect();
+    assert_eq!(bulk.len(), n);
+    store.record("bulk", &bulk, T0 + 40).await.expect("record");
+    assert_eq!(store.prune(T0 + 41).await.expect("prune"), Pruned { jobs: n as u64, events: n as u64 });
+}
+
 /// Sealed access tokens are kept per key and replaced in place.
 pub async fn shared_tokens<S: Store>(store: S) {
     assert_eq!(store.token("zoho-token:a").await.expect("token"), None);
@@ -1086,6 +1129,7 @@ macro_rules! every_store_test {
             job_counts,
             shared_tokens,
             approvals,
+            prune_finished_work,
         );
     };
 }
