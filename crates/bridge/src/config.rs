@@ -47,6 +47,8 @@ pub struct BridgeConfig {
     pub poller: PollerConfig,
     /// Which flows each (system, module) change starts (`[[routes]]`).
     pub routes: Routes,
+    /// How long finished work is kept.
+    pub retention: RetentionSettings,
 }
 
 impl Default for BridgeConfig {
@@ -60,6 +62,7 @@ impl Default for BridgeConfig {
             channels: ChannelsConfig::default(),
             poller: PollerConfig::default(),
             routes: Routes::default(),
+            retention: RetentionSettings::default(),
         }
     }
 }
@@ -129,6 +132,24 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings { id: None, concurrency: 16, lease_secs: 60, poll_ms: 500, max_attempts: 8, backoff_secs: 2, max_backoff_secs: 600 }
+    }
+}
+
+/// How long finished work is kept ([`Store::prune`](crate::store::Store::prune)).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Done and skipped jobs, and the inbox events nothing refers to any more, are
+    /// deleted this many days after they finished (checked every hour by `serve`). The
+    /// audit log, links, cursors, dead letters and unfinished work are kept. Default 0:
+    /// keep everything.
+    pub days: u32,
+}
+
+impl RetentionSettings {
+    /// The cut-off for pruning at `now_ms`, or `None` when everything is kept.
+    pub fn prune_before(&self, now_ms: i64) -> Option<i64> {
+        (self.days > 0).then(|| now_ms - i64::from(self.days) * 86_400_000)
     }
 }
 
@@ -375,6 +396,16 @@ mod tests {
         let text = "[zoho]\nemulator = \"http://e\"\n[channels]\nnotify_url = \"https://x/hooks/crm/notify\"\n[[channels.watch]]\nchannel_id = \"1\"\nevents = [\"Deals.all\"]\ntoken_env = \"BOOKS_HOOK_SECRET\"\n";
         let c = BridgeConfig::parse_with_env("z.toml", text, FLOWS, env).unwrap();
         assert!(c.channels.watch[0].token.as_ref().unwrap().matches("from-env"));
+    }
+
+    #[test]
+    fn retention_keeps_everything_unless_days_are_set() {
+        let c = BridgeConfig::parse("z.toml", "[zoho]\nemulator = \"http://e\"\n", FLOWS).unwrap();
+        assert_eq!(c.retention.prune_before(10 * 86_400_000), None);
+        let c = BridgeConfig::parse("z.toml", "[zoho]\nemulator = \"http://e\"\n[retention]\ndays = 3\n", FLOWS).unwrap();
+        assert_eq!(c.retention.prune_before(10 * 86_400_000), Some(7 * 86_400_000));
+        let e = BridgeConfig::parse("z.toml", "[zoho]\nemulator = \"http://e\"\n[retention]\ndays = -1\n", FLOWS).unwrap_err();
+        assert_eq!((e.line, e.message.starts_with("days:")), (4, true), "{e}");
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //! - `zoho-bridge audit SYSTEM MODULE RECORD_ID`: every write to one record, newest
 //!   first (`audit books items 4600000012345`); `--job ID` instead lists one job's.
 //! - `zoho-bridge events SYSTEM MODULE RECORD_ID`: what the triggers saw of a record.
+//! - `zoho-bridge prune --older-than-days N`: deletes done and skipped jobs, and the
+//!   inbox events nothing refers to any more, older than N days (the audit log, links,
+//!   dead letters and unfinished work stay). `serve` does it by itself when the config
+//!   sets `[retention] days`.
 //!
 //! Every command takes the store from `--store`, or from the config file's `store`
 //! with `--config`. Output is one JSON object per line (for people with `jq`, and for
@@ -112,6 +116,15 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// Delete finished jobs and their inbox events older than N days (the audit log,
+    /// links, dead letters and unfinished work stay).
+    Prune {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Keep the last N days (at least 1).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        older_than_days: u32,
+    },
 }
 
 fn line(value: serde_json::Value) {
@@ -184,6 +197,12 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
             for event in store.events_for_record(&system, &module, &record_id, limit).await? {
                 line(serde_json::to_value(&event)?);
             }
+        }
+        AdminCommand::Prune { store, older_than_days } => {
+            let store = store.open().await?;
+            let before_ms = now_ms() - i64::from(older_than_days) * 86_400_000;
+            let pruned = store.prune(before_ms).await?;
+            line(json!({"pruned_jobs": pruned.jobs, "pruned_events": pruned.events, "before_ms": before_ms}));
         }
     }
     Ok(())

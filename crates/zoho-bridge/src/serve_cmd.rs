@@ -3,17 +3,18 @@
 //! It reads the config file (`zoho-bridge.toml`, see `examples/zoho-bridge.toml`),
 //! opens the store, and runs together: the webhook receiver (`/hooks/...`, plus
 //! `/healthz`), the CRM notification channel keeper (when channels are configured),
-//! the pollers (when streams are configured), and a worker running the flows. On
+//! the pollers (when streams are configured), the pruning of old finished work (when
+//! `[retention] days` is set), and a worker running the flows. On
 //! Ctrl-C or SIGTERM it stops taking webhooks, stops the keeper and the pollers, lets
 //! the running jobs finish, and exits. More workers can share a PostgreSQL store with
 //! `zoho-bridge worker`.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::routing::get;
 use bridge::{
-    config::{BridgeConfig, DEFAULT_CONFIG_FILE, ZohoConfig},
+    config::{BridgeConfig, DEFAULT_CONFIG_FILE, RetentionSettings, ZohoConfig},
     flows,
     store::{AnyStore, Store, StoreTokenCache},
     triggers::{ChannelKeeper, ChannelTokens, Clock, Poller, webhooks},
@@ -76,6 +77,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let poller = Poller::new(store.clone(), client.clone(), triggers.clone(), Clock::system());
         background.spawn(async move { poller.run().await });
     }
+    if config.retention.days > 0 {
+        background.spawn(prune_every_hour(store.clone(), config.retention.clone()));
+    }
 
     let worker_config = config.worker();
     tracing::info!(
@@ -102,6 +106,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("zoho-bridge stopped: {stats:?}; jobs by status: {:?}", store.job_counts().await?);
     store.close().await;
     Ok(())
+}
+
+/// Deletes finished work older than `[retention] days`, at start and then every hour.
+async fn prune_every_hour(store: AnyStore, retention: RetentionSettings) {
+    let mut every = tokio::time::interval(Duration::from_secs(3_600));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(before_ms) = retention.prune_before(flows::now_ms()) else { return };
+        match store.prune(before_ms).await {
+            Ok(pruned) => tracing::info!(jobs = pruned.jobs, events = pruned.events, days = retention.days, "pruned finished work"),
+            Err(e) => tracing::warn!(error = %e, "pruning finished work failed; trying again in an hour"),
+        }
+    }
 }
 
 /// The connection the `[zoho]` section describes.

@@ -2,7 +2,7 @@
 //! Zoho refuses is listed by `dead-letters` with Zoho's message; after the data is fixed
 //! in CRM, `replay` queues it and the next worker run creates the item; `audit` and
 //! `events` show what happened to the record; `drop` gives up on a job with a reason;
-//! mistakes (no such store, no such job) fail loudly.
+//! `prune` deletes old finished work; mistakes (no such store, no such job) fail loudly.
 
 use std::process::{Command, Output};
 
@@ -97,6 +97,24 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     let events = lines(&run(&["events", "--store", &db, "crm", "Products", &ids[1]]));
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["source"], "poller");
+
+    // Pruning: work finished three days ago goes with `--older-than-days 2`; today's
+    // jobs, the dead letters' history and the audit log stay.
+    let three_days_ago = now_ms() - 3 * 86_400_000;
+    let old = catalog_sync::event("default", Source::Poller, &ids[0], "adm-old");
+    store.add_event(&old, &[catalog_sync::job(&ids[0])], three_days_ago).await.unwrap();
+    let claimed = store.claim("old-worker", three_days_ago, 60_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let skipped = bridge::store::JobResult::Finish(bridge::store::Finish::Skipped { reason: "unchanged".into() });
+    store.record("old-worker", &[(claimed[0].id, skipped)], three_days_ago).await.unwrap();
+    let pruned = lines(&run(&["prune", "--store", &db, "--older-than-days", "2"]));
+    assert_eq!((pruned[0]["pruned_jobs"].as_u64(), pruned[0]["pruned_events"].as_u64()), (Some(1), Some(1)), "{pruned:?}");
+    assert_eq!(store.job(claimed[0].id).await.unwrap(), None);
+    let status = lines(&run(&["status", "--store", &db]));
+    assert_eq!((count(&status, "done"), count(&status, "skipped")), (2, 1), "today's jobs stay: {status:?}");
+    assert_eq!(lines(&run(&["audit", "--store", &db, "--job", &replay_id])).len(), 2, "the audit log stays");
+    let out = run(&["prune", "--store", &db, "--older-than-days", "0"]);
+    assert!(!out.status.success(), "pruning everything up to now is refused");
 
     // Mistakes fail loudly.
     let out = run(&["replay", "--store", &db, "999999"]);

@@ -2,8 +2,8 @@
 //!
 //! A product announced by a CRM workflow webhook becomes a Books item; a product nobody
 //! announced is found by the poller and becomes one too; an unauthenticated webhook is
-//! refused; SIGTERM stops it cleanly; a bad config file fails at load naming the file,
-//! line and field.
+//! refused; work finished longer ago than `[retention] days` is pruned; SIGTERM stops
+//! it cleanly; a bad config file fails at load naming the file, line and field.
 
 use std::{
     io::{BufRead, BufReader},
@@ -114,12 +114,27 @@ module = "Products"
 system = "crm"
 module = "Products"
 flows = ["catalog_sync"]
+
+[retention]
+days = 2
 "#,
             store = dir.0.join("bridge.db").display(),
             emulator = emulator.url(),
         ),
     )
     .unwrap();
+    // Work finished three days ago, for `[retention] days = 2` to prune.
+    let old_job = {
+        let store = bridge::store::AnyStore::connect(&dir.0.join("bridge.db").display().to_string()).await.expect("store");
+        let three_days_ago = bridge::flows::now_ms() - 3 * 86_400_000;
+        let event = bridge::flows::catalog_sync::event("default", bridge::store::Source::Poller, "1", "old-change");
+        store.add_event(&event, &[bridge::flows::catalog_sync::job("1")], three_days_ago).await.expect("add_event");
+        let job = store.claim("old", three_days_ago, 60_000, 1).await.expect("claim").remove(0);
+        let skipped = bridge::store::JobResult::Finish(bridge::store::Finish::Skipped { reason: "unchanged".into() });
+        store.record("old", &[(job.id, skipped)], three_days_ago).await.expect("record");
+        store.close().await;
+        job.id
+    };
 
     let mut child = Running(
         Command::new(BIN)
@@ -175,6 +190,9 @@ flows = ["catalog_sync"]
     let store = bridge::store::AnyStore::connect(&dir.0.join("bridge.db").display().to_string()).await.expect("store");
     let events = store.events_for_record("crm", "Products", &announced, 10).await.expect("events");
     assert!(events.iter().any(|e| e.event.source == bridge::store::Source::CrmWebhook), "{events:#?}");
+    // The work finished three days ago was pruned; today's stays.
+    assert_eq!(store.job(old_job).await.expect("job"), None, "pruned by [retention]");
+    assert!(!store.events_for_record("crm", "Products", &announced, 10).await.expect("events").is_empty());
     store.close().await;
     emulator.stop().await;
 }
