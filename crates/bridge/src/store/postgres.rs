@@ -1,9 +1,11 @@
 //! The PostgreSQL back end: several workers (and processes) sharing one database.
 //!
 //! Jobs are claimed with `FOR UPDATE SKIP LOCKED` (as crates.io's worker does), so
-//! concurrent claimers never wait on each other nor take the same job. Finishing,
-//! failing and extending lock the job row first (`FOR UPDATE`), so a claim taking over an
-//! expired lease and the old worker's finish cannot both win. JSON is stored as `jsonb`
+//! concurrent claimers never wait on each other nor take the same job. Storing results
+//! updates only the rows still leased to the worker (PostgreSQL re-checks that on the
+//! row's newest version once it holds the lock) and extending a lease locks the row
+//! first (`FOR UPDATE`), so a claim taking over an expired lease and the old worker's
+//! result cannot both win. JSON is stored as `jsonb`
 //! and travels as text (`$n::jsonb` in, `::text` out) so both back ends share decoding.
 //!
 //! The methods of [`Store`] are the shared ones ([`super::shared`]); this file holds how
