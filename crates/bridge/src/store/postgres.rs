@@ -22,7 +22,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
 
 use super::convert::{db_err, migrate_err};
 use super::redact::{redact_message, redact_url};
-use super::shared::{Dialect, InboxSql, RecordSql, shared_approvals, shared_store_methods};
+use super::shared::{Dialect, InboxSql, RecordSql, runnable_jobs, shared_approvals, shared_store_methods};
 use super::{Store, StoreError, StoreResult};
 
 /// Connections per process: enough for a few workers, triggers and the dashboard on 2 cores.
@@ -49,17 +49,13 @@ const APPROVAL_COLUMNS_PG: &str = "id, requested_by, action, payload::text AS pa
 /// job is locked is still excluded, because the earlier one is unfinished in this
 /// statement's snapshot. After a lock is taken PostgreSQL re-checks the row's
 /// conditions on its newest version, so a job just claimed by someone else drops out.
-const CLAIM: &str = "WITH picked AS (\
-      SELECT j.id FROM jobs j \
-      WHERE j.status IN ('queued', 'running') \
-        AND ((j.status = 'queued' AND j.run_after_ms <= $3) OR (j.status = 'running' AND j.lease_until_ms <= $3)) \
-        AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.key = j.key AND e.id <> j.id \
-            AND e.status IN ('queued', 'running') \
-            AND (e.id < j.id OR (e.status = 'running' AND e.lease_until_ms > $3))) \
-      ORDER BY j.id LIMIT $4 \
-      FOR UPDATE OF j SKIP LOCKED) \
-    UPDATE jobs SET status = 'running', lease_owner = $1, lease_until_ms = $2, attempts = jobs.attempts + 1, updated_ms = $3 \
-    FROM picked WHERE jobs.id = picked.id";
+const CLAIM: &str = concat!(
+    "WITH picked AS (",
+    runnable_jobs!(),
+    " FOR UPDATE OF j SKIP LOCKED) \
+     UPDATE jobs SET status = 'running', lease_owner = $1, lease_until_ms = $2, attempts = jobs.attempts + 1, updated_ms = $3 \
+     FROM picked WHERE jobs.id = picked.id"
+);
 
 /// How PostgreSQL inserts a batch of events and then the new events' jobs.
 const INBOX: InboxSql = InboxSql {

@@ -33,14 +33,30 @@ pub(crate) struct Dialect {
     /// Appended to the read of a job whose lease is checked before it is extended
     /// (` FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` already holds the write lock).
     pub lock_job: &'static str,
-    /// Claims up to `$4` jobs for worker `$1` until `$2` at time `$3`: the runnable ones,
-    /// oldest first, never two of one key nor one whose key has an older unfinished job.
+    /// Claims the jobs [`runnable_jobs!`] picks for worker `$1`, leased until `$2`.
     /// `RETURNING` and the job columns are appended.
     pub claim: &'static str,
     /// The statements that store a batch of events.
     pub inbox: InboxSql,
     /// The statements that store a batch of results.
     pub record: RecordSql,
+}
+
+/// The ids of up to `$4` jobs runnable at time `$3`, oldest first, as SQL text: queued
+/// ones due to run and running ones whose lease ran out, never one whose key has an
+/// older unfinished job or a job running under a live lease (per-record order: two jobs
+/// of one record never run at once nor out of order). Each back end's claim statement
+/// wraps it (`concat!`), PostgreSQL adding its row locks.
+macro_rules! runnable_jobs {
+    () => {
+        "SELECT j.id FROM jobs j \
+         WHERE j.status IN ('queued', 'running') \
+           AND ((j.status = 'queued' AND j.run_after_ms <= $3) OR (j.status = 'running' AND j.lease_until_ms <= $3)) \
+           AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.key = j.key AND e.id <> j.id \
+               AND e.status IN ('queued', 'running') \
+               AND (e.id < j.id OR (e.status = 'running' AND e.lease_until_ms > $3))) \
+         ORDER BY j.id LIMIT $4"
+    };
 }
 
 /// The two statements of [`Store::add_events`](super::Store::add_events), each taking
@@ -588,4 +604,4 @@ macro_rules! shared_approvals {
     };
 }
 
-pub(crate) use {shared_approvals, shared_store_methods};
+pub(crate) use {runnable_jobs, shared_approvals, shared_store_methods};

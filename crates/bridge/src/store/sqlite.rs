@@ -28,7 +28,7 @@ use sqlx::{Sqlite, Transaction};
 use super::convert::{db_err, migrate_err};
 use super::redact::redact_message;
 use super::rows::{EVENT_COLUMNS, JOB_COLUMNS};
-use super::shared::{Dialect, InboxSql, RecordSql, shared_approvals, shared_store_methods};
+use super::shared::{Dialect, InboxSql, RecordSql, runnable_jobs, shared_approvals, shared_store_methods};
 use super::{Store, StoreError, StoreResult};
 
 /// The default database file.
@@ -51,15 +51,12 @@ const READER_CACHE_SIZE: &str = "-512";
 
 /// How SQLite claims jobs (the shared code appends `RETURNING` and the job columns).
 /// One statement, so atomic on its own; the writer pool makes it the only writer.
-const CLAIM: &str = "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until_ms = $2, attempts = attempts + 1, updated_ms = $3 \
-    WHERE id IN (\
-      SELECT j.id FROM jobs j \
-      WHERE j.status IN ('queued', 'running') \
-        AND ((j.status = 'queued' AND j.run_after_ms <= $3) OR (j.status = 'running' AND j.lease_until_ms <= $3)) \
-        AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.key = j.key AND e.id <> j.id \
-            AND e.status IN ('queued', 'running') \
-            AND (e.id < j.id OR (e.status = 'running' AND e.lease_until_ms > $3))) \
-      ORDER BY j.id LIMIT $4)";
+const CLAIM: &str = concat!(
+    "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until_ms = $2, attempts = attempts + 1, updated_ms = $3 \
+     WHERE id IN (",
+    runnable_jobs!(),
+    ")"
+);
 
 /// How SQLite inserts a batch of events and then the new events' jobs.
 const INBOX: InboxSql = InboxSql {
