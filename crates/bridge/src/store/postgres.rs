@@ -76,15 +76,9 @@ const INBOX: InboxSql = InboxSql {
 const RECORD: RecordSql = RecordSql {
     results: "(SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, kind text, outcome text, error text, \
           retryable boolean, max_attempts integer, retry_at_ms bigint) ORDER BY id)",
-    links: "INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
-        SELECT connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms \
+    links: "SELECT connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms \
         FROM jsonb_to_recordset($1::jsonb) AS x(connection text, crm_module text, crm_id text, books_entity text, \
-             books_id text, books_hash text, crm_hash text, updated_ms bigint) \
-        ON CONFLICT (connection, crm_module, crm_id) DO UPDATE SET \
-          books_entity = excluded.books_entity, books_id = excluded.books_id, \
-          books_hash = COALESCE(excluded.books_hash, links.books_hash), \
-          crm_hash = COALESCE(excluded.crm_hash, links.crm_hash), \
-          updated_ms = excluded.updated_ms",
+          books_id text, books_hash text, crm_hash text, updated_ms bigint)",
     audit_inserts: "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
         SELECT at_ms, actor, job_id, event_id, connection, system, module, record_id, action, \
                request::jsonb, response::jsonb, ok \

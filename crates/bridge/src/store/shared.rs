@@ -79,7 +79,9 @@ pub(crate) struct RecordSql {
     /// A subquery reading the results in `$1` as rows `(id, kind, outcome, error,
     /// retryable, max_attempts, retry_at_ms)`, for [`jobs_from_results`].
     pub results: &'static str,
-    /// Upserts the links of the done jobs.
+    /// A query reading the links in `$1` as rows `(connection, crm_module, crm_id,
+    /// books_entity, books_id, books_hash, crm_hash, updated_ms)`, for
+    /// [`upsert_links`].
     pub links: &'static str,
     /// Inserts the audit entries not stored before the write.
     pub audit_inserts: &'static str,
@@ -112,6 +114,21 @@ pub(crate) fn jobs_from_results(results: &str) -> String {
          FROM r \
          WHERE jobs.id = r.id AND jobs.status = 'running' AND jobs.lease_owner = $2 \
          RETURNING jobs.id, jobs.status"
+    )
+}
+
+/// The upsert of the links read by `rows` (a [`RecordSql::links`]): a CRM record's link
+/// points at the Books entity written last, and a hash the result does not carry keeps
+/// its previous value (a write one way does not forget what was written the other way).
+pub(crate) fn upsert_links(rows: &str) -> String {
+    format!(
+        "INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
+         {rows} \
+         ON CONFLICT (connection, crm_module, crm_id) DO UPDATE SET \
+           books_entity = excluded.books_entity, books_id = excluded.books_id, \
+           books_hash = COALESCE(excluded.books_hash, links.books_hash), \
+           crm_hash = COALESCE(excluded.crm_hash, links.crm_hash), \
+           updated_ms = excluded.updated_ms"
     )
 }
 
@@ -281,7 +298,8 @@ macro_rules! shared_store_methods {
             let accepted = results::accepted(returned)?;
             let ids: std::collections::HashSet<i64> = accepted.keys().copied().collect();
             if let Some(rows) = results::link_rows(results, &ids, now_ms) {
-                sqlx::query(sql.links).bind(rows).execute(&mut *tx).await.map_err(db_err)?;
+                let upsert = $crate::store::shared::upsert_links(sql.links);
+                sqlx::query(sqlx::AssertSqlSafe(upsert)).bind(rows).execute(&mut *tx).await.map_err(db_err)?;
             }
             let (inserts, answers) = results::audit_rows(results);
             if let Some(rows) = inserts {

@@ -78,15 +78,10 @@ const RECORD: RecordSql = RecordSql {
           value ->> 'error' AS error, value ->> 'retryable' AS retryable, \
           value ->> 'max_attempts' AS max_attempts, value ->> 'retry_at_ms' AS retry_at_ms \
         FROM json_each($1))",
-    links: "INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
-        SELECT value ->> 'connection', value ->> 'crm_module', value ->> 'crm_id', value ->> 'books_entity', \
-               value ->> 'books_id', value ->> 'books_hash', value ->> 'crm_hash', value ->> 'updated_ms' \
-        FROM json_each($1) WHERE true \
-        ON CONFLICT (connection, crm_module, crm_id) DO UPDATE SET \
-          books_entity = excluded.books_entity, books_id = excluded.books_id, \
-          books_hash = COALESCE(excluded.books_hash, links.books_hash), \
-          crm_hash = COALESCE(excluded.crm_hash, links.crm_hash), \
-          updated_ms = excluded.updated_ms",
+    // `WHERE true`: SQLite would read the upsert's ON as a join constraint otherwise.
+    links: "SELECT value ->> 'connection', value ->> 'crm_module', value ->> 'crm_id', value ->> 'books_entity', \
+          value ->> 'books_id', value ->> 'books_hash', value ->> 'crm_hash', value ->> 'updated_ms' \
+        FROM json_each($1) WHERE true",
     audit_inserts: "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
         SELECT value ->> 'at_ms', value ->> 'actor', value ->> 'job_id', value ->> 'event_id', value ->> 'connection', \
                value ->> 'system', value ->> 'module', value ->> 'record_id', value ->> 'action', \
