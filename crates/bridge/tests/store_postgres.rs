@@ -7,7 +7,7 @@ mod store_suite;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bridge::store::{AnyStore, AuditEntry, Finish, JobResult, JobStatus, Link, PgStore, Store, StoreError};
+use bridge::store::{AnyStore, Finish, JobResult, JobStatus, PgStore, Store, StoreError};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgPool};
 
@@ -219,35 +219,12 @@ async fn done_jobs_with_links_and_audit(store: &PgStore, round: &str, n: usize) 
     assert_eq!(jobs.len(), n);
     let mut results = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
-        let mut entry = AuditEntry {
-            id: 0,
-            at_ms: 3,
-            actor: "w".into(),
-            job_id: Some(job.id),
-            event_id: Some(job.event_id),
-            connection: "acme".into(),
-            system: "books".into(),
-            module: "items".into(),
-            record_id: None,
-            action: "update".into(),
-            request: serde_json::json!({"rate": "1.00"}),
-            response: serde_json::json!({"outcome": "unknown"}),
-            ok: false,
-        };
+        // Journaled before the write (outcome unknown), completed by the result.
+        let mut entry = store_suite::audit("w", &format!("item-{i}"), "update", 3, Some(job.id));
+        (entry.record_id, entry.ok) = (None, false);
         entry.id = store.add_audit(&entry).await.expect("add_audit");
-        entry.record_id = Some(format!("item-{i}"));
-        entry.response = serde_json::json!({"code": 0});
-        entry.ok = true;
-        let link = Link {
-            connection: "acme".into(),
-            crm_module: "Products".into(),
-            crm_id: i.to_string(),
-            books_entity: "items".into(),
-            books_id: format!("item-{i}"),
-            books_hash: Some(format!("{round}-hash")),
-            crm_hash: None,
-            updated_ms: 0,
-        };
+        (entry.record_id, entry.ok) = (Some(format!("item-{i}")), true);
+        let link = store_suite::link(&i.to_string(), &format!("item-{i}"), Some(&format!("{round}-hash")), None);
         let done = Finish::Done { outcome: "updated".into(), link: Some(link), audit: vec![entry] };
         results.push((job.id, JobResult::Finish(done)));
     }

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use bridge::{
-    config::BridgeConfig,
+    config::{BridgeConfig, RetentionSettings},
     flows::{self, now_ms},
     store::{AnyStore, JobStatus, Store},
 };
@@ -200,7 +200,8 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Prune { store, older_than_days } => {
             let store = store.open().await?;
-            let before_ms = now_ms() - i64::from(older_than_days) * 86_400_000;
+            let retention = RetentionSettings { days: older_than_days };
+            let before_ms = retention.prune_before(now_ms()).context("--older-than-days is at least 1")?;
             let pruned = store.prune(before_ms).await?;
             line(json!({"pruned_jobs": pruned.jobs, "pruned_events": pruned.events, "before_ms": before_ms}));
         }

@@ -76,7 +76,7 @@ fn want(counts: &[(JobStatus, i64)]) -> Vec<(String, i64)> {
     out
 }
 
-fn audit(
+pub fn audit(
     actor: &str,
     record_id: &str,
     action: &str,
@@ -100,7 +100,7 @@ fn audit(
     }
 }
 
-fn link(crm_id: &str, books_id: &str, books_hash: Option<&str>, crm_hash: Option<&str>) -> Link {
+pub fn link(crm_id: &str, books_id: &str, books_hash: Option<&str>, crm_hash: Option<&str>) -> Link {
     Link {
         connection: "acme".into(),
         crm_module: "Products".into(),
