@@ -71,7 +71,7 @@ async fn run(label: &str, store: AnyStore, events: usize, products: usize) {
     }
     drop(rows);
 
-    let flows: Vec<Arc<dyn Flow>> = vec![Arc::new(CatalogSync)];
+    let flows: Vec<Arc<dyn Flow>> = vec![Arc::new(CatalogSync::default())];
     let worker_config = WorkerConfig {
         batch: 64,
         poll_interval: Duration::from_millis(5),

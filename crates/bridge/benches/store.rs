@@ -53,6 +53,7 @@ async fn run<S: Store>(store: S) -> (Duration, Duration) {
             let worker = format!("bench-{w}");
             let done = Finish::Skipped {
                 reason: "bench".into(),
+                snapshot: None,
             };
             let mut finished = 0usize;
             let mut idle = 0;

@@ -299,6 +299,7 @@ impl BridgeConfig {
             poll_interval: Duration::from_millis(w.poll_ms),
             max_attempts: w.max_attempts,
             backoff: Backoff { base: Duration::from_secs(w.backoff_secs), max: Duration::from_secs(w.max_backoff_secs.max(w.backoff_secs)) },
+            clock: crate::triggers::Clock::system(),
         }
     }
 }

@@ -17,7 +17,8 @@ use tokio::{sync::mpsc, task::JoinSet};
 use zoho::Client;
 
 use crate::{
-    flows::{Flow, RunSettings, execute, now_ms},
+    flows::{Flow, RunSettings, execute},
+    triggers::Clock,
     store::{Failure, Finish, Job, JobResult, JobStatus, Store, StoreError, StoreResult},
 };
 
@@ -68,6 +69,8 @@ pub struct WorkerConfig {
     pub max_attempts: i32,
     /// Delay before retries.
     pub backoff: Backoff,
+    /// The one clock claims, leases, retries and audit entries read.
+    pub clock: Clock,
 }
 
 impl WorkerConfig {
@@ -82,6 +85,7 @@ impl WorkerConfig {
             poll_interval: Duration::from_millis(500),
             max_attempts: 8,
             backoff: Backoff::default(),
+            clock: Clock::system(),
         }
     }
 }
@@ -141,6 +145,7 @@ impl<S: Store> Worker<S> {
             connection: config.connection.clone(),
             max_attempts: config.max_attempts,
             backoff: config.backoff,
+            clock: config.clock.clone(),
         };
         let flows = flows.into_iter().map(|f| (f.name(), f)).collect();
         Worker { inner: Arc::new(Inner { store, flows, client, config, settings }) }
@@ -176,7 +181,7 @@ impl<S: Store> Worker<S> {
             let mut claimed = 0;
             if running.len() <= batch / 2 {
                 let free = (batch - running.len()) as u32;
-                match self.inner.store.claim(&cfg.id, now_ms(), cfg.lease_ms, free).await {
+                match self.inner.store.claim(&cfg.id, cfg.clock.now_ms(), cfg.lease_ms, free).await {
                     Ok(jobs) => {
                         claimed = jobs.len();
                         for job in jobs {
@@ -236,12 +241,12 @@ impl<S: Store> Worker<S> {
         }
         let inner = &self.inner;
         let worker = inner.config.id.as_str();
-        match inner.store.record(worker, results, now_ms()).await {
+        match inner.store.record(worker, results, inner.config.clock.now_ms()).await {
             Ok(answers) => answers.into_iter().for_each(|a| stats.count(a)),
             Err(e) => {
                 tracing::warn!(error = %e, jobs = results.len(), "storing a batch of results failed; storing them one by one");
                 for (id, result) in results.iter() {
-                    let answer = match inner.store.record_one(worker, *id, result.clone(), now_ms()).await {
+                    let answer = match inner.store.record_one(worker, *id, result.clone(), inner.config.clock.now_ms()).await {
                         Err(StoreError::Constraint(refusal)) => self.dead_letter_unstorable(*id, result, &refusal).await,
                         other => other,
                     };
@@ -263,7 +268,7 @@ impl<S: Store> Worker<S> {
             JobResult::Finish(Finish::Skipped { .. }) => Vec::new(),
         };
         let failure = Failure { error: format!("the job ran but its result could not be stored: {refusal}"), retryable: false, audit };
-        let now = now_ms();
+        let now = self.inner.config.clock.now_ms();
         let dead = JobResult::Fail { failure, retry_at_ms: now, max_attempts: 0 };
         self.inner.store.record_one(&self.inner.config.id, id, dead, now).await
     }
@@ -280,7 +285,7 @@ impl<S: Store> Worker<S> {
         let inner = &self.inner;
         let Some(flow) = inner.flows.get(job.flow.as_str()).cloned() else {
             let failure = Failure { error: format!("no flow named {:?} in this worker", job.flow), retryable: false, audit: Vec::new() };
-            return (job.id, JobResult::Fail { failure, retry_at_ms: now_ms(), max_attempts: inner.config.max_attempts });
+            return (job.id, JobResult::Fail { failure, retry_at_ms: inner.config.clock.now_ms(), max_attempts: inner.config.max_attempts });
         };
         let work = execute(&inner.store, flow.as_ref(), &inner.client, &inner.settings, &job);
         tokio::pin!(work);
@@ -290,7 +295,7 @@ impl<S: Store> Worker<S> {
             tokio::select! {
                 result = &mut work => break result,
                 _ = tick.tick() => {
-                    let until = now_ms() + inner.config.lease_ms;
+                    let until = inner.config.clock.now_ms() + inner.config.lease_ms;
                     match inner.store.extend_lease(job.id, &inner.config.id, until).await {
                         Ok(()) => {}
                         // The result will be refused when stored; let the run end.

@@ -66,7 +66,7 @@ fn fastrand_id() -> u64 {
 }
 
 fn worker(s: &Setup, id: &str) -> Worker<SqliteStore> {
-    let flows: Vec<Arc<dyn Flow>> = vec![Arc::new(CatalogSync)];
+    let flows: Vec<Arc<dyn Flow>> = vec![Arc::new(CatalogSync::default())];
     let config = WorkerConfig {
         poll_interval: Duration::from_millis(20),
         backoff: Backoff { base: Duration::from_millis(20), max: Duration::from_millis(200) },
@@ -140,7 +140,7 @@ async fn a_product_becomes_one_item_and_a_repeated_event_is_skipped_as_unchanged
     assert_eq!(item["sku"], "W-1");
     assert_eq!(item["rate"].to_string(), "12.5");
     assert_eq!(custom_field(item, CRM_ID_FIELD), Some(id.as_str()));
-    let link = s.store.link_by_crm(CONN, "Products", id).await.unwrap().expect("link");
+    let link = s.store.link_by_crm(CONN, "product_item", id).await.unwrap().expect("link");
     assert_eq!(link.books_id, item["item_id"].as_str().unwrap());
     assert!(link.books_hash.is_some());
 
@@ -194,7 +194,7 @@ async fn a_poisoned_record_is_dead_lettered_with_zohos_message_and_replays_once_
     assert_eq!(dead.len(), 1);
     let error = dead[0].last_error.clone().unwrap_or_default();
     assert!(error.contains("Invalid value passed for rate"), "{error}");
-    assert_eq!(dead[0].payload["record_id"], ids[3].as_str());
+    assert_eq!(dead[0].payload["id"], ids[3].as_str());
     let by = items_by_product(&items(&s.client).await);
     assert_eq!(by.len(), 5);
     assert!(!by.contains_key(&ids[3]));
@@ -242,7 +242,7 @@ async fn dropped_create_responses_leave_exactly_one_item_per_product() {
     assert!(stats.retried > 0, "the fault never fired: {stats:?}");
     let by = items_by_product(&items(&s.client).await);
     assert_eq!(by.len(), 60);
-    let links: HashMap<String, String> = s.store.links(CONN, "Products").await.unwrap().into_iter().map(|l| (l.crm_id, l.books_id)).collect();
+    let links: HashMap<String, String> = s.store.links(CONN, "product_item").await.unwrap().into_iter().map(|l| (l.crm_id, l.books_id)).collect();
     for id in &ids {
         assert_eq!(by[id].len(), 1, "product {id} has items {:?}", by[id]);
         assert_eq!(links[id], by[id][0]);
@@ -268,8 +268,9 @@ async fn a_write_is_audited_even_when_the_worker_dies_before_storing_the_result(
         connection: CONN.into(),
         max_attempts: 5,
         backoff: Backoff { base: Duration::from_millis(20), max: Duration::from_millis(200) },
+        clock: bridge::triggers::Clock::system(),
     };
-    let result = execute(&s.store, &CatalogSync, &s.client, &settings, &job).await;
+    let result = execute(&s.store, &CatalogSync::default(), &s.client, &settings, &job).await;
     assert!(matches!(result, JobResult::Finish(Finish::Done { .. })), "{result:?}");
     drop(result); // the process dies here
 
@@ -306,7 +307,7 @@ async fn a_product_deleted_in_crm_makes_its_item_inactive() {
     let ids = insert_products(&s.client, &[product("Doomed", "D-1", "3.00"), product("Never synced", "D-2", "4.00")]).await;
     enqueue(&s.store, &ids[0], "d1:1").await;
     assert_eq!(worker(&s, "w").run_until_idle().await.unwrap().done, 1);
-    let link = s.store.link_by_crm(CONN, "Products", &ids[0]).await.unwrap().expect("link");
+    let link = s.store.link_by_crm(CONN, "product_item", &ids[0]).await.unwrap().expect("link");
     assert_eq!(items(&s.client).await[0]["status"], "active");
 
     let gone = s.client.crm().delete("Products", &[ids[0].as_str(), ids[1].as_str()]).await.unwrap();
@@ -321,7 +322,7 @@ async fn a_product_deleted_in_crm_makes_its_item_inactive() {
     assert_eq!(all[0]["status"], "inactive");
     let audit = s.store.audit_for_record("books", "items", &link.books_id).await.unwrap();
     assert_eq!(audit.iter().map(|a| (a.action.as_str(), a.ok)).collect::<Vec<_>>(), [("mark_inactive", true), ("create", true)]);
-    let after = s.store.link_by_crm(CONN, "Products", &ids[0]).await.unwrap().expect("link kept");
+    let after = s.store.link_by_crm(CONN, "product_item", &ids[0]).await.unwrap().expect("link kept");
     assert_eq!(after.books_id, link.books_id);
     assert_ne!(after.books_hash, link.books_hash, "a restored product is written again, not skipped as unchanged");
     let done = s.store.jobs_with_status(JobStatus::Done, 10).await.unwrap();
@@ -350,15 +351,14 @@ async fn a_result_breaking_a_store_constraint_is_dead_lettered_with_its_audit() 
     let claimed = s.store.claim("setup", bridge::flows::now_ms(), 60_000, 1).await.unwrap();
     let link = bridge::store::Link {
         connection: CONN.into(),
-        crm_module: "Products".into(),
+        relation: "product_item".into(),
         crm_id: "x-record".into(),
-        books_entity: "items".into(),
         books_id: item_id.clone(),
         books_hash: None,
         crm_hash: None,
         updated_ms: 0,
     };
-    s.store.finish(claimed[0].id, "setup", &Finish::Done { outcome: "setup".into(), link: Some(link), audit: vec![] }, bridge::flows::now_ms()).await.unwrap();
+    s.store.finish(claimed[0].id, "setup", &Finish::Done { outcome: "setup".into(), links: vec![link], snapshot: None, audit: vec![] }, bridge::flows::now_ms()).await.unwrap();
 
     // Product A has that SKU: the flow adopts the item (an update in Books), but its link
     // cannot be stored. Product B is fine.
@@ -369,11 +369,11 @@ async fn a_result_breaking_a_store_constraint_is_dead_lettered_with_its_audit() 
     assert_eq!((stats.done, stats.dead), (1, 1), "{stats:?}");
 
     let dead = s.store.jobs_with_status(JobStatus::Dead, 10).await.unwrap();
-    assert_eq!(dead[0].payload["record_id"], ids[0].as_str());
+    assert_eq!(dead[0].payload["id"], ids[0].as_str());
     let error = dead[0].last_error.clone().unwrap();
     assert!(error.contains("could not be stored") && error.contains("constraint"), "{error}");
     let audit = s.store.audit_for_job(dead[0].id).await.unwrap();
     assert_eq!(audit.iter().map(|a| (a.action.as_str(), a.ok)).collect::<Vec<_>>(), [("update", true)], "the adoption happened in Books and is audited");
-    assert!(s.store.link_by_crm(CONN, "Products", &ids[1]).await.unwrap().is_some(), "B's result was stored");
+    assert!(s.store.link_by_crm(CONN, "product_item", &ids[1]).await.unwrap().is_some(), "B's result was stored");
     s.emulator.stop().await;
 }

@@ -225,7 +225,7 @@ async fn done_jobs_with_links_and_audit(store: &PgStore, round: &str, n: usize) 
         entry.id = store.add_audit(&entry).await.expect("add_audit");
         (entry.record_id, entry.ok) = (Some(format!("item-{i}")), true);
         let link = store_suite::link(&i.to_string(), &format!("item-{i}"), Some(&format!("{round}-hash")), None);
-        let done = Finish::Done { outcome: "updated".into(), link: Some(link), audit: vec![entry] };
+        let done = Finish::Done { outcome: "updated".into(), links: vec![link], snapshot: None, audit: vec![entry] };
         results.push((job.id, JobResult::Finish(done)));
     }
     let answers = store.record("w", &results, 4).await.expect("record");

@@ -358,7 +358,7 @@ async fn engine(creds: &testkit::Credentials, store_path: &mut String, sample: &
     let first = poller.poll_once(stream).await.context("polling CRM Products")?;
     let worker = Worker::new(store.clone(), flows::all(), client, WorkerConfig { poll_interval: Duration::from_millis(50), ..WorkerConfig::new("demo-worker") });
     let stats = worker.run_until_idle().await?;
-    let links = store.links("default", "Products").await?;
+    let links = store.links("default", "product_item").await?;
     if let Some(link) = links.first() {
         *sample = (link.crm_id.clone(), link.books_id.clone());
     }

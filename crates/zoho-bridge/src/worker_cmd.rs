@@ -87,6 +87,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
         poll_interval: Duration::from_millis(args.poll_ms),
         max_attempts: args.max_attempts,
         backoff: Backoff { base: Duration::from_millis(args.backoff_ms), ..Backoff::default() },
+        clock: bridge::triggers::Clock::system(),
     };
     tracing::info!(id = %config.id, concurrency = config.batch, until_idle = args.until_idle, "worker starting");
     // A line on stdout when the store and the client are ready (tests wait for it).

@@ -105,7 +105,7 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     store.add_event(&old, &[catalog_sync::job(&ids[0])], three_days_ago).await.unwrap();
     let claimed = store.claim("old-worker", three_days_ago, 60_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    let skipped = bridge::store::JobResult::Finish(bridge::store::Finish::Skipped { reason: "unchanged".into() });
+    let skipped = bridge::store::JobResult::Finish(bridge::store::Finish::Skipped { reason: "unchanged".into(), snapshot: None });
     store.record("old-worker", &[(claimed[0].id, skipped)], three_days_ago).await.unwrap();
     let pruned = lines(&run(&["prune", "--store", &db, "--older-than-days", "2"]));
     assert_eq!((pruned[0]["pruned_jobs"].as_u64(), pruned[0]["pruned_events"].as_u64()), (Some(1), Some(1)), "{pruned:?}");

@@ -173,7 +173,7 @@ async fn assert_consistent(h: &Harness) -> HashMap<String, String> {
         by.entry(crm).or_default().push(i["item_id"].as_str().unwrap().to_string());
     }
     assert_eq!(items.len(), PRODUCTS, "items in Books");
-    let links: HashMap<String, String> = h.store.links(CONN, "Products").await.unwrap().into_iter().map(|l| (l.crm_id, l.books_id)).collect();
+    let links: HashMap<String, String> = h.store.links(CONN, "product_item").await.unwrap().into_iter().map(|l| (l.crm_id, l.books_id)).collect();
     assert_eq!(links.len(), PRODUCTS, "links");
     for id in &h.ids {
         let found = by.get(id).cloned().unwrap_or_default();

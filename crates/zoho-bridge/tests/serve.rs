@@ -130,7 +130,7 @@ days = 2
         let event = bridge::flows::catalog_sync::event("default", bridge::store::Source::Poller, "1", "old-change");
         store.add_event(&event, &[bridge::flows::catalog_sync::job("1")], three_days_ago).await.expect("add_event");
         let job = store.claim("old", three_days_ago, 60_000, 1).await.expect("claim").remove(0);
-        let skipped = bridge::store::JobResult::Finish(bridge::store::Finish::Skipped { reason: "unchanged".into() });
+        let skipped = bridge::store::JobResult::Finish(bridge::store::Finish::Skipped { reason: "unchanged".into(), snapshot: None });
         store.record("old", &[(job.id, skipped)], three_days_ago).await.expect("record");
         store.close().await;
         job.id

@@ -6,7 +6,7 @@ use super::approval::{Approval, ApprovalStatus, Approvals};
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::{
-    AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, Link, NewEvent, NewJob, Pruned, Store,
+    AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, Link, NewEvent, NewJob, Pruned, RecordRef, Store,
     StoreResult, StoredEvent,
 };
 
@@ -135,26 +135,20 @@ impl Store for AnyStore {
         delegate!(self, s => s.prune(before_ms))
     }
 
-    async fn link_by_crm(
-        &self,
-        connection: &str,
-        crm_module: &str,
-        crm_id: &str,
-    ) -> StoreResult<Option<Link>> {
-        delegate!(self, s => s.link_by_crm(connection, crm_module, crm_id))
+    async fn link_by_crm(&self, connection: &str, relation: &str, crm_id: &str) -> StoreResult<Option<Link>> {
+        delegate!(self, s => s.link_by_crm(connection, relation, crm_id))
     }
 
-    async fn link_by_books(
-        &self,
-        connection: &str,
-        books_entity: &str,
-        books_id: &str,
-    ) -> StoreResult<Option<Link>> {
-        delegate!(self, s => s.link_by_books(connection, books_entity, books_id))
+    async fn link_by_books(&self, connection: &str, relation: &str, books_id: &str) -> StoreResult<Option<Link>> {
+        delegate!(self, s => s.link_by_books(connection, relation, books_id))
     }
 
-    async fn links(&self, connection: &str, crm_module: &str) -> StoreResult<Vec<Link>> {
-        delegate!(self, s => s.links(connection, crm_module))
+    async fn links(&self, connection: &str, relation: &str) -> StoreResult<Vec<Link>> {
+        delegate!(self, s => s.links(connection, relation))
+    }
+
+    async fn snapshot(&self, connection: &str, flow: &str, record: &RecordRef) -> StoreResult<Option<Value>> {
+        delegate!(self, s => s.snapshot(connection, flow, record))
     }
 
     async fn cursor(&self, connection: &str, stream: &str) -> StoreResult<Option<Cursor>> {

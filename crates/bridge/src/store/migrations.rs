@@ -13,6 +13,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (1, "store", include_str!("../../migrations/sqlite/0001_store.sql")),
     (2, "inbox and audit lookups", include_str!("../../migrations/sqlite/0002_lookups.sql")),
     (3, "shared access tokens", include_str!("../../migrations/sqlite/0003_tokens.sql")),
+    (4, "links by relation, snapshots, typed job payloads", include_str!("../../migrations/sqlite/0004_relations.sql")),
 ];
 
 /// PostgreSQL migrations: (version, description, SQL).
@@ -20,6 +21,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "store", include_str!("../../migrations/postgres/0001_store.sql")),
     (2, "inbox and audit lookups", include_str!("../../migrations/postgres/0002_lookups.sql")),
     (3, "shared access tokens", include_str!("../../migrations/postgres/0003_tokens.sql")),
+    (4, "links by relation, snapshots, typed job payloads", include_str!("../../migrations/postgres/0004_relations.sql")),
 ];
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {

@@ -4,7 +4,8 @@
 //! (several workers sharing one database; jobs are claimed with `FOR UPDATE SKIP
 //! LOCKED`). The same test suite runs against both. Words follow Singer/Airbyte: an
 //! **event** is a change seen by a trigger and kept in the **inbox**; a **job** is the
-//! work a flow does for one event; a **link** ties a CRM record to a Books entity; a
+//! work a flow does for one event; a **link** ties a CRM record to a Books record in a
+//! named relation; a **snapshot** is what a flow last saw of a record; a
 //! **cursor** (bookmark) is how far a poller has read one stream.
 //!
 //! Time is epoch milliseconds (`i64`) everywhere; money never passes through here as a
@@ -34,6 +35,8 @@ pub use tokens::StoreTokenCache;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use crate::triggers::System;
 
 /// Where an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,8 +105,17 @@ pub struct NewJob {
     /// Ordering key: two jobs with the same key never run at once, and run in enqueue
     /// order (e.g. `crm:Products:123`).
     pub key: String,
-    /// Extra input for the flow.
+    /// The flow's input: a [`RecordRef`] as JSON for jobs about one record.
     pub payload: Value,
+}
+
+impl NewJob {
+    /// The job that runs `flow` for `record`, keyed by the record (one at a time per
+    /// record, in order) and carrying it as its payload.
+    pub fn for_record(flow: impl Into<String>, record: &RecordRef) -> NewJob {
+        let payload = serde_json::to_value(record).unwrap_or(Value::Null);
+        NewJob { flow: flow.into(), key: record.job_key(), payload }
+    }
 }
 
 /// The state of a job.
@@ -155,26 +167,90 @@ pub struct Job {
     pub updated_ms: i64,
 }
 
-/// A CRM record tied to a Books entity, with the content hash last written each way
-/// (echo suppression: a change whose hash equals what we wrote is our own echo).
+/// A record in CRM or in Books: what a job is about. Jobs carry it as their payload
+/// (serde), so a flow reads it typed instead of parsing it back out of the job key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecordRef {
+    /// Which system the record lives in.
+    pub system: System,
+    /// CRM module (`Products`) or Books entity (`items`).
+    pub module: String,
+    /// The record's id in that system.
+    pub id: String,
+}
+
+impl RecordRef {
+    /// A CRM record.
+    pub fn crm(module: impl Into<String>, id: impl Into<String>) -> RecordRef {
+        RecordRef { system: System::Crm, module: module.into(), id: id.into() }
+    }
+
+    /// A Books record.
+    pub fn books(entity: impl Into<String>, id: impl Into<String>) -> RecordRef {
+        RecordRef { system: System::Books, module: entity.into(), id: id.into() }
+    }
+
+    /// The ordering key of its jobs, `crm:Products:123`: jobs about one record run one at
+    /// a time, in order.
+    pub fn job_key(&self) -> String {
+        format!("{}:{}:{}", self.system.as_str(), self.module, self.id)
+    }
+}
+
+impl std::fmt::Display for RecordRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let system = match self.system {
+            System::Crm => "CRM",
+            System::Books => "Books",
+        };
+        write!(f, "{system} {} {}", self.module, self.id)
+    }
+}
+
+impl Job {
+    /// The record the job is about, from its payload.
+    pub fn record(&self) -> Result<RecordRef, String> {
+        serde_json::from_value(self.payload.clone())
+            .map_err(|e| format!("job {} carries no record (payload {}): {e}", self.id, self.payload))
+    }
+}
+
+/// A CRM record tied to a Books record in one **relation**: a named, directed pair such
+/// as `product_item` (CRM Product ⇄ Books item) or `deal_invoice`. A record can take part
+/// in many relations; within one relation each side is linked at most once. The link
+/// keeps the content hash last written to each side, which is what suppresses echoes in
+/// both directions (a change whose mapped hash equals what we wrote is our own echo).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Link {
     /// Connection.
     pub connection: String,
-    /// CRM module (`Products`).
-    pub crm_module: String,
+    /// The relation's name (`product_item`); see `flows::relations`.
+    pub relation: String,
     /// CRM record id.
     pub crm_id: String,
-    /// Books entity (`items`).
-    pub books_entity: String,
-    /// Books entity id.
+    /// Books record id.
     pub books_id: String,
-    /// Hash of what we last wrote to Books.
-    pub books_hash: Option<String>,
     /// Hash of what we last wrote to CRM.
     pub crm_hash: Option<String>,
+    /// Hash of what we last wrote to Books.
+    pub books_hash: Option<String>,
     /// Last change, epoch ms.
     pub updated_ms: i64,
+}
+
+/// What a flow saw of a record's trigger fields the last time it ran for it, so that it
+/// can decide on transitions ("Stage *became* Closed Won", "Amount was *lowered*"). Kept
+/// per (connection, flow, record), stored with the job's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Connection.
+    pub connection: String,
+    /// The flow that saw it.
+    pub flow: String,
+    /// The record.
+    pub record: RecordRef,
+    /// The trigger fields as seen (a JSON object).
+    pub fields: Value,
 }
 
 /// How far a poller has read one stream.
@@ -228,8 +304,10 @@ pub enum Finish {
     Done {
         /// What it did, for people.
         outcome: String,
-        /// The link to create or update.
-        link: Option<Link>,
+        /// The links the run established or refreshed (created or updated).
+        links: Vec<Link>,
+        /// What the flow saw of the record's trigger fields, to keep.
+        snapshot: Option<Snapshot>,
         /// Writes it made.
         audit: Vec<AuditEntry>,
     },
@@ -237,6 +315,9 @@ pub enum Finish {
     Skipped {
         /// Why (for people).
         reason: String,
+        /// What the flow saw of the record's trigger fields, to keep (a skipped record
+        /// was still seen: the next run compares against it).
+        snapshot: Option<Snapshot>,
     },
 }
 
@@ -335,7 +416,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Stores the results of jobs held by `worker`, all in one transaction: each job's new
-    /// status and the links of the done ones; and the audit entries of every result, also
+    /// status, the links of the done ones and the snapshots of the done and skipped ones;
+    /// and the audit entries of every result, also
     /// of a job `worker` no longer holds (the writes happened). Answers per job, in the
     /// order given: its new status, `LeaseLost` when `worker` no longer holds it (only its
     /// audit is stored), `NotFound` when there is no such job. An
@@ -392,14 +474,17 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Drops a dead job for good (it becomes skipped, with who dropped it as the reason).
     fn drop_dead(&self, job_id: i64, reason: &str, now_ms: i64) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// The link of a CRM record, if any.
-    fn link_by_crm(&self, connection: &str, crm_module: &str, crm_id: &str) -> impl Future<Output = StoreResult<Option<Link>>> + Send;
+    /// The link of CRM record `crm_id` in `relation`, if any.
+    fn link_by_crm(&self, connection: &str, relation: &str, crm_id: &str) -> impl Future<Output = StoreResult<Option<Link>>> + Send;
 
-    /// The link of a Books entity, if any.
-    fn link_by_books(&self, connection: &str, books_entity: &str, books_id: &str) -> impl Future<Output = StoreResult<Option<Link>>> + Send;
+    /// The link of Books record `books_id` in `relation`, if any.
+    fn link_by_books(&self, connection: &str, relation: &str, books_id: &str) -> impl Future<Output = StoreResult<Option<Link>>> + Send;
 
-    /// All links of a connection and CRM module (tests, reconciliation).
-    fn links(&self, connection: &str, crm_module: &str) -> impl Future<Output = StoreResult<Vec<Link>>> + Send;
+    /// All links of a connection in `relation`, by CRM id (tests, reconciliation).
+    fn links(&self, connection: &str, relation: &str) -> impl Future<Output = StoreResult<Vec<Link>>> + Send;
+
+    /// The trigger fields `flow` last saw of `record` ([`Snapshot`]), if it ever ran for it.
+    fn snapshot(&self, connection: &str, flow: &str, record: &RecordRef) -> impl Future<Output = StoreResult<Option<Value>>> + Send;
 
     /// A stream's cursor.
     fn cursor(&self, connection: &str, stream: &str) -> impl Future<Output = StoreResult<Option<Cursor>>> + Send;

@@ -76,17 +76,20 @@ const INBOX: InboxSql = InboxSql {
 const RECORD: RecordSql = RecordSql {
     results: "(SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, kind text, outcome text, error text, \
           retryable boolean, max_attempts integer, retry_at_ms bigint) ORDER BY id)",
-    links: "SELECT connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms \
-        FROM jsonb_to_recordset($1::jsonb) AS x(connection text, crm_module text, crm_id text, books_entity text, \
-          books_id text, books_hash text, crm_hash text, updated_ms bigint)",
+    links: "SELECT connection, relation, crm_id, books_id, crm_hash, books_hash, updated_ms \
+        FROM jsonb_to_recordset($1::jsonb) AS x(connection text, relation text, crm_id text, books_id text, \
+          crm_hash text, books_hash text, updated_ms bigint)",
+    snapshots: "SELECT connection, flow, system, module, record_id, fields::jsonb, updated_ms \
+        FROM jsonb_to_recordset($1::jsonb) AS x(connection text, flow text, system text, module text, \
+          record_id text, fields text, updated_ms bigint)",
     audit_inserts: "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
         SELECT at_ms, actor, job_id, event_id, connection, system, module, record_id, action, \
                request::jsonb, response::jsonb, ok \
         FROM jsonb_to_recordset($1::jsonb) AS x(at_ms bigint, actor text, job_id bigint, event_id bigint, \
              connection text, system text, module text, record_id text, action text, request text, \
              response text, ok boolean)",
-    audit_answers: "UPDATE audit SET record_id = x.record_id, response = x.response::jsonb, ok = x.ok \
-        FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, record_id text, response text, ok boolean) \
+    audit_answers: "UPDATE audit SET action = x.action, record_id = x.record_id, response = x.response::jsonb, ok = x.ok \
+        FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, action text, record_id text, response text, ok boolean) \
         WHERE audit.id = x.id",
     existing: "SELECT id FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)",
 };
@@ -97,6 +100,7 @@ const PG: Dialect = Dialect {
     event_columns: EVENT_COLUMNS_PG,
     audit_columns: AUDIT_COLUMNS_PG,
     approval_columns: APPROVAL_COLUMNS_PG,
+    snapshot_fields: "fields::text",
     json_in: "::jsonb",
     lock_job: " FOR UPDATE",
     claim: CLAIM,

@@ -4,7 +4,7 @@
 //! commit (and on SQLite several hand-offs to its connection thread) per job.
 //! [`super::Store::record`] stores a whole batch in one transaction with three set-based
 //! statements: one `UPDATE` of the jobs still leased to the worker (its `RETURNING`
-//! says which were), one upsert of their links, and the audit entries of every result
+//! says which were), one upsert each of their links and snapshots, and the audit entries of every result
 //! (inserted, or completed when they were journaled before the write was sent). The
 //! rows travel as one JSON array per statement (`json_each` on SQLite,
 //! `jsonb_to_recordset` on PostgreSQL); this module builds those arrays, so both back
@@ -24,7 +24,7 @@ pub(crate) fn job_rows(results: &[(i64, JobResult)]) -> String {
         .iter()
         .map(|(id, result)| match result {
             JobResult::Finish(Finish::Done { outcome, .. }) => json!({"id": id, "kind": "done", "outcome": outcome}),
-            JobResult::Finish(Finish::Skipped { reason }) => json!({"id": id, "kind": "skipped", "outcome": reason}),
+            JobResult::Finish(Finish::Skipped { reason, .. }) => json!({"id": id, "kind": "skipped", "outcome": reason}),
             JobResult::Fail { failure, retry_at_ms, max_attempts } => json!({
                 "id": id,
                 "kind": "fail",
@@ -38,31 +38,63 @@ pub(crate) fn job_rows(results: &[(i64, JobResult)]) -> String {
     Value::Array(rows).to_string()
 }
 
-/// The link rows of the accepted jobs' results, one per CRM record (a later job's link
-/// wins), sorted by key so that concurrent writers lock rows in the same order.
+/// The link rows of the accepted jobs' results, one per (connection, relation, CRM
+/// record) (a later job's link wins), sorted by key so that concurrent writers lock rows
+/// in the same order.
 pub(crate) fn link_rows(results: &[(i64, JobResult)], accepted: &HashSet<i64>, now_ms: i64) -> Option<String> {
     let mut links = BTreeMap::new();
-    let mut ordered: Vec<&(i64, JobResult)> = results.iter().filter(|(id, _)| accepted.contains(id)).collect();
-    ordered.sort_by_key(|(id, _)| *id);
-    for (_, result) in ordered {
-        if let JobResult::Finish(Finish::Done { link: Some(link), .. }) = result {
-            let key = (link.connection.clone(), link.crm_module.clone(), link.crm_id.clone());
-            links.insert(
-                key,
-                json!({
+    for (_, result) in in_job_order(results, accepted) {
+        if let JobResult::Finish(Finish::Done { links: done, .. }) = result {
+            for link in done {
+                let key = (link.connection.clone(), link.relation.clone(), link.crm_id.clone());
+                let row = json!({
                     "connection": link.connection,
-                    "crm_module": link.crm_module,
+                    "relation": link.relation,
                     "crm_id": link.crm_id,
-                    "books_entity": link.books_entity,
                     "books_id": link.books_id,
-                    "books_hash": link.books_hash,
                     "crm_hash": link.crm_hash,
+                    "books_hash": link.books_hash,
                     "updated_ms": now_ms,
-                }),
-            );
+                });
+                links.insert(key, row);
+            }
         }
     }
     (!links.is_empty()).then(|| Value::Array(links.into_values().collect()).to_string())
+}
+
+/// The snapshot rows of the accepted jobs' results (done or skipped), one per (connection,
+/// flow, record) (a later job's wins), sorted by key. `fields` travels as JSON text.
+pub(crate) fn snapshot_rows(results: &[(i64, JobResult)], accepted: &HashSet<i64>, now_ms: i64) -> Option<String> {
+    let mut rows = BTreeMap::new();
+    for (_, result) in in_job_order(results, accepted) {
+        let snapshot = match result {
+            JobResult::Finish(Finish::Done { snapshot, .. } | Finish::Skipped { snapshot, .. }) => snapshot,
+            JobResult::Fail { .. } => &None,
+        };
+        if let Some(s) = snapshot {
+            let r = &s.record;
+            let key = (s.connection.clone(), s.flow.clone(), r.system.as_str(), r.module.clone(), r.id.clone());
+            let row = json!({
+                "connection": s.connection,
+                "flow": s.flow,
+                "system": r.system.as_str(),
+                "module": r.module,
+                "record_id": r.id,
+                "fields": json_text(&s.fields),
+                "updated_ms": now_ms,
+            });
+            rows.insert(key, row);
+        }
+    }
+    (!rows.is_empty()).then(|| Value::Array(rows.into_values().collect()).to_string())
+}
+
+/// The accepted results, in job order.
+fn in_job_order<'a>(results: &'a [(i64, JobResult)], accepted: &HashSet<i64>) -> Vec<&'a (i64, JobResult)> {
+    let mut ordered: Vec<&(i64, JobResult)> = results.iter().filter(|(id, _)| accepted.contains(id)).collect();
+    ordered.sort_by_key(|(id, _)| *id);
+    ordered
 }
 
 /// The audit entries of all the results, accepted or not (a write Zoho answered happened,
@@ -82,6 +114,7 @@ pub(crate) fn audit_rows(results: &[(i64, JobResult)]) -> (Option<String>, Optio
         if entry.id > 0 {
             answers.push(json!({
                 "id": entry.id,
+                "action": entry.action,
                 "record_id": entry.record_id,
                 "response": json_text(&entry.response),
                 "ok": entry.ok,

@@ -110,12 +110,11 @@ impl TryFrom<EventRow> for StoredEvent {
 #[derive(Debug, FromRow)]
 pub(crate) struct LinkRow {
     connection: String,
-    crm_module: String,
+    relation: String,
     crm_id: String,
-    books_entity: String,
     books_id: String,
-    books_hash: Option<String>,
     crm_hash: Option<String>,
+    books_hash: Option<String>,
     updated_ms: i64,
 }
 
@@ -123,16 +122,18 @@ impl From<LinkRow> for Link {
     fn from(row: LinkRow) -> Self {
         Link {
             connection: row.connection,
-            crm_module: row.crm_module,
+            relation: row.relation,
             crm_id: row.crm_id,
-            books_entity: row.books_entity,
             books_id: row.books_id,
-            books_hash: row.books_hash,
             crm_hash: row.crm_hash,
+            books_hash: row.books_hash,
             updated_ms: row.updated_ms,
         }
     }
 }
+
+/// The columns every link query selects, in [`LinkRow`] order.
+pub(crate) const LINK_COLUMNS: &str = "connection, relation, crm_id, books_id, crm_hash, books_hash, updated_ms";
 
 /// A `cursors` row.
 #[derive(Debug, FromRow)]

@@ -28,6 +28,8 @@ pub(crate) struct Dialect {
     pub audit_columns: &'static str,
     /// The `approvals` columns, JSON as text.
     pub approval_columns: &'static str,
+    /// The `snapshots.fields` column as text.
+    pub snapshot_fields: &'static str,
     /// Appended to a parameter carrying JSON text into a JSON column (`::jsonb`).
     pub json_in: &'static str,
     /// Appended to the read of a job whose lease is checked before it is extended
@@ -79,10 +81,12 @@ pub(crate) struct RecordSql {
     /// A subquery reading the results in `$1` as rows `(id, kind, outcome, error,
     /// retryable, max_attempts, retry_at_ms)`, for [`jobs_from_results`].
     pub results: &'static str,
-    /// A query reading the links in `$1` as rows `(connection, crm_module, crm_id,
-    /// books_entity, books_id, books_hash, crm_hash, updated_ms)`, for
-    /// [`upsert_links`].
+    /// A query reading the links in `$1` as rows `(connection, relation, crm_id,
+    /// books_id, crm_hash, books_hash, updated_ms)`, for [`upsert_links`].
     pub links: &'static str,
+    /// A query reading the snapshots in `$1` as rows `(connection, flow, system, module,
+    /// record_id, fields, updated_ms)`, for [`upsert_snapshots`].
+    pub snapshots: &'static str,
     /// Inserts the audit entries not stored before the write.
     pub audit_inserts: &'static str,
     /// Completes the audit entries stored before the write with Zoho's answer.
@@ -117,18 +121,30 @@ pub(crate) fn jobs_from_results(results: &str) -> String {
     )
 }
 
-/// The upsert of the links read by `rows` (a [`RecordSql::links`]): a CRM record's link
-/// points at the Books entity written last, and a hash the result does not carry keeps
-/// its previous value (a write one way does not forget what was written the other way).
+/// The upsert of the links read by `rows` (a [`RecordSql::links`]): within a relation a
+/// CRM record's link points at the Books record written last, and a hash the result does
+/// not carry keeps its previous value (a write one way does not forget what was written
+/// the other way).
 pub(crate) fn upsert_links(rows: &str) -> String {
     format!(
-        "INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
+        "INSERT INTO links (connection, relation, crm_id, books_id, crm_hash, books_hash, updated_ms) \
          {rows} \
-         ON CONFLICT (connection, crm_module, crm_id) DO UPDATE SET \
-           books_entity = excluded.books_entity, books_id = excluded.books_id, \
-           books_hash = COALESCE(excluded.books_hash, links.books_hash), \
+         ON CONFLICT (connection, relation, crm_id) DO UPDATE SET \
+           books_id = excluded.books_id, \
            crm_hash = COALESCE(excluded.crm_hash, links.crm_hash), \
+           books_hash = COALESCE(excluded.books_hash, links.books_hash), \
            updated_ms = excluded.updated_ms"
+    )
+}
+
+/// The upsert of the snapshots read by `rows` (a [`RecordSql::snapshots`]): the newest
+/// replaces what the flow saw before.
+pub(crate) fn upsert_snapshots(rows: &str) -> String {
+    format!(
+        "INSERT INTO snapshots (connection, flow, system, module, record_id, fields, updated_ms) \
+         {rows} \
+         ON CONFLICT (connection, flow, system, module, record_id) DO UPDATE SET \
+           fields = excluded.fields, updated_ms = excluded.updated_ms"
     )
 }
 
@@ -301,6 +317,10 @@ macro_rules! shared_store_methods {
                 let upsert = $crate::store::shared::upsert_links(sql.links);
                 sqlx::query(sqlx::AssertSqlSafe(upsert)).bind(rows).execute(&mut *tx).await.map_err(db_err)?;
             }
+            if let Some(rows) = results::snapshot_rows(results, &ids, now_ms) {
+                let upsert = $crate::store::shared::upsert_snapshots(sql.snapshots);
+                sqlx::query(sqlx::AssertSqlSafe(upsert)).bind(rows).execute(&mut *tx).await.map_err(db_err)?;
+            }
             let (inserts, answers) = results::audit_rows(results);
             if let Some(rows) = inserts {
                 sqlx::query(sql.audit_inserts).bind(rows).execute(&mut *tx).await.map_err(db_err)?;
@@ -425,46 +445,68 @@ macro_rules! shared_store_methods {
         async fn link_by_crm(
             &self,
             connection: &str,
-            crm_module: &str,
+            relation: &str,
             crm_id: &str,
         ) -> $crate::store::StoreResult<Option<$crate::store::Link>> {
-            let row: Option<$crate::store::rows::LinkRow> =
-                sqlx::query_as("SELECT * FROM links WHERE connection = $1 AND crm_module = $2 AND crm_id = $3")
-                    .bind(connection)
-                    .bind(crm_module)
-                    .bind(crm_id)
-                    .fetch_optional(self.reader())
-                    .await
-                    .map_err($crate::store::convert::db_err)?;
+            let sql = format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND crm_id = $3", $crate::store::rows::LINK_COLUMNS);
+            let row: Option<$crate::store::rows::LinkRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(connection)
+                .bind(relation)
+                .bind(crm_id)
+                .fetch_optional(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
             Ok(row.map($crate::store::Link::from))
         }
 
         async fn link_by_books(
             &self,
             connection: &str,
-            books_entity: &str,
+            relation: &str,
             books_id: &str,
         ) -> $crate::store::StoreResult<Option<$crate::store::Link>> {
-            let row: Option<$crate::store::rows::LinkRow> =
-                sqlx::query_as("SELECT * FROM links WHERE connection = $1 AND books_entity = $2 AND books_id = $3")
-                    .bind(connection)
-                    .bind(books_entity)
-                    .bind(books_id)
-                    .fetch_optional(self.reader())
-                    .await
-                    .map_err($crate::store::convert::db_err)?;
+            let sql = format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND books_id = $3", $crate::store::rows::LINK_COLUMNS);
+            let row: Option<$crate::store::rows::LinkRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(connection)
+                .bind(relation)
+                .bind(books_id)
+                .fetch_optional(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
             Ok(row.map($crate::store::Link::from))
         }
 
-        async fn links(&self, connection: &str, crm_module: &str) -> $crate::store::StoreResult<Vec<$crate::store::Link>> {
-            let rows: Vec<$crate::store::rows::LinkRow> =
-                sqlx::query_as("SELECT * FROM links WHERE connection = $1 AND crm_module = $2 ORDER BY crm_id")
-                    .bind(connection)
-                    .bind(crm_module)
-                    .fetch_all(self.reader())
-                    .await
-                    .map_err($crate::store::convert::db_err)?;
+        async fn links(&self, connection: &str, relation: &str) -> $crate::store::StoreResult<Vec<$crate::store::Link>> {
+            let sql = format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 ORDER BY crm_id", $crate::store::rows::LINK_COLUMNS);
+            let rows: Vec<$crate::store::rows::LinkRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(connection)
+                .bind(relation)
+                .fetch_all(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
             Ok(rows.into_iter().map($crate::store::Link::from).collect())
+        }
+
+        async fn snapshot(
+            &self,
+            connection: &str,
+            flow: &str,
+            record: &$crate::store::RecordRef,
+        ) -> $crate::store::StoreResult<Option<serde_json::Value>> {
+            let sql = format!(
+                "SELECT {} FROM snapshots WHERE connection = $1 AND flow = $2 AND system = $3 AND module = $4 AND record_id = $5",
+                $dialect.snapshot_fields
+            );
+            let fields: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(connection)
+                .bind(flow)
+                .bind(record.system.as_str())
+                .bind(&record.module)
+                .bind(&record.id)
+                .fetch_optional(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            fields.map(|f| $crate::store::convert::parse_json(&f, "snapshots.fields")).transpose()
         }
 
         async fn cursor(&self, connection: &str, stream: &str) -> $crate::store::StoreResult<Option<$crate::store::Cursor>> {

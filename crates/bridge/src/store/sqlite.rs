@@ -79,15 +79,18 @@ const RECORD: RecordSql = RecordSql {
           value ->> 'max_attempts' AS max_attempts, value ->> 'retry_at_ms' AS retry_at_ms \
         FROM json_each($1))",
     // `WHERE true`: SQLite would read the upsert's ON as a join constraint otherwise.
-    links: "SELECT value ->> 'connection', value ->> 'crm_module', value ->> 'crm_id', value ->> 'books_entity', \
-          value ->> 'books_id', value ->> 'books_hash', value ->> 'crm_hash', value ->> 'updated_ms' \
+    links: "SELECT value ->> 'connection', value ->> 'relation', value ->> 'crm_id', value ->> 'books_id', \
+          value ->> 'crm_hash', value ->> 'books_hash', value ->> 'updated_ms' \
+        FROM json_each($1) WHERE true",
+    snapshots: "SELECT value ->> 'connection', value ->> 'flow', value ->> 'system', value ->> 'module', \
+          value ->> 'record_id', value ->> 'fields', value ->> 'updated_ms' \
         FROM json_each($1) WHERE true",
     audit_inserts: "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
         SELECT value ->> 'at_ms', value ->> 'actor', value ->> 'job_id', value ->> 'event_id', value ->> 'connection', \
                value ->> 'system', value ->> 'module', value ->> 'record_id', value ->> 'action', \
                value ->> 'request', value ->> 'response', value ->> 'ok' \
         FROM json_each($1)",
-    audit_answers: "UPDATE audit SET record_id = r.value ->> 'record_id', response = r.value ->> 'response', ok = r.value ->> 'ok' \
+    audit_answers: "UPDATE audit SET action = r.value ->> 'action', record_id = r.value ->> 'record_id', response = r.value ->> 'response', ok = r.value ->> 'ok' \
         FROM json_each($1) AS r WHERE audit.id = r.value ->> 'id'",
     existing: "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each($1))",
 };
@@ -98,6 +101,7 @@ const SQLITE: Dialect = Dialect {
     event_columns: EVENT_COLUMNS,
     audit_columns: "id, at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok",
     approval_columns: "id, requested_by, action, payload, status, decided_by, created_ms, decided_ms",
+    snapshot_fields: "fields",
     json_in: "",
     lock_job: "",
     claim: CLAIM,

@@ -4,10 +4,8 @@
 //! at the door; the job key `system:module:record_id` keeps jobs of one record in order.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
 use super::config::System;
-use crate::store::NewJob;
+use crate::store::{NewJob, RecordRef};
 
 /// One line of the table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,13 +44,12 @@ impl Routes {
         out
     }
 
-    /// The jobs a change to one record enqueues, keyed `system:module:record_id`.
+    /// The jobs a change to one record enqueues: one per flow, each carrying the record
+    /// ([`RecordRef`]) and keyed by it (`system:module:record_id`), for CRM and Books
+    /// records alike.
     pub fn jobs(&self, system: System, module: &str, record_id: &str) -> Vec<NewJob> {
-        let key = format!("{}:{module}:{record_id}", system.as_str());
-        self.flows(system, module)
-            .into_iter()
-            .map(|flow| NewJob { flow: flow.to_string(), key: key.clone(), payload: Value::Null })
-            .collect()
+        let record = RecordRef { system, module: module.to_string(), id: record_id.to_string() };
+        self.flows(system, module).into_iter().map(|flow| NewJob::for_record(flow, &record)).collect()
     }
 }
 
@@ -70,6 +67,9 @@ mod tests {
         assert_eq!(jobs.len(), 2);
         assert_eq!(jobs[0].key, "crm:Deals:42");
         assert_eq!(jobs[1].flow, "deal_to_credit_note");
+        assert_eq!(jobs[0].payload, serde_json::json!({"system": "crm", "module": "Deals", "id": "42"}));
+        let books = routes.jobs(System::Books, "invoices", "7");
+        assert_eq!((books[0].key.as_str(), books[0].payload["system"].as_str()), ("books:invoices:7", Some("books")));
         assert!(routes.jobs(System::Books, "items", "1").is_empty());
         let toml_like: Routes = serde_json::from_str(r#"[{"system":"books","module":"invoices","flows":["a"]}]"#).unwrap();
         assert_eq!(toml_like.flows(System::Books, "invoices"), vec!["a"]);

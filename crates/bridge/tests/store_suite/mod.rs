@@ -103,9 +103,8 @@ pub fn audit(
 pub fn link(crm_id: &str, books_id: &str, books_hash: Option<&str>, crm_hash: Option<&str>) -> Link {
     Link {
         connection: "acme".into(),
-        crm_module: "Products".into(),
+        relation: "product_item".into(),
         crm_id: crm_id.into(),
-        books_entity: "items".into(),
         books_id: books_id.into(),
         books_hash: books_hash.map(String::from),
         crm_hash: crm_hash.map(String::from),
@@ -116,6 +115,7 @@ pub fn link(crm_id: &str, books_id: &str, books_hash: Option<&str>, crm_hash: Op
 fn skipped() -> Finish {
     Finish::Skipped {
         reason: "nothing changed".into(),
+        snapshot: None,
     }
 }
 
@@ -402,7 +402,8 @@ pub async fn lease_expiry_and_reclaim<S: Store>(store: S) {
 
     let done = Finish::Done {
         outcome: "late".into(),
-        link: Some(link("1", "b1", Some("h"), None)),
+        links: vec![link("1", "b1", Some("h"), None)],
+        snapshot: None,
         audit: vec![audit("w1", "b1", "update", T0, Some(id))],
     };
     assert!(
@@ -428,7 +429,7 @@ pub async fn lease_expiry_and_reclaim<S: Store>(store: S) {
     );
     assert_eq!(
         store
-            .link_by_crm("acme", "Products", "1")
+            .link_by_crm("acme", "product_item", "1")
             .await
             .expect("link"),
         None
@@ -621,7 +622,8 @@ pub async fn finish_with_link_and_audit<S: Store>(store: S) {
     store.claim("w", T0, LONG_LEASE, 1).await.expect("claim");
     let done = Finish::Done {
         outcome: "created item b1".into(),
-        link: Some(link("1", "b1", Some("hash-books-1"), None)),
+        links: vec![link("1", "b1", Some("hash-books-1"), None)],
+        snapshot: None,
         audit: vec![
             audit("w", "b1", "create", T0 + 1, Some(id)),
             audit("w", "b1", "update", T0 + 2, Some(id)),
@@ -630,7 +632,7 @@ pub async fn finish_with_link_and_audit<S: Store>(store: S) {
     store.finish(id, "w", &done, T0 + 3).await.expect("finish");
 
     let by_crm = store
-        .link_by_crm("acme", "Products", "1")
+        .link_by_crm("acme", "product_item", "1")
         .await
         .expect("link")
         .expect("linked");
@@ -644,13 +646,13 @@ pub async fn finish_with_link_and_audit<S: Store>(store: S) {
     );
     assert_eq!(
         store
-            .link_by_books("acme", "items", "b1")
+            .link_by_books("acme", "product_item", "b1")
             .await
             .expect("link"),
         Some(by_crm.clone())
     );
     assert_eq!(
-        store.links("acme", "Products").await.expect("links"),
+        store.links("acme", "product_item").await.expect("links"),
         vec![by_crm]
     );
     let entries = store
@@ -685,7 +687,8 @@ pub async fn finish_with_link_and_audit<S: Store>(store: S) {
         .expect("claim");
     let done = Finish::Done {
         outcome: "wrote crm".into(),
-        link: Some(link("1", "b1", None, Some("hash-crm-1"))),
+        links: vec![link("1", "b1", None, Some("hash-crm-1"))],
+        snapshot: None,
         audit: vec![],
     };
     store
@@ -693,7 +696,7 @@ pub async fn finish_with_link_and_audit<S: Store>(store: S) {
         .await
         .expect("finish");
     let both = store
-        .link_by_crm("acme", "Products", "1")
+        .link_by_crm("acme", "product_item", "1")
         .await
         .expect("link")
         .expect("linked");
@@ -711,7 +714,8 @@ pub async fn finish_with_link_and_audit<S: Store>(store: S) {
         .expect("claim");
     let clash = Finish::Done {
         outcome: "clash".into(),
-        link: Some(link("2", "b1", Some("h"), None)),
+        links: vec![link("2", "b1", Some("h"), None)],
+        snapshot: None,
         audit: vec![audit("w", "b2", "create", T0 + 21, Some(id3))],
     };
     assert!(matches!(
@@ -727,7 +731,7 @@ pub async fn finish_with_link_and_audit<S: Store>(store: S) {
     );
     assert_eq!(
         store
-            .link_by_crm("acme", "Products", "2")
+            .link_by_crm("acme", "product_item", "2")
             .await
             .expect("link"),
         None
@@ -758,11 +762,11 @@ pub async fn record_a_batch<S: Store>(store: S) {
     refused.response = json!({"code": 1001, "message": "refused"});
     let failure = |error: &str, retryable: bool, audit: Vec<AuditEntry>| Failure { error: error.into(), retryable, audit };
     let batch = vec![
-        (done, JobResult::Finish(Finish::Done { outcome: "created item b1".into(), link: Some(link("1", "b1", Some("h1"), None)), audit: vec![created] })),
+        (done, JobResult::Finish(Finish::Done { outcome: "created item b1".into(), links: vec![link("1", "b1", Some("h1"), None)], snapshot: None, audit: vec![created] })),
         (skip, JobResult::Finish(skipped())),
         (retry, JobResult::Fail { failure: failure("timed out", true, vec![refused]), retry_at_ms: T0 + 99, max_attempts: 5 }),
         (dead, JobResult::Fail { failure: failure("Zoho refused: 1001", false, vec![]), retry_at_ms: T0 + 99, max_attempts: 5 }),
-        (lost, JobResult::Finish(Finish::Done { outcome: "late".into(), link: Some(link("6", "b6", Some("h6"), None)), audit: vec![audit("w", "b6", "create", T0 + 3, Some(lost))] })),
+        (lost, JobResult::Finish(Finish::Done { outcome: "late".into(), links: vec![link("6", "b6", Some("h6"), None)], snapshot: None, audit: vec![audit("w", "b6", "create", T0 + 3, Some(lost))] })),
         (987_654, JobResult::Finish(skipped())),
     ];
     let answers = store.record("w", &batch, T0 + 10).await.expect("record");
@@ -787,9 +791,9 @@ pub async fn record_a_batch<S: Store>(store: S) {
     let j = job(lost).await;
     assert_eq!((j.status, j.lease_owner.as_deref(), j.outcome), (JobStatus::Running, Some("v"), None));
 
-    let l = store.link_by_crm("acme", "Products", "1").await.expect("link").expect("linked");
+    let l = store.link_by_crm("acme", "product_item", "1").await.expect("link").expect("linked");
     assert_eq!((l.books_id.as_str(), l.books_hash.as_deref(), l.updated_ms), ("b1", Some("h1"), T0 + 10));
-    assert_eq!(store.link_by_crm("acme", "Products", "6").await.expect("link"), None, "a lost lease stores no link");
+    assert_eq!(store.link_by_crm("acme", "product_item", "6").await.expect("link"), None, "a lost lease stores no link");
     let b1 = store.audit_for_record("books", "items", "b1").await.expect("audit");
     assert_eq!(b1.len(), 1);
     assert_eq!((b1[0].request.clone(), b1[0].job_id, b1[0].ok), (json!("a bare JSON string stays a string"), Some(done), true));
@@ -815,7 +819,7 @@ pub async fn record_a_batch<S: Store>(store: S) {
     answered.record_id = Some("b7".into());
     answered.ok = true;
     answered.response = json!({"item_id": "b7"});
-    let result = JobResult::Finish(Finish::Done { outcome: "created b7".into(), link: None, audit: vec![answered] });
+    let result = JobResult::Finish(Finish::Done { outcome: "created b7".into(), links: vec![], snapshot: None, audit: vec![answered] });
     assert!(matches!(store.record("w", &[(next, result)], T0 + 22).await.expect("record")[..], [Ok(JobStatus::Done)]));
     let b7 = store.audit_for_record("books", "items", "b7").await.expect("audit");
     assert_eq!(b7.len(), 1, "completed, not duplicated: {b7:?}");
@@ -842,7 +846,7 @@ pub async fn prune_finished_work<S: Store>(store: S) {
     let (done, skip, dead, running, queued) = (ids[0], ids[1], ids[2], ids[3], ids[4]);
     assert_eq!(store.claim("w", T0, LONG_LEASE, 4).await.expect("claim").len(), 4);
     let batch = vec![
-        (done, JobResult::Finish(Finish::Done { outcome: "created".into(), link: Some(link("1", "b1", Some("h1"), None)), audit: vec![audit("w", "b1", "create", T0 + 1, Some(done))] })),
+        (done, JobResult::Finish(Finish::Done { outcome: "created".into(), links: vec![link("1", "b1", Some("h1"), None)], snapshot: None, audit: vec![audit("w", "b1", "create", T0 + 1, Some(done))] })),
         (skip, JobResult::Finish(skipped())),
         (dead, JobResult::Fail { failure: Failure { error: "Zoho refused".into(), retryable: false, audit: vec![] }, retry_at_ms: T0, max_attempts: 5 }),
     ];
@@ -861,7 +865,7 @@ pub async fn prune_finished_work<S: Store>(store: S) {
     assert!(store.event(dead_event).await.expect("event").is_some(), "a dead letter keeps its event for replay");
     assert!(store.event(running_event).await.expect("event").is_some());
     assert_eq!(store.audit_for_record("books", "items", "b1").await.expect("audit").len(), 1, "the audit log stays");
-    assert!(store.link_by_crm("acme", "Products", "1").await.expect("link").is_some(), "links stay");
+    assert!(store.link_by_crm("acme", "product_item", "1").await.expect("link").is_some(), "links stay");
     assert_eq!(store.prune(T0 + 11).await.expect("prune"), Pruned::default(), "pruning again deletes nothing");
     // A pruned event's delivery repeated is new again (its flow skips it by hash).
     let again = store.add_event(&event("1", 100), &[job("1")], T0 + 20).await.expect("add_event");
@@ -1001,7 +1005,8 @@ pub async fn job_counts<S: Store>(store: S) {
             "w",
             &Finish::Done {
                 outcome: "ok".into(),
-                link: None,
+                links: vec![],
+                snapshot: None,
                 audit: vec![],
             },
             T0,

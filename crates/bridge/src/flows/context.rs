@@ -1,0 +1,381 @@
+//! What a flow's `run` is given: the flow context.
+//!
+//! A flow reads and writes through its [`Context`] and nothing else, so the invariants
+//! are kept in one place for every flow:
+//! - **journaled writes**: [`Context::write`] stores the audit entry before the call is
+//!   sent and completes it with Zoho's answer, so a write Zoho commits is audited even if
+//!   the worker dies before the job's result is stored;
+//! - **links by relation**: [`Context::link_by_crm`] / [`Context::link_by_books`] read
+//!   them; [`Context::link`] records the links a run establishes, stored with the result;
+//! - **snapshots**: [`Context::previous_snapshot`] is what this flow saw of the record's
+//!   trigger fields last time (for transitions), [`Context::keep_snapshot`] what to keep;
+//! - **one clock**: [`Context::now_ms`];
+//! - **preview**: in a dry run ([`Context::dry_run`]) the first write is not sent: the run
+//!   stops there and the preview says what it would have done.
+//!
+//! Everything a run established (links, snapshot, audit answers) is stored by the
+//! runner in one transaction with the job's end.
+
+use futures_util::{FutureExt, future::BoxFuture};
+use serde::Serialize;
+use serde_json::{Value, json};
+use zoho::Client;
+
+use super::{FlowError, RunSettings, relations::Relation};
+use crate::store::{AuditEntry, Job, Link, RecordRef, Snapshot, Store, StoreResult, System};
+
+/// What a flow needs of the store, as an object (flows are `dyn`): journaling writes and
+/// reading links and snapshots. Every [`Store`] is one.
+pub trait FlowStore: Send + Sync {
+    /// Stores an audit entry before its write is sent ([`Store::add_audit`]); returns its id.
+    fn journal<'a>(&'a self, entry: &'a AuditEntry) -> BoxFuture<'a, StoreResult<i64>>;
+    /// [`Store::link_by_crm`].
+    fn link_by_crm<'a>(&'a self, connection: &'a str, relation: &'a str, crm_id: &'a str) -> BoxFuture<'a, StoreResult<Option<Link>>>;
+    /// [`Store::link_by_books`].
+    fn link_by_books<'a>(&'a self, connection: &'a str, relation: &'a str, books_id: &'a str) -> BoxFuture<'a, StoreResult<Option<Link>>>;
+    /// [`Store::snapshot`].
+    fn snapshot<'a>(&'a self, connection: &'a str, flow: &'a str, record: &'a RecordRef) -> BoxFuture<'a, StoreResult<Option<Value>>>;
+}
+
+impl<S: Store> FlowStore for S {
+    fn journal<'a>(&'a self, entry: &'a AuditEntry) -> BoxFuture<'a, StoreResult<i64>> {
+        self.add_audit(entry).boxed()
+    }
+
+    fn link_by_crm<'a>(&'a self, connection: &'a str, relation: &'a str, crm_id: &'a str) -> BoxFuture<'a, StoreResult<Option<Link>>> {
+        Store::link_by_crm(self, connection, relation, crm_id).boxed()
+    }
+
+    fn link_by_books<'a>(&'a self, connection: &'a str, relation: &'a str, books_id: &'a str) -> BoxFuture<'a, StoreResult<Option<Link>>> {
+        Store::link_by_books(self, connection, relation, books_id).boxed()
+    }
+
+    fn snapshot<'a>(&'a self, connection: &'a str, flow: &'a str, record: &'a RecordRef) -> BoxFuture<'a, StoreResult<Option<Value>>> {
+        Store::snapshot(self, connection, flow, record).boxed()
+    }
+}
+
+/// One write to Zoho, as announced before it is sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Write<'a> {
+    /// The system written.
+    pub system: System,
+    /// CRM module or Books entity.
+    pub module: &'a str,
+    /// `create`, `update`, `upsert`, `mark_inactive`, …
+    pub action: &'a str,
+    /// The record written, when it is known before the call.
+    pub record_id: Option<&'a str>,
+    /// The values sent.
+    pub request: &'a Value,
+}
+
+/// Which side of a link a run wrote, with the hash of what it wrote (echo suppression).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wrote {
+    /// Books was written with content hashing to this.
+    Books(String),
+    /// CRM was written with content hashing to this.
+    Crm(String),
+    /// Neither: the link is only recorded (e.g. adopted, or the source is gone).
+    Neither,
+}
+
+/// What a dry run ([`Context::dry_run`]) found: the source as read, the payload it would
+/// send, the match it found and what it would do.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Preview {
+    /// The source record as read.
+    pub source: Option<Value>,
+    /// The payload the flow would send.
+    pub payload: Option<Value>,
+    /// What the flow decided along the way (the match it found, …), in order.
+    pub notes: Vec<String>,
+    /// The write it would have made next (not sent).
+    pub would_write: Option<Value>,
+}
+
+/// A flow's view of the engine for one run. Built by the runner; see the module doc.
+pub struct Context<'r> {
+    job: &'r Job,
+    record: RecordRef,
+    flow: &'static str,
+    client: &'r Client,
+    store: &'r dyn FlowStore,
+    settings: &'r RunSettings,
+    base: AuditEntry,
+    journal: bool,
+    audit: Vec<AuditEntry>,
+    links: Vec<Link>,
+    snapshot: Option<Value>,
+    preview: Option<Preview>,
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("job", &self.job.id).field("record", &self.record).field("flow", &self.flow).finish()
+    }
+}
+
+/// The audit entry's text until Zoho's answer is stored.
+pub fn outcome_pending() -> Value {
+    json!({"outcome": "unknown", "note": "journaled before the call; no answer was stored (the worker stopped or the run ended first)"})
+}
+
+impl<'r> Context<'r> {
+    /// A context for running `flow` on `job` (about `record`).
+    pub fn new(
+        flow: &'static str,
+        job: &'r Job,
+        record: RecordRef,
+        client: &'r Client,
+        store: &'r dyn FlowStore,
+        settings: &'r RunSettings,
+    ) -> Context<'r> {
+        let base = AuditEntry {
+            id: 0,
+            at_ms: 0,
+            actor: settings.worker.clone(),
+            job_id: Some(job.id),
+            event_id: Some(job.event_id),
+            connection: settings.connection.clone(),
+            system: String::new(),
+            module: String::new(),
+            record_id: None,
+            action: String::new(),
+            request: Value::Null,
+            response: Value::Null,
+            ok: false,
+        };
+        Context { job, record, flow, client, store, settings, base, journal: true, audit: Vec::new(), links: Vec::new(), snapshot: None, preview: None }
+    }
+
+    /// Makes this a dry run: nothing is written to Zoho nor journaled; the run stops at its
+    /// first write with [`FlowError::Preview`], and [`Context::preview`] says what it found.
+    pub fn dry_run(mut self) -> Context<'r> {
+        self.preview = Some(Preview::default());
+        self.journal = false;
+        self
+    }
+
+    /// Keeps audit entries in memory only (tests of a flow's writes).
+    pub fn unjournaled(mut self) -> Context<'r> {
+        self.journal = false;
+        self
+    }
+
+    /// The record the job is about.
+    pub fn record(&self) -> &RecordRef {
+        &self.record
+    }
+
+    /// The job being run.
+    pub fn job(&self) -> &Job {
+        self.job
+    }
+
+    /// The Zoho client (reads go straight through it; writes through [`Context::write`]).
+    pub fn client(&self) -> &'r Client {
+        self.client
+    }
+
+    /// The connection links and audit are keyed by.
+    pub fn connection(&self) -> &str {
+        &self.settings.connection
+    }
+
+    /// Now, epoch ms, from the engine's one clock.
+    pub fn now_ms(&self) -> i64 {
+        self.settings.clock.now_ms()
+    }
+
+    /// Now as a timestamp (for the mapper's `today`).
+    pub fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::from_millisecond(self.now_ms()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    /// Whether this is a dry run.
+    pub fn is_dry_run(&self) -> bool {
+        self.preview.is_some()
+    }
+
+    /// Notes a decision (the match found, why a branch was taken): logged, and shown by a
+    /// preview.
+    pub fn note(&mut self, note: impl Into<String>) {
+        let note = note.into();
+        tracing::debug!(job = self.job.id, flow = self.flow, record = %self.record, "{note}");
+        if let Some(p) = &mut self.preview {
+            p.notes.push(note);
+        }
+    }
+
+    /// Tells a preview the source record as read.
+    pub fn saw_source(&mut self, source: &Value) {
+        if let Some(p) = &mut self.preview {
+            p.source = Some(source.clone());
+        }
+    }
+
+    /// Tells a preview the payload the flow would send.
+    pub fn mapped(&mut self, payload: &Value) {
+        if let Some(p) = &mut self.preview {
+            p.payload = Some(payload.clone());
+        }
+    }
+
+    /// The link of CRM record `crm_id` in `relation`. A store failure is retryable.
+    pub async fn link_by_crm(&self, relation: &Relation, crm_id: &str) -> Result<Option<Link>, FlowError> {
+        self.store
+            .link_by_crm(&self.settings.connection, relation.name, crm_id)
+            .await
+            .map_err(|e| FlowError::Store(format!("reading the {} link of CRM {} {crm_id}: {e}", relation.name, relation.crm_module)))
+    }
+
+    /// The link of Books record `books_id` in `relation`. A store failure is retryable.
+    pub async fn link_by_books(&self, relation: &Relation, books_id: &str) -> Result<Option<Link>, FlowError> {
+        self.store
+            .link_by_books(&self.settings.connection, relation.name, books_id)
+            .await
+            .map_err(|e| FlowError::Store(format!("reading the {} link of Books {} {books_id}: {e}", relation.name, relation.books_entity)))
+    }
+
+    /// What this flow saw of the record's trigger fields the last time it ran for it.
+    pub async fn previous_snapshot(&self) -> Result<Option<Value>, FlowError> {
+        self.store
+            .snapshot(&self.settings.connection, self.flow, &self.record)
+            .await
+            .map_err(|e| FlowError::Store(format!("reading the last snapshot of {}: {e}", self.record)))
+    }
+
+    /// Keeps `fields` (a JSON object of the record's trigger fields) as what this flow saw,
+    /// stored with the job's result (done or skipped; not when the run fails).
+    pub fn keep_snapshot(&mut self, fields: Value) {
+        self.snapshot = Some(fields);
+    }
+
+    /// Records that CRM record `crm_id` and Books record `books_id` are linked in
+    /// `relation`, and which side this run wrote (its hash): stored with the job's result.
+    /// The side not written keeps its stored hash.
+    pub fn link(&mut self, relation: &Relation, crm_id: &str, books_id: &str, wrote: Wrote) {
+        let (crm_hash, books_hash) = match wrote {
+            Wrote::Books(h) => (None, Some(h)),
+            Wrote::Crm(h) => (Some(h), None),
+            Wrote::Neither => (None, None),
+        };
+        self.links.push(Link {
+            connection: self.settings.connection.clone(),
+            relation: relation.name.into(),
+            crm_id: crm_id.into(),
+            books_id: books_id.into(),
+            crm_hash,
+            books_hash,
+            updated_ms: self.now_ms(),
+        });
+    }
+
+    /// Sends one write to Zoho: journals `write` first (a store failure fails the run
+    /// before anything is sent, retryable), then awaits `call` (which sends nothing until
+    /// awaited), and records Zoho's answer and the id written (`id_of` the answer, or
+    /// `write.record_id`). In a dry run nothing is sent: the run stops here with
+    /// [`FlowError::Preview`].
+    pub async fn write<T: Serialize>(
+        &mut self,
+        write: Write<'_>,
+        call: impl Future<Output = Result<T, zoho::Error>>,
+        id_of: impl Fn(&T) -> Option<String>,
+    ) -> Result<T, FlowError> {
+        let n = self.announce(write).await?;
+        let result = call.await;
+        let id = result.as_ref().ok().and_then(&id_of);
+        self.answer(n, id.as_deref(), None, &result);
+        result.map_err(FlowError::Zoho)
+    }
+
+    /// Journals `write` (the first half of [`Context::write`], for calls whose answer
+    /// decides the action, such as an upsert); returns its number for
+    /// [`Context::answer`].
+    pub async fn announce(&mut self, write: Write<'_>) -> Result<usize, FlowError> {
+        if let Some(p) = &mut self.preview {
+            p.would_write = Some(json!({
+                "system": write.system.as_str(),
+                "module": write.module,
+                "action": write.action,
+                "record_id": write.record_id,
+                "request": write.request,
+            }));
+            return Err(FlowError::Preview);
+        }
+        let mut entry = AuditEntry {
+            at_ms: self.now_ms(),
+            system: write.system.as_str().into(),
+            module: write.module.into(),
+            record_id: write.record_id.map(str::to_string),
+            action: write.action.into(),
+            request: write.request.clone(),
+            response: outcome_pending(),
+            ..self.base.clone()
+        };
+        if self.journal {
+            entry.id = self.store.journal(&entry).await.map_err(|e| {
+                FlowError::Store(format!("journaling the {} of {} {}: {e}", write.action, write.system.as_str(), write.module))
+            })?;
+        }
+        self.audit.push(entry);
+        Ok(self.audit.len() - 1)
+    }
+
+    /// Records Zoho's answer to write `n` ([`Context::announce`]): the record written
+    /// (known after a create), the action Zoho took when the answer tells (`create` or
+    /// `update` for an upsert), and the answer itself (the record, or the error's status,
+    /// code and message).
+    pub fn answer<T: Serialize>(&mut self, n: usize, record_id: Option<&str>, action: Option<&str>, result: &Result<T, zoho::Error>) {
+        let Some(entry) = self.audit.get_mut(n) else { return };
+        let (response, ok) = match result {
+            Ok(answer) => (serde_json::to_value(answer).unwrap_or(Value::Null), true),
+            Err(e) => (error_json(e), false),
+        };
+        if let Some(id) = record_id {
+            entry.record_id = Some(id.to_string());
+        }
+        if let Some(action) = action {
+            entry.action = action.to_string();
+        }
+        entry.response = response;
+        entry.ok = ok;
+    }
+
+    /// The writes so far, in order.
+    pub fn writes(&self) -> &[AuditEntry] {
+        &self.audit
+    }
+
+    /// What a dry run found (`None` unless [`Context::dry_run`]).
+    pub fn preview(&self) -> Option<&Preview> {
+        self.preview.as_ref()
+    }
+
+    /// Takes what the run established, for the result: audit entries, links, snapshot.
+    pub(crate) fn finish(self) -> (Vec<AuditEntry>, Vec<Link>, Option<Snapshot>, Option<Preview>) {
+        let snapshot = self.snapshot.map(|fields| Snapshot {
+            connection: self.settings.connection.clone(),
+            flow: self.flow.into(),
+            record: self.record.clone(),
+            fields,
+        });
+        (self.audit, self.links, snapshot, self.preview)
+    }
+}
+
+/// An error as the audit log keeps it: Zoho's status, code and message.
+pub fn error_json(e: &zoho::Error) -> Value {
+    match e {
+        zoho::Error::Api(api) => json!({
+            "status": api.status,
+            "code": api.code.to_string(),
+            "message": api.message,
+            "details": api.details,
+        }),
+        e if e.is_outcome_unknown() => json!({"outcome": "unknown", "error": e.to_string()}),
+        e => json!({"error": e.to_string()}),
+    }
+}
