@@ -135,6 +135,25 @@ async fn any_store_picks_postgres_by_scheme() {
     .await;
 }
 
+/// A store written before links had relations (schema version 3) keeps its links and its
+/// jobs when it is opened by this version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_keeps_the_links_and_jobs_of_a_version_3_store() {
+    with_pg(|store, url| async move {
+        store.close().await;
+        let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.expect("connect");
+        // Back to an empty database, then to schema version 3 with rows of that time.
+        sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;").execute(&pool).await.expect("empty");
+        store_suite::migrator_at_version_3("postgres").run(&pool).await.expect("version 3");
+        sqlx::raw_sql(store_suite::VERSION_3_ROWS).execute(&pool).await.expect("old rows");
+        pool.close().await;
+        let store = PgStore::connect(&url).await.expect("open and migrate");
+        store_suite::version_3_rows_migrated(store.clone()).await;
+        store.close().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn connection_errors_do_not_leak_the_password() {
     // Port 1 refuses at once; no server needed.

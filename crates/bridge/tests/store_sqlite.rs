@@ -80,3 +80,19 @@ async fn any_store_picks_sqlite_from_a_path_or_url() {
     by_url.close().await;
     assert!(dir.0.join("b.db").exists());
 }
+
+/// A store written before links had relations (schema version 3) keeps its links and its
+/// jobs when it is opened by this version.
+#[tokio::test]
+async fn migration_keeps_the_links_and_jobs_of_a_version_3_store() {
+    let dir = TempDir::new();
+    let path = dir.0.join("bridge.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.expect("open");
+    store_suite::migrator_at_version_3("sqlite").run(&pool).await.expect("version 3");
+    sqlx::raw_sql(store_suite::VERSION_3_ROWS).execute(&pool).await.expect("old rows");
+    pool.close().await;
+    let store = SqliteStore::open(&path).await.expect("open and migrate");
+    store_suite::version_3_rows_migrated(store.clone()).await;
+    store.close().await;
+}

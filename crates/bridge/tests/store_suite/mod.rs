@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use bridge::store::{
     ApprovalStatus, Approvals, AuditEntry, Cursor, Failure, Finish, Inserted, JobResult,
-    JobStatus, Link, NewEvent, NewJob, PRUNE_BATCH, Pruned, Source, Store, StoreError,
+    JobStatus, Link, NewEvent, NewJob, PRUNE_BATCH, Pruned, RecordRef, Snapshot, Source, Store, StoreError,
 };
 use serde_json::json;
 
@@ -1116,6 +1116,133 @@ pub async fn approvals<S: Store + Approvals>(store: S) {
     );
 }
 
+/// A link in `relation` between CRM `crm_id` and Books `books_id`, written to Books.
+pub fn link_in(relation: &str, crm_id: &str, books_id: &str, books_hash: &str) -> Link {
+    Link { relation: relation.into(), ..link(crm_id, books_id, Some(books_hash), None) }
+}
+
+/// Links are keyed by relation: one CRM record linked in two relations at once (a deal to
+/// its invoice and to its credit note), and one Books record linked to two CRM records in
+/// different relations (an invoice to its deal and to its follow-up task); within one
+/// relation each side is linked once.
+pub async fn links_by_relation<S: Store>(store: S) {
+    let id = enqueue(&store, "1", 100).await;
+    store.claim("w", T0, LONG_LEASE, 1).await.expect("claim");
+    let done = Finish::Done {
+        outcome: "linked".into(),
+        links: vec![
+            link_in("deal_invoice", "deal-1", "inv-1", "h-inv"),
+            link_in("deal_creditnote", "deal-1", "cn-1", "h-cn"),
+            link_in("invoice_task", "task-9", "inv-1", "h-task"),
+        ],
+        snapshot: None,
+        audit: vec![],
+    };
+    store.finish(id, "w", &done, T0 + 1).await.expect("finish");
+    let invoice = store.link_by_crm("acme", "deal_invoice", "deal-1").await.expect("link").expect("deal_invoice");
+    let credit = store.link_by_crm("acme", "deal_creditnote", "deal-1").await.expect("link").expect("deal_creditnote");
+    assert_eq!((invoice.books_id.as_str(), credit.books_id.as_str()), ("inv-1", "cn-1"), "neither overwrote the other");
+    let by_deal = store.link_by_books("acme", "deal_invoice", "inv-1").await.expect("link").expect("by books");
+    let by_task = store.link_by_books("acme", "invoice_task", "inv-1").await.expect("link").expect("by books");
+    assert_eq!((by_deal.crm_id.as_str(), by_task.crm_id.as_str()), ("deal-1", "task-9"));
+    assert_eq!(by_task.books_hash.as_deref(), Some("h-task"));
+    assert_eq!(store.link_by_crm("acme", "deal_invoice", "task-9").await.expect("link"), None, "relations do not leak");
+    assert_eq!(store.links("acme", "deal_creditnote").await.expect("links"), vec![credit]);
+
+    // Within a relation, a second CRM record cannot take a Books record already linked.
+    let id = enqueue(&store, "2", 100).await;
+    store.claim("w", T0 + 2, LONG_LEASE, 1).await.expect("claim");
+    let clash = Finish::Done {
+        outcome: "clash".into(),
+        links: vec![link_in("deal_invoice", "deal-2", "inv-1", "h")],
+        snapshot: None,
+        audit: vec![],
+    };
+    assert!(matches!(store.finish(id, "w", &clash, T0 + 3).await, Err(StoreError::Constraint(_))));
+    assert_eq!(store.link_by_crm("acme", "deal_invoice", "deal-2").await.expect("link"), None);
+}
+
+/// What a flow saw of a record is kept with done and skipped results (the newest wins),
+/// per flow; a failed attempt keeps nothing.
+pub async fn snapshots_are_kept_with_done_and_skipped_results<S: Store>(store: S) {
+    let record = RecordRef::crm("Deals", "d-1");
+    let snapshot = |flow: &str, stage: &str| Snapshot { connection: "acme".into(), flow: flow.into(), record: record.clone(), fields: json!({"Stage": stage}) };
+    assert_eq!(store.snapshot("acme", "deal_to_invoice", &record).await.expect("snapshot"), None);
+
+    let a = enqueue(&store, "a", 1).await;
+    store.claim("w", T0, LONG_LEASE, 1).await.expect("claim");
+    let skipped = Finish::Skipped { reason: "not won yet".into(), snapshot: Some(snapshot("deal_to_invoice", "Negotiation")) };
+    store.finish(a, "w", &skipped, T0 + 1).await.expect("finish");
+    assert_eq!(store.snapshot("acme", "deal_to_invoice", &record).await.expect("snapshot"), Some(json!({"Stage": "Negotiation"})));
+
+    let (b, c) = (enqueue(&store, "b", 1).await, enqueue(&store, "c", 1).await);
+    store.claim("w", T0 + 2, LONG_LEASE, 2).await.expect("claim");
+    let results = [
+        (b, JobResult::Finish(Finish::Done { outcome: "invoiced".into(), links: vec![], snapshot: Some(snapshot("deal_to_invoice", "Closed Won")), audit: vec![] })),
+        (c, JobResult::Finish(Finish::Skipped { reason: "other flow".into(), snapshot: Some(snapshot("deal_to_credit_note", "Closed Won")) })),
+    ];
+    store.record("w", &results, T0 + 3).await.expect("record");
+    assert_eq!(store.snapshot("acme", "deal_to_invoice", &record).await.expect("snapshot"), Some(json!({"Stage": "Closed Won"})));
+    assert_eq!(store.snapshot("acme", "deal_to_credit_note", &record).await.expect("snapshot"), Some(json!({"Stage": "Closed Won"})));
+
+    let d = enqueue(&store, "d", 1).await;
+    store.claim("w", T0 + 4, LONG_LEASE, 1).await.expect("claim");
+    let failure = Failure { error: "Zoho said no".into(), retryable: false, audit: vec![] };
+    store.fail(d, "w", &failure, T0 + 5, 3, T0 + 5).await.expect("fail");
+    assert_eq!(store.snapshot("acme", "deal_to_invoice", &record).await.expect("snapshot"), Some(json!({"Stage": "Closed Won"})), "a failure keeps nothing");
+}
+
+/// Rows as the store held them before links had relations and jobs a typed payload
+/// (schema version 3): a catalog_sync link, a queued job, a dead job carrying its record
+/// id in the old payload, and a done job. The same SQL works on both back ends.
+pub const VERSION_3_ROWS: &str = "\
+    INSERT INTO links (connection, crm_module, crm_id, books_entity, books_id, books_hash, crm_hash, updated_ms) \
+        VALUES ('acme', 'Products', 'p1', 'items', 'i1', 'hash-1', NULL, 5), ('acme', 'Products', 'p2', 'items', 'i2', NULL, 'crm-2', 6); \
+    INSERT INTO events (source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms) \
+        VALUES ('poller', 'acme', 'crm', 'Products', 'p1', NULL, '{}', 'old-1', 1); \
+    INSERT INTO jobs (event_id, flow, key, payload, status, attempts, run_after_ms, created_ms, updated_ms) VALUES \
+        (1, 'catalog_sync', 'crm:Products:p1', 'null', 'queued', 0, 1, 1, 1), \
+        (1, 'catalog_sync', 'crm:Products:p9', '{\"record_id\": \"p9\"}', 'dead', 8, 1, 1, 1), \
+        (1, 'catalog_sync', 'crm:Products:p2', 'null', 'done', 1, 1, 1, 1);";
+
+/// The migrations of schema version 3 (before relations) for `back_end` (`sqlite` or
+/// `postgres`), the same SQL the store ran then.
+pub fn migrator_at_version_3(back_end: &str) -> sqlx::migrate::Migrator {
+    use sqlx::SqlSafeStr;
+    let files: [(i64, &str, &'static str); 3] = match back_end {
+        "sqlite" => [
+            (1, "store", include_str!("../../migrations/sqlite/0001_store.sql")),
+            (2, "inbox and audit lookups", include_str!("../../migrations/sqlite/0002_lookups.sql")),
+            (3, "shared access tokens", include_str!("../../migrations/sqlite/0003_tokens.sql")),
+        ],
+        _ => [
+            (1, "store", include_str!("../../migrations/postgres/0001_store.sql")),
+            (2, "inbox and audit lookups", include_str!("../../migrations/postgres/0002_lookups.sql")),
+            (3, "shared access tokens", include_str!("../../migrations/postgres/0003_tokens.sql")),
+        ],
+    };
+    let migrations = files
+        .into_iter()
+        .map(|(v, d, sql)| sqlx::migrate::Migration::new(v, d.into(), sqlx::migrate::MigrationType::Simple, sql.into_sql_str(), false))
+        .collect();
+    sqlx::migrate::Migrator::with_migrations(migrations)
+}
+
+/// After the migration the old links are `product_item` links with both hashes, and the
+/// unfinished and dead jobs carry their record.
+pub async fn version_3_rows_migrated<S: Store>(store: S) {
+    let links = store.links("acme", "product_item").await.expect("links");
+    let shown: Vec<(&str, &str, Option<&str>, Option<&str>, i64)> =
+        links.iter().map(|l| (l.crm_id.as_str(), l.books_id.as_str(), l.books_hash.as_deref(), l.crm_hash.as_deref(), l.updated_ms)).collect();
+    assert_eq!(shown, [("p1", "i1", Some("hash-1"), None, 5), ("p2", "i2", None, Some("crm-2"), 6)]);
+    assert_eq!(store.link_by_books("acme", "product_item", "i2").await.expect("link").map(|l| l.crm_id), Some("p2".into()));
+    let queued = store.jobs_with_status(JobStatus::Queued, 10).await.expect("jobs");
+    assert_eq!(queued[0].record(), Ok(RecordRef::crm("Products", "p1")));
+    let dead = store.jobs_with_status(JobStatus::Dead, 10).await.expect("jobs");
+    assert_eq!(dead[0].record(), Ok(RecordRef::crm("Products", "p9")));
+}
+
+
 /// Runs `$runner!` over every suite function, one test each.
 #[macro_export]
 macro_rules! every_store_test {
@@ -1135,6 +1262,8 @@ macro_rules! every_store_test {
             shared_tokens,
             approvals,
             prune_finished_work,
+            links_by_relation,
+            snapshots_are_kept_with_done_and_skipped_results,
         );
     };
 }
