@@ -2,6 +2,9 @@
 //! back ends by `store_sqlite.rs` and `store_postgres.rs`.
 #![allow(dead_code)] // each runner uses all of it, but the compiler checks them one by one
 
+pub mod two_writes;
+pub use two_writes::a_two_write_flow_killed_between_its_writes_duplicates_nothing;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -1264,6 +1267,7 @@ macro_rules! every_store_test {
             prune_finished_work,
             links_by_relation,
             snapshots_are_kept_with_done_and_skipped_results,
+            a_two_write_flow_killed_between_its_writes_duplicates_nothing,
         );
     };
 }
