@@ -2,13 +2,21 @@
 //! malformed bodies refused with 400 naming the problem, nothing stored when refused,
 //! duplicates absorbed; and, with the emulator's webhook faults (loss, duplication,
 //! reordering) on Books webhooks, the inbox ends with the same records as a clean
-//! delivery once the poller has run.
+//! delivery once the poller has run, and each Books change runs its routed flow once.
 
 mod triggers_support;
 
-use std::collections::BTreeSet;
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, Mutex},
+};
 
-use bridge::triggers::{ChannelTokens, Poller, Routes, SecretString, StreamConfig, System, TriggerConfig, WatchConfig};
+use bridge::{
+    flows::{Context, Flow, FlowFuture, Outcome},
+    store::RecordRef,
+    triggers::{ChannelTokens, Poller, Routes, SecretString, StreamConfig, System, TriggerConfig, WatchConfig},
+    worker::{Worker, WorkerConfig},
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use triggers_support::{env, eventually, job_total, queued, queued_keys};
@@ -198,14 +206,41 @@ async fn faulty_books_webhooks_plus_the_poller_give_every_change_once() {
     assert_eq!(report.new, N - via_webhooks.len(), "{report:?}");
     assert_eq!(queued_keys(&env.store).await, created, "every change is in the inbox");
     assert_eq!(queued(&env.store).await.len(), N, "each change exactly once");
+
+    // The jobs route to flows exactly as CRM ones do: the flow routed for Books items runs
+    // once per change, given the Books record.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let flow: Arc<dyn Flow> = Arc::new(Recorder { name: "catalog_sync", seen: seen.clone() });
+    let worker = Worker::new(env.store.clone(), vec![flow], env.client.clone(), WorkerConfig::new("w"));
+    assert_eq!(worker.run_until_idle().await.expect("run").done, N as u64);
+    let seen: BTreeSet<String> = seen.lock().unwrap().iter().map(|r: &RecordRef| {
+        assert_eq!((r.system, r.module.as_str()), (System::Books, "items"));
+        r.job_key()
+    }).collect();
+    assert_eq!(seen, created, "every Books change ran its flow once");
+}
+
+/// A flow that only notes the records it is run for.
+struct Recorder {
+    name: &'static str,
+    seen: Arc<Mutex<Vec<RecordRef>>>,
+}
+
+impl Flow for Recorder {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut Context<'_>) -> FlowFuture<'a, Outcome> {
+        self.seen.lock().unwrap().push(ctx.record().clone());
+        Box::pin(async { Ok(Outcome::Done("seen".into())) })
+    }
 }
 
 /// Refusals are logged, but never with the secret or token that was presented or
 /// expected (DESIGN invariant 6).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_are_logged_without_secrets() {
-    use std::sync::{Arc, Mutex};
-
     #[derive(Clone, Default)]
     struct Capture(Arc<Mutex<Vec<u8>>>);
     impl std::io::Write for Capture {
