@@ -353,7 +353,7 @@ impl BridgeConfig {
 
     /// The checks serde cannot make.
     fn check(&self, spans: &Spans, flows: &[&str], env: &impl Fn(&str) -> Option<String>) -> Result<(), Problem> {
-        if spans.value(&at!["zoho"]).is_none() {
+        if spans.value(&[Key::Name("zoho")]).is_none() {
             return Err(Problem::new(
                 at!["zoho"],
                 "the [zoho] section is missing: set zoho.emulator = \"http://127.0.0.1:8089\" to try the emulator, or the connection (dc, client_id, organization_id)",
@@ -698,7 +698,9 @@ mod tests {
 
     #[test]
     fn zero_and_absurd_durations_are_refused() {
-        let cases: &[(&str, &str, (usize, usize), &str, &str)] = &[
+        /// Table header, the line under it, where the error points, the field, the message.
+        type Case = (&'static str, &'static str, (usize, usize), &'static str, &'static str);
+        let cases: &[Case] = &[
             ("[poller]", "interval_secs = 0", (4, 17), "poller.interval_secs", "0 is too short: at least 1 seconds"),
             ("[poller]", "interval_secs = 604800", (4, 17), "poller.interval_secs", "604800 is too long: at most 86400 seconds"),
             ("[poller]", "start_ms = -1", (4, 12), "poller.start_ms", "-1 is before 1970"),
