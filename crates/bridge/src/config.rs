@@ -21,8 +21,9 @@
 //!   value); likewise every `*_env` the file names;
 //! - CRM module names that are near misses of a standard one (`Prodcuts`: "did you mean
 //!   Products?") in `[[routes]]`, `[[poller.streams]]` and channel events, unless listed
-//!   in `zoho.custom_modules`; Books entities the engine does not read (see `names.rs`
-//!   for the rule); unknown flows; malformed channel events and ids;
+//!   in `zoho.custom_modules` (other custom modules pass as they are); Books entities the
+//!   engine does not read ([`BOOKS_ENTITIES`]); unknown flows; malformed channel events
+//!   and ids, tokens over 50 characters;
 //! - durations out of range: `worker.lease_secs` 3 s to a day, `worker.poll_ms` 10 ms to
 //!   an hour, `worker.backoff_secs` 1 s to a day, `worker.max_backoff_secs` 1 s to a
 //!   week, `poller.interval_secs` 1 s to a day, `channels.ttl_secs` 1 s to a week (CRM's
@@ -109,16 +110,22 @@ pub struct ZohoConfig {
     pub client_id: String,
     /// Books organisation id.
     pub organization_id: String,
-    /// Environment variable holding the OAuth client secret. Default `ZOHO_CLIENT_SECRET`.
+    /// Environment variable holding the OAuth client secret; off the emulator it must be
+    /// set when the file is loaded. Default `ZOHO_CLIENT_SECRET`.
     pub client_secret_env: String,
-    /// Environment variable holding the refresh token. Default `ZOHO_REFRESH_TOKEN`.
+    /// Environment variable holding the refresh token; off the emulator it must be set
+    /// when the file is loaded. Default `ZOHO_REFRESH_TOKEN`.
     pub refresh_token_env: String,
     /// Take everything above from a running zoho-bridge emulator's seeded credentials
-    /// instead (`http://127.0.0.1:8089`): for trying it out and for tests.
+    /// instead (an http(s) URL, `http://127.0.0.1:8089`): for trying it out and for tests.
     pub emulator: Option<String>,
     /// The CRM's custom modules (API names) that are a near miss of a standard module
-    /// name (`Deal` beside `Deals`), so that they are not taken for a misspelling. Other
-    /// custom modules need not be listed. Default none.
+    /// name (`Deal` beside `Deals`), so that they are not taken for a misspelling. A CRM
+    /// module name in the file is accepted when it is a standard one ([`CRM_MODULES`]),
+    /// listed here, or not a near miss: not the same letters in another case, and more
+    /// than one edit (insert, delete, replace, swap of neighbours) away from every
+    /// standard name, two for standard names of ten characters or more. So other custom
+    /// modules need not be listed. Default none.
     pub custom_modules: Vec<String>,
 }
 
@@ -145,17 +152,17 @@ impl Default for ZohoConfig {
 pub struct WorkerSettings {
     /// This worker's id (lease owner, audit actor). Default `worker-<pid>`.
     pub id: Option<String>,
-    /// Jobs run at once. Default 16.
+    /// Jobs run at once, at least 1. Default 16.
     pub concurrency: u32,
-    /// Lease length, seconds. Default 60.
+    /// Lease length, seconds: 3 to a day. Default 60.
     pub lease_secs: u64,
-    /// Pause when the queue is empty, milliseconds. Default 500.
+    /// Pause when the queue is empty, milliseconds: 10 to an hour. Default 500.
     pub poll_ms: u64,
-    /// Attempts before a failing job is dead-lettered. Default 8.
+    /// Attempts before a failing job is dead-lettered, at least 1. Default 8.
     pub max_attempts: i32,
-    /// First retry delay, seconds (doubles per attempt, jittered). Default 2.
+    /// First retry delay, seconds (doubles per attempt, jittered): 1 to a day. Default 2.
     pub backoff_secs: u64,
-    /// Longest retry delay, seconds. Default 600.
+    /// Longest retry delay, seconds: 1 to a week (never below `backoff_secs`). Default 600.
     pub max_backoff_secs: u64,
 }
 
@@ -300,14 +307,17 @@ impl BridgeConfig {
         if text.trim().is_empty() {
             return Err(ConfigError::Empty { file: file.into() });
         }
-        let toml_error = |spans: &Spans, e: toml::de::Error| {
-            let offset = e.span().map_or(0, |s| s.start);
-            let (line, column) = line_column(text, offset);
-            let field = spans.field_at(offset).unwrap_or_default();
+        let toml_error = |field: &dyn Fn(std::ops::Range<usize>) -> Option<String>, e: toml::de::Error| {
+            let span = e.span().unwrap_or(0..0);
+            let (line, column) = line_column(text, span.start);
+            let field = field(span).unwrap_or_default();
             ConfigError::Invalid { file: file.into(), line, column, field, message: e.message().trim().to_string() }
         };
-        let spans = Spans::parse(text).map_err(|e| toml_error(&Spans::parse_partial(text), e))?;
-        let mut config: BridgeConfig = spans.deserialize().map_err(|e| toml_error(&spans, e))?;
+        let spans = Spans::parse(text).map_err(|e| {
+            let partial = Spans::parse_partial(text);
+            toml_error(&|span| partial.syntax_field(span), e)
+        })?;
+        let mut config: BridgeConfig = spans.deserialize().map_err(|e| toml_error(&|span| spans.field_at(span.start), e))?;
         config.check(&spans, flows, &env).map_err(|p| p.located(file, &spans))?;
         config.read_secrets(&env).map_err(|p| p.located(file, &spans))?;
         Ok(config)
@@ -602,9 +612,11 @@ mod tests {
         assert_error(&format!("{EMULATOR}[retention]\ndays = -1\n"), (4, 8), "retention.days", "invalid value: integer `-1`");
         // Syntax errors: the parser's position, and the setting when there is one.
         assert_error("[zoho]\nemulator = \"http://e\"\n[worker]\nconcurrency = \n", (4, 15), "worker.concurrency", "string values must be quoted");
+        assert_error("[zoho]\nemulator = \"http://e\"\nemulator = \"http://f\"\n", (3, 1), "zoho.emulator", "duplicate key");
         let (line, column, field, message) = error("[zoho\nemulator = \"http://e\"\n");
         assert_eq!((line, column, field.as_str()), (1, 6, ""), "{message}");
-        assert_eq!(parse("[zoho\n").unwrap_err().to_string(), format!("z.toml:1:6: {message}"));
+        assert_eq!(parse("[zoho\nemulator = \"http://e\"\n").unwrap_err().to_string(), format!("z.toml:1:6: {message}"));
+        assert_eq!(parse("[zoho\n").unwrap_err().to_string(), "z.toml:1:6: unclosed table, expected `]`");
     }
 
     #[test]

@@ -145,6 +145,24 @@ impl<'t> Spans<'t> {
         search(self.root.get_ref(), offset, &mut path).then(|| Dotted(&path.iter().map(Owned::key).collect::<Vec<_>>()).to_string())
     }
 
+    /// The setting a TOML syntax error at `span` is about, as a dotted path: the key or
+    /// value there ([`Spans::field_at`]), else the key written there (a duplicate key)
+    /// under the last table header before it, else that table; `None` before any header
+    /// or setting. For a tree from [`Spans::parse_partial`].
+    pub(crate) fn syntax_field(&self, span: Range<usize>) -> Option<String> {
+        if let Some(field) = self.field_at(span.start) {
+            return Some(field);
+        }
+        let mut headers = vec![(0, Vec::new())];
+        collect_headers(self.text, self.root.get_ref(), &mut Vec::new(), &mut headers);
+        let (_, mut path) = headers.into_iter().filter(|(start, _)| *start <= span.start).max_by_key(|(start, _)| *start)?;
+        let written = self.text.get(span).unwrap_or_default().trim();
+        if !written.is_empty() && written.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            path.push(Owned::Name(written.to_string()));
+        }
+        (!path.is_empty()).then(|| Dotted(&path.iter().map(Owned::key).collect::<Vec<_>>()).to_string())
+    }
+
     fn node(&self, path: &[Key]) -> Option<&Spanned<DeValue<'t>>> {
         path.iter().try_fold(&self.root, |node, key| match (node.get_ref(), key) {
             (DeValue::Table(t), Key::Name(name)) => t.iter().find(|(k, _)| k.get_ref() == name).map(|(_, v)| v),
@@ -155,6 +173,7 @@ impl<'t> Spans<'t> {
 }
 
 /// An owned [`Key`], for paths built while searching.
+#[derive(Clone)]
 enum Owned {
     Name(String),
     Index(usize),
@@ -199,6 +218,30 @@ fn search(value: &DeValue, offset: usize, path: &mut Vec<Owned>) -> bool {
         _ => {}
     }
     false
+}
+
+/// Every table opened by a header (`[a.b]`, `[[c]]`) under `value`: where its header
+/// starts, and its path.
+fn collect_headers(text: &str, value: &DeValue, path: &mut Vec<Owned>, out: &mut Vec<(usize, Vec<Owned>)>) {
+    let visit = |step: Owned, v: &Spanned<DeValue>, path: &mut Vec<Owned>, out: &mut Vec<(usize, Vec<Owned>)>| {
+        // A tree recovered from a syntax error can have made-up tables: a header's text
+        // names its table.
+        path.push(step);
+        let names_it = |header: &str| {
+            let last = path.iter().rev().find_map(|k| if let Owned::Name(n) = k { Some(n.as_str()) } else { None });
+            header.starts_with('[') && last.is_none_or(|n| header.contains(n))
+        };
+        if v.get_ref().is_table() && text.get(v.span()).is_some_and(names_it) {
+            out.push((v.span().start, path.iter().map(Owned::clone).collect()));
+        }
+        collect_headers(text, v.get_ref(), path, out);
+        path.pop();
+    };
+    match value {
+        DeValue::Table(t) => t.iter().for_each(|(k, v)| visit(Owned::Name(k.get_ref().to_string()), v, path, out)),
+        DeValue::Array(a) => a.iter().enumerate().for_each(|(i, v)| visit(Owned::Index(i), v, path, out)),
+        _ => {}
+    }
 }
 
 /// 1-based line and column (in characters) of byte `byte_offset` of `text`. An offset
@@ -253,6 +296,18 @@ mod tests {
         assert_eq!(field("\"my key\"").as_deref(), Some("routes[0].inline.\"my key\""));
         assert_eq!(field("system = \"crm\"\nmodule = \"Deals\"\n\n[[routes]]").as_deref(), Some("poller.streams[0].system"));
         assert_eq!(s.field_at(TEXT.find("\n\n[zoho]").unwrap()), None, "a line end is no setting");
+    }
+
+    #[test]
+    fn a_syntax_error_is_put_under_the_table_it_is_in() {
+        let field = |text: &'static str, at: &str| {
+            let start = text.rfind(at).unwrap();
+            Spans::parse_partial(text).syntax_field(start..start + at.len())
+        };
+        assert_eq!(field("[zoho]\nemulator = \"a\"\nemulator = \"b\"\n", "emulator").as_deref(), Some("zoho.emulator"));
+        assert_eq!(field("[zoho]\na = { b = 1 }\n[[routes]]\nx = 1\n!!\n", "!!").as_deref(), Some("routes[0]"));
+        assert_eq!(field("[zoho\n", "").as_deref(), None);
+        assert_eq!(field("[zoho\nemulator = \"http://e\"\n", "").as_deref(), None);
     }
 
     #[test]
