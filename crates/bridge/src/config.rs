@@ -227,6 +227,16 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The error for setting `field` (a dotted path) at byte `offset` of `text`, the
+    /// contents of `file`: for checks made outside this module that know where in the
+    /// file they are (a flow's mapping reports a byte offset).
+    pub fn at_offset(file: &str, text: &str, offset: usize, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        let (line, column) = line_column(text, offset);
+        ConfigError::Invalid { file: file.into(), line, column, field: field.into(), message: message.into() }
+    }
+}
+
 /// `field: `, or nothing for no field.
 fn field_prefix(field: &str) -> String {
     if field.is_empty() { String::new() } else { format!("{field}: ") }
@@ -617,6 +627,14 @@ mod tests {
         assert_eq!((line, column, field.as_str()), (1, 6, ""), "{message}");
         assert_eq!(parse("[zoho\nemulator = \"http://e\"\n").unwrap_err().to_string(), format!("z.toml:1:6: {message}"));
         assert_eq!(parse("[zoho\n").unwrap_err().to_string(), "z.toml:1:6: unclosed table, expected `]`");
+    }
+
+    #[test]
+    fn an_offset_found_elsewhere_becomes_line_and_column() {
+        let text = "[zoho]\nemulator = \"http://e\"\n[flows.deal_to_invoice]\nwhen = \"Stage ==\"\n";
+        let offset = text.find("Stage").unwrap() + 6;
+        let e = ConfigError::at_offset("z.toml", text, offset, "flows.deal_to_invoice.when", "expected an expression after ==");
+        assert_eq!(e.to_string(), "z.toml:4:15: flows.deal_to_invoice.when: expected an expression after ==");
     }
 
     #[test]
