@@ -29,7 +29,8 @@ pub struct ServeArgs {
     /// The config file.
     #[arg(long, short, default_value = DEFAULT_CONFIG_FILE)]
     pub config: PathBuf,
-    /// Check the config file and exit (0 when it is usable).
+    /// Check the config file, and the environment variables it names, and exit: 0 when
+    /// `serve` can start with it, 1 with the file, line, column and setting at fault.
     #[arg(long)]
     pub check_config: bool,
 }
@@ -37,11 +38,19 @@ pub struct ServeArgs {
 /// Runs the engine until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // The error already names the file, line, column and field.
-    let config = BridgeConfig::load(&args.config, &flows::names()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let loaded = BridgeConfig::load(&args.config, &flows::names());
     if args.check_config {
-        println!("{}: ok", args.config.display());
+        // One line either way, for people and CI logs (no "Error:" wrapping or backtrace).
+        match loaded {
+            Ok(_) => println!("{}: ok", args.config.display()),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
         return Ok(());
     }
+    let config = loaded.map_err(|e| anyhow::anyhow!("{e}"))?;
     let store = AnyStore::connect(&config.store).await.context("opening the store")?;
     // Processes sharing the store share the access token too.
     let client = Client::builder(connection(&config.zoho).await?)

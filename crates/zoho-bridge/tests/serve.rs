@@ -205,14 +205,14 @@ fn a_bad_config_fails_at_load_with_file_line_and_field() {
     let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).output().expect("run");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let want = format!("{}:5:15: concurrency: invalid type", config.display());
+    let want = format!("{}:5:15: worker.concurrency: invalid type", config.display());
     assert!(stderr.contains(&want), "{stderr}");
 
     std::fs::write(&config, "[zoho]\nemulator = \"http://127.0.0.1:1\"\n[[routes]]\nsystem = \"crm\"\nmodule = \"Deals\"\nflows = [\"deal_to_invoise\"]\n").unwrap();
     let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).arg("--check-config").output().expect("run");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(":6:10: routes[0].flows: no flow named \"deal_to_invoise\""), "{stderr}");
+    assert!(stderr.contains(":6:10: routes[0].flows[0]: no flow named \"deal_to_invoise\""), "{stderr}");
 
     let out = Command::new(BIN).args(["serve", "--config"]).arg(dir.0.join("missing.toml")).output().expect("run");
     assert!(!out.status.success());

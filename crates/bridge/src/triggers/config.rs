@@ -101,7 +101,7 @@ pub struct WebhookConfig {
     pub books_secret: Option<SecretString>,
     /// …or the environment variable holding it (read when the config file is loaded).
     pub books_secret_env: Option<String>,
-    /// Largest accepted body, bytes. Default 1 MiB.
+    /// Largest accepted body, bytes (at least 1 KiB). Default 1 MiB.
     pub max_body_bytes: usize,
 }
 
@@ -117,11 +117,14 @@ impl Default for WebhookConfig {
 pub struct ChannelsConfig {
     /// Public URL of `POST /hooks/crm/notify`, where CRM sends callbacks.
     pub notify_url: String,
-    /// Life of a channel, seconds (CRM allows at most a week). Default one day.
+    /// Life of a channel, seconds: 1 to a week (CRM's limit). Default one day.
     pub ttl_secs: u64,
-    /// Renew a channel when less than this share of its life is left. Default 0.2.
+    /// Renew a channel when less than this share of its life is left, strictly between
+    /// 0 and 1. Default 0.2.
     pub renew_when_left: f64,
-    /// How often the keeper checks the channels, seconds. Default 300.
+    /// How often the keeper checks the channels, seconds: 1 up to the renewal window
+    /// (`ttl_secs × renew_when_left`), so no channel expires between two checks.
+    /// Default 300.
     pub check_every_secs: u64,
     /// The channels.
     pub watch: Vec<WatchConfig>,
@@ -139,7 +142,8 @@ impl Default for ChannelsConfig {
 pub struct WatchConfig {
     /// A number of your choosing, as text (CRM's `channel_id`).
     pub channel_id: String,
-    /// `Module.create|edit|delete|all`, e.g. `Deals.edit`.
+    /// `Module.create|edit|delete|all`, e.g. `Deals.edit`; the module is checked at load
+    /// like every CRM module name in the file (see `[zoho] custom_modules`).
     pub events: Vec<String>,
     /// Token CRM echoes in callbacks (at most 50 characters). When unset, one derived
     /// from the connection's secrets is used: the same in every process and after every
@@ -155,9 +159,11 @@ pub struct WatchConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PollerConfig {
-    /// Seconds between two polls of every stream. Default 300.
+    /// Seconds between two polls of every stream: 1 to a day (the poller is the safety
+    /// net for lost webhooks). Default 300.
     pub interval_secs: u64,
-    /// Where a stream without a cursor starts, epoch ms. Default 0 (everything).
+    /// Where a stream without a cursor starts, epoch ms (not negative). Default 0
+    /// (everything).
     pub start_ms: i64,
     /// The streams to poll.
     pub streams: Vec<StreamConfig>,
@@ -176,7 +182,7 @@ pub struct StreamConfig {
     /// `crm` or `books`.
     pub system: System,
     /// CRM module API name (`Deals`) or Books entity (`invoices`, `contacts`, `items`,
-    /// `customerpayments`, `creditnotes`, `estimates`, `salesorders`).
+    /// `customerpayments`, `creditnotes`, `estimates`, `salesorders`); checked at load.
     pub module: String,
 }
 
