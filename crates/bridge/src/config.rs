@@ -284,26 +284,52 @@ fn http_url(at: Vec<Key<'static>>, value: &str, example: &str) -> Result<(), Pro
     }
 }
 
+/// The text of the config file at `path`, with its name for errors.
+fn read_file(path: &Path) -> Result<(String, String), ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let reason = e.to_string();
+        // "No such file or directory (os error 2)": the number says nothing more.
+        let reason = reason.split(" (os error").next().unwrap_or(&reason).to_string();
+        let hint = match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                ": start from a copy of examples/zoho-bridge.toml (a Zoho connection) or examples/emulator.toml (the emulator)".into()
+            }
+            _ => String::new(),
+        };
+        ConfigError::Unreadable { file: file.clone(), reason, hint }
+    })?;
+    Ok((file, text))
+}
+
 /// The longest channel life CRM accepts, seconds (a week).
 const CHANNEL_TTL_MAX_SECS: u64 = 7 * 86_400;
 
 impl BridgeConfig {
     /// Reads and checks the file at `path`; `flows` are the flow names this binary has.
     pub fn load(path: &Path, flows: &[&str]) -> Result<BridgeConfig, ConfigError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            let reason = e.to_string();
-            // "No such file or directory (os error 2)": the number says nothing more.
-            let reason = reason.split(" (os error").next().unwrap_or(&reason).to_string();
-            let hint = match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    ": start from a copy of examples/zoho-bridge.toml (a Zoho connection) or examples/emulator.toml (the emulator)".into()
-                }
-                _ => String::new(),
-            };
-            ConfigError::Unreadable { file: file.clone(), reason, hint }
-        })?;
+        let (file, text) = read_file(path)?;
         BridgeConfig::parse(&file, &text, flows)
+    }
+
+    /// Reads only the `store` setting of the file at `path` (default `zoho-bridge.db`):
+    /// the admin commands need the store, not a usable Zoho connection nor its secrets.
+    pub fn load_store(path: &Path) -> Result<String, ConfigError> {
+        #[derive(Deserialize)]
+        struct StoreOnly {
+            #[serde(default = "default_store")]
+            store: String,
+        }
+        fn default_store() -> String {
+            crate::store::DEFAULT_SQLITE_FILE.into()
+        }
+        let (file, text) = read_file(path)?;
+        let invalid = |e: toml::de::Error| {
+            let (line, column) = line_column(&text, e.span().map_or(0, |s| s.start));
+            ConfigError::Invalid { file: file.clone(), line, column, field: "store".into(), message: e.message().trim().to_string() }
+        };
+        let only: StoreOnly = toml::from_str(&text).map_err(invalid)?;
+        Ok(only.store)
     }
 
     /// Parses and checks `text` (named `file` in errors), reading the environment

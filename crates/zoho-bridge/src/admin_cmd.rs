@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use bridge::{
     config::{BridgeConfig, RetentionSettings},
-    flows::{self, now_ms},
+    flows::now_ms,
     store::{AnyStore, JobStatus, Store},
 };
 use serde_json::json;
@@ -41,7 +41,7 @@ pub struct StoreArgs {
 impl StoreArgs {
     async fn open(&self) -> anyhow::Result<AnyStore> {
         let url = match &self.config {
-            Some(path) => BridgeConfig::load(path, &flows::names()).map_err(|e| anyhow::anyhow!("{e}"))?.store,
+            Some(path) => BridgeConfig::load_store(path).map_err(|e| anyhow::anyhow!("{e}"))?,
             None => self.store.clone(),
         };
         // An admin command must not create an empty database by mistake.
