@@ -31,7 +31,9 @@
 //!   updates, and the Notification API.
 //! - **Books** ([`books::Books`]): organisations, contacts and contact persons, items,
 //!   taxes, currencies, templates, invoices, estimates, customer payments and credit
-//!   notes, lists as `Stream`s over `page_context`, webhook payload parsing.
+//!   notes, lists as `Stream`s over `page_context`, create-or-update in one call by a
+//!   unique custom field ([`books::Books::upsert_item`], `upsert_contact`,
+//!   `upsert_invoice`, telling [`books::UpsertOutcome`]), webhook payload parsing.
 //! - **Models** keep every field they do not name in an `extra` map, so a
 //!   read-modify-write loses nothing, and hold money as [`rust_decimal::Decimal`]
 //!   (see [`money`] for how exactness is kept on the wire).
