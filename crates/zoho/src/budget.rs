@@ -44,6 +44,7 @@ use std::{
     time::Duration,
 };
 
+use serde::{Deserialize, Serialize};
 use tokio::{sync::Notify, time::Instant};
 
 use crate::error::{Api, Error, Result};
@@ -140,21 +141,104 @@ impl CrmEdition {
 }
 
 /// The limits a client keeps to. `None` switches a limit off.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Zoho's limits differ by plan (Books) and edition (CRM), so a deployment states its
+/// own: from the plans ([`BudgetConfig::for_plans`]), from plain numbers in a config
+/// file, or, against the emulator, from what it enforces
+/// ([`BudgetConfig::from_emulator`]). As a config table (`[zoho.limits]` in the engine's
+/// file) every field is optional and defaults to [`BudgetConfig::default`]'s, unknown
+/// fields are refused, `false` switches a limit off, and the wait ceiling is in seconds:
+///
+/// ```toml
+/// books_per_minute = 100
+/// books_per_day = 5000        # Books Professional
+/// books_concurrency = 10
+/// crm_credits_per_day = 75000 # CRM Professional, 50 users
+/// crm_concurrency = 15
+/// max_wait_secs = 180
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct BudgetConfig {
     /// Books requests per minute per organisation (Zoho: 100).
+    #[serde(with = "limit")]
     pub books_per_minute: Option<u32>,
     /// Books requests per day per organisation.
+    #[serde(with = "limit")]
     pub books_per_day: Option<u32>,
     /// Books requests in flight at once.
+    #[serde(with = "limit")]
     pub books_concurrency: Option<u32>,
     /// CRM credits per rolling 24 hours.
+    #[serde(with = "limit")]
     pub crm_credits_per_day: Option<u64>,
     /// CRM calls in flight at once.
+    #[serde(with = "limit")]
     pub crm_concurrency: Option<u32>,
     /// Longest a request waits for budget before failing with
     /// [`Error::BudgetExhausted`] (a daily quota can take hours to come back).
+    /// `max_wait_secs` in a config file.
+    #[serde(rename = "max_wait_secs", with = "whole_seconds")]
     pub max_wait: Duration,
+}
+
+/// A limit in a config file: a number, or `false` (or `null`) for "off".
+mod limit {
+    use std::{fmt, marker::PhantomData};
+
+    use serde::{Deserializer, Serializer, de};
+
+    pub fn serialize<S: Serializer, T: Copy + Into<u64>>(value: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(n) => s.serialize_u64((*n).into()),
+            None => s.serialize_bool(false),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<Option<T>, D::Error> {
+        struct Limit<T>(PhantomData<T>);
+        impl<'de, T: TryFrom<u64>> de::Visitor<'de> for Limit<T> {
+            type Value = Option<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a limit (a whole number) or `false` for none")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Option<T>, E> {
+                T::try_from(n).map(Some).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(n), &self))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Option<T>, E> {
+                let n = u64::try_from(n).map_err(|_| E::invalid_value(de::Unexpected::Signed(n), &self))?;
+                self.visit_u64(n)
+            }
+            fn visit_bool<E: de::Error>(self, on: bool) -> Result<Option<T>, E> {
+                if on { Err(E::invalid_value(de::Unexpected::Bool(true), &self)) } else { Ok(None) }
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Option<T>, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Option<T>, E> {
+                Ok(None)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        d.deserialize_option(Limit(PhantomData))
+    }
+}
+
+/// A duration as whole seconds.
+mod whole_seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(value.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
 }
 
 impl BudgetConfig {
@@ -763,6 +847,29 @@ mod tests {
         b.observe_server(view(1_000, 990, 7_200));
         let day = b.usage().windows.into_iter().find(|w| w.name == "per_day").expect("per-day window added");
         assert_eq!((day.limit, day.used), (1_000, 10));
+    }
+
+    #[test]
+    fn limits_read_from_a_config_table_default_to_the_default_plan() {
+        let parsed: BudgetConfig = toml::from_str("books_per_day = 5000\ncrm_concurrency = 15\nbooks_concurrency = false\nmax_wait_secs = 30").unwrap();
+        let expected = BudgetConfig {
+            books_per_day: Some(5_000),
+            crm_concurrency: Some(15),
+            books_concurrency: None,
+            max_wait: Duration::from_secs(30),
+            ..BudgetConfig::default()
+        };
+        assert_eq!(parsed, expected);
+        assert_eq!(toml::from_str::<BudgetConfig>("").unwrap(), BudgetConfig::default());
+        for wrong in ["books_per_hour = 5", "books_per_day = -1", "books_per_day = true", "books_per_minute = 5000000000", "crm_concurrency = \"ten\""] {
+            assert!(toml::from_str::<BudgetConfig>(wrong).is_err(), "{wrong}");
+        }
+        // JSON too (the emulator's answers), with `null` for off; what is written reads back.
+        let json: BudgetConfig = serde_json::from_str(r#"{"books_per_minute": null, "crm_credits_per_day": 75000}"#).unwrap();
+        assert_eq!((json.books_per_minute, json.crm_credits_per_day), (None, Some(75_000)));
+        for config in [BudgetConfig::default(), BudgetConfig::unlimited(), json] {
+            assert_eq!(serde_json::from_value::<BudgetConfig>(serde_json::to_value(&config).unwrap()).unwrap(), config);
+        }
     }
 
     #[test]
