@@ -16,10 +16,10 @@ use bridge::{
     worker::{Backoff, Worker, WorkerConfig},
 };
 use zoho::{
-    BudgetConfig, BudgetRegistry, Client, Connection, Endpoints,
+    BudgetConfig, BudgetRegistry, Client, Connection,
     crm::{models::Product, records::WriteOptions},
 };
-use zoho_emulator::{Emulator, EmulatorConfig, testkit};
+use zoho_emulator::{Emulator, EmulatorConfig};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -44,14 +44,7 @@ async fn run(label: &str, store: AnyStore, events: usize, products: usize) {
     let mut config = EmulatorConfig::unlimited();
     config.seed_data = false;
     let emulator = Emulator::start(config, 0).await.expect("emulator");
-    let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await.expect("credentials");
-    let connection = Connection::new(
-        Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-        &creds.client_id,
-        creds.client_secret.as_str(),
-        creds.refresh_token.as_str(),
-        &creds.organization_id,
-    );
+    let connection = Connection::from_emulator(&emulator.url()).await.expect("credentials");
     let client = Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().unwrap();
 
     let rows: Vec<Product> = (0..products)

@@ -13,11 +13,11 @@ use futures_util::TryStreamExt;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use zoho::{
-    BudgetConfig, BudgetRegistry, Client, Connection, Endpoints,
+    BudgetConfig, BudgetRegistry, Client, Connection,
     books::ListQuery,
     crm::{models::Product, records::WriteOptions},
 };
-use zoho_emulator::{Emulator, EmulatorConfig, FaultConfig, FaultRule, testkit};
+use zoho_emulator::{Emulator, EmulatorConfig, FaultConfig, FaultRule};
 
 const CONN: &str = "default";
 
@@ -42,14 +42,7 @@ async fn setup(faults: FaultConfig) -> Setup {
     let mut config = EmulatorConfig::unlimited();
     config.faults = faults;
     let emulator = Emulator::start(config, 0).await.expect("emulator");
-    let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await.expect("credentials");
-    let connection = Connection::new(
-        Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-        &creds.client_id,
-        creds.client_secret.as_str(),
-        creds.refresh_token.as_str(),
-        &creds.organization_id,
-    );
+    let connection = Connection::from_emulator(&emulator.url()).await.expect("credentials");
     let client = Client::builder(connection)
         .budget(BudgetConfig::unlimited())
         .budget_registry(BudgetRegistry::new())

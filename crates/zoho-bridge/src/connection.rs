@@ -4,26 +4,18 @@
 //! file). Neither secret is ever printed.
 
 use anyhow::{Context, bail};
-use zoho::{Connection, Endpoints};
-use zoho_emulator::testkit::Credentials;
+use zoho::{BudgetConfig, Connection, Endpoints};
 
-/// The connection a running emulator at `url` hands out (`/__emulator/credentials`).
+/// The connection a running emulator at `url` hands out (`/__emulator/credentials`),
+/// through the one helper for it, [`Connection::from_emulator`].
 pub async fn from_emulator(url: &str) -> anyhow::Result<Connection> {
-    let creds = zoho_emulator::testkit::credentials(&reqwest::Client::new(), url.trim_end_matches('/'))
-        .await
-        .with_context(|| format!("reading the emulator's credentials from {url}"))?;
-    Ok(from_credentials(&creds))
+    Connection::from_emulator(url).await.with_context(|| format!("reading the emulator's credentials from {url}"))
 }
 
-/// The connection for an emulator's seeded credentials.
-pub fn from_credentials(creds: &Credentials) -> Connection {
-    Connection::new(
-        Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-        &creds.client_id,
-        creds.client_secret.as_str(),
-        creds.refresh_token.as_str(),
-        &creds.organization_id,
-    )
+/// The limits a running emulator at `url` enforces (`/__emulator/limits`), as the
+/// budget to keep against it ([`BudgetConfig::from_emulator`]).
+pub async fn emulator_budget(url: &str) -> anyhow::Result<BudgetConfig> {
+    BudgetConfig::from_emulator(url).await.with_context(|| format!("reading the emulator's limits from {url}"))
 }
 
 /// A connection to `endpoints` for `client_id` and Books organisation `organization_id`,

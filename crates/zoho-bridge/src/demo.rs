@@ -304,7 +304,7 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
 
     // 7. The engine, on its embedded defaults: a SQLite store, a poll of CRM Products
     // into the inbox, the worker running `catalog_sync`: one Books item per product.
-    seen.engine = engine(&creds, &mut seen.store, &mut seen.sample).await?;
+    seen.engine = engine(base, &mut seen.store, &mut seen.sample).await?;
     say(
         verbose,
         format!(
@@ -333,7 +333,7 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
 /// Step 7: the sync engine against the emulator, with a SQLite store in a fresh
 /// temporary directory (its path goes to `store`). Returns (events polled, jobs done,
 /// links, events added by a second poll).
-async fn engine(creds: &testkit::Credentials, store_path: &mut String, sample: &mut (String, String)) -> anyhow::Result<(usize, u64, usize, usize)> {
+async fn engine(base: &str, store_path: &mut String, sample: &mut (String, String)) -> anyhow::Result<(usize, u64, usize, usize)> {
     use bridge::{
         flows,
         store::{AnyStore, Store, StoreTokenCache},
@@ -345,7 +345,7 @@ async fn engine(creds: &testkit::Credentials, store_path: &mut String, sample: &
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     *store_path = dir.join(bridge::store::DEFAULT_SQLITE_FILE).display().to_string();
     let store = AnyStore::connect(store_path).await.context("opening the demo's store")?;
-    let client = zoho::Client::builder(crate::connection::from_credentials(creds)).token_cache(Arc::new(StoreTokenCache(store.clone()))).build()?;
+    let client = zoho::Client::builder(crate::connection::from_emulator(base).await?).token_cache(Arc::new(StoreTokenCache(store.clone()))).build()?;
     let mut triggers = TriggerConfig::new("default");
     triggers.poller.streams.push(StreamConfig::new(System::Crm, "Products"));
     triggers.routes = Routes::default().with(System::Crm, "Products", &["catalog_sync"]);

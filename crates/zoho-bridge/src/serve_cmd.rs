@@ -53,8 +53,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = loaded.map_err(|e| anyhow::anyhow!("{e}"))?;
     let store = AnyStore::connect(&config.store).await.context("opening the store")?;
     // Processes sharing the store share the access token too.
-    let client = Client::builder(connection(&config.zoho).await?)
-        .token_cache(Arc::new(StoreTokenCache(store.clone())))
+    let mut client = Client::builder(connection(&config.zoho).await?).token_cache(Arc::new(StoreTokenCache(store.clone())));
+    // Against the emulator, keep to the limits it says it enforces.
+    if let Some(url) = &config.zoho.emulator {
+        client = client.budget(zoho_bridge::connection::emulator_budget(url).await?);
+    }
+    let client = client
         .build()
         .context("building the Zoho client")?;
     let triggers = config.triggers();

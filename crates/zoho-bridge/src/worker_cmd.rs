@@ -77,6 +77,9 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let mut builder = Client::builder(connection).token_cache(Arc::new(StoreTokenCache(store.clone())));
     if args.no_budget {
         builder = builder.budget(BudgetConfig::unlimited());
+    } else if let Some(url) = &args.emulator {
+        // Against the emulator, keep to the limits it says it enforces.
+        builder = builder.budget(zoho_bridge::connection::emulator_budget(url).await?);
     }
     let client = builder.build().context("building the Zoho client")?;
     let config = WorkerConfig {

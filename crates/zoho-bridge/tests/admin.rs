@@ -15,7 +15,7 @@ use zoho::{
     BudgetConfig, BudgetRegistry, Client,
     crm::{models::Product, records::WriteOptions},
 };
-use zoho_emulator::{Emulator, EmulatorConfig, testkit};
+use zoho_emulator::{Emulator, EmulatorConfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
 
@@ -32,8 +32,7 @@ fn lines(out: &Output) -> Vec<Value> {
 async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     zoho_emulator::install_crypto_provider();
     let emulator = Emulator::start(EmulatorConfig::unlimited(), 0).await.expect("emulator");
-    let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await.expect("credentials");
-    let connection = zoho_bridge::connection::from_credentials(&creds);
+    let connection = zoho::Connection::from_emulator(&emulator.url()).await.expect("credentials");
     let client = Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().unwrap();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let dir = std::env::temp_dir().join(format!("zb-admin-{}-{nanos}", std::process::id()));

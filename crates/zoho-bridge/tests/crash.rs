@@ -66,8 +66,7 @@ async fn harness(faults: FaultConfig, store_arg: Option<String>) -> Harness {
     faults.rules.push(FaultRule { path_prefix: "/crm/v8/Products/".into(), method: Some("GET".into()), latency_ms: 40, ..FaultRule::default() });
     config.faults = faults;
     let emulator = Emulator::start(config, 0).await.expect("emulator");
-    let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await.expect("credentials");
-    let connection = zoho_bridge::connection::from_credentials(&creds);
+    let connection = zoho::Connection::from_emulator(&emulator.url()).await.expect("credentials");
     let client = Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().unwrap();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let dir = std::env::temp_dir().join(format!("zb-crash-{}-{nanos}", std::process::id()));

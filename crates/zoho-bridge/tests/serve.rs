@@ -20,7 +20,7 @@ use zoho::{
     books::ListQuery,
     crm::{models::Product, records::WriteOptions},
 };
-use zoho_emulator::{Emulator, EmulatorConfig, testkit};
+use zoho_emulator::{Emulator, EmulatorConfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
 
@@ -53,8 +53,7 @@ impl Drop for Running {
 }
 
 async fn client(emulator: &Emulator) -> Client {
-    let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await.expect("credentials");
-    let connection = zoho_bridge::connection::from_credentials(&creds);
+    let connection = zoho::Connection::from_emulator(&emulator.url()).await.expect("credentials");
     Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().expect("client")
 }
 

@@ -6,7 +6,9 @@
 //! - `GET|POST /clock`          read or move the emulated clock
 //! - `GET|PUT /state`           snapshot / restore everything
 //! - `GET|PUT /faults`          fault injection rules
-//! - `GET|PUT /limits`          rate limits and current use (PUT changes the named ones)
+//! - `GET|PUT /limits`          rate limits and current use (PUT changes the named ones);
+//!   `config` holds exactly the limits enforced (`null`: off), named as the client's
+//!   `BudgetConfig` names them (Books concurrency is never enforced, so it is absent)
 //! - `GET|DELETE /webhooks/log` outgoing webhooks and callbacks
 //! - `GET|POST /books/webhooks`, `DELETE /books/webhooks/{id}`  Books webhook setup
 

@@ -4,6 +4,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::config::LimitsConfig;
+
 /// What `GET /__emulator/credentials` returns.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Credentials {
@@ -24,6 +26,23 @@ pub struct Credentials {
 /// Reads the seeded credentials.
 pub async fn credentials(http: &reqwest::Client, base: &str) -> reqwest::Result<Credentials> {
     http.get(format!("{base}/__emulator/credentials")).send().await?.error_for_status()?.json().await
+}
+
+/// What `GET /__emulator/limits` answers, as far as [`limits`] reads it.
+#[derive(Deserialize)]
+struct LimitsAnswer {
+    config: LimitsConfig,
+}
+
+/// The limits the emulator at `base` enforces now (`GET /__emulator/limits`, its
+/// `config`; `None` = not enforced). They carry the names and numbers of the client's
+/// `zoho::BudgetConfig`, which reads them itself with `BudgetConfig::from_emulator`
+/// (use that to build a client); this is the emulator-side view, for tests and scripts
+/// that drive the emulator over HTTP. Books concurrency is not enforced by the emulator
+/// and so is not among them.
+pub async fn limits(http: &reqwest::Client, base: &str) -> reqwest::Result<LimitsConfig> {
+    let answer: LimitsAnswer = http.get(format!("{base}/__emulator/limits")).send().await?.error_for_status()?.json().await?;
+    Ok(answer.config)
 }
 
 /// Exchanges the refresh token for an access token (refresh_token grant) and returns

@@ -178,6 +178,60 @@ async fn upsert_contact_by_unique_custom_field_creates_then_updates() {
 }
 
 #[tokio::test]
+async fn upsert_item_by_unique_custom_field_creates_then_updates() {
+    let b = Books::start().await;
+    let upsert = |key: &str, value: &str, body: serde_json::Value, upsert: bool| {
+        let rb = b
+            .req(reqwest::Method::PUT, b.url("/items"))
+            .header("X-Unique-Identifier-Key", key)
+            .header("X-Unique-Identifier-Value", value)
+            .json(&body);
+        if upsert { rb.header("X-Upsert", "true") } else { rb }
+    };
+    let widget = json!({"name": "Upsert Widget", "rate": 10, "sku": "UW-1"});
+    // Without X-Upsert a missing item is not created.
+    let (s, missing) = Books::send(upsert("cf_crm_product_id", "P-77", widget.clone(), false)).await;
+    assert_eq!((s, missing["code"].as_i64()), (404, Some(1002)), "{missing}");
+    // Only a custom field of items marked unique can key an upsert.
+    let (s, not_unique) = Books::send(upsert("cf_segment", "P-77", widget.clone(), true)).await;
+    assert_eq!(s, 400, "{not_unique}");
+    assert!(not_unique["message"].as_str().unwrap().contains("X-Unique-Identifier-Key"), "{not_unique}");
+    let (_, none) = b.get("/items").await;
+    assert!(none["items"].as_array().unwrap().is_empty(), "refusals created nothing");
+    // Created: 200 (PUT /items documents only 200) with the create message.
+    let (s, created) = Books::send(upsert("cf_crm_product_id", "P-77", widget.clone(), true)).await;
+    assert_eq!(s, 200, "{created}");
+    assert_eq!(created["message"], "The item has been added.");
+    let id = created["item"]["item_id"].clone();
+    assert_eq!(created["item"]["custom_fields"][0]["api_name"], "cf_crm_product_id");
+    assert_eq!(created["item"]["custom_fields"][0]["value"], "P-77");
+    // Updated, by api name or label, with or without X-Upsert.
+    let (s, updated) = Books::send(upsert("cf_crm_product_id", "P-77", json!({"rate": 12.5}), true)).await;
+    assert_eq!(s, 200, "{updated}");
+    assert_eq!(updated["message"], "The item details have been updated.");
+    assert_eq!((&updated["item"]["item_id"], updated["item"]["rate"].as_f64()), (&id, Some(12.5)));
+    assert_eq!(updated["item"]["name"], "Upsert Widget", "fields left out are kept");
+    let (s, by_label) = Books::send(upsert("CRM Product ID", "P-77", json!({"name": "Renamed Widget"}), false)).await;
+    assert_eq!((s, &by_label["item"]["item_id"]), (200, &id), "{by_label}");
+    // Repeating the same upsert changes nothing about how many items there are.
+    Books::send(upsert("cf_crm_product_id", "P-77", widget.clone(), true)).await;
+    let (_, all) = b.get("/items").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    // A create by upsert still keeps SKUs unique, and the required fields required.
+    let (s, dup) = Books::send(upsert("cf_crm_product_id", "P-78", json!({"name": "Clone", "rate": 1, "sku": "uw-1"}), true)).await;
+    assert_eq!((s, dup["code"].as_i64()), (400, Some(1001)), "{dup}");
+    let (s, no_rate) = Books::send(upsert("cf_crm_product_id", "P-79", json!({"name": "No rate"}), true)).await;
+    assert_eq!(s, 400, "{no_rate}");
+    // The value header is required.
+    let (s, no_value) = Books::send(
+        b.req(reqwest::Method::PUT, b.url("/items")).header("X-Unique-Identifier-Key", "cf_crm_product_id").json(&widget),
+    )
+    .await;
+    assert_eq!(s, 400, "{no_value}");
+    b.emu.stop().await;
+}
+
+#[tokio::test]
 async fn items_have_unique_skus_status_and_filters() {
     let b = Books::start().await;
     let tax = b.tax("VAT").await;

@@ -31,7 +31,7 @@ use support::openapi::{self, Spec};
 use zoho_emulator::{testkit, Emulator, EmulatorConfig};
 
 /// Families the harness must exercise; dropping a call for one of them fails the coverage test.
-const FAMILIES: [&str; 62] = [
+const FAMILIES: [&str; 63] = [
     "organizations.list",
     "organizations.get",
     "users.me",
@@ -67,6 +67,7 @@ const FAMILIES: [&str; 62] = [
     "items.list",
     "items.get",
     "items.update",
+    "items.upsert",
     "items.inactive",
     "items.active",
     "items.delete",
@@ -256,9 +257,20 @@ fn script() -> Vec<Call> {
     c.push(call("items.list", "GET", "/items").q("name_startswith", "Contract").q("sort_column", "name").q("page", "1").q("per_page", "10"));
     c.push(call("items.get", "GET", "/items/{item}"));
     c.push(call("items.update", "PUT", "/items/{item}").body(json!({"name": "Contract Widget", "rate": 55.0})));
+    // Upsert by the unique `cf_crm_product_id`: the first creates, the second updates.
+    let item_upsert = |rate: f64| {
+        call("items.upsert", "PUT", "/items")
+            .header("X-Unique-Identifier-Key", "cf_crm_product_id")
+            .header("X-Unique-Identifier-Value", "P-CONTRACT-1")
+            .header("X-Upsert", "true")
+            .body(json!({"name": "Contract Upserted Item", "rate": rate, "sku": "CW-3"}))
+    };
+    c.push(item_upsert(7.0).capture("item_upserted", "/item/item_id"));
+    c.push(item_upsert(8.0));
     c.push(call("items.inactive", "POST", "/items/{item_spare}/inactive"));
     c.push(call("items.active", "POST", "/items/{item_spare}/active"));
     c.push(call("items.delete", "DELETE", "/items/{item_spare}").no_probe());
+    c.push(call("items.delete", "DELETE", "/items/{item_upserted}").no_probe());
 
     // Invoices.
     let invoice = |reference: &str| {
@@ -377,6 +389,17 @@ fn refusals() -> Vec<Call> {
         call("refuse.upsert-without-key-header", "PUT", "/invoices")
             .header("X-Unique-Identifier-Value", "D-CONTRACT-2")
             .body(json!({"customer_id": "{contact}", "line_items": line(1.0, 1.0)}))
+            .refused(None),
+        call("refuse.item-upsert-of-a-missing-item-without-x-upsert", "PUT", "/items")
+            .header("X-Unique-Identifier-Key", "cf_crm_product_id")
+            .header("X-Unique-Identifier-Value", "P-CONTRACT-MISSING")
+            .body(json!({"name": "Never Created", "rate": 1.0}))
+            .refused(code(1002)),
+        call("refuse.item-upsert-by-a-field-not-marked-unique", "PUT", "/items")
+            .header("X-Unique-Identifier-Key", "cf_segment")
+            .header("X-Unique-Identifier-Value", "P-CONTRACT-2")
+            .header("X-Upsert", "true")
+            .body(json!({"name": "Never Created", "rate": 1.0}))
             .refused(None),
         call("refuse.payment-without-amount", "POST", "/customerpayments")
             .body(json!({"customer_id": "{contact}", "payment_mode": "cash", "date": "2030-01-15", "invoices": []}))

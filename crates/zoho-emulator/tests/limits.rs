@@ -128,3 +128,20 @@ where
     }
     out
 }
+
+#[tokio::test]
+async fn the_emulator_says_which_limits_it_enforces() {
+    let limits = LimitsConfig { books_per_minute: Some(7), books_per_day: Some(700), crm_credits_per_day: None, crm_concurrency: Some(3) };
+    let emu = Emulator::start(config(limits), 0).await.unwrap();
+    let http = reqwest::Client::new();
+    let said = testkit::limits(&http, &emu.url()).await.unwrap();
+    assert_eq!(
+        (said.books_per_minute, said.books_per_day, said.crm_credits_per_day, said.crm_concurrency),
+        (Some(7), Some(700), None, Some(3))
+    );
+    // A change made live is what it says next.
+    let r = http.put(format!("{}/__emulator/limits", emu.url())).json(&serde_json::json!({"books_per_minute": null})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(testkit::limits(&http, &emu.url()).await.unwrap().books_per_minute, None);
+    emu.stop().await;
+}

@@ -17,18 +17,8 @@ use std::{
 };
 
 use serde_json::Value;
-use zoho::{BudgetConfig, BudgetRegistry, Client, Connection, Endpoints};
+use zoho::{BudgetConfig, BudgetRegistry, Client, Connection};
 use zoho_emulator::{Emulator, EmulatorConfig, LimitsConfig, testkit};
-
-fn connection(creds: &testkit::Credentials) -> Connection {
-    Connection::new(
-        Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-        &creds.client_id,
-        creds.client_secret.as_str(),
-        creds.refresh_token.as_str(),
-        &creds.organization_id,
-    )
-}
 
 async fn overhead() {
     const N: u32 = 4_000;
@@ -43,7 +33,7 @@ async fn overhead() {
         books_concurrency: Some(10),
         ..BudgetConfig::unlimited()
     };
-    let client = Client::builder(connection(&creds)).budget_registry(BudgetRegistry::new()).budget(budget).build().unwrap();
+    let client = Client::builder(Connection::from_emulator(&emu.url()).await.unwrap()).budget_registry(BudgetRegistry::new()).budget(budget).build().unwrap();
     let books = client.books();
 
     let raw = || async {
@@ -84,7 +74,6 @@ async fn throughput(minutes: u64) {
         ..EmulatorConfig::unlimited()
     };
     let emu = Arc::new(Emulator::start(config, 0).await.unwrap());
-    let creds = testkit::credentials(&reqwest::Client::new(), &emu.url()).await.unwrap();
     let budget = BudgetConfig {
         books_per_minute: Some(PER_MINUTE),
         books_per_day: None,
@@ -92,7 +81,7 @@ async fn throughput(minutes: u64) {
         max_wait: Duration::from_secs(3600),
         ..BudgetConfig::unlimited()
     };
-    let client = Client::builder(connection(&creds)).budget_registry(BudgetRegistry::new()).budget(budget).build().unwrap();
+    let client = Client::builder(Connection::from_emulator(&emu.url()).await.unwrap()).budget_registry(BudgetRegistry::new()).budget(budget).build().unwrap();
     client.transport().access_token().await.unwrap();
     let run = Duration::from_secs(minutes * 60);
     let started = Instant::now();
@@ -128,7 +117,7 @@ async fn throughput(minutes: u64) {
     let elapsed = started.elapsed();
     let per_minute = per_minute.lock().unwrap().clone();
     let done: u64 = per_minute.values().sum();
-    let org = creds.organization_id.clone();
+    let org = client.connection().organization_id.clone();
     let usage = emu.state().limiter.usage(emu.state().clock.now_ms());
     let rejected = usage.books.get(&org).and_then(|v| v["rejected"].as_u64()).unwrap_or(0);
     let throttled = client.budget_usage().iter().map(|u| u.throttled).sum::<u64>();

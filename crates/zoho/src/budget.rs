@@ -16,6 +16,27 @@
 //! `period / (period + latency)` of the budget (≈ 99.99 % at 5 ms). A concurrency limit is
 //! the same structure with a period of zero. A 429 pauses the whole organisation for the
 //! time Zoho gives (`X-Rate-Limit-Reset`).
+//!
+//! # What Zoho already counted
+//! The windows above only know the requests of this budget. Zoho also counts those of
+//! other processes of the organisation and of this process before a restart: a budget
+//! that started empty after a restart let a full burst through and met 429s, as many as
+//! the burst was wide, each pausing the organisation until Zoho's reset. So a Books
+//! budget starts from what Zoho says:
+//!
+//! - Until the first answer arrives (see [`ApiBudget::observe_server`] and
+//!   [`ApiBudget::observe_answer`]), a fresh Books budget lets **one** request be in
+//!   flight: that request is the probe.
+//! - Every answer's `X-Rate-Limit-Limit/-Remaining/-Reset` is reconciled with the window
+//!   of that length (a reset within a minute is the per-minute window, a longer one the
+//!   per-day window): the window's limit never exceeds Zoho's limit, and if the window
+//!   thinks more remains than Zoho says, the difference is held until Zoho's reset (plus
+//!   [`RESET_MARGIN`], for Zoho's rounding of the reset to whole seconds). A window Zoho
+//!   reports but the configuration switched off is added with Zoho's limit.
+//!
+//! Nothing is ever given back by an answer: a budget only waits longer than its own
+//! count would have it, never less. CRM answers carry no such headers, so CRM budgets
+//! need no probe.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -23,9 +44,17 @@ use std::{
     time::Duration,
 };
 
+use serde::{Deserialize, Serialize};
 use tokio::{sync::Notify, time::Instant};
 
 use crate::error::{Api, Error, Result};
+
+const MINUTE: Duration = Duration::from_secs(60);
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Extra time a count that Zoho reported is held past the reset Zoho named: Zoho gives
+/// the reset in whole seconds, so the true reset may be up to a second later.
+pub const RESET_MARGIN: Duration = Duration::from_secs(1);
 
 /// Books plans and their published per-day request quotas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,21 +141,104 @@ impl CrmEdition {
 }
 
 /// The limits a client keeps to. `None` switches a limit off.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Zoho's limits differ by plan (Books) and edition (CRM), so a deployment states its
+/// own: from the plans ([`BudgetConfig::for_plans`]), from plain numbers in a config
+/// file, or, against the emulator, from what it enforces
+/// ([`BudgetConfig::from_emulator`]). As a config table (`[zoho.limits]` in the engine's
+/// file) every field is optional and defaults to [`BudgetConfig::default`]'s, unknown
+/// fields are refused, `false` switches a limit off, and the wait ceiling is in seconds:
+///
+/// ```toml
+/// books_per_minute = 100
+/// books_per_day = 5000        # Books Professional
+/// books_concurrency = 10
+/// crm_credits_per_day = 75000 # CRM Professional, 50 users
+/// crm_concurrency = 15
+/// max_wait_secs = 180
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct BudgetConfig {
     /// Books requests per minute per organisation (Zoho: 100).
+    #[serde(with = "limit")]
     pub books_per_minute: Option<u32>,
     /// Books requests per day per organisation.
+    #[serde(with = "limit")]
     pub books_per_day: Option<u32>,
     /// Books requests in flight at once.
+    #[serde(with = "limit")]
     pub books_concurrency: Option<u32>,
     /// CRM credits per rolling 24 hours.
+    #[serde(with = "limit")]
     pub crm_credits_per_day: Option<u64>,
     /// CRM calls in flight at once.
+    #[serde(with = "limit")]
     pub crm_concurrency: Option<u32>,
     /// Longest a request waits for budget before failing with
     /// [`Error::BudgetExhausted`] (a daily quota can take hours to come back).
+    /// `max_wait_secs` in a config file.
+    #[serde(rename = "max_wait_secs", with = "whole_seconds")]
     pub max_wait: Duration,
+}
+
+/// A limit in a config file: a number, or `false` (or `null`) for "off".
+mod limit {
+    use std::{fmt, marker::PhantomData};
+
+    use serde::{Deserializer, Serializer, de};
+
+    pub fn serialize<S: Serializer, T: Copy + Into<u64>>(value: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(n) => s.serialize_u64((*n).into()),
+            None => s.serialize_bool(false),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<Option<T>, D::Error> {
+        struct Limit<T>(PhantomData<T>);
+        impl<'de, T: TryFrom<u64>> de::Visitor<'de> for Limit<T> {
+            type Value = Option<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a limit (a whole number) or `false` for none")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Option<T>, E> {
+                T::try_from(n).map(Some).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(n), &self))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Option<T>, E> {
+                let n = u64::try_from(n).map_err(|_| E::invalid_value(de::Unexpected::Signed(n), &self))?;
+                self.visit_u64(n)
+            }
+            fn visit_bool<E: de::Error>(self, on: bool) -> Result<Option<T>, E> {
+                if on { Err(E::invalid_value(de::Unexpected::Bool(true), &self)) } else { Ok(None) }
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Option<T>, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Option<T>, E> {
+                Ok(None)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        d.deserialize_option(Limit(PhantomData))
+    }
+}
+
+/// A duration as whole seconds.
+mod whole_seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(value.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
 }
 
 impl BudgetConfig {
@@ -190,6 +302,13 @@ impl Window {
         }
     }
 
+    /// Counts `units` more until `at`, keeping `releases` ordered by time.
+    fn hold_until(&mut self, units: u64, at: Instant) {
+        let at_or_before = self.releases.partition_point(|(t, _)| *t <= at);
+        self.releases.insert(at_or_before, (at, units));
+        self.released_units += units;
+    }
+
     fn used(&self) -> u64 {
         self.in_flight + self.released_units
     }
@@ -224,6 +343,11 @@ struct State {
     throttled: u64,
     waited: Duration,
     server: Option<ServerView>,
+    /// Whether an answer has told where Zoho's count stands; until then only one request
+    /// is let in flight. Always true for CRM (no count in its answers).
+    calibrated: bool,
+    /// Units (costs) of the requests holding a permit now.
+    in_flight: u64,
 }
 
 /// What Zoho last said about the budget (Books `X-Rate-Limit-*` headers).
@@ -304,12 +428,13 @@ impl Drop for Permit {
         let now = Instant::now();
         {
             let mut state = self.budget.lock();
+            state.in_flight -= self.cost;
             for w in &mut state.windows {
                 let cost = w.cost(self.cost);
                 w.in_flight -= cost;
                 if self.counted && !w.period.is_zero() {
-                    w.releases.push_back((now + w.period, cost));
-                    w.released_units += cost;
+                    // In order: a count held from Zoho's headers may end later than this.
+                    w.hold_until(cost, now + w.period);
                 }
             }
         }
@@ -318,10 +443,9 @@ impl Drop for Permit {
 }
 
 impl ApiBudget {
-    /// A budget for `api` of `organization` with the limits of `config`.
+    /// A budget for `api` of `organization` with the limits of `config`. A Books budget
+    /// starts uncalibrated: one request at a time until Zoho's first answer.
     pub fn new(api: Api, organization: impl Into<String>, config: &BudgetConfig) -> ApiBudget {
-        const MINUTE: Duration = Duration::from_secs(60);
-        const DAY: Duration = Duration::from_secs(86_400);
         let mut windows = Vec::new();
         match api {
             Api::Books => {
@@ -355,6 +479,8 @@ impl ApiBudget {
                 throttled: 0,
                 waited: Duration::ZERO,
                 server: None,
+                calibrated: api == Api::Crm,
+                in_flight: 0,
             }),
             notify: Notify::new(),
         }
@@ -385,6 +511,10 @@ impl ApiBudget {
                         w.name, w.limit
                     )));
                 }
+                if wait.is_none() && !state.calibrated && state.in_flight > 0 {
+                    // The probe is out: wait for its answer (or for it to fail).
+                    wait = Some(None);
+                }
                 if wait.is_none() {
                     for w in &mut state.windows {
                         w.prune(now);
@@ -406,6 +536,7 @@ impl ApiBudget {
                             w.in_flight += w.cost(cost);
                         }
                         state.admitted += 1;
+                        state.in_flight += cost;
                         state.waited += now - started;
                         return Ok(Permit { budget: Arc::clone(self), cost, counted: true });
                     }
@@ -441,9 +572,62 @@ impl ApiBudget {
         tracing::warn!(api = %self.api, organization = %self.organization, ?pause, "Zoho rate limit hit; pausing");
     }
 
-    /// Records Zoho's own count from the `X-Rate-Limit-*` headers.
+    /// Reconciles with Zoho's own count from an answer's `X-Rate-Limit-*` headers (see
+    /// the module docs): ends the probe of a fresh budget, lowers the matching window's
+    /// limit to Zoho's, and holds whatever the window would allow beyond Zoho's
+    /// `remaining` until Zoho's reset. Call it for every answer that carries the headers,
+    /// 429s included.
     pub fn observe_server(&self, view: ServerView) {
-        self.lock().server = Some(view);
+        let now = Instant::now();
+        {
+            let mut state = self.lock();
+            state.server = Some(view);
+            state.calibrated = true;
+            let reset = Duration::from_secs(view.reset_secs);
+            let (name, period) = if reset <= MINUTE { ("per_minute", MINUTE) } else { ("per_day", DAY) };
+            let index = match state.windows.iter().position(|w| w.name == name) {
+                Some(i) => i,
+                None => {
+                    let mut added = Window::new(name, view.limit, period);
+                    // Permits out now will give their units back to it too.
+                    added.in_flight = state.in_flight;
+                    state.windows.push(added);
+                    state.windows.len() - 1
+                }
+            };
+            let w = &mut state.windows[index];
+            w.limit = w.limit.min(view.limit.max(1));
+            w.prune(now);
+            // What Zoho counted in its window, at least; ours may count more (requests
+            // still in flight, slots held a period after their answer), never less.
+            let counted = w.limit.saturating_sub(view.remaining);
+            let used = w.used();
+            if counted > used {
+                w.hold_until(counted - used, now + reset + RESET_MARGIN);
+                tracing::debug!(
+                    api = %self.api, organization = %self.organization, window = name,
+                    held = counted - used, remaining = view.remaining, ?reset,
+                    "Zoho counts more than this budget did; holding the difference until its reset"
+                );
+            }
+        }
+        self.notify.notify_waiters();
+    }
+
+    /// Records an answer that carried no `X-Rate-Limit-*` headers. Such an answer to the
+    /// probe of a fresh budget ends the probe (Zoho does not report its count, so there is
+    /// nothing to wait for), unless it is a 401 or a 5xx, which may come from in front of
+    /// Zoho's counter (token check, proxy): then the next request is the probe.
+    pub fn observe_answer(&self, status: u16) {
+        if status == 401 || status >= 500 {
+            return;
+        }
+        let mut state = self.lock();
+        if !state.calibrated {
+            state.calibrated = true;
+            drop(state);
+            self.notify.notify_waiters();
+        }
     }
 
     /// A snapshot for metrics.
@@ -519,11 +703,13 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
-    /// A Books budget with `per_period` requests per `period` (short, for real-time tests).
+    /// A Books budget with `per_period` requests per `period` (short, for real-time
+    /// tests), already past its probe.
     fn books(per_period: u64, period: Duration, concurrency: Option<u64>) -> Arc<ApiBudget> {
         let b = ApiBudget::new(Api::Books, "1", &BudgetConfig::unlimited());
         {
             let mut state = b.lock();
+            state.calibrated = true;
             state.windows.push(Window::new("per_minute", per_period, period));
             if let Some(c) = concurrency {
                 state.windows.push(Window::new("concurrency", c, Duration::ZERO));
@@ -582,6 +768,108 @@ mod tests {
     async fn a_cost_above_the_limit_fails_at_once() {
         let b = books(2, 300 * MS, None);
         assert!(matches!(b.acquire(3).await, Err(Error::InvalidInput(_))));
+    }
+
+    /// A fresh Books budget of `per_minute` requests a minute, as after a restart.
+    fn fresh_books(per_minute: u32) -> Arc<ApiBudget> {
+        let config = BudgetConfig { books_per_minute: Some(per_minute), ..BudgetConfig::unlimited() };
+        Arc::new(ApiBudget::new(Api::Books, "1", &config))
+    }
+
+    fn view(limit: u64, remaining: u64, reset_secs: u64) -> ServerView {
+        ServerView { limit, remaining, reset_secs }
+    }
+
+    /// Whether an `acquire` started now is still waiting after 50 ms.
+    async fn blocks(b: &Arc<ApiBudget>) -> bool {
+        tokio::time::timeout(50 * MS, b.acquire(1)).await.is_err()
+    }
+
+    #[tokio::test]
+    async fn a_fresh_books_budget_lets_one_request_out_until_zoho_answers() {
+        let b = fresh_books(100);
+        let probe = b.acquire(1).await.unwrap();
+        assert!(blocks(&b).await, "a second request waits for the probe's answer");
+        b.observe_server(view(100, 60, 30));
+        let second = b.acquire(1).await.expect("the answer ends the probe, even before the permit is dropped");
+        drop((probe, second));
+        // CRM answers carry no count: no probe.
+        let crm = Arc::new(ApiBudget::new(Api::Crm, "1", &BudgetConfig::unlimited()));
+        let _one = crm.acquire(1).await.unwrap();
+        assert!(!blocks(&crm).await);
+    }
+
+    #[tokio::test]
+    async fn a_probe_that_got_no_count_hands_over_or_ends_the_probe() {
+        let b = fresh_books(100);
+        drop(b.acquire(1).await.unwrap());
+        // The probe failed without an answer: the next request is the probe.
+        let probe = b.acquire(1).await.unwrap();
+        assert!(blocks(&b).await);
+        // A 401 (token check, in front of Zoho's counter) does not end it either.
+        b.observe_answer(401);
+        assert!(blocks(&b).await);
+        // A success without headers does: Zoho does not report a count to wait for.
+        b.observe_answer(200);
+        let _second = b.acquire(1).await.unwrap();
+        drop(probe);
+    }
+
+    #[tokio::test]
+    async fn never_more_remains_than_zoho_says() {
+        let b = fresh_books(10);
+        let probe = b.acquire(1).await.unwrap();
+        // Another process (or this one before a restart) spent 7 of this minute's 10.
+        b.observe_server(view(10, 2, 0));
+        drop(probe);
+        let start = Instant::now();
+        let _a = b.acquire(1).await.unwrap();
+        let _b = b.acquire(1).await.unwrap();
+        assert_eq!(b.usage().windows[0].remaining, 0, "Zoho's 2 remaining are ours to use, no more");
+        let _c = b.acquire(1).await.unwrap();
+        let waited = start.elapsed();
+        // Zoho's reset (0 s) plus the margin, not a whole period.
+        assert!(waited >= RESET_MARGIN - 50 * MS && waited < RESET_MARGIN + 500 * MS, "{waited:?}");
+        // A later answer saying more remains gives nothing back.
+        b.observe_server(view(10, 9, 50));
+        assert_eq!(b.usage().windows[0].used, 4, "the budget's own count stands");
+    }
+
+    #[tokio::test]
+    async fn zohos_limit_caps_the_window_and_adds_a_missing_one() {
+        let b = fresh_books(100);
+        let probe = b.acquire(1).await.unwrap();
+        b.observe_server(view(5, 4, 40));
+        drop(probe);
+        let minute = &b.usage().windows[0];
+        assert_eq!((minute.name, minute.limit, minute.used), ("per_minute", 5, 1));
+        // A daily count (reset beyond a minute) the configuration had switched off.
+        b.observe_server(view(1_000, 990, 7_200));
+        let day = b.usage().windows.into_iter().find(|w| w.name == "per_day").expect("per-day window added");
+        assert_eq!((day.limit, day.used), (1_000, 10));
+    }
+
+    #[test]
+    fn limits_read_from_a_config_table_default_to_the_default_plan() {
+        let parsed: BudgetConfig = toml::from_str("books_per_day = 5000\ncrm_concurrency = 15\nbooks_concurrency = false\nmax_wait_secs = 30").unwrap();
+        let expected = BudgetConfig {
+            books_per_day: Some(5_000),
+            crm_concurrency: Some(15),
+            books_concurrency: None,
+            max_wait: Duration::from_secs(30),
+            ..BudgetConfig::default()
+        };
+        assert_eq!(parsed, expected);
+        assert_eq!(toml::from_str::<BudgetConfig>("").unwrap(), BudgetConfig::default());
+        for wrong in ["books_per_hour = 5", "books_per_day = -1", "books_per_day = true", "books_per_minute = 5000000000", "crm_concurrency = \"ten\""] {
+            assert!(toml::from_str::<BudgetConfig>(wrong).is_err(), "{wrong}");
+        }
+        // JSON too (the emulator's answers), with `null` for off; what is written reads back.
+        let json: BudgetConfig = serde_json::from_str(r#"{"books_per_minute": null, "crm_credits_per_day": 75000}"#).unwrap();
+        assert_eq!((json.books_per_minute, json.crm_credits_per_day), (None, Some(75_000)));
+        for config in [BudgetConfig::default(), BudgetConfig::unlimited(), json] {
+            assert_eq!(serde_json::from_value::<BudgetConfig>(serde_json::to_value(&config).unwrap()).unwrap(), config);
+        }
     }
 
     #[test]

@@ -89,10 +89,7 @@ impl ClientBuilder {
         let http = match self.http {
             Some(http) => http,
             None => {
-                if rustls::crypto::CryptoProvider::get_default().is_none() {
-                    // Losing the race to another thread installing one is fine.
-                    let _ = rustls::crypto::ring::default_provider().install_default();
-                }
+                install_ring();
                 reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
                     .pool_idle_timeout(Duration::from_secs(50))
@@ -103,6 +100,15 @@ impl ClientBuilder {
         };
         let registry = self.registry.unwrap_or_else(BudgetRegistry::global);
         Ok(Client { transport: Arc::new(Transport::new(http, self.connection, self.config, registry)) })
+    }
+}
+
+/// Installs rustls' *ring* provider as the process default if none is installed yet
+/// (reqwest is built without one and panics on a client built before).
+pub(crate) fn install_ring() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing the race to another thread installing one is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 

@@ -31,7 +31,9 @@
 //!   updates, and the Notification API.
 //! - **Books** ([`books::Books`]): organisations, contacts and contact persons, items,
 //!   taxes, currencies, templates, invoices, estimates, customer payments and credit
-//!   notes, lists as `Stream`s over `page_context`, webhook payload parsing.
+//!   notes, lists as `Stream`s over `page_context`, create-or-update in one call by a
+//!   unique custom field ([`books::Books::upsert_item`], `upsert_contact`,
+//!   `upsert_invoice`, telling [`books::UpsertOutcome`]), webhook payload parsing.
 //! - **Models** keep every field they do not name in an `extra` map, so a
 //!   read-modify-write loses nothing, and hold money as [`rust_decimal::Decimal`]
 //!   (see [`money`] for how exactness is kept on the wire).
@@ -45,26 +47,21 @@
 //! ```no_run
 //! use futures_util::TryStreamExt;
 //! use zoho::{
-//!     Client, Connection, Endpoints,
+//!     Client, Connection,
 //!     books::{ListQuery, models::Contact as BooksContact},
 //!     crm::{criteria::Criteria, models::Contact, records::{ListParams, WriteOptions}},
 //! };
-//! use zoho_emulator::{Emulator, EmulatorConfig, testkit};
+//! use zoho_emulator::{Emulator, EmulatorConfig};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // reqwest is built without a default TLS provider: install ring once per process.
 //! let _ = rustls::crypto::ring::default_provider().install_default();
 //! let emulator = Emulator::start(EmulatorConfig::unlimited(), 0).await?;
-//! let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await?;
 //!
-//! // For real Zoho: `Endpoints::from(zoho::DataCenter::Eu)`.
-//! let connection = Connection::new(
-//!     Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-//!     &creds.client_id,
-//!     creds.client_secret.as_str(),
-//!     creds.refresh_token.as_str(),
-//!     &creds.organization_id,
-//! );
+//! // The emulator's seeded self-client (see the `emulator` module). For real Zoho:
+//! // `Connection::new(Endpoints::from(zoho::DataCenter::Eu), client_id, secret,
+//! // refresh_token, organization_id)`.
+//! let connection = Connection::from_emulator(&emulator.url()).await?;
 //! let client = Client::new(connection)?;
 //!
 //! // CRM: insert a contact, find it again, list them all.
@@ -111,6 +108,7 @@ pub mod client;
 pub mod connection;
 pub mod crm;
 pub mod dc;
+pub mod emulator;
 pub mod error;
 pub mod money;
 pub mod retry;

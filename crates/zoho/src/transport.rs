@@ -2,8 +2,9 @@
 //!
 //! [`Transport::send`] applies, in order: a valid access token (refreshed once for all
 //! tasks), the organisation's rate budget (waiting for it), the HTTP exchange with a
-//! timeout, error parsing into [`ApiError`], a single refresh-and-retry on an invalid
-//! token, a pause of the organisation on 429, and jittered backoff for transient
+//! timeout, reconciling the Books budget with Zoho's `X-Rate-Limit-*` headers, error
+//! parsing into [`ApiError`], a single refresh-and-retry on an invalid token, a pause
+//! of the organisation on 429, and jittered backoff for transient
 //! failures. Ambiguous failures of non-idempotent writes surface as
 //! [`Error::OutcomeUnknown`] instead of being repeated.
 
@@ -212,9 +213,13 @@ impl Transport {
         let mut refreshed = false;
         let mut throttled = 0u32;
         loop {
-            // Budget first: a long wait must not leave us holding a token that expired
-            // meanwhile.
+            // A token before the budget: tasks needing a refresh then queue behind one
+            // refresh together and share its outcome, rather than one by one behind a
+            // fresh Books budget's probe (one request in flight until Zoho answers).
+            self.access_token().await?;
             let permit = budget.acquire(req.cost).await?;
+            // And again after the budget (a cached look-up): a long wait must not leave us
+            // holding a token that expired meanwhile.
             let token = match self.access_token().await {
                 Ok(token) => token,
                 Err(e) => {
@@ -283,10 +288,13 @@ impl Transport {
         let headers = resp.headers().clone();
         let body = resp.bytes().await.map_err(|e| self.network_error(req, &e, true))?;
         tracing::debug!(api = %req.api, method = %req.method, path = %req.path, status, elapsed = ?started.elapsed(), "Zoho call");
-        if req.api == Api::Books
-            && let Some(view) = server_view(&headers)
-        {
-            budget.observe_server(view);
+        // Every Books answer reconciles the budget with Zoho's own count (and the first
+        // one ends a fresh budget's probe).
+        if req.api == Api::Books {
+            match server_view(&headers) {
+                Some(view) => budget.observe_server(view),
+                None => budget.observe_answer(status),
+            }
         }
         if (200..300).contains(&status) || status == 304 {
             return Ok(Response { status, body });

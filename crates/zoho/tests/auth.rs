@@ -102,8 +102,8 @@ async fn secrets_never_show_in_debug_or_errors() {
     let (_emu, client, creds) = support::start().await;
     client.books().organizations().await.unwrap();
     let shown = format!("{client:?} {:?}", client.connection());
-    assert!(!shown.contains(&creds.client_secret));
-    assert!(!shown.contains(&creds.refresh_token));
+    assert!(!shown.contains(creds.client_secret.expose()));
+    assert!(!shown.contains(creds.refresh_token.expose()));
     let token = client.transport().access_token().await.unwrap();
     assert!(!format!("{token:?}").contains(token.token.expose()));
     assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
@@ -204,7 +204,7 @@ async fn processes_share_one_token_through_a_token_cache() {
     let stored = cache.0.lock().unwrap().clone();
     assert_eq!(stored.len(), 1);
     let (key, sealed) = stored.into_iter().next().unwrap();
-    assert!(!key.contains(&creds.refresh_token) && !sealed.sealed.contains(&creds.refresh_token));
+    assert!(!key.contains(creds.refresh_token.expose()) && !sealed.sealed.contains(creds.refresh_token.expose()));
     for token in emu.state().world().accounts.access_tokens.keys() {
         assert!(!sealed.sealed.contains(token.as_str()), "the cache holds the token sealed only");
     }

@@ -2,7 +2,7 @@
 
 use futures_util::TryStreamExt;
 use zoho::{
-    Client, Connection, Endpoints,
+    Client, Connection,
     books::{ListQuery, models::Contact as BooksContact},
     crm::{
         criteria::Criteria,
@@ -10,20 +10,14 @@ use zoho::{
         records::{ListParams, WriteOptions},
     },
 };
-use zoho_emulator::{Emulator, EmulatorConfig, testkit};
+use zoho_emulator::{Emulator, EmulatorConfig};
 
 #[tokio::test]
 async fn the_crate_example_runs() -> Result<(), Box<dyn std::error::Error>> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let emulator = Emulator::start(EmulatorConfig::unlimited(), 0).await?;
-    let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await?;
-    let connection = Connection::new(
-        Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-        &creds.client_id,
-        creds.client_secret.as_str(),
-        creds.refresh_token.as_str(),
-        &creds.organization_id,
-    );
+    // For real Zoho: `Connection::new(Endpoints::from(zoho::DataCenter::Eu), …)`.
+    let connection = Connection::from_emulator(&emulator.url()).await?;
     // A registry of its own: tests in one process must not share the global budgets.
     let client = Client::builder(connection).budget_registry(zoho::BudgetRegistry::new()).build()?;
 

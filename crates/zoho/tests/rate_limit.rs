@@ -1,6 +1,7 @@
 //! Rate budgets against the emulator's limits: a 429 storm pauses the organisation for
 //! the time Books gives and loses nothing; a client budget that matches the server's
-//! causes no 429 at all.
+//! causes no 429 at all, also right after a restart, when Zoho still counts the calls
+//! of the process before it.
 
 mod support;
 
@@ -56,6 +57,48 @@ async fn a_books_429_storm_pauses_the_org_and_loses_nothing() {
     assert!(books.throttled >= 1);
     let server = books.server.expect("X-Rate-Limit headers observed");
     assert_eq!(server.limit, 15);
+}
+
+/// Puts the emulator's minute boundary `secs` seconds away, so a test that waits for
+/// Zoho's reset waits seconds, not a minute.
+fn minute_ends_in(emu: &zoho_emulator::Emulator, secs: i64) {
+    let now = emu.state().clock.now_ms();
+    emu.state().clock.advance_ms(60_000 - now.rem_euclid(60_000) - secs * 1_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_client_starts_from_zohos_count_and_causes_no_429() {
+    const PER_MINUTE: u32 = 10;
+    let limits = LimitsConfig { books_per_minute: Some(PER_MINUTE), ..LimitsConfig::unlimited() };
+    let (emu, creds) = support::emulator(EmulatorConfig { limits, ..EmulatorConfig::unlimited() }).await;
+    minute_ends_in(&emu, 6);
+    let budget = BudgetConfig { books_per_minute: Some(PER_MINUTE), ..BudgetConfig::unlimited() };
+    // The process before the restart (its own budget registry) spends 8 of the minute's 10.
+    let before = support::builder(&creds).budget(budget.clone()).build().unwrap();
+    for _ in 0..8 {
+        before.books().organizations().await.unwrap();
+    }
+    drop(before);
+    // The restarted process: a fresh registry, so a fresh budget; a burst at once.
+    let after = support::builder(&creds).budget(budget).build().unwrap();
+    after.transport().access_token().await.unwrap();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let client = after.clone();
+        tasks.push(tokio::spawn(async move { client.books().organizations().await }));
+    }
+    for t in tasks {
+        t.await.unwrap().expect("every request succeeds");
+    }
+    assert_eq!(books_rejected(&emu, &creds.organization_id), 0, "no 429 reached Zoho");
+    let books = after.budget_usage().into_iter().find(|u| u.api == zoho::Api::Books).unwrap();
+    assert_eq!((books.throttled, books.admitted), (0, 6), "each call sent once");
+    // Two fitted in the old minute (the probe and the one Zoho said remained); the rest
+    // waited for Zoho's reset instead of meeting 429s.
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(3) && waited < Duration::from_secs(15), "{waited:?}");
+    assert!(books.waited >= Duration::from_secs(3), "the budget did the waiting: {:?}", books.waited);
 }
 
 fn crm_emulator_config() -> EmulatorConfig {

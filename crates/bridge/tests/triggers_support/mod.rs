@@ -13,8 +13,8 @@ use bridge::{
     store::{JobStatus, SqliteStore, Store},
     triggers::{ChannelTokens, Clock, TriggerConfig, webhooks::router_with_clock},
 };
-use zoho::{Client, Connection, Endpoints};
-use zoho_emulator::{Emulator, EmulatorConfig, testkit};
+use zoho::{Client, Connection};
+use zoho_emulator::{Emulator, EmulatorConfig};
 
 /// A running emulator with a client and a store.
 pub struct Env {
@@ -44,14 +44,7 @@ pub async fn env(name: &str) -> Env {
     zoho_emulator::install_crypto_provider();
     let emu = Emulator::start(EmulatorConfig::unlimited(), 0).await.expect("emulator starts");
     let http = reqwest::Client::new();
-    let creds = testkit::credentials(&http, &emu.url()).await.expect("credentials");
-    let connection = Connection::new(
-        Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-        &creds.client_id,
-        creds.client_secret.as_str(),
-        creds.refresh_token.as_str(),
-        &creds.organization_id,
-    );
+    let connection = Connection::from_emulator(&emu.url()).await.expect("credentials");
     let client = Client::new(connection).expect("client");
     let store = SqliteStore::open(db_path(name)).await.expect("store opens");
     let state = emu.state().clone();

@@ -1,4 +1,5 @@
-//! Items (`/items`): CRUD, unique SKU, active/inactive, list filters.
+//! Items (`/items`): CRUD, unique SKU, active/inactive, list filters, and upsert by a
+//! unique custom field (`PUT /items` with `X-Unique-Identifier-Key/-Value`, `X-Upsert`).
 
 use axum::{
     body::Bytes,
@@ -12,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     body::{self, done, envelope, money, BooksError, BooksResult, Fields, Query},
-    common::{check_unique_custom, custom_fields_json, read_custom_fields, stamp, text_filter, touch, with_org, Paging},
+    common::{check_unique_custom, custom_fields_json, read_custom_fields, stamp, text_filter, touch, unique_field, upsert_headers, with_org, Paging},
     settings::tax_label,
     store::{Event, Item, Org},
 };
@@ -21,7 +22,7 @@ use crate::{clock::Clock, state::AppState};
 /// Item routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/items", get(list).post(create))
+        .route("/items", get(list).post(create).put(upsert))
         .route("/items/{id}", get(read).put(update).delete(remove))
         .route("/items/{id}/active", post(mark_active))
         .route("/items/{id}/inactive", post(mark_inactive))
@@ -139,8 +140,16 @@ async fn create(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
         let i = create_item(org, clock, &b)?;
         let out = item_json(org, &i, clock);
         events.push(Event { event: "item.created", key: "item", body: out.clone() });
-        Ok(envelope(StatusCode::CREATED, "The item has been added.", "item", out))
+        Ok(envelope(StatusCode::CREATED, ITEM_ADDED, "item", out))
     })
+}
+
+fn update_item(org: &mut Org, clock: &Clock, id: &str, b: &Map<String, Value>) -> Result<Item, BooksError> {
+    let mut i = org.items.get(id).cloned().ok_or_else(|| BooksError::not_found("Item"))?;
+    apply(org, b, &mut i, false)?;
+    i.modified_ms = touch(clock, i.modified_ms);
+    store(org, i.clone())?;
+    Ok(i)
 }
 
 async fn read(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): Path<String>) -> BooksResult {
@@ -155,13 +164,53 @@ async fn update(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): 
     let q = Query::parse(q.as_deref());
     let b = body::parse(&headers, &bytes)?;
     with_org(&state, &q, |org, clock, events| {
-        let mut i = org.items.get(&id).cloned().ok_or_else(|| BooksError::not_found("Item"))?;
-        apply(org, &b, &mut i, false)?;
-        i.modified_ms = touch(clock, i.modified_ms);
-        store(org, i.clone())?;
+        let i = update_item(org, clock, &id, &b)?;
         let out = item_json(org, &i, clock);
         events.push(Event { event: "item.updated", key: "item", body: out.clone() });
-        Ok(envelope(StatusCode::OK, "The item details have been updated.", "item", out))
+        Ok(envelope(StatusCode::OK, ITEM_UPDATED, "item", out))
+    })
+}
+
+/// Books' message for an updated item (by id or by upsert).
+const ITEM_UPDATED: &str = "The item details have been updated.";
+/// Books' message for a created item (by POST or by upsert).
+const ITEM_ADDED: &str = "The item has been added.";
+
+/// `PUT /items`: the item whose unique custom field `X-Unique-Identifier-Key` holds
+/// `X-Unique-Identifier-Value` is updated; with `X-Upsert: true` and no such item, one is
+/// created (the key field set to the value). As for contacts and invoices, the field must
+/// be marked unique, and without `X-Upsert` a missing item is 404 code 1002.
+async fn upsert(State(state): State<AppState>, RawQuery(q): RawQuery, headers: HeaderMap, bytes: Bytes) -> BooksResult {
+    let q = Query::parse(q.as_deref());
+    let b = body::parse(&headers, &bytes)?;
+    let (key, value, allow_create) = upsert_headers(&headers)?.ok_or_else(|| BooksError::missing("X-Unique-Identifier-Key"))?;
+    with_org(&state, &q, |org, clock, events| {
+        let def = unique_field(org, "items", &key)?.clone();
+        let found = org
+            .items
+            .values()
+            .find(|i| i.custom_fields.iter().any(|v| v.customfield_id == def.customfield_id && v.value == value))
+            .map(|i| i.item_id.clone());
+        let mut b = b.clone();
+        let mut cfs = b.opt_objects("custom_fields")?.map(|v| v.into_iter().map(|m| Value::Object(m.clone())).collect::<Vec<_>>()).unwrap_or_default();
+        cfs.push(json!({"customfield_id": def.customfield_id, "value": value}));
+        b.insert("custom_fields".into(), Value::Array(cfs));
+        match found {
+            Some(id) => {
+                let i = update_item(org, clock, &id, &b)?;
+                let out = item_json(org, &i, clock);
+                events.push(Event { event: "item.updated", key: "item", body: out.clone() });
+                Ok(envelope(StatusCode::OK, ITEM_UPDATED, "item", out))
+            }
+            None if allow_create => {
+                let i = create_item(org, clock, &b)?;
+                let out = item_json(org, &i, clock);
+                events.push(Event { event: "item.created", key: "item", body: out.clone() });
+                // An upsert answers 200 even when it creates: PUT /items documents only 200.
+                Ok(envelope(StatusCode::OK, ITEM_ADDED, "item", out))
+            }
+            None => Err(BooksError::not_found("Item")),
+        }
     })
 }
 

@@ -3,7 +3,7 @@
 use futures_core::Stream;
 use reqwest::Method;
 
-use super::{Books, ListQuery, Message, models::{Contact, ContactPerson}};
+use super::{Books, ListQuery, Message, UpsertOutcome, models::{Contact, ContactPerson}};
 use crate::error::Result;
 
 impl Books {
@@ -20,6 +20,13 @@ impl Books {
     /// Creates a contact (with its contact persons). Not idempotent.
     pub async fn create_contact(&self, contact: &Contact) -> Result<Contact> {
         self.create("/books/v3/contacts".into(), "contact", contact, &[]).await
+    }
+
+    /// Creates or updates, in one call, the contact whose unique custom field `key_field`
+    /// (api name, e.g. `cf_crm_account_id`) holds `key_value`, and says which happened.
+    /// Idempotent, as [`Books::upsert_item`].
+    pub async fn upsert_contact(&self, key_field: &str, key_value: &str, contact: &Contact) -> Result<(Contact, UpsertOutcome)> {
+        self.upsert("/books/v3/contacts".into(), "contact", key_field, key_value, contact).await
     }
 
     /// Updates a contact with the fields set in `contact`.

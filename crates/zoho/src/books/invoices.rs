@@ -4,7 +4,7 @@ use futures_core::Stream;
 use jiff::Timestamp;
 use reqwest::Method;
 
-use super::{Books, ListQuery, Message, models::{CreditApplication, Invoice}};
+use super::{Books, ListQuery, Message, UpsertOutcome, models::{CreditApplication, Invoice}};
 use crate::error::Result;
 
 impl Books {
@@ -34,6 +34,14 @@ impl Books {
     /// (`ignore_auto_number_generation=true`).
     pub async fn create_invoice_numbered(&self, invoice: &Invoice) -> Result<Invoice> {
         self.create("/books/v3/invoices".into(), "invoice", invoice, &[("ignore_auto_number_generation", "true")]).await
+    }
+
+    /// Creates or updates, in one call, the invoice whose unique custom field `key_field`
+    /// (api name, e.g. `cf_crm_deal_id`) holds `key_value`, and says which happened.
+    /// Idempotent, as [`Books::upsert_item`]: one invoice per key value, however often
+    /// it is repeated.
+    pub async fn upsert_invoice(&self, key_field: &str, key_value: &str, invoice: &Invoice) -> Result<(Invoice, UpsertOutcome)> {
+        self.upsert("/books/v3/invoices".into(), "invoice", key_field, key_value, invoice).await
     }
 
     /// Updates an invoice with the fields set in `invoice`.

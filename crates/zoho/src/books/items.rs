@@ -1,9 +1,10 @@
-//! Items (the catalogue the CRM products map to).
+//! Items (the catalogue the CRM products map to): list, read, create, update, upsert by
+//! a unique custom field, active/inactive.
 
 use futures_core::Stream;
 use reqwest::Method;
 
-use super::{Books, ListQuery, Message, models::Item};
+use super::{Books, ListQuery, Message, UpsertOutcome, models::Item};
 use crate::error::Result;
 
 impl Books {
@@ -20,6 +21,15 @@ impl Books {
     /// Creates an item. Not idempotent (look it up by SKU after an unknown outcome).
     pub async fn create_item(&self, item: &Item) -> Result<Item> {
         self.create("/books/v3/items".into(), "item", item, &[]).await
+    }
+
+    /// Creates or updates, in one call, the item whose unique custom field `key_field`
+    /// (api name, e.g. `cf_crm_product_id`) holds `key_value`, and says which happened.
+    /// The key field is set to `key_value` on the item. Creating needs `name` and `rate`.
+    /// Idempotent: repeated after a lost answer, it still leaves one item. Books refuses
+    /// (HTTP 400) a field that is not marked unique ("do not allow duplicate values").
+    pub async fn upsert_item(&self, key_field: &str, key_value: &str, item: &Item) -> Result<(Item, UpsertOutcome)> {
+        self.upsert("/books/v3/items".into(), "item", key_field, key_value, item).await
     }
 
     /// Updates an item.

@@ -105,6 +105,40 @@ pub struct Message {
     pub message: String,
 }
 
+/// What an upsert by a unique custom field did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UpsertOutcome {
+    /// No record held the key value; Books created one (only with `X-Upsert: true`).
+    Created,
+    /// The record holding the key value was updated.
+    Updated,
+}
+
+impl UpsertOutcome {
+    /// Reads Books' answer to an upsert. Books answers 200 both ways (the files document
+    /// only 200 for `PUT /items`, `/contacts`, `/invoices`), so the message tells: the
+    /// create messages say "added"/"created", the update messages "updated"/"saved". A
+    /// 201 is a create; an unknown message falls back to the entity's own stamps (a
+    /// record just created was never modified after its creation).
+    pub fn from_answer(status: u16, message: &str, entity: &Value) -> UpsertOutcome {
+        if status == 201 {
+            return UpsertOutcome::Created;
+        }
+        let message = message.to_ascii_lowercase();
+        if message.contains("updated") || message.contains("saved") {
+            return UpsertOutcome::Updated;
+        }
+        if message.contains("added") || message.contains("created") {
+            return UpsertOutcome::Created;
+        }
+        let stamp = |key: &str| entity.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
+        match (stamp("created_time"), stamp("last_modified_time")) {
+            (Some(created), Some(modified)) if created == modified => UpsertOutcome::Created,
+            _ => UpsertOutcome::Updated,
+        }
+    }
+}
+
 impl Books {
     pub(crate) fn new(client: Client) -> Books {
         Books { client }
@@ -161,6 +195,40 @@ impl Books {
     pub(crate) async fn update<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: String, key: &str, body: &B) -> Result<T> {
         let req = Request::new(Api::Books, Method::PUT, path).json(body)?;
         self.entity(&req, key).await
+    }
+
+    /// Creates or updates, in one call, the entity whose unique custom field `key_field`
+    /// (api name, e.g. `cf_crm_product_id`) holds `key_value`: `PUT path` with
+    /// `X-Unique-Identifier-Key`, `X-Unique-Identifier-Value` and `X-Upsert: true`.
+    /// Idempotent, so it is repeated after an ambiguous failure like any PUT.
+    pub(crate) async fn upsert<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: String,
+        key: &str,
+        key_field: &str,
+        key_value: &str,
+        body: &B,
+    ) -> Result<(T, UpsertOutcome)> {
+        for (name, value) in [("key field", key_field), ("key value", key_value)] {
+            // Header values: visible ASCII and spaces only; checked here so a bad value is
+            // the caller's error, not a "network" failure that looks worth retrying.
+            if value.trim().is_empty() || !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+                return Err(Error::InvalidInput(format!("the upsert {name} must be non-empty printable ASCII, got {value:?}")));
+            }
+        }
+        let req = Request::new(Api::Books, Method::PUT, path)
+            .json(body)?
+            .header("X-Unique-Identifier-Key", key_field)
+            .header("X-Unique-Identifier-Value", key_value)
+            .header("X-Upsert", "true")
+            .idempotent(true);
+        let resp = self.transport().send(&req).await?;
+        let mut answer: Map<String, Value> = resp.json(&req.path)?;
+        let entity = answer.remove(key).ok_or_else(|| Error::decode(&req.path, format!("no `{key}` in the answer")))?;
+        let message = answer.get("message").and_then(Value::as_str).unwrap_or_default();
+        let outcome = UpsertOutcome::from_answer(resp.status, message, &entity);
+        let entity = serde_json::from_value(entity).map_err(|e| Error::decode(&req.path, e))?;
+        Ok((entity, outcome))
     }
 
     /// Calls an action endpoint without a body.

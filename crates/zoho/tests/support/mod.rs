@@ -4,37 +4,27 @@
 
 use std::time::Duration;
 
-use zoho::{BudgetConfig, BudgetRegistry, Client, ClientBuilder, Connection, Endpoints, RetryPolicy};
-use zoho_emulator::{Emulator, EmulatorConfig, testkit::Credentials};
+use zoho::{BudgetConfig, BudgetRegistry, Client, ClientBuilder, Connection, RetryPolicy};
+use zoho_emulator::{Emulator, EmulatorConfig};
 
 /// Installs rustls' ring provider (reqwest is built without a default one).
 pub fn install_tls() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Starts an emulator and reads its seeded credentials.
-pub async fn emulator(config: EmulatorConfig) -> (Emulator, Credentials) {
+/// Starts an emulator and takes the connection for its seeded credentials (the crate's
+/// one helper for that, [`Connection::from_emulator`]). Tests that need wrong
+/// credentials change the connection's fields.
+pub async fn emulator(config: EmulatorConfig) -> (Emulator, Connection) {
     install_tls();
     let emu = Emulator::start(config, 0).await.expect("emulator starts");
-    let http = reqwest::Client::new();
-    let creds = zoho_emulator::testkit::credentials(&http, &emu.url()).await.expect("credentials");
-    (emu, creds)
-}
-
-/// The connection for the emulator's credentials.
-pub fn connection(creds: &Credentials) -> Connection {
-    Connection::new(
-        Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-        &creds.client_id,
-        creds.client_secret.as_str(),
-        creds.refresh_token.as_str(),
-        &creds.organization_id,
-    )
+    let connection = Connection::from_emulator(&emu.url()).await.expect("credentials");
+    (emu, connection)
 }
 
 /// Fast retries, no client-side limits, a budget registry of its own.
-pub fn builder(creds: &Credentials) -> ClientBuilder {
-    Client::builder(connection(creds))
+pub fn builder(connection: &Connection) -> ClientBuilder {
+    Client::builder(connection.clone())
         .budget_registry(BudgetRegistry::new())
         .budget(BudgetConfig::unlimited())
         .retry(RetryPolicy {
@@ -47,13 +37,13 @@ pub fn builder(creds: &Credentials) -> ClientBuilder {
 }
 
 /// An emulator without limits or seed data, and a client for it.
-pub async fn start() -> (Emulator, Client, Credentials) {
+pub async fn start() -> (Emulator, Client, Connection) {
     let (emu, creds) = emulator(EmulatorConfig::unlimited()).await;
     let client = builder(&creds).build().expect("client builds");
     (emu, client, creds)
 }
 
 /// How many access tokens the emulator has minted for the refresh token.
-pub fn tokens_minted(emu: &Emulator, creds: &Credentials) -> usize {
-    emu.state().world().accounts.refresh_tokens.get(&creds.refresh_token).map(|t| t.live.len()).unwrap_or(0)
+pub fn tokens_minted(emu: &Emulator, connection: &Connection) -> usize {
+    emu.state().world().accounts.refresh_tokens.get(connection.refresh_token.expose()).map(|t| t.live.len()).unwrap_or(0)
 }
