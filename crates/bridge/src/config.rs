@@ -127,6 +127,11 @@ pub struct ZohoConfig {
     /// standard name, two for standard names of ten characters or more. So other custom
     /// modules need not be listed. Default none.
     pub custom_modules: Vec<String>,
+    /// The organisation's API limits (`[zoho.limits]`), which differ by Zoho plan:
+    /// `books_per_minute`, `books_per_day`, `books_concurrency`, `crm_credits_per_day`,
+    /// `crm_concurrency`, `max_wait_secs` (each `false` for none). Default: the default
+    /// plan. Against the emulator, the limits the emulator says it enforces are used.
+    pub limits: zoho::BudgetConfig,
 }
 
 impl Default for ZohoConfig {
@@ -142,6 +147,7 @@ impl Default for ZohoConfig {
             refresh_token_env: "ZOHO_REFRESH_TOKEN".into(),
             emulator: None,
             custom_modules: Vec::new(),
+            limits: zoho::BudgetConfig::default(),
         }
     }
 }

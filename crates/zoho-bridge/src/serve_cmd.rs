@@ -54,10 +54,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = AnyStore::connect(&config.store).await.context("opening the store")?;
     // Processes sharing the store share the access token too.
     let mut client = Client::builder(connection(&config.zoho).await?).token_cache(Arc::new(StoreTokenCache(store.clone())));
-    // Against the emulator, keep to the limits it says it enforces.
-    if let Some(url) = &config.zoho.emulator {
-        client = client.budget(zoho_bridge::connection::emulator_budget(url).await?);
-    }
+    // The organisation's limits from the config; against the emulator, the limits it
+    // says it enforces.
+    client = match &config.zoho.emulator {
+        Some(url) => client.budget(zoho_bridge::connection::emulator_budget(url).await?),
+        None => client.budget(config.zoho.limits.clone()),
+    };
     let client = client
         .build()
         .context("building the Zoho client")?;

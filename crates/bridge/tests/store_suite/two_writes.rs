@@ -21,14 +21,14 @@ use bridge::{
 use futures_util::{FutureExt, TryStreamExt};
 use serde_json::{Value, json};
 use zoho::{
-    BudgetConfig, BudgetRegistry, Client, Connection, Endpoints,
+    BudgetConfig, BudgetRegistry, Client, Connection,
     books::{
         ListQuery,
         models::{Contact, Item},
     },
     crm::{models::Product, records::WriteOptions},
 };
-use zoho_emulator::{Emulator, EmulatorConfig, FaultConfig, FaultRule, testkit};
+use zoho_emulator::{Emulator, EmulatorConfig, FaultConfig, FaultRule};
 
 const ITEM: Relation = bridge::flows::relations::PRODUCT_ITEM;
 const BUYER: Relation = Relation { name: "test_product_buyer", crm_module: "Products", books_entity: "contacts" };
@@ -107,14 +107,7 @@ pub async fn a_two_write_flow_killed_between_its_writes_duplicates_nothing<S: St
     let rule = FaultRule { path_prefix: "/books".into(), latency_ms: 20, ..FaultRule::default() };
     config.faults = FaultConfig { rules: vec![rule], ..FaultConfig::default() };
     let emulator = Emulator::start(config, 0).await.expect("emulator");
-    let creds = testkit::credentials(&reqwest::Client::new(), &emulator.url()).await.expect("credentials");
-    let connection = Connection::new(
-        Endpoints::custom(&creds.accounts_url, &creds.api_domain),
-        &creds.client_id,
-        creds.client_secret.as_str(),
-        creds.refresh_token.as_str(),
-        &creds.organization_id,
-    );
+    let connection = Connection::from_emulator(&emulator.url()).await.expect("credentials");
     let client = Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().expect("client");
 
     let products: Vec<Product> = (0..PRODUCTS)
