@@ -12,7 +12,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use rhai::{
-    AST, ASTNode, Dynamic, Engine, Expr, FnCallExpr, Position, Scope,
+    AST, ASTNode, Dynamic, Engine, Expr, FnCallExpr, Position, Scope, Stmt,
 };
 use toml::Spanned;
 
@@ -189,7 +189,10 @@ impl Compiler<'_> {
         let mut reads = Vec::new();
         let mut problem = None;
         ast.walk(&mut |path: &[ASTNode]| {
-            if let Some(ASTNode::Expr(expr)) = path.last() {
+            if let Some(ASTNode::Stmt(Stmt::FnCall(call, position))) = path.last() {
+                // A call that is the whole expression is kept as a statement.
+                problem = self.check_call(call, *position, false);
+            } else if let Some(ASTNode::Expr(expr)) = path.last() {
                 match expr {
                     Expr::Dot(binary, ..) | Expr::Index(binary, ..) => {
                         if let Expr::Variable(variable, ..) = &binary.lhs
