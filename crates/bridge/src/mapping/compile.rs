@@ -108,7 +108,6 @@ pub fn compile_with(spec: &MappingSpec, flow: &str, tables: &Tables, options: &C
     source_fields.sort();
     source_fields.dedup();
 
-    drop(compiler);
     Ok(Mapping { inner: Arc::new(Compiled { engine, limits: options.limits.clone(), flow: flow.to_string(), when, fields, lines, source_fields }) })
 }
 
@@ -278,6 +277,9 @@ fn leftmost_key(expr: &Expr) -> Option<String> {
 fn parse_message(error: &rhai::ParseErrorType) -> String {
     use rhai::ParseErrorType as P;
     let text = error.to_string();
+    if text.contains("is disabled") {
+        return format!("{text}: not available in mapping expressions");
+    }
     match error {
         P::WrongFnDefinition | P::FnMissingName | P::BadInput(..) | P::MissingToken(..) | P::Reserved(..) | P::LoopBreak | P::ExprExpected(..) => {
             format!("{text} (a mapping is one expression: no statements, `let`, loops, functions or closures)")

@@ -17,7 +17,8 @@ pub struct Input<'a> {
     /// The source record (a JSON object), as read fresh from Zoho.
     pub source: &'a serde_json::Value,
     /// An object: name -> related record or array of records the flow loaded (the
-    /// deal's account, its products…). `null` when there are none.
+    /// deal's account, its products…). `null` when there are none (read as an empty
+    /// object: `related.x` is then `()`).
     pub related: &'a serde_json::Value,
     /// The current time from the engine's clock (never the system clock here): `now`
     /// is its RFC 3339 text and `today` its UTC date.
@@ -163,7 +164,9 @@ impl Mapping {
     fn scope(&self, input: &Input) -> Scope<'static> {
         let mut scope = Scope::new();
         scope.push_constant_dynamic("source", value::json_to_dynamic(input.source));
-        scope.push_constant_dynamic("related", value::json_to_dynamic(input.related));
+        // No related records is an empty object, so `related.x` is `()` rather than an error.
+        let related = if input.related.is_null() { Dynamic::from_map(rhai::Map::new()) } else { value::json_to_dynamic(input.related) };
+        scope.push_constant_dynamic("related", related);
         scope.push_constant("now", ImmutableString::from(input.now.to_string()));
         let today = jiff::tz::Offset::UTC.to_datetime(input.now).date();
         scope.push_constant("today", ImmutableString::from(today.to_string()));

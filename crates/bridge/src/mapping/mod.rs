@@ -32,6 +32,8 @@
 //! - [`compile()`]: load-time checks and compilation into a [`Mapping`];
 //! - [`Mapping`]: evaluation ([`Mapping::skip_reason`], [`Mapping::apply`]).
 
+#![warn(missing_docs)]
+
 pub mod compile;
 pub mod engine;
 pub mod eval;

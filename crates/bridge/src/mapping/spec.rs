@@ -72,6 +72,9 @@ impl Default for LinesSpec {
 /// Lookup tables, `[tables.<name>]` in the config: table name -> key -> value.
 pub type Tables = BTreeMap<String, BTreeMap<String, toml::Value>>;
 
+/// A map, its defaults and its optional list, as overlaid together.
+type FieldSet = (BTreeMap<String, Spanned<String>>, BTreeMap<String, toml::Value>, Vec<String>);
+
 /// Overlays the user's map, defaults and optional list on the shipped ones.
 ///
 /// A user entry replaces or adds per key; a user map entry whose expression is empty
@@ -84,7 +87,7 @@ fn overlay_fields(
     user_map: &BTreeMap<String, Spanned<String>>,
     user_defaults: &BTreeMap<String, toml::Value>,
     user_optional: &[String],
-) -> (BTreeMap<String, Spanned<String>>, BTreeMap<String, toml::Value>, Vec<String>) {
+) -> FieldSet {
     let mut map = base_map.clone();
     let mut defaults = base_defaults.clone();
     for (field, expression) in user_map {
