@@ -332,7 +332,7 @@ fn statements_loops_and_closures_are_refused() {
         ("for x in source.Tags { x }", "for"),
         ("|x| x + 1", "|x|"),
         ("fn f() { 1 }", "fn"),
-        ("{ let a = 1; a }", "let"),
+        ("{ let a = 1; a }", "{"),
         ("source.x = 1", "="),
         ("eval(\"1\")", "eval"),
         ("Fn(\"text\")", "Fn"),
