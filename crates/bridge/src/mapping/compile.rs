@@ -101,7 +101,8 @@ pub fn compile_with(spec: &MappingSpec, flow: &str, tables: &Tables, options: &C
     };
 
     let mut source_fields: Vec<String> = Vec::new();
-    let expressions = when.iter().chain(fields.iter().filter_map(|f| f.expression.as_ref())).chain(lines.iter().map(|l| &l.from));
+    let line_expressions = lines.iter().flat_map(|l| std::iter::once(&l.from).chain(l.fields.iter().filter_map(|f| f.expression.as_ref())));
+    let expressions = when.iter().chain(fields.iter().filter_map(|f| f.expression.as_ref())).chain(line_expressions);
     for expression in expressions {
         source_fields.extend(expression.reads.iter().filter_map(|r| r.strip_prefix("source.")).map(str::to_string));
     }

@@ -177,3 +177,34 @@ pub fn describe_error(error: &EvalAltResult, limits: &Limits) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_finds_keys_by_text_and_falls_back() {
+        let mut tables = LookupTables::new();
+        let rows = BTreeMap::from([("DE".to_string(), Dynamic::from(ImmutableString::from("tax-19"))), ("30".to_string(), Dynamic::from_int(30))]);
+        tables.insert("tax".to_string(), rows);
+        let key = |s: &str| Dynamic::from(ImmutableString::from(s));
+        assert_eq!(lookup(&tables, "tax", &key("DE"), Dynamic::UNIT).unwrap().into_string().unwrap(), "tax-19");
+        assert_eq!(lookup(&tables, "tax", &Dynamic::from_int(30), Dynamic::UNIT).unwrap().as_int().unwrap(), 30);
+        assert!(lookup(&tables, "tax", &key("de"), Dynamic::UNIT).unwrap().is_unit());
+        assert_eq!(lookup(&tables, "tax", &key("XX"), Dynamic::from_int(0)).unwrap().as_int().unwrap(), 0);
+        assert_eq!(lookup(&tables, "tax", &Dynamic::UNIT, Dynamic::from_int(0)).unwrap().as_int().unwrap(), 0);
+        assert!(lookup(&tables, "nope", &key("DE"), Dynamic::UNIT).unwrap_err().contains("no table named \"nope\""));
+    }
+
+    #[test]
+    fn engine_knows_the_helpers_and_not_the_io() {
+        let engine = build(&Limits::default(), Arc::new(LookupTables::new()));
+        let known = known_functions(&engine);
+        for (name, arity) in [("text", 1), ("round_money", 2), ("lookup", 2), ("lookup", 3), ("due_date", 2), ("to_upper", 1), ("type_of", 1)] {
+            assert!(known.iter().any(|(n, a)| n == name && *a == arity), "{name}/{arity}");
+        }
+        for name in ["sleep", "exit", "parse_json", "eval", "timestamp"] {
+            assert!(!known.iter().any(|(n, _)| n == name), "{name}");
+        }
+    }
+}

@@ -223,12 +223,13 @@ fn lines_are_mapped_per_element() {
         amount = 'line.quantity * line.list_price'
         position = 'index + 1'
         description = 'text(line.description)'
+        currency = 'source.Currency ?? "EUR"'
         [flows.t.lines.defaults]
         rate = 0
         "#,
     );
-    assert_eq!(m.source_fields(), vec!["Account_Name", "Product_Details"]);
-    assert_eq!(m.line_target_fields(), vec!["amount", "description", "name", "position", "quantity", "rate"]);
+    assert_eq!(m.source_fields(), vec!["Account_Name", "Currency", "Product_Details"]);
+    assert_eq!(m.line_target_fields(), vec!["amount", "currency", "description", "name", "position", "quantity", "rate"]);
     assert_eq!(m.lines_target(), Some("line_items"));
     let deal = json!({
         "Account_Name": {"name": "Acme", "id": "1"},
@@ -243,8 +244,8 @@ fn lines_are_mapped_per_element() {
         json!({
             "customer": "Acme",
             "line_items": [
-                {"amount": 21, "name": "A", "position": 1, "quantity": 2, "rate": 10.5},
-                {"amount": 0.3, "description": "b", "name": "B", "position": 2, "quantity": 3, "rate": 0.1},
+                {"amount": 21, "currency": "EUR", "name": "A", "position": 1, "quantity": 2, "rate": 10.5},
+                {"amount": 0.3, "currency": "EUR", "description": "b", "name": "B", "position": 2, "quantity": 3, "rate": 0.1},
             ]
         })
     );
