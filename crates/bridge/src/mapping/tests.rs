@@ -368,6 +368,10 @@ fn unknown_things_are_refused_at_load() {
     let text = "[tables.tax]\nDE = 1\n[flows.t.map]\nx = 'text(source.A) + lookup(\"taxes\", source.Country)'\n";
     let error = assert_error_at(text, "flows.t.map.x", "x =", "\"taxes\"");
     assert_eq!(error.message, "no table named \"taxes\": the config defines tax");
+    let text = "[tables.tax]\nDE = 1\n[flows.t]\nwhen = 'lookup(\"taxes\", source.Country) == 1'\n[flows.t.map]\nx = 'lookup(\"tx\", 1, 2)'\n";
+    assert_error_at(text, "flows.t.when", "when =", "\"taxes\"");
+    let text = "[tables.tax]\nDE = 1\n[flows.t.map]\nx = 'lookup(\"tx\", 1, 2)'\n";
+    assert_error_at(text, "flows.t.map.x", "x =", "\"tx\"");
 
     let text = "[flows.t.lines]\ntarget = \"line_items\"\n[flows.t.lines.map]\nrate = 'line.rate'\n";
     let error = compile_doc(text).unwrap_err();
