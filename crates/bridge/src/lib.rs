@@ -9,6 +9,7 @@
 pub mod config;
 pub mod store;
 pub mod flows;
+pub mod mapping;
 pub mod hash;
 pub mod worker;
 pub mod triggers;
