@@ -10,7 +10,7 @@ mod support;
 use clap::Parser;
 
 fn options(args: &[&str]) -> support::Options {
-    let base = ["e2e", "--latency-ms", "0", "--poll-ms", "50", "--timeout-secs", "120"];
+    let base = ["e2e", "--latency-ms", "0", "--poll-ms", "50", "--gap-ms", "50", "--timeout-secs", "120"];
     support::Options::parse_from(base.iter().chain(args))
 }
 

@@ -20,6 +20,9 @@
 //!   creation is seen the moment the emulator commits it, with no Zoho call of our own.
 //! - Latency per product = webhook posted to serve's `/hooks/crm/workflow` → the
 //!   `item.created` webhook for that product (told by its `cf_crm_product_id`) arriving.
+//!   One at a time, a random pause (`--gap-ms`) comes before each webhook: without it the
+//!   arrivals fall in step with the worker's polls of the queue and always wait the same
+//!   share of `poll_ms`.
 //! - The harness creates the CRM products itself (one API call per 100, untimed) under
 //!   its own `User-Agent`, so the emulator's counters (`GET /__emulator/stats`) separate
 //!   its calls from the engine's: the Zoho calls per product are the engine's only.
@@ -133,6 +136,10 @@ pub struct Options {
     /// Copy serve's and the workers' logs and config into this directory.
     #[arg(long)]
     pub keep_logs: Option<PathBuf>,
+    /// One at a time: pause a random 0..=N ms before each webhook, so that arrivals do
+    /// not fall in step with the worker's polls (as a user's edits would not).
+    #[arg(long, default_value_t = 1000)]
+    pub gap_ms: u64,
     /// Write the figures as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -329,13 +336,14 @@ impl Report {
         };
         line(format!("== zoho-bridge e2e: mode {} | profile {} | store {} ==", o.mode.name(), self.profile, self.store_label()));
         line(format!(
-            "options: n={} latency_ms={} (every /crm and /books call) emulator_limits={} poll_ms={} worker_concurrency={} senders={} floor_calls={}",
+            "options: n={} latency_ms={} (every /crm and /books call) emulator_limits={} poll_ms={} worker_concurrency={} senders={} gap_ms={} floor_calls={}",
             o.count(),
             self.latency_ms,
             if o.no_limits { "off" } else { "zoho" },
             o.poll_ms.map_or("500 (default)".to_string(), |v| v.to_string()),
             o.worker_concurrency.map_or("16 (default)".to_string(), |v| v.to_string()),
             if o.mode == Mode::Intake { o.senders.to_string() } else { "-".into() },
+            if o.mode == Mode::One { format!("0..={}", o.gap_ms) } else { "-".into() },
             o.floor_calls,
         ));
         if let Some(i) = &self.intake {
@@ -425,7 +433,7 @@ impl Report {
             "store": self.store_kind,
             "options": {
                 "n": o.count(), "latency_ms": self.latency_ms, "emulator_limits": !o.no_limits, "workers": o.workers,
-                "senders": o.senders, "poll_ms": o.poll_ms, "worker_concurrency": o.worker_concurrency, "floor_calls": o.floor_calls,
+                "senders": o.senders, "gap_ms": o.gap_ms, "poll_ms": o.poll_ms, "worker_concurrency": o.worker_concurrency, "floor_calls": o.floor_calls,
             },
             "latency_ms": lat.json(),
             "segments_ms": {
@@ -482,7 +490,8 @@ impl Drop for TempDir {
     }
 }
 
-/// A child process, killed on drop; its stdout lines arrive on a channel.
+/// A child process, killed on drop. The binary logs to stdout: every line goes to its
+/// log file (with stderr) and arrives on a channel.
 struct Child {
     name: String,
     process: std::process::Child,
@@ -491,20 +500,21 @@ struct Child {
 
 impl Child {
     fn spawn(name: &str, mut command: Command, log: &Path) -> anyhow::Result<Child> {
-        let stderr = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let mut copy = file.try_clone()?;
         let mut process = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(stderr)
+            .stderr(file)
             .spawn()
             .with_context(|| format!("spawning {name} ({BIN})"))?;
         let stdout = process.stdout.take().context("child stdout")?;
         let (tx, lines) = mpsc::unbounded_channel();
         std::thread::spawn(move || {
+            use std::io::Write as _;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
+                let _ = writeln!(copy, "{line}");
+                let _ = tx.send(line);
             }
         });
         Ok(Child { name: name.into(), process, lines })
@@ -814,6 +824,9 @@ flows = ["catalog_sync"]
             let mut last = Instant::now();
             for i in 0..n {
                 let product = crm.create(&control, i, 1).await?.remove(0);
+                if options.gap_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=options.gap_ms))).await;
+                }
                 let t0 = Instant::now();
                 first.get_or_insert(t0);
                 let ack_ms = post_webhook(&http, &hook, &product).await?;
@@ -883,7 +896,7 @@ flows = ["catalog_sync"]
         summaries.push(child.stop(Duration::from_secs(20)).await);
     }
     let serve_summary = summaries.pop().unwrap_or_default();
-    let workers_summary: Vec<String> = summaries.into_iter().flatten().filter(|l| l.contains("worker done")).collect();
+    let workers_summary: Vec<String> = summaries.into_iter().flatten().filter(|l| l.starts_with("worker done")).collect();
     let calls = engine_calls(&control, &emu).await?;
 
     // Where each product's time went, from the store; and the items in Books at the end.
@@ -929,7 +942,7 @@ flows = ["catalog_sync"]
         wall_s,
         intake,
         calls,
-        serve_summary: serve_summary.into_iter().filter(|l| l.contains("stopped")).collect(),
+        serve_summary: serve_summary.into_iter().filter(|l| l.starts_with("zoho-bridge stopped")).collect(),
         workers_summary,
     };
     if let Some(keep) = &options.keep_logs {
