@@ -315,8 +315,10 @@ impl Report {
         self.done() as f64 / self.wall_s.max(1e-9)
     }
 
+    /// `n` per product (intake: per webhook sent).
     fn per_product(&self, n: u64) -> f64 {
-        n as f64 / (self.products.len().max(1)) as f64
+        let of = self.intake.as_ref().map_or(self.products.len(), |i| i.sent);
+        n as f64 / of.max(1) as f64
     }
 
     fn store_label(&self) -> String {
@@ -388,12 +390,20 @@ impl Report {
                 ratio(lat.p50),
                 ratio(lat.p99)
             ));
+            if self.calls.books_reads + self.calls.books_writes > 0 {
+                let books = self.calls.books_reads + self.calls.books_writes;
+                line(format!(
+                    "Books budget: 100 calls/min per organisation (Zoho's limit; the engine's client keeps to it): {books} Books calls → the last item cannot come before {} s",
+                    (books.saturating_sub(1) / 100) * 60
+                ));
+            }
             let bad = self.products.iter().filter(|p| p.items_created != 1 || p.items_at_end != 1).count();
             line(format!("correctness: {} of {} products have exactly one Books item", self.products.len() - bad, self.products.len()));
         }
         let c = &self.calls;
         line(format!(
-            "engine's Zoho calls per product: CRM reads {:.2}, CRM writes {:.2}, Books reads {:.2}, Books writes {:.2}, token {:.2} (total: {} calls, {} answered 429, {} other errors)",
+            "engine's Zoho calls per {}: CRM reads {:.2}, CRM writes {:.2}, Books reads {:.2}, Books writes {:.2}, token {:.2} (total: {} calls, {} answered 429, {} other errors)",
+            if self.intake.is_some() { "webhook" } else { "product" },
             self.per_product(c.crm_reads),
             self.per_product(c.crm_writes),
             self.per_product(c.books_reads),
