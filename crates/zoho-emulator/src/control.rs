@@ -11,6 +11,7 @@
 //!   `BudgetConfig` names them (Books concurrency is never enforced, so it is absent)
 //! - `GET|DELETE /webhooks/log` outgoing webhooks and callbacks
 //! - `GET|POST /books/webhooks`, `DELETE /books/webhooks/{id}`  Books webhook setup
+//! - `GET|DELETE /stats`        calls per caller, API, method and route ([`crate::stats`])
 
 use axum::{
     body::Bytes,
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/log", get(webhook_log).delete(clear_webhook_log))
         .route("/books/webhooks", get(books_webhooks).post(add_books_webhook))
         .route("/books/webhooks/{id}", delete(remove_books_webhook))
+        .merge(crate::stats::router())
 }
 
 /// A 400 for a malformed control request, naming what was wrong.

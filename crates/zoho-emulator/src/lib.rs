@@ -31,6 +31,7 @@ pub mod faults;
 pub mod limits;
 pub mod rng;
 pub mod state;
+pub mod stats;
 pub mod testkit;
 pub mod webhooks;
 
@@ -74,19 +75,25 @@ pub fn router(state: AppState) -> Router {
     // Layers run outermost-last-added: authentication, then the rate limits, then fault
     // injection, then the handler. Injected latency therefore counts as time in flight
     // (CRM concurrency) and an injected failure has already spent budget, as on Zoho.
+    // The request counters (`/__emulator/stats`) sit outside all of them: every call is
+    // counted, refused or not.
     let faults = || middleware::from_fn_with_state(state.clone(), faults::layer);
+    let stats = |api: &'static str| middleware::from_fn_with_state((state.clone(), api), stats::layer);
     let crm = crm::router()
         .layer(faults())
         .layer(middleware::from_fn_with_state(state.clone(), limits::crm))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::crm));
+        .layer(middleware::from_fn_with_state(state.clone(), auth::crm))
+        .layer(stats("crm"));
     let books = books::router()
         .layer(faults())
         .layer(middleware::from_fn_with_state(state.clone(), limits::books))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::books));
+        .layer(middleware::from_fn_with_state(state.clone(), auth::books))
+        .layer(stats("books"));
     let accounts = Router::new()
         .route("/oauth/v2/token", post(accounts::token))
         .route("/oauth/v2/token/revoke", post(accounts::revoke))
-        .layer(faults());
+        .layer(faults())
+        .layer(stats("accounts"));
     Router::new()
         .merge(accounts)
         .nest("/crm/v8", crm)

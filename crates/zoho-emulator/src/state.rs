@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     accounts::AccountsData, books::BooksData, clock::Clock, config::EmulatorConfig,
-    crm::CrmData, faults::Faults, limits::Limiter, webhooks::Outbox,
+    crm::CrmData, faults::Faults, limits::Limiter, stats::Stats, webhooks::Outbox,
 };
 
 /// Everything Zoho would store, as plain data.
@@ -48,6 +48,8 @@ pub struct Inner {
     pub faults: Faults,
     /// Outgoing webhooks and notification callbacks.
     pub outbox: Outbox,
+    /// Calls per caller, API, method and route (`/__emulator/stats`).
+    pub stats: Stats,
     /// `http://127.0.0.1:PORT`, known once the listener is bound.
     pub base_url: OnceLock<String>,
 }
@@ -73,6 +75,7 @@ impl AppState {
             limiter,
             faults,
             outbox: Outbox::new(),
+            stats: Stats::new(),
             base_url: OnceLock::new(),
         }))
     }
