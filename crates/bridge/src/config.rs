@@ -44,6 +44,8 @@ pub use names::{BOOKS_ENTITIES, CRM_MODULES};
 pub use spans::{Dotted, Key, Spans, line_column};
 
 use crate::{
+    flows::{Flow, FlowsConfig},
+    mapping::{CompileError, Tables},
     triggers::{ChannelsConfig, PollerConfig, Routes, SecretString, System, TriggerConfig, WebhookConfig},
     worker::{Backoff, WorkerConfig},
 };
@@ -75,6 +77,11 @@ pub struct BridgeConfig {
     pub routes: Routes,
     /// How long finished work is kept.
     pub retention: RetentionSettings,
+    /// Each flow's settings and mapping (`[flows.<name>]`, over its shipped defaults:
+    /// `zoho-bridge config defaults` prints them).
+    pub flows: FlowsConfig,
+    /// Lookup tables the mappings read with `lookup("name", key)` (`[tables.<name>]`).
+    pub tables: Tables,
 }
 
 impl Default for BridgeConfig {
@@ -89,6 +96,8 @@ impl Default for BridgeConfig {
             poller: PollerConfig::default(),
             routes: Routes::default(),
             retention: RetentionSettings::default(),
+            flows: FlowsConfig::default(),
+            tables: Tables::new(),
         }
     }
 }
@@ -290,6 +299,19 @@ fn http_url(at: Vec<Key<'static>>, value: &str, example: &str) -> Result<(), Pro
     }
 }
 
+/// A mapping that does not compile, as a config error: at the byte it names, else at the
+/// setting its path names (`flows.catalog_sync.map.rate`).
+fn compile_error(file: &str, text: &str, spans: &Spans, e: CompileError) -> ConfigError {
+    match e.offset {
+        Some(offset) => ConfigError::at_offset(file, text, offset, e.path, e.message),
+        None => {
+            let keys: Vec<Key> = e.path.split('.').map(Key::Name).collect();
+            let (line, column) = spans.line_column_of(&keys);
+            ConfigError::Invalid { file: file.into(), line, column, field: e.path, message: e.message }
+        }
+    }
+}
+
 /// The text of the config file at `path`, with its name for errors.
 fn read_file(path: &Path) -> Result<(String, String), ConfigError> {
     let file = path.display().to_string();
@@ -362,7 +384,14 @@ impl BridgeConfig {
         let mut config: BridgeConfig = spans.deserialize().map_err(|e| toml_error(&|span| spans.field_at(span.start), e))?;
         config.check(&spans, flows, &env).map_err(|p| p.located(file, &spans))?;
         config.read_secrets(&env).map_err(|p| p.located(file, &spans))?;
+        // Every mapping expression compiles now, or the file is refused where it is wrong.
+        config.flows.build(&config.tables, Some(text)).map_err(|e| compile_error(file, text, &spans, e))?;
         Ok(config)
+    }
+
+    /// The flows as configured (their mappings were checked at load).
+    pub fn build_flows(&self) -> Result<Vec<std::sync::Arc<dyn Flow>>, CompileError> {
+        self.flows.build(&self.tables, None)
     }
 
     /// Fills the secrets named by `*_env` settings from `env`.

@@ -218,7 +218,8 @@ async fn dropped_create_responses_leave_exactly_one_item_per_product() {
         seed: Some(7),
         rules: vec![FaultRule {
             path_prefix: "/books/v3/items".into(),
-            method: Some("POST".into()),
+            // The flow writes items with Books' upsert (PUT /items).
+            method: Some("PUT".into()),
             drop_response_rate: 0.3,
             ..FaultRule::default()
         }],
@@ -245,8 +246,9 @@ async fn dropped_create_responses_leave_exactly_one_item_per_product() {
 
 /// A worker that dies after Zoho committed its write but before the job's result was
 /// stored: the write was journaled before it was sent, so the audit log has it (outcome
-/// unknown); the job runs again after its lease runs out, finds the item by SKU instead
-/// of creating a second one, and its own write is audited with Zoho's answer.
+/// unknown); the job runs again after its lease runs out, finds the item by the CRM id instead
+/// of creating a second one (the upsert is keyed by the CRM id), and its own write is
+/// audited with Zoho's answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_is_audited_even_when_the_worker_dies_before_storing_the_result() {
     let s = setup(FaultConfig::default()).await;
@@ -270,7 +272,8 @@ async fn a_write_is_audited_even_when_the_worker_dies_before_storing_the_result(
     let journaled = s.store.audit_for_job(job.id).await.unwrap();
     assert_eq!(journaled.len(), 1, "{journaled:#?}");
     let sent = &journaled[0];
-    assert_eq!((sent.action.as_str(), sent.actor.as_str(), sent.ok), ("create", "doomed", false));
+    // An upsert: whether it created or updated is known only from Zoho's answer.
+    assert_eq!((sent.action.as_str(), sent.actor.as_str(), sent.ok), ("upsert", "doomed", false));
     assert_eq!(sent.request["sku"], "G-1");
     assert_eq!(sent.response, outcome_pending(), "Zoho's answer never reached the store");
     assert_eq!((sent.job_id, sent.event_id), (Some(job.id), Some(job.event_id)));
@@ -281,11 +284,11 @@ async fn a_write_is_audited_even_when_the_worker_dies_before_storing_the_result(
     let stats = worker(&s, "heir").run_until_idle().await.unwrap();
     assert_eq!(stats.done, 1, "{stats:?}");
     let all = items(&s.client).await;
-    assert_eq!(all.len(), 1, "matched by SKU, not created twice");
+    assert_eq!(all.len(), 1, "matched by the CRM id, not created twice");
     let item_id = all[0]["item_id"].as_str().unwrap();
     let audit = s.store.audit_for_job(job.id).await.unwrap();
     let shown: Vec<(&str, &str, bool)> = audit.iter().map(|a| (a.actor.as_str(), a.action.as_str(), a.ok)).collect();
-    assert_eq!(shown, [("doomed", "create", false), ("heir", "update", true)]);
+    assert_eq!(shown, [("doomed", "upsert", false), ("heir", "update", true)]);
     assert_eq!(audit[1].record_id.as_deref(), Some(item_id));
     assert_eq!(audit[1].response["item_id"], item_id);
     s.emulator.stop().await;
@@ -366,7 +369,10 @@ async fn a_result_breaking_a_store_constraint_is_dead_lettered_with_its_audit() 
     let error = dead[0].last_error.clone().unwrap();
     assert!(error.contains("could not be stored") && error.contains("constraint"), "{error}");
     let audit = s.store.audit_for_job(dead[0].id).await.unwrap();
-    assert_eq!(audit.iter().map(|a| (a.action.as_str(), a.ok)).collect::<Vec<_>>(), [("update", true)], "the adoption happened in Books and is audited");
+    // Books refused the upsert (the SKU is taken); the item with that SKU was adopted.
+    let shown: Vec<(&str, bool)> = audit.iter().map(|a| (a.action.as_str(), a.ok)).collect();
+    assert_eq!(shown, [("upsert", false), ("update", true)], "the adoption happened in Books and is audited");
+    assert!(audit[0].response["message"].as_str().unwrap_or_default().contains("SKU"), "{:?}", audit[0].response);
     assert!(s.store.link_by_crm(CONN, "product_item", &ids[1]).await.unwrap().is_some(), "B's result was stored");
     s.emulator.stop().await;
 }

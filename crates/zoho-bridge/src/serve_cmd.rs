@@ -107,7 +107,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     // A line on stdout when everything is up (tests and scripts wait for it).
     println!("zoho-bridge serving on http://{addr} (webhooks under /hooks, health at /healthz)");
-    let worker = Worker::new(store.clone(), flows::all(), client, worker_config);
+    let flows = config.build_flows().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let worker = Worker::new(store.clone(), flows, client, worker_config);
     let signal = tokio::spawn(async move {
         zoho_bridge::connection::shutdown_signal().await;
         let _ = stop.send(true);

@@ -6,7 +6,8 @@
 //! neither is ever printed. `--emulator URL` reads the emulator's seeded credentials
 //! instead, for tests and demos. `--until-idle` exits once no job is queued or running,
 //! which is how tests and batch runs use it; otherwise the worker runs until Ctrl-C or
-//! SIGTERM and lets its running jobs finish.
+//! SIGTERM and lets its running jobs finish. `--flows-from FILE` takes the flows' mappings
+//! from serve's config file, so that every worker on a store maps alike.
 
 use std::{sync::Arc, time::Duration};
 
@@ -67,6 +68,11 @@ pub struct WorkerArgs {
     /// First retry delay, milliseconds (doubles per attempt, jittered).
     #[arg(long, default_value_t = 2_000)]
     pub backoff_ms: u64,
+    /// Take the flows' settings and mappings (`[flows.*]`, `[tables.*]`) from this
+    /// config file: workers sharing a store must map alike, so give them serve's file.
+    /// Without it, the shipped defaults.
+    #[arg(long)]
+    pub flows_from: Option<std::path::PathBuf>,
 }
 
 /// Runs the worker.
@@ -95,7 +101,14 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     tracing::info!(id = %config.id, concurrency = config.batch, until_idle = args.until_idle, "worker starting");
     // A line on stdout when the store and the client are ready (tests wait for it).
     println!("worker {} ready", config.id);
-    let worker = Worker::new(store.clone(), flows::all(), client, config);
+    let flows = match &args.flows_from {
+        Some(path) => {
+            let file = bridge::config::BridgeConfig::load(path, &flows::names()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            file.build_flows().map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+        None => flows::all(),
+    };
+    let worker = Worker::new(store.clone(), flows, client, config);
     let stats = if args.until_idle { worker.run_until_idle().await? } else { worker.run(zoho_bridge::connection::shutdown_signal()).await? };
     tracing::info!(?stats, "worker stopped");
     let counts = store.job_counts().await?;

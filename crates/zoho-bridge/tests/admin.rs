@@ -69,7 +69,8 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     let negative = dead.iter().find(|d| d["key"] == format!("crm:Products:{}", ids[1])).expect("the refused product");
     assert!(negative["error"].as_str().unwrap().contains("Invalid value passed for rate"), "Zoho's message: {negative}");
     let priceless = dead.iter().find(|d| d["key"] == format!("crm:Products:{}", ids[2])).expect("the priceless product");
-    assert!(priceless["error"].as_str().unwrap().contains("no Unit_Price"), "{priceless}");
+    let error = priceless["error"].as_str().unwrap();
+    assert!(error.contains("flows.catalog_sync.map.rate") && error.contains("Unit_Price"), "the flow, the field and why: {priceless}");
 
     // Fix the refused one in CRM and replay it; give up on the other.
     let fixed = Product { id: Some(ids[1].clone()), unit_price: Some("5".parse().unwrap()), ..Product::default() };
@@ -85,10 +86,11 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     let dropped = store.job(drop_id.parse().unwrap()).await.unwrap().unwrap();
     assert!(dropped.outcome.unwrap().contains("discontinued product"));
 
-    // The replayed job's writes: the refused create, then the successful one.
+    // The replayed job's writes: the refused upsert (an attempt whose outcome Books'
+    // refusal makes plain), then the one that created the item.
     let by_job = lines(&run(&["audit", "--store", &db, "--job", &replay_id]));
     let shown: Vec<(bool, &str)> = by_job.iter().map(|a| (a["ok"].as_bool().unwrap(), a["action"].as_str().unwrap())).collect();
-    assert_eq!(shown, [(false, "create"), (true, "create")], "{by_job:#?}");
+    assert_eq!(shown, [(false, "upsert"), (true, "create")], "{by_job:#?}");
     let item_id = by_job[1]["record_id"].as_str().unwrap().to_string();
     let by_record = lines(&run(&["audit", "--store", &db, "books", "items", &item_id]));
     assert_eq!(by_record.len(), 1);

@@ -228,7 +228,7 @@ async fn sigkilled_worker_leaves_exactly_one_item_per_product() {
 async fn sigkilled_worker_and_dropped_create_responses_leave_exactly_one_item_per_product() {
     let faults = FaultConfig {
         seed: Some(11),
-        rules: vec![FaultRule { path_prefix: "/books/v3/items".into(), method: Some("POST".into()), drop_response_rate: 0.1, ..FaultRule::default() }],
+        rules: vec![FaultRule { path_prefix: "/books/v3/items".into(), method: Some("PUT".into()), drop_response_rate: 0.1, ..FaultRule::default() }],
         ..FaultConfig::default()
     };
     let h = harness(faults, None).await;

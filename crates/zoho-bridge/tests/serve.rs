@@ -3,7 +3,8 @@
 //! A product announced by a CRM workflow webhook becomes a Books item; a product nobody
 //! announced is found by the poller and becomes one too; an unauthenticated webhook is
 //! refused; work finished longer ago than `[retention] days` is pruned; SIGTERM stops
-//! it cleanly; a bad config file fails at load naming the file, line and field.
+//! it cleanly; a bad config file fails at load naming the file, line and field; a
+//! mapping in the file changes the item's name format.
 
 use std::{
     io::{BufRead, BufReader},
@@ -116,6 +117,11 @@ flows = ["catalog_sync"]
 
 [retention]
 days = 2
+
+# A user's mapping: only the item name format changes; the other fields keep the
+# shipped mapping.
+[flows.catalog_sync.map]
+name = 'text(source.Product_Name) + " (" + source.Product_Code + ")"'
 "#,
             store = dir.0.join("bridge.db").display(),
             emulator = emulator.url(),
@@ -165,12 +171,13 @@ days = 2
     let accepted = http.post(&hook).header("X-Zoho-Bridge-Secret", "wf-secret").json(&body).send().await.expect("post");
     assert!(accepted.status().is_success(), "{}", accepted.status());
     let item = wait_for_item(&client, "SRV-1").await;
-    assert_eq!(item["name"], "Announced");
+    assert_eq!(item["name"], "Announced (SRV-1)", "the configured name format");
+    assert_eq!(item["rate"].to_string(), "9.9", "the shipped mapping of the other fields");
 
     // Announced by nobody: the poller finds it.
     insert_product(&client, "Silent", "SRV-2").await;
     let item = wait_for_item(&client, "SRV-2").await;
-    assert_eq!(item["name"], "Silent");
+    assert_eq!(item["name"], "Silent (SRV-2)");
 
     // SIGTERM: a clean stop, with the summary line.
     let pid = child.0.id().to_string();

@@ -1,23 +1,28 @@
 //! `catalog_sync`: a CRM Product becomes a Books item.
 //!
-//! The simplest flow, and the one that proves the spine: name ← `Product_Name`, rate ←
-//! `Unit_Price` (decimal), sku ← `Product_Code`, description ← `Description`, status ←
-//! `Product_Active`, and the custom field `cf_crm_product_id` ← the CRM id. The product
-//! and its item are linked in the `product_item` relation. Without a link, the natural
-//! key is the SKU: an item found by SKU is ours when its `cf_crm_product_id` is the
-//! product's id, or adopted when the field is empty (an item typed by hand); an item
-//! whose field names another product is a conflict a person must resolve. A product
-//! without a code is matched by scanning the items for the custom field. A product
-//! deleted in CRM makes its item inactive.
+//! The item is mapped from the product by the flow's mapping (`[flows.catalog_sync]`;
+//! shipped default: [`DEFAULTS`]: name ← `Product_Name`, rate ← `Unit_Price`, sku ←
+//! `Product_Code`, description ← `Description`, status ← `Product_Active`), and the flow
+//! adds the item custom field `cf_crm_product_id` ← the CRM id. Product and item are
+//! linked in the `product_item` relation.
+//!
+//! **Calls per product: 2 (floor: 2 sequential round trips).** The CRM product is read
+//! (the fields the mapping uses), then the item is written with Books' upsert keyed by
+//! the unique custom field holding the CRM id (`PUT /items` with
+//! `X-Unique-Identifier-*`): one call creates or updates it, and a repeated call after a
+//! lost answer finds what the first one created, so no look-up is needed before it. A
+//! third call is made only when the status must change (Books sets it through its own
+//! endpoints). The natural key is looked up only when Books refuses the upsert because
+//! the SKU is taken: an item typed by hand (custom field empty) is adopted, one whose
+//! field names another product is a conflict a person must resolve. A product deleted in
+//! CRM makes its item inactive.
+
+use std::collections::BTreeMap;
 
 use futures_util::{FutureExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
-use zoho::{
-    Client,
-    books::{ListQuery, models::Item},
-    crm::models::Product,
-};
+use serde_json::{Value, json};
+use zoho::books::{ListQuery, UpsertOutcome, models::Item};
 
 use super::{
     Context, Flow, FlowError, FlowFuture, Outcome, Write, Wrote,
@@ -25,36 +30,83 @@ use super::{
 };
 use crate::{
     hash::content_hash,
-    store::{Link, NewEvent, NewJob, RecordRef, Source, System},
+    mapping::{self, CompileError, CompileOptions, Input, Mapping, MappingSpec, Tables},
+    store::{NewEvent, NewJob, RecordRef, Source, System},
 };
 
 /// The flow's name on jobs and in the config.
 pub const NAME: &str = "catalog_sync";
 /// The Books item custom field that holds the CRM product id, by default.
 pub const CRM_ID_FIELD: &str = "cf_crm_product_id";
-/// CRM fields the flow reads.
-const FIELDS: &[&str] = &["Product_Name", "Product_Code", "Unit_Price", "Product_Active", "Description"];
 /// The relation its links are kept in.
 const RELATION: Relation = PRODUCT_ITEM;
+/// Books' code for "a record with this unique value (the SKU) already exists".
+const DUPLICATE: i64 = 1001;
 
-/// `[flows.catalog_sync]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The shipped `[flows.catalog_sync]` section: the flow's settings and its default
+/// mapping. A user's section overrides it field by field.
+pub const DEFAULTS: &str = r#"# CRM Products -> Books items.
+# The item custom field (marked unique in Books) holding the CRM product id: the key of
+# the one-call upsert.
+crm_id_field = "cf_crm_product_id"
+# Books items need a name: a product without one is skipped, saying so.
+when = 'present(source.Product_Name)'
+# A product without a code gets an item without a SKU.
+optional = ["sku"]
+
+[map]
+name = 'text(source.Product_Name)'
+rate = 'source.Unit_Price'
+sku = 'text(source.Product_Code)'
+description = 'text(source.Description) ?? ""'
+status = 'if source.Product_Active == false { "inactive" } else { "active" }'
+"#;
+
+/// `[flows.catalog_sync]`: the settings and the mapping (over [`DEFAULTS`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CatalogSyncConfig {
-    /// The Books item custom field holding the CRM product id. Default `cf_crm_product_id`.
+    /// The Books item custom field (marked unique) holding the CRM product id. Default
+    /// `cf_crm_product_id`.
     pub crm_id_field: String,
+    /// Only products for which this holds are synced (an expression); the others are
+    /// skipped with the reason.
+    pub when: Option<toml::Spanned<String>>,
+    /// Item field = expression over `source` (the CRM product).
+    pub map: BTreeMap<String, toml::Spanned<String>>,
+    /// Values for fields whose expression gives no value.
+    pub defaults: BTreeMap<String, toml::Value>,
+    /// Fields left out when their expression gives no value.
+    pub optional: Vec<String>,
 }
 
 impl Default for CatalogSyncConfig {
     fn default() -> Self {
-        CatalogSyncConfig { crm_id_field: CRM_ID_FIELD.into() }
+        CatalogSyncConfig { crm_id_field: CRM_ID_FIELD.into(), when: None, map: BTreeMap::new(), defaults: BTreeMap::new(), optional: Vec::new() }
     }
 }
 
 impl CatalogSyncConfig {
-    /// The flow as configured.
-    pub fn build(&self) -> CatalogSync {
-        CatalogSync { crm_id_field: self.crm_id_field.clone() }
+    /// The mapping part of the section.
+    fn spec(&self) -> MappingSpec {
+        MappingSpec { when: self.when.clone(), map: self.map.clone(), defaults: self.defaults.clone(), optional: self.optional.clone(), lines: None }
+    }
+
+    /// The flow as configured: the shipped mapping overlaid by this section's, compiled
+    /// (`text` is the config file, for exact error offsets).
+    pub fn build(&self, tables: &Tables, text: Option<&str>) -> Result<CatalogSync, CompileError> {
+        let shipped: CatalogSyncConfig = toml::from_str(DEFAULTS).map_err(|e| CompileError {
+            path: format!("flows.{NAME}"),
+            offset: None,
+            message: format!("the shipped defaults do not parse (a bug): {e}"),
+        })?;
+        let spec = shipped.spec().overlay(&self.spec());
+        let options = CompileOptions { config_text: text, ..CompileOptions::default() };
+        let mapping = mapping::compile_with(&spec, NAME, tables, &options)?;
+        if self.crm_id_field.trim().is_empty() {
+            return Err(CompileError { path: format!("flows.{NAME}.crm_id_field"), offset: None, message: "empty: the item custom field holding the CRM product id".into() });
+        }
+        Ok(CatalogSync { crm_id_field: self.crm_id_field.clone(), mapping })
     }
 }
 
@@ -62,11 +114,13 @@ impl CatalogSyncConfig {
 #[derive(Debug, Clone)]
 pub struct CatalogSync {
     crm_id_field: String,
+    mapping: Mapping,
 }
 
 impl Default for CatalogSync {
+    /// The flow on its shipped defaults.
     fn default() -> Self {
-        CatalogSyncConfig::default().build()
+        CatalogSyncConfig::default().build(&Tables::new(), None).expect("the shipped catalog_sync mapping compiles (tested)")
     }
 }
 
@@ -103,99 +157,70 @@ pub fn custom_field<'a>(record: &'a Value, api_name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn text(v: Option<&str>) -> Option<String> {
-    v.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
-}
-
-/// An item found by natural key.
-struct Found {
-    id: String,
-}
-
-/// How the target was matched.
-enum Target {
-    /// Through the `product_item` link.
-    Linked(Link),
-    /// By natural key (SKU, or the custom field).
-    Found(Found),
-    /// Not at all: create it.
-    New,
-}
-
 impl CatalogSync {
-    /// Whether the product should be synced, else why not.
-    fn skip_reason(&self, source: &Value) -> Option<String> {
-        match source.get("Product_Name").and_then(Value::as_str).map(str::trim) {
-            Some(name) if !name.is_empty() => None,
-            _ => Some("the product has no Product_Name (Books items need a name)".into()),
-        }
+    /// The item payload for the product, or why it is skipped: the mapping, plus the
+    /// custom field holding the CRM id.
+    fn map(&self, ctx: &Context<'_>, source_id: &str, source: &Value) -> Result<Result<Value, String>, FlowError> {
+        let input = Input { source, related: &Value::Null, now: ctx.now() };
+        let mut item = match self.mapping.evaluate(&input).map_err(|e| FlowError::Data(e.to_string()))? {
+            mapping::Outcome::Skipped(reason) => return Ok(Err(reason)),
+            mapping::Outcome::Payload(item) => item,
+        };
+        item.insert("custom_fields".into(), json!([{"api_name": self.crm_id_field, "value": source_id}]));
+        Ok(Ok(Value::Object(item)))
     }
 
-    /// The item payload for the product.
-    fn map(&self, source_id: &str, source: &Value) -> Result<Value, FlowError> {
-        let product: Product =
-            serde_json::from_value(source.clone()).map_err(|e| FlowError::Data(format!("unreadable CRM product {source_id}: {e}")))?;
-        let rate = product.unit_price.ok_or_else(|| FlowError::Data(format!("CRM product {source_id} has no Unit_Price")))?;
-        let mut extra = Map::new();
-        extra.insert("custom_fields".into(), json!([{"api_name": self.crm_id_field, "value": source_id}]));
-        let item = Item {
-            name: text(product.product_name.as_deref()),
-            rate: Some(rate),
-            sku: text(product.product_code.as_deref()),
-            description: Some(text(source.get("Description").and_then(Value::as_str)).unwrap_or_default()),
-            status: Some(if product.active == Some(false) { "inactive" } else { "active" }.into()),
-            extra,
-            ..Item::default()
-        };
-        serde_json::to_value(&item).map_err(|e| FlowError::Data(format!("mapping CRM product {source_id}: {e}")))
-    }
-
-    /// The item with this payload's natural key: the SKU, or without one the custom
-    /// field holding the product id.
-    async fn find(&self, client: &Client, source_id: &str, payload: &Value) -> Result<Option<Found>, FlowError> {
-        let books = client.books();
-        let candidates: Vec<Value> = match payload.get("sku").and_then(Value::as_str) {
-            Some(sku) => books.list("/books/v3/items", "items", ListQuery::new().param("sku", sku)).try_collect().await?,
-            // No SKU: the custom field is the only key; Books cannot filter on it.
-            None => {
-                let all: Vec<Value> = books.list("/books/v3/items", "items", ListQuery::new()).try_collect().await?;
-                all.into_iter().filter(|i| custom_field(i, &self.crm_id_field) == Some(source_id)).collect()
-            }
-        };
-        let Some(found) = candidates.into_iter().next() else {
-            return Ok(None);
-        };
+    /// The item whose SKU is `sku`, if it may be ours: its custom field is empty (typed
+    /// by hand in Books: adopted) or already names this product.
+    async fn item_by_sku(&self, ctx: &Context<'_>, source_id: &str, sku: &str) -> Result<Option<String>, FlowError> {
+        let found: Vec<Value> = ctx.client().books().list("/books/v3/items", "items", ListQuery::new().param("sku", sku)).try_collect().await?;
+        let Some(found) = found.into_iter().next() else { return Ok(None) };
         let id = found.get("item_id").and_then(Value::as_str).unwrap_or_default().to_string();
         match custom_field(&found, &self.crm_id_field) {
             Some(other) if other != source_id => Err(FlowError::Data(format!(
-                "SKU {:?} is already used by Books item {id}, which belongs to CRM product {other}",
-                payload.get("sku").and_then(Value::as_str).unwrap_or_default()
+                "SKU {sku:?} is already used by Books item {id}, which belongs to CRM product {other}"
             ))),
-            _ => Ok(Some(Found { id })),
+            _ => Ok(Some(id)),
         }
     }
 
-    /// Creates the item (`existing` is `None`) or updates it, then sets its status (Books
-    /// sets it through its own endpoints, not the item body); returns the item's id.
-    async fn write(&self, ctx: &mut Context<'_>, existing: Option<&str>, payload: &Value) -> Result<String, FlowError> {
+    /// Writes the item: one upsert keyed by the custom field holding the CRM id; when
+    /// Books refuses it because the SKU is taken, the item with that SKU is adopted
+    /// (updated by id) if it may be ours. Then the status, if it differs. Returns the
+    /// item's id and what was done.
+    async fn write(&self, ctx: &mut Context<'_>, source_id: &str, payload: &Value) -> Result<(String, &'static str), FlowError> {
         let books = ctx.client().books();
-        let item: Item = serde_json::from_value(payload.clone()).map_err(|e| FlowError::Data(format!("payload is not an item: {e}")))?;
-        let action = if existing.is_some() { "update" } else { "create" };
-        let write = Write { system: System::Books, module: "items", action, record_id: existing, request: payload };
-        let written = match existing {
-            Some(id) => ctx.write(write, books.update_item(id, &item), |i: &Item| i.item_id.clone()).await?,
-            None => ctx.write(write, books.create_item(&item), |i: &Item| i.item_id.clone()).await?,
+        let item: Item = serde_json::from_value(payload.clone()).map_err(|e| FlowError::Data(format!("the mapped payload is not a Books item: {e}")))?;
+        let write = Write { system: System::Books, module: "items", action: "upsert", record_id: None, request: payload };
+        let n = ctx.announce(write).await?;
+        let result = books.upsert_item(&self.crm_id_field, source_id, &item).await;
+        let (written, how) = match result {
+            Ok((written, outcome)) => {
+                let action = match outcome {
+                    UpsertOutcome::Created => "create",
+                    UpsertOutcome::Updated => "update",
+                };
+                ctx.answer(n, written.item_id.as_deref(), Some(action), Ok(&written));
+                let how = if action == "create" { "created" } else { "updated (matched by the CRM id)" };
+                (written, how)
+            }
+            Err(e) => {
+                ctx.answer::<Item>(n, None, None, Err(&e));
+                let sku_taken = e.api().and_then(|a| a.books_code()) == Some(DUPLICATE);
+                let Some(sku) = item.sku.as_deref().filter(|_| sku_taken) else { return Err(e.into()) };
+                let Some(id) = self.item_by_sku(ctx, source_id, sku).await? else { return Err(e.into()) };
+                ctx.note(format!("SKU {sku:?} is Books item {id}, not yet ours: adopting it"));
+                let write = Write { system: System::Books, module: "items", action: "update", record_id: Some(&id), request: payload };
+                let written = ctx.write(write, books.update_item(&id, &item), |i: &Item| i.item_id.clone()).await?;
+                (written, "updated (matched by natural key)")
+            }
         };
-        let id = written
-            .item_id
-            .clone()
-            .or(existing.map(str::to_string))
-            .ok_or_else(|| FlowError::Data("Books returned an item without item_id".into()))?;
+        let id = written.item_id.clone().ok_or_else(|| FlowError::Data("Books returned an item without item_id".into()))?;
         let want_active = item.status.as_deref() != Some("inactive");
         if written.status.as_deref().map(|s| s == "active") != Some(want_active) {
             self.set_active(ctx, &id, want_active).await?;
         }
-        Ok(id)
+        Ok((id, how))
     }
 
     /// Marks item `id` active or inactive.
@@ -230,19 +255,23 @@ impl CatalogSync {
 
     async fn sync(&self, ctx: &mut Context<'_>) -> Result<Outcome, FlowError> {
         let source_id = ctx.record().id.clone();
-        let client = ctx.client();
-        let Some(source): Option<Value> = client.crm().get(RELATION.crm_module, &source_id, FIELDS).await? else {
+        let fields = self.mapping.source_fields();
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        // The product and its link are read at once (they do not depend on each other).
+        let crm = ctx.client().crm();
+        let read = crm.get::<Value>(RELATION.crm_module, &source_id, &fields);
+        let (source, link) = tokio::join!(read, ctx.link_by_crm(&RELATION, &source_id));
+        let Some(source) = source? else {
             return self.gone(ctx, &source_id).await;
         };
         ctx.saw_source(&source);
-        if let Some(reason) = self.skip_reason(&source) {
-            return Ok(Outcome::Skipped(reason));
-        }
-        let payload = self.map(&source_id, &source)?;
+        let payload = match self.map(ctx, &source_id, &source)? {
+            Ok(payload) => payload,
+            Err(reason) => return Ok(Outcome::Skipped(reason)),
+        };
         ctx.mapped(&payload);
         let hash = content_hash(&payload);
-        let link = ctx.link_by_crm(&RELATION, &source_id).await?;
-        if let Some(link) = &link
+        if let Some(link) = link?
             && link.books_hash.as_deref() == Some(hash.as_str())
         {
             return Ok(Outcome::Skipped(format!(
@@ -250,33 +279,8 @@ impl CatalogSync {
                 link.books_id
             )));
         }
-        // The link first, then the natural key.
-        let target = match link {
-            Some(link) => Target::Linked(link),
-            None => match self.find(client, &source_id, &payload).await? {
-                Some(found) => Target::Found(found),
-                None => Target::New,
-            },
-        };
-        let (existing, how) = match &target {
-            Target::Linked(link) => (Some(link.books_id.as_str()), "updated (ID link)"),
-            Target::Found(found) => (Some(found.id.as_str()), "updated (matched by natural key)"),
-            Target::New => (None, "created"),
-        };
-        ctx.note(match existing {
-            Some(id) => format!("{how}: Books item {id}"),
-            None => "no link and no item with its natural key: create".to_string(),
-        });
-        let id = match self.write(ctx, existing, &payload).await {
-            Ok(id) => id,
-            // The linked item was deleted in Books: find it by natural key or create it.
-            Err(FlowError::Zoho(e)) if matches!(target, Target::Linked(_)) && e.status() == Some(404) => {
-                tracing::info!(job = ctx.job().id, "linked item is gone; matching by natural key");
-                let found = self.find(client, &source_id, &payload).await?;
-                self.write(ctx, found.as_ref().map(|f| f.id.as_str()), &payload).await?
-            }
-            Err(e) => return Err(e),
-        };
+        ctx.note(format!("upsert Books item keyed by {} = {source_id}", self.crm_id_field));
+        let (id, how) = self.write(ctx, &source_id, &payload).await?;
         ctx.link(&RELATION, &source_id, &id, Wrote::Books(hash));
         Ok(Outcome::Done(format!("{how} Books items {id}")))
     }
@@ -295,32 +299,61 @@ impl Flow for CatalogSync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::content_hash;
+
+    fn payload(product: &Value) -> Result<Value, String> {
+        let flow = CatalogSync::default();
+        let input = Input { source: product, related: &Value::Null, now: jiff::Timestamp::UNIX_EPOCH };
+        match flow.mapping.evaluate(&input) {
+            Ok(mapping::Outcome::Payload(p)) => Ok(Value::Object(p)),
+            Ok(mapping::Outcome::Skipped(r)) => Err(format!("skipped: {r}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
 
     #[test]
-    fn maps_a_product_to_an_item() {
+    fn the_shipped_mapping_maps_a_product_to_an_item() {
         let product = json!({
             "id": "77", "Product_Name": " Widget ", "Product_Code": "W-1", "Unit_Price": 12.5,
             "Product_Active": false, "Description": "A widget",
         });
-        let item = CatalogSync::default().map("77", &product).unwrap();
-        assert_eq!(item["name"], "Widget");
-        assert_eq!(item["sku"], "W-1");
-        assert_eq!(item["rate"], json!(12.5));
-        assert_eq!(item["status"], "inactive");
-        assert_eq!(item["description"], "A widget");
-        assert_eq!(custom_field(&item, CRM_ID_FIELD), Some("77"));
+        let item = payload(&product).unwrap();
+        assert_eq!(item, json!({"name": "Widget", "sku": "W-1", "rate": 12.5, "status": "inactive", "description": "A widget"}));
         // The same product maps to the same hash; a price change does not.
-        assert_eq!(content_hash(&item), content_hash(&CatalogSync::default().map("77", &product).unwrap()));
+        assert_eq!(content_hash(&item), content_hash(&payload(&product).unwrap()));
         let mut dearer = product.clone();
         dearer["Unit_Price"] = json!(12.51);
-        assert_ne!(content_hash(&item), content_hash(&CatalogSync::default().map("77", &dearer).unwrap()));
+        assert_ne!(content_hash(&item), content_hash(&payload(&dearer).unwrap()));
+        let mut fields = CatalogSync::default().mapping.source_fields();
+        fields.sort();
+        assert_eq!(fields, ["Description", "Product_Active", "Product_Code", "Product_Name", "Unit_Price"]);
     }
 
     #[test]
-    fn no_price_is_a_data_error_and_no_name_is_skipped() {
-        assert!(matches!(CatalogSync::default().map("1", &json!({"Product_Name": "X"})), Err(FlowError::Data(_))));
-        assert!(matches!(CatalogSync::default().skip_reason(&json!({"Product_Name": "  "})), Some(_)));
-        assert_eq!(CatalogSync::default().skip_reason(&json!({"Product_Name": "X"})), None);
+    fn no_price_is_a_data_error_naming_the_field_and_no_name_is_skipped() {
+        let e = payload(&json!({"Product_Name": "X"})).unwrap_err();
+        assert!(e.starts_with("flows.catalog_sync.map.rate:"), "{e}");
+        assert!(payload(&json!({"Product_Name": "  ", "Unit_Price": 1})).unwrap_err().starts_with("skipped"));
+        let item = payload(&json!({"Product_Name": "X", "Unit_Price": 1})).unwrap();
+        assert!(item.get("sku").is_none() && item["description"] == "", "{item}");
+    }
+
+    #[test]
+    fn a_user_mapping_overrides_the_shipped_one_field_by_field() {
+        let text = "map.name = 'upper(source.Product_Name) + \" (\" + source.Product_Code + \")\"'\n";
+        let config: CatalogSyncConfig = toml::from_str(text).unwrap();
+        let flow = config.build(&Tables::new(), Some(text)).unwrap();
+        let input = Input { source: &json!({"Product_Name": "Widget", "Product_Code": "W-1", "Unit_Price": 3}), related: &Value::Null, now: jiff::Timestamp::UNIX_EPOCH };
+        let Ok(mapping::Outcome::Payload(item)) = flow.mapping.evaluate(&input) else { panic!() };
+        assert_eq!((item["name"].as_str(), item["sku"].as_str()), (Some("WIDGET (W-1)"), Some("W-1")), "the other fields keep the shipped mapping");
+    }
+
+    #[test]
+    fn a_bad_user_expression_fails_the_build_at_its_byte() {
+        let text = "crm_id_field = \"cf_x\"\n[map]\nrate = 'source.Unit_Price *'\n";
+        let config: CatalogSyncConfig = toml::from_str(text).unwrap();
+        let e = config.build(&Tables::new(), Some(text)).unwrap_err();
+        assert_eq!(e.path, "flows.catalog_sync.map.rate");
+        let offset = e.offset.expect("an offset");
+        assert!(offset >= text.find("source.Unit_Price").unwrap() && offset <= text.rfind('\'').unwrap(), "{offset}: {e}");
     }
 }

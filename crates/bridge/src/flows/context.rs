@@ -287,7 +287,7 @@ impl<'r> Context<'r> {
         let n = self.announce(write).await?;
         let result = call.await;
         let id = result.as_ref().ok().and_then(&id_of);
-        self.answer(n, id.as_deref(), None, &result);
+        self.answer(n, id.as_deref(), None, result.as_ref());
         result.map_err(FlowError::Zoho)
     }
 
@@ -328,7 +328,7 @@ impl<'r> Context<'r> {
     /// (known after a create), the action Zoho took when the answer tells (`create` or
     /// `update` for an upsert), and the answer itself (the record, or the error's status,
     /// code and message).
-    pub fn answer<T: Serialize>(&mut self, n: usize, record_id: Option<&str>, action: Option<&str>, result: &Result<T, zoho::Error>) {
+    pub fn answer<T: Serialize>(&mut self, n: usize, record_id: Option<&str>, action: Option<&str>, result: Result<&T, &zoho::Error>) {
         let Some(entry) = self.audit.get_mut(n) else { return };
         let (response, ok) = match result {
             Ok(answer) => (serde_json::to_value(answer).unwrap_or(Value::Null), true),

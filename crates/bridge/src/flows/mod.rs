@@ -26,7 +26,11 @@ use serde::{Deserialize, Serialize};
 pub use context::{Context, FlowStore, Preview, Write, Wrote, error_json, outcome_pending};
 pub use runner::{execute, preview, run_job};
 
-use crate::{triggers::Clock, worker::Backoff};
+use crate::{
+    mapping::{CompileError, Tables},
+    triggers::Clock,
+    worker::Backoff,
+};
 
 /// A flow: what one kind of change does.
 pub trait Flow: Send + Sync + 'static {
@@ -98,15 +102,43 @@ impl FlowsConfig {
     /// The flows this build has, by name.
     pub const NAMES: &'static [&'static str] = &[catalog_sync::NAME];
 
-    /// Builds every flow as configured.
-    pub fn build(&self) -> Vec<Arc<dyn Flow>> {
-        vec![Arc::new(self.catalog_sync.build())]
+    /// Builds every flow as configured, compiling its mapping with the config's lookup
+    /// `tables`; `text` is the config file's text, for the exact place of an error.
+    pub fn build(&self, tables: &Tables, text: Option<&str>) -> Result<Vec<Arc<dyn Flow>>, CompileError> {
+        Ok(vec![Arc::new(self.catalog_sync.build(tables, text)?)])
+    }
+
+    /// The shipped sections of every flow, as TOML a user can copy into the config file
+    /// (`zoho-bridge config defaults`).
+    pub fn defaults_toml() -> String {
+        let mut out = String::new();
+        for (name, defaults) in [(catalog_sync::NAME, catalog_sync::DEFAULTS)] {
+            out.push_str(&section_text(name, defaults));
+        }
+        out
     }
 }
 
-/// Every flow this build has, on its defaults.
+/// A flow's shipped defaults (written relative to its section) as the section of a config
+/// file: `[flows.<name>]`, and each sub-table header prefixed (`[map]` → `[flows.<name>.map]`).
+fn section_text(name: &str, defaults: &str) -> String {
+    let mut out = format!("[flows.{name}]\n");
+    for line in defaults.lines() {
+        match line.strip_prefix('[') {
+            Some(rest) if !line.starts_with("[[") => out.push_str(&format!("[flows.{name}.{rest}\n")),
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// Every flow this build has, on its shipped defaults.
 pub fn all() -> Vec<Arc<dyn Flow>> {
-    FlowsConfig::default().build()
+    FlowsConfig::default().build(&Tables::new(), None).expect("the shipped flows compile (tested)")
 }
 
 /// The names of the flows this build has, for checking the config's routes.
@@ -118,4 +150,23 @@ pub fn names() -> Vec<&'static str> {
 /// their own (tests, admin commands). The engine reads [`RunSettings::clock`].
 pub fn now_ms() -> i64 {
     Clock::system().now_ms()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_defaults_parse_as_a_config_section_and_build() {
+        let text = FlowsConfig::defaults_toml();
+        #[derive(Deserialize)]
+        struct File {
+            flows: FlowsConfig,
+        }
+        let file: File = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let flows = file.flows.build(&Tables::new(), Some(&text)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(flows.iter().map(|f| f.name()).collect::<Vec<_>>(), FlowsConfig::NAMES);
+        assert!(text.starts_with("[flows.catalog_sync]\n"), "{text}");
+        assert!(text.contains("\n[flows.catalog_sync.map]\n"), "{text}");
+    }
 }
