@@ -862,4 +862,37 @@ mod tests {
         let dump = format!("{c:?}");
         assert!(!dump.contains("s3cret-value"), "{dump}");
     }
+
+    #[test]
+    fn flow_mappings_are_compiled_at_load_and_errors_point_into_the_expression() {
+        // A syntax error: at the end of the expression, where rhai found it wanting.
+        let text = format!("{EMULATOR}[flows.catalog_sync.map]\nrate = 'source.Unit_Price *'\n");
+        let (line, column, field, message) = error(&text);
+        assert_eq!((line, field.as_str()), (4, "flows.catalog_sync.map.rate"), "{message}");
+        assert!(column > "rate = 'source.Unit_Price".len() && column <= "rate = 'source.Unit_Price *'".len(), "{column}: {message}");
+        // An unknown function, at its name.
+        let text = format!("{EMULATOR}[flows.catalog_sync.map]\nname = 'text(source.Product_Name) + shout(source.Product_Code)'\n");
+        let (line, column, field, message) = error(&text);
+        assert_eq!((line, column, field.as_str()), (4, 37, "flows.catalog_sync.map.name"), "{message}");
+        assert!(message.contains("shout"), "{message}");
+        // A statement (no loops, no assignments: expressions only).
+        let text = format!("{EMULATOR}[flows.catalog_sync]\nwhen = 'while true {{ }}'\n");
+        let (line, _, field, message) = error(&text);
+        assert_eq!((line, field.as_str()), (4, "flows.catalog_sync.when"), "{message}");
+        // A lookup table that does not exist, at its name.
+        let text = format!("{EMULATOR}[tables.vat]\nDE = \"19\"\n[flows.catalog_sync.map]\ndescription = 'lookup(\"tax\", source.Product_Code)'\n");
+        let (line, column, field, message) = error(&text);
+        assert_eq!((line, column, field.as_str()), (6, 23, "flows.catalog_sync.map.description"), "{message}");
+        assert!(message.contains("tax"), "{message}");
+        // TOML that is not a mapping: a number where an expression goes, an unknown flow.
+        let (line, _, field, _) = error(&format!("{EMULATOR}[flows.catalog_sync.map]\nrate = 3\n"));
+        assert_eq!((line, field.as_str()), (4, "flows.catalog_sync.map.rate"));
+        let (line, _, _, message) = error(&format!("{EMULATOR}[flows.catalog_synk]\n"));
+        assert_eq!(line, 3, "{message}");
+        assert!(message.contains("catalog_synk") && message.contains("catalog_sync"), "{message}");
+        // A good mapping loads, and the flows build from it.
+        let text = format!("{EMULATOR}[tables.tax]\nW = \"t1\"\n[flows.catalog_sync.map]\ndescription = 'lookup(\"tax\", source.Product_Code) ?? \"\"'\n");
+        let config = parse(&text).unwrap();
+        assert_eq!(config.build_flows().unwrap().len(), 1);
+    }
 }
