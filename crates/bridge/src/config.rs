@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 mod names;
 mod spans;
 
-pub use names::{BOOKS_ENTITIES, CRM_MODULES};
+pub use names::{BOOKS_ENTITIES, CRM_MODULES, near_miss};
 pub use spans::{Dotted, Key, Spans, line_column};
 
 use crate::{

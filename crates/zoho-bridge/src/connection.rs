@@ -3,8 +3,41 @@
 //! environment (a flag or a config file would show them to `ps` or to whoever reads the
 //! file). Neither secret is ever printed.
 
+use std::sync::Arc;
+
 use anyhow::{Context, bail};
-use zoho::{BudgetConfig, Connection, Endpoints};
+use bridge::config::ZohoConfig;
+use zoho::{BudgetConfig, Client, Connection, DataCenter, Endpoints, TokenCache};
+
+/// The connection the `[zoho]` section describes: the emulator's seeded credentials, or
+/// the data centre (or URLs), client id and organisation with the two secrets from the
+/// environment variables it names.
+pub async fn from_config(zoho: &ZohoConfig) -> anyhow::Result<Connection> {
+    if let Some(url) = &zoho.emulator {
+        return from_emulator(url).await;
+    }
+    let endpoints = match (&zoho.accounts_url, &zoho.api_domain) {
+        (Some(accounts), Some(api)) => Endpoints::custom(accounts, api),
+        // Checked at load.
+        _ => Endpoints::data_center(DataCenter::from_code(&zoho.dc).context("zoho.dc")?),
+    };
+    from_env(endpoints, &zoho.client_id, &zoho.organization_id, &zoho.client_secret_env, &zoho.refresh_token_env)
+}
+
+/// The client for the `[zoho]` section: its connection, the organisation's limits (the
+/// emulator's own when pointed at one), and `tokens` to share the access token with the
+/// other processes of the store.
+pub async fn client(zoho: &ZohoConfig, tokens: Option<Arc<dyn TokenCache>>) -> anyhow::Result<Client> {
+    let mut builder = Client::builder(from_config(zoho).await?);
+    if let Some(tokens) = tokens {
+        builder = builder.token_cache(tokens);
+    }
+    builder = match &zoho.emulator {
+        Some(url) => builder.budget(emulator_budget(url).await?),
+        None => builder.budget(zoho.limits.clone()),
+    };
+    builder.build().context("building the Zoho client")
+}
 
 /// The connection a running emulator at `url` hands out (`/__emulator/credentials`),
 /// through the one helper for it, [`Connection::from_emulator`].

@@ -3,10 +3,12 @@
 //! Today it runs the built-in Zoho emulator (`zoho-bridge emulator`) and the demo
 //! (`zoho-bridge demo`: the emulator with seeded data plus a scripted walk through what
 //! it does), the engine as one configured process (`zoho-bridge serve`), extra
-//! workers sharing its store (`zoho-bridge worker`), and the admin commands on the
-//! store (`status`, `dead-letters`, `replay`, `drop`, `audit`, `events`).
+//! workers sharing its store (`zoho-bridge worker`), the admin commands on the
+//! store (`status`, `dead-letters`, `replay`, `drop`, `audit`, `events`), and the
+//! commands that look at a config's flows (`check`, `preview`, `config defaults`).
 
 mod admin_cmd;
+mod check_cmd;
 mod serve_cmd;
 mod worker_cmd;
 
@@ -45,6 +47,13 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Run the sync engine's worker: claim jobs from the store and run their flows.
     Worker(worker_cmd::WorkerArgs),
+    /// Check a config file (settings and mappings); --online also against Zoho's fields.
+    Check(check_cmd::CheckArgs),
+    /// Run one record through a flow without writing anything: what it would do.
+    Preview(check_cmd::PreviewArgs),
+    /// Config file helpers.
+    #[command(subcommand)]
+    Config(check_cmd::ConfigCommand),
     #[command(flatten)]
     Admin(admin_cmd::AdminCommand),
 }
@@ -92,6 +101,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo { port, seed, exit } => demo::run(port, seed, exit).await,
         Command::Serve(args) => serve_cmd::run(args).await,
         Command::Worker(args) => worker_cmd::run(args).await,
+        Command::Check(args) => check_cmd::check(args).await,
+        Command::Preview(args) => check_cmd::preview(args).await,
+        Command::Config(command) => check_cmd::config(command),
         Command::Admin(command) => admin_cmd::run(command).await,
     }
 }

@@ -14,14 +14,13 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use anyhow::Context;
 use axum::routing::get;
 use bridge::{
-    config::{BridgeConfig, DEFAULT_CONFIG_FILE, RetentionSettings, ZohoConfig},
+    config::{BridgeConfig, DEFAULT_CONFIG_FILE, RetentionSettings},
     flows,
     store::{AnyStore, Store, StoreTokenCache},
     triggers::{ChannelKeeper, ChannelTokens, Clock, Poller, webhooks},
     worker::Worker,
 };
 use tokio::sync::watch;
-use zoho::{Client, Connection, DataCenter, Endpoints};
 
 /// Flags of `zoho-bridge serve`.
 #[derive(Debug, clap::Args)]
@@ -53,16 +52,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = loaded.map_err(|e| anyhow::anyhow!("{e}"))?;
     let store = AnyStore::connect(&config.store).await.context("opening the store")?;
     // Processes sharing the store share the access token too.
-    let mut client = Client::builder(connection(&config.zoho).await?).token_cache(Arc::new(StoreTokenCache(store.clone())));
-    // The organisation's limits from the config; against the emulator, the limits it
-    // says it enforces.
-    client = match &config.zoho.emulator {
-        Some(url) => client.budget(zoho_bridge::connection::emulator_budget(url).await?),
-        None => client.budget(config.zoho.limits.clone()),
-    };
-    let client = client
-        .build()
-        .context("building the Zoho client")?;
+    let client = zoho_bridge::connection::client(&config.zoho, Some(Arc::new(StoreTokenCache(store.clone())))).await?;
     let triggers = config.triggers();
     let tokens = ChannelTokens::new();
 
@@ -136,17 +126,4 @@ async fn prune_every_hour(store: AnyStore, retention: RetentionSettings) {
             Err(e) => tracing::warn!(error = %e, "pruning finished work failed; trying again in an hour"),
         }
     }
-}
-
-/// The connection the `[zoho]` section describes.
-async fn connection(zoho: &ZohoConfig) -> anyhow::Result<Connection> {
-    if let Some(url) = &zoho.emulator {
-        return zoho_bridge::connection::from_emulator(url).await;
-    }
-    let endpoints = match (&zoho.accounts_url, &zoho.api_domain) {
-        (Some(accounts), Some(api)) => Endpoints::custom(accounts, api),
-        // Checked at load.
-        _ => Endpoints::data_center(DataCenter::from_code(&zoho.dc).context("zoho.dc")?),
-    };
-    zoho_bridge::connection::from_env(endpoints, &zoho.client_id, &zoho.organization_id, &zoho.client_secret_env, &zoho.refresh_token_env)
 }

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use zoho::books::{ListQuery, UpsertOutcome, models::Item};
 
 use super::{
-    Context, Flow, FlowError, FlowFuture, Outcome, Write, Wrote,
+    Context, FieldKind, Flow, FlowError, FlowFuture, FlowShape, Outcome, TargetField, Write, Wrote,
     relations::{PRODUCT_ITEM, Relation},
 };
 use crate::{
@@ -271,13 +271,31 @@ impl CatalogSync {
         };
         ctx.mapped(&payload);
         let hash = content_hash(&payload);
-        if let Some(link) = link?
+        let link = link?;
+        if let Some(link) = &link
             && link.books_hash.as_deref() == Some(hash.as_str())
         {
             return Ok(Outcome::Skipped(format!(
                 "unchanged: the mapped item equals what was last written to Books item {} (hash equal)",
                 link.books_id
             )));
+        }
+        match &link {
+            Some(link) => ctx.note(format!("linked (product_item) to Books item {}; the mapped item differs from what was last written: update it", link.books_id)),
+            None if ctx.is_dry_run() => {
+                // A preview says what the upsert would meet (a real run needs no look-up).
+                let sku = payload.get("sku").and_then(Value::as_str);
+                let found = match sku {
+                    Some(sku) => self.item_by_sku(ctx, &source_id, sku).await.map_err(|e| e.to_string()),
+                    None => Ok(None),
+                };
+                ctx.note(match found {
+                    Ok(Some(id)) => format!("no link; Books item {id} has its SKU: the upsert updates the item holding {} = {source_id}, or adopts item {id}", self.crm_id_field),
+                    Ok(None) => format!("no link and no item with its SKU: the upsert creates the item (or updates one already holding {} = {source_id})", self.crm_id_field),
+                    Err(conflict) => format!("no link, and the write would fail: {conflict}"),
+                });
+            }
+            None => {}
         }
         ctx.note(format!("upsert Books item keyed by {} = {source_id}", self.crm_id_field));
         let (id, how) = self.write(ctx, &source_id, &payload).await?;
@@ -294,7 +312,38 @@ impl Flow for CatalogSync {
     fn run<'a>(&'a self, ctx: &'a mut Context<'_>) -> FlowFuture<'a, Outcome> {
         self.sync(ctx).boxed()
     }
+
+    fn shape(&self) -> FlowShape {
+        FlowShape {
+            source: Some((System::Crm, RELATION.crm_module)),
+            target: Some((System::Books, RELATION.books_entity)),
+            mapping: Some(self.mapping.clone()),
+            target_fields: ITEM_FIELDS,
+            unique_keys: vec![(format!("flows.{NAME}.crm_id_field"), self.crm_id_field.clone())],
+        }
+    }
 }
+
+/// The Books item fields a mapping may write (Books v3 items: create and update bodies).
+const ITEM_FIELDS: &[TargetField] = &[
+    TargetField { name: "name", kind: FieldKind::Text, mandatory: true },
+    TargetField { name: "rate", kind: FieldKind::Number, mandatory: true },
+    TargetField { name: "sku", kind: FieldKind::Text, mandatory: false },
+    TargetField { name: "description", kind: FieldKind::Text, mandatory: false },
+    TargetField { name: "status", kind: FieldKind::OneOf(&["active", "inactive"]), mandatory: false },
+    TargetField { name: "unit", kind: FieldKind::Text, mandatory: false },
+    TargetField { name: "product_type", kind: FieldKind::OneOf(&["goods", "service", "digital_service"]), mandatory: false },
+    TargetField { name: "item_type", kind: FieldKind::OneOf(&["sales", "purchases", "sales_and_purchases", "inventory"]), mandatory: false },
+    TargetField { name: "tax_id", kind: FieldKind::Text, mandatory: false },
+    TargetField { name: "is_taxable", kind: FieldKind::Bool, mandatory: false },
+    TargetField { name: "tax_exemption_id", kind: FieldKind::Text, mandatory: false },
+    TargetField { name: "account_id", kind: FieldKind::Text, mandatory: false },
+    TargetField { name: "purchase_rate", kind: FieldKind::Number, mandatory: false },
+    TargetField { name: "purchase_description", kind: FieldKind::Text, mandatory: false },
+    TargetField { name: "purchase_account_id", kind: FieldKind::Text, mandatory: false },
+    TargetField { name: "hsn_or_sac", kind: FieldKind::Text, mandatory: false },
+    TargetField { name: "custom_fields", kind: FieldKind::List, mandatory: false },
+];
 
 #[cfg(test)]
 mod tests {

@@ -27,7 +27,8 @@ pub use context::{Context, FlowStore, Preview, Write, Wrote, error_json, outcome
 pub use runner::{execute, preview, run_job};
 
 use crate::{
-    mapping::{CompileError, Tables},
+    mapping::{CompileError, Mapping, Tables},
+    store::System,
     triggers::Clock,
     worker::Backoff,
 };
@@ -40,6 +41,54 @@ pub trait Flow: Send + Sync + 'static {
     /// through [`Context::client`], writes through [`Context::write`]; links and the
     /// snapshot are recorded on the context.
     fn run<'a>(&'a self, ctx: &'a mut Context<'_>) -> FlowFuture<'a, Outcome>;
+    /// What it reads and writes, for `zoho-bridge check --online` and `preview`. Default:
+    /// nothing to check.
+    fn shape(&self) -> FlowShape {
+        FlowShape::default()
+    }
+}
+
+/// What a flow reads and writes: its source and target, its mapping, the target's
+/// fields it may write, and the custom fields it relies on.
+#[derive(Debug, Clone, Default)]
+pub struct FlowShape {
+    /// The records it runs for (`crm`, `Products`).
+    pub source: Option<(System, &'static str)>,
+    /// The records it writes (`books`, `items`).
+    pub target: Option<(System, &'static str)>,
+    /// Its compiled mapping.
+    pub mapping: Option<Mapping>,
+    /// The target's fields a mapping may write, with their kinds.
+    pub target_fields: &'static [TargetField],
+    /// Custom fields of the target that must exist and be marked unique (upsert keys),
+    /// with the setting naming each (`flows.catalog_sync.crm_id_field`).
+    pub unique_keys: Vec<(String, String)>,
+}
+
+/// A field of a target record a mapping may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetField {
+    /// Its API name.
+    pub name: &'static str,
+    /// What values it takes.
+    pub kind: FieldKind,
+    /// Whether creating a record needs it.
+    pub mandatory: bool,
+}
+
+/// What values a target field takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Text.
+    Text,
+    /// A number (decimal).
+    Number,
+    /// `true` or `false`.
+    Bool,
+    /// One of these texts.
+    OneOf(&'static [&'static str]),
+    /// An array (of objects).
+    List,
 }
 
 /// How a run ended well.

@@ -231,6 +231,25 @@ impl Books {
         Ok((entity, outcome))
     }
 
+    /// Checks, changing nothing, that custom field `key_field` can key upserts of `entity`
+    /// (`items`, `contacts`, `invoices`): a `PUT /{entity}` naming a key value no record
+    /// holds, without `X-Upsert`, which Books answers 404 ("does not exist") when the
+    /// field exists and is marked unique, and refuses (400) otherwise. `Ok` when usable;
+    /// else Books' refusal.
+    pub async fn check_upsert_key(&self, entity: &str, key_field: &str) -> Result<()> {
+        let probe = format!("zoho-bridge-check-{}", std::process::id());
+        let req = Request::new(Api::Books, Method::PUT, format!("/books/v3/{entity}"))
+            .json(&serde_json::json!({}))?
+            .header("X-Unique-Identifier-Key", key_field)
+            .header("X-Unique-Identifier-Value", &probe)
+            .idempotent(true);
+        match self.transport().send(&req).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == Some(404) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Calls an action endpoint without a body.
     pub(crate) async fn action(&self, method: Method, path: String, idempotent: bool) -> Result<Message> {
         let req = Request::new(Api::Books, method, path).idempotent(idempotent);
