@@ -160,13 +160,12 @@ impl FlowsConfig {
     /// The shipped sections of every flow, as TOML a user can copy into the config file
     /// (`zoho-bridge config defaults`).
     pub fn defaults_toml() -> String {
-        let mut out = String::new();
-        for (name, defaults) in [(catalog_sync::NAME, catalog_sync::DEFAULTS)] {
-            out.push_str(&section_text(name, defaults));
-        }
-        out
+        SHIPPED.iter().map(|(name, defaults)| section_text(name, defaults)).collect()
     }
 }
+
+/// Each flow's name and shipped section ([`FlowsConfig::defaults_toml`]).
+const SHIPPED: &[(&str, &str)] = &[(catalog_sync::NAME, catalog_sync::DEFAULTS)];
 
 /// A flow's shipped defaults (written relative to its section) as the section of a config
 /// file: `[flows.<name>]`, and each sub-table header prefixed (`[map]` → `[flows.<name>.map]`).
