@@ -1,6 +1,7 @@
 //! The flow runner and the worker against the emulator and a real SQLite store: echo
 //! suppression, a poisoned record dead-lettered with Zoho's message and replayed after
-//! the data is fixed, and "commit then drop the response" leaving one item per product.
+//! the data is fixed, "commit then drop the response" leaving one item per product, a
+//! flow deciding on a transition from its snapshot, and retries timed by the engine clock.
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
@@ -374,5 +375,95 @@ async fn a_result_breaking_a_store_constraint_is_dead_lettered_with_its_audit() 
     assert_eq!(shown, [("upsert", false), ("update", true)], "the adoption happened in Books and is audited");
     assert!(audit[0].response["message"].as_str().unwrap_or_default().contains("SKU"), "{:?}", audit[0].response);
     assert!(s.store.link_by_crm(CONN, "product_item", &ids[1]).await.unwrap().is_some(), "B's result was stored");
+    s.emulator.stop().await;
+}
+
+/// A flow deciding on a transition: it reports "became inactive" only when the product's
+/// `Product_Active` went from true to false since it last saw the product, using the
+/// snapshot the context keeps with each result (done or skipped).
+struct BecameInactive;
+
+impl BecameInactive {
+    async fn decide(&self, ctx: &mut bridge::flows::Context<'_>) -> Result<bridge::flows::Outcome, bridge::flows::FlowError> {
+        let id = ctx.record().id.clone();
+        let product: Value = ctx.client().crm().get("Products", &id, &["Product_Active"]).await?.expect("product");
+        let now = serde_json::json!({"Product_Active": product["Product_Active"]});
+        let before = ctx.previous_snapshot().await?;
+        ctx.keep_snapshot(now.clone());
+        let was_active = before.as_ref().and_then(|b| b["Product_Active"].as_bool());
+        Ok(match (was_active, now["Product_Active"].as_bool()) {
+            (Some(true), Some(false)) => bridge::flows::Outcome::Done("became inactive".into()),
+            (was, is) => bridge::flows::Outcome::Skipped(format!("no transition ({was:?} -> {is:?})")),
+        })
+    }
+}
+
+impl Flow for BecameInactive {
+    fn name(&self) -> &'static str {
+        "became_inactive"
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut bridge::flows::Context<'_>) -> bridge::flows::FlowFuture<'a, bridge::flows::Outcome> {
+        Box::pin(self.decide(ctx))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_decides_on_transitions_from_the_snapshot_it_kept() {
+    let s = setup(FaultConfig::default()).await;
+    let ids = insert_products(&s.client, &[product("Switch", "T-1", "1")]).await;
+    let record = bridge::store::RecordRef::crm("Products", &ids[0]);
+    let job = bridge::store::NewJob::for_record("became_inactive", &record);
+    let worker = Worker::new(s.store.clone(), vec![Arc::new(BecameInactive)], s.client.clone(), WorkerConfig { poll_interval: Duration::from_millis(20), ..WorkerConfig::new("w") });
+    let outcomes = |store: SqliteStore| async move {
+        let mut all = store.jobs_with_status(JobStatus::Done, 10).await.unwrap();
+        all.extend(store.jobs_with_status(JobStatus::Skipped, 10).await.unwrap());
+        all.sort_by_key(|j| j.id);
+        all.into_iter().map(|j| j.outcome.unwrap_or_default()).collect::<Vec<_>>()
+    };
+    let event = |n: u32| catalog_sync::event(CONN, Source::Manual, &ids[0], &format!("t{n}"));
+    // Seen active; seen active again; seen inactive: one transition, on the third run.
+    s.store.add_event(&event(1), std::slice::from_ref(&job), bridge::flows::now_ms()).await.unwrap();
+    worker.run_until_idle().await.unwrap();
+    s.store.add_event(&event(2), std::slice::from_ref(&job), bridge::flows::now_ms()).await.unwrap();
+    worker.run_until_idle().await.unwrap();
+    s.client.crm().update("Products", &[Product { id: Some(ids[0].clone()), active: Some(false), ..Product::default() }], &WriteOptions::no_triggers()).await.unwrap();
+    s.store.add_event(&event(3), std::slice::from_ref(&job), bridge::flows::now_ms()).await.unwrap();
+    worker.run_until_idle().await.unwrap();
+    assert_eq!(outcomes(s.store.clone()).await, ["no transition (None -> Some(true))", "no transition (Some(true) -> Some(true))", "became inactive"]);
+    assert_eq!(s.store.snapshot(CONN, "became_inactive", &record).await.unwrap(), Some(serde_json::json!({"Product_Active": false})));
+    s.emulator.stop().await;
+}
+
+/// Retries are timed by the worker's one clock: a failed attempt is due again one
+/// backoff after the clock's now, whatever the system time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retry_time_comes_from_the_engines_clock() {
+    let s = setup(FaultConfig::default()).await;
+    enqueue(&s.store, "no-such-product", "r1").await;
+    const T: i64 = 4_000_000_000_000; // far from the system's now
+    let clock = bridge::triggers::Clock::from_fn(|| T);
+    let job = s.store.claim("w", T, 60_000, 1).await.unwrap().remove(0);
+    let settings = RunSettings {
+        worker: "w".into(),
+        connection: CONN.into(),
+        max_attempts: 5,
+        backoff: Backoff { base: Duration::from_secs(10), max: Duration::from_secs(60) },
+        clock,
+    };
+    // A flow whose run fails with a retryable error.
+    struct Failing;
+    impl Flow for Failing {
+        fn name(&self) -> &'static str {
+            "catalog_sync"
+        }
+        fn run<'a>(&'a self, _ctx: &'a mut bridge::flows::Context<'_>) -> bridge::flows::FlowFuture<'a, bridge::flows::Outcome> {
+            Box::pin(async { Err(bridge::flows::FlowError::Store("the store is busy".into())) })
+        }
+    }
+    let result = execute(&s.store, &Failing, &s.client, &settings, &job).await;
+    let JobResult::Fail { failure, retry_at_ms, max_attempts } = result else { panic!("{result:?}") };
+    assert!(failure.retryable && max_attempts == 5, "{failure:?}");
+    assert!((T + 5_000..=T + 10_000).contains(&retry_at_ms), "due one jittered backoff (5-10 s) after the clock's now: {}", retry_at_ms - T);
     s.emulator.stop().await;
 }
