@@ -1232,7 +1232,8 @@ pub fn migrator_at_version_3(back_end: &str) -> sqlx::migrate::Migrator {
 /// unfinished and dead jobs carry their record.
 pub async fn version_3_rows_migrated<S: Store>(store: S) {
     let links = store.links("acme", "product_item").await.expect("links");
-    let shown: Vec<(&str, &str, Option<&str>, Option<&str>, i64)> =
+    type Shown<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, i64);
+    let shown: Vec<Shown> =
         links.iter().map(|l| (l.crm_id.as_str(), l.books_id.as_str(), l.books_hash.as_deref(), l.crm_hash.as_deref(), l.updated_ms)).collect();
     assert_eq!(shown, [("p1", "i1", Some("hash-1"), None, 5), ("p2", "i2", None, Some("crm-2"), 6)]);
     assert_eq!(store.link_by_books("acme", "product_item", "i2").await.expect("link").map(|l| l.crm_id), Some("p2".into()));
