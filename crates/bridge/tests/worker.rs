@@ -144,13 +144,13 @@ async fn a_live_workers_heartbeat_keeps_its_jobs_in_one_statement_per_beat() {
     let gate = Arc::new(Semaphore::new(0));
     let flow = Arc::new(ProbeFlow { gate: Some(gate.clone()), ..ProbeFlow::default() });
     enqueue(&store.inner, &["a", "b", "c", "d"]).await;
-    // A holds all four jobs with 400 ms leases (a beat every 80 ms) and stays busy.
-    let (stop_a, a) = spawn(store.clone(), flow.clone(), config("a", Duration::from_millis(20), 400, 4));
+    // A holds all four jobs with 1 s leases (a beat every 200 ms) and stays busy.
+    let (stop_a, a) = spawn(store.clone(), flow.clone(), config("a", Duration::from_millis(20), 1_000, 4));
     assert!(eventually(10, || async { flow.started() == 4 }).await);
     // B polls every 20 ms and would take any job whose lease ran out.
-    let (stop_b, b) = spawn(store.clone(), flow.clone(), config("b", Duration::from_millis(20), 400, 4));
-    // Twenty beats: two seconds, five leases' worth.
-    assert!(eventually(30, || async { store.calls("extend_leases") >= 20 }).await, "the heartbeat does not beat");
+    let (stop_b, b) = spawn(store.clone(), flow.clone(), config("b", Duration::from_millis(20), 1_000, 4));
+    // Fifteen beats: three seconds, three leases' worth.
+    assert!(eventually(30, || async { store.calls("extend_leases") >= 15 }).await, "the heartbeat does not beat");
     assert_eq!(flow.started(), 4, "a job was taken from a live worker: {:?}", flow.runs());
     for job in store.jobs_with_status(JobStatus::Running, 10).await.expect("running") {
         assert_eq!(job.lease_owner.as_deref(), Some("a"));
@@ -168,7 +168,9 @@ async fn a_live_workers_heartbeat_keeps_its_jobs_in_one_statement_per_beat() {
 /// writes one insert at a time, heartbeats, result batches, claims by two workers, and
 /// enqueues, all on one file's single writer connection. With a 2 s acquire timeout
 /// every call must still get its turn: a call holding (or first in line for) the writer
-/// while another waits on it fails here with "pool timed out".
+/// while another waits on it fails here with "pool timed out". Against the worker that
+/// extended each lease from inside the run's `select!`, this failed 4 runs out of 4
+/// (enqueues and journal writes timed out after 2 s); it passes in about 2 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sqlite_writer_serves_journaling_heartbeats_results_and_claims_together() {
     const JOBS: usize = 320;

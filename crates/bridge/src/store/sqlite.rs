@@ -13,6 +13,17 @@
 //! per batch, not per job (`cargo bench -p bridge --bench engine`: 4,001 events/s end to
 //! end with `FULL`, 4,624 with `NORMAL`).
 //!
+//! The one writer connection is the whole process's: whoever holds it (or is first in
+//! line for it) must be polled until it lets go. A run that awaited its lease extension
+//! while its own journaling write was first in line froze every writer of `serve` for
+//! 90 s, later 4.5 minutes (multiples of the 30 s acquire timeout; `worker.rs` tells the
+//! story). [`SqliteOptions::acquire_timeout`] is configurable so that tests of such
+//! loads fail in seconds instead of minutes.
+//!
+//! Workers of this process are woken by the store's [`JobSignal`] after each commit
+//! that enqueued jobs; a process sharing the file cannot hear it and finds the jobs at
+//! its next poll.
+//!
 //! The methods of [`Store`] are the shared ones ([`super::shared`]); this file holds how
 //! to open the file and the statements SQLite spells its own way ([`SQLITE`]).
 
