@@ -96,7 +96,9 @@ async fn a_free_slot_is_refilled_at_once() {
     let dir = TempDir::new("slots");
     let store = sqlite(&dir, Duration::from_secs(30)).await;
     let gate = Arc::new(Semaphore::new(0));
-    let flow = Arc::new(ProbeFlow { gate: Some(gate.clone()), ..ProbeFlow::default() });
+    // Runs that wait on Zoho as real ones do (a worker whose runs take a millisecond
+    // refills in batches: a claim then costs as much as a run).
+    let flow = Arc::new(ProbeFlow { gate: Some(gate.clone()), zoho_time: Duration::from_millis(100), ..ProbeFlow::default() });
     enqueue(&store, &["a", "b", "c", "d", "e", "f", "g", "h"]).await;
     let (stop, task) = spawn(store.clone(), flow.clone(), config("w", NEVER, 10_000, 4));
     assert!(eventually(10, || async { flow.started() == 4 }).await, "four slots, four runs");

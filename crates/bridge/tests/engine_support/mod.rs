@@ -328,6 +328,8 @@ pub struct ProbeFlow {
     pub journaled_writes: usize,
     /// The first attempt of each job fails (retryably).
     pub fail_first_attempt: bool,
+    /// Each run takes at least this long, as a run waiting on Zoho does.
+    pub zoho_time: Duration,
 }
 
 impl ProbeFlow {
@@ -352,6 +354,7 @@ impl Flow for ProbeFlow {
             let job = ctx.job().clone();
             let worker = ctx.job().lease_owner.clone().unwrap_or_default();
             self.runs.lock().unwrap().push((job.id, worker));
+            tokio::time::sleep(self.zoho_time).await;
             for n in 0..self.journaled_writes {
                 let request = json!({"job": job.id, "write": n});
                 let write = Write { system: System::Books, module: "items", action: "update", record_id: Some("1"), request: &request };
