@@ -169,7 +169,8 @@ pub struct WorkerSettings {
     pub id: Option<String>,
     /// Jobs run at once, at least 1. Default 16.
     pub concurrency: u32,
-    /// Lease length, seconds: 3 to a day. Default 60.
+    /// Lease length, seconds: 3 to a day; renewed every fifth of it while a job runs, so a
+    /// dead worker's jobs are taken over this long after its last beat. Default 10.
     pub lease_secs: u64,
     /// Pause when the queue is empty, milliseconds: 10 to an hour. Default 500.
     pub poll_ms: u64,
@@ -183,7 +184,7 @@ pub struct WorkerSettings {
 
 impl Default for WorkerSettings {
     fn default() -> Self {
-        WorkerSettings { id: None, concurrency: 16, lease_secs: 60, poll_ms: 500, max_attempts: 8, backoff_secs: 2, max_backoff_secs: 600 }
+        WorkerSettings { id: None, concurrency: 16, lease_secs: 10, poll_ms: 500, max_attempts: 8, backoff_secs: 2, max_backoff_secs: 600 }
     }
 }
 
@@ -504,7 +505,7 @@ impl BridgeConfig {
         if w.max_attempts < 1 {
             return Err(Problem::new(at!["worker", "max_attempts"], format!("{} is too few: at least 1", w.max_attempts)));
         }
-        within(at!["worker", "lease_secs"], w.lease_secs, (3, 86_400), "seconds", " (the lease is extended every third of it; a dead worker's jobs wait this long)")?;
+        within(at!["worker", "lease_secs"], w.lease_secs, (3, 86_400), "seconds", " (the lease is renewed every fifth of it; a dead worker's jobs wait this long)")?;
         within(at!["worker", "poll_ms"], w.poll_ms, (10, 3_600_000), "milliseconds", " (the pause when the queue is empty)")?;
         within(at!["worker", "backoff_secs"], w.backoff_secs, (1, 86_400), "seconds", " (the first retry delay)")?;
         within(at!["worker", "max_backoff_secs"], w.max_backoff_secs, (1, 7 * 86_400), "seconds", " (the longest retry delay)")
@@ -649,7 +650,7 @@ mod tests {
         let c = parse(EMULATOR).unwrap();
         assert_eq!((c.store.as_str(), c.listen.as_str(), c.worker.concurrency), ("zoho-bridge.db", "127.0.0.1:8080", 16));
         assert_eq!(c.triggers().connection(), "default");
-        assert_eq!(c.worker().lease_ms, 60_000);
+        assert_eq!(c.worker().lease_ms, 10_000);
     }
 
     #[test]
@@ -799,7 +800,7 @@ mod tests {
             ("[worker]", "poll_ms = 0", (4, 11), "worker.poll_ms", "0 is too short: at least 10 milliseconds"),
             ("[worker]", "backoff_secs = 0", (4, 16), "worker.backoff_secs", "0 is too short: at least 1 seconds"),
             ("[worker]", "max_backoff_secs = 0", (4, 20), "worker.max_backoff_secs", "0 is too short"),
-            ("[worker]", "lease_secs = 2", (4, 14), "worker.lease_secs", "2 is too short: at least 3 seconds (the lease is extended every third of it"),
+            ("[worker]", "lease_secs = 2", (4, 14), "worker.lease_secs", "2 is too short: at least 3 seconds (the lease is renewed every fifth of it"),
             ("[worker]", "lease_secs = 172800", (4, 14), "worker.lease_secs", "172800 is too long: at most 86400 seconds"),
             ("[worker]", "concurrency = 0", (4, 15), "worker.concurrency", "must be at least 1"),
             ("[worker]", "max_attempts = 0", (4, 16), "worker.max_attempts", "0 is too few: at least 1"),

@@ -250,3 +250,41 @@ async fn done_jobs_with_links_and_audit(store: &PgStore, round: &str, n: usize) 
     let answers = store.record("w", &results, 4).await.expect("record");
     assert!(answers.iter().all(|a| matches!(a, Ok(JobStatus::Done))), "{answers:?}");
 }
+
+/// Jobs enqueued through one store (another process, in effect: its own pool and
+/// listener) wake the workers waiting on another, through `LISTEN/NOTIFY`; and after the
+/// listening connection is killed, the listener reconnects and the wake-ups resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_process_enqueue_wakes_this_process_and_the_listener_reconnects() {
+    with_pg(|store, url| async move {
+        let other = PgStore::connect(&url).await.expect("a second store");
+        // The listener starts in the background: enqueue until one wakes us (bounded).
+        async fn woken_by(store: &PgStore, other: &PgStore, tag: &str) -> bool {
+            let mut watch = store.job_watch();
+            for n in 0..20 {
+                watch.mark_seen();
+                let record = format!("{tag}-{n}");
+                other.add_event(&store_suite::event(&record, 1), &[store_suite::job(&record)], 0).await.expect("enqueue");
+                if tokio::time::timeout(Duration::from_millis(500), watch.changed()).await.is_ok() {
+                    return true;
+                }
+            }
+            false
+        }
+        assert!(woken_by(&store, &other, "first").await, "another store's enqueue never woke this one");
+
+        let admin = PgPoolOptions::new().max_connections(1).connect(&url).await.expect("admin");
+        let killed: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&admin)
+        .await
+        .expect("terminate the listeners");
+        assert!(!killed.is_empty() && killed.iter().all(|k| *k), "no listening connection found: {killed:?}");
+        assert!(woken_by(&store, &other, "after").await, "no wake-up after the listening connection was killed");
+        admin.close().await;
+        other.close().await;
+    })
+    .await;
+}

@@ -56,8 +56,9 @@ pub struct WorkerArgs {
     /// Jobs run at once.
     #[arg(long, default_value_t = 16)]
     pub concurrency: u32,
-    /// Lease length in milliseconds.
-    #[arg(long, default_value_t = 60_000)]
+    /// Lease length in milliseconds: the heartbeat extends the leases every fifth of it;
+    /// a killed worker's jobs are taken over after at most this long.
+    #[arg(long, default_value_t = bridge::worker::DEFAULT_LEASE_MS)]
     pub lease_ms: i64,
     /// Pause between polls of an empty queue, milliseconds.
     #[arg(long, default_value_t = 500)]

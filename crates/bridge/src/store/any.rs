@@ -6,7 +6,7 @@ use super::approval::{Approval, ApprovalStatus, Approvals};
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::{
-    AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, Link, NewEvent, NewJob, Pruned, RecordRef, Store,
+    AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, JobWatch, Link, NewEvent, NewJob, Pruned, RecordRef, Store,
     StoreResult, StoredEvent,
 };
 
@@ -100,6 +100,17 @@ impl Store for AnyStore {
 
     async fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> StoreResult<()> {
         delegate!(self, s => s.extend_lease(job_id, worker, until_ms))
+    }
+
+    async fn extend_leases(&self, worker: &str, job_ids: &[i64], until_ms: i64) -> StoreResult<Vec<i64>> {
+        delegate!(self, s => s.extend_leases(worker, job_ids, until_ms))
+    }
+
+    fn job_watch(&self) -> JobWatch {
+        match self {
+            AnyStore::Sqlite(s) => s.job_watch(),
+            AnyStore::Postgres(s) => s.job_watch(),
+        }
     }
 
     async fn record(

@@ -25,13 +25,15 @@ mod rows;
 mod shared;
 mod sqlite;
 mod tokens;
+mod wake;
 
 pub use any::AnyStore;
 pub use approval::{Approval, ApprovalStatus, Approvals};
 pub use postgres::PgStore;
 pub use redact::{redact_message, redact_url};
-pub use sqlite::{DEFAULT_SQLITE_FILE, SqliteStore};
+pub use sqlite::{DEFAULT_SQLITE_FILE, SqliteOptions, SqliteStore};
 pub use tokens::StoreTokenCache;
+pub use wake::{JobSignal, JobWatch};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -414,6 +416,18 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Extends a held lease; `LeaseLost` if it is not held by `worker` any more.
     fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// A worker's heartbeat: extends to `until_ms`, in one statement, the leases `worker`
+    /// still holds among `job_ids` (running, owned by it), and returns those ids. A job
+    /// missing from the answer was taken over after its lease ran out (or has ended): its
+    /// result will be refused with `LeaseLost`.
+    fn extend_leases(&self, worker: &str, job_ids: &[i64], until_ms: i64) -> impl Future<Output = StoreResult<Vec<i64>>> + Send;
+
+    /// A watch that fires when jobs may have become runnable: after a commit of this store
+    /// (any clone) that enqueued jobs or stored results, and on PostgreSQL also after
+    /// another process enqueued jobs. Workers wait on it as well as polling (see
+    /// [`JobSignal`] for why polling stays).
+    fn job_watch(&self) -> JobWatch;
 
     /// Stores the results of jobs held by `worker`, all in one transaction: each job's new
     /// status, the links of the done ones and the snapshots of the done and skipped ones;

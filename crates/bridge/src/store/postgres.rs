@@ -2,10 +2,12 @@
 //!
 //! Jobs are claimed with `FOR UPDATE SKIP LOCKED` (as crates.io's worker does), so
 //! concurrent claimers never wait on each other nor take the same job. Storing results
-//! updates only the rows still leased to the worker (PostgreSQL re-checks that on the
-//! row's newest version once it holds the lock) and extending a lease locks the row
-//! first (`FOR UPDATE`), so a claim taking over an expired lease and the old worker's
-//! result cannot both win. JSON is stored as `jsonb`
+//! and extending leases update only the rows still leased to the worker (PostgreSQL
+//! re-checks that on the row's newest version once it holds the lock), so a claim taking
+//! over an expired lease and the old worker's result cannot both win. A transaction that
+//! enqueues jobs sends a `NOTIFY` on `zoho_bridge_jobs`; each store listens on a
+//! connection of its own and wakes its process's idle workers, so a job enqueued by
+//! `serve` is picked up at once by a `zoho-bridge worker` elsewhere. JSON is stored as `jsonb`
 //! and travels as text (`$n::jsonb` in, `::text` out) so both back ends share decoding.
 //!
 //! The methods of [`Store`] are the shared ones ([`super::shared`]); this file holds how
@@ -17,13 +19,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
 
 use super::convert::{db_err, migrate_err};
 use super::redact::{redact_message, redact_url};
 use super::shared::{Dialect, InboxSql, RecordSql, runnable_jobs, shared_approvals, shared_store_methods};
-use super::{Store, StoreError, StoreResult};
+use super::{JobSignal, Store, StoreError, StoreResult};
 
 /// Connections per process: enough for a few workers, triggers and the dashboard on 2 cores.
 const MAX_CONNECTIONS: u32 = 8;
@@ -94,6 +96,17 @@ const RECORD: RecordSql = RecordSql {
     existing: "SELECT id FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)",
 };
 
+/// The channel on which a transaction that enqueued jobs tells the workers of every
+/// process sharing the database.
+const CHANNEL: &str = "zoho_bridge_jobs";
+
+/// Sent inside the enqueuing transaction: PostgreSQL delivers it at commit (and folds the
+/// identical notices of one transaction into one).
+const NOTIFY: &str = "SELECT pg_notify('zoho_bridge_jobs', '')";
+
+/// Pause before the listener tries again after an error.
+const LISTEN_RETRY: Duration = Duration::from_secs(2);
+
 /// How PostgreSQL spells the queries both back ends share: JSON is `jsonb`, read as text.
 const PG: Dialect = Dialect {
     job_columns: JOB_COLUMNS_PG,
@@ -102,7 +115,13 @@ const PG: Dialect = Dialect {
     approval_columns: APPROVAL_COLUMNS_PG,
     snapshot_fields: "fields::text",
     json_in: "::jsonb",
-    lock_job: " FOR UPDATE",
+    // The rows are locked in id order, as the results' update meets them, so that a
+    // beat and a batch of results of one worker never wait on each other in a circle.
+    extend_leases: "UPDATE jobs SET lease_until_ms = $1 \
+        FROM (SELECT id FROM jobs WHERE status = 'running' AND lease_owner = $2 \
+                AND id IN (SELECT jsonb_array_elements_text($3::jsonb)::bigint) ORDER BY id FOR UPDATE) AS held \
+        WHERE jobs.id = held.id RETURNING jobs.id",
+    notify: Some(NOTIFY),
     claim: CLAIM,
     inbox: INBOX,
     record: RECORD,
@@ -113,6 +132,80 @@ const PG: Dialect = Dialect {
 pub struct PgStore {
     pool: PgPool,
     statistics: Arc<Statistics>,
+    /// Wakes this process's workers: raised by this process's commits and by the
+    /// listener when another process enqueued jobs.
+    signal: JobSignal,
+    /// The `LISTEN` task, stopped when the last clone is dropped or the store closed.
+    listener: Arc<Listener>,
+}
+
+/// The task listening on [`CHANNEL`] on a connection of its own (not one of the pool's),
+/// raising the store's signal at each notice.
+#[derive(Debug)]
+struct Listener {
+    task: tokio::task::JoinHandle<()>,
+    pool: PgPool,
+}
+
+impl Listener {
+    /// Starts listening on a connection made from `options`.
+    fn start(options: PgConnectOptions, signal: JobSignal) -> Listener {
+        // One connection, kept open: a notice sent while it is down is lost, so the task
+        // raises the signal after every reconnection (the workers then look for
+        // themselves).
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with(options);
+        let task = tokio::spawn(listen(pool.clone(), signal));
+        Listener { task, pool }
+    }
+
+    async fn stop(&self) {
+        self.task.abort();
+        self.pool.close().await;
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Raises `signal` whenever a notice arrives on [`CHANNEL`], reconnecting after errors.
+async fn listen(pool: PgPool, signal: JobSignal) {
+    let mut listener = loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(CHANNEL).await {
+                Ok(()) => break listener,
+                Err(e) => tracing::warn!(error = %e, "listening for enqueued jobs failed; workers poll meanwhile"),
+            },
+            Err(e) => tracing::warn!(error = %e, "connecting to listen for enqueued jobs failed; workers poll meanwhile"),
+        }
+        tokio::time::sleep(LISTEN_RETRY).await;
+    };
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(_)) => {
+                // Many notices may be waiting: one wake-up covers them all.
+                while listener.next_buffered().is_some() {}
+                signal.notify();
+            }
+            Ok(None) => {
+                tracing::warn!("the connection listening for enqueued jobs was lost and remade");
+                signal.notify();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "waiting for enqueued jobs failed; trying again");
+                signal.notify();
+                tokio::time::sleep(LISTEN_RETRY).await;
+            }
+        }
+    }
 }
 
 /// Keeps the planner's statistics of the queue fresh and its tables free of dead rows.
@@ -160,7 +253,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(connect_err)?;
         super::migrations::postgres()
@@ -168,17 +261,29 @@ impl PgStore {
             .await
             .map_err(migrate_err)?;
         let statistics = Arc::new(Statistics { since: AtomicU64::new(0), threshold: AtomicU64::new(ANALYZE_EVERY) });
-        Ok(PgStore { pool, statistics })
+        let signal = JobSignal::new();
+        let listener = Arc::new(Listener::start(options, signal.clone()));
+        Ok(PgStore { pool, statistics, signal, listener })
     }
 
-    /// Closes the pool (waits for connections in use to come back).
+    /// Closes the pool (waits for connections in use to come back) and stops listening.
     pub async fn close(&self) {
+        self.listener.stop().await;
         self.pool.close().await;
     }
 
-    /// Counts `jobs` newly enqueued and, past the threshold, refreshes the queue's
-    /// statistics in the background ([`Statistics`]).
+    /// The signal this store's clones share.
+    fn signal(&self) -> &JobSignal {
+        &self.signal
+    }
+
+    /// Told after a commit that enqueued `jobs` jobs: wakes this process's workers, counts
+    /// the jobs and, past the threshold, refreshes the queue's statistics in the
+    /// background ([`Statistics`]).
     fn enqueued(&self, jobs: u64) {
+        if jobs > 0 {
+            self.signal.notify();
+        }
         let stats = &self.statistics;
         let since = stats.since.fetch_add(jobs, Ordering::Relaxed) + jobs;
         if jobs == 0 || since < stats.threshold.load(Ordering::Relaxed) {

@@ -3,18 +3,22 @@
 //! Most of the store is plain SQL both databases read word for word (sqlx numbers the
 //! parameters `$1, $2, …` for both). What differs is in each back end's [`Dialect`]: how
 //! JSON columns are selected and written, the claim (`FOR UPDATE SKIP LOCKED` on
-//! PostgreSQL, one statement under SQLite's single writer), the row lock before a lease is
-//! extended, and the set-based statements that store a batch of events ([`InboxSql`]) or
-//! of results ([`RecordSql`]). The steps around those statements are the same and live
-//! here.
+//! PostgreSQL, one statement under SQLite's single writer), the heartbeat's lease
+//! extension, the cross-process wake-up, and the set-based statements that store a
+//! batch of events ([`InboxSql`]) or of results ([`RecordSql`]). The steps around those
+//! statements are the same and live here.
 //!
 //! The methods are written into each back end's `impl Store` and `impl Approvals` by
 //! [`shared_store_methods!`] and [`shared_approvals!`]. (Functions generic over sqlx's
 //! `Database` would need the same half-dozen `for<'q>` bounds repeated on each one;
 //! the macros expand to exactly the plain code each back end used to repeat.) A back
 //! end provides, as inherent methods: `reader()` and `writer()`, the pools reads and
-//! writes go to; `begin()`, a write transaction; `enqueued(n)`, told after `n` jobs were
-//! enqueued.
+//! writes go to; `begin()`, a write transaction; `enqueued(n)`, told after a commit that
+//! enqueued `n` jobs; `signal()`, the [`JobSignal`](super::JobSignal) its clones share.
+//!
+//! No transaction here awaits anything but its own statements: on SQLite the one writer
+//! connection is the whole process's, so a transaction held across another await would
+//! stall every writer (see `worker.rs` for the stall that taught this).
 
 /// How one back end spells what the two databases spell differently.
 #[derive(Debug, Clone, Copy)]
@@ -32,9 +36,13 @@ pub(crate) struct Dialect {
     pub snapshot_fields: &'static str,
     /// Appended to a parameter carrying JSON text into a JSON column (`::jsonb`).
     pub json_in: &'static str,
-    /// Appended to the read of a job whose lease is checked before it is extended
-    /// (` FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` already holds the write lock).
-    pub lock_job: &'static str,
+    /// Extends to `$1` the leases worker `$2` holds among the job ids in the JSON array
+    /// `$3`, in one statement; returns the ids extended.
+    pub extend_leases: &'static str,
+    /// Run inside a transaction that enqueued jobs, to wake the workers of other
+    /// processes when it commits (PostgreSQL's `NOTIFY`); `None` where there is no such
+    /// channel (SQLite: other processes poll).
+    pub notify: Option<&'static str>,
     /// Claims the jobs [`runnable_jobs!`] picks for worker `$1`, leased until `$2`.
     /// `RETURNING` and the job columns are appended.
     pub claim: &'static str,
@@ -167,7 +175,20 @@ macro_rules! shared_store_methods {
         }
         out
     }};
+    // Inside transaction `$tx` that enqueued `$jobs` jobs: wakes other processes' workers
+    // at commit, where the back end can.
+    (@notify $dialect:expr, $tx:ident, $jobs:expr) => {{
+        if let Some(notify) = $dialect.notify
+            && $jobs > 0
+        {
+            sqlx::query(notify).execute(&mut *$tx).await.map_err($crate::store::convert::db_err)?;
+        }
+    }};
     ($dialect:expr) => {
+        fn job_watch(&self) -> $crate::store::JobWatch {
+            self.signal().watch()
+        }
+
         async fn event(&self, event_id: i64) -> $crate::store::StoreResult<Option<$crate::store::StoredEvent>> {
             let sql = format!("SELECT {} FROM events WHERE id = $1", $dialect.event_columns);
             let row: Option<$crate::store::rows::EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -221,8 +242,10 @@ macro_rules! shared_store_methods {
             }
             let mut tx = self.begin().await?;
             let out = shared_store_methods!(@insert_events $dialect, tx, events, now_ms);
+            let enqueued = $crate::store::inbox::jobs_enqueued(events, &out);
+            shared_store_methods!(@notify $dialect, tx, enqueued);
             tx.commit().await.map_err($crate::store::convert::db_err)?;
-            self.enqueued($crate::store::inbox::jobs_enqueued(events, &out));
+            self.enqueued(enqueued);
             Ok(out)
         }
 
@@ -246,8 +269,10 @@ macro_rules! shared_store_methods {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+            let enqueued = $crate::store::inbox::jobs_enqueued(events, &out);
+            shared_store_methods!(@notify $dialect, tx, enqueued);
             tx.commit().await.map_err(db_err)?;
-            self.enqueued($crate::store::inbox::jobs_enqueued(events, &out));
+            self.enqueued(enqueued);
             Ok(out)
         }
 
@@ -271,23 +296,33 @@ macro_rules! shared_store_methods {
         }
 
         async fn extend_lease(&self, job_id: i64, worker: &str, until_ms: i64) -> $crate::store::StoreResult<()> {
-            use $crate::store::{StoreError, convert::db_err};
-            let mut tx = self.begin().await?;
-            let sql = format!("SELECT status, lease_owner FROM jobs WHERE id = $1{}", $dialect.lock_job);
-            let row: Option<(String, Option<String>)> =
-                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(job_id).fetch_optional(&mut *tx).await.map_err(db_err)?;
-            match row {
-                None => return Err(StoreError::NotFound(format!("job {job_id}"))),
-                Some((status, owner)) if status == "running" && owner.as_deref() == Some(worker) => {}
-                Some(_) => return Err(StoreError::LeaseLost(job_id)),
+            use $crate::store::{Store, StoreError};
+            // One statement (no transaction, no read first): it holds SQLite's writer only
+            // for the update itself.
+            if !Store::extend_leases(self, worker, &[job_id], until_ms).await?.is_empty() {
+                return Ok(());
             }
-            sqlx::query("UPDATE jobs SET lease_until_ms = $1 WHERE id = $2")
+            match Store::job(self, job_id).await? {
+                None => Err(StoreError::NotFound(format!("job {job_id}"))),
+                Some(_) => Err(StoreError::LeaseLost(job_id)),
+            }
+        }
+
+        async fn extend_leases(&self, worker: &str, job_ids: &[i64], until_ms: i64) -> $crate::store::StoreResult<Vec<i64>> {
+            if job_ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ids = serde_json::Value::from(job_ids.to_vec()).to_string();
+            // On PostgreSQL the update locks each row and re-checks the owner on its newest
+            // version, so a claim taking an expired lease over and this extension cannot
+            // both win.
+            sqlx::query_scalar($dialect.extend_leases)
                 .bind(until_ms)
-                .bind(job_id)
-                .execute(&mut *tx)
+                .bind(worker)
+                .bind(ids)
+                .fetch_all(self.writer())
                 .await
-                .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)
+                .map_err($crate::store::convert::db_err)
         }
 
         async fn record(
@@ -341,6 +376,10 @@ macro_rules! shared_store_methods {
                 ids
             };
             tx.commit().await.map_err(db_err)?;
+            if !accepted.is_empty() {
+                // A job that ended may have been holding its record's next job back.
+                self.signal().notify();
+            }
             Ok(results::answers(results, &accepted, &existing))
         }
 
@@ -378,19 +417,26 @@ macro_rules! shared_store_methods {
         }
 
         async fn replay(&self, job_id: i64, now_ms: i64) -> $crate::store::StoreResult<()> {
+            use $crate::store::convert::db_err;
+            let mut tx = self.begin().await?;
             let done = sqlx::query(
                 "UPDATE jobs SET status = 'queued', attempts = 0, run_after_ms = $1, lease_owner = NULL, lease_until_ms = NULL, \
                  updated_ms = $1 WHERE id = $2 AND status = 'dead'",
             )
             .bind(now_ms)
             .bind(job_id)
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await
-            .map_err($crate::store::convert::db_err)?;
-            match done.rows_affected() {
-                0 => Err($crate::store::StoreError::NotFound(format!("dead job {job_id}"))),
-                _ => Ok(()),
+            .map_err(db_err)?
+            .rows_affected();
+            if done == 0 {
+                return Err($crate::store::StoreError::NotFound(format!("dead job {job_id}")));
             }
+            // `admin replay` runs in its own process: tell the workers.
+            shared_store_methods!(@notify $dialect, tx, done);
+            tx.commit().await.map_err(db_err)?;
+            self.enqueued(done);
+            Ok(())
         }
 
         async fn drop_dead(&self, job_id: i64, reason: &str, now_ms: i64) -> $crate::store::StoreResult<()> {

@@ -13,6 +13,17 @@
 //! per batch, not per job (`cargo bench -p bridge --bench engine`: 4,001 events/s end to
 //! end with `FULL`, 4,624 with `NORMAL`).
 //!
+//! The one writer connection is the whole process's: whoever holds it (or is first in
+//! line for it) must be polled until it lets go. A run that awaited its lease extension
+//! while its own journaling write was first in line froze every writer of `serve` for
+//! 90 s, later 4.5 minutes (multiples of the 30 s acquire timeout; `worker.rs` tells the
+//! story). [`SqliteOptions::acquire_timeout`] is configurable so that tests of such
+//! loads fail in seconds instead of minutes.
+//!
+//! Workers of this process are woken by the store's [`JobSignal`] after each commit
+//! that enqueued jobs; a process sharing the file cannot hear it and finds the jobs at
+//! its next poll.
+//!
 //! The methods of [`Store`] are the shared ones ([`super::shared`]); this file holds how
 //! to open the file and the statements SQLite spells its own way ([`SQLITE`]).
 
@@ -29,13 +40,28 @@ use super::convert::{db_err, migrate_err};
 use super::redact::redact_message;
 use super::rows::{EVENT_COLUMNS, JOB_COLUMNS};
 use super::shared::{Dialect, InboxSql, RecordSql, runnable_jobs, shared_approvals, shared_store_methods};
-use super::{Store, StoreError, StoreResult};
+use super::{JobSignal, Store, StoreError, StoreResult};
 
 /// The default database file.
 pub const DEFAULT_SQLITE_FILE: &str = "zoho-bridge.db";
 
-/// How long a write waits for another process holding the file's write lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How a SQLite store is opened ([`SqliteStore::open_with_options`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// How long a write waits for another process holding the file's write lock
+    /// (SQLite's `busy_timeout`). Default 10 s.
+    pub busy_timeout: Duration,
+    /// How long a call waits for a connection of this process: the one writer, or a
+    /// reader. Default 30 s. Waits near it mean something holds the writer far too long
+    /// (tests set it short, so that such a stall fails fast instead of passing slowly).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions { busy_timeout: Duration::from_secs(10), acquire_timeout: Duration::from_secs(30) }
+    }
+}
 
 /// Reader connections (2 cores: more would only queue on the CPU).
 const READERS: u32 = 4;
@@ -103,7 +129,9 @@ const SQLITE: Dialect = Dialect {
     approval_columns: "id, requested_by, action, payload, status, decided_by, created_ms, decided_ms",
     snapshot_fields: "fields",
     json_in: "",
-    lock_job: "",
+    extend_leases: "UPDATE jobs SET lease_until_ms = $1 \
+        WHERE status = 'running' AND lease_owner = $2 AND id IN (SELECT value FROM json_each($3)) RETURNING id",
+    notify: None,
     claim: CLAIM,
     inbox: INBOX,
     record: RECORD,
@@ -114,13 +142,20 @@ const SQLITE: Dialect = Dialect {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Wakes this process's workers; other processes on the file poll.
+    signal: JobSignal,
 }
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file at `path` and runs the migrations.
     pub async fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::new().filename(path.as_ref());
-        Self::open_with(options).await
+        Self::open_with_options(path, &SqliteOptions::default()).await
+    }
+
+    /// [`SqliteStore::open`] with `options`.
+    pub async fn open_with_options(path: impl AsRef<Path>, options: &SqliteOptions) -> StoreResult<Self> {
+        let connect = SqliteConnectOptions::new().filename(path.as_ref());
+        Self::open_with(connect, options).await
     }
 
     /// Opens a `sqlite://path` (or `sqlite:path`) URL and runs the migrations. Not for
@@ -129,15 +164,15 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url).map_err(|e| {
             StoreError::Database(redact_message(&format!("bad SQLite URL: {e}"), url))
         })?;
-        Self::open_with(options).await
+        Self::open_with(options, &SqliteOptions::default()).await
     }
 
-    async fn open_with(options: SqliteConnectOptions) -> StoreResult<Self> {
+    async fn open_with(options: SqliteConnectOptions, settings: &SqliteOptions) -> StoreResult<Self> {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
+            .busy_timeout(settings.busy_timeout)
             .foreign_keys(true);
         let name = options.get_filename().display().to_string();
         let open_err = |e: sqlx::Error| {
@@ -146,7 +181,7 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(settings.acquire_timeout)
             .connect_with(options.clone())
             .await
             .map_err(open_err)?;
@@ -156,11 +191,11 @@ impl SqliteStore {
             .map_err(migrate_err)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(settings.acquire_timeout)
             .connect_with(options.pragma("cache_size", READER_CACHE_SIZE))
             .await
             .map_err(open_err)?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore { writer, reader, signal: JobSignal::new() })
     }
 
     /// Closes both pools (waits for connections in use to come back).
@@ -179,9 +214,19 @@ impl SqliteStore {
         &self.writer
     }
 
-    /// Told after jobs were enqueued: nothing to do (SQLite plans the claim well from
-    /// its indexes alone, and its file needs no vacuuming to stay fast).
-    fn enqueued(&self, _jobs: u64) {}
+    /// Told after a commit that enqueued `jobs` jobs: wakes this process's workers.
+    /// (Nothing else to do: SQLite plans the claim well from its indexes alone, and its
+    /// file needs no vacuuming to stay fast.)
+    fn enqueued(&self, jobs: u64) {
+        if jobs > 0 {
+            self.signal.notify();
+        }
+    }
+
+    /// The signal this store's clones share.
+    fn signal(&self) -> &JobSignal {
+        &self.signal
+    }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         self.writer

@@ -7,7 +7,16 @@
 //! | `POST /hooks/books` | Books workflow webhooks | shared secret: header `X-Zoho-Bridge-Secret` or query `secret` |
 //!
 //! Every accepted event is in the inbox, with its jobs, before the 2xx goes back; a
-//! repeated delivery answers 200 and stores nothing new. Refusals: 400 with what was
+//! repeated delivery answers 200 and stores nothing new.
+//!
+//! Deliveries arriving together are stored together: the handlers hand their events to
+//! one intake task, which stores every delivery waiting in one transaction
+//! ([`Store::add_events`]) and then answers each handler. One commit per delivery capped
+//! intake at 450–540 webhooks/s (zero-latency emulator, SQLite with `synchronous =
+//! FULL`: a disk sync per commit); one commit per group pays that sync once for the
+//! group, and no delivery is acknowledged before the commit that holds it. If a group is
+//! refused, each delivery is stored on its own, so one bad delivery does not refuse the
+//! others. Refusals: 400 with what was
 //! wrong and where (`{"error": "...", "at": "$.ids[0]"}`), 401 when no token or secret
 //! was presented, 403 when it is wrong (or the endpoint has no secret configured), 500
 //! when the store failed (the poller will pick the change up later). Nothing refused is
@@ -40,7 +49,7 @@
 //! `X-Zoho-Bridge-Secret` (or `?secret=` in the URL), "default payload", attached to
 //! workflow rules on the entities you sync.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::{
     Json, Router,
@@ -51,6 +60,7 @@ use axum::{
     routing::post,
 };
 use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
     channels::ChannelTokens,
@@ -59,18 +69,84 @@ use super::{
     events::{BadBody, CrmCallback, books_event, crm_workflow_event},
     secret::SecretString,
 };
-use crate::store::{Inserted, NewEvent, NewJob, Store};
+use crate::store::{Inserted, NewEvent, NewJob, Store, StoreResult};
 
 /// The header carrying the shared secret.
 pub const SECRET_HEADER: &str = "x-zoho-bridge-secret";
 /// The query parameter carrying the shared secret (when headers cannot be set).
 pub const SECRET_PARAM: &str = "secret";
 
+/// Most deliveries stored in one transaction.
+const INTAKE_BATCH: usize = 256;
+
+/// Deliveries waiting for the intake task before handlers wait to hand theirs over.
+const INTAKE_QUEUE: usize = 1_024;
+
 struct Receiver<S> {
     store: S,
     config: TriggerConfig,
     tokens: ChannelTokens,
     clock: Clock,
+    /// The intake task's queue, started by the first delivery (handlers run inside the
+    /// runtime; building the router need not).
+    intake: OnceLock<mpsc::Sender<Delivery>>,
+}
+
+/// One delivery's events (each with its routed jobs), and where to say what storing them
+/// did.
+struct Delivery {
+    events: Vec<(NewEvent, Vec<NewJob>)>,
+    reply: oneshot::Sender<StoreResult<Vec<Inserted>>>,
+}
+
+impl<S: Store> Receiver<S> {
+    /// Stores one delivery's events through the intake task: all or none, durable when
+    /// this returns `Ok`.
+    async fn store(&self, events: Vec<(NewEvent, Vec<NewJob>)>) -> StoreResult<Vec<Inserted>> {
+        let intake = self.intake.get_or_init(|| {
+            let (sender, queue) = mpsc::channel(INTAKE_QUEUE);
+            tokio::spawn(intake(self.store.clone(), self.clock.clone(), queue));
+            sender
+        });
+        let (reply, answer) = oneshot::channel();
+        let gone = || crate::store::StoreError::Database("the webhook intake stopped".into());
+        intake.send(Delivery { events, reply }).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+/// The intake task: stores every delivery waiting in one transaction, then answers each;
+/// ends when the router (every sender) is gone.
+async fn intake<S: Store>(store: S, clock: Clock, mut queue: mpsc::Receiver<Delivery>) {
+    let mut waiting = Vec::new();
+    while queue.recv_many(&mut waiting, INTAKE_BATCH).await > 0 {
+        store_deliveries(&store, &clock, std::mem::take(&mut waiting)).await;
+    }
+}
+
+/// Stores `deliveries` in one transaction and answers each with its own events' fate;
+/// when the transaction is refused, stores each delivery on its own instead.
+async fn store_deliveries<S: Store>(store: &S, clock: &Clock, deliveries: Vec<Delivery>) {
+    if deliveries.len() > 1 {
+        let all: Vec<(NewEvent, Vec<NewJob>)> = deliveries.iter().flat_map(|d| d.events.iter().cloned()).collect();
+        match store.add_events(&all, clock.now_ms()).await {
+            Ok(inserted) if inserted.len() == all.len() => {
+                let mut inserted = inserted.into_iter();
+                for delivery in deliveries {
+                    let own = inserted.by_ref().take(delivery.events.len()).collect();
+                    // A handler whose caller hung up no longer waits: nothing to tell.
+                    let _ = delivery.reply.send(Ok(own));
+                }
+                return;
+            }
+            Ok(inserted) => tracing::error!(events = all.len(), answers = inserted.len(), "the store answered for the wrong number of events; storing each delivery alone"),
+            Err(e) => tracing::warn!(error = %e, deliveries = deliveries.len(), "storing webhook deliveries together failed; storing each alone"),
+        }
+    }
+    for delivery in deliveries {
+        let answer = store.add_events(&delivery.events, clock.now_ms()).await;
+        let _ = delivery.reply.send(answer);
+    }
 }
 
 /// The receiver's routes, ready to be mounted by the binary. Channel tokens come from
@@ -90,7 +166,7 @@ pub fn router_with_clock<S: Store>(store: S, config: TriggerConfig, tokens: Chan
         }
     }
     let limit = config.webhooks.max_body_bytes;
-    let receiver = Arc::new(Receiver { store, config, tokens, clock });
+    let receiver = Arc::new(Receiver { store, config, tokens, clock, intake: OnceLock::new() });
     Router::new()
         .route("/hooks/crm/notify", post(crm_notify::<S>))
         .route("/hooks/crm/workflow", post(crm_workflow::<S>))
@@ -125,10 +201,9 @@ fn check_secret(expected: Option<&SecretString>, headers: &HeaderMap, query: Opt
     }
 }
 
-/// Stores events (each with its routed jobs) in one transaction: all or none; answers
-/// 200 with the counts.
+/// Stores events (each with its routed jobs) in one transaction, possibly with other
+/// deliveries' (all or none); answers 200 with the counts once they are durable.
 async fn store_events<S: Store>(r: &Receiver<S>, route: &'static str, events: &[NewEvent]) -> Response {
-    let now = r.clock.now_ms();
     let batch: Vec<(NewEvent, Vec<NewJob>)> = events
         .iter()
         .map(|event| {
@@ -136,7 +211,7 @@ async fn store_events<S: Store>(r: &Receiver<S>, route: &'static str, events: &[
             (event.clone(), r.config.routes.jobs(system, &event.module, &event.record_id))
         })
         .collect();
-    match r.store.add_events(&batch, now).await {
+    match r.store(batch).await {
         Ok(inserted) => {
             let new = inserted.iter().filter(|i| matches!(i, Inserted::New(_))).count();
             let duplicates = inserted.len() - new;

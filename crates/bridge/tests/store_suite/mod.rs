@@ -1248,6 +1248,68 @@ pub async fn version_3_rows_migrated<S: Store>(store: S) {
 
 
 /// Runs `$runner!` over every suite function, one test each.
+/// The heartbeat's statement extends only the leases the worker still holds among those
+/// named, and says which: not another worker's, not a finished job's, not one taken over
+/// after it ran out, not a job that does not exist.
+pub async fn heartbeat_extends_the_leases_still_held<S: Store>(store: S) {
+    let (a, b, c) = (enqueue(&store, "1", 100).await, enqueue(&store, "2", 100).await, enqueue(&store, "3", 100).await);
+    let mine: Vec<i64> = store.claim("w1", T0, 30_000, 2).await.expect("claim").iter().map(|j| j.id).collect();
+    assert_eq!(mine, vec![a, b]);
+    assert_eq!(store.claim("w2", T0, 30_000, 5).await.expect("claim").len(), 1);
+    let mut kept = store.extend_leases("w1", &[b, a, c, 987_654], T0 + 50_000).await.expect("beat");
+    kept.sort();
+    assert_eq!(kept, vec![a, b]);
+    let lease = |id: i64| {
+        let store = store.clone();
+        async move { store.job(id).await.expect("job").expect("exists").lease_until_ms }
+    };
+    assert_eq!((lease(a).await, lease(b).await, lease(c).await), (Some(T0 + 50_000), Some(T0 + 50_000), Some(T0 + 30_000)));
+    assert!(store.extend_leases("w1", &[], T0).await.expect("an empty beat").is_empty());
+
+    // w1 stops beating; w2 takes both jobs over once the leases ran out (oldest first:
+    // its own job, whose lease ran out too, would come next).
+    let taken = store.claim("w2", T0 + 50_000, 30_000, 2).await.expect("claim");
+    assert_eq!(taken.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a, b]);
+    assert!(store.extend_leases("w1", &[a, b], T0 + 99_000).await.expect("a late beat").is_empty());
+    assert!(matches!(store.extend_lease(a, "w1", T0 + 99_000).await, Err(StoreError::LeaseLost(j)) if j == a));
+    store.finish(a, "w2", &skipped(), T0 + 51_000).await.expect("finish");
+    assert_eq!(store.extend_leases("w2", &[a, b, c], T0 + 90_000).await.expect("beat").len(), 2, "a finished job is not extended");
+    assert_eq!(lease(b).await, Some(T0 + 90_000));
+    assert!(matches!(store.extend_lease(987_654, "w2", T0).await, Err(StoreError::NotFound(_))));
+}
+
+/// A store's watch fires after a commit of any of its clones that enqueued jobs (events,
+/// a poller's page, a replay) or stored results; a duplicate delivery enqueues nothing.
+pub async fn enqueues_and_results_wake_the_workers<S: Store>(store: S) {
+    use futures_util::FutureExt;
+    async fn woken(watch: &mut bridge::store::JobWatch, what: &str) {
+        let changed = tokio::time::timeout(std::time::Duration::from_secs(10), watch.changed()).await;
+        assert!(changed.is_ok(), "{what} did not wake the watch");
+    }
+    let mut watch = store.job_watch();
+    watch.mark_seen();
+    assert!(watch.changed().now_or_never().is_none(), "nothing happened yet");
+    let id = enqueue(&store.clone(), "1", 100).await;
+    woken(&mut watch, "an enqueue").await;
+
+    let mut other = store.clone().job_watch();
+    other.mark_seen();
+    let cursor = Cursor { connection: "acme".into(), stream: "crm:Products".into(), position_ms: 200, updated_ms: T0 };
+    store.add_events_and_move_cursor(&[(event("2", 200), vec![job("2")])], &cursor, T0).await.expect("page");
+    woken(&mut other, "a poller's page").await;
+
+    watch.mark_seen();
+    assert_eq!(store.claim("w1", T0, LONG_LEASE, 1).await.expect("claim").len(), 1);
+    let failure = Failure { error: "bad data".into(), retryable: false, audit: vec![] };
+    assert_eq!(store.fail(id, "w1", &failure, T0, 5, T0).await.expect("fail"), JobStatus::Dead);
+    woken(&mut watch, "a stored result").await;
+
+    watch.mark_seen();
+    store.replay(id, T0).await.expect("replay");
+    woken(&mut watch, "a replay").await;
+}
+
+/// Runs `$runner!` over every suite function, one test each.
 #[macro_export]
 macro_rules! every_store_test {
     ($runner:ident) => {
@@ -1269,6 +1331,8 @@ macro_rules! every_store_test {
             links_by_relation,
             snapshots_are_kept_with_done_and_skipped_results,
             a_two_write_flow_killed_between_its_writes_duplicates_nothing,
+            heartbeat_extends_the_leases_still_held,
+            enqueues_and_results_wake_the_workers,
         );
     };
 }
