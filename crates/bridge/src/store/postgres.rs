@@ -24,7 +24,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
 
 use super::convert::{db_err, migrate_err};
 use super::redact::{redact_message, redact_url};
-use super::shared::{Dialect, InboxSql, RecordSql, runnable_jobs, shared_approvals, shared_store_methods};
+use super::shared::{Dialect, Statements, InboxSql, RecordSql, runnable_jobs, shared_approvals, shared_store_methods};
 use super::{JobSignal, Store, StoreError, StoreResult};
 
 /// Connections per process: enough for a few workers, triggers and the dashboard on 2 cores.
@@ -126,6 +126,9 @@ const PG: Dialect = Dialect {
     inbox: INBOX,
     record: RECORD,
 };
+
+/// The statements built from [`PG`], once per process.
+static PG_SQL: std::sync::LazyLock<Statements> = std::sync::LazyLock::new(|| Statements::new(PG));
 
 /// The store on a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -359,7 +362,7 @@ async fn vacuum_when_dead_rows_pile_up(pool: &PgPool) {
 }
 
 impl Store for PgStore {
-    shared_store_methods!(PG);
+    shared_store_methods!(PG_SQL);
 }
 
-shared_approvals!(PgStore, PG);
+shared_approvals!(PgStore, PG_SQL);

@@ -6,7 +6,8 @@
 //! PostgreSQL, one statement under SQLite's single writer), the heartbeat's lease
 //! extension, the cross-process wake-up, and the set-based statements that store a
 //! batch of events ([`InboxSql`]) or of results ([`RecordSql`]). The steps around those
-//! statements are the same and live here.
+//! statements are the same and live here. The statements built from a dialect are
+//! formatted once per process ([`Statements`]).
 //!
 //! The methods are written into each back end's `impl Store` and `impl Approvals` by
 //! [`shared_store_methods!`] and [`shared_approvals!`]. (Functions generic over sqlx's
@@ -156,14 +157,108 @@ pub(crate) fn upsert_snapshots(rows: &str) -> String {
     )
 }
 
+/// Every statement whose text depends on the back end, formatted once per process from
+/// its [`Dialect`] (each back end keeps its own in a `LazyLock`): a store call only binds
+/// parameters, it builds no SQL.
+pub(crate) struct Statements {
+    /// The back end's spelling, for the statements used as they are.
+    pub d: Dialect,
+    /// [`jobs_from_results`] over the back end's reading of a results batch.
+    pub jobs_from_results: String,
+    /// [`upsert_links`] over the back end's reading of a links batch.
+    pub upsert_links: String,
+    /// [`upsert_snapshots`] over the back end's reading of a snapshots batch.
+    pub upsert_snapshots: String,
+    /// The statement of `event`.
+    pub event: String,
+    /// The statement of `events_for_record`.
+    pub events_for_record: String,
+    /// The statement of `claim`.
+    pub claim: String,
+    /// The statement of `job`.
+    pub job: String,
+    /// The statement of `jobs_with_status`.
+    pub jobs_with_status: String,
+    /// The statement of `link_by_crm`.
+    pub link_by_crm: String,
+    /// The statement of `link_by_books`.
+    pub link_by_books: String,
+    /// The statement of `links`.
+    pub links: String,
+    /// The statement of `snapshot`.
+    pub snapshot: String,
+    /// The statement of `add_audit`.
+    pub add_audit: String,
+    /// The statement of `audit_for_job`.
+    pub audit_for_job: String,
+    /// The statement of `audit_for_record`.
+    pub audit_for_record: String,
+    /// The statement of `create_approval`.
+    pub create_approval: String,
+    /// The statement of `decide_approval`.
+    pub decide_approval: String,
+    /// The statement of `approvals`.
+    pub approvals: String,
+}
+
+impl Statements {
+    /// The statements of dialect `d`.
+    pub fn new(d: Dialect) -> Statements {
+        Statements {
+            jobs_from_results: jobs_from_results(d.record.results),
+            upsert_links: upsert_links(d.record.links),
+            upsert_snapshots: upsert_snapshots(d.record.snapshots),
+            event: format!("SELECT {} FROM events WHERE id = $1", d.event_columns),
+            events_for_record: format!(
+                "SELECT {} FROM events WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC LIMIT $4",
+                d.event_columns
+            ),
+            claim: format!("{} RETURNING {}", d.claim, d.job_columns),
+            job: format!("SELECT {} FROM jobs WHERE id = $1", d.job_columns),
+            jobs_with_status: format!("SELECT {} FROM jobs WHERE status = $1 ORDER BY id LIMIT $2", d.job_columns),
+            link_by_crm: format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND crm_id = $3", super::rows::LINK_COLUMNS),
+            link_by_books: format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND books_id = $3", super::rows::LINK_COLUMNS),
+            links: format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 ORDER BY crm_id", super::rows::LINK_COLUMNS),
+            snapshot: format!(
+                "SELECT {} FROM snapshots WHERE connection = $1 AND flow = $2 AND system = $3 AND module = $4 AND record_id = $5",
+                d.snapshot_fields
+            ),
+            add_audit: {
+                let json = d.json_in;
+                format!(
+                "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10{json}, $11{json}, $12) RETURNING id"
+            )
+            },
+            audit_for_job: format!("SELECT {} FROM audit WHERE job_id = $1 ORDER BY id", d.audit_columns),
+            audit_for_record: format!(
+                "SELECT {} FROM audit WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC",
+                d.audit_columns
+            ),
+            create_approval: format!(
+                    "INSERT INTO approvals (requested_by, action, payload, status, created_ms) \
+                     VALUES ($1, $2, $3{}, 'pending', $4) RETURNING id",
+                    d.json_in
+                ),
+            decide_approval: format!(
+                    "UPDATE approvals SET status = $1, decided_by = $2, decided_ms = $3 WHERE id = $4 AND status = 'pending' \
+                     RETURNING {}",
+                    d.approval_columns
+                ),
+            approvals: format!("SELECT {} FROM approvals WHERE status = $1 ORDER BY id", d.approval_columns),
+            d,
+        }
+    }
+}
+
 /// The [`Store`](super::Store) methods, for the `impl Store` of a back end with the
-/// inherent methods listed at the top of this file; `$dialect` is its [`Dialect`].
+/// inherent methods listed at the top of this file; `$sql` is its [`Statements`].
 macro_rules! shared_store_methods {
     // Inserts a batch of events and the new events' jobs inside transaction `$tx`;
     // evaluates to what storing each event did.
-    (@insert_events $dialect:expr, $tx:ident, $events:ident, $now_ms:ident) => {{
+    (@insert_events $sql:expr, $tx:ident, $events:ident, $now_ms:ident) => {{
         use $crate::store::{convert::db_err, inbox};
-        let returned: Vec<(i64, String)> = sqlx::query_as($dialect.inbox.events)
+        let returned: Vec<(i64, String)> = sqlx::query_as($sql.d.inbox.events)
             .bind(inbox::event_rows($events))
             .bind($now_ms)
             .fetch_all(&mut *$tx)
@@ -171,26 +266,26 @@ macro_rules! shared_store_methods {
             .map_err(db_err)?;
         let out = inbox::inserted($events, returned);
         if let Some(rows) = inbox::job_rows($events, &out) {
-            sqlx::query($dialect.inbox.jobs).bind(rows).bind($now_ms).execute(&mut *$tx).await.map_err(db_err)?;
+            sqlx::query($sql.d.inbox.jobs).bind(rows).bind($now_ms).execute(&mut *$tx).await.map_err(db_err)?;
         }
         out
     }};
     // Inside transaction `$tx` that enqueued `$jobs` jobs: wakes other processes' workers
     // at commit, where the back end can.
-    (@notify $dialect:expr, $tx:ident, $jobs:expr) => {{
-        if let Some(notify) = $dialect.notify
+    (@notify $sql:expr, $tx:ident, $jobs:expr) => {{
+        if let Some(notify) = $sql.d.notify
             && $jobs > 0
         {
             sqlx::query(notify).execute(&mut *$tx).await.map_err($crate::store::convert::db_err)?;
         }
     }};
-    ($dialect:expr) => {
+    ($sql:expr) => {
         fn job_watch(&self) -> $crate::store::JobWatch {
             self.signal().watch()
         }
 
         async fn event(&self, event_id: i64) -> $crate::store::StoreResult<Option<$crate::store::StoredEvent>> {
-            let sql = format!("SELECT {} FROM events WHERE id = $1", $dialect.event_columns);
+            let sql = $sql.event.as_str();
             let row: Option<$crate::store::rows::EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(event_id)
                 .fetch_optional(self.reader())
@@ -206,10 +301,7 @@ macro_rules! shared_store_methods {
             record_id: &str,
             limit: u32,
         ) -> $crate::store::StoreResult<Vec<$crate::store::StoredEvent>> {
-            let sql = format!(
-                "SELECT {} FROM events WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC LIMIT $4",
-                $dialect.event_columns
-            );
+            let sql = $sql.events_for_record.as_str();
             let rows: Vec<$crate::store::rows::EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(system)
                 .bind(module)
@@ -241,9 +333,9 @@ macro_rules! shared_store_methods {
                 return Ok(Vec::new());
             }
             let mut tx = self.begin().await?;
-            let out = shared_store_methods!(@insert_events $dialect, tx, events, now_ms);
+            let out = shared_store_methods!(@insert_events $sql, tx, events, now_ms);
             let enqueued = $crate::store::inbox::jobs_enqueued(events, &out);
-            shared_store_methods!(@notify $dialect, tx, enqueued);
+            shared_store_methods!(@notify $sql, tx, enqueued);
             tx.commit().await.map_err($crate::store::convert::db_err)?;
             self.enqueued(enqueued);
             Ok(out)
@@ -257,7 +349,7 @@ macro_rules! shared_store_methods {
         ) -> $crate::store::StoreResult<Vec<$crate::store::Inserted>> {
             use $crate::store::convert::db_err;
             let mut tx = self.begin().await?;
-            let out = shared_store_methods!(@insert_events $dialect, tx, events, now_ms);
+            let out = shared_store_methods!(@insert_events $sql, tx, events, now_ms);
             sqlx::query(
                 "INSERT INTO cursors (connection, stream, position_ms, updated_ms) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (connection, stream) DO UPDATE SET position_ms = excluded.position_ms, updated_ms = excluded.updated_ms",
@@ -270,7 +362,7 @@ macro_rules! shared_store_methods {
             .await
             .map_err(db_err)?;
             let enqueued = $crate::store::inbox::jobs_enqueued(events, &out);
-            shared_store_methods!(@notify $dialect, tx, enqueued);
+            shared_store_methods!(@notify $sql, tx, enqueued);
             tx.commit().await.map_err(db_err)?;
             self.enqueued(enqueued);
             Ok(out)
@@ -283,7 +375,7 @@ macro_rules! shared_store_methods {
             lease_ms: i64,
             limit: u32,
         ) -> $crate::store::StoreResult<Vec<$crate::store::Job>> {
-            let sql = format!("{} RETURNING {}", $dialect.claim, $dialect.job_columns);
+            let sql = $sql.claim.as_str();
             let rows: Vec<$crate::store::rows::JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(worker)
                 .bind(now_ms.saturating_add(lease_ms))
@@ -316,7 +408,7 @@ macro_rules! shared_store_methods {
             // On PostgreSQL the update locks each row and re-checks the owner on its newest
             // version, so a claim taking an expired lease over and this extension cannot
             // both win.
-            sqlx::query_scalar($dialect.extend_leases)
+            sqlx::query_scalar($sql.d.extend_leases)
                 .bind(until_ms)
                 .bind(worker)
                 .bind(ids)
@@ -335,10 +427,10 @@ macro_rules! shared_store_methods {
             if results.is_empty() {
                 return Ok(Vec::new());
             }
-            let sql = $dialect.record;
+            let sql = $sql.d.record;
             let mut tx = self.begin().await?;
             // Only rows still leased to `worker` are updated; RETURNING names them.
-            let jobs = $crate::store::shared::jobs_from_results(sql.results);
+            let jobs = $sql.jobs_from_results.as_str();
             let returned: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(jobs))
                 .bind(results::job_rows(results))
                 .bind(worker)
@@ -349,11 +441,11 @@ macro_rules! shared_store_methods {
             let accepted = results::accepted(returned)?;
             let ids: std::collections::HashSet<i64> = accepted.keys().copied().collect();
             if let Some(rows) = results::link_rows(results, &ids, now_ms) {
-                let upsert = $crate::store::shared::upsert_links(sql.links);
+                let upsert = $sql.upsert_links.as_str();
                 sqlx::query(sqlx::AssertSqlSafe(upsert)).bind(rows).execute(&mut *tx).await.map_err(db_err)?;
             }
             if let Some(rows) = results::snapshot_rows(results, &ids, now_ms) {
-                let upsert = $crate::store::shared::upsert_snapshots(sql.snapshots);
+                let upsert = $sql.upsert_snapshots.as_str();
                 sqlx::query(sqlx::AssertSqlSafe(upsert)).bind(rows).execute(&mut *tx).await.map_err(db_err)?;
             }
             let (inserts, answers) = results::audit_rows(results);
@@ -384,7 +476,7 @@ macro_rules! shared_store_methods {
         }
 
         async fn job(&self, job_id: i64) -> $crate::store::StoreResult<Option<$crate::store::Job>> {
-            let sql = format!("SELECT {} FROM jobs WHERE id = $1", $dialect.job_columns);
+            let sql = $sql.job.as_str();
             let row: Option<$crate::store::rows::JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(job_id)
                 .fetch_optional(self.reader())
@@ -398,7 +490,7 @@ macro_rules! shared_store_methods {
             status: $crate::store::JobStatus,
             limit: u32,
         ) -> $crate::store::StoreResult<Vec<$crate::store::Job>> {
-            let sql = format!("SELECT {} FROM jobs WHERE status = $1 ORDER BY id LIMIT $2", $dialect.job_columns);
+            let sql = $sql.jobs_with_status.as_str();
             let rows: Vec<$crate::store::rows::JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind($crate::store::convert::status_str(status))
                 .bind(i64::from(limit))
@@ -433,7 +525,7 @@ macro_rules! shared_store_methods {
                 return Err($crate::store::StoreError::NotFound(format!("dead job {job_id}")));
             }
             // `admin replay` runs in its own process: tell the workers.
-            shared_store_methods!(@notify $dialect, tx, done);
+            shared_store_methods!(@notify $sql, tx, done);
             tx.commit().await.map_err(db_err)?;
             self.enqueued(done);
             Ok(())
@@ -494,7 +586,7 @@ macro_rules! shared_store_methods {
             relation: &str,
             crm_id: &str,
         ) -> $crate::store::StoreResult<Option<$crate::store::Link>> {
-            let sql = format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND crm_id = $3", $crate::store::rows::LINK_COLUMNS);
+            let sql = $sql.link_by_crm.as_str();
             let row: Option<$crate::store::rows::LinkRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(connection)
                 .bind(relation)
@@ -511,7 +603,7 @@ macro_rules! shared_store_methods {
             relation: &str,
             books_id: &str,
         ) -> $crate::store::StoreResult<Option<$crate::store::Link>> {
-            let sql = format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND books_id = $3", $crate::store::rows::LINK_COLUMNS);
+            let sql = $sql.link_by_books.as_str();
             let row: Option<$crate::store::rows::LinkRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(connection)
                 .bind(relation)
@@ -523,7 +615,7 @@ macro_rules! shared_store_methods {
         }
 
         async fn links(&self, connection: &str, relation: &str) -> $crate::store::StoreResult<Vec<$crate::store::Link>> {
-            let sql = format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 ORDER BY crm_id", $crate::store::rows::LINK_COLUMNS);
+            let sql = $sql.links.as_str();
             let rows: Vec<$crate::store::rows::LinkRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(connection)
                 .bind(relation)
@@ -539,10 +631,7 @@ macro_rules! shared_store_methods {
             flow: &str,
             record: &$crate::store::RecordRef,
         ) -> $crate::store::StoreResult<Option<serde_json::Value>> {
-            let sql = format!(
-                "SELECT {} FROM snapshots WHERE connection = $1 AND flow = $2 AND system = $3 AND module = $4 AND record_id = $5",
-                $dialect.snapshot_fields
-            );
+            let sql = $sql.snapshot.as_str();
             let fields: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .bind(connection)
                 .bind(flow)
@@ -567,11 +656,7 @@ macro_rules! shared_store_methods {
         }
 
         async fn add_audit(&self, entry: &$crate::store::AuditEntry) -> $crate::store::StoreResult<i64> {
-            let json = $dialect.json_in;
-            let sql = format!(
-                "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10{json}, $11{json}, $12) RETURNING id"
-            );
+            let sql = $sql.add_audit.as_str();
             sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .bind(entry.at_ms)
                 .bind(&entry.actor)
@@ -615,7 +700,7 @@ macro_rules! shared_store_methods {
         }
 
         async fn audit_for_job(&self, job_id: i64) -> $crate::store::StoreResult<Vec<$crate::store::AuditEntry>> {
-            let sql = format!("SELECT {} FROM audit WHERE job_id = $1 ORDER BY id", $dialect.audit_columns);
+            let sql = $sql.audit_for_job.as_str();
             let rows: Vec<$crate::store::rows::AuditRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(job_id)
                 .fetch_all(self.reader())
@@ -630,10 +715,7 @@ macro_rules! shared_store_methods {
             module: &str,
             record_id: &str,
         ) -> $crate::store::StoreResult<Vec<$crate::store::AuditEntry>> {
-            let sql = format!(
-                "SELECT {} FROM audit WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC",
-                $dialect.audit_columns
-            );
+            let sql = $sql.audit_for_record.as_str();
             let rows: Vec<$crate::store::rows::AuditRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(system)
                 .bind(module)
@@ -646,10 +728,10 @@ macro_rules! shared_store_methods {
     };
 }
 
-/// `impl Approvals for $store`, the same SQL on both back ends; `$dialect` is the
-/// store's [`Dialect`].
+/// `impl Approvals for $store`, the same SQL on both back ends; `$sql` is the store's
+/// [`Statements`].
 macro_rules! shared_approvals {
-    ($store:ty, $dialect:expr) => {
+    ($store:ty, $sql:expr) => {
         impl $crate::store::Approvals for $store {
             async fn create_approval(
                 &self,
@@ -658,11 +740,7 @@ macro_rules! shared_approvals {
                 payload: &serde_json::Value,
                 now_ms: i64,
             ) -> $crate::store::StoreResult<i64> {
-                let sql = format!(
-                    "INSERT INTO approvals (requested_by, action, payload, status, created_ms) \
-                     VALUES ($1, $2, $3{}, 'pending', $4) RETURNING id",
-                    $dialect.json_in
-                );
+                let sql = $sql.create_approval.as_str();
                 sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                     .bind(requested_by)
                     .bind(action)
@@ -681,11 +759,7 @@ macro_rules! shared_approvals {
                 now_ms: i64,
             ) -> $crate::store::StoreResult<$crate::store::Approval> {
                 let status = if approve { $crate::store::ApprovalStatus::Approved } else { $crate::store::ApprovalStatus::Rejected };
-                let sql = format!(
-                    "UPDATE approvals SET status = $1, decided_by = $2, decided_ms = $3 WHERE id = $4 AND status = 'pending' \
-                     RETURNING {}",
-                    $dialect.approval_columns
-                );
+                let sql = $sql.decide_approval.as_str();
                 let row: Option<$crate::store::rows::ApprovalRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind($crate::store::convert::approval_status_str(status))
                     .bind(decided_by)
@@ -698,7 +772,7 @@ macro_rules! shared_approvals {
             }
 
             async fn approvals(&self, status: $crate::store::ApprovalStatus) -> $crate::store::StoreResult<Vec<$crate::store::Approval>> {
-                let sql = format!("SELECT {} FROM approvals WHERE status = $1 ORDER BY id", $dialect.approval_columns);
+                let sql = $sql.approvals.as_str();
                 let rows: Vec<$crate::store::rows::ApprovalRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind($crate::store::convert::approval_status_str(status))
                     .fetch_all(self.reader())

@@ -39,7 +39,7 @@ use sqlx::{Sqlite, Transaction};
 use super::convert::{db_err, migrate_err};
 use super::redact::redact_message;
 use super::rows::{EVENT_COLUMNS, JOB_COLUMNS};
-use super::shared::{Dialect, InboxSql, RecordSql, runnable_jobs, shared_approvals, shared_store_methods};
+use super::shared::{Dialect, Statements, InboxSql, RecordSql, runnable_jobs, shared_approvals, shared_store_methods};
 use super::{JobSignal, Store, StoreError, StoreResult};
 
 /// The default database file.
@@ -136,6 +136,9 @@ const SQLITE: Dialect = Dialect {
     inbox: INBOX,
     record: RECORD,
 };
+
+/// The statements built from [`SQLITE`], once per process.
+static SQLITE_SQL: std::sync::LazyLock<Statements> = std::sync::LazyLock::new(|| Statements::new(SQLITE));
 
 /// The store on a SQLite file.
 #[derive(Debug, Clone)]
@@ -237,7 +240,7 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    shared_store_methods!(SQLITE);
+    shared_store_methods!(SQLITE_SQL);
 }
 
-shared_approvals!(SqliteStore, SQLITE);
+shared_approvals!(SqliteStore, SQLITE_SQL);
