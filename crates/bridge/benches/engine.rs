@@ -8,10 +8,17 @@
 //! product creates its item, the later ones read the product fresh and are skipped by
 //! hash). The emulator runs in this process, so the memory figures include it.
 
-use std::{sync::Arc, time::{Duration, Instant}};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use bridge::{
-    flows::{Flow, catalog_sync::{self, CatalogSync}, now_ms},
+    flows::{
+        Flow,
+        catalog_sync::{self, CatalogSync},
+        now_ms,
+    },
     store::{AnyStore, Cursor, JobStatus, Source, Store},
     worker::{Backoff, Worker, WorkerConfig},
 };

@@ -28,11 +28,7 @@ fn event(i: usize) -> (NewEvent, Vec<NewJob>) {
         payload: json!({"id": record, "Product_Name": "Widget", "Unit_Price": "12.50"}),
         dedup_key: format!("crm:Products:{record}:{}", T0 + i as i64),
     };
-    let job = NewJob {
-        flow: "catalog_sync".into(),
-        key: format!("crm:Products:{record}"),
-        payload: json!({}),
-    };
+    let job = NewJob { flow: "catalog_sync".into(), key: format!("crm:Products:{record}"), payload: json!({}) };
     (event, vec![job])
 }
 
@@ -51,17 +47,11 @@ async fn run<S: Store>(store: S) -> (Duration, Duration) {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             let worker = format!("bench-{w}");
-            let done = Finish::Skipped {
-                reason: "bench".into(),
-                snapshot: None,
-            };
+            let done = Finish::Skipped { reason: "bench".into(), snapshot: None };
             let mut finished = 0usize;
             let mut idle = 0;
             while idle < 20 {
-                let jobs = store
-                    .claim(&worker, T0, 600_000, BATCH)
-                    .await
-                    .expect("claim");
+                let jobs = store.claim(&worker, T0, 600_000, BATCH).await.expect("claim");
                 if jobs.is_empty() {
                     idle += 1;
                     tokio::time::sleep(Duration::from_millis(2)).await;
@@ -99,16 +89,10 @@ fn report(name: &str, (ingest, drain): (Duration, Duration)) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir =
-        std::env::temp_dir().join(format!("bridge-store-bench-{}-{nanos}", std::process::id()));
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("bridge-store-bench-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let store = SqliteStore::open(dir.join("bench.db"))
-        .await
-        .expect("open SQLite");
+    let store = SqliteStore::open(dir.join("bench.db")).await.expect("open SQLite");
     report("SQLite (file, WAL)", run(store.clone()).await);
     store.close().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -117,23 +101,13 @@ async fn main() {
         eprintln!("PostgreSQL: SKIPPED (ZOHO_BRIDGE_TEST_POSTGRES_URL not set)");
         return;
     };
-    let admin = sqlx::PgPool::connect(&admin_url)
-        .await
-        .expect("PostgreSQL reachable");
+    let admin = sqlx::PgPool::connect(&admin_url).await.expect("PostgreSQL reachable");
     let name = format!("bridge_test_{}_{nanos}", std::process::id());
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&admin)
-        .await
-        .expect("create database");
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&admin).await.expect("create database");
     let mut url = url::Url::parse(&admin_url).expect("URL");
     url.set_path(&format!("/{name}"));
     let store = PgStore::connect(url.as_str()).await.expect("connect");
     report("PostgreSQL", run(store.clone()).await);
     store.close().await;
-    sqlx::query(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await
-    .expect("drop database");
+    sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).execute(&admin).await.expect("drop database");
 }

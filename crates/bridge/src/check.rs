@@ -149,7 +149,10 @@ async fn check_flow(client: &Client, flow: &str, shape: &FlowShape, now: jiff::T
 /// What a field of `kind` takes, when `value` is not that.
 fn kind_problem(kind: FieldKind, value: &Value) -> Option<String> {
     match (kind, value) {
-        (FieldKind::Text, Value::String(_)) | (FieldKind::Number, Value::Number(_)) | (FieldKind::Bool, Value::Bool(_)) | (FieldKind::List, Value::Array(_)) => None,
+        (FieldKind::Text, Value::String(_))
+        | (FieldKind::Number, Value::Number(_))
+        | (FieldKind::Bool, Value::Bool(_))
+        | (FieldKind::List, Value::Array(_)) => None,
         (FieldKind::OneOf(allowed), Value::String(s)) if allowed.contains(&s.as_str()) => None,
         (FieldKind::Text, _) => Some("text".into()),
         (FieldKind::Number, _) => Some("a number".into()),

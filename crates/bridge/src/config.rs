@@ -484,7 +484,9 @@ impl BridgeConfig {
                 return Err(Problem::new(at!["zoho", name], "missing (or set zoho.emulator to try it on the emulator)"));
             }
         }
-        for (name, var, what) in [("client_secret_env", &z.client_secret_env, "the OAuth client secret"), ("refresh_token_env", &z.refresh_token_env, "the refresh token")] {
+        for (name, var, what) in
+            [("client_secret_env", &z.client_secret_env, "the OAuth client secret"), ("refresh_token_env", &z.refresh_token_env, "the refresh token")]
+        {
             if var.trim().is_empty() {
                 return Err(Problem::new(at!["zoho", name], format!("empty: the name of the environment variable holding {what}")));
             }
@@ -505,7 +507,13 @@ impl BridgeConfig {
         if w.max_attempts < 1 {
             return Err(Problem::new(at!["worker", "max_attempts"], format!("{} is too few: at least 1", w.max_attempts)));
         }
-        within(at!["worker", "lease_secs"], w.lease_secs, (3, 86_400), "seconds", " (the lease is renewed every fifth of it; a dead worker's jobs wait this long)")?;
+        within(
+            at!["worker", "lease_secs"],
+            w.lease_secs,
+            (3, 86_400),
+            "seconds",
+            " (the lease is renewed every fifth of it; a dead worker's jobs wait this long)",
+        )?;
         within(at!["worker", "poll_ms"], w.poll_ms, (10, 3_600_000), "milliseconds", " (the pause when the queue is empty)")?;
         within(at!["worker", "backoff_secs"], w.backoff_secs, (1, 86_400), "seconds", " (the first retry delay)")?;
         within(at!["worker", "max_backoff_secs"], w.max_backoff_secs, (1, 7 * 86_400), "seconds", " (the longest retry delay)")
@@ -523,17 +531,29 @@ impl BridgeConfig {
             System::Books => names::books_entity_problem(name).map_or(Ok(()), |problem| Err(Problem::new(at, problem))),
         };
         if self.webhooks.max_body_bytes < 1024 {
-            return Err(Problem::new(at!["webhooks", "max_body_bytes"], format!("{} is too small: at least 1024 (bytes; Zoho's webhooks carry whole records)", self.webhooks.max_body_bytes)));
+            return Err(Problem::new(
+                at!["webhooks", "max_body_bytes"],
+                format!("{} is too small: at least 1024 (bytes; Zoho's webhooks carry whole records)", self.webhooks.max_body_bytes),
+            ));
         }
 
         let c = &self.channels;
         within(at!["channels", "ttl_secs"], c.ttl_secs, (1, CHANNEL_TTL_MAX_SECS), "seconds", " (a week is CRM's limit)")?;
         if !(c.renew_when_left > 0.0 && c.renew_when_left < 1.0) {
-            return Err(Problem::new(at!["channels", "renew_when_left"], format!("{} is not a share between 0 and 1 (e.g. 0.2: renew with a fifth of the life left)", c.renew_when_left)));
+            return Err(Problem::new(
+                at!["channels", "renew_when_left"],
+                format!("{} is not a share between 0 and 1 (e.g. 0.2: renew with a fifth of the life left)", c.renew_when_left),
+            ));
         }
         // A channel must be checked at least once while it is due for renewal.
         let window = (c.ttl_secs as f64 * c.renew_when_left) as u64;
-        within(at!["channels", "check_every_secs"], c.check_every_secs, (1, window.max(1)), "seconds", " (channels.ttl_secs × channels.renew_when_left: a channel could expire between two checks)")?;
+        within(
+            at!["channels", "check_every_secs"],
+            c.check_every_secs,
+            (1, window.max(1)),
+            "seconds",
+            " (channels.ttl_secs × channels.renew_when_left: a channel could expire between two checks)",
+        )?;
         if !c.watch.is_empty() {
             if c.notify_url.trim().is_empty() {
                 return Err(Problem::new(at!["channels", "notify_url"], "needed when channels.watch lists channels (the public URL of /hooks/crm/notify)"));
@@ -542,7 +562,10 @@ impl BridgeConfig {
         }
         for (i, watch) in c.watch.iter().enumerate() {
             if watch.channel_id.is_empty() || !watch.channel_id.chars().all(|ch| ch.is_ascii_digit()) {
-                return Err(Problem::new(at!["channels", "watch", i, "channel_id"], format!("{:?} is not a number (CRM's channel_id is one you choose, e.g. \"1000000001\")", watch.channel_id)));
+                return Err(Problem::new(
+                    at!["channels", "watch", i, "channel_id"],
+                    format!("{:?} is not a number (CRM's channel_id is one you choose, e.g. \"1000000001\")", watch.channel_id),
+                ));
             }
             if watch.events.is_empty() {
                 return Err(Problem::new(at!["channels", "watch", i, "events"], "empty: list events such as \"Deals.edit\" or \"Products.all\""));
@@ -605,7 +628,6 @@ impl BridgeConfig {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -711,7 +733,12 @@ mod tests {
         assert_error("[zoho]\ndc = \"mars\"\nclient_id = \"1\"\norganization_id = \"2\"\n", (2, 6), "zoho.dc", "unknown data centre \"mars\"");
         // A missing setting points at its table's header.
         assert_error("\n[zoho]\ndc = \"eu\"\nclient_id = \"1\"\n", (2, 1), "zoho.organization_id", "missing");
-        assert_error("[zoho]\naccounts_url = \"https://accounts.zoho.eu\"\nclient_id = \"1\"\norganization_id = \"2\"\n", (2, 16), "zoho.accounts_url", "set zoho.api_domain too");
+        assert_error(
+            "[zoho]\naccounts_url = \"https://accounts.zoho.eu\"\nclient_id = \"1\"\norganization_id = \"2\"\n",
+            (2, 16),
+            "zoho.accounts_url",
+            "set zoho.api_domain too",
+        );
         let text = format!("{EMULATOR}[channels]\n[[channels.watch]]\nchannel_id = \"1\"\nevents = [\"Deals.all\"]\n");
         assert_error(&text, (3, 1), "channels.notify_url", "needed when channels.watch lists channels");
         // A table only implied by a dotted header points at its name in that header.
@@ -721,12 +748,19 @@ mod tests {
 
     #[test]
     fn urls_must_be_http_urls() {
-        assert_error("[zoho]\nemulator = \"localhost:8089\"\n", (2, 12), "zoho.emulator", "\"localhost:8089\" is not an http(s) URL (e.g. \"http://127.0.0.1:8089\")");
+        assert_error(
+            "[zoho]\nemulator = \"localhost:8089\"\n",
+            (2, 12),
+            "zoho.emulator",
+            "\"localhost:8089\" is not an http(s) URL (e.g. \"http://127.0.0.1:8089\")",
+        );
         assert_error("[zoho]\nemulator = \"127.0.0.1:8089\"\n", (2, 12), "zoho.emulator", "\"127.0.0.1:8089\" is not an http(s) URL");
         assert_error("[zoho]\n  emulator = \"ftp://e\"\n", (2, 14), "zoho.emulator", "\"ftp://e\" is not an http(s) URL");
         let text = "[zoho]\naccounts_url = \"https://accounts.zoho.eu\"\napi_domain = \"www.zohoapis.eu\"\nclient_id = \"1\"\norganization_id = \"2\"\n";
         assert_error(text, (3, 14), "zoho.api_domain", "\"www.zohoapis.eu\" is not an http(s) URL");
-        let text = format!("{EMULATOR}[channels]\nnotify_url = \"bridge.example.com/hooks/crm/notify\"\n[[channels.watch]]\nchannel_id = \"1\"\nevents = [\"Deals.all\"]\n");
+        let text = format!(
+            "{EMULATOR}[channels]\nnotify_url = \"bridge.example.com/hooks/crm/notify\"\n[[channels.watch]]\nchannel_id = \"1\"\nevents = [\"Deals.all\"]\n"
+        );
         assert_error(&text, (4, 14), "channels.notify_url", "\"bridge.example.com/hooks/crm/notify\" is not an http(s) URL");
         assert!(parse("[zoho]\nemulator = \"https://emulator.internal:8443/\"\n").is_ok());
     }
@@ -769,7 +803,12 @@ mod tests {
             "{EMULATOR}[channels]\nnotify_url = \"https://x/hooks/crm/notify\"\n[[channels.watch]]\nchannel_id = \"1\"\nevents = [\"Deals.edit\", \"Prodcuts.all\"]\n"
         );
         assert_error(&channel, (7, 25), "channels.watch[0].events[1]", "\"Prodcuts\" is not a CRM module: did you mean Products?");
-        assert_error(&channel.replace("Prodcuts.all", "Deals.edti"), (7, 25), "channels.watch[0].events[1]", "\"Deals.edti\" is not Module.create, .edit, .delete or .all");
+        assert_error(
+            &channel.replace("Prodcuts.all", "Deals.edti"),
+            (7, 25),
+            "channels.watch[0].events[1]",
+            "\"Deals.edti\" is not Module.create, .edit, .delete or .all",
+        );
         assert_error(&channel.replace("\"1\"", "\"abc\""), (6, 14), "channels.watch[0].channel_id", "\"abc\" is not a number");
         assert_error(&channel.replace("[\"Deals.edit\", \"Prodcuts.all\"]", "[]"), (7, 10), "channels.watch[0].events", "empty");
         // Custom modules: far from every standard name, or listed.
@@ -826,14 +865,24 @@ mod tests {
         assert!(c.webhooks.books_secret.as_ref().unwrap().matches("from-env"));
         assert!(!format!("{c:?}").contains("from-env"));
 
-        assert_error(&format!("{EMULATOR}[webhooks]\ncrm_workflow_secret_env = \"MISSING_VAR\"\n"), (4, 27), "webhooks.crm_workflow_secret_env", "the environment variable MISSING_VAR is not set");
+        assert_error(
+            &format!("{EMULATOR}[webhooks]\ncrm_workflow_secret_env = \"MISSING_VAR\"\n"),
+            (4, 27),
+            "webhooks.crm_workflow_secret_env",
+            "the environment variable MISSING_VAR is not set",
+        );
         let text = format!("{EMULATOR}[webhooks]\nbooks_secret = \"x\"\nbooks_secret_env = \"BOOKS_HOOK_SECRET\"\n");
         assert_error(&text, (5, 20), "webhooks.books_secret_env", "set either webhooks.books_secret or webhooks.books_secret_env, not both");
 
-        let text = format!("{EMULATOR}[channels]\nnotify_url = \"https://x/hooks/crm/notify\"\n[[channels.watch]]\nchannel_id = \"1\"\nevents = [\"Deals.all\"]\ntoken_env = \"BOOKS_HOOK_SECRET\"\n");
+        let text = format!(
+            "{EMULATOR}[channels]\nnotify_url = \"https://x/hooks/crm/notify\"\n[[channels.watch]]\nchannel_id = \"1\"\nevents = [\"Deals.all\"]\ntoken_env = \"BOOKS_HOOK_SECRET\"\n"
+        );
         let c = parse(&text).unwrap();
         assert!(c.channels.watch[0].token.as_ref().unwrap().matches("from-env"));
-        let long = format!("{EMULATOR}[channels]\nnotify_url = \"https://x/hooks/crm/notify\"\n[[channels.watch]]\nchannel_id = \"1\"\nevents = [\"Deals.all\"]\ntoken = \"{}\"\n", "t".repeat(51));
+        let long = format!(
+            "{EMULATOR}[channels]\nnotify_url = \"https://x/hooks/crm/notify\"\n[[channels.watch]]\nchannel_id = \"1\"\nevents = [\"Deals.all\"]\ntoken = \"{}\"\n",
+            "t".repeat(51)
+        );
         assert_error(&long, (8, 9), "channels.watch[0].token", "the token is longer than 50 characters");
     }
 

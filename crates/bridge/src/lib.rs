@@ -8,9 +8,9 @@
 
 pub mod check;
 pub mod config;
-pub mod store;
 pub mod flows;
-pub mod mapping;
 pub mod hash;
-pub mod worker;
+pub mod mapping;
+pub mod store;
 pub mod triggers;
+pub mod worker;

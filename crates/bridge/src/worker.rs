@@ -67,8 +67,8 @@ use zoho::Client;
 
 use crate::{
     flows::{Flow, RunSettings, execute},
-    triggers::Clock,
     store::{Failure, Finish, Job, JobResult, JobStatus, JobWatch, Store, StoreError, StoreResult},
+    triggers::Clock,
 };
 
 /// Most results stored in one transaction.

@@ -6,8 +6,12 @@
 use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
 use bridge::{
-    flows::{Flow, RunSettings, catalog_sync::{self, CRM_ID_FIELD, CatalogSync, custom_field}, execute, outcome_pending},
-    store::{Finish, Inserted, JobResult, JobStatus, SqliteStore, Source, Store},
+    flows::{
+        Flow, RunSettings,
+        catalog_sync::{self, CRM_ID_FIELD, CatalogSync, custom_field},
+        execute, outcome_pending,
+    },
+    store::{Finish, Inserted, JobResult, JobStatus, Source, SqliteStore, Store},
     worker::{Backoff, RunStats, Worker, WorkerConfig},
 };
 use futures_util::TryStreamExt;
@@ -44,11 +48,7 @@ async fn setup(faults: FaultConfig) -> Setup {
     config.faults = faults;
     let emulator = Emulator::start(config, 0).await.expect("emulator");
     let connection = Connection::from_emulator(&emulator.url()).await.expect("credentials");
-    let client = Client::builder(connection)
-        .budget(BudgetConfig::unlimited())
-        .budget_registry(BudgetRegistry::new())
-        .build()
-        .expect("client");
+    let client = Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().expect("client");
     let dir = std::env::temp_dir().join(format!("bridge-flows-{}-{}", std::process::id(), fastrand_id()));
     std::fs::create_dir_all(&dir).unwrap();
     let store = SqliteStore::open(dir.join("store.db")).await.expect("store");
@@ -159,7 +159,11 @@ async fn a_product_becomes_one_item_and_a_repeated_event_is_skipped_as_unchanged
     assert_eq!(items(&s.client).await.len(), 1);
 
     // A real change is written, as an update through the link.
-    s.client.crm().update("Products", &[Product { id: Some(id.clone()), unit_price: Some("13".parse().unwrap()), ..Product::default() }], &WriteOptions::no_triggers()).await.unwrap();
+    s.client
+        .crm()
+        .update("Products", &[Product { id: Some(id.clone()), unit_price: Some("13".parse().unwrap()), ..Product::default() }], &WriteOptions::no_triggers())
+        .await
+        .unwrap();
     enqueue(&s.store, id, "crm:Products:w1:3").await;
     let stats = worker(&s, "w1").run_until_idle().await.unwrap();
     assert_eq!(stats.done, 1);
@@ -196,7 +200,11 @@ async fn a_poisoned_record_is_dead_lettered_with_zohos_message_and_replays_once_
     // Fix the data in CRM, replay: the item is created.
     s.client
         .crm()
-        .update("Products", &[Product { id: Some(ids[3].clone()), unit_price: Some("7.25".parse().unwrap()), ..Product::default() }], &WriteOptions::no_triggers())
+        .update(
+            "Products",
+            &[Product { id: Some(ids[3].clone()), unit_price: Some("7.25".parse().unwrap()), ..Product::default() }],
+            &WriteOptions::no_triggers(),
+        )
         .await
         .unwrap();
     s.store.replay(dead[0].id, bridge::flows::now_ms()).await.unwrap();
@@ -339,7 +347,12 @@ async fn a_result_breaking_a_store_constraint_is_dead_lettered_with_its_audit() 
     let item = s
         .client
         .books()
-        .create_item(&zoho::books::models::Item { name: Some("Hand made".into()), sku: Some("CL-1".into()), rate: Some("1".parse().unwrap()), ..Default::default() })
+        .create_item(&zoho::books::models::Item {
+            name: Some("Hand made".into()),
+            sku: Some("CL-1".into()),
+            rate: Some("1".parse().unwrap()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     let item_id = item.item_id.unwrap();
@@ -355,7 +368,10 @@ async fn a_result_breaking_a_store_constraint_is_dead_lettered_with_its_audit() 
         crm_hash: None,
         updated_ms: 0,
     };
-    s.store.finish(claimed[0].id, "setup", &Finish::Done { outcome: "setup".into(), links: vec![link], snapshot: None, audit: vec![] }, bridge::flows::now_ms()).await.unwrap();
+    s.store
+        .finish(claimed[0].id, "setup", &Finish::Done { outcome: "setup".into(), links: vec![link], snapshot: None, audit: vec![] }, bridge::flows::now_ms())
+        .await
+        .unwrap();
 
     // Product A has that SKU: the flow adopts the item (an update in Books), but its link
     // cannot be stored. Product B is fine.
@@ -414,7 +430,12 @@ async fn a_flow_decides_on_transitions_from_the_snapshot_it_kept() {
     let ids = insert_products(&s.client, &[product("Switch", "T-1", "1")]).await;
     let record = bridge::store::RecordRef::crm("Products", &ids[0]);
     let job = bridge::store::NewJob::for_record("became_inactive", &record);
-    let worker = Worker::new(s.store.clone(), vec![Arc::new(BecameInactive)], s.client.clone(), WorkerConfig { poll_interval: Duration::from_millis(20), ..WorkerConfig::new("w") });
+    let worker = Worker::new(
+        s.store.clone(),
+        vec![Arc::new(BecameInactive)],
+        s.client.clone(),
+        WorkerConfig { poll_interval: Duration::from_millis(20), ..WorkerConfig::new("w") },
+    );
     let outcomes = |store: SqliteStore| async move {
         let mut all = store.jobs_with_status(JobStatus::Done, 10).await.unwrap();
         all.extend(store.jobs_with_status(JobStatus::Skipped, 10).await.unwrap());
@@ -427,7 +448,11 @@ async fn a_flow_decides_on_transitions_from_the_snapshot_it_kept() {
     worker.run_until_idle().await.unwrap();
     s.store.add_event(&event(2), std::slice::from_ref(&job), bridge::flows::now_ms()).await.unwrap();
     worker.run_until_idle().await.unwrap();
-    s.client.crm().update("Products", &[Product { id: Some(ids[0].clone()), active: Some(false), ..Product::default() }], &WriteOptions::no_triggers()).await.unwrap();
+    s.client
+        .crm()
+        .update("Products", &[Product { id: Some(ids[0].clone()), active: Some(false), ..Product::default() }], &WriteOptions::no_triggers())
+        .await
+        .unwrap();
     s.store.add_event(&event(3), std::slice::from_ref(&job), bridge::flows::now_ms()).await.unwrap();
     worker.run_until_idle().await.unwrap();
     assert_eq!(outcomes(s.store.clone()).await, ["no transition (None -> Some(true))", "no transition (Some(true) -> Some(true))", "became inactive"]);

@@ -17,10 +17,7 @@ const URL_VAR: &str = "ZOHO_BRIDGE_TEST_POSTGRES_URL";
 const STALE_AFTER: Duration = Duration::from_secs(3600);
 
 fn now_nanos() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
 
 /// The admin URL with its database name replaced.
@@ -40,12 +37,8 @@ async fn drop_database(admin: &PgPool, name: &str) {
 
 /// Drops `bridge_test_<pid>_<nanos>` databases created more than an hour ago.
 async fn drop_stale(admin: &PgPool) {
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT datname FROM pg_database WHERE datname LIKE 'bridge\\_test\\_%'",
-    )
-    .fetch_all(admin)
-    .await
-    .expect("list test databases");
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'bridge\\_test\\_%'").fetch_all(admin).await.expect("list test databases");
     let cutoff = now_nanos().saturating_sub(STALE_AFTER.as_nanos());
     for name in names {
         let created = name.rsplit('_').next().and_then(|n| n.parse::<u128>().ok());
@@ -71,35 +64,19 @@ where
         .acquire_timeout(Duration::from_secs(10))
         .connect(&admin_url)
         .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "{URL_VAR} is set but PostgreSQL is unreachable: {}",
-                bridge::store::redact_message(&e.to_string(), &admin_url)
-            )
-        });
+        .unwrap_or_else(|e| panic!("{URL_VAR} is set but PostgreSQL is unreachable: {}", bridge::store::redact_message(&e.to_string(), &admin_url)));
     drop_stale(&admin).await;
     let name = format!("bridge_test_{}_{}", std::process::id(), now_nanos());
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&admin)
-        .await
-        .expect("create test database");
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&admin).await.expect("create test database");
     let url = url_for(&admin_url, &name);
-    let outcome =
-        match PgStore::connect(&url).await {
-            Ok(store) => {
-                let outcome = tokio::spawn(body(store.clone(), url)).await;
-                store.close().await;
-                outcome.map_err(|e| {
-                    if e.is_panic() {
-                        e.into_panic()
-                    } else {
-                        Box::new(e.to_string())
-                    }
-                })
-            }
-            Err(e) => Err(Box::new(format!("connect to the test database: {e}"))
-                as Box<dyn std::any::Any + Send>),
-        };
+    let outcome = match PgStore::connect(&url).await {
+        Ok(store) => {
+            let outcome = tokio::spawn(body(store.clone(), url)).await;
+            store.close().await;
+            outcome.map_err(|e| if e.is_panic() { e.into_panic() } else { Box::new(e.to_string()) })
+        }
+        Err(e) => Err(Box::new(format!("connect to the test database: {e}")) as Box<dyn std::any::Any + Send>),
+    };
     drop_database(&admin, &name).await;
     admin.close().await;
     if let Err(panic) = outcome {
@@ -125,9 +102,7 @@ async fn any_store_picks_postgres_by_scheme() {
     with_pg(|store, url| async move {
         drop(store);
         let other_spelling = url.replacen("postgres://", "postgresql://", 1);
-        let any = AnyStore::connect(&other_spelling)
-            .await
-            .expect("connect through AnyStore");
+        let any = AnyStore::connect(&other_spelling).await.expect("connect through AnyStore");
         assert!(matches!(any, AnyStore::Postgres(_)));
         store_suite::approvals(any.clone()).await;
         any.close().await;
@@ -158,20 +133,13 @@ async fn migration_keeps_the_links_and_jobs_of_a_version_3_store() {
 async fn connection_errors_do_not_leak_the_password() {
     // Port 1 refuses at once; no server needed.
     let url = "postgres://bridge:hunter2-secret@127.0.0.1:1/bridge?connect_timeout=2";
-    let err = PgStore::connect(url)
-        .await
-        .expect_err("nothing listens on port 1");
+    let err = PgStore::connect(url).await.expect_err("nothing listens on port 1");
     let message = err.to_string();
     eprintln!("the error reads: {message}");
     assert!(matches!(err, StoreError::Database(_)), "{err:?}");
     assert!(!message.contains("hunter2-secret"), "{message}");
-    assert!(
-        message.contains("127.0.0.1"),
-        "the message should say where: {message}"
-    );
-    let any = AnyStore::connect(url)
-        .await
-        .expect_err("nothing listens on port 1");
+    assert!(message.contains("127.0.0.1"), "the message should say where: {message}");
+    let any = AnyStore::connect(url).await.expect_err("nothing listens on port 1");
     assert!(!any.to_string().contains("hunter2-secret"));
 }
 
@@ -207,9 +175,8 @@ async fn the_store_vacuums_and_analyzes_its_tables() {
         // (vacuums, analyzes) of jobs, links, audit, events.
         let counts = "SELECT relname::text, vacuum_count + autovacuum_count, analyze_count + autoanalyze_count \
                       FROM pg_stat_user_tables WHERE relname IN ('jobs', 'links', 'audit', 'events') ORDER BY relname";
-        let done = |seen: &[(String, i64, i64)]| {
-            seen.len() == 4 && seen.iter().all(|(table, vacuums, analyzes)| *analyzes > 0 && (table == "events" || *vacuums > 0))
-        };
+        let done =
+            |seen: &[(String, i64, i64)]| seen.len() == 4 && seen.iter().all(|(table, vacuums, analyzes)| *analyzes > 0 && (table == "events" || *vacuums > 0));
         let mut seen: Vec<(String, i64, i64)> = Vec::new();
         for _ in 0..100 {
             seen = sqlx::query_as(counts).fetch_all(&stats).await.expect("pg_stat_user_tables");
@@ -229,10 +196,12 @@ async fn the_store_vacuums_and_analyzes_its_tables() {
 /// Enqueues, claims and stores as done `n` jobs, the `i`-th linking product `i` and
 /// carrying one audited write stored before it was sent (as a flow's `WriteLog` does).
 async fn done_jobs_with_links_and_audit(store: &PgStore, round: &str, n: usize) {
-    let page: Vec<_> = (0..n).map(|i| {
-        let record = format!("{round}{i}");
-        (store_suite::event(&record, 1), vec![store_suite::job(&record)])
-    }).collect();
+    let page: Vec<_> = (0..n)
+        .map(|i| {
+            let record = format!("{round}{i}");
+            (store_suite::event(&record, 1), vec![store_suite::job(&record)])
+        })
+        .collect();
     store.add_events(&page, 1).await.expect("add_events");
     let jobs = store.claim("w", 2, 60_000, n as u32).await.expect("claim");
     assert_eq!(jobs.len(), n);

@@ -13,15 +13,8 @@ struct TempDir(PathBuf);
 impl TempDir {
     fn new() -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "bridge-store-test-{}-{nanos}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!("bridge-store-test-{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
         std::fs::create_dir_all(&dir).expect("create temp dir");
         TempDir(dir)
     }
@@ -54,10 +47,7 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
     let dir = TempDir::new();
     let path = dir.0.join("bridge.db");
     let store = SqliteStore::open(&path).await.expect("open");
-    store
-        .add_event(&store_suite::event("1", 1), &[store_suite::job("1")], 0)
-        .await
-        .expect("add");
+    store.add_event(&store_suite::event("1", 1), &[store_suite::job("1")], 0).await.expect("add");
     store.close().await;
     let store = SqliteStore::open(&path).await.expect("reopen");
     assert_eq!(store.job_counts().await.expect("counts").len(), 1);
@@ -67,9 +57,7 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_store_picks_sqlite_from_a_path_or_url() {
     let dir = TempDir::new();
-    let by_path = AnyStore::connect(dir.0.join("a.db").to_str().expect("utf-8 path"))
-        .await
-        .expect("path");
+    let by_path = AnyStore::connect(dir.0.join("a.db").to_str().expect("utf-8 path")).await.expect("path");
     assert!(matches!(by_path, AnyStore::Sqlite(_)));
     store_suite::per_key_ordering(by_path.clone()).await;
     by_path.close().await;

@@ -177,10 +177,7 @@ async fn channel_keeper_registers_renews_and_recreates() {
     let crm = env.client.crm();
     let expiry = || async {
         let live = crm.list_notifications().await.expect("list");
-        live.iter()
-            .find(|w| w["channel_id"] == "1000000001")
-            .and_then(|w| w["channel_expiry"].as_str())
-            .and_then(bridge::triggers::events::parse_time)
+        live.iter().find(|w| w["channel_id"] == "1000000001").and_then(|w| w["channel_expiry"].as_str()).and_then(bridge::triggers::events::parse_time)
     };
 
     let report = keeper.run_once().await.expect("keeper");
@@ -208,7 +205,14 @@ async fn channel_keeper_registers_renews_and_recreates() {
     let id = r[0].id().expect("id").to_string();
     let store = env.store.clone();
     let key = format!("crm:Products:{id}");
-    assert!(eventually(10, || { let (store, key) = (store.clone(), key.clone()); async move { queued_keys(&store).await.contains(&key) } }).await, "callback stored");
+    assert!(
+        eventually(10, || {
+            let (store, key) = (store.clone(), key.clone());
+            async move { queued_keys(&store).await.contains(&key) }
+        })
+        .await,
+        "callback stored"
+    );
 
     // Less than 20% of its life left: renewed.
     env.advance(3_600_000 * 85 / 100);

@@ -25,11 +25,17 @@ fn config() -> TriggerConfig {
     let mut c = TriggerConfig::new("test");
     c.webhooks.crm_workflow_secret = Some(SecretString::new("wf-secret"));
     c.webhooks.books_secret = Some(SecretString::new("books-secret"));
-    c.channels.watch.push(WatchConfig { channel_id: "1000".into(), events: vec!["Deals.all".into()], token: Some(SecretString::new("chan-token")), token_env: None });
-    c.routes = Routes::default()
-        .with(System::Crm, "Deals", &["deal_to_invoice"])
-        .with(System::Books, "invoices", &["overdue_to_task"])
-        .with(System::Books, "items", &["catalog_sync"]);
+    c.channels.watch.push(WatchConfig {
+        channel_id: "1000".into(),
+        events: vec!["Deals.all".into()],
+        token: Some(SecretString::new("chan-token")),
+        token_env: None,
+    });
+    c.routes = Routes::default().with(System::Crm, "Deals", &["deal_to_invoice"]).with(System::Books, "invoices", &["overdue_to_task"]).with(
+        System::Books,
+        "items",
+        &["catalog_sync"],
+    );
     c
 }
 
@@ -167,7 +173,8 @@ async fn faulty_books_webhooks_plus_the_poller_give_every_change_once() {
     let books = env.client.books();
     let mut created = BTreeSet::new();
     for i in 0..N {
-        let item = zoho::books::models::Item { name: Some(format!("Widget {i}")), rate: Some(rust_decimal::Decimal::new(1000 + i as i64, 2)), ..Default::default() };
+        let item =
+            zoho::books::models::Item { name: Some(format!("Widget {i}")), rate: Some(rust_decimal::Decimal::new(1000 + i as i64, 2)), ..Default::default() };
         let item = books.create_item(&item).await.expect("item created");
         created.insert(format!("books:items:{}", item.item_id.expect("an id")));
     }
@@ -213,10 +220,15 @@ async fn faulty_books_webhooks_plus_the_poller_give_every_change_once() {
     let flow: Arc<dyn Flow> = Arc::new(Recorder { name: "catalog_sync", seen: seen.clone() });
     let worker = Worker::new(env.store.clone(), vec![flow], env.client.clone(), WorkerConfig::new("w"));
     assert_eq!(worker.run_until_idle().await.expect("run").done, N as u64);
-    let seen: BTreeSet<String> = seen.lock().unwrap().iter().map(|r: &RecordRef| {
-        assert_eq!((r.system, r.module.as_str()), (System::Books, "items"));
-        r.job_key()
-    }).collect();
+    let seen: BTreeSet<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r: &RecordRef| {
+            assert_eq!((r.system, r.module.as_str()), (System::Books, "items"));
+            r.job_key()
+        })
+        .collect();
     assert_eq!(seen, created, "every Books change ran its flow once");
 }
 

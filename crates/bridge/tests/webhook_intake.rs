@@ -34,16 +34,15 @@ async fn serve<S: Store>(store: S) -> (String, Arc<AtomicUsize>) {
     zoho_emulator::install_crypto_provider();
     let arrived = Arc::new(AtomicUsize::new(0));
     let counter = arrived.clone();
-    let app = router_with_clock(store, config(), ChannelTokens::new(), Clock::system()).layer(axum::middleware::from_fn(
-        move |request: Request, next: Next| {
+    let app =
+        router_with_clock(store, config(), ChannelTokens::new(), Clock::system()).layer(axum::middleware::from_fn(move |request: Request, next: Next| {
             let counter = counter.clone();
             async move {
                 counter.fetch_add(1, Ordering::SeqCst);
                 let response: Response = next.run(request).await;
                 response
             }
-        },
-    ));
+        }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -67,7 +66,8 @@ async fn dedup_key<S: Store>(store: &S, id: &str) -> Option<String> {
 /// Posts `body(id)`; answers (status, JSON body, whether the probe had committed the
 /// event when the answer arrived).
 async fn deliver<S: Store>(http: reqwest::Client, url: String, store: Probe<S>, id: String) -> (u16, Value, bool) {
-    let response = http.post(url).header("x-zoho-bridge-secret", SECRET).header("content-type", "application/json").body(body(&id)).send().await.expect("answer");
+    let response =
+        http.post(url).header("x-zoho-bridge-secret", SECRET).header("content-type", "application/json").body(body(&id)).send().await.expect("answer");
     // Read what was committed the moment the answer is in, before anything else runs.
     let stored = dedup_key(&store.inner, &id).await.is_some_and(|key| store.committed(&key));
     let status = response.status().as_u16();

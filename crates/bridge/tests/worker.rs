@@ -59,10 +59,7 @@ async fn an_idle_worker_is_woken_by_an_enqueue() {
     assert!(eventually(10, || async { store.calls("claim") >= 1 }).await);
     for round in 1..=3 {
         enqueue(&store.inner, &[&format!("p{round}")]).await;
-        assert!(
-            eventually(10, || async { count(&store.inner, JobStatus::Done).await == round }).await,
-            "round {round}: the enqueue did not wake the worker"
-        );
+        assert!(eventually(10, || async { count(&store.inner, JobStatus::Done).await == round }).await, "round {round}: the enqueue did not wake the worker");
     }
     drop(stop);
     let stats = task.await.expect("worker task");
@@ -78,11 +75,7 @@ async fn a_retry_is_run_when_it_is_due_and_a_records_next_job_when_the_first_is_
     // Two jobs of one record: the second may run only once the first has ended, which
     // (failing first, retried after 50–100 ms) takes two runs.
     enqueue(&store, &["same", "same"]).await;
-    assert!(
-        eventually(10, || async { count(&store, JobStatus::Done).await == 2 }).await,
-        "runs so far: {:?}",
-        flow.runs()
-    );
+    assert!(eventually(10, || async { count(&store, JobStatus::Done).await == 2 }).await, "runs so far: {:?}", flow.runs());
     let ids: Vec<i64> = flow.runs().iter().map(|(id, _)| *id).collect();
     assert_eq!(ids.len(), 4, "each job failed once, then was done: {ids:?}");
     assert!(ids[0] == ids[1] && ids[2] == ids[3] && ids[0] < ids[2], "in per-record order: {ids:?}");
@@ -106,11 +99,7 @@ async fn a_free_slot_is_refilled_at_once() {
         // One run ends: one slot frees, and the next job starts in it (three slots
         // still busy, so a worker refilling at half-empty would wait).
         gate.add_permits(1);
-        assert!(
-            eventually(10, || async { flow.started() == started }).await,
-            "the freed slot was not refilled: {} started",
-            flow.started()
-        );
+        assert!(eventually(10, || async { flow.started() == started }).await, "the freed slot was not refilled: {} started", flow.started());
     }
     gate.add_permits(4);
     assert!(eventually(10, || async { count(&store, JobStatus::Done).await == 8 }).await);

@@ -11,10 +11,10 @@ use std::{
 
 use std::str::FromStr;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{Context, anyhow, bail};
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
-use zoho_emulator::{testkit, Emulator, EmulatorConfig};
+use serde_json::{Value, json};
+use zoho_emulator::{Emulator, EmulatorConfig, testkit};
 
 /// What the walk-through saw, step by step.
 #[derive(Debug, Clone, Default)]
@@ -165,9 +165,7 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
     }
     let mut page = 1;
     loop {
-        let (status, body) = api
-            .call(Method::GET, &format!("/crm/v8/Contacts?fields=Last_Name,Email&per_page=100&page={page}"), None)
-            .await?;
+        let (status, body) = api.call(Method::GET, &format!("/crm/v8/Contacts?fields=Last_Name,Email&per_page=100&page={page}"), None).await?;
         if status == 204 {
             break;
         }
@@ -201,9 +199,7 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
         .and_then(|t| t.iter().find(|t| decimal(&t["tax_percentage"]) == Some(Decimal::TEN)))
         .ok_or_else(|| anyhow!("no 10% tax in {taxes}"))?;
     let tax_id = text(&tax["tax_id"]);
-    let customer = api
-        .ok(Method::POST, "/books/v3/contacts", Some(json!({"contact_name": "Walkthrough Traders Ltd", "contact_type": "customer"})))
-        .await?;
+    let customer = api.ok(Method::POST, "/books/v3/contacts", Some(json!({"contact_name": "Walkthrough Traders Ltd", "contact_type": "customer"}))).await?;
     let customer_id = text(&customer["contact"]["contact_id"]);
     let a = api
         .ok(
@@ -220,7 +216,16 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
         .await?;
     let a = &a["invoice"];
     seen.item_level = (text(&a["sub_total"]), text(&a["tax_total"]), text(&a["total"]));
-    say(verbose, format!("4a. invoice {} with line discounts: sub_total {}, tax {}, total {}", text(&a["invoice_number"]), seen.item_level.0, seen.item_level.1, seen.item_level.2));
+    say(
+        verbose,
+        format!(
+            "4a. invoice {} with line discounts: sub_total {}, tax {}, total {}",
+            text(&a["invoice_number"]),
+            seen.item_level.0,
+            seen.item_level.1,
+            seen.item_level.2
+        ),
+    );
     let b = api
         .ok(
             Method::POST,
@@ -237,7 +242,17 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
         .await?;
     let b = &b["invoice"];
     seen.entity_level = (text(&b["sub_total"]), text(&b["discount_total"]), text(&b["tax_total"]), text(&b["total"]));
-    say(verbose, format!("4b. invoice {} with a 5% discount before tax: sub_total {}, discount {}, tax {}, total {}", text(&b["invoice_number"]), seen.entity_level.0, seen.entity_level.1, seen.entity_level.2, seen.entity_level.3));
+    say(
+        verbose,
+        format!(
+            "4b. invoice {} with a 5% discount before tax: sub_total {}, discount {}, tax {}, total {}",
+            text(&b["invoice_number"]),
+            seen.entity_level.0,
+            seen.entity_level.1,
+            seen.entity_level.2,
+            seen.entity_level.3
+        ),
+    );
 
     // 5. Payments: partially paid, then paid.
     let a_id = text(&a["invoice_id"]);
@@ -315,11 +330,7 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
 
     // 8. Spend the Books per-minute budget until Books answers 429.
     for n in 0..1000 {
-        let resp = http
-            .get(format!("{base}/books/v3/invoices?organization_id={}&per_page=1", api.org))
-            .header("Authorization", &api.auth)
-            .send()
-            .await?;
+        let resp = http.get(format!("{base}/books/v3/invoices?organization_id={}&per_page=1", api.org)).header("Authorization", &api.auth).send().await?;
         if resp.status() == 429 {
             let reset = resp.headers().get("X-Rate-Limit-Reset").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             seen.throttled = (n, reset);
@@ -356,7 +367,8 @@ async fn engine(base: &str, store_path: &mut String, sample: &mut (String, Strin
     // ago, so let their second pass.
     tokio::time::sleep(Duration::from_millis(1_005 - bridge::flows::now_ms().rem_euclid(1_000) as u64)).await;
     let first = poller.poll_once(stream).await.context("polling CRM Products")?;
-    let worker = Worker::new(store.clone(), flows::all(), client, WorkerConfig { poll_interval: Duration::from_millis(50), ..WorkerConfig::new("demo-worker") });
+    let worker =
+        Worker::new(store.clone(), flows::all(), client, WorkerConfig { poll_interval: Duration::from_millis(50), ..WorkerConfig::new("demo-worker") });
     let stats = worker.run_until_idle().await?;
     let links = store.links("default", "product_item").await?;
     if let Some(link) = links.first() {

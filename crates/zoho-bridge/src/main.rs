@@ -118,24 +118,19 @@ async fn run_emulator(args: EmulatorArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.faults {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        config.faults = serde_json::from_str::<FaultConfig>(&text).map_err(|e| {
-            anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.line(), e.column(), e)
-        })?;
+        config.faults = serde_json::from_str::<FaultConfig>(&text).map_err(|e| anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.line(), e.column(), e))?;
     }
     let world = match &args.state {
         Some(path) if path.exists() => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let world: World = serde_json::from_str(&text).map_err(|e| {
-                anyhow::anyhow!("{}:{}:{}: not an emulator state file: {}", path.display(), e.line(), e.column(), e)
-            })?;
+            let world: World = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}:{}:{}: not an emulator state file: {}", path.display(), e.line(), e.column(), e))?;
             tracing::info!(file = %path.display(), "restored emulator state");
             world
         }
         _ => zoho_emulator::build_world(&config),
     };
-    let emulator = Emulator::start_with_world(config, world, args.port)
-        .await
-        .with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
+    let emulator = Emulator::start_with_world(config, world, args.port).await.with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
     println!("Zoho emulator listening on {}", emulator.url());
     println!("  credentials:  curl {}/__emulator/credentials", emulator.url());
     println!("  token:        POST {}/oauth/v2/token", emulator.url());

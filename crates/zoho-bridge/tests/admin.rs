@@ -49,7 +49,8 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
         ..Product::default()
     };
     let products = [product("Good", "ADM-1", Some("10")), product("Negative", "ADM-2", Some("-5")), product("Priceless", "ADM-3", None)];
-    let ids: Vec<String> = client.crm().insert("Products", &products, &WriteOptions::no_triggers()).await.unwrap().iter().map(|r| r.id().unwrap().to_string()).collect();
+    let ids: Vec<String> =
+        client.crm().insert("Products", &products, &WriteOptions::no_triggers()).await.unwrap().iter().map(|r| r.id().unwrap().to_string()).collect();
     for (n, id) in ids.iter().enumerate() {
         let event = catalog_sync::event("default", Source::Poller, id, &format!("adm-{n}"));
         store.add_event(&event, &[catalog_sync::job(id)], now_ms()).await.unwrap();

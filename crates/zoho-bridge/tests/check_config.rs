@@ -109,5 +109,8 @@ fn settings_serve_would_fail_on_are_refused_with_line_column_and_field() {
     fails_with(&check(&path, &[]), &format!("{}:1:1: zoho: the [zoho] section is missing", path.display()));
 
     let path = dir.0.join("missing.toml");
-    fails_with(&check(&path, &[]), &format!("cannot read the config file {}: No such file or directory: start from a copy of examples/zoho-bridge.toml", path.display()));
+    fails_with(
+        &check(&path, &[]),
+        &format!("cannot read the config file {}: No such file or directory: start from a copy of examples/zoho-bridge.toml", path.display()),
+    );
 }

@@ -11,7 +11,7 @@ use std::{path::PathBuf, process::Command, time::Duration};
 
 use bridge::{
     flows::catalog_sync,
-    store::{JobStatus, SqliteStore, Source, Store, StoreTokenCache},
+    store::{JobStatus, Source, SqliteStore, Store, StoreTokenCache},
     worker::{Worker, WorkerConfig},
 };
 use serde_json::Value;
@@ -96,11 +96,17 @@ async fn preview_says_what_a_run_would_do_and_changes_nothing() {
         .token_cache(std::sync::Arc::new(StoreTokenCache(store.clone())))
         .build()
         .expect("client");
-    let product = |name: &str, sku: &str| Product { product_name: Some(name.into()), product_code: Some(sku.into()), unit_price: Some("4".parse().unwrap()), ..Product::default() };
+    let product = |name: &str, sku: &str| Product {
+        product_name: Some(name.into()),
+        product_code: Some(sku.into()),
+        unit_price: Some("4".parse().unwrap()),
+        ..Product::default()
+    };
     let inserted = client.crm().insert("Products", &[product("Alpha", "PV-A"), product("Beta", "PV-B")], &WriteOptions::no_triggers()).await.expect("insert");
     let (a, b) = (inserted[0].id().unwrap().to_string(), inserted[1].id().unwrap().to_string());
     store.add_event(&catalog_sync::event("default", Source::Manual, &a, "a"), &[catalog_sync::job(&a)], bridge::flows::now_ms()).await.unwrap();
-    let worker = Worker::new(store.clone(), bridge::flows::all(), client.clone(), WorkerConfig { poll_interval: Duration::from_millis(20), ..WorkerConfig::new("w") });
+    let worker =
+        Worker::new(store.clone(), bridge::flows::all(), client.clone(), WorkerConfig { poll_interval: Duration::from_millis(20), ..WorkerConfig::new("w") });
     assert_eq!(worker.run_until_idle().await.unwrap().done, 1);
     let item_a = store.link_by_crm("default", "product_item", &a).await.unwrap().expect("A is linked").books_id;
     let changed = Product { id: Some(a.clone()), unit_price: Some("5".parse().unwrap()), ..Product::default() };
@@ -112,7 +118,12 @@ async fn preview_says_what_a_run_would_do_and_changes_nothing() {
         (state["crm"].clone(), state["books"].clone())
     };
     let stored = || async {
-        (store.job_counts().await.unwrap(), store.links("default", "product_item").await.unwrap(), store.audit_for_job(1).await.unwrap(), store.jobs_with_status(JobStatus::Done, 10).await.unwrap())
+        (
+            store.job_counts().await.unwrap(),
+            store.links("default", "product_item").await.unwrap(),
+            store.audit_for_job(1).await.unwrap(),
+            store.jobs_with_status(JobStatus::Done, 10).await.unwrap(),
+        )
     };
     let (emulator_before, store_before) = (data().await, stored().await);
 

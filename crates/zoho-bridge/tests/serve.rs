@@ -154,11 +154,7 @@ name = 'text(source.Product_Name) + " (" + source.Product_Code + ")"'
     let mut stdout = BufReader::new(child.0.stdout.take().expect("stdout"));
     let mut line = String::new();
     stdout.read_line(&mut line).expect("read");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+    let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
     let http = reqwest::Client::new();
     assert_eq!(http.get(format!("{base}/healthz")).send().await.expect("healthz").status(), 200);
 
@@ -214,7 +210,8 @@ fn a_bad_config_fails_at_load_with_file_line_and_field() {
     let want = format!("{}:5:15: worker.concurrency: invalid type", config.display());
     assert!(stderr.contains(&want), "{stderr}");
 
-    std::fs::write(&config, "[zoho]\nemulator = \"http://127.0.0.1:1\"\n[[routes]]\nsystem = \"crm\"\nmodule = \"Deals\"\nflows = [\"deal_to_invoise\"]\n").unwrap();
+    std::fs::write(&config, "[zoho]\nemulator = \"http://127.0.0.1:1\"\n[[routes]]\nsystem = \"crm\"\nmodule = \"Deals\"\nflows = [\"deal_to_invoise\"]\n")
+        .unwrap();
     let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).arg("--check-config").output().expect("run");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);

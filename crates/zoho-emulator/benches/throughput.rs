@@ -9,18 +9,18 @@
 
 use std::{
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
-use zoho_emulator::{testkit, Emulator, EmulatorConfig};
+use zoho_emulator::{Emulator, EmulatorConfig, testkit};
 
 const CONNECTIONS: usize = 32;
 const SECONDS: u64 = 5;
@@ -57,11 +57,7 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Re
     };
     let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
     let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
+    let length: usize = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
     while buf.len() < header_end + length {
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
@@ -158,18 +154,9 @@ fn main() {
         });
         let calls = [
             Call { name: "CRM get record by id", raw: request("GET", &format!("/crm/v8/Deals/{deal_id}"), &token, None) },
-            Call {
-                name: "CRM list (10 records, 3 fields)",
-                raw: request("GET", "/crm/v8/Deals?fields=Deal_Name,Stage,Amount&per_page=10", &token, None),
-            },
-            Call {
-                name: "CRM list (200 records, 3 fields)",
-                raw: request("GET", "/crm/v8/Deals?fields=Deal_Name,Stage,Amount&per_page=200", &token, None),
-            },
-            Call {
-                name: "Books invoice create",
-                raw: request("POST", &format!("/books/v3/invoices?organization_id={org}"), &token, Some(&invoice)),
-            },
+            Call { name: "CRM list (10 records, 3 fields)", raw: request("GET", "/crm/v8/Deals?fields=Deal_Name,Stage,Amount&per_page=10", &token, None) },
+            Call { name: "CRM list (200 records, 3 fields)", raw: request("GET", "/crm/v8/Deals?fields=Deal_Name,Stage,Amount&per_page=200", &token, None) },
+            Call { name: "Books invoice create", raw: request("POST", &format!("/books/v3/invoices?organization_id={org}"), &token, Some(&invoice)) },
         ];
         println!("emulator throughput on loopback ({} connections, {} s per call)", CONNECTIONS, SECONDS);
         for call in calls {

@@ -9,11 +9,11 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use axum::{
+    Json,
     body::Bytes,
     extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
-    Json,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -102,20 +102,8 @@ impl AccountsData {
         let client_id = format!("1000.{}", hex(&mut rng, 30).to_uppercase());
         let client_secret = hex(&mut rng, 42);
         let refresh = format!("1000.{}.{}", hex(&mut rng, 32), hex(&mut rng, 32));
-        let mut data = AccountsData {
-            clients: vec![Client { client_id: client_id.clone(), client_secret }],
-            rng: Some(rng),
-            ..Default::default()
-        };
-        data.refresh_tokens.insert(
-            refresh,
-            RefreshToken {
-                client_id,
-                scope: FULL_SCOPE.into(),
-                requests: VecDeque::new(),
-                live: VecDeque::new(),
-            },
-        );
+        let mut data = AccountsData { clients: vec![Client { client_id: client_id.clone(), client_secret }], rng: Some(rng), ..Default::default() };
+        data.refresh_tokens.insert(refresh, RefreshToken { client_id, scope: FULL_SCOPE.into(), requests: VecDeque::new(), live: VecDeque::new() });
         data
     }
 
@@ -126,11 +114,7 @@ impl AccountsData {
     /// The seeded client and its first refresh token.
     pub fn primary(&self) -> Option<(&Client, &str)> {
         let client = self.clients.first()?;
-        let token = self
-            .refresh_tokens
-            .iter()
-            .find(|(_, t)| t.client_id == client.client_id)
-            .map(|(k, _)| k.as_str())?;
+        let token = self.refresh_tokens.iter().find(|(_, t)| t.client_id == client.client_id).map(|(k, _)| k.as_str())?;
         Some((client, token))
     }
 
@@ -138,10 +122,7 @@ impl AccountsData {
     pub fn new_grant_code(&mut self, scope: &str, now_ms: i64, valid_secs: i64) -> Option<String> {
         let client_id = self.clients.first()?.client_id.clone();
         let code = format!("1000.{}.{}", hex(self.rng(), 32), hex(self.rng(), 32));
-        self.grant_codes.insert(
-            code.clone(),
-            GrantCode { client_id, scope: scope.into(), expires_at_ms: now_ms + valid_secs * 1000 },
-        );
+        self.grant_codes.insert(code.clone(), GrantCode { client_id, scope: scope.into(), expires_at_ms: now_ms + valid_secs * 1000 });
         Some(code)
     }
 
@@ -172,10 +153,7 @@ impl AccountsData {
         }
         // Forget expired tokens so the table does not grow without bound.
         self.access_tokens.retain(|_, t| t.expires_at_ms > now_ms);
-        self.access_tokens.insert(
-            token.clone(),
-            AccessToken { refresh_token: refresh.into(), scope, expires_at_ms: now_ms + ttl_secs * 1000 },
-        );
+        self.access_tokens.insert(token.clone(), AccessToken { refresh_token: refresh.into(), scope, expires_at_ms: now_ms + ttl_secs * 1000 });
         token
     }
 }
@@ -195,11 +173,7 @@ fn oauth_error(error: &str) -> Response {
 }
 
 /// `POST /oauth/v2/token`: parameters in the query string or a form body.
-pub async fn token(
-    State(state): State<AppState>,
-    Query(mut params): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
+pub async fn token(State(state): State<AppState>, Query(mut params): Query<HashMap<String, String>>, body: Bytes) -> Response {
     if let Ok(form) = serde_urlencoded_pairs(&body) {
         params.extend(form);
     }
@@ -263,15 +237,9 @@ pub async fn token(
                 return oauth_error("invalid_code");
             }
             let refresh = format!("1000.{}.{}", hex(accounts.rng(), 32), hex(accounts.rng(), 32));
-            accounts.refresh_tokens.insert(
-                refresh.clone(),
-                RefreshToken {
-                    client_id,
-                    scope: grant.scope.clone(),
-                    requests: VecDeque::from([now]),
-                    live: VecDeque::new(),
-                },
-            );
+            accounts
+                .refresh_tokens
+                .insert(refresh.clone(), RefreshToken { client_id, scope: grant.scope.clone(), requests: VecDeque::from([now]), live: VecDeque::new() });
             let token = accounts.mint(&refresh, now, cfg.token_ttl_secs, cfg.max_live_tokens);
             Json(json!({
                 "access_token": token,
@@ -288,10 +256,7 @@ pub async fn token(
 }
 
 /// `POST /oauth/v2/token/revoke?token=<refresh token>`: revokes it and its access tokens.
-pub async fn revoke(
-    State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
+pub async fn revoke(State(state): State<AppState>, Query(params): Query<HashMap<String, String>>) -> Response {
     let mut world = state.world();
     let accounts = &mut world.accounts;
     let token = params.get("token").map(String::as_str).unwrap_or("");

@@ -6,7 +6,7 @@
 
 use axum::{
     extract::{Request, State},
-    http::{header, Method, StatusCode},
+    http::{Method, StatusCode, header},
     middleware::Next,
     response::Response,
 };
@@ -72,11 +72,7 @@ pub fn books_scopes(method: &Method, path: &str) -> Vec<String> {
         _ => "settings",
     };
     let op = operation(method);
-    vec![
-        "ZohoBooks.fullaccess.all".into(),
-        format!("ZohoBooks.{area}.ALL"),
-        format!("ZohoBooks.{area}.{op}"),
-    ]
+    vec!["ZohoBooks.fullaccess.all".into(), format!("ZohoBooks.{area}.ALL"), format!("ZohoBooks.{area}.{op}")]
 }
 
 /// Middleware for `/crm/v8`.
@@ -84,12 +80,7 @@ pub async fn crm(State(state): State<AppState>, req: Request, next: Next) -> Res
     if let Some(host) = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()) {
         let host = host.to_ascii_lowercase();
         if host.contains("zoho") && !host.contains("zohoapis") {
-            return crm_error(
-                StatusCode::BAD_REQUEST,
-                "INVALID_HOST",
-                "the host name is invalid; use the zohoapis domain",
-                json!({}),
-            );
+            return crm_error(StatusCode::BAD_REQUEST, "INVALID_HOST", "the host name is invalid; use the zohoapis domain", json!({}));
         }
     }
     let Some(token) = bearer(&req) else {
@@ -100,19 +91,14 @@ pub async fn crm(State(state): State<AppState>, req: Request, next: Next) -> Res
     let checked = state.world().accounts.check(token, now, &needs);
     match checked {
         Ok(()) => next.run(req).await,
-        Err(TokenProblem::Invalid) => {
-            crm_error(StatusCode::UNAUTHORIZED, "INVALID_TOKEN", "invalid oauth token", json!({}))
-        }
-        Err(TokenProblem::ScopeMismatch) => {
-            crm_error(StatusCode::UNAUTHORIZED, "OAUTH_SCOPE_MISMATCH", "Unauthorized", json!({}))
-        }
+        Err(TokenProblem::Invalid) => crm_error(StatusCode::UNAUTHORIZED, "INVALID_TOKEN", "invalid oauth token", json!({})),
+        Err(TokenProblem::ScopeMismatch) => crm_error(StatusCode::UNAUTHORIZED, "OAUTH_SCOPE_MISMATCH", "Unauthorized", json!({})),
     }
 }
 
 /// Middleware for `/books/v3`. Books answers every token problem with code 57.
 pub async fn books(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let unauthorized =
-        || books_error(StatusCode::UNAUTHORIZED, 57, "You are not authorized to perform this operation");
+    let unauthorized = || books_error(StatusCode::UNAUTHORIZED, 57, "You are not authorized to perform this operation");
     let Some(token) = bearer(&req) else {
         return unauthorized();
     };

@@ -19,17 +19,13 @@ pub struct Clock {
 impl Clock {
     /// A clock that starts at real time; timestamps are rendered at `utc_offset_minutes`.
     pub fn new(utc_offset_minutes: i32) -> Self {
-        Clock {
-            offset_ms: AtomicI64::new(0),
-            utc_offset: Offset::from_seconds(utc_offset_minutes * 60).unwrap_or(Offset::UTC),
-        }
+        Clock { offset_ms: AtomicI64::new(0), utc_offset: Offset::from_seconds(utc_offset_minutes * 60).unwrap_or(Offset::UTC) }
     }
 
     /// The emulated "now".
     pub fn now(&self) -> Timestamp {
         let real = Timestamp::now().as_millisecond();
-        Timestamp::from_millisecond(real + self.offset_ms.load(Ordering::Relaxed))
-            .unwrap_or(Timestamp::MAX)
+        Timestamp::from_millisecond(real + self.offset_ms.load(Ordering::Relaxed)).unwrap_or(Timestamp::MAX)
     }
 
     /// The emulated "now" in milliseconds since the Unix epoch.
@@ -65,16 +61,12 @@ impl Clock {
 
     /// CRM's date-time form: `2023-05-10T01:10:47-07:00` (colon in the offset).
     pub fn crm_datetime(&self, ts: Timestamp) -> String {
-        ts.to_zoned(self.utc_offset.to_time_zone())
-            .strftime("%Y-%m-%dT%H:%M:%S%:z")
-            .to_string()
+        ts.to_zoned(self.utc_offset.to_time_zone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
     }
 
     /// Books' timestamp form: `2013-11-18T02:17:40-0800` (no colon in the offset).
     pub fn books_datetime(&self, ts: Timestamp) -> String {
-        ts.to_zoned(self.utc_offset.to_time_zone())
-            .strftime("%Y-%m-%dT%H:%M:%S%z")
-            .to_string()
+        ts.to_zoned(self.utc_offset.to_time_zone()).strftime("%Y-%m-%dT%H:%M:%S%z").to_string()
     }
 
     /// The calendar date (`yyyy-mm-dd`) of `ts` in the org's offset.
@@ -94,9 +86,7 @@ pub fn parse_datetime(s: &str) -> Option<Timestamp> {
     if let Ok(ts) = s.parse::<Timestamp>() {
         return Some(ts);
     }
-    jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%z", s)
-        .ok()
-        .and_then(|t| t.to_timestamp().ok())
+    jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%z", s).ok().and_then(|t| t.to_timestamp().ok())
 }
 
 #[cfg(test)]

@@ -82,23 +82,13 @@ pub struct LimitsConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        LimitsConfig {
-            books_per_minute: Some(100),
-            books_per_day: Some(10_000),
-            crm_credits_per_day: Some(50_000),
-            crm_concurrency: Some(10),
-        }
+        LimitsConfig { books_per_minute: Some(100), books_per_day: Some(10_000), crm_credits_per_day: Some(50_000), crm_concurrency: Some(10) }
     }
 }
 
 impl LimitsConfig {
     /// No limits at all (benchmarks).
     pub fn unlimited() -> Self {
-        LimitsConfig {
-            books_per_minute: None,
-            books_per_day: None,
-            crm_credits_per_day: None,
-            crm_concurrency: None,
-        }
+        LimitsConfig { books_per_minute: None, books_per_day: None, crm_credits_per_day: None, crm_concurrency: None }
     }
 }

@@ -14,18 +14,21 @@
 //! - `GET|DELETE /stats`        calls per caller, API, method and route ([`crate::stats`])
 
 use axum::{
+    Json, Router,
     body::Bytes,
     extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::{delete, get, post},
-    Json, Router,
 };
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::{
-    accounts::FULL_SCOPE, clock::parse_datetime, config::LimitsConfig, faults::FaultConfig,
+    accounts::FULL_SCOPE,
+    clock::parse_datetime,
+    config::LimitsConfig,
+    faults::FaultConfig,
     state::{AppState, World},
     webhooks::BooksWebhook,
 };

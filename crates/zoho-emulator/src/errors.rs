@@ -6,19 +6,15 @@
 //! client never sees an axum default error or a bare 500.
 
 use axum::{
+    Json,
     http::StatusCode,
     response::{IntoResponse, Response},
-    Json,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// A CRM request-level error (no `data` wrapper).
 pub fn crm_error(status: StatusCode, code: &str, message: &str, details: Value) -> Response {
-    (
-        status,
-        Json(json!({"code": code, "details": details, "message": message, "status": "error"})),
-    )
-        .into_response()
+    (status, Json(json!({"code": code, "details": details, "message": message, "status": "error"}))).into_response()
 }
 
 /// A Books error: numeric `code` and `message`.

@@ -11,8 +11,8 @@
 
 use std::{
     sync::{
-        atomic::{AtomicBool, Ordering},
         Mutex,
+        atomic::{AtomicBool, Ordering},
     },
     time::Duration,
 };
@@ -143,10 +143,8 @@ impl Faults {
     pub fn decide(&self, method: &str, path: &str) -> (u64, Action) {
         let mut guard = self.lock();
         let (config, rng) = &mut *guard;
-        let Some(rule) = config.rules.iter().find(|r| {
-            path.starts_with(&r.path_prefix)
-                && r.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
-        }) else {
+        let Some(rule) = config.rules.iter().find(|r| path.starts_with(&r.path_prefix) && r.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method)))
+        else {
             return (0, Action::Pass);
         };
         let action = if rng.chance(rule.error_rate) && !rule.error_statuses.is_empty() {
@@ -202,10 +200,7 @@ struct FailingBody;
 
 impl futures_core::Stream for FailingBody {
     type Item = Result<Bytes, std::io::Error>;
-    fn poll_next(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
+    fn poll_next(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
         std::task::Poll::Ready(Some(Err(std::io::Error::other("fault injection: connection dropped"))))
     }
 }
@@ -232,11 +227,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     // Inside a nested router the URI has lost its `/crm/v8` or `/books/v3` prefix; rules
     // are written against the full path.
-    let path = req
-        .extensions()
-        .get::<axum::extract::OriginalUri>()
-        .map(|u| u.path().to_string())
-        .unwrap_or_else(|| req.uri().path().to_string());
+    let path = req.extensions().get::<axum::extract::OriginalUri>().map(|u| u.path().to_string()).unwrap_or_else(|| req.uri().path().to_string());
     let (latency, action) = state.faults.decide(req.method().as_str(), &path);
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -263,12 +254,7 @@ mod tests {
     #[test]
     fn decisions_are_deterministic_and_match_rules() {
         let config = FaultConfig {
-            rules: vec![FaultRule {
-                path_prefix: "/books".into(),
-                method: Some("POST".into()),
-                error_rate: 0.5,
-                ..FaultRule::default()
-            }],
+            rules: vec![FaultRule { path_prefix: "/books".into(), method: Some("POST".into()), error_rate: 0.5, ..FaultRule::default() }],
             ..FaultConfig::default()
         };
         let a = Faults::new(config.clone(), 3);

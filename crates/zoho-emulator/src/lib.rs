@@ -37,7 +37,7 @@ pub mod webhooks;
 
 use std::{net::SocketAddr, time::Duration};
 
-use axum::{middleware, routing::post, Router};
+use axum::{Router, middleware, routing::post};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use config::{EmulatorConfig, LimitsConfig};
@@ -94,12 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/v2/token/revoke", post(accounts::revoke))
         .layer(faults())
         .layer(stats("accounts"));
-    Router::new()
-        .merge(accounts)
-        .nest("/crm/v8", crm)
-        .nest("/books/v3", books)
-        .nest("/__emulator", control::router())
-        .with_state(state)
+    Router::new().merge(accounts).nest("/crm/v8", crm).nest("/books/v3", books).nest("/__emulator", control::router()).with_state(state)
 }
 
 /// Runs the periodic work: invoices going overdue, notification channels expiring.

@@ -12,8 +12,8 @@
 use std::{
     collections::{HashMap, VecDeque},
     sync::{
-        atomic::{AtomicU32, Ordering},
         Mutex,
+        atomic::{AtomicU32, Ordering},
     },
 };
 
@@ -84,11 +84,7 @@ pub struct Usage {
 impl Limiter {
     /// A limiter with these limits.
     pub fn new(config: LimitsConfig) -> Self {
-        Limiter {
-            config: Mutex::new(config),
-            counters: Mutex::new(Counters::default()),
-            crm_in_flight: AtomicU32::new(0),
-        }
+        Limiter { config: Mutex::new(config), counters: Mutex::new(Counters::default()), crm_in_flight: AtomicU32::new(0) }
     }
 
     /// Replaces the limits (counters are kept).
@@ -159,17 +155,18 @@ impl Limiter {
         }
         let per_minute = config.books_per_minute.unwrap_or(u32::MAX);
         if let Some(per_day) = config.books_per_day
-            && w.day_count >= per_day {
-                w.rejected += 1;
-                let day_reset = ((day + 1) * DAY_MS - now_ms + 999) / 1000;
-                let mut resp = books_error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    BOOKS_DAY_CODE,
-                    "You have reached the maximum number of API requests allowed per day for your organization.",
-                );
-                rate_headers(&mut resp, per_day, 0, day_reset);
-                return Err(resp);
-            }
+            && w.day_count >= per_day
+        {
+            w.rejected += 1;
+            let day_reset = ((day + 1) * DAY_MS - now_ms + 999) / 1000;
+            let mut resp = books_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                BOOKS_DAY_CODE,
+                "You have reached the maximum number of API requests allowed per day for your organization.",
+            );
+            rate_headers(&mut resp, per_day, 0, day_reset);
+            return Err(resp);
+        }
         if w.minute_count >= per_minute {
             w.rejected += 1;
             let mut resp = books_error(
@@ -223,9 +220,7 @@ fn rate_headers(resp: &mut Response, limit: u32, remaining: u32, reset_secs: i64
 /// The `organization_id` query parameter, if present.
 fn organization_id(req: &Request) -> Option<String> {
     let query = req.uri().query()?;
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "organization_id")
-        .map(|(_, v)| v.into_owned())
+    url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "organization_id").map(|(_, v)| v.into_owned())
 }
 
 /// Middleware for `/books/v3`.
@@ -254,9 +249,7 @@ impl Drop for InFlight<'_> {
 /// Middleware for `/crm/v8`.
 pub async fn crm(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let limits = state.limiter.config();
-    let too_many = |message: &str| {
-        crm_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS", message, json!({}))
-    };
+    let too_many = |message: &str| crm_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS", message, json!({}));
     let counter = &state.limiter.crm_in_flight;
     let in_flight = counter.fetch_add(1, Ordering::AcqRel) + 1;
     let guard = InFlight(counter);

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    accounts::AccountsData, books::BooksData, clock::Clock, config::EmulatorConfig,
-    crm::CrmData, faults::Faults, limits::Limiter, stats::Stats, webhooks::Outbox,
+    accounts::AccountsData, books::BooksData, clock::Clock, config::EmulatorConfig, crm::CrmData, faults::Faults, limits::Limiter, stats::Stats,
+    webhooks::Outbox,
 };
 
 /// Everything Zoho would store, as plain data.

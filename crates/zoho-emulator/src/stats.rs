@@ -17,12 +17,12 @@
 use std::{collections::BTreeMap, sync::Mutex, time::Instant};
 
 use axum::{
+    Json, Router,
     extract::{MatchedPath, OriginalUri, Request, State},
-    http::{header::USER_AGENT, StatusCode},
+    http::{StatusCode, header::USER_AGENT},
     middleware::Next,
     response::{IntoResponse, Response},
     routing::get,
-    Json, Router,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -134,12 +134,8 @@ impl Stats {
 /// Middleware counting the calls of one API (`api`: `accounts`, `crm`, `books`).
 pub async fn layer(State((state, api)): State<(AppState, &'static str)>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let caller = req
-        .headers()
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(MAX_CALLER).collect::<String>())
-        .unwrap_or_else(|| "-".into());
+    let caller =
+        req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(MAX_CALLER).collect::<String>()).unwrap_or_else(|| "-".into());
     // Inside a nested router the matched path lacks the `/crm/v8` or `/books/v3` prefix;
     // the original URI says which prefix it was.
     let route = match req.extensions().get::<MatchedPath>() {
@@ -183,7 +179,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::{testkit, Emulator, EmulatorConfig};
+    use crate::{Emulator, EmulatorConfig, testkit};
 
     fn row<'a>(rows: &'a [StatsRow], caller: &str, method: &str, route: &str) -> Option<&'a StatsRow> {
         rows.iter().find(|r| r.caller == caller && r.method == method && r.route == route)

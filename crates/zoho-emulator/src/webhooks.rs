@@ -12,7 +12,7 @@
 use std::{collections::BTreeMap, sync::Mutex, time::Duration};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::state::AppState;
@@ -42,10 +42,7 @@ pub struct BooksWebhook {
 impl BooksWebhook {
     fn wants(&self, org: &str, event: &str) -> bool {
         (self.organization_id.is_empty() || self.organization_id == org)
-            && (self.events.is_empty()
-                || self.events.iter().any(|e| {
-                    e == event || e.strip_suffix(".*").is_some_and(|p| event.split('.').next() == Some(p))
-                }))
+            && (self.events.is_empty() || self.events.iter().any(|e| e == event || e.strip_suffix(".*").is_some_and(|p| event.split('.').next() == Some(p))))
     }
 }
 
@@ -120,14 +117,7 @@ impl Outbox {
 
 /// Queues a Books webhook for every subscription of `org` that wants `event`.
 /// The body is Books' default payload: `{"<entity_key>": {entity JSON}}`.
-pub fn books_event(
-    state: &AppState,
-    hooks: &[BooksWebhook],
-    org: &str,
-    event: &str,
-    entity_key: &str,
-    entity: &Value,
-) {
+pub fn books_event(state: &AppState, hooks: &[BooksWebhook], org: &str, event: &str, entity_key: &str, entity: &Value) {
     for hook in hooks.iter().filter(|h| h.wants(org, event)) {
         state.outbox.send(Delivery {
             kind: "books_webhook".into(),
@@ -145,10 +135,7 @@ pub fn start(state: AppState) {
         return;
     };
     tokio::spawn(async move {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("a plain HTTP client builds");
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("a plain HTTP client builds");
         let mut held: Vec<Delivery> = Vec::new();
         loop {
             let window = state.faults.reorder_window();

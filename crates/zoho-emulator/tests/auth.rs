@@ -2,8 +2,8 @@
 //! token expiry (CRM `INVALID_TOKEN`, Books code 57), scopes (`OAUTH_SCOPE_MISMATCH`),
 //! the oldest of 11 tokens being revoked, and CRM's `INVALID_HOST`.
 
-use serde_json::{json, Value};
-use zoho_emulator::{testkit, Emulator, EmulatorConfig};
+use serde_json::{Value, json};
+use zoho_emulator::{Emulator, EmulatorConfig, testkit};
 
 async fn call(http: &reqwest::Client, url: &str, auth: Option<&str>, host: Option<&str>) -> (u16, Value) {
     let mut req = http.get(url);

@@ -18,7 +18,12 @@ async fn organizations_and_settings_are_bootstrapped() {
     assert_eq!(s, 200);
     assert_eq!(one["organization"]["name"], org["name"]);
     let (_, cur) = b.get("/settings/currencies").await;
-    let codes: Vec<_> = cur["currencies"].as_array().unwrap().iter().map(|c| (c["currency_code"].as_str().unwrap().to_string(), c["price_precision"].as_u64().unwrap())).collect();
+    let codes: Vec<_> = cur["currencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["currency_code"].as_str().unwrap().to_string(), c["price_precision"].as_u64().unwrap()))
+        .collect();
     for (code, p) in [("USD", 2), ("EUR", 2), ("GBP", 2), ("INR", 2), ("JPY", 0), ("KWD", 3)] {
         assert!(codes.contains(&(code.to_string(), p)), "{code}");
     }
@@ -44,14 +49,17 @@ async fn contact_crud_persons_filters_and_uniqueness() {
     let b = Books::start().await;
     let gbp = b.currency("GBP").await;
     let (s, c) = b
-        .post("/contacts", json!({
-            "contact_name": "Thames Ltd", "company_name": "Thames Limited", "currency_id": gbp,
-            "zcrm_account_id": "9001", "zcrm_contact_id": "9002",
-            "billing_address": {"city": "London", "country": "UK"},
-            "contact_persons": [{"first_name": "Olivia", "email": "olivia@thames.example", "is_primary_contact": true}],
-            "custom_fields": [{"api_name": "cf_segment", "value": "Enterprise"}],
-            "made_up_field": 1,
-        }))
+        .post(
+            "/contacts",
+            json!({
+                "contact_name": "Thames Ltd", "company_name": "Thames Limited", "currency_id": gbp,
+                "zcrm_account_id": "9001", "zcrm_contact_id": "9002",
+                "billing_address": {"city": "London", "country": "UK"},
+                "contact_persons": [{"first_name": "Olivia", "email": "olivia@thames.example", "is_primary_contact": true}],
+                "custom_fields": [{"api_name": "cf_segment", "value": "Enterprise"}],
+                "made_up_field": 1,
+            }),
+        )
         .await;
     assert_eq!(s, 201, "{c}");
     assert_eq!(c["message"], "The contact has been created");
@@ -181,11 +189,7 @@ async fn upsert_contact_by_unique_custom_field_creates_then_updates() {
 async fn upsert_item_by_unique_custom_field_creates_then_updates() {
     let b = Books::start().await;
     let upsert = |key: &str, value: &str, body: serde_json::Value, upsert: bool| {
-        let rb = b
-            .req(reqwest::Method::PUT, b.url("/items"))
-            .header("X-Unique-Identifier-Key", key)
-            .header("X-Unique-Identifier-Value", value)
-            .json(&body);
+        let rb = b.req(reqwest::Method::PUT, b.url("/items")).header("X-Unique-Identifier-Key", key).header("X-Unique-Identifier-Value", value).json(&body);
         if upsert { rb.header("X-Upsert", "true") } else { rb }
     };
     let widget = json!({"name": "Upsert Widget", "rate": 10, "sku": "UW-1"});
@@ -223,10 +227,7 @@ async fn upsert_item_by_unique_custom_field_creates_then_updates() {
     let (s, no_rate) = Books::send(upsert("cf_crm_product_id", "P-79", json!({"name": "No rate"}), true)).await;
     assert_eq!(s, 400, "{no_rate}");
     // The value header is required.
-    let (s, no_value) = Books::send(
-        b.req(reqwest::Method::PUT, b.url("/items")).header("X-Unique-Identifier-Key", "cf_crm_product_id").json(&widget),
-    )
-    .await;
+    let (s, no_value) = Books::send(b.req(reqwest::Method::PUT, b.url("/items")).header("X-Unique-Identifier-Key", "cf_crm_product_id").json(&widget)).await;
     assert_eq!(s, 400, "{no_value}");
     b.emu.stop().await;
 }
@@ -235,7 +236,12 @@ async fn upsert_item_by_unique_custom_field_creates_then_updates() {
 async fn items_have_unique_skus_status_and_filters() {
     let b = Books::start().await;
     let tax = b.tax("VAT").await;
-    let (s, i) = b.post("/items", json!({"name": "Widget", "rate": 12.5, "sku": "W-1", "tax_id": tax, "custom_fields": [{"api_name": "cf_crm_product_id", "value": "P1"}]})).await;
+    let (s, i) = b
+        .post(
+            "/items",
+            json!({"name": "Widget", "rate": 12.5, "sku": "W-1", "tax_id": tax, "custom_fields": [{"api_name": "cf_crm_product_id", "value": "P1"}]}),
+        )
+        .await;
     assert_eq!(s, 201, "{i}");
     assert_eq!(i["message"], "The item has been added.");
     assert_eq!(i["item"]["rate"], 12.5);
@@ -266,7 +272,8 @@ async fn seeded_world_has_demo_records_and_survives_a_snapshot() {
     let (creds, token) = zoho_emulator::testkit::login(&http, &emu.url()).await.unwrap();
     let b = Books { emu, http, org: creds.organization_id, token };
     let (_, contacts) = b.get("/contacts").await;
-    let codes: std::collections::BTreeSet<_> = contacts["contacts"].as_array().unwrap().iter().map(|c| c["currency_code"].as_str().unwrap().to_string()).collect();
+    let codes: std::collections::BTreeSet<_> =
+        contacts["contacts"].as_array().unwrap().iter().map(|c| c["currency_code"].as_str().unwrap().to_string()).collect();
     assert!(codes.len() >= 5, "{codes:?}");
     let (_, items) = b.get("/items").await;
     assert!(items["items"].as_array().unwrap().iter().all(|i| i["sku"].as_str().unwrap().starts_with("SKU-")));

@@ -10,7 +10,9 @@ async fn malformed_json_wrong_types_and_missing_fields() {
     let b = Books::start().await;
     let (s, r) = Books::send(b.req(reqwest::Method::POST, b.url("/contacts")).header("content-type", "application/json").body("{\"contact_name\": ")).await;
     assert_eq!((s, r["code"].as_i64(), r["message"].as_str()), (400, Some(1038), Some("JSON is not well formed")));
-    let (s, r) = Books::send(b.req(reqwest::Method::POST, b.url("/contacts")).header("content-type", "application/x-www-form-urlencoded").body("JSONString=%7Bbroken")).await;
+    let (s, r) =
+        Books::send(b.req(reqwest::Method::POST, b.url("/contacts")).header("content-type", "application/x-www-form-urlencoded").body("JSONString=%7Bbroken"))
+            .await;
     assert_eq!((s, r["code"].as_i64()), (400, Some(1038)));
     let (s, r) = b.post("/contacts", json!({})).await;
     assert_eq!((s, r["code"].as_i64()), (400, Some(4)));
@@ -42,8 +44,13 @@ async fn malformed_json_wrong_types_and_missing_fields() {
 async fn unknown_ids_unknown_routes_and_organization_id() {
     let b = Books::start().await;
     for (path, entity) in [
-        ("/invoices/1", "Invoice"), ("/contacts/1", "Contact"), ("/items/1", "Item"), ("/estimates/1", "Estimate"),
-        ("/creditnotes/1", "Credit note"), ("/customerpayments/1", "Payment"), ("/settings/taxes/1", "Tax"),
+        ("/invoices/1", "Invoice"),
+        ("/contacts/1", "Contact"),
+        ("/items/1", "Item"),
+        ("/estimates/1", "Estimate"),
+        ("/creditnotes/1", "Credit note"),
+        ("/customerpayments/1", "Payment"),
+        ("/settings/taxes/1", "Tax"),
     ] {
         let (s, r) = b.get(path).await;
         assert_eq!((s, r["code"].as_i64()), (404, Some(1002)), "{path}");

@@ -12,16 +12,19 @@ async fn item_level_discounts_with_tax_give_exact_totals() {
     let customer = b.customer("Acme", None).await;
     let sales = b.tax("Sales Tax").await;
     let (s, body) = b
-        .post("/invoices", json!({
-            "customer_id": customer,
-            "discount_type": "item_level",
-            "line_items": [
-                {"name": "Widget", "rate": 19.99, "quantity": 3, "discount": "10%", "tax_id": sales},
-                {"name": "Service", "rate": 100, "quantity": 1, "discount": 15, "tax_id": sales},
-            ],
-            "shipping_charge": 10,
-            "adjustment": -0.43,
-        }))
+        .post(
+            "/invoices",
+            json!({
+                "customer_id": customer,
+                "discount_type": "item_level",
+                "line_items": [
+                    {"name": "Widget", "rate": 19.99, "quantity": 3, "discount": "10%", "tax_id": sales},
+                    {"name": "Service", "rate": 100, "quantity": 1, "discount": 15, "tax_id": sales},
+                ],
+                "shipping_charge": 10,
+                "adjustment": -0.43,
+            }),
+        )
         .await;
     assert_eq!(s, 201, "{body}");
     assert_eq!(body["code"], 0);
@@ -51,23 +54,27 @@ async fn entity_discount_before_tax_with_a_tax_group_gives_exact_totals() {
     let gst = b.tax("GST").await;
     let group = b.tax("State + City").await;
     let (s, body) = b
-        .post("/invoices", json!({
-            "customer_id": customer,
-            "discount_type": "entity_level",
-            "discount": "10%",
-            "is_discount_before_tax": true,
-            "line_items": [
-                {"name": "A", "rate": 100, "quantity": 1, "tax_id": vat},
-                {"name": "B", "rate": 50, "quantity": 1, "tax_id": gst},
-                {"name": "C", "rate": 33.33, "quantity": 1, "tax_id": group},
-            ],
-        }))
+        .post(
+            "/invoices",
+            json!({
+                "customer_id": customer,
+                "discount_type": "entity_level",
+                "discount": "10%",
+                "is_discount_before_tax": true,
+                "line_items": [
+                    {"name": "A", "rate": 100, "quantity": 1, "tax_id": vat},
+                    {"name": "B", "rate": 50, "quantity": 1, "tax_id": gst},
+                    {"name": "C", "rate": 33.33, "quantity": 1, "tax_id": group},
+                ],
+            }),
+        )
         .await;
     assert_eq!(s, 201, "{body}");
     let inv = &body["invoice"];
     assert_eq!(inv["sub_total"], 183.33);
     assert_eq!(inv["discount_amount"], 18.33);
-    let taxes: Vec<(String, f64)> = inv["taxes"].as_array().unwrap().iter().map(|t| (t["tax_name"].as_str().unwrap().to_string(), t["tax_amount"].as_f64().unwrap())).collect();
+    let taxes: Vec<(String, f64)> =
+        inv["taxes"].as_array().unwrap().iter().map(|t| (t["tax_name"].as_str().unwrap().to_string(), t["tax_amount"].as_f64().unwrap())).collect();
     assert_eq!(taxes, vec![("VAT".to_string(), 18.0), ("GST".to_string(), 3.75), ("City Tax".to_string(), 0.98)]);
     assert_eq!(inv["tax_total"], 22.73);
     assert_eq!(inv["total"], 187.73);
@@ -88,14 +95,18 @@ async fn jpy_and_kwd_invoices_round_to_their_currency() {
     let service = b.tax("Service Tax").await;
     let gst = b.tax("GST").await;
     let jp = b.customer("Sakura", Some("JPY")).await;
-    let (s, body) = b.post("/invoices", json!({"customer_id": jp, "line_items": [{"name": "X", "rate": 1234, "quantity": 3, "discount": "7.5%", "tax_id": service}]})).await;
+    let (s, body) = b
+        .post("/invoices", json!({"customer_id": jp, "line_items": [{"name": "X", "rate": 1234, "quantity": 3, "discount": "7.5%", "tax_id": service}]}))
+        .await;
     assert_eq!(s, 201, "{body}");
     assert_eq!(body["invoice"]["currency_code"], "JPY");
     assert_eq!(body["invoice"]["exchange_rate"], 0.0067);
     assert_eq!(body["invoice"]["tax_total"], 342);
     assert_eq!(body["invoice"]["total"], 3766);
     let kw = b.customer("Gulf", Some("KWD")).await;
-    let (_, body) = b.post("/invoices", json!({"customer_id": kw, "exchange_rate": 3.3, "line_items": [{"name": "Y", "rate": 12.3456, "quantity": 2, "tax_id": gst}]})).await;
+    let (_, body) = b
+        .post("/invoices", json!({"customer_id": kw, "exchange_rate": 3.3, "line_items": [{"name": "Y", "rate": 12.3456, "quantity": 2, "tax_id": gst}]}))
+        .await;
     assert_eq!(body["invoice"]["exchange_rate"], 3.3);
     assert_eq!(body["invoice"]["sub_total"], 24.691);
     assert_eq!(body["invoice"]["tax_total"], 1.235);
@@ -113,19 +124,19 @@ async fn numbering_manual_numbers_and_json_string_form() {
     let form = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("JSONString", &json!({"customer_id": customer, "line_items": line, "reference_number": "FORM-1"}).to_string())
         .finish();
-    let (s, second) = Books::send(
-        b.req(reqwest::Method::POST, b.url("/invoices")).header("content-type", "application/x-www-form-urlencoded").body(form),
-    )
-    .await;
+    let (s, second) =
+        Books::send(b.req(reqwest::Method::POST, b.url("/invoices")).header("content-type", "application/x-www-form-urlencoded").body(form)).await;
     assert_eq!(s, 201, "{second}");
     assert_eq!(second["invoice"]["invoice_number"], "INV-000002");
     assert_eq!(second["invoice"]["reference_number"], "FORM-1");
     let (s, missing) = b.post("/invoices?ignore_auto_number_generation=true", json!({"customer_id": customer, "line_items": line})).await;
     assert_eq!(s, 400);
     assert!(missing["message"].as_str().unwrap().contains("invoice_number"), "{missing}");
-    let (s, manual) = b.post("/invoices?ignore_auto_number_generation=true", json!({"customer_id": customer, "invoice_number": "CUSTOM-9", "line_items": line})).await;
+    let (s, manual) =
+        b.post("/invoices?ignore_auto_number_generation=true", json!({"customer_id": customer, "invoice_number": "CUSTOM-9", "line_items": line})).await;
     assert_eq!((s, manual["invoice"]["invoice_number"].as_str()), (201, Some("CUSTOM-9")));
-    let (s, dup) = b.post("/invoices?ignore_auto_number_generation=true", json!({"customer_id": customer, "invoice_number": "CUSTOM-9", "line_items": line})).await;
+    let (s, dup) =
+        b.post("/invoices?ignore_auto_number_generation=true", json!({"customer_id": customer, "invoice_number": "CUSTOM-9", "line_items": line})).await;
     assert_eq!((s, dup["code"].as_i64()), (400, Some(1001)), "{dup}");
     let (_, third) = b.post("/invoices", json!({"customer_id": customer, "line_items": line})).await;
     assert_eq!(third["invoice"]["invoice_number"], "INV-000003");
@@ -136,7 +147,12 @@ async fn numbering_manual_numbers_and_json_string_form() {
 async fn status_machine_filters_and_delete_rules() {
     let b = Books::start().await;
     let customer = b.customer("Status Co", None).await;
-    let (_, inv) = b.post("/invoices", json!({"customer_id": customer, "reference_number": "DEAL-7", "zcrm_potential_id": "555", "line_items": [{"name": "L", "rate": 100}]})).await;
+    let (_, inv) = b
+        .post(
+            "/invoices",
+            json!({"customer_id": customer, "reference_number": "DEAL-7", "zcrm_potential_id": "555", "line_items": [{"name": "L", "rate": 100}]}),
+        )
+        .await;
     let id = inv["invoice"]["invoice_id"].as_str().unwrap().to_string();
     let (_, other) = b.post("/invoices", json!({"customer_id": customer, "line_items": [{"name": "L", "rate": 5}]})).await;
     let other_id = other["invoice"]["invoice_id"].as_str().unwrap().to_string();

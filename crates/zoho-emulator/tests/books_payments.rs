@@ -3,7 +3,7 @@
 mod books_support;
 
 use books_support::Books;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 async fn sent_invoice(b: &Books, customer: &str, rate: i64) -> String {
     let (s, inv) = b.post("/invoices", json!({"customer_id": customer, "line_items": [{"name": "L", "rate": rate}]})).await;
@@ -50,7 +50,12 @@ async fn payments_move_an_invoice_to_partially_paid_then_paid_and_deleting_resto
     assert_eq!((inv["status"].as_str(), inv["balance"].as_i64()), (Some("partially_paid"), Some(60)));
     let (s, r) = b.delete(&format!("/invoices/{id}")).await;
     assert_eq!((s, r["code"].as_i64()), (400, Some(1040)), "an invoice with payments cannot be deleted");
-    let (s, r) = b.post("/customerpayments", json!({"customer_id": customer, "payment_mode": "cash", "amount": 10, "invoices": [{"invoice_id": id, "amount_applied": 20}]})).await;
+    let (s, r) = b
+        .post(
+            "/customerpayments",
+            json!({"customer_id": customer, "payment_mode": "cash", "amount": 10, "invoices": [{"invoice_id": id, "amount_applied": 20}]}),
+        )
+        .await;
     assert_eq!(s, 400, "applied more than the amount: {r}");
     b.emu.stop().await;
 }
@@ -60,7 +65,12 @@ async fn credit_note_is_applied_then_refunded() {
     let b = Books::start().await;
     let customer = b.customer("Credited", None).await;
     let id = sent_invoice(&b, &customer, 200).await;
-    let (s, cn) = b.post(&format!("/creditnotes?invoice_id={id}"), json!({"customer_id": customer, "date": "2026-02-01", "line_items": [{"name": "Refund", "rate": 50, "quantity": 1}]})).await;
+    let (s, cn) = b
+        .post(
+            &format!("/creditnotes?invoice_id={id}"),
+            json!({"customer_id": customer, "date": "2026-02-01", "line_items": [{"name": "Refund", "rate": 50, "quantity": 1}]}),
+        )
+        .await;
     assert_eq!(s, 201, "{cn}");
     assert_eq!(cn["message"], "The credit note has been created.");
     assert_eq!(cn["creditnote"]["creditnote_number"], "CN-000001");
@@ -76,7 +86,8 @@ async fn credit_note_is_applied_then_refunded() {
     assert_eq!(applied["invoices_credited"][0]["credited_amount"], 30);
     let (_, credits) = b.get(&format!("/invoices/{id}/creditsapplied")).await;
     assert_eq!(credits["credits"][0]["amount_applied"], 30);
-    let (s, refund) = b.post(&format!("/creditnotes/{cn_id}/refunds"), json!({"date": "2026-02-02", "refund_mode": "cash", "amount": 20, "from_account_id": "1"})).await;
+    let (s, refund) =
+        b.post(&format!("/creditnotes/{cn_id}/refunds"), json!({"date": "2026-02-02", "refund_mode": "cash", "amount": 20, "from_account_id": "1"})).await;
     assert_eq!((s, refund["message"].as_str()), (200, Some("The credit note amount is refunded successfully.")));
     assert_eq!(refund["creditnote_refund"]["amount"], 20);
     let (_, after) = b.get(&format!("/creditnotes/{cn_id}")).await;
@@ -96,7 +107,8 @@ async fn voiding_releases_payments_and_credits_as_customer_credit() {
     let b = Books::start().await;
     let customer = b.customer("Voided", None).await;
     let id = sent_invoice(&b, &customer, 100).await;
-    b.post("/customerpayments", json!({"customer_id": customer, "payment_mode": "cash", "amount": 40, "invoices": [{"invoice_id": id, "amount_applied": 40}]})).await;
+    b.post("/customerpayments", json!({"customer_id": customer, "payment_mode": "cash", "amount": 40, "invoices": [{"invoice_id": id, "amount_applied": 40}]}))
+        .await;
     let (_, cn) = b.post("/creditnotes", json!({"customer_id": customer, "line_items": [{"name": "C", "rate": 25}]})).await;
     let cn_id = cn["creditnote"]["creditnote_id"].as_str().unwrap().to_string();
     let (s, r) = b.post(&format!("/invoices/{id}/credits"), json!({"apply_creditnotes": [{"creditnote_id": cn_id, "amount_applied": 25}]})).await;

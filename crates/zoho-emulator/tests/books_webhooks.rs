@@ -4,19 +4,22 @@ mod books_support;
 
 use std::sync::{Arc, Mutex};
 
-use axum::{extract::State, routing::post, Json, Router};
+use axum::{Json, Router, extract::State, routing::post};
 use books_support::Books;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 type Inbox = Arc<Mutex<Vec<Value>>>;
 
 async fn receiver() -> (String, Inbox) {
     let inbox: Inbox = Arc::default();
     let app = Router::new()
-        .route("/hook", post(|State(inbox): State<Inbox>, Json(body): Json<Value>| async move {
-            inbox.lock().unwrap().push(body);
-            "ok"
-        }))
+        .route(
+            "/hook",
+            post(|State(inbox): State<Inbox>, Json(body): Json<Value>| async move {
+                inbox.lock().unwrap().push(body);
+                "ok"
+            }),
+        )
         .with_state(inbox.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
@@ -69,7 +72,8 @@ async fn a_sent_invoice_goes_overdue_when_the_clock_passes_its_due_date_and_fire
     assert_eq!(hooks[0]["invoice"]["invoice_id"], id.as_str());
     assert_eq!(hooks[0]["invoice"]["status"], "overdue");
     // Paying it in full makes it paid.
-    b.post("/customerpayments", json!({"customer_id": customer, "payment_mode": "cash", "amount": 80, "invoices": [{"invoice_id": id, "amount_applied": 80}]})).await;
+    b.post("/customerpayments", json!({"customer_id": customer, "payment_mode": "cash", "amount": 80, "invoices": [{"invoice_id": id, "amount_applied": 80}]}))
+        .await;
     assert_eq!(b.get(&format!("/invoices/{id}")).await.1["invoice"]["status"], "paid");
     b.emu.stop().await;
 }
@@ -83,7 +87,8 @@ async fn workflow_events_carry_the_entity_json() {
     let (_, inv) = b.post("/invoices", json!({"customer_id": customer, "line_items": [{"name": "L", "rate": 10}]})).await;
     let id = inv["invoice"]["invoice_id"].as_str().unwrap().to_string();
     b.post(&format!("/invoices/{id}/status/sent"), json!({})).await;
-    b.post("/customerpayments", json!({"customer_id": customer, "payment_mode": "cash", "amount": 10, "invoices": [{"invoice_id": id, "amount_applied": 10}]})).await;
+    b.post("/customerpayments", json!({"customer_id": customer, "payment_mode": "cash", "amount": 10, "invoices": [{"invoice_id": id, "amount_applied": 10}]}))
+        .await;
     b.post("/items", json!({"name": "Hooked item", "rate": 1})).await;
     let got = wait_for(&inbox, 6).await;
     let log = b.emu.state().outbox.log();

@@ -25,10 +25,10 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use serde_json::{json, Value as Json};
+use serde_json::{Value as Json, json};
 use support::contract::{self, Call, ErrorShape, Listed, Runner};
 use support::openapi::{self, Spec};
-use zoho_emulator::{testkit, Emulator, EmulatorConfig};
+use zoho_emulator::{Emulator, EmulatorConfig, testkit};
 
 /// Families the harness must exercise; dropping a call for one of them fails the coverage test.
 const FAMILIES: [&str; 63] = [
@@ -121,16 +121,41 @@ const DOCUMENTED_DEVIATIONS: &[Listed] = &[
     // examples (10000, 40.6, 0), types every sibling amount (`sub_total`, `tax_total`,
     // `payment_made`, `credits_applied`, `adjustment`) as `number`, and estimates.yml types
     // `total` as `number`; ZOHO_API.md §3.1 says money is a JSON number. We keep numbers.
-    Listed { op: "*", kind: "response", contains: ".total: expected string, got", reason: "invoices.yml mistypes total as string (numeric example, number siblings)" },
-    Listed { op: "*", kind: "response", contains: ".balance: expected string, got", reason: "invoices.yml mistypes balance as string (numeric example, number siblings)" },
-    Listed { op: "*", kind: "response", contains: ".shipping_charge: expected string, got", reason: "invoices.yml/estimates.yml mistype shipping_charge as string (numeric example 0)" },
+    Listed {
+        op: "*",
+        kind: "response",
+        contains: ".total: expected string, got",
+        reason: "invoices.yml mistypes total as string (numeric example, number siblings)",
+    },
+    Listed {
+        op: "*",
+        kind: "response",
+        contains: ".balance: expected string, got",
+        reason: "invoices.yml mistypes balance as string (numeric example, number siblings)",
+    },
+    Listed {
+        op: "*",
+        kind: "response",
+        contains: ".shipping_charge: expected string, got",
+        reason: "invoices.yml/estimates.yml mistype shipping_charge as string (numeric example 0)",
+    },
     Listed { op: "*", kind: "probe-response", contains: ".total: expected string, got", reason: "as above (total)" },
     Listed { op: "*", kind: "probe-response", contains: ".balance: expected string, got", reason: "as above (balance)" },
     // credit-notes.yml types the `creditnotes` list of `GET /creditnotes` as one object (the
     // row's properties), while every other list (invoices, estimates, payments) is an array and
     // the answer carries `page_context`; ZOHO_API.md §3.2 says lists are arrays.
-    Listed { op: "GET /books/v3/creditnotes", kind: "response", contains: "$.creditnotes: expected object, got array", reason: "credit-notes.yml types the list as an object" },
-    Listed { op: "GET /books/v3/creditnotes", kind: "probe-response", contains: "$.creditnotes: expected object, got array", reason: "credit-notes.yml types the list as an object" },
+    Listed {
+        op: "GET /books/v3/creditnotes",
+        kind: "response",
+        contains: "$.creditnotes: expected object, got array",
+        reason: "credit-notes.yml types the list as an object",
+    },
+    Listed {
+        op: "GET /books/v3/creditnotes",
+        kind: "probe-response",
+        contains: "$.creditnotes: expected object, got array",
+        reason: "credit-notes.yml types the list as an object",
+    },
     // invoices.yml and estimates.yml type `page_context` as an array of one object; real answers,
     // Zoho's SDKs (PageContext model), books-oas/INDEX.md and ZOHO_API.md §3.2 make it one
     // object. The toolkit's `page_context_object` leniency lets it validate; listed here so the
@@ -141,8 +166,7 @@ const DOCUMENTED_DEVIATIONS: &[Listed] = &[
 
 /// Conformance failures the emulator still has to fix (reported to the lead): the files are
 /// right (or at least unambiguous) and the emulator differs.
-const KNOWN_EMULATOR_GAPS: &[Listed] = &[
-];
+const KNOWN_EMULATOR_GAPS: &[Listed] = &[];
 
 /// Loads the Books spec (cached per test binary).
 fn books(dir: &std::path::Path) -> &'static Spec {
@@ -230,7 +254,10 @@ fn script() -> Vec<Call> {
     );
     c.push(call("contactpersons.list", "GET", "/contacts/{contact}/contactpersons").q("page", "1").q("per_page", "10"));
     c.push(call("contactpersons.get", "GET", "/contacts/{contact}/contactpersons/{person}"));
-    c.push(call("contactpersons.update", "PUT", "/contacts/contactpersons/{person}").body(json!({"contact_id": "{contact}", "first_name": "Robin", "phone": "555-0300"})));
+    c.push(
+        call("contactpersons.update", "PUT", "/contacts/contactpersons/{person}")
+            .body(json!({"contact_id": "{contact}", "first_name": "Robin", "phone": "555-0300"})),
+    );
     c.push(call("contactpersons.delete", "DELETE", "/contacts/contactpersons/{person}").no_probe());
     c.push(
         call("contactpersons.create", "POST", "/contacts/contactpersons")
@@ -273,9 +300,7 @@ fn script() -> Vec<Call> {
     c.push(call("items.delete", "DELETE", "/items/{item_upserted}").no_probe());
 
     // Invoices.
-    let invoice = |reference: &str| {
-        json!({"customer_id": "{contact}", "date": "2030-01-10", "due_date": "2030-02-10", "reference_number": reference, "line_items": line(50.0, 2.0)})
-    };
+    let invoice = |reference: &str| json!({"customer_id": "{contact}", "date": "2030-01-10", "due_date": "2030-02-10", "reference_number": reference, "line_items": line(50.0, 2.0)});
     c.push(call("invoices.create", "POST", "/invoices").body(invoice("CONTRACT-1")).capture("invoice", "/invoice/invoice_id").no_probe());
     c.push(call("invoices.create", "POST", "/invoices").body(invoice("CONTRACT-2")).capture("invoice_void", "/invoice/invoice_id").no_probe());
     c.push(call("invoices.create", "POST", "/invoices").body(invoice("CONTRACT-3")).capture("invoice_drop", "/invoice/invoice_id").no_probe());
@@ -328,7 +353,10 @@ fn script() -> Vec<Call> {
             .q("per_page", "10"),
     );
     c.push(call("creditnotes.get", "GET", "/creditnotes/{creditnote}"));
-    c.push(call("creditnotes.update", "PUT", "/creditnotes/{creditnote}").body(json!({"customer_id": "{contact}", "date": "2030-01-20", "notes": "updated", "line_items": line(10.0, 1.0)})));
+    c.push(
+        call("creditnotes.update", "PUT", "/creditnotes/{creditnote}")
+            .body(json!({"customer_id": "{contact}", "date": "2030-01-20", "notes": "updated", "line_items": line(10.0, 1.0)})),
+    );
     c.push(
         call("invoices.credits.apply", "POST", "/invoices/{invoice}/credits")
             .body(json!({"apply_creditnotes": [{"creditnote_id": "{creditnote}", "amount_applied": 3.0}]}))
@@ -367,7 +395,9 @@ fn script() -> Vec<Call> {
             .q("per_page", "10"),
     );
     c.push(call("estimates.get", "GET", "/estimates/{estimate}"));
-    c.push(call("estimates.update", "PUT", "/estimates/{estimate}").body(json!({"customer_id": "{contact}", "notes": "updated", "line_items": line(50.0, 1.0)})));
+    c.push(
+        call("estimates.update", "PUT", "/estimates/{estimate}").body(json!({"customer_id": "{contact}", "notes": "updated", "line_items": line(50.0, 1.0)})),
+    );
     c.push(call("estimates.sent", "POST", "/estimates/{estimate}/status/sent"));
     c.push(call("estimates.accepted", "POST", "/estimates/{estimate}/status/accepted"));
     c.push(call("estimates.sent", "POST", "/estimates/{estimate_declined}/status/sent"));
@@ -464,10 +494,7 @@ async fn books_refuses_and_accepts_parameters_as_the_v3_spec_says() {
     }
     assert!(probes >= 50, "the spec yields refusal probes for Books ({probes} sent)");
     if !runner.undocumented_error_statuses.is_empty() {
-        eprintln!(
-            "Books error answers with no documented schema (the files document only 200/201): {}",
-            runner.undocumented_error_statuses.len()
-        );
+        eprintln!("Books error answers with no documented schema (the files document only 200/201): {}", runner.undocumented_error_statuses.len());
     }
     contract::assert_clean(
         "books_refuses_and_accepts_parameters_as_the_v3_spec_says",
@@ -501,10 +528,7 @@ fn books_harness_covers_every_route_family() {
     let absent: Vec<&&str> = FAMILIES.iter().chain(MORE_FAMILIES.iter()).filter(|f| !have.contains(**f)).collect();
     assert!(absent.is_empty(), "route families the harness does not exercise: {absent:?}");
     let upserts: Vec<&Call> = calls.iter().filter(|c| c.family.ends_with(".upsert")).collect();
-    assert!(
-        upserts.iter().all(|c| c.headers.iter().any(|(k, _)| k == "X-Unique-Identifier-Key")),
-        "upserts go through the X-Unique-Identifier headers"
-    );
+    assert!(upserts.iter().all(|c| c.headers.iter().any(|(k, _)| k == "X-Unique-Identifier-Key")), "upserts go through the X-Unique-Identifier headers");
     let refusal_keys: BTreeSet<&str> = refusals().iter().map(|c| c.family).collect();
     assert!(refusal_keys.contains("refuse.no-organization-id.invoices"), "Books without organization_id is scripted");
 }

@@ -21,28 +21,17 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use serde_json::{json, Value as Json};
+use serde_json::{Value as Json, json};
 use support::contract::{self, Call, ErrorShape, Listed, Runner};
 use support::openapi::{self, Spec};
-use zoho_emulator::{testkit, Emulator, EmulatorConfig};
+use zoho_emulator::{Emulator, EmulatorConfig, testkit};
 
 /// The record modules the sync uses; each gets the full set of record operations.
 const MODULES: [&str; 7] = ["Products", "Accounts", "Contacts", "Deals", "Quotes", "Tasks", "Price_Books"];
 
 /// Record operation families every module in [`MODULES`] must exercise.
-const RECORD_FAMILIES: [&str; 11] = [
-    "insert",
-    "get",
-    "list",
-    "update.one",
-    "update.bulk",
-    "upsert",
-    "count",
-    "search.criteria",
-    "delete.one",
-    "delete.bulk",
-    "deleted",
-];
+const RECORD_FAMILIES: [&str; 11] =
+    ["insert", "get", "list", "update.one", "update.bulk", "upsert", "count", "search.criteria", "delete.one", "delete.bulk", "deleted"];
 
 /// Families exercised once (or for the modules where they make sense).
 const OTHER_FAMILIES: [&str; 20] = [
@@ -154,23 +143,57 @@ const DOCUMENTED_DEVIATIONS: &[Listed] = &[
     // users.json types `time_zone` as an object (real answers and the SDK: a string such as
     // "Asia/Kolkata") and turns the example date format into a one-value enum.
     Listed { op: "GET /crm/v8/users", kind: "response", contains: ".time_zone: expected object, got string", reason: "users.json mistypes time_zone" },
-    Listed { op: "GET /crm/v8/users", kind: "response", contains: ".date_format: \"MM-dd-yyyy\" is not one of [\"MMM d, yyyy\"]", reason: "users.json's date_format enum is one example value" },
-    Listed { op: "GET /crm/v8/users", kind: "response", contains: "matches none of the 1 oneOf branches; closest is users.json", reason: "the two users.json mistypes above, reported at the top level" },
+    Listed {
+        op: "GET /crm/v8/users",
+        kind: "response",
+        contains: ".date_format: \"MM-dd-yyyy\" is not one of [\"MMM d, yyyy\"]",
+        reason: "users.json's date_format enum is one example value",
+    },
+    Listed {
+        op: "GET /crm/v8/users",
+        kind: "response",
+        contains: "matches none of the 1 oneOf branches; closest is users.json",
+        reason: "the two users.json mistypes above, reported at the top level",
+    },
     Listed { op: "GET /crm/v8/users", kind: "probe-response", contains: ".time_zone: expected object, got string", reason: "users.json mistypes time_zone" },
-    Listed { op: "GET /crm/v8/users", kind: "probe-response", contains: ".date_format: \"MM-dd-yyyy\" is not one of [\"MMM d, yyyy\"]", reason: "users.json's date_format enum is one example value" },
+    Listed {
+        op: "GET /crm/v8/users",
+        kind: "probe-response",
+        contains: ".date_format: \"MM-dd-yyyy\" is not one of [\"MMM d, yyyy\"]",
+        reason: "users.json's date_format enum is one example value",
+    },
     Listed { op: "GET /crm/v8/users", kind: "probe-response", contains: "matches none of the 1 oneOf branches; closest is users.json", reason: "as above" },
     // notifications.json types Notification.channel_id as an object, while its own event and
     // Success_Response types it as a string (ZOHO_API.md §2.8: a long you choose).
-    Listed { op: "GET /crm/v8/actions/watch", kind: "response", contains: ".channel_id: expected object, got string", reason: "notifications.json mistypes Notification.channel_id" },
-    Listed { op: "GET /crm/v8/actions/watch", kind: "probe-response", contains: ".channel_id: expected object, got string", reason: "notifications.json mistypes Notification.channel_id" },
-    Listed { op: "GET /crm/v8/actions/watch", kind: "response", contains: "matches none of the 1 oneOf branches; closest is notifications.json", reason: "the channel_id mistyping, reported at the top level" },
-    Listed { op: "GET /crm/v8/actions/watch", kind: "probe-response", contains: "matches none of the 1 oneOf branches; closest is notifications.json", reason: "the channel_id mistyping, reported at the top level" },
+    Listed {
+        op: "GET /crm/v8/actions/watch",
+        kind: "response",
+        contains: ".channel_id: expected object, got string",
+        reason: "notifications.json mistypes Notification.channel_id",
+    },
+    Listed {
+        op: "GET /crm/v8/actions/watch",
+        kind: "probe-response",
+        contains: ".channel_id: expected object, got string",
+        reason: "notifications.json mistypes Notification.channel_id",
+    },
+    Listed {
+        op: "GET /crm/v8/actions/watch",
+        kind: "response",
+        contains: "matches none of the 1 oneOf branches; closest is notifications.json",
+        reason: "the channel_id mistyping, reported at the top level",
+    },
+    Listed {
+        op: "GET /crm/v8/actions/watch",
+        kind: "probe-response",
+        contains: "matches none of the 1 oneOf branches; closest is notifications.json",
+        reason: "the channel_id mistyping, reported at the top level",
+    },
 ];
 
 /// Conformance failures the emulator still has to fix (reported to the lead). Empty means the
 /// emulator conforms everywhere the harness looks, apart from the documented deviations.
-const KNOWN_EMULATOR_GAPS: &[Listed] = &[
-];
+const KNOWN_EMULATOR_GAPS: &[Listed] = &[];
 
 /// Loads the CRM spec (cached per test binary).
 fn crm(dir: &std::path::Path) -> &'static Spec {
@@ -182,9 +205,13 @@ fn record(module: &str, n: usize) -> Json {
     match module {
         "Products" => json!({"Product_Name": format!("Contract Widget {n}"), "Product_Code": format!("CW-{n}"), "Unit_Price": 10.5 + n as f64}),
         "Accounts" => json!({"Account_Name": format!("Contract Account {n}"), "Phone": format!("555-010{n}")}),
-        "Contacts" => json!({"Last_Name": format!("Contract{n}"), "First_Name": "Casey", "Email": format!("casey{n}@example.com"), "Phone": format!("555-020{n}")}),
+        "Contacts" => {
+            json!({"Last_Name": format!("Contract{n}"), "First_Name": "Casey", "Email": format!("casey{n}@example.com"), "Phone": format!("555-020{n}")})
+        }
         "Deals" => json!({"Deal_Name": format!("Contract Deal {n}"), "Stage": "Qualification", "Closing_Date": "2030-12-31", "Amount": 1000 * n}),
-        "Quotes" => json!({"Subject": format!("Contract Quote {n}"), "Quoted_Items": [{"Product_Name": {"id": "{Products_1}"}, "Quantity": 2, "List_Price": 10.5}]}),
+        "Quotes" => {
+            json!({"Subject": format!("Contract Quote {n}"), "Quoted_Items": [{"Product_Name": {"id": "{Products_1}"}, "Quantity": 2, "List_Price": 10.5}]})
+        }
         "Tasks" => json!({"Subject": format!("Contract Task {n}"), "Status": "Not Started", "Due_Date": "2030-12-31"}),
         "Price_Books" => json!({"Price_Book_Name": format!("Contract Price Book {n}"), "Pricing_Model": "Flat", "Active": true}),
         other => panic!("no record template for {other}"),
@@ -238,10 +265,7 @@ fn record_calls(m: &'static str) -> Vec<Call> {
             .body(json!({"data": [upsert_existing, record(m, 4)], "duplicate_check_fields": [upsert_key]}))
             .no_probe(),
         Call::new("count", "GET", format!("{base}/actions/count")),
-        Call::new("search.criteria", "GET", format!("{base}/search"))
-            .q("criteria", format!("({name}:equals:{first_name})"))
-            .q("page", "1")
-            .q("per_page", "10"),
+        Call::new("search.criteria", "GET", format!("{base}/search")).q("criteria", format!("({name}:equals:{first_name})")).q("page", "1").q("per_page", "10"),
         Call::new("delete.one", "DELETE", format!("{base}/{{{m}_3}}")).no_probe(),
         Call::new("delete.bulk", "DELETE", base.clone()).q("ids", format!("{{{m}_2}}")).q("wf_trigger", "false").no_probe(),
         Call::new("deleted", "GET", format!("{base}/deleted")).q("type", "all").q("page", "1").q("per_page", "10"),
@@ -262,11 +286,7 @@ fn script() -> Vec<Call> {
         calls.extend(record_calls(m));
     }
     // A write where one record fails: Zoho answers 207 with one entry per record.
-    calls.push(
-        Call::new("insert.mixed", "POST", "/crm/v8/Accounts")
-            .body(json!({"data": [record("Accounts", 7), {"Phone": "555-0999"}]}))
-            .no_probe(),
-    );
+    calls.push(Call::new("insert.mixed", "POST", "/crm/v8/Accounts").body(json!({"data": [record("Accounts", 7), {"Phone": "555-0999"}]})).no_probe());
     // Searches by email, phone and word where the module has such fields.
     calls.push(Call::new("search.email", "GET", "/crm/v8/Contacts/search").q("email", "casey1@example.com").q("per_page", "10"));
     calls.push(Call::new("search.phone", "GET", "/crm/v8/Contacts/search").q("phone", "555-0201").q("per_page", "10"));
@@ -283,7 +303,12 @@ fn script() -> Vec<Call> {
             .body(json!({"data": [{"id": "{Products_1}", "list_price": 8.25}]}))
             .no_probe(),
     );
-    calls.push(Call::new("related.list", "GET", "/crm/v8/Price_Books/{Price_Books_1}/Products").q("fields", "Product_Name,Unit_Price").q("page", "1").q("per_page", "10"));
+    calls.push(
+        Call::new("related.list", "GET", "/crm/v8/Price_Books/{Price_Books_1}/Products")
+            .q("fields", "Product_Name,Unit_Price")
+            .q("page", "1")
+            .q("per_page", "10"),
+    );
     calls.push(Call::new("coql", "POST", "/crm/v8/coql").body(json!({
         "select_query": "select Deal_Name, Amount, Stage from Deals where Amount >= 0 order by Deal_Name asc limit 0, 10"
     })));
@@ -293,7 +318,8 @@ fn script() -> Vec<Call> {
                           "token": "contract-token", "notify_on_related_action": false}]})
     };
     calls.push(Call::new("watch.enable", "POST", "/crm/v8/actions/watch").body(watch(json!(["Deals.all"]))).no_probe());
-    calls.push(Call::new("watch.list", "GET", "/crm/v8/actions/watch").q("channel_id", "1000000068001").q("module", "Deals").q("page", "1").q("per_page", "10"));
+    calls
+        .push(Call::new("watch.list", "GET", "/crm/v8/actions/watch").q("channel_id", "1000000068001").q("module", "Deals").q("page", "1").q("per_page", "10"));
     calls.push(Call::new("watch.replace", "PUT", "/crm/v8/actions/watch").body(watch(json!(["Deals.create", "Deals.edit"]))).no_probe());
     calls.push(Call::new("watch.patch", "PATCH", "/crm/v8/actions/watch").body(watch(json!(["Contacts.create"]))).no_probe());
     calls.push(Call::new("watch.disable", "DELETE", "/crm/v8/actions/watch").q("channel_ids", "1000000068001"));
@@ -308,9 +334,7 @@ fn refusals() -> Vec<Call> {
     vec![
         Call::new("refuse.unknown-module.list", "GET", "/crm/v8/No_Such_Module").q("fields", "Name").refused(code("INVALID_MODULE")),
         Call::new("refuse.unknown-module.get", "GET", "/crm/v8/No_Such_Module/5725767000000524157").refused(code("INVALID_MODULE")),
-        Call::new("refuse.unknown-module.insert", "POST", "/crm/v8/No_Such_Module")
-            .body(json!({"data": [{"Name": "x"}]}))
-            .refused(code("INVALID_MODULE")),
+        Call::new("refuse.unknown-module.insert", "POST", "/crm/v8/No_Such_Module").body(json!({"data": [{"Name": "x"}]})).refused(code("INVALID_MODULE")),
         Call::new("refuse.unknown-module.search", "GET", "/crm/v8/No_Such_Module/search").q("word", "abc").q("per_page", "10").refused(code("INVALID_MODULE")),
         Call::new("refuse.list-without-fields", "GET", "/crm/v8/Deals").refused(code("REQUIRED_PARAM_MISSING")),
         Call::new("refuse.list-51-fields", "GET", "/crm/v8/Deals").q("fields", many_fields.join(",")).refused(code("LIMIT_EXCEEDED")),
@@ -320,10 +344,7 @@ fn refusals() -> Vec<Call> {
             .refused(code("MANDATORY_NOT_FOUND")),
         Call::new("refuse.insert-101-records", "POST", "/crm/v8/Accounts").body(json!({"data": too_many})).refused(None),
         Call::new("refuse.search-without-criteria", "GET", "/crm/v8/Deals/search").q("per_page", "10").refused(code("EXPECTED_PARAM_MISSING")),
-        Call::new("refuse.search-bad-criteria", "GET", "/crm/v8/Deals/search")
-            .q("criteria", "(Deal_Name:frobnicates:x")
-            .q("per_page", "10")
-            .refused(None),
+        Call::new("refuse.search-bad-criteria", "GET", "/crm/v8/Deals/search").q("criteria", "(Deal_Name:frobnicates:x").q("per_page", "10").refused(None),
         Call::new("refuse.deleted-bad-type", "GET", "/crm/v8/Deals/deleted").q("type", "sometimes").refused(None),
         Call::new("refuse.coql-syntax", "POST", "/crm/v8/coql").body(json!({"select_query": "select from where"})).refused(code("SYNTAX_ERROR")),
         Call::new("refuse.watch-without-notify-url", "POST", "/crm/v8/actions/watch")
@@ -427,8 +448,11 @@ fn crm_harness_covers_every_route_family() {
     let absent: Vec<&String> = wanted.iter().filter(|w| !have.contains(*w)).collect();
     assert!(absent.is_empty(), "route families the harness does not exercise: {absent:?}");
     // Every spec operation template the harness reaches, so losing one shows up in review.
-    let templates: BTreeSet<String> =
-        calls.iter().filter_map(|c| spec.find_operation(c.method, &c.path.replace(['{', '}'], ""))).map(|o| format!("{} {}", o.method, o.full_template)).collect();
+    let templates: BTreeSet<String> = calls
+        .iter()
+        .filter_map(|c| spec.find_operation(c.method, &c.path.replace(['{', '}'], "")))
+        .map(|o| format!("{} {}", o.method, o.full_template))
+        .collect();
     assert!(templates.len() >= 20, "distinct CRM operations exercised: {templates:#?}");
     let refusal_keys: BTreeSet<String> = refusals().iter().map(|c| c.family.to_string()).collect();
     for needed in ["refuse.unknown-module.list", "refuse.list-without-fields"] {

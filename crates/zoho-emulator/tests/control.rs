@@ -1,7 +1,7 @@
 //! The `/__emulator` control surface: clock, state snapshots, limits, Books webhook setup.
 
-use serde_json::{json, Value};
-use zoho_emulator::{testkit, Emulator, EmulatorConfig};
+use serde_json::{Value, json};
+use zoho_emulator::{Emulator, EmulatorConfig, testkit};
 
 async fn json_of(r: reqwest::Response) -> (u16, Value) {
     let status = r.status().as_u16();
@@ -43,13 +43,7 @@ async fn a_snapshot_restores_tokens_clock_and_data_into_a_new_emulator() {
     first.stop().await;
 
     let second = Emulator::start(EmulatorConfig { seed: 999, ..EmulatorConfig::unlimited() }, 0).await.unwrap();
-    let r = http
-        .put(format!("{}/__emulator/state", second.url()))
-        .header("content-type", "application/json")
-        .body(snapshot)
-        .send()
-        .await
-        .unwrap();
+    let r = http.put(format!("{}/__emulator/state", second.url())).header("content-type", "application/json").body(snapshot).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(second.state().clock.offset_ms() >= 5 * 86_400_000 - 1000);
     assert!(second.state().world().accounts.access_tokens.contains_key(&access));
@@ -64,10 +58,7 @@ async fn books_webhooks_are_registered_listed_and_removed() {
     let emu = Emulator::start(EmulatorConfig::unlimited(), 0).await.unwrap();
     let http = reqwest::Client::new();
     let url = format!("{}/__emulator/books/webhooks", emu.url());
-    let (status, created) = json_of(
-        http.post(&url).json(&json!({"url": "http://127.0.0.1:9/hook", "events": ["invoice.*"]})).send().await.unwrap(),
-    )
-    .await;
+    let (status, created) = json_of(http.post(&url).json(&json!({"url": "http://127.0.0.1:9/hook", "events": ["invoice.*"]})).send().await.unwrap()).await;
     assert_eq!(status, 201);
     let id = created["webhook"]["webhook_id"].as_str().unwrap().to_string();
     let (_, listed) = json_of(http.get(&url).send().await.unwrap()).await;
@@ -85,10 +76,7 @@ async fn limits_can_be_read_and_changed_at_run_time() {
     let emu = Emulator::start(EmulatorConfig::unlimited(), 0).await.unwrap();
     let http = reqwest::Client::new();
     let url = format!("{}/__emulator/limits", emu.url());
-    let (status, body) = json_of(
-        http.put(&url).json(&json!({"books_per_minute": 5, "crm_concurrency": 2})).send().await.unwrap(),
-    )
-    .await;
+    let (status, body) = json_of(http.put(&url).json(&json!({"books_per_minute": 5, "crm_concurrency": 2})).send().await.unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(body["config"]["books_per_minute"], 5);
     assert_eq!(body["config"]["books_per_day"], Value::Null, "unlimited() had no daily cap; untouched");

@@ -4,8 +4,8 @@
 
 mod support;
 
-use serde_json::{json, Value};
-use zoho_emulator::{testkit, Emulator, EmulatorConfig};
+use serde_json::{Value, json};
+use zoho_emulator::{Emulator, EmulatorConfig, testkit};
 
 struct Crm {
     emu: Emulator,
@@ -84,9 +84,7 @@ fn names(rows: &[Value]) -> Vec<String> {
 /// Amount = i*100 + 0.5, Stage alternating Qualification / Closed Won,
 /// Closing_Date 2024-02-(i+1), account i % 3, and D11 has no Amount and no account.
 async fn world(crm: &Crm) -> (Vec<String>, Vec<String>) {
-    let accounts = crm
-        .insert("Accounts", json!([{"Account_Name": "Acme Labs"}, {"Account_Name": "Zylker"}, {"Account_Name": "O'Brien Ltd"}]))
-        .await;
+    let accounts = crm.insert("Accounts", json!([{"Account_Name": "Acme Labs"}, {"Account_Name": "Zylker"}, {"Account_Name": "O'Brien Ltd"}])).await;
     let mut deals = Vec::new();
     for i in 0..12usize {
         let mut deal = json!({
@@ -206,13 +204,8 @@ async fn lookup_and_owner_dot_fields() {
 async fn aggregates_use_exact_decimals() {
     let crm = Crm::start().await;
     world(&crm).await;
-    let rows = crm
-        .rows("select COUNT(*), count(Amount), SUM(Amount), MIN(Amount), MAX(Amount), AVG(Amount) from Deals where Amount is not null")
-        .await;
-    assert_eq!(
-        rows,
-        [json!({"COUNT(*)": 11, "COUNT(Amount)": 11, "SUM(Amount)": 5505.5, "MIN(Amount)": 0.5, "MAX(Amount)": 1000.5, "AVG(Amount)": 500.5})]
-    );
+    let rows = crm.rows("select COUNT(*), count(Amount), SUM(Amount), MIN(Amount), MAX(Amount), AVG(Amount) from Deals where Amount is not null").await;
+    assert_eq!(rows, [json!({"COUNT(*)": 11, "COUNT(Amount)": 11, "SUM(Amount)": 5505.5, "MIN(Amount)": 0.5, "MAX(Amount)": 1000.5, "AVG(Amount)": 500.5})]);
     let rows = crm.rows("select count(id) as n, max(Closing_Date) as last from Deals where Stage = 'Closed Won'").await;
     assert_eq!(rows, [json!({"n": 6, "last": "2024-02-12"})]);
 
@@ -341,10 +334,7 @@ async fn hostile_queries_never_crash_the_server() {
     ];
     for q in queries {
         let (status, body) = crm.coql(q).await;
-        assert!(
-            (status == 200 || status == 204 || status == 400) && (status != 400 || body["status"] == "error"),
-            "{q:?} -> {status} {body}"
-        );
+        assert!((status == 200 || status == 204 || status == 400) && (status != 400 || body["status"] == "error"), "{q:?} -> {status} {body}");
         assert_ne!(status, 200, "{q:?} should not succeed: {body}");
     }
     // The emulator still answers normally afterwards.

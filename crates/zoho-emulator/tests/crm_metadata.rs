@@ -1,6 +1,6 @@
 //! CRM metadata over real HTTP: fields, modules, users, org, currencies.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use zoho_emulator::EmulatorConfig;
 
 #[path = "support/crm.rs"]

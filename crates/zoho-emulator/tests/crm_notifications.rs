@@ -2,8 +2,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::{extract::State, routing::post, Json, Router};
-use serde_json::{json, Value};
+use axum::{Json, Router, extract::State, routing::post};
+use serde_json::{Value, json};
 use zoho_emulator::EmulatorConfig;
 
 #[path = "support/crm.rs"]
@@ -39,8 +39,12 @@ async fn callbacks_carry_token_ids_and_operation_and_stop_after_expiry() {
     let crm = Crm::start(EmulatorConfig::unlimited()).await;
     let (url, inbox) = receiver().await;
     let (status, body) = crm
-        .send("POST", "/actions/watch", json!({"watch": [{"channel_id": "1000000068001", "events": ["Deals.all"],
-            "notify_url": url, "token": "secret-token"}]}))
+        .send(
+            "POST",
+            "/actions/watch",
+            json!({"watch": [{"channel_id": "1000000068001", "events": ["Deals.all"],
+            "notify_url": url, "token": "secret-token"}]}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     let entry = &body["watch"][0];
@@ -51,8 +55,14 @@ async fn callbacks_carry_token_ids_and_operation_and_stop_after_expiry() {
     assert_eq!(event["channel_id"], "1000000068001");
     assert!(event["channel_expiry"].is_string());
 
-    let (_, created) = crm.send("POST", "/Deals", json!({"data": [
-        {"Deal_Name": "A", "Stage": "Qualification"}, {"Deal_Name": "B", "Stage": "Qualification"}]})).await;
+    let (_, created) = crm
+        .send(
+            "POST",
+            "/Deals",
+            json!({"data": [
+        {"Deal_Name": "A", "Stage": "Qualification"}, {"Deal_Name": "B", "Stage": "Qualification"}]}),
+        )
+        .await;
     let ids: Vec<String> = created["data"].as_array().unwrap().iter().map(|e| e["details"]["id"].as_str().unwrap().into()).collect();
     let got = wait_for(&inbox, 1).await;
     assert_eq!(got.len(), 1, "one callback for a two-record write");
@@ -89,8 +99,12 @@ async fn callbacks_carry_token_ids_and_operation_and_stop_after_expiry() {
 async fn watch_list_update_and_disable() {
     let crm = Crm::start(EmulatorConfig::unlimited()).await;
     let (status, body) = crm
-        .send("POST", "/actions/watch", json!({"watch": [{"channel_id": 42, "events": ["Deals.edit", "Contacts.create"],
-            "notify_url": "http://127.0.0.1:9/x", "channel_expiry": "2999-01-01T00:00:00+00:00"}]}))
+        .send(
+            "POST",
+            "/actions/watch",
+            json!({"watch": [{"channel_id": 42, "events": ["Deals.edit", "Contacts.create"],
+            "notify_url": "http://127.0.0.1:9/x", "channel_expiry": "2999-01-01T00:00:00+00:00"}]}),
+        )
         .await;
     assert_eq!(status, 201);
     assert_eq!(body["watch"][0]["details"]["events"].as_array().unwrap().len(), 2);
@@ -104,15 +118,19 @@ async fn watch_list_update_and_disable() {
     let hours = (expiry.as_millisecond() - now.as_millisecond()) / 3_600_000;
     assert_eq!(hours, 0, "beyond a week falls back to the 1 hour default");
 
-    let (status, body) = crm
-        .send("PATCH", "/actions/watch", json!({"watch": [{"channel_id": "42", "events": ["Deals.delete"]}]}))
-        .await;
+    let (status, body) = crm.send("PATCH", "/actions/watch", json!({"watch": [{"channel_id": "42", "events": ["Deals.delete"]}]})).await;
     assert_eq!(status, 200, "{body}");
     let (_, body) = crm.get("/actions/watch?module=Deals").await;
     assert_eq!(body["watch"][0]["events"], json!(["Deals.edit", "Deals.delete"]));
 
-    let (status, body) = crm.send("POST", "/actions/watch", json!({"watch": [{"channel_id": "7", "events": ["Deals.all"],
-        "notify_url": "http://127.0.0.1:9/x", "token": "x".repeat(51)}]})).await;
+    let (status, body) = crm
+        .send(
+            "POST",
+            "/actions/watch",
+            json!({"watch": [{"channel_id": "7", "events": ["Deals.all"],
+        "notify_url": "http://127.0.0.1:9/x", "token": "x".repeat(51)}]}),
+        )
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["watch"][0]["code"], "INVALID_DATA");
     assert_eq!(body["watch"][0]["details"]["api_name"], "token");
@@ -134,21 +152,21 @@ async fn a_change_to_a_related_record_notifies_the_parents_channel_unless_opted_
     let (opted_out_url, opted_out_inbox) = receiver().await;
     let account = crm.accounts(1).await.remove(0);
     let (status, body) = crm
-        .send("POST", "/actions/watch", json!({"watch": [
+        .send(
+            "POST",
+            "/actions/watch",
+            json!({"watch": [
             {"channel_id": "1", "events": ["Accounts.edit"], "notify_url": url, "token": "t1"},
             {"channel_id": "2", "events": ["Accounts.all"], "notify_url": opted_out_url, "token": "t2",
-             "notify_on_related_action": false}]}))
+             "notify_on_related_action": false}]}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
 
     // A contact and a task are added under the account: its edit channel hears of both.
-    let (status, _) = crm
-        .send("POST", "/Contacts", json!({"data": [{"Last_Name": "Related", "Account_Name": {"id": account}}]}))
-        .await;
+    let (status, _) = crm.send("POST", "/Contacts", json!({"data": [{"Last_Name": "Related", "Account_Name": {"id": account}}]})).await;
     assert_eq!(status, 201);
-    let (status, _) = crm
-        .send("POST", "/Tasks", json!({"data": [{"Subject": "Call", "What_Id": {"id": account}, "$se_module": "Accounts"}]}))
-        .await;
+    let (status, _) = crm.send("POST", "/Tasks", json!({"data": [{"Subject": "Call", "What_Id": {"id": account}, "$se_module": "Accounts"}]})).await;
     assert_eq!(status, 201);
     let got = wait_for(&inbox, 2).await;
     assert_eq!(got.len(), 2, "{got:?}");

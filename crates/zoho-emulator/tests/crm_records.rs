@@ -1,6 +1,6 @@
 //! CRM records over real HTTP: lists, paging, writes, errors, deletes, quotes.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use zoho_emulator::EmulatorConfig;
 
 #[path = "support/crm.rs"]
@@ -145,8 +145,12 @@ async fn bad_inputs_get_zohos_errors_never_a_500() {
     assert_eq!(body["details"]["limit"], 100);
 
     let (status, body) = crm
-        .send("POST", "/Deals", json!({"data": [{"Deal_Name": "x"}, {"Deal_Name": "y", "Stage": "Qualification", "Amount": "lots"},
-            {"Deal_Name": "z", "Stage": "Qualification", "Account_Name": {"id": "5725767000000999999"}}]}))
+        .send(
+            "POST",
+            "/Deals",
+            json!({"data": [{"Deal_Name": "x"}, {"Deal_Name": "y", "Stage": "Qualification", "Amount": "lots"},
+            {"Deal_Name": "z", "Stage": "Qualification", "Account_Name": {"id": "5725767000000999999"}}]}),
+        )
         .await;
     assert_eq!(status, 400, "all failed: {body}");
     let d = &body["data"];
@@ -181,9 +185,7 @@ async fn bad_inputs_get_zohos_errors_never_a_500() {
 async fn mixed_writes_answer_207_and_duplicates_name_the_existing_record() {
     let crm = Crm::start(EmulatorConfig::unlimited()).await;
     let ids = crm.accounts(1).await;
-    let (status, body) = crm
-        .send("POST", "/Accounts", json!({"data": [{"Account_Name": "fresh"}, {"Account_Name": "ACCOUNT 00000"}]}))
-        .await;
+    let (status, body) = crm.send("POST", "/Accounts", json!({"data": [{"Account_Name": "fresh"}, {"Account_Name": "ACCOUNT 00000"}]})).await;
     assert_eq!(status, 207);
     assert_eq!(body["data"][0]["status"], "success");
     let dup = &body["data"][1];
@@ -207,9 +209,7 @@ async fn updates_advance_modified_time_and_honour_if_unmodified_since() {
     assert_eq!(body["data"][0]["details"]["Created_Time"], before["data"][0]["Created_Time"]);
 
     let h = [("If-Unmodified-Since", stamp.as_str())];
-    let (status, body) = crm
-        .call("PUT", &format!("/Accounts/{}", ids[0]), Some(&json!({"data": [{"Phone": "+2"}]}).to_string()), &h)
-        .await;
+    let (status, body) = crm.call("PUT", &format!("/Accounts/{}", ids[0]), Some(&json!({"data": [{"Phone": "+2"}]}).to_string()), &h).await;
     assert_eq!(status, 412);
     assert_eq!(body["data"][0]["code"], "ALREADY_MODIFIED");
     assert_eq!(body["data"][0]["details"]["id"], ids[0].as_str());
@@ -221,8 +221,12 @@ async fn upsert_finds_the_duplicate_and_reports_action() {
     let (_, body) = crm.send("POST", "/Contacts", json!({"data": [{"Last_Name": "Doe", "Email": "jd@example.com"}]})).await;
     let id = body["data"][0]["details"]["id"].as_str().unwrap().to_string();
     let (status, body) = crm
-        .send("POST", "/Contacts/upsert", json!({"data": [{"Last_Name": "Doe2", "Email": "JD@example.com"},
-            {"Last_Name": "New", "Email": "new@example.com"}], "duplicate_check_fields": ["Email"]}))
+        .send(
+            "POST",
+            "/Contacts/upsert",
+            json!({"data": [{"Last_Name": "Doe2", "Email": "JD@example.com"},
+            {"Last_Name": "New", "Email": "new@example.com"}], "duplicate_check_fields": ["Email"]}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let d = &body["data"];
@@ -271,9 +275,13 @@ async fn quotes_compute_line_and_total_amounts_and_merge_rows() {
     let (_, p) = crm.send("POST", "/Products", json!({"data": [{"Product_Name": "Widget", "Product_Code": "W-1", "Unit_Price": 19.99}]})).await;
     let product = p["data"][0]["details"]["id"].as_str().unwrap().to_string();
     let (status, q) = crm
-        .send("POST", "/Quotes", json!({"data": [{"Subject": "Q1", "Discount": 5, "Adjustment": 1.5, "Quoted_Items": [
+        .send(
+            "POST",
+            "/Quotes",
+            json!({"data": [{"Subject": "Q1", "Discount": 5, "Adjustment": 1.5, "Quoted_Items": [
             {"Product_Name": {"id": product}, "Quantity": 3, "Discount": 5, "Line_Tax": [{"name": "VAT", "percentage": 8.25}]},
-            {"Product_Name": {"id": product}, "Quantity": 1, "List_Price": 10}]}]}))
+            {"Product_Name": {"id": product}, "Quantity": 1, "List_Price": 10}]}]}),
+        )
         .await;
     assert_eq!(status, 201, "{q}");
     let id = q["data"][0]["details"]["id"].as_str().unwrap().to_string();
@@ -292,8 +300,12 @@ async fn quotes_compute_line_and_total_amounts_and_merge_rows() {
     let first = rows[0]["id"].as_str().unwrap().to_string();
     let second = rows[1]["id"].as_str().unwrap().to_string();
     let (status, _) = crm
-        .send("PUT", &format!("/Quotes/{id}"), json!({"data": [{"Quoted_Items": [{"id": first, "_delete": null},
-            {"id": second, "Quantity": 2}, {"Product_Name": {"id": product}}]}]}))
+        .send(
+            "PUT",
+            &format!("/Quotes/{id}"),
+            json!({"data": [{"Quoted_Items": [{"id": first, "_delete": null},
+            {"id": second, "Quantity": 2}, {"Product_Name": {"id": product}}]}]}),
+        )
         .await;
     assert_eq!(status, 200);
     let (_, got) = crm.get(&format!("/Quotes/{id}")).await;
@@ -313,9 +325,7 @@ async fn tasks_keep_se_module_and_lookups_are_name_and_id() {
     let crm = Crm::start(EmulatorConfig::unlimited()).await;
     let (_, d) = crm.send("POST", "/Deals", json!({"data": [{"Deal_Name": "Big", "Stage": "Closed Won", "Amount": 1000}]})).await;
     let deal = d["data"][0]["details"]["id"].as_str().unwrap().to_string();
-    let (status, t) = crm
-        .send("POST", "/Tasks", json!({"data": [{"Subject": "Call", "What_Id": {"id": deal}, "$se_module": "Deals"}]}))
-        .await;
+    let (status, t) = crm.send("POST", "/Tasks", json!({"data": [{"Subject": "Call", "What_Id": {"id": deal}, "$se_module": "Deals"}]})).await;
     assert_eq!(status, 201, "{t}");
     let task = t["data"][0]["details"]["id"].as_str().unwrap().to_string();
     let (_, got) = crm.get(&format!("/Tasks/{task}")).await;

@@ -1,7 +1,7 @@
 //! CRM search over real HTTP: criteria, escaping, email/word, 204, limits, index lag.
 
-use serde_json::{json, Value};
-use zoho_emulator::{crm::criteria::escape, EmulatorConfig};
+use serde_json::{Value, json};
+use zoho_emulator::{EmulatorConfig, crm::criteria::escape};
 
 #[path = "support/crm.rs"]
 mod crm;
@@ -85,8 +85,13 @@ async fn search_errors_are_zohos() {
 #[tokio::test]
 async fn email_and_word_search_and_criteria_wins_over_them() {
     let crm = Crm::start(EmulatorConfig::unlimited()).await;
-    crm.send("POST", "/Contacts", json!({"data": [{"Last_Name": "Doe", "Email": "jane@zylker.com"},
-        {"Last_Name": "Roe", "Email": "rick@acme.com"}]})).await;
+    crm.send(
+        "POST",
+        "/Contacts",
+        json!({"data": [{"Last_Name": "Doe", "Email": "jane@zylker.com"},
+        {"Last_Name": "Roe", "Email": "rick@acme.com"}]}),
+    )
+    .await;
     let (_, body) = crm.get("/Contacts/search?email=zylker").await;
     assert_eq!(body["data"].as_array().unwrap().len(), 1);
     let (_, body) = crm.get("/Contacts/search?word=roe&fields=Last_Name").await;

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use zoho_emulator::{testkit, Emulator, EmulatorConfig, FaultConfig, FaultRule};
+use serde_json::{Value, json};
+use zoho_emulator::{Emulator, EmulatorConfig, FaultConfig, FaultRule, testkit};
 
 async fn set_faults(http: &reqwest::Client, base: &str, faults: FaultConfig) {
     let r = http.put(format!("{base}/__emulator/faults")).json(&faults).send().await.unwrap();
@@ -23,10 +23,7 @@ async fn injected_errors_are_answered_without_executing() {
     set_faults(
         &http,
         &emu.url(),
-        FaultConfig {
-            rules: vec![FaultRule { error_rate: 1.0, error_statuses: vec![503], ..rule("/oauth") }],
-            ..FaultConfig::default()
-        },
+        FaultConfig { rules: vec![FaultRule { error_rate: 1.0, error_statuses: vec![503], ..rule("/oauth") }], ..FaultConfig::default() },
     )
     .await;
     let form = [
@@ -36,13 +33,7 @@ async fn injected_errors_are_answered_without_executing() {
         ("refresh_token", creds.refresh_token.as_str()),
     ];
     let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-    let r = http
-        .post(format!("{}/oauth/v2/token", emu.url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = http.post(format!("{}/oauth/v2/token", emu.url())).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap();
     assert_eq!(r.status(), 503);
     assert!(emu.state().world().accounts.access_tokens.is_empty(), "nothing was executed");
     // The control surface is never faulted.
@@ -55,15 +46,8 @@ async fn commit_then_drop_executes_the_call_but_the_client_gets_no_answer() {
     let emu = Emulator::start(EmulatorConfig::unlimited(), 0).await.unwrap();
     let http = reqwest::Client::new();
     let creds = testkit::credentials(&http, &emu.url()).await.unwrap();
-    set_faults(
-        &http,
-        &emu.url(),
-        FaultConfig {
-            rules: vec![FaultRule { drop_response_rate: 1.0, ..rule("/oauth/v2/token") }],
-            ..FaultConfig::default()
-        },
-    )
-    .await;
+    set_faults(&http, &emu.url(), FaultConfig { rules: vec![FaultRule { drop_response_rate: 1.0, ..rule("/oauth/v2/token") }], ..FaultConfig::default() })
+        .await;
     let outcome = testkit::refresh(&http, &creds).await;
     assert!(outcome.is_err(), "the client must not get a usable answer: {outcome:?}");
     assert_eq!(emu.state().world().accounts.access_tokens.len(), 1, "but the token was minted");
@@ -78,10 +62,7 @@ async fn latency_and_timeouts_hold_the_request() {
         &http,
         &emu.url(),
         FaultConfig {
-            rules: vec![
-                FaultRule { latency_ms: 120, ..rule("/oauth/v2/token/revoke") },
-                FaultRule { timeout_rate: 1.0, timeout_ms: 5_000, ..rule("/oauth") },
-            ],
+            rules: vec![FaultRule { latency_ms: 120, ..rule("/oauth/v2/token/revoke") }, FaultRule { timeout_rate: 1.0, timeout_ms: 5_000, ..rule("/oauth") }],
             ..FaultConfig::default()
         },
     )
@@ -100,11 +81,7 @@ async fn latency_and_timeouts_hold_the_request() {
 async fn the_same_seed_gives_the_same_fault_sequence() {
     async fn statuses(seed: u64) -> Vec<u16> {
         let config = EmulatorConfig {
-            faults: FaultConfig {
-                seed: Some(seed),
-                rules: vec![FaultRule { error_rate: 0.5, ..rule("/oauth") }],
-                ..FaultConfig::default()
-            },
+            faults: FaultConfig { seed: Some(seed), rules: vec![FaultRule { error_rate: 0.5, ..rule("/oauth") }], ..FaultConfig::default() },
             ..EmulatorConfig::unlimited()
         };
         let emu = Emulator::start(config, 0).await.unwrap();

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use zoho_emulator::{testkit, Emulator, EmulatorConfig, FaultConfig, FaultRule, LimitsConfig};
+use zoho_emulator::{Emulator, EmulatorConfig, FaultConfig, FaultRule, LimitsConfig, testkit};
 
 fn config(limits: LimitsConfig) -> EmulatorConfig {
     EmulatorConfig { limits, ..EmulatorConfig::unlimited() }
@@ -13,9 +13,7 @@ fn config(limits: LimitsConfig) -> EmulatorConfig {
 
 #[tokio::test]
 async fn books_per_minute_budget_answers_429_with_headers_until_the_minute_turns() {
-    let emu = Emulator::start(config(LimitsConfig { books_per_minute: Some(5), ..LimitsConfig::unlimited() }), 0)
-        .await
-        .unwrap();
+    let emu = Emulator::start(config(LimitsConfig { books_per_minute: Some(5), ..LimitsConfig::unlimited() }), 0).await.unwrap();
     let http = reqwest::Client::new();
     let (creds, token) = testkit::login(&http, &emu.url()).await.unwrap();
     let url = format!("{}/books/v3/settings/taxes?organization_id={}", emu.url(), creds.organization_id);
@@ -49,9 +47,7 @@ async fn books_per_minute_budget_answers_429_with_headers_until_the_minute_turns
 
 #[tokio::test]
 async fn books_daily_quota_answers_429_with_its_own_code() {
-    let emu = Emulator::start(config(LimitsConfig { books_per_day: Some(3), ..LimitsConfig::unlimited() }), 0)
-        .await
-        .unwrap();
+    let emu = Emulator::start(config(LimitsConfig { books_per_day: Some(3), ..LimitsConfig::unlimited() }), 0).await.unwrap();
     let http = reqwest::Client::new();
     let (creds, token) = testkit::login(&http, &emu.url()).await.unwrap();
     let url = format!("{}/books/v3/settings/taxes?organization_id={}", emu.url(), creds.organization_id);
@@ -67,9 +63,7 @@ async fn books_daily_quota_answers_429_with_its_own_code() {
 
 #[tokio::test]
 async fn crm_credits_run_out_over_24_hours() {
-    let emu = Emulator::start(config(LimitsConfig { crm_credits_per_day: Some(3), ..LimitsConfig::unlimited() }), 0)
-        .await
-        .unwrap();
+    let emu = Emulator::start(config(LimitsConfig { crm_credits_per_day: Some(3), ..LimitsConfig::unlimited() }), 0).await.unwrap();
     let http = reqwest::Client::new();
     let (_, token) = testkit::login(&http, &emu.url()).await.unwrap();
     let get = || http.get(format!("{}/crm/v8/org", emu.url())).header("Authorization", testkit::auth_header(&token)).send();
@@ -92,16 +86,11 @@ async fn crm_credits_run_out_over_24_hours() {
 #[tokio::test]
 async fn crm_calls_beyond_the_concurrency_limit_are_refused() {
     let mut cfg = config(LimitsConfig { crm_concurrency: Some(2), ..LimitsConfig::unlimited() });
-    cfg.faults = FaultConfig {
-        rules: vec![FaultRule { path_prefix: "/crm".into(), latency_ms: 300, ..FaultRule::default() }],
-        ..FaultConfig::default()
-    };
+    cfg.faults = FaultConfig { rules: vec![FaultRule { path_prefix: "/crm".into(), latency_ms: 300, ..FaultRule::default() }], ..FaultConfig::default() };
     let emu = Emulator::start(cfg, 0).await.unwrap();
     let http = reqwest::Client::new();
     let (_, token) = testkit::login(&http, &emu.url()).await.unwrap();
-    let calls = (0..5).map(|_| {
-        http.get(format!("{}/crm/v8/org", emu.url())).header("Authorization", testkit::auth_header(&token)).send()
-    });
+    let calls = (0..5).map(|_| http.get(format!("{}/crm/v8/org", emu.url())).header("Authorization", testkit::auth_header(&token)).send());
     let mut statuses = Vec::new();
     for r in futures_join(calls.collect()).await {
         statuses.push(r.status().as_u16());
@@ -135,10 +124,7 @@ async fn the_emulator_says_which_limits_it_enforces() {
     let emu = Emulator::start(config(limits), 0).await.unwrap();
     let http = reqwest::Client::new();
     let said = testkit::limits(&http, &emu.url()).await.unwrap();
-    assert_eq!(
-        (said.books_per_minute, said.books_per_day, said.crm_credits_per_day, said.crm_concurrency),
-        (Some(7), Some(700), None, Some(3))
-    );
+    assert_eq!((said.books_per_minute, said.books_per_day, said.crm_credits_per_day, said.crm_concurrency), (Some(7), Some(700), None, Some(3)));
     // A change made live is what it says next.
     let r = http.put(format!("{}/__emulator/limits", emu.url())).json(&serde_json::json!({"books_per_minute": null})).send().await.unwrap();
     assert_eq!(r.status(), 200);

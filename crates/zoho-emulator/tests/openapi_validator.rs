@@ -32,10 +32,7 @@ fn count_files(dir: &Path, suffix: &str) -> usize {
 
 /// Asserts that `errors` is non-empty and one of them contains `needle`.
 fn assert_caught(errors: &[String], needle: &str) {
-    assert!(
-        errors.iter().any(|e| e.contains(needle)),
-        "expected an error containing {needle:?}, got {errors:#?}"
-    );
+    assert!(errors.iter().any(|e| e.contains(needle)), "expected an error containing {needle:?}, got {errors:#?}");
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -223,10 +220,7 @@ fn inventory_lists_operations_and_spots_routes_the_spec_lacks() {
         ("POST", "/crm/v8/no_such_thing"),
         ("PATCH", "/crm/v8/{module}/{id}"),
     ];
-    assert_eq!(
-        crm.routes_missing_from_spec(&routes),
-        vec!["POST /crm/v8/no_such_thing".to_string(), "PATCH /crm/v8/{module}/{id}".to_string()]
-    );
+    assert_eq!(crm.routes_missing_from_spec(&routes), vec!["POST /crm/v8/no_such_thing".to_string(), "PATCH /crm/v8/{module}/{id}".to_string()]);
     assert_eq!(books.routes_missing_from_spec(&[("GET", "/books/v3/invoices/{id}"), ("GET", "/books/v3/quotes")]), vec!["GET /books/v3/quotes".to_string()]);
 }
 
@@ -443,12 +437,18 @@ fn validator_catches_wrong_type_missing_required_enum_and_item_type_in_real_sche
 
     // Wrong item type inside an array: `data` items are records (objects); ids are strings.
     assert_caught(&crm.validate_response(list, 200, "application/json", &json!({"data": [42]})), "$.data[0]: expected object, got integer");
-    assert_caught(&crm.validate_response(list, 200, "application/json", &json!({"data": [{"id": 5725767000000524157_u64}]})), "$.data[0].id: expected string, got integer");
+    assert_caught(
+        &crm.validate_response(list, 200, "application/json", &json!({"data": [{"id": 5725767000000524157_u64}]})),
+        "$.data[0].id: expected string, got integer",
+    );
 
     // Enum violation: API_Exception.status must be "error" (and the success wrapper has no
     // `status`, but its `data` must be an array, so neither oneOf branch fits).
     let exc = crm.component_schema("record.json", "API_Exception").unwrap();
-    assert_caught(&crm.validate(&exc, &json!({"status": "oops", "code": "INVALID_DATA", "message": "invalid data", "details": {}})), "$.status: \"oops\" is not one of [\"error\"]");
+    assert_caught(
+        &crm.validate(&exc, &json!({"status": "oops", "code": "INVALID_DATA", "message": "invalid data", "details": {}})),
+        "$.status: \"oops\" is not one of [\"error\"]",
+    );
     assert_caught(&crm.validate_response(list, 200, "application/json", &json!({"data": "nope", "status": "oops"})), "matches none of the 2 oneOf branches");
 
     // Missing required property: Books create-invoice needs customer_id and line_items.
@@ -458,7 +458,10 @@ fn validator_catches_wrong_type_missing_required_enum_and_item_type_in_real_sche
     let full = json!({"customer_id": "460000000017138", "line_items": [{"item_id": "460000000017088", "quantity": 1, "rate": 120.0}]});
     assert_eq!(books.validate_request_body(create, "application/json", &full), Vec::<String>::new());
     // Wrong item type in an array of a Books body: line_items must hold objects.
-    assert_caught(&books.validate_request_body(create, "application/json", &json!({"customer_id": "1", "line_items": ["x"]})), "$.line_items[0]: expected object, got string");
+    assert_caught(
+        &books.validate_request_body(create, "application/json", &json!({"customer_id": "1", "line_items": ["x"]})),
+        "$.line_items[0]: expected object, got string",
+    );
 }
 
 #[test]
@@ -626,7 +629,14 @@ fn books_required_quirk_only_skips_names_that_are_not_properties() {
 
 #[test]
 fn loose_date_time_accepts_zoho_forms_only() {
-    for ok in ["2023-05-10T01:10:47-07:00", "2013-11-18T02:17:40-0800", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00.123+05:30", "2024-01-01 10:00:00", "2024-01-01T10:00"] {
+    for ok in [
+        "2023-05-10T01:10:47-07:00",
+        "2013-11-18T02:17:40-0800",
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T00:00:00.123+05:30",
+        "2024-01-01 10:00:00",
+        "2024-01-01T10:00",
+    ] {
         assert!(openapi::is_loose_date_time(ok), "{ok}");
     }
     for bad in ["2024-01-01", "2024-01-01T25:00:00Z", "2024-01-01T10:00:00+5", "yesterday", "", "2024-01-01T10:00:00 +05:00"] {

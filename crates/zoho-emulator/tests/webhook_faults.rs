@@ -6,10 +6,10 @@ use std::{
     time::Duration,
 };
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use zoho_emulator::{
-    webhooks::{books_event, BooksWebhook},
     Emulator, EmulatorConfig, FaultConfig, WebhookFaults,
+    webhooks::{BooksWebhook, books_event},
 };
 
 /// A receiver that records the `seq` of every body it gets.
@@ -33,10 +33,7 @@ async fn receiver() -> (String, Arc<Mutex<Vec<i64>>>) {
 }
 
 async fn run(faults: WebhookFaults, seed: u64, n: i64) -> (Vec<i64>, Vec<usize>) {
-    let config = EmulatorConfig {
-        faults: FaultConfig { seed: Some(seed), webhooks: faults, ..FaultConfig::default() },
-        ..EmulatorConfig::unlimited()
-    };
+    let config = EmulatorConfig { faults: FaultConfig { seed: Some(seed), webhooks: faults, ..FaultConfig::default() }, ..EmulatorConfig::unlimited() };
     let emu = Emulator::start(config, 0).await.unwrap();
     let (url, got) = receiver().await;
     let hooks = vec![BooksWebhook {

@@ -27,12 +27,8 @@ async fn overhead() {
     let (creds, token) = testkit::login(&http, &emu.url()).await.unwrap();
     let url = format!("{}/books/v3/organizations?organization_id={}", emu.url(), creds.organization_id);
     let auth = testkit::auth_header(&token);
-    let budget = BudgetConfig {
-        books_per_minute: Some(100_000_000),
-        books_per_day: Some(100_000_000),
-        books_concurrency: Some(10),
-        ..BudgetConfig::unlimited()
-    };
+    let budget =
+        BudgetConfig { books_per_minute: Some(100_000_000), books_per_day: Some(100_000_000), books_concurrency: Some(10), ..BudgetConfig::unlimited() };
     let client = Client::builder(Connection::from_emulator(&emu.url()).await.unwrap()).budget_registry(BudgetRegistry::new()).budget(budget).build().unwrap();
     let books = client.books();
 
@@ -69,10 +65,7 @@ async fn overhead() {
 async fn throughput(minutes: u64) {
     const PER_MINUTE: u32 = 6_000;
     const WORKERS: usize = 64;
-    let config = EmulatorConfig {
-        limits: LimitsConfig { books_per_minute: Some(PER_MINUTE), ..LimitsConfig::unlimited() },
-        ..EmulatorConfig::unlimited()
-    };
+    let config = EmulatorConfig { limits: LimitsConfig { books_per_minute: Some(PER_MINUTE), ..LimitsConfig::unlimited() }, ..EmulatorConfig::unlimited() };
     let emu = Arc::new(Emulator::start(config, 0).await.unwrap());
     let budget = BudgetConfig {
         books_per_minute: Some(PER_MINUTE),

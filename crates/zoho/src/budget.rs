@@ -506,10 +506,7 @@ impl ApiBudget {
                     wait = Some(Some(until));
                 }
                 if let Some(w) = state.windows.iter().find(|w| w.cost(cost) > w.limit) {
-                    return Err(Error::InvalidInput(format!(
-                        "a request costing {cost} can never fit the {} limit of {}",
-                        w.name, w.limit
-                    )));
+                    return Err(Error::InvalidInput(format!("a request costing {cost} can never fit the {} limit of {}", w.name, w.limit)));
                 }
                 if wait.is_none() && !state.calibrated && state.in_flight > 0 {
                     // The probe is out: wait for its answer (or for it to fail).
@@ -547,11 +544,7 @@ impl ApiBudget {
                 Some(at) => {
                     let wait = at.saturating_duration_since(started);
                     if wait > self.max_wait {
-                        return Err(Error::BudgetExhausted {
-                            api: self.api,
-                            organization: self.organization.clone(),
-                            wait,
-                        });
+                        return Err(Error::BudgetExhausted { api: self.api, organization: self.organization.clone(), wait });
                     }
                     tokio::select! {
                         _ = tokio::time::sleep_until(at) => {}
@@ -639,13 +632,7 @@ impl ApiBudget {
             .iter_mut()
             .map(|w| {
                 w.prune(now);
-                WindowUsage {
-                    name: w.name,
-                    limit: w.limit,
-                    used: w.used(),
-                    in_flight: w.in_flight,
-                    remaining: w.limit.saturating_sub(w.used()),
-                }
+                WindowUsage { name: w.name, limit: w.limit, used: w.used(), in_flight: w.in_flight, remaining: w.limit.saturating_sub(w.used()) }
             })
             .collect();
         BudgetUsage {
@@ -685,9 +672,7 @@ impl BudgetRegistry {
     /// yet (the first client's limits win).
     pub fn budget(&self, organization: &str, api: Api, config: &BudgetConfig) -> Arc<ApiBudget> {
         let mut map = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry((organization.to_string(), api))
-            .or_insert_with(|| Arc::new(ApiBudget::new(api, organization, config)))
-            .clone()
+        map.entry((organization.to_string(), api)).or_insert_with(|| Arc::new(ApiBudget::new(api, organization, config))).clone()
     }
 
     /// Snapshots of every budget.

@@ -31,16 +31,8 @@ pub enum DataCenter {
 
 impl DataCenter {
     /// Every data centre, in a stable order.
-    pub const ALL: [DataCenter; 8] = [
-        DataCenter::Us,
-        DataCenter::Eu,
-        DataCenter::In,
-        DataCenter::Au,
-        DataCenter::Jp,
-        DataCenter::Ca,
-        DataCenter::Sa,
-        DataCenter::Cn,
-    ];
+    pub const ALL: [DataCenter; 8] =
+        [DataCenter::Us, DataCenter::Eu, DataCenter::In, DataCenter::Au, DataCenter::Jp, DataCenter::Ca, DataCenter::Sa, DataCenter::Cn];
 
     /// The accounts server (OAuth token endpoint host), without a trailing slash.
     pub fn accounts_url(self) -> &'static str {
@@ -114,10 +106,7 @@ impl Endpoints {
 
     /// Explicit base URLs, e.g. the emulator's `http://127.0.0.1:PORT` for both.
     pub fn custom(accounts_url: impl Into<String>, api_domain: impl Into<String>) -> Endpoints {
-        Endpoints {
-            accounts_url: accounts_url.into().trim_end_matches('/').to_string(),
-            api_domain: api_domain.into().trim_end_matches('/').to_string(),
-        }
+        Endpoints { accounts_url: accounts_url.into().trim_end_matches('/').to_string(), api_domain: api_domain.into().trim_end_matches('/').to_string() }
     }
 
     /// The token endpoint URL.

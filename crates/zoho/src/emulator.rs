@@ -66,17 +66,9 @@ struct LimitsAnswer {
 /// GETs `{base}{path}` and decodes it; errors name the path only, never the body.
 async fn read<T: DeserializeOwned>(base: &str, path: &str) -> Result<T> {
     crate::client::install_ring();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| Error::Setup(e.to_string()))?;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| Error::Setup(e.to_string()))?;
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    let network = |e: reqwest::Error| Error::Transport {
-        method: "GET".into(),
-        path: path.into(),
-        message: without_url(&e),
-        not_sent: e.is_connect(),
-    };
+    let network = |e: reqwest::Error| Error::Transport { method: "GET".into(), path: path.into(), message: without_url(&e), not_sent: e.is_connect() };
     let resp = http.get(url).send().await.map_err(network)?;
     let status = resp.status();
     let body = resp.bytes().await.map_err(network)?;
@@ -84,8 +76,7 @@ async fn read<T: DeserializeOwned>(base: &str, path: &str) -> Result<T> {
         return Err(Error::decode(path, format!("the emulator answered HTTP {}", status.as_u16())));
     }
     // serde's message may quote a value (a secret, for the credentials): say only where.
-    serde_json::from_slice(&body)
-        .map_err(|e| Error::decode(path, format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column())))
+    serde_json::from_slice(&body).map_err(|e| Error::decode(path, format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column())))
 }
 
 impl Connection {
@@ -94,13 +85,7 @@ impl Connection {
     /// refresh token with every scope, and its Books organisation.
     pub async fn from_emulator(url: &str) -> Result<Connection> {
         let c: Credentials = read(url, "/__emulator/credentials").await?;
-        Ok(Connection::new(
-            Endpoints::custom(&c.accounts_url, &c.api_domain),
-            c.client_id,
-            c.client_secret,
-            c.refresh_token,
-            c.organization_id,
-        ))
+        Ok(Connection::new(Endpoints::custom(&c.accounts_url, &c.api_domain), c.client_id, c.client_secret, c.refresh_token, c.organization_id))
     }
 }
 

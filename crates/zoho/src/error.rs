@@ -217,9 +217,7 @@ impl Error {
     /// Whether this is Zoho saying the access token is invalid or expired
     /// (CRM 401 `INVALID_TOKEN`, Books 401 code 57).
     pub fn is_invalid_token(&self) -> bool {
-        self.api().is_some_and(|e| {
-            e.status == 401 && (e.crm_code() == Some("INVALID_TOKEN") || e.books_code() == Some(57))
-        })
+        self.api().is_some_and(|e| e.status == 401 && (e.crm_code() == Some("INVALID_TOKEN") || e.books_code() == Some(57)))
     }
 
     pub(crate) fn decode(context: impl Into<String>, err: impl std::fmt::Display) -> Error {

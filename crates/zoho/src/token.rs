@@ -77,12 +77,9 @@ impl Failure {
     fn error(&self) -> Error {
         match self {
             Failure::OAuth { code, description } => Error::OAuth { code: code.clone(), description: description.clone() },
-            Failure::Other(message) => Error::Transport {
-                method: "POST".into(),
-                path: "/oauth/v2/token".into(),
-                message: format!("token refresh failed: {message}"),
-                not_sent: false,
-            },
+            Failure::Other(message) => {
+                Error::Transport { method: "POST".into(), path: "/oauth/v2/token".into(), message: format!("token refresh failed: {message}"), not_sent: false }
+            }
         }
     }
 }
@@ -248,24 +245,18 @@ impl TokenManager {
             not_sent: false,
         })?;
         // Never echo the body: on success it holds the token.
-        let parsed: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|e| Error::decode(format!("token endpoint (HTTP {status})"), e))?;
+        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| Error::decode(format!("token endpoint (HTTP {status})"), e))?;
         if let Some(code) = parsed.error {
             return Err(Error::OAuth { code, description: parsed.error_description });
         }
-        let access = parsed
-            .access_token
-            .ok_or_else(|| Error::decode("token endpoint", "no access_token in the answer"))?;
+        let access = parsed.access_token.ok_or_else(|| Error::decode("token endpoint", "no access_token in the answer"))?;
         let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
         let margin = self.margin_for(lifetime);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let expires_ms = now_ms() - started.elapsed().as_millis() as i64 + lifetime.as_millis() as i64;
         Ok(AccessToken {
             token: Secret::new(access),
-            api_domain: parsed
-                .api_domain
-                .map(|d| d.trim_end_matches('/').to_string())
-                .unwrap_or_else(|| conn.endpoints.api_domain.clone()),
+            api_domain: parsed.api_domain.map(|d| d.trim_end_matches('/').to_string()).unwrap_or_else(|| conn.endpoints.api_domain.clone()),
             generation,
             refresh_at: started + lifetime - margin,
             expires_ms,

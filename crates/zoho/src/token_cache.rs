@@ -103,9 +103,7 @@ impl Sealer {
         let mut nonce = [0u8; aead::NONCE_LEN];
         ring::rand::SystemRandom::new().fill(&mut nonce).ok()?;
         let mut data = plain;
-        self.key
-            .seal_in_place_append_tag(aead::Nonce::assume_unique_for_key(nonce), aead::Aad::from(self.cache_key.as_bytes()), &mut data)
-            .ok()?;
+        self.key.seal_in_place_append_tag(aead::Nonce::assume_unique_for_key(nonce), aead::Aad::from(self.cache_key.as_bytes()), &mut data).ok()?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&data);
         Some(SealedToken { sealed: hex(&out), expires_ms })

@@ -136,12 +136,7 @@ pub struct Transport {
 
 impl Transport {
     /// A transport for one connection.
-    pub fn new(
-        http: reqwest::Client,
-        connection: Connection,
-        config: TransportConfig,
-        registry: Arc<BudgetRegistry>,
-    ) -> Transport {
+    pub fn new(http: reqwest::Client, connection: Connection, config: TransportConfig, registry: Arc<BudgetRegistry>) -> Transport {
         let crm_budget = registry.budget(&connection.organization_id, Api::Crm, &config.budget);
         let books_budget = registry.budget(&connection.organization_id, Api::Books, &config.budget);
         Transport {
@@ -265,11 +260,7 @@ impl Transport {
             .map_err(|_| Error::decode("token endpoint", "the access token is not a valid header value"))?;
         // Marked sensitive so HTTP layers never log or index it.
         auth.set_sensitive(true);
-        let mut rb = self
-            .http
-            .request(req.method.clone(), url)
-            .timeout(self.config.timeout)
-            .header(header::AUTHORIZATION, auth);
+        let mut rb = self.http.request(req.method.clone(), url).timeout(self.config.timeout).header(header::AUTHORIZATION, auth);
         if req.api == Api::Books {
             rb = rb.query(&[("organization_id", self.connection.organization_id.as_str())]);
         }
@@ -302,10 +293,7 @@ impl Transport {
         let parsed: Option<Value> = serde_json::from_slice(&body).ok();
         // CRM writes answer 400 when every record failed (412 when every one failed on
         // If-Unmodified-Since), still with per-record `data`.
-        if req.api == Api::Crm
-            && (status == 400 || status == 412)
-            && parsed.as_ref().is_some_and(|v| v.get("data").is_some_and(Value::is_array))
-        {
+        if req.api == Api::Crm && (status == 400 || status == 412) && parsed.as_ref().is_some_and(|v| v.get("data").is_some_and(Value::is_array)) {
             return Ok(Response { status, body });
         }
         Err(parse_error(req.api, status, parsed, &body, &headers).into())
@@ -326,9 +314,7 @@ fn server_view(headers: &header::HeaderMap) -> Option<ServerView> {
 
 /// Builds an [`ApiError`] from an error answer of either API.
 pub fn parse_error(api: Api, status: u16, parsed: Option<Value>, body: &[u8], headers: &header::HeaderMap) -> ApiError {
-    let retry_after = header_u64(headers, "x-rate-limit-reset")
-        .or_else(|| header_u64(headers, "retry-after"))
-        .map(Duration::from_secs);
+    let retry_after = header_u64(headers, "x-rate-limit-reset").or_else(|| header_u64(headers, "retry-after")).map(Duration::from_secs);
     let (code, message, details) = match parsed {
         Some(Value::Object(map)) => {
             let code = match map.get("code") {

@@ -36,11 +36,7 @@ async fn expiry_mid_run_refreshes_once_for_everyone() {
     for i in 0..40 {
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
-            if i % 2 == 0 {
-                client.books().organizations().await.map(|_| ())
-            } else {
-                client.crm().fields("Deals").await.map(|_| ())
-            }
+            if i % 2 == 0 { client.books().organizations().await.map(|_| ()) } else { client.crm().fields("Deals").await.map(|_| ()) }
         }));
     }
     for t in tasks {

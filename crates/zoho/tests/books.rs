@@ -41,10 +41,7 @@ async fn a_450_contact_list_is_paged_completely() {
     let (_emu, client, _) = support::start().await;
     let books = client.books();
     for i in 0..450 {
-        books
-            .create_contact(&Contact { contact_name: Some(format!("Customer {i:03}")), ..Contact::default() })
-            .await
-            .unwrap();
+        books.create_contact(&Contact { contact_name: Some(format!("Customer {i:03}")), ..Contact::default() }).await.unwrap();
     }
     let all: Vec<Contact> = books.contacts(ListQuery::new()).try_collect().await.unwrap();
     assert_eq!(all.len(), 450);
@@ -76,10 +73,7 @@ async fn an_invoice_through_its_life() {
     let (emu, client, _) = support::start().await;
     let books = client.books();
     let customer_id = customer(&books, "Acme Corp").await;
-    let item = books
-        .create_item(&Item { name: Some("Widget".into()), rate: Some(dec("19.99")), sku: Some("W-1".into()), ..Item::default() })
-        .await
-        .unwrap();
+    let item = books.create_item(&Item { name: Some("Widget".into()), rate: Some(dec("19.99")), sku: Some("W-1".into()), ..Item::default() }).await.unwrap();
     assert_eq!(item.rate, Some(dec("19.99")));
     let item_id = item.item_id.unwrap();
     let found: Vec<Item> = books.items(ListQuery::new().param("sku", "W-1")).try_collect().await.unwrap();
@@ -161,22 +155,25 @@ async fn credit_notes_refund_and_invoices_void() {
     let (_emu, client, _) = support::start().await;
     let books = client.books();
     let customer_id = customer(&books, "Refund Co").await;
-    let item_id = books
-        .create_item(&Item { name: Some("Service".into()), rate: Some(dec("100")), ..Item::default() })
-        .await
-        .unwrap()
-        .item_id
-        .unwrap();
+    let item_id = books.create_item(&Item { name: Some("Service".into()), rate: Some(dec("100")), ..Item::default() }).await.unwrap().item_id.unwrap();
     let note = books
         .create_credit_note(
-            &CreditNote { customer_id: Some(customer_id.clone()), date: Some("2026-02-01".into()), line_items: vec![line(&item_id, "100", "1")], ..CreditNote::default() },
+            &CreditNote {
+                customer_id: Some(customer_id.clone()),
+                date: Some("2026-02-01".into()),
+                line_items: vec![line(&item_id, "100", "1")],
+                ..CreditNote::default()
+            },
             None,
         )
         .await
         .unwrap();
     let note_id = note.creditnote_id.unwrap();
     let refund = books
-        .refund_credit_note(&note_id, &Refund { date: Some("2026-02-02".into()), amount: Some(dec("40.25")), refund_mode: Some("cash".into()), ..Refund::default() })
+        .refund_credit_note(
+            &note_id,
+            &Refund { date: Some("2026-02-02".into()), amount: Some(dec("40.25")), refund_mode: Some("cash".into()), ..Refund::default() },
+        )
         .await
         .unwrap();
     assert_eq!(refund.amount, Some(dec("40.25")));
@@ -202,12 +199,7 @@ async fn estimates_and_contact_persons() {
     let (_emu, client, _) = support::start().await;
     let books = client.books();
     let customer_id = customer(&books, "Quote Inc").await;
-    let item_id = books
-        .create_item(&Item { name: Some("Thing".into()), rate: Some(dec("12.5")), ..Item::default() })
-        .await
-        .unwrap()
-        .item_id
-        .unwrap();
+    let item_id = books.create_item(&Item { name: Some("Thing".into()), rate: Some(dec("12.5")), ..Item::default() }).await.unwrap().item_id.unwrap();
     let est = books
         .create_estimate(&Estimate { customer_id: Some(customer_id.clone()), line_items: vec![line(&item_id, "12.5", "4")], ..Estimate::default() })
         .await
@@ -233,7 +225,10 @@ async fn estimates_and_contact_persons() {
     let persons = books.contact_persons(&customer_id).await.unwrap();
     assert_eq!(persons.len(), 2);
     books
-        .update_contact_person(person.contact_person_id.as_deref().unwrap(), &ContactPerson { contact_id: Some(customer_id.clone()), phone: Some("+1 555".into()), ..ContactPerson::default() })
+        .update_contact_person(
+            person.contact_person_id.as_deref().unwrap(),
+            &ContactPerson { contact_id: Some(customer_id.clone()), phone: Some("+1 555".into()), ..ContactPerson::default() },
+        )
         .await
         .unwrap();
     let c = books.contact(&customer_id).await.unwrap();
@@ -254,10 +249,8 @@ async fn webhook_payloads_from_the_emulator_parse() {
     let books = client.books();
     let customer_id = customer(&books, "Hooked").await;
     let item_id = books.create_item(&Item { name: Some("X".into()), rate: Some(dec("1.05")), ..Item::default() }).await.unwrap().item_id.unwrap();
-    let inv = books
-        .create_invoice(&Invoice { customer_id: Some(customer_id), line_items: vec![line(&item_id, "1.05", "1")], ..Invoice::default() })
-        .await
-        .unwrap();
+    let inv =
+        books.create_invoice(&Invoice { customer_id: Some(customer_id), line_items: vec![line(&item_id, "1.05", "1")], ..Invoice::default() }).await.unwrap();
     let mut body = None;
     for _ in 0..50 {
         if let Some(d) = emu.state().outbox.log().into_iter().find(|d| d.delivery.kind == "books_webhook") {

@@ -127,7 +127,8 @@ async fn contacts_and_invoices_upsert_the_same_way() {
     let customer = Contact { contact_name: Some("Upsert Customer".into()), ..Contact::default() };
     let (contact, outcome) = books.upsert_contact("cf_crm_account_id", "A-1", &customer).await.unwrap();
     assert_eq!(outcome, UpsertOutcome::Created);
-    let (again, outcome) = books.upsert_contact("cf_crm_account_id", "A-1", &Contact { company_name: Some("Upsert Co".into()), ..Contact::default() }).await.unwrap();
+    let (again, outcome) =
+        books.upsert_contact("cf_crm_account_id", "A-1", &Contact { company_name: Some("Upsert Co".into()), ..Contact::default() }).await.unwrap();
     assert_eq!((outcome, &again.contact_id), (UpsertOutcome::Updated, &contact.contact_id));
     let (widget, _) = books.upsert_item("cf_crm_product_id", "P-1", &item("Widget", "10")).await.unwrap();
     let invoice = Invoice {

@@ -28,11 +28,7 @@ async fn a_450_record_list_is_paged_completely() {
     let results = crm.insert("Contacts", &contacts, &WriteOptions::no_triggers()).await.unwrap();
     assert_eq!(results.len(), 450, "five batches of up to 100");
     assert!(results.iter().all(|r| r.is_success() && r.id().is_some()));
-    let listed: Vec<Contact> = crm
-        .list("Contacts", ListParams::new(["Last_Name", "Email"]).sort("id", SortOrder::Asc))
-        .try_collect()
-        .await
-        .unwrap();
+    let listed: Vec<Contact> = crm.list("Contacts", ListParams::new(["Last_Name", "Email"]).sort("id", SortOrder::Asc)).try_collect().await.unwrap();
     assert_eq!(listed.len(), 450);
     let mut names: Vec<String> = listed.iter().map(|c| c.last_name.clone().unwrap()).collect();
     names.sort();
@@ -100,14 +96,8 @@ async fn all_failed_batch_is_results_not_an_error() {
 async fn search_values_with_every_special_character_round_trip() {
     let (_emu, client, _) = support::start().await;
     let crm = client.crm();
-    let names = [
-        r"O'Brien (Sales), Ltd.",
-        r"Back\slash\",
-        r#"Quote "double" and 'single'"#,
-        "Commas,,and)parens(",
-        "Plus+Amp&Percent%Hash#Eq=Q?",
-        "Ünïcødé — 東京",
-    ];
+    let names =
+        [r"O'Brien (Sales), Ltd.", r"Back\slash\", r#"Quote "double" and 'single'"#, "Commas,,and)parens(", "Plus+Amp&Percent%Hash#Eq=Q?", "Ünïcødé — 東京"];
     let contacts: Vec<Contact> = names.iter().enumerate().map(|(i, n)| contact(n, &format!("s{i}@example.com"))).collect();
     let results = crm.insert("Contacts", &contacts, &WriteOptions::default()).await.unwrap();
     assert!(results.iter().all(|r| r.is_success()), "{results:?}");
@@ -289,14 +279,10 @@ async fn related_lists_stream_their_records() {
     let mut book = Record::default();
     book.set("Price_Book_Name", "Wholesale");
     let book_id = crm.insert("Price_Books", &[book], &WriteOptions::default()).await.unwrap()[0].id().unwrap().to_string();
-    let links: Vec<serde_json::Value> = made
-        .iter()
-        .map(|r| serde_json::json!({"id": r.id().unwrap(), "list_price": 12.5}))
-        .collect();
+    let links: Vec<serde_json::Value> = made.iter().map(|r| serde_json::json!({"id": r.id().unwrap(), "list_price": 12.5})).collect();
     let linked = crm.relate("Price_Books", &book_id, "Products", &links).await.unwrap();
     assert!(linked.iter().all(|r| r.is_success()), "{linked:?}");
-    let related: Vec<Record> =
-        crm.related("Price_Books", &book_id, "Products", ListParams::new(["Product_Name", "Product_Code"])).try_collect().await.unwrap();
+    let related: Vec<Record> = crm.related("Price_Books", &book_id, "Products", ListParams::new(["Product_Name", "Product_Code"])).try_collect().await.unwrap();
     assert_eq!(related.len(), 3);
     assert!(related.iter().all(|r| r.get("list_price") == Some(&serde_json::json!(12.5))));
 }
@@ -307,17 +293,11 @@ async fn coql_reads_pages_and_reports_errors() {
     let crm = client.crm();
     let people: Vec<Contact> = ["Coql A", "Coql B", "Coql C", "Other"].iter().map(|n| contact(n, &format!("{}@example.com", n.replace(' ', ".")))).collect();
     crm.insert("Contacts", &people, &WriteOptions::default()).await.unwrap();
-    let page = crm
-        .coql("select Last_Name, Email from Contacts where Last_Name like 'Coql%' order by Last_Name asc limit 0, 2")
-        .await
-        .unwrap();
+    let page = crm.coql("select Last_Name, Email from Contacts where Last_Name like 'Coql%' order by Last_Name asc limit 0, 2").await.unwrap();
     assert_eq!(page.rows.len(), 2);
     assert!(page.info.more_records);
     assert_eq!(page.rows[0]["Last_Name"], "Coql A");
-    let rest = crm
-        .coql("select Last_Name from Contacts where Last_Name like 'Coql%' order by Last_Name asc limit 2, 2")
-        .await
-        .unwrap();
+    let rest = crm.coql("select Last_Name from Contacts where Last_Name like 'Coql%' order by Last_Name asc limit 2, 2").await.unwrap();
     assert_eq!(rest.rows.len(), 1);
     assert!(!rest.info.more_records);
     let none = crm.coql("select Last_Name from Contacts where Last_Name = 'Nobody'").await.unwrap();
@@ -332,10 +312,7 @@ async fn coql_reads_pages_and_reports_errors() {
 async fn deleted_records_and_counts() {
     let (_emu, client, _) = support::start().await;
     let crm = client.crm();
-    let made = crm
-        .insert("Contacts", &[contact("Gone", "gone@example.com"), contact("Kept", "kept@example.com")], &WriteOptions::default())
-        .await
-        .unwrap();
+    let made = crm.insert("Contacts", &[contact("Gone", "gone@example.com"), contact("Kept", "kept@example.com")], &WriteOptions::default()).await.unwrap();
     assert_eq!(crm.count("Contacts").await.unwrap(), 2);
     let gone = made[0].id().unwrap();
     crm.delete("Contacts", &[gone]).await.unwrap();
@@ -359,12 +336,7 @@ async fn quotes_with_line_items_compute_exact_totals() {
         quantity: Some(Decimal::from(qty)),
         ..QuotedItem::default()
     };
-    let quote = Quote {
-        subject: Some("Q-1".into()),
-        quoted_items: vec![line(10, 3), line(20, 1)],
-        adjustment: Some(Decimal::new(1, 2)),
-        ..Quote::default()
-    };
+    let quote = Quote { subject: Some("Q-1".into()), quoted_items: vec![line(10, 3), line(20, 1)], adjustment: Some(Decimal::new(1, 2)), ..Quote::default() };
     let r = crm.insert("Quotes", &[quote], &WriteOptions::default()).await.unwrap();
     assert!(r[0].is_success(), "{:?}", r[0]);
     let got: Quote = crm.get("Quotes", r[0].id().unwrap(), &[]).await.unwrap().unwrap();

@@ -67,10 +67,7 @@ async fn failures_are_typed_and_quote_nothing() {
     let (emu, connection) = support::emulator(EmulatorConfig::unlimited()).await;
     let err = Connection::from_emulator(&format!("{}/crm/v8", emu.url())).await.unwrap_err();
     assert!(matches!(&err, Error::Decode { .. }), "{err:?}");
-    let err = tokio::time::timeout(Duration::from_secs(10), BudgetConfig::from_emulator(&format!("{}/books/v3", emu.url())))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let err = tokio::time::timeout(Duration::from_secs(10), BudgetConfig::from_emulator(&format!("{}/books/v3", emu.url()))).await.unwrap().unwrap_err();
     assert!(matches!(&err, Error::Decode { .. }), "{err:?}");
     let text = format!("{err} {err:?}");
     assert!(!text.contains(connection.client_secret.expose()) && !text.contains(connection.refresh_token.expose()));

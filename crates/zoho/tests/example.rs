@@ -22,17 +22,10 @@ async fn the_crate_example_runs() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::builder(connection).budget_registry(zoho::BudgetRegistry::new()).build()?;
 
     let crm = client.crm();
-    let ada = Contact {
-        last_name: Some("Lovelace (Analytical), Ltd.".into()),
-        email: Some("ada@example.com".into()),
-        ..Contact::default()
-    };
+    let ada = Contact { last_name: Some("Lovelace (Analytical), Ltd.".into()), email: Some("ada@example.com".into()), ..Contact::default() };
     let results = crm.insert("Contacts", &[ada], &WriteOptions::no_triggers()).await?;
     assert!(results[0].is_success());
-    let found: Vec<Contact> = crm
-        .search("Contacts", Criteria::equals("Last_Name", "Lovelace (Analytical), Ltd."), &["Last_Name"])
-        .try_collect()
-        .await?;
+    let found: Vec<Contact> = crm.search("Contacts", Criteria::equals("Last_Name", "Lovelace (Analytical), Ltd."), &["Last_Name"]).try_collect().await?;
     assert_eq!(found.len(), 1);
     let everyone: Vec<Contact> = crm.list("Contacts", ListParams::new(["Last_Name", "Email"])).try_collect().await?;
     assert_eq!(everyone.len(), 1);

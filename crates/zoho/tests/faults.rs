@@ -79,10 +79,7 @@ async fn timeouts_of_reads_are_retried() {
 async fn a_dropped_answer_to_an_insert_is_outcome_unknown() {
     let (emu, client, _) = support::start().await;
     client.books().organizations().await.unwrap();
-    set_faults(
-        &emu,
-        vec![FaultRule { path_prefix: "/".into(), method: Some("POST".into()), drop_response_rate: 1.0, ..FaultRule::default() }],
-    );
+    set_faults(&emu, vec![FaultRule { path_prefix: "/".into(), method: Some("POST".into()), drop_response_rate: 1.0, ..FaultRule::default() }]);
     // Books: the contact is created, the answer lost.
     let err = client.books().create_contact(&contact("Committed Then Dropped")).await.unwrap_err();
     assert!(err.is_outcome_unknown(), "{err:?}");
@@ -94,15 +91,10 @@ async fn a_dropped_answer_to_an_insert_is_outcome_unknown() {
     assert!(err.is_outcome_unknown(), "{err:?}");
     set_faults(&emu, vec![]);
     // Exactly one of each exists: the client did not send them twice.
-    let found: Vec<Contact> =
-        client.books().contacts(ListQuery::new().param("contact_name", "Committed Then Dropped")).try_collect().await.unwrap();
+    let found: Vec<Contact> = client.books().contacts(ListQuery::new().param("contact_name", "Committed Then Dropped")).try_collect().await.unwrap();
     assert_eq!(found.len(), 1);
-    let found: Vec<Record> = client
-        .crm()
-        .search("Contacts", zoho::crm::criteria::Criteria::equals("Last_Name", "Dropped"), &["Last_Name"])
-        .try_collect()
-        .await
-        .unwrap();
+    let found: Vec<Record> =
+        client.crm().search("Contacts", zoho::crm::criteria::Criteria::equals("Last_Name", "Dropped"), &["Last_Name"]).try_collect().await.unwrap();
     assert_eq!(found.len(), 1);
 }
 
@@ -111,10 +103,7 @@ async fn a_dropped_answer_to_an_idempotent_write_is_retried() {
     let (emu, client, _) = support::start().await;
     let made = client.books().create_contact(&contact("Before")).await.unwrap();
     let id = made.contact_id.clone().unwrap();
-    set_faults(
-        &emu,
-        vec![FaultRule { path_prefix: "/books".into(), method: Some("PUT".into()), drop_response_rate: 0.5, ..FaultRule::default() }],
-    );
+    set_faults(&emu, vec![FaultRule { path_prefix: "/books".into(), method: Some("PUT".into()), drop_response_rate: 0.5, ..FaultRule::default() }]);
     for i in 0..6 {
         let update = Contact { contact_name: Some(format!("After {i}")), ..Contact::default() };
         let got = client.books().update_contact(&id, &update).await.unwrap();
@@ -149,8 +138,7 @@ async fn a_multi_batch_insert_failing_part_way_reports_what_was_written() {
     let seed = (0..1000u64)
         .find(|seed| {
             let dice = Faults::new(config(*seed), 0);
-            dice.decide("POST", "/crm/v8/Contacts").1 == Action::Pass
-                && dice.decide("POST", "/crm/v8/Contacts").1 == Action::Error(400)
+            dice.decide("POST", "/crm/v8/Contacts").1 == Action::Pass && dice.decide("POST", "/crm/v8/Contacts").1 == Action::Error(400)
         })
         .expect("some seed gives pass-then-refuse");
     emu.state().faults.set(config(seed), 0);

@@ -19,10 +19,7 @@ fn books_rejected(emu: &zoho_emulator::Emulator, org: &str) -> u64 {
 async fn a_books_429_storm_pauses_the_org_and_loses_nothing() {
     let limits = LimitsConfig { books_per_minute: Some(15), ..LimitsConfig::unlimited() };
     let (emu, creds) = support::emulator(EmulatorConfig { limits, ..EmulatorConfig::unlimited() }).await;
-    let client = support::builder(&creds)
-        .budget(BudgetConfig { books_per_minute: Some(15), ..BudgetConfig::unlimited() })
-        .build()
-        .unwrap();
+    let client = support::builder(&creds).budget(BudgetConfig { books_per_minute: Some(15), ..BudgetConfig::unlimited() }).build().unwrap();
     client.books().organizations().await.unwrap();
     // Put Zoho's minute boundary four seconds away so the test does not wait a minute.
     let now = emu.state().clock.now_ms();
@@ -104,10 +101,7 @@ async fn a_restarted_client_starts_from_zohos_count_and_causes_no_429() {
 fn crm_emulator_config() -> EmulatorConfig {
     EmulatorConfig {
         limits: LimitsConfig { crm_concurrency: Some(2), ..LimitsConfig::unlimited() },
-        faults: FaultConfig {
-            rules: vec![FaultRule { path_prefix: "/crm".into(), latency_ms: 60, ..FaultRule::default() }],
-            ..FaultConfig::default()
-        },
+        faults: FaultConfig { rules: vec![FaultRule { path_prefix: "/crm".into(), latency_ms: 60, ..FaultRule::default() }], ..FaultConfig::default() },
         ..EmulatorConfig::unlimited()
     }
 }
@@ -126,10 +120,7 @@ async fn crm_burst(client: &zoho::Client, n: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn crm_concurrency_429s_are_waited_out() {
     let (emu, creds) = support::emulator(crm_emulator_config()).await;
-    let client = support::builder(&creds)
-        .retry(RetryPolicy { rate_limit_pause: Duration::from_millis(50), ..RetryPolicy::default() })
-        .build()
-        .unwrap();
+    let client = support::builder(&creds).retry(RetryPolicy { rate_limit_pause: Duration::from_millis(50), ..RetryPolicy::default() }).build().unwrap();
     crm_burst(&client, 12).await;
     let rejected = emu.state().limiter.usage(emu.state().clock.now_ms()).crm_rejected;
     assert!(rejected >= 1, "the client had no concurrency limit, so the server refused some");
@@ -138,10 +129,7 @@ async fn crm_concurrency_429s_are_waited_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_matching_crm_budget_causes_no_429() {
     let (emu, creds) = support::emulator(crm_emulator_config()).await;
-    let client = support::builder(&creds)
-        .budget(BudgetConfig { crm_concurrency: Some(2), ..BudgetConfig::unlimited() })
-        .build()
-        .unwrap();
+    let client = support::builder(&creds).budget(BudgetConfig { crm_concurrency: Some(2), ..BudgetConfig::unlimited() }).build().unwrap();
     crm_burst(&client, 12).await;
     assert_eq!(emu.state().limiter.usage(emu.state().clock.now_ms()).crm_rejected, 0);
     let crm = client.budget_usage().into_iter().find(|u| u.api == zoho::Api::Crm).unwrap();

@@ -104,7 +104,11 @@ impl CatalogSyncConfig {
         let options = CompileOptions { config_text: text, ..CompileOptions::default() };
         let mapping = mapping::compile_with(&spec, NAME, tables, &options)?;
         if self.crm_id_field.trim().is_empty() {
-            return Err(CompileError { path: format!("flows.{NAME}.crm_id_field"), offset: None, message: "empty: the item custom field holding the CRM product id".into() });
+            return Err(CompileError {
+                path: format!("flows.{NAME}.crm_id_field"),
+                offset: None,
+                message: "empty: the item custom field holding the CRM product id".into(),
+            });
         }
         Ok(CatalogSync { crm_id_field: self.crm_id_field.clone(), mapping })
     }
@@ -177,9 +181,9 @@ impl CatalogSync {
         let Some(found) = found.into_iter().next() else { return Ok(None) };
         let id = found.get("item_id").and_then(Value::as_str).unwrap_or_default().to_string();
         match custom_field(&found, &self.crm_id_field) {
-            Some(other) if other != source_id => Err(FlowError::Data(format!(
-                "SKU {sku:?} is already used by Books item {id}, which belongs to CRM product {other}"
-            ))),
+            Some(other) if other != source_id => {
+                Err(FlowError::Data(format!("SKU {sku:?} is already used by Books item {id}, which belongs to CRM product {other}")))
+            }
             _ => Ok(Some(id)),
         }
     }
@@ -275,13 +279,12 @@ impl CatalogSync {
         if let Some(link) = &link
             && link.books_hash.as_deref() == Some(hash.as_str())
         {
-            return Ok(Outcome::Skipped(format!(
-                "unchanged: the mapped item equals what was last written to Books item {} (hash equal)",
-                link.books_id
-            )));
+            return Ok(Outcome::Skipped(format!("unchanged: the mapped item equals what was last written to Books item {} (hash equal)", link.books_id)));
         }
         match &link {
-            Some(link) => ctx.note(format!("linked (product_item) to Books item {}; the mapped item differs from what was last written: update it", link.books_id)),
+            Some(link) => {
+                ctx.note(format!("linked (product_item) to Books item {}; the mapped item differs from what was last written: update it", link.books_id))
+            }
             None if ctx.is_dry_run() => {
                 // A preview says what the upsert would meet (a real run needs no look-up).
                 let sku = payload.get("sku").and_then(Value::as_str);
@@ -290,8 +293,14 @@ impl CatalogSync {
                     None => Ok(None),
                 };
                 ctx.note(match found {
-                    Ok(Some(id)) => format!("no link; Books item {id} has its SKU: the upsert updates the item holding {} = {source_id}, or adopts item {id}", self.crm_id_field),
-                    Ok(None) => format!("no link and no item with its SKU: the upsert creates the item (or updates one already holding {} = {source_id})", self.crm_id_field),
+                    Ok(Some(id)) => format!(
+                        "no link; Books item {id} has its SKU: the upsert updates the item holding {} = {source_id}, or adopts item {id}",
+                        self.crm_id_field
+                    ),
+                    Ok(None) => format!(
+                        "no link and no item with its SKU: the upsert creates the item (or updates one already holding {} = {source_id})",
+                        self.crm_id_field
+                    ),
                     Err(conflict) => format!("no link, and the write would fail: {conflict}"),
                 });
             }
@@ -391,7 +400,11 @@ mod tests {
         let text = "map.name = 'upper(source.Product_Name) + \" (\" + source.Product_Code + \")\"'\n";
         let config: CatalogSyncConfig = toml::from_str(text).unwrap();
         let flow = config.build(&Tables::new(), Some(text)).unwrap();
-        let input = Input { source: &json!({"Product_Name": "Widget", "Product_Code": "W-1", "Unit_Price": 3}), related: &Value::Null, now: jiff::Timestamp::UNIX_EPOCH };
+        let input = Input {
+            source: &json!({"Product_Name": "Widget", "Product_Code": "W-1", "Unit_Price": 3}),
+            related: &Value::Null,
+            now: jiff::Timestamp::UNIX_EPOCH,
+        };
         let Ok(mapping::Outcome::Payload(item)) = flow.mapping.evaluate(&input) else { panic!() };
         assert_eq!((item["name"].as_str(), item["sku"].as_str()), (Some("WIDGET (W-1)"), Some("W-1")), "the other fields keep the shipped mapping");
     }

@@ -124,14 +124,7 @@ pub fn outcome_pending() -> Value {
 
 impl<'r> Context<'r> {
     /// A context for running `flow` on `job` (about `record`).
-    pub fn new(
-        flow: &'static str,
-        job: &'r Job,
-        record: RecordRef,
-        client: &'r Client,
-        store: &'r dyn FlowStore,
-        settings: &'r RunSettings,
-    ) -> Context<'r> {
+    pub fn new(flow: &'static str, job: &'r Job, record: RecordRef, client: &'r Client, store: &'r dyn FlowStore, settings: &'r RunSettings) -> Context<'r> {
         let base = AuditEntry {
             id: 0,
             at_ms: 0,
@@ -316,9 +309,11 @@ impl<'r> Context<'r> {
             ..self.base.clone()
         };
         if self.journal {
-            entry.id = self.store.journal(&entry).await.map_err(|e| {
-                FlowError::Store(format!("journaling the {} of {} {}: {e}", write.action, write.system.as_str(), write.module))
-            })?;
+            entry.id = self
+                .store
+                .journal(&entry)
+                .await
+                .map_err(|e| FlowError::Store(format!("journaling the {} of {} {}: {e}", write.action, write.system.as_str(), write.module)))?;
         }
         self.audit.push(entry);
         Ok(self.audit.len() - 1)
@@ -356,12 +351,8 @@ impl<'r> Context<'r> {
 
     /// Takes what the run established, for the result: audit entries, links, snapshot.
     pub(crate) fn finish(self) -> (Vec<AuditEntry>, Vec<Link>, Option<Snapshot>, Option<Preview>) {
-        let snapshot = self.snapshot.map(|fields| Snapshot {
-            connection: self.settings.connection.clone(),
-            flow: self.flow.into(),
-            record: self.record.clone(),
-            fields,
-        });
+        let snapshot =
+            self.snapshot.map(|fields| Snapshot { connection: self.settings.connection.clone(), flow: self.flow.into(), record: self.record.clone(), fields });
         (self.audit, self.links, snapshot, self.preview)
     }
 }

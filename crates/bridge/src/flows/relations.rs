@@ -36,8 +36,7 @@ pub const INVOICE_TASK: Relation = Relation { name: "invoice_task", crm_module: 
 pub const PRICEBOOK_PRICELIST: Relation = Relation { name: "pricebook_pricelist", crm_module: "Price_Books", books_entity: "pricebooks" };
 
 /// Every relation, for look-ups by name (admin commands).
-pub const ALL: &[Relation] =
-    &[PRODUCT_ITEM, ACCOUNT_CONTACT, CONTACT_PERSON, DEAL_INVOICE, DEAL_CREDITNOTE, QUOTE_INVOICE, INVOICE_TASK, PRICEBOOK_PRICELIST];
+pub const ALL: &[Relation] = &[PRODUCT_ITEM, ACCOUNT_CONTACT, CONTACT_PERSON, DEAL_INVOICE, DEAL_CREDITNOTE, QUOTE_INVOICE, INVOICE_TASK, PRICEBOOK_PRICELIST];
 
 /// The relation named `name`.
 pub fn by_name(name: &str) -> Option<Relation> {

@@ -35,9 +35,7 @@ pub async fn execute<S: Store>(store: &S, flow: &dyn Flow, client: &Client, sett
     match ended {
         Ok(Outcome::Done(outcome)) => JobResult::Finish(Finish::Done { outcome, links, snapshot, audit }),
         // A run that wrote something is not "nothing to do": its writes are kept.
-        Ok(Outcome::Skipped(reason)) if !audit.is_empty() || !links.is_empty() => {
-            JobResult::Finish(Finish::Done { outcome: reason, links, snapshot, audit })
-        }
+        Ok(Outcome::Skipped(reason)) if !audit.is_empty() || !links.is_empty() => JobResult::Finish(Finish::Done { outcome: reason, links, snapshot, audit }),
         Ok(Outcome::Skipped(reason)) => JobResult::Finish(Finish::Skipped { reason, snapshot }),
         Err(e) => fail(settings, job, Failure { audit, ..failure(&e) }),
     }

@@ -11,9 +11,7 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use rhai::{
-    AST, ASTNode, Dynamic, Engine, Expr, FnCallExpr, Position, Scope, Stmt,
-};
+use rhai::{AST, ASTNode, Dynamic, Engine, Expr, FnCallExpr, Position, Scope, Stmt};
 use toml::Spanned;
 
 use super::{
@@ -149,8 +147,10 @@ impl Compiler<'_> {
     ) -> Result<Vec<Field>, CompileError> {
         let mut fields: BTreeMap<&str, Field> = BTreeMap::new();
         for (target, default) in defaults {
-            let dynamic = value::toml_to_dynamic(default).map_err(|message| CompileError { path: format!("{prefix}.defaults.{target}"), offset: None, message })?;
-            let json = value::dynamic_to_json(&dynamic).map_err(|message| CompileError { path: format!("{prefix}.defaults.{target}"), offset: None, message })?;
+            let dynamic =
+                value::toml_to_dynamic(default).map_err(|message| CompileError { path: format!("{prefix}.defaults.{target}"), offset: None, message })?;
+            let json =
+                value::dynamic_to_json(&dynamic).map_err(|message| CompileError { path: format!("{prefix}.defaults.{target}"), offset: None, message })?;
             fields.insert(target, Field { target: target.clone(), expression: None, default: Some(json), optional: false });
         }
         for (target, text) in map {

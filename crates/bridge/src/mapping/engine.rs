@@ -11,7 +11,10 @@
 //! misspelt variable is a load-time error). Every limit is set: operations, expression
 //! depth, string, array and object-map sizes.
 
-use std::{collections::BTreeMap, sync::{Arc, OnceLock}};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, OnceLock},
+};
 
 use rhai::{
     Dynamic, Engine, EvalAltResult, ImmutableString,
@@ -141,8 +144,7 @@ pub fn lookup(tables: &LookupTables, table: &str, key: &Dynamic, default: Dynami
 
 /// Every function an expression may call, as name and number of parameters (sorted).
 pub fn known_functions(engine: &Engine) -> Vec<(String, usize)> {
-    let mut list: Vec<(String, usize)> =
-        engine.collect_fn_metadata(None, |info| Some((info.metadata.name.to_string(), info.metadata.num_params)), true);
+    let mut list: Vec<(String, usize)> = engine.collect_fn_metadata(None, |info| Some((info.metadata.name.to_string(), info.metadata.num_params)), true);
     list.extend(EVALUATOR_FUNCTIONS.iter().map(|(name, arity)| (name.to_string(), *arity)));
     list.sort();
     list.dedup();

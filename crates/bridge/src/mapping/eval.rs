@@ -8,7 +8,10 @@ use std::{fmt, sync::Arc};
 
 use rhai::{AST, Array, Dynamic, Engine, INT, ImmutableString, Scope};
 
-use super::{engine::{self, Limits}, value};
+use super::{
+    engine::{self, Limits},
+    value,
+};
 
 /// What a mapping reads from one record: the source record, the records the flow
 /// loaded with it, and the engine's clock.
@@ -188,10 +191,9 @@ impl Mapping {
         match result.as_bool() {
             Ok(true) => Ok(None),
             Ok(false) => Ok(Some(format!("the condition `{}` is false", when.text))),
-            Err(_) => Err(EvalError {
-                field: when.path.clone(),
-                reason: format!("the condition must give true or false, not {}", super::functions::kind(&result)),
-            }),
+            Err(_) => {
+                Err(EvalError { field: when.path.clone(), reason: format!("the condition must give true or false, not {}", super::functions::kind(&result)) })
+            }
         }
     }
 
@@ -203,10 +205,9 @@ impl Mapping {
             let elements: Array = if elements.is_unit() {
                 Array::new()
             } else {
-                elements.into_array().map_err(|kind| EvalError {
-                    field: lines.from.path.clone(),
-                    reason: format!("`from` must give an array of line elements, not {kind}"),
-                })?
+                elements
+                    .into_array()
+                    .map_err(|kind| EvalError { field: lines.from.path.clone(), reason: format!("`from` must give an array of line elements, not {kind}") })?
             };
             let mut items = Vec::with_capacity(elements.len());
             let depth = scope.len();

@@ -10,7 +10,7 @@
 use std::str::FromStr;
 
 use jiff::{ToSpan, civil::Date};
-use rhai::{Dynamic, ImmutableString, INT};
+use rhai::{Dynamic, INT, ImmutableString};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 /// What a helper returns: a value, or a reason a person can read.
@@ -68,7 +68,11 @@ pub fn kind(value: &Dynamic) -> &'static str {
 pub fn text(value: Dynamic) -> HelperResult {
     Ok(match as_text("text", &value)? {
         Some(s) if !s.trim().is_empty() => {
-            if s.trim().len() == s.len() { string(s) } else { string(s.trim()) }
+            if s.trim().len() == s.len() {
+                string(s)
+            } else {
+                string(s.trim())
+            }
         }
         _ => Dynamic::UNIT,
     })
@@ -327,14 +331,14 @@ pub fn due_date(date: Dynamic, terms: Dynamic) -> HelperResult {
         [] => return Ok(Dynamic::UNIT),
         [n] if n.parse::<INT>().is_ok() => plus_days("due_date", date, n.parse().unwrap_or(0))?,
         ["net", n] if n.parse::<INT>().is_ok() => plus_days("due_date", date, n.parse().unwrap_or(0))?,
-        [net] if net.strip_prefix("net").is_some_and(|n| n.parse::<INT>().is_ok()) => {
-            plus_days("due_date", date, net["net".len()..].parse().unwrap_or(0))?
-        }
+        [net] if net.strip_prefix("net").is_some_and(|n| n.parse::<INT>().is_ok()) => plus_days("due_date", date, net["net".len()..].parse().unwrap_or(0))?,
         ["due", "on", "receipt"] => date,
         ["due", "end", "of", "the", "month"] | ["due", "end", "of", "month"] => date.last_of_month(),
-        ["due", "end", "of", "next", "month"] | ["due", "end", "of", "the", "next", "month"] => {
-            date.first_of_month().checked_add(1.month()).map_err(|_| format!("due_date: the month after {date} is outside the supported dates"))?.last_of_month()
-        }
+        ["due", "end", "of", "next", "month"] | ["due", "end", "of", "the", "next", "month"] => date
+            .first_of_month()
+            .checked_add(1.month())
+            .map_err(|_| format!("due_date: the month after {date} is outside the supported dates"))?
+            .last_of_month(),
         _ => {
             return Err(format!(
                 "due_date: unknown payment terms {:?} (expected a number of days, \"Net 15\", \"Net 30\", \"Net 45\", \"Net 60\", \"Due on Receipt\", \"Due end of the month\" or \"Due end of next month\")",

@@ -59,13 +59,7 @@ pub struct LinesSpec {
 
 impl Default for LinesSpec {
     fn default() -> Self {
-        LinesSpec {
-            from: Spanned::new(0..0, String::new()),
-            target: String::new(),
-            map: BTreeMap::new(),
-            defaults: BTreeMap::new(),
-            optional: Vec::new(),
-        }
+        LinesSpec { from: Spanned::new(0..0, String::new()), target: String::new(), map: BTreeMap::new(), defaults: BTreeMap::new(), optional: Vec::new() }
     }
 }
 

@@ -202,7 +202,8 @@ fn limits_give_clear_errors() {
 
     let depth = format!("{}1{}", "(".repeat(40), ")".repeat(40));
     let spec: MappingSpec = toml::from_str(&format!("[map]\nx = '{depth}'\n")).unwrap();
-    let error = compile_with(&spec, "t", &Tables::new(), &CompileOptions { limits: Limits { max_expr_depth: 10, ..Limits::default() }, config_text: None }).unwrap_err();
+    let error = compile_with(&spec, "t", &Tables::new(), &CompileOptions { limits: Limits { max_expr_depth: 10, ..Limits::default() }, config_text: None })
+        .unwrap_err();
     assert_eq!(error.path, "flows.t.map.x");
 }
 

@@ -5,10 +5,7 @@ use serde_json::Value;
 use super::approval::{Approval, ApprovalStatus, Approvals};
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
-use super::{
-    AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, JobWatch, Link, NewEvent, NewJob, Pruned, RecordRef, Store,
-    StoreResult, StoredEvent,
-};
+use super::{AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, JobWatch, Link, NewEvent, NewJob, Pruned, RecordRef, Store, StoreResult, StoredEvent};
 
 /// Either back end, delegating every call.
 #[derive(Debug, Clone)]
@@ -52,12 +49,7 @@ macro_rules! delegate {
 }
 
 impl Store for AnyStore {
-    async fn add_event(
-        &self,
-        event: &NewEvent,
-        jobs: &[NewJob],
-        now_ms: i64,
-    ) -> StoreResult<Inserted> {
+    async fn add_event(&self, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> StoreResult<Inserted> {
         delegate!(self, s => s.add_event(event, jobs, now_ms))
     }
 
@@ -65,12 +57,7 @@ impl Store for AnyStore {
         delegate!(self, s => s.add_events(events, now_ms))
     }
 
-    async fn add_events_and_move_cursor(
-        &self,
-        events: &[(NewEvent, Vec<NewJob>)],
-        cursor: &Cursor,
-        now_ms: i64,
-    ) -> StoreResult<Vec<Inserted>> {
+    async fn add_events_and_move_cursor(&self, events: &[(NewEvent, Vec<NewJob>)], cursor: &Cursor, now_ms: i64) -> StoreResult<Vec<Inserted>> {
         delegate!(self, s => s.add_events_and_move_cursor(events, cursor, now_ms))
     }
 
@@ -78,23 +65,11 @@ impl Store for AnyStore {
         delegate!(self, s => s.event(event_id))
     }
 
-    async fn events_for_record(
-        &self,
-        system: &str,
-        module: &str,
-        record_id: &str,
-        limit: u32,
-    ) -> StoreResult<Vec<StoredEvent>> {
+    async fn events_for_record(&self, system: &str, module: &str, record_id: &str, limit: u32) -> StoreResult<Vec<StoredEvent>> {
         delegate!(self, s => s.events_for_record(system, module, record_id, limit))
     }
 
-    async fn claim(
-        &self,
-        worker: &str,
-        now_ms: i64,
-        lease_ms: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<Job>> {
+    async fn claim(&self, worker: &str, now_ms: i64, lease_ms: i64, limit: u32) -> StoreResult<Vec<Job>> {
         delegate!(self, s => s.claim(worker, now_ms, lease_ms, limit))
     }
 
@@ -113,12 +88,7 @@ impl Store for AnyStore {
         }
     }
 
-    async fn record(
-        &self,
-        worker: &str,
-        results: &[(i64, JobResult)],
-        now_ms: i64,
-    ) -> StoreResult<Vec<StoreResult<JobStatus>>> {
+    async fn record(&self, worker: &str, results: &[(i64, JobResult)], now_ms: i64) -> StoreResult<Vec<StoreResult<JobStatus>>> {
         delegate!(self, s => s.record(worker, results, now_ms))
     }
 
@@ -182,34 +152,17 @@ impl Store for AnyStore {
         delegate!(self, s => s.audit_for_job(job_id))
     }
 
-    async fn audit_for_record(
-        &self,
-        system: &str,
-        module: &str,
-        record_id: &str,
-    ) -> StoreResult<Vec<AuditEntry>> {
+    async fn audit_for_record(&self, system: &str, module: &str, record_id: &str) -> StoreResult<Vec<AuditEntry>> {
         delegate!(self, s => s.audit_for_record(system, module, record_id))
     }
 }
 
 impl Approvals for AnyStore {
-    async fn create_approval(
-        &self,
-        requested_by: &str,
-        action: &str,
-        payload: &Value,
-        now_ms: i64,
-    ) -> StoreResult<i64> {
+    async fn create_approval(&self, requested_by: &str, action: &str, payload: &Value, now_ms: i64) -> StoreResult<i64> {
         delegate!(self, s => s.create_approval(requested_by, action, payload, now_ms))
     }
 
-    async fn decide_approval(
-        &self,
-        id: i64,
-        approve: bool,
-        decided_by: &str,
-        now_ms: i64,
-    ) -> StoreResult<Approval> {
+    async fn decide_approval(&self, id: i64, approve: bool, decided_by: &str, now_ms: i64) -> StoreResult<Approval> {
         delegate!(self, s => s.decide_approval(id, approve, decided_by, now_ms))
     }
 

@@ -46,27 +46,12 @@ pub struct Approval {
 /// Approvals kept by a store.
 pub trait Approvals: Clone + Send + Sync + 'static {
     /// Records a pending request; returns its id.
-    fn create_approval(
-        &self,
-        requested_by: &str,
-        action: &str,
-        payload: &Value,
-        now_ms: i64,
-    ) -> impl Future<Output = StoreResult<i64>> + Send;
+    fn create_approval(&self, requested_by: &str, action: &str, payload: &Value, now_ms: i64) -> impl Future<Output = StoreResult<i64>> + Send;
 
     /// Approves (`approve == true`) or rejects a pending request. A request that is not
     /// pending (unknown, or already decided) is `NotFound`: a decision is never changed.
-    fn decide_approval(
-        &self,
-        id: i64,
-        approve: bool,
-        decided_by: &str,
-        now_ms: i64,
-    ) -> impl Future<Output = StoreResult<Approval>> + Send;
+    fn decide_approval(&self, id: i64, approve: bool, decided_by: &str, now_ms: i64) -> impl Future<Output = StoreResult<Approval>> + Send;
 
     /// Requests in a status, oldest first.
-    fn approvals(
-        &self,
-        status: ApprovalStatus,
-    ) -> impl Future<Output = StoreResult<Vec<Approval>>> + Send;
+    fn approvals(&self, status: ApprovalStatus) -> impl Future<Output = StoreResult<Vec<Approval>>> + Send;
 }

@@ -30,9 +30,7 @@ pub(crate) fn parse_status(text: &str) -> Result<JobStatus, StoreError> {
         "skipped" => JobStatus::Skipped,
         "dead" => JobStatus::Dead,
         other => {
-            return Err(StoreError::Database(format!(
-                "unknown job status {other:?} in the jobs table"
-            )));
+            return Err(StoreError::Database(format!("unknown job status {other:?} in the jobs table")));
         }
     })
 }
@@ -57,9 +55,7 @@ pub(crate) fn parse_source(text: &str) -> Result<Source, StoreError> {
         "poller" => Source::Poller,
         "manual" => Source::Manual,
         other => {
-            return Err(StoreError::Database(format!(
-                "unknown event source {other:?} in the events table"
-            )));
+            return Err(StoreError::Database(format!("unknown event source {other:?} in the events table")));
         }
     })
 }
@@ -80,9 +76,7 @@ pub(crate) fn parse_approval_status(text: &str) -> Result<ApprovalStatus, StoreE
         "approved" => ApprovalStatus::Approved,
         "rejected" => ApprovalStatus::Rejected,
         other => {
-            return Err(StoreError::Database(format!(
-                "unknown approval status {other:?} in the approvals table"
-            )));
+            return Err(StoreError::Database(format!("unknown approval status {other:?} in the approvals table")));
         }
     })
 }
@@ -95,8 +89,7 @@ pub(crate) fn json_text(value: &Value) -> String {
 
 /// JSON from stored text; `what` names the column for the error.
 pub(crate) fn parse_json(text: &str, what: &str) -> Result<Value, StoreError> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::Database(format!("{what} is not valid JSON: {e}")))
+    serde_json::from_str(text).map_err(|e| StoreError::Database(format!("{what} is not valid JSON: {e}")))
 }
 
 /// A database error as a store error: a broken constraint (the same data would fail
@@ -105,10 +98,7 @@ pub(crate) fn db_err(error: sqlx::Error) -> StoreError {
     use sqlx::error::ErrorKind;
     match &error {
         sqlx::Error::Database(e)
-            if matches!(
-                e.kind(),
-                ErrorKind::UniqueViolation | ErrorKind::ForeignKeyViolation | ErrorKind::NotNullViolation | ErrorKind::CheckViolation
-            ) =>
+            if matches!(e.kind(), ErrorKind::UniqueViolation | ErrorKind::ForeignKeyViolation | ErrorKind::NotNullViolation | ErrorKind::CheckViolation) =>
         {
             StoreError::Constraint(error.to_string())
         }

@@ -58,9 +58,7 @@ pub(crate) fn job_rows(events: &[(NewEvent, Vec<NewJob>)], inserted: &[Inserted]
             Inserted::New(id) => Some((*id, jobs)),
             Inserted::Duplicate => None,
         })
-        .flat_map(|(event_id, jobs)| {
-            jobs.iter().map(move |j| json!({"event_id": event_id, "flow": j.flow, "key": j.key, "payload": json_text(&j.payload)}))
-        })
+        .flat_map(|(event_id, jobs)| jobs.iter().map(move |j| json!({"event_id": event_id, "flow": j.flow, "key": j.key, "payload": json_text(&j.payload)})))
         .collect();
     (!rows.is_empty()).then(|| Value::Array(rows).to_string())
 }

@@ -212,8 +212,7 @@ impl std::fmt::Display for RecordRef {
 impl Job {
     /// The record the job is about, from its payload.
     pub fn record(&self) -> Result<RecordRef, String> {
-        serde_json::from_value(self.payload.clone())
-            .map_err(|e| format!("job {} carries no record (payload {}): {e}", self.id, self.payload))
+        serde_json::from_value(self.payload.clone()).map_err(|e| format!("job {} carries no record (payload {}): {e}", self.id, self.payload))
     }
 }
 
@@ -400,13 +399,7 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn event(&self, event_id: i64) -> impl Future<Output = StoreResult<Option<StoredEvent>>> + Send;
 
     /// The newest `limit` inbox events about one record, newest first.
-    fn events_for_record(
-        &self,
-        system: &str,
-        module: &str,
-        record_id: &str,
-        limit: u32,
-    ) -> impl Future<Output = StoreResult<Vec<StoredEvent>>> + Send;
+    fn events_for_record(&self, system: &str, module: &str, record_id: &str, limit: u32) -> impl Future<Output = StoreResult<Vec<StoredEvent>>> + Send;
 
     /// Claims up to `limit` runnable jobs for `worker` with a lease until
     /// `now_ms + lease_ms`. A job is runnable when it is queued and due, or running with
@@ -437,12 +430,7 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// audit is stored), `NotFound` when there is no such job. An
     /// outer error means nothing was stored; the jobs stay leased and are handed out
     /// again when their leases run out.
-    fn record(
-        &self,
-        worker: &str,
-        results: &[(i64, JobResult)],
-        now_ms: i64,
-    ) -> impl Future<Output = StoreResult<Vec<StoreResult<JobStatus>>>> + Send;
+    fn record(&self, worker: &str, results: &[(i64, JobResult)], now_ms: i64) -> impl Future<Output = StoreResult<Vec<StoreResult<JobStatus>>>> + Send;
 
     /// [`Store::record`] for one job: its new status, or why its result was not stored.
     fn record_one(&self, worker: &str, job_id: i64, result: JobResult, now_ms: i64) -> impl Future<Output = StoreResult<JobStatus>> + Send {
@@ -542,4 +530,3 @@ pub struct Pruned {
     /// Inbox events.
     pub events: u64,
 }
-

@@ -14,9 +14,9 @@
 //! to connect, the statements PostgreSQL spells its own way ([`PG`]) and the upkeep of
 //! the queue's statistics.
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
@@ -24,7 +24,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
 
 use super::convert::{db_err, migrate_err};
 use super::redact::{redact_message, redact_url};
-use super::shared::{Dialect, Statements, InboxSql, RecordSql, runnable_jobs, shared_approvals, shared_store_methods};
+use super::shared::{Dialect, InboxSql, RecordSql, Statements, runnable_jobs, shared_approvals, shared_store_methods};
 use super::{JobSignal, Store, StoreError, StoreResult};
 
 /// Connections per process: enough for a few workers, triggers and the dashboard on 2 cores.
@@ -36,8 +36,7 @@ const JOB_COLUMNS_PG: &str = "jobs.id, jobs.event_id, jobs.flow, jobs.key, jobs.
      jobs.created_ms, jobs.updated_ms";
 
 /// Event columns with JSON as text.
-const EVENT_COLUMNS_PG: &str =
-    "id, source, connection, system, module, record_id, modified_ms, payload::text AS payload, dedup_key, received_ms";
+const EVENT_COLUMNS_PG: &str = "id, source, connection, system, module, record_id, modified_ms, payload::text AS payload, dedup_key, received_ms";
 
 /// Audit columns with JSON as text.
 const AUDIT_COLUMNS_PG: &str = "id, at_ms, actor, job_id, event_id, connection, system, module, record_id, action, \
@@ -235,23 +234,12 @@ impl PgStore {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/db`) and runs the
     /// migrations. Errors never contain the password.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| {
-            StoreError::Database(redact_message(
-                &format!("bad PostgreSQL URL {}: {e}", redact_url(url)),
-                url,
-            ))
-        })?;
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| StoreError::Database(redact_message(&format!("bad PostgreSQL URL {}: {e}", redact_url(url)), url)))?;
         // One direct connection first: it fails at once when the server is down or refuses
         // us, where the pool would retry until its acquire timeout.
-        let connect_err = |e: sqlx::Error| {
-            StoreError::Database(redact_message(
-                &format!("cannot connect to PostgreSQL at {}: {e}", redact_url(url)),
-                url,
-            ))
-        };
-        let probe = PgConnection::connect_with(&options)
-            .await
-            .map_err(connect_err)?;
+        let connect_err = |e: sqlx::Error| StoreError::Database(redact_message(&format!("cannot connect to PostgreSQL at {}: {e}", redact_url(url)), url));
+        let probe = PgConnection::connect_with(&options).await.map_err(connect_err)?;
         probe.close().await.map_err(connect_err)?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
@@ -259,10 +247,7 @@ impl PgStore {
             .connect_with(options.clone())
             .await
             .map_err(connect_err)?;
-        super::migrations::postgres()
-            .run(&pool)
-            .await
-            .map_err(migrate_err)?;
+        super::migrations::postgres().run(&pool).await.map_err(migrate_err)?;
         let statistics = Arc::new(Statistics { since: AtomicU64::new(0), threshold: AtomicU64::new(ANALYZE_EVERY) });
         let signal = JobSignal::new();
         let listener = Arc::new(Listener::start(options, signal.clone()));
@@ -309,10 +294,8 @@ impl PgStore {
                 }
             }
             vacuum_when_dead_rows_pile_up(&pool).await;
-            let rows: Option<f32> = sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'jobs'::regclass")
-                .fetch_optional(&pool)
-                .await
-                .unwrap_or(None);
+            let rows: Option<f32> =
+                sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'jobs'::regclass").fetch_optional(&pool).await.unwrap_or(None);
             let fifth = rows.map(|r| (r.max(0.0) / 5.0) as u64).unwrap_or(0);
             stats.threshold.store(fifth.max(ANALYZE_EVERY), Ordering::Relaxed);
         });

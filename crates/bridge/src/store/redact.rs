@@ -5,11 +5,7 @@ pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             // Setting a password only fails for URLs that cannot have one.
-            if parsed.set_password(Some("***")).is_ok() {
-                parsed.to_string()
-            } else {
-                String::from("<connection url>")
-            }
+            if parsed.set_password(Some("***")).is_ok() { parsed.to_string() } else { String::from("<connection url>") }
         }
         _ => url.to_string(),
     }
@@ -28,9 +24,10 @@ pub fn redact_message(message: &str, url: &str) -> String {
     if !password.is_empty() {
         out = out.replace(password, "***");
         if let Ok(decoded) = percent_decode(password)
-            && !decoded.is_empty() {
-                out = out.replace(&decoded, "***");
-            }
+            && !decoded.is_empty()
+        {
+            out = out.replace(&decoded, "***");
+        }
     }
     out
 }
@@ -40,12 +37,15 @@ fn percent_decode(text: &str) -> Result<String, std::string::FromUtf8Error> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() && text.is_char_boundary(i + 3)
-            && let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && text.is_char_boundary(i + 3)
+            && let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
         out.push(bytes[i]);
         i += 1;
     }
@@ -59,25 +59,13 @@ mod tests {
     #[test]
     fn hides_the_password() {
         let url = "postgres://bridge:s%40cret@db.example:5432/bridge";
-        assert_eq!(
-            redact_url(url),
-            "postgres://bridge:***@db.example:5432/bridge"
-        );
-        let message = redact_message(
-            &format!("cannot reach {url}; password s@cret rejected"),
-            url,
-        );
-        assert!(
-            !message.contains("s@cret") && !message.contains("s%40cret"),
-            "{message}"
-        );
+        assert_eq!(redact_url(url), "postgres://bridge:***@db.example:5432/bridge");
+        let message = redact_message(&format!("cannot reach {url}; password s@cret rejected"), url);
+        assert!(!message.contains("s@cret") && !message.contains("s%40cret"), "{message}");
     }
 
     #[test]
     fn leaves_urls_without_password() {
-        assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1/x"),
-            "postgres://postgres@127.0.0.1/x"
-        );
+        assert_eq!(redact_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
     }
 }

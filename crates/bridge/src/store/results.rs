@@ -152,11 +152,7 @@ pub(crate) fn accepted(returned: Vec<(i64, String)>) -> StoreResult<HashMap<i64,
 
 /// The answer per job, in the order given: the new status, `LeaseLost` for a job that
 /// exists but is not running under this worker, `NotFound` for one that does not exist.
-pub(crate) fn answers(
-    results: &[(i64, JobResult)],
-    accepted: &HashMap<i64, JobStatus>,
-    existing: &HashSet<i64>,
-) -> Vec<StoreResult<JobStatus>> {
+pub(crate) fn answers(results: &[(i64, JobResult)], accepted: &HashMap<i64, JobStatus>, existing: &HashSet<i64>) -> Vec<StoreResult<JobStatus>> {
     results
         .iter()
         .map(|(id, _)| match accepted.get(id) {

@@ -58,17 +58,13 @@ impl TryFrom<JobRow> for Job {
 
 /// Converts job rows, sorted by id (`RETURNING` gives no order).
 pub(crate) fn jobs_from_rows(rows: Vec<JobRow>) -> Result<Vec<Job>, StoreError> {
-    let mut jobs = rows
-        .into_iter()
-        .map(Job::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut jobs = rows.into_iter().map(Job::try_from).collect::<Result<Vec<_>, _>>()?;
     jobs.sort_by_key(|job| job.id);
     Ok(jobs)
 }
 
 /// The columns every event query selects (PostgreSQL casts `payload` to text).
-pub(crate) const EVENT_COLUMNS: &str =
-    "id, source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms";
+pub(crate) const EVENT_COLUMNS: &str = "id, source, connection, system, module, record_id, modified_ms, payload, dedup_key, received_ms";
 
 /// An `events` row.
 #[derive(Debug, FromRow)]
@@ -146,12 +142,7 @@ pub(crate) struct CursorRow {
 
 impl From<CursorRow> for Cursor {
     fn from(row: CursorRow) -> Self {
-        Cursor {
-            connection: row.connection,
-            stream: row.stream,
-            position_ms: row.position_ms,
-            updated_ms: row.updated_ms,
-        }
+        Cursor { connection: row.connection, stream: row.stream, position_ms: row.position_ms, updated_ms: row.updated_ms }
     }
 }
 

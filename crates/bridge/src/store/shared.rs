@@ -209,10 +209,7 @@ impl Statements {
             upsert_links: upsert_links(d.record.links),
             upsert_snapshots: upsert_snapshots(d.record.snapshots),
             event: format!("SELECT {} FROM events WHERE id = $1", d.event_columns),
-            events_for_record: format!(
-                "SELECT {} FROM events WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC LIMIT $4",
-                d.event_columns
-            ),
+            events_for_record: format!("SELECT {} FROM events WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC LIMIT $4", d.event_columns),
             claim: format!("{} RETURNING {}", d.claim, d.job_columns),
             job: format!("SELECT {} FROM jobs WHERE id = $1", d.job_columns),
             jobs_with_status: format!("SELECT {} FROM jobs WHERE status = $1 ORDER BY id LIMIT $2", d.job_columns),
@@ -226,25 +223,22 @@ impl Statements {
             add_audit: {
                 let json = d.json_in;
                 format!(
-                "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
+                    "INSERT INTO audit (at_ms, actor, job_id, event_id, connection, system, module, record_id, action, request, response, ok) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10{json}, $11{json}, $12) RETURNING id"
-            )
+                )
             },
             audit_for_job: format!("SELECT {} FROM audit WHERE job_id = $1 ORDER BY id", d.audit_columns),
-            audit_for_record: format!(
-                "SELECT {} FROM audit WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC",
-                d.audit_columns
-            ),
+            audit_for_record: format!("SELECT {} FROM audit WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC", d.audit_columns),
             create_approval: format!(
-                    "INSERT INTO approvals (requested_by, action, payload, status, created_ms) \
+                "INSERT INTO approvals (requested_by, action, payload, status, created_ms) \
                      VALUES ($1, $2, $3{}, 'pending', $4) RETURNING id",
-                    d.json_in
-                ),
+                d.json_in
+            ),
             decide_approval: format!(
-                    "UPDATE approvals SET status = $1, decided_by = $2, decided_ms = $3 WHERE id = $4 AND status = 'pending' \
+                "UPDATE approvals SET status = $1, decided_by = $2, decided_ms = $3 WHERE id = $4 AND status = 'pending' \
                      RETURNING {}",
-                    d.approval_columns
-                ),
+                d.approval_columns
+            ),
             approvals: format!("SELECT {} FROM approvals WHERE status = $1 ORDER BY id", d.approval_columns),
             d,
         }
@@ -733,13 +727,7 @@ macro_rules! shared_store_methods {
 macro_rules! shared_approvals {
     ($store:ty, $sql:expr) => {
         impl $crate::store::Approvals for $store {
-            async fn create_approval(
-                &self,
-                requested_by: &str,
-                action: &str,
-                payload: &serde_json::Value,
-                now_ms: i64,
-            ) -> $crate::store::StoreResult<i64> {
+            async fn create_approval(&self, requested_by: &str, action: &str, payload: &serde_json::Value, now_ms: i64) -> $crate::store::StoreResult<i64> {
                 let sql = $sql.create_approval.as_str();
                 sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                     .bind(requested_by)
@@ -751,13 +739,7 @@ macro_rules! shared_approvals {
                     .map_err($crate::store::convert::db_err)
             }
 
-            async fn decide_approval(
-                &self,
-                id: i64,
-                approve: bool,
-                decided_by: &str,
-                now_ms: i64,
-            ) -> $crate::store::StoreResult<$crate::store::Approval> {
+            async fn decide_approval(&self, id: i64, approve: bool, decided_by: &str, now_ms: i64) -> $crate::store::StoreResult<$crate::store::Approval> {
                 let status = if approve { $crate::store::ApprovalStatus::Approved } else { $crate::store::ApprovalStatus::Rejected };
                 let sql = $sql.decide_approval.as_str();
                 let row: Option<$crate::store::rows::ApprovalRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))

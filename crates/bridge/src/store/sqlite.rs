@@ -31,15 +31,13 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 
 use super::convert::{db_err, migrate_err};
 use super::redact::redact_message;
 use super::rows::{EVENT_COLUMNS, JOB_COLUMNS};
-use super::shared::{Dialect, Statements, InboxSql, RecordSql, runnable_jobs, shared_approvals, shared_store_methods};
+use super::shared::{Dialect, InboxSql, RecordSql, Statements, runnable_jobs, shared_approvals, shared_store_methods};
 use super::{JobSignal, Store, StoreError, StoreResult};
 
 /// The default database file.
@@ -164,9 +162,7 @@ impl SqliteStore {
     /// Opens a `sqlite://path` (or `sqlite:path`) URL and runs the migrations. Not for
     /// `sqlite::memory:`: the writer and the readers would each get their own database.
     pub async fn open_url(url: &str) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str(url).map_err(|e| {
-            StoreError::Database(redact_message(&format!("bad SQLite URL: {e}"), url))
-        })?;
+        let options = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::Database(redact_message(&format!("bad SQLite URL: {e}"), url)))?;
         Self::open_with(options, &SqliteOptions::default()).await
     }
 
@@ -178,9 +174,7 @@ impl SqliteStore {
             .busy_timeout(settings.busy_timeout)
             .foreign_keys(true);
         let name = options.get_filename().display().to_string();
-        let open_err = |e: sqlx::Error| {
-            StoreError::Database(format!("cannot open SQLite database {name}: {e}"))
-        };
+        let open_err = |e: sqlx::Error| StoreError::Database(format!("cannot open SQLite database {name}: {e}"));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -188,10 +182,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(open_err)?;
-        super::migrations::sqlite()
-            .run(&writer)
-            .await
-            .map_err(migrate_err)?;
+        super::migrations::sqlite().run(&writer).await.map_err(migrate_err)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
             .acquire_timeout(settings.acquire_timeout)
@@ -232,10 +223,7 @@ impl SqliteStore {
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err)
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
     }
 }
 

@@ -142,10 +142,8 @@ impl ChannelKeeper {
         if entries.is_empty() || !wanted.iter().all(|m| modules.contains(m)) {
             return Action::Create;
         }
-        let expiry = entries
-            .iter()
-            .map(|e| e.get("channel_expiry").and_then(Value::as_str).and_then(parse_time))
-            .try_fold(i64::MAX, |acc, e| e.map(|e| acc.min(e)));
+        let expiry =
+            entries.iter().map(|e| e.get("channel_expiry").and_then(Value::as_str).and_then(parse_time)).try_fold(i64::MAX, |acc, e| e.map(|e| acc.min(e)));
         match expiry {
             // Unknown expiry: renewing is harmless.
             None => Action::Renew,

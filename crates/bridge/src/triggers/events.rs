@@ -44,10 +44,7 @@ pub fn parse_time(text: &str) -> Option<i64> {
     if let Ok(ts) = text.parse::<jiff::Timestamp>() {
         return Some(ts.as_millisecond());
     }
-    jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%z", text)
-        .ok()
-        .and_then(|t| t.to_timestamp().ok())
-        .map(|t| t.as_millisecond())
+    jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%z", text).ok().and_then(|t| t.to_timestamp().ok()).map(|t| t.as_millisecond())
 }
 
 /// The dedup key of a change with a known modified time: `crm:Deals:42:1718117126000`.
@@ -103,25 +100,17 @@ impl CrmCallback {
     /// One event per id (call after authenticating).
     pub fn events(&self, connection: &str) -> Result<Vec<NewEvent>, BadBody> {
         let b = &self.body;
-        let module = b
-            .get("module")
-            .and_then(Value::as_str)
-            .filter(|m| !m.is_empty())
-            .ok_or_else(|| BadBody::new("module is missing or not text", "$.module"))?;
+        let module =
+            b.get("module").and_then(Value::as_str).filter(|m| !m.is_empty()).ok_or_else(|| BadBody::new("module is missing or not text", "$.module"))?;
         let operation = b
             .get("operation")
             .and_then(Value::as_str)
             .filter(|m| !m.is_empty())
             .ok_or_else(|| BadBody::new("operation is missing or not text", "$.operation"))?;
-        let server_time = b
-            .get("server_time")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| BadBody::new("server_time is missing or not a number", "$.server_time"))?;
-        let ids = b
-            .get("ids")
-            .and_then(Value::as_array)
-            .filter(|ids| !ids.is_empty())
-            .ok_or_else(|| BadBody::new("ids is missing, empty or not a list", "$.ids"))?;
+        let server_time =
+            b.get("server_time").and_then(Value::as_i64).ok_or_else(|| BadBody::new("server_time is missing or not a number", "$.server_time"))?;
+        let ids =
+            b.get("ids").and_then(Value::as_array).filter(|ids| !ids.is_empty()).ok_or_else(|| BadBody::new("ids is missing, empty or not a list", "$.ids"))?;
         let mut payload = Value::Object(b.clone());
         if let Some(obj) = payload.as_object_mut() {
             obj.remove("token");
@@ -167,10 +156,7 @@ pub fn crm_workflow_event(body: &[u8], connection: &str) -> Result<NewEvent, Bad
         .filter(|m| !m.is_empty())
         .ok_or_else(|| BadBody::new("module is missing or not text", "$.module"))?
         .to_string();
-    let id = map
-        .get("id")
-        .and_then(text_or_number)
-        .ok_or_else(|| BadBody::new("id is missing or not a number or text", "$.id"))?;
+    let id = map.get("id").and_then(text_or_number).ok_or_else(|| BadBody::new("id is missing or not a number or text", "$.id"))?;
     let modified_ms = match map.get("modified_time") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => Some(n.as_i64().ok_or_else(|| BadBody::new("modified_time is not a whole number", "$.modified_time"))?),
@@ -229,23 +215,14 @@ pub fn books_event(body: &[u8], connection: &str) -> Result<NewEvent, BadBody> {
         // The client's message names the decoding problem, never a secret.
         BadBody::new(format!("the body is neither JSON nor a JSONString form: {e}"), "body")
     })?;
-    let module = books_module(&parsed.entity).ok_or_else(|| {
-        BadBody::new("no known entity (invoice, payment, creditnote, estimate, salesorder, item, contact)", "$")
-    })?;
+    let module =
+        books_module(&parsed.entity).ok_or_else(|| BadBody::new("no known entity (invoice, payment, creditnote, estimate, salesorder, item, contact)", "$"))?;
     let id_field = books_id_field(module).unwrap_or("id");
     let at = |field: &str| format!("$.{}.{field}", parsed.entity);
-    let id = parsed
-        .data
-        .get(id_field)
-        .and_then(text_or_number)
-        .ok_or_else(|| BadBody::new(format!("{id_field} is missing or not text"), at(id_field)))?;
+    let id = parsed.data.get(id_field).and_then(text_or_number).ok_or_else(|| BadBody::new(format!("{id_field} is missing or not text"), at(id_field)))?;
     let modified_ms = match parsed.data.get("last_modified_time") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_str()
-                .and_then(parse_time)
-                .ok_or_else(|| BadBody::new("last_modified_time is not a date-time", at("last_modified_time")))?,
-        ),
+        Some(v) => Some(v.as_str().and_then(parse_time).ok_or_else(|| BadBody::new("last_modified_time is not a date-time", at("last_modified_time")))?),
     };
     let dedup_key = match modified_ms {
         Some(ms) => change_key(System::Books, module, &id, ms),

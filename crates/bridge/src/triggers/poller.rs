@@ -186,8 +186,8 @@ impl<S: Store> Poller<S> {
     /// Books: the entity's list, with the `last_modified_time` filter (`>=`) where
     /// Books offers it; other lists are read whole and filtered here.
     async fn read_books(&self, stream: &StreamConfig, from: i64) -> Result<Vec<Row>, TriggerError> {
-        let (key, id_field) = books_list(&stream.module)
-            .ok_or_else(|| TriggerError::Config(format!("{} is not a Books stream the poller knows", stream.name())))?;
+        let (key, id_field) =
+            books_list(&stream.module).ok_or_else(|| TriggerError::Config(format!("{} is not a Books stream the poller knows", stream.name())))?;
         let mut query = ListQuery::new();
         if matches!(key, "invoices" | "estimates" | "creditnotes") && from > 0 {
             let since = jiff::Timestamp::from_millisecond(from).map_err(|e| TriggerError::Config(format!("cursor of {}: {e}", stream.name())))?;
@@ -243,10 +243,7 @@ fn to_row(stream: &str, row: Map<String, Value>, id_field: &str, time_field: &st
         Some(Value::Number(n)) => n.to_string(),
         _ => return Err(bad(format!("a record without {id_field}"))),
     };
-    let modified_ms = row
-        .get(time_field)
-        .and_then(Value::as_str)
-        .and_then(parse_time)
-        .ok_or_else(|| bad(format!("record {id} has no readable {time_field}")))?;
+    let modified_ms =
+        row.get(time_field).and_then(Value::as_str).and_then(parse_time).ok_or_else(|| bad(format!("record {id} has no readable {time_field}")))?;
     Ok(Row { id, modified_ms, row })
 }

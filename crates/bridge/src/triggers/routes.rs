@@ -3,9 +3,9 @@
 //! Triggers enqueue the jobs in the same transaction as the event, so the table is read
 //! at the door; the job key `system:module:record_id` keeps jobs of one record in order.
 
-use serde::{Deserialize, Serialize};
 use super::config::System;
 use crate::store::{NewJob, RecordRef};
+use serde::{Deserialize, Serialize};
 
 /// One line of the table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -45,4 +45,5 @@ mod tests {
         assert_ne!(t.expose(), channel_token(&conn, "1000000002").expose(), "one per channel");
         assert_ne!(t.expose(), channel_token(&connection("client-secret", "1000.other"), "1000000001").expose(), "a new refresh token gives new tokens");
         assert_ne!(t.expose(), channel_token(&connection("other-secret", "1000.refresh"), "1000000001").expose());
-    }}
+    }
+}

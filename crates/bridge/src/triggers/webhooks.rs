@@ -139,7 +139,9 @@ async fn store_deliveries<S: Store>(store: &S, clock: &Clock, deliveries: Vec<De
                 }
                 return;
             }
-            Ok(inserted) => tracing::error!(events = all.len(), answers = inserted.len(), "the store answered for the wrong number of events; storing each delivery alone"),
+            Ok(inserted) => {
+                tracing::error!(events = all.len(), answers = inserted.len(), "the store answered for the wrong number of events; storing each delivery alone")
+            }
             Err(e) => tracing::warn!(error = %e, deliveries = deliveries.len(), "storing webhook deliveries together failed; storing each alone"),
         }
     }

@@ -23,8 +23,8 @@ use std::{
 use bridge::{
     flows::{Context, Flow, FlowError, FlowFuture, Outcome, Write},
     store::{
-        AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, JobWatch, Link, NewEvent, NewJob, Pruned, RecordRef,
-        SqliteOptions, SqliteStore, Source, Store, StoreError, StoreResult, StoredEvent, System,
+        AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, JobWatch, Link, NewEvent, NewJob, Pruned, RecordRef, Source, SqliteOptions, SqliteStore,
+        Store, StoreError, StoreResult, StoredEvent, System,
     },
 };
 use serde_json::{Value, json};

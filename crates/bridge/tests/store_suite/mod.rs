@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use bridge::store::{
-    ApprovalStatus, Approvals, AuditEntry, Cursor, Failure, Finish, Inserted, JobResult,
-    JobStatus, Link, NewEvent, NewJob, PRUNE_BATCH, Pruned, RecordRef, Snapshot, Source, Store, StoreError,
+    ApprovalStatus, Approvals, AuditEntry, Cursor, Failure, Finish, Inserted, JobResult, JobStatus, Link, NewEvent, NewJob, PRUNE_BATCH, Pruned, RecordRef,
+    Snapshot, Source, Store, StoreError,
 };
 use serde_json::json;
 
@@ -36,32 +36,15 @@ pub fn event(record_id: &str, modified_ms: i64) -> NewEvent {
 
 /// The `catalog_sync` job for a product record.
 pub fn job(record_id: &str) -> NewJob {
-    NewJob {
-        flow: "catalog_sync".into(),
-        key: format!("crm:Products:{record_id}"),
-        payload: json!({"why": "test"}),
-    }
+    NewJob { flow: "catalog_sync".into(), key: format!("crm:Products:{record_id}"), payload: json!({"why": "test"}) }
 }
 
 /// Adds an event with one job for `record_id`; returns the job's id.
 async fn enqueue<S: Store>(store: &S, record_id: &str, modified_ms: i64) -> i64 {
-    let inserted = store
-        .add_event(&event(record_id, modified_ms), &[job(record_id)], T0)
-        .await
-        .expect("add_event");
-    let Inserted::New(event_id) = inserted else {
-        panic!("expected a new event, got {inserted:?}")
-    };
-    let queued = store
-        .jobs_with_status(JobStatus::Queued, 10_000)
-        .await
-        .expect("jobs_with_status");
-    queued
-        .iter()
-        .rev()
-        .find(|j| j.event_id == event_id)
-        .map(|j| j.id)
-        .expect("the event's job is queued")
+    let inserted = store.add_event(&event(record_id, modified_ms), &[job(record_id)], T0).await.expect("add_event");
+    let Inserted::New(event_id) = inserted else { panic!("expected a new event, got {inserted:?}") };
+    let queued = store.jobs_with_status(JobStatus::Queued, 10_000).await.expect("jobs_with_status");
+    queued.iter().rev().find(|j| j.event_id == event_id).map(|j| j.id).expect("the event's job is queued")
 }
 
 /// Job counts as sorted `(status, count)` pairs, comparable with [`want`].
@@ -71,21 +54,12 @@ async fn counts<S: Store>(store: &S) -> Vec<(String, i64)> {
 
 /// Expected job counts in the form [`counts`] returns.
 fn want(counts: &[(JobStatus, i64)]) -> Vec<(String, i64)> {
-    let mut out: Vec<_> = counts
-        .iter()
-        .map(|(status, n)| (format!("{status:?}"), *n))
-        .collect();
+    let mut out: Vec<_> = counts.iter().map(|(status, n)| (format!("{status:?}"), *n)).collect();
     out.sort();
     out
 }
 
-pub fn audit(
-    actor: &str,
-    record_id: &str,
-    action: &str,
-    at_ms: i64,
-    job_id: Option<i64>,
-) -> AuditEntry {
+pub fn audit(actor: &str, record_id: &str, action: &str, at_ms: i64, job_id: Option<i64>) -> AuditEntry {
     AuditEntry {
         id: 0,
         at_ms,
@@ -116,38 +90,18 @@ pub fn link(crm_id: &str, books_id: &str, books_hash: Option<&str>, crm_hash: Op
 }
 
 fn skipped() -> Finish {
-    Finish::Skipped {
-        reason: "nothing changed".into(),
-        snapshot: None,
-    }
+    Finish::Skipped { reason: "nothing changed".into(), snapshot: None }
 }
 
 /// A second delivery of the same change is absorbed and enqueues nothing, alone or in a batch.
 pub async fn duplicate_event_absorbed<S: Store>(store: S) {
-    let first = store
-        .add_event(&event("1", 100), &[job("1")], T0)
-        .await
-        .expect("first delivery");
+    let first = store.add_event(&event("1", 100), &[job("1")], T0).await.expect("first delivery");
     assert!(matches!(first, Inserted::New(_)), "{first:?}");
-    let again = store
-        .add_event(&event("1", 100), &[job("1")], T0 + 1)
-        .await
-        .expect("second delivery");
+    let again = store.add_event(&event("1", 100), &[job("1")], T0 + 1).await.expect("second delivery");
     assert_eq!(again, Inserted::Duplicate);
-    let cursor = Cursor {
-        connection: "acme".into(),
-        stream: "crm:Products".into(),
-        position_ms: 200,
-        updated_ms: 0,
-    };
-    let batch = vec![
-        (event("1", 100), vec![job("1")]),
-        (event("2", 150), vec![job("2")]),
-    ];
-    let inserted = store
-        .add_events_and_move_cursor(&batch, &cursor, T0 + 2)
-        .await
-        .expect("batch");
+    let cursor = Cursor { connection: "acme".into(), stream: "crm:Products".into(), position_ms: 200, updated_ms: 0 };
+    let batch = vec![(event("1", 100), vec![job("1")]), (event("2", 150), vec![job("2")])];
+    let inserted = store.add_events_and_move_cursor(&batch, &cursor, T0 + 2).await.expect("batch");
     assert_eq!(inserted[0], Inserted::Duplicate);
     assert!(matches!(inserted[1], Inserted::New(_)), "{inserted:?}");
     assert_eq!(counts(&store).await, want(&[(JobStatus::Queued, 2)]));
@@ -155,72 +109,30 @@ pub async fn duplicate_event_absorbed<S: Store>(store: S) {
 
 /// The cursor moves in the transaction that stores its events, and not when that fails.
 pub async fn cursor_moves_only_with_events<S: Store>(store: S) {
-    assert_eq!(
-        store.cursor("acme", "crm:Products").await.expect("cursor"),
-        None
-    );
-    let cursor = |position_ms| Cursor {
-        connection: "acme".into(),
-        stream: "crm:Products".into(),
-        position_ms,
-        updated_ms: 0,
-    };
-    store
-        .add_events_and_move_cursor(&[(event("1", 1_000), vec![job("1")])], &cursor(1_000), T0)
-        .await
-        .expect("good batch");
-    let moved = store
-        .cursor("acme", "crm:Products")
-        .await
-        .expect("cursor")
-        .expect("cursor set");
+    assert_eq!(store.cursor("acme", "crm:Products").await.expect("cursor"), None);
+    let cursor = |position_ms| Cursor { connection: "acme".into(), stream: "crm:Products".into(), position_ms, updated_ms: 0 };
+    store.add_events_and_move_cursor(&[(event("1", 1_000), vec![job("1")])], &cursor(1_000), T0).await.expect("good batch");
+    let moved = store.cursor("acme", "crm:Products").await.expect("cursor").expect("cursor set");
     assert_eq!((moved.position_ms, moved.updated_ms), (1_000, T0));
 
     // The second event breaks a constraint (empty dedup key): nothing of the batch stays.
     let mut bad = event("3", 2_000);
     bad.dedup_key = String::new();
     let batch = vec![(event("2", 1_500), vec![job("2")]), (bad, vec![job("3")])];
-    let err = store
-        .add_events_and_move_cursor(&batch, &cursor(2_000), T0 + 1)
-        .await
-        .expect_err("batch must fail");
+    let err = store.add_events_and_move_cursor(&batch, &cursor(2_000), T0 + 1).await.expect_err("batch must fail");
     assert!(matches!(err, StoreError::Constraint(_)), "{err:?}");
-    let kept = store
-        .cursor("acme", "crm:Products")
-        .await
-        .expect("cursor")
-        .expect("cursor set");
-    assert_eq!(
-        kept.position_ms, 1_000,
-        "the cursor moved without its events"
-    );
+    let kept = store.cursor("acme", "crm:Products").await.expect("cursor").expect("cursor set");
+    assert_eq!(kept.position_ms, 1_000, "the cursor moved without its events");
     assert_eq!(counts(&store).await, want(&[(JobStatus::Queued, 1)]));
     // The first event of the failed batch was rolled back, so it is new now.
-    let again = store
-        .add_event(&event("2", 1_500), &[job("2")], T0 + 2)
-        .await
-        .expect("add_event");
+    let again = store.add_event(&event("2", 1_500), &[job("2")], T0 + 2).await.expect("add_event");
     assert!(matches!(again, Inserted::New(_)), "{again:?}");
 
     // A bad job (empty flow name) fails the batch just the same.
-    let bad_job = NewJob {
-        flow: String::new(),
-        key: "k".into(),
-        payload: json!(null),
-    };
+    let bad_job = NewJob { flow: String::new(), key: "k".into(), payload: json!(null) };
     let batch = vec![(event("4", 3_000), vec![bad_job])];
-    store
-        .add_events_and_move_cursor(&batch, &cursor(3_000), T0 + 3)
-        .await
-        .expect_err("bad job must fail");
-    assert_eq!(
-        store
-            .cursor("acme", "crm:Products")
-            .await
-            .expect("cursor")
-            .map(|c| c.position_ms),
-        Some(1_000)
-    );
+    store.add_events_and_move_cursor(&batch, &cursor(3_000), T0 + 3).await.expect_err("bad job must fail");
+    assert_eq!(store.cursor("acme", "crm:Products").await.expect("cursor").map(|c| c.position_ms), Some(1_000));
 }
 
 /// A poller's page: an event already in the inbox and a second delivery inside the page
@@ -287,74 +199,24 @@ pub async fn per_key_ordering<S: Store>(store: S) {
     let other = enqueue(&store, "8", 100).await;
     assert!(first < second);
 
-    let claimed: Vec<i64> = store
-        .claim("w1", T0, LONG_LEASE, 10)
-        .await
-        .expect("claim")
-        .iter()
-        .map(|j| j.id)
-        .collect();
-    assert_eq!(
-        claimed,
-        vec![first, other],
-        "the second job of key 7 must wait"
-    );
-    assert!(
-        store
-            .claim("w2", T0, LONG_LEASE, 10)
-            .await
-            .expect("claim")
-            .is_empty()
-    );
+    let claimed: Vec<i64> = store.claim("w1", T0, LONG_LEASE, 10).await.expect("claim").iter().map(|j| j.id).collect();
+    assert_eq!(claimed, vec![first, other], "the second job of key 7 must wait");
+    assert!(store.claim("w2", T0, LONG_LEASE, 10).await.expect("claim").is_empty());
 
     // The first fails and is scheduled for later: the second still waits behind it.
-    let failure = Failure {
-        error: "HTTP 503".into(),
-        retryable: true,
-        audit: vec![],
-    };
-    let status = store
-        .fail(first, "w1", &failure, T0 + 60_000, 5, T0 + 1)
-        .await
-        .expect("fail");
+    let failure = Failure { error: "HTTP 503".into(), retryable: true, audit: vec![] };
+    let status = store.fail(first, "w1", &failure, T0 + 60_000, 5, T0 + 1).await.expect("fail");
     assert_eq!(status, JobStatus::Queued);
-    store
-        .finish(other, "w1", &skipped(), T0 + 1)
-        .await
-        .expect("finish other");
-    assert!(
-        store
-            .claim("w2", T0 + 1_000, LONG_LEASE, 10)
-            .await
-            .expect("claim")
-            .is_empty()
-    );
+    store.finish(other, "w1", &skipped(), T0 + 1).await.expect("finish other");
+    assert!(store.claim("w2", T0 + 1_000, LONG_LEASE, 10).await.expect("claim").is_empty());
 
-    let retried = store
-        .claim("w2", T0 + 60_000, LONG_LEASE, 10)
-        .await
-        .expect("claim");
-    assert_eq!(
-        retried.iter().map(|j| j.id).collect::<Vec<_>>(),
-        vec![first]
-    );
+    let retried = store.claim("w2", T0 + 60_000, LONG_LEASE, 10).await.expect("claim");
+    assert_eq!(retried.iter().map(|j| j.id).collect::<Vec<_>>(), vec![first]);
     assert_eq!(retried[0].attempts, 2);
-    assert!(
-        store
-            .claim("w3", T0 + 60_001, LONG_LEASE, 10)
-            .await
-            .expect("claim")
-            .is_empty()
-    );
-    store
-        .finish(first, "w2", &skipped(), T0 + 60_002)
-        .await
-        .expect("finish first");
+    assert!(store.claim("w3", T0 + 60_001, LONG_LEASE, 10).await.expect("claim").is_empty());
+    store.finish(first, "w2", &skipped(), T0 + 60_002).await.expect("finish first");
 
-    let next = store
-        .claim("w3", T0 + 60_003, LONG_LEASE, 10)
-        .await
-        .expect("claim");
+    let next = store.claim("w3", T0 + 60_003, LONG_LEASE, 10).await.expect("claim");
     assert_eq!(next.iter().map(|j| j.id).collect::<Vec<_>>(), vec![second]);
 }
 
@@ -364,43 +226,14 @@ pub async fn lease_expiry_and_reclaim<S: Store>(store: S) {
     let id = enqueue(&store, "1", 100).await;
     let claimed = store.claim("w1", T0, 30_000, 10).await.expect("claim");
     assert_eq!(claimed.len(), 1);
-    assert_eq!(
-        (
-            claimed[0].lease_owner.as_deref(),
-            claimed[0].lease_until_ms,
-            claimed[0].attempts
-        ),
-        (Some("w1"), Some(T0 + 30_000), 1)
-    );
-    assert!(
-        store
-            .claim("w2", T0 + 10_000, 30_000, 10)
-            .await
-            .expect("claim")
-            .is_empty()
-    );
+    assert_eq!((claimed[0].lease_owner.as_deref(), claimed[0].lease_until_ms, claimed[0].attempts), (Some("w1"), Some(T0 + 30_000), 1));
+    assert!(store.claim("w2", T0 + 10_000, 30_000, 10).await.expect("claim").is_empty());
 
-    store
-        .extend_lease(id, "w1", T0 + 40_000)
-        .await
-        .expect("extend");
-    assert!(
-        store
-            .claim("w2", T0 + 35_000, 30_000, 10)
-            .await
-            .expect("claim")
-            .is_empty(),
-        "lease was extended"
-    );
+    store.extend_lease(id, "w1", T0 + 40_000).await.expect("extend");
+    assert!(store.claim("w2", T0 + 35_000, 30_000, 10).await.expect("claim").is_empty(), "lease was extended");
 
-    let taken = store
-        .claim("w2", T0 + 40_000, 30_000, 10)
-        .await
-        .expect("claim");
-    assert_eq!(
-        taken.iter().map(|j| (j.id, j.attempts)).collect::<Vec<_>>(),
-        vec![(id, 2)]
-    );
+    let taken = store.claim("w2", T0 + 40_000, 30_000, 10).await.expect("claim");
+    assert_eq!(taken.iter().map(|j| (j.id, j.attempts)).collect::<Vec<_>>(), vec![(id, 2)]);
     assert_eq!(taken[0].lease_owner.as_deref(), Some("w2"));
 
     let done = Finish::Done {
@@ -409,56 +242,19 @@ pub async fn lease_expiry_and_reclaim<S: Store>(store: S) {
         snapshot: None,
         audit: vec![audit("w1", "b1", "update", T0, Some(id))],
     };
-    assert!(
-        matches!(store.finish(id, "w1", &done, T0 + 41_000).await, Err(StoreError::LeaseLost(j)) if j == id)
-    );
-    let failure = Failure {
-        error: "late".into(),
-        retryable: false,
-        audit: vec![],
-    };
-    assert!(matches!(
-        store.fail(id, "w1", &failure, T0, 5, T0 + 41_000).await,
-        Err(StoreError::LeaseLost(_))
-    ));
-    assert!(matches!(
-        store.extend_lease(id, "w1", T0 + 99_000).await,
-        Err(StoreError::LeaseLost(_))
-    ));
+    assert!(matches!(store.finish(id, "w1", &done, T0 + 41_000).await, Err(StoreError::LeaseLost(j)) if j == id));
+    let failure = Failure { error: "late".into(), retryable: false, audit: vec![] };
+    assert!(matches!(store.fail(id, "w1", &failure, T0, 5, T0 + 41_000).await, Err(StoreError::LeaseLost(_))));
+    assert!(matches!(store.extend_lease(id, "w1", T0 + 99_000).await, Err(StoreError::LeaseLost(_))));
     let job = store.job(id).await.expect("job").expect("exists");
-    assert_eq!(
-        (job.status, job.lease_owner.as_deref(), job.lease_until_ms),
-        (JobStatus::Running, Some("w2"), Some(T0 + 70_000))
-    );
-    assert_eq!(
-        store
-            .link_by_crm("acme", "product_item", "1")
-            .await
-            .expect("link"),
-        None
-    );
+    assert_eq!((job.status, job.lease_owner.as_deref(), job.lease_until_ms), (JobStatus::Running, Some("w2"), Some(T0 + 70_000)));
+    assert_eq!(store.link_by_crm("acme", "product_item", "1").await.expect("link"), None);
     // The late worker's write did happen in Zoho: its audit entry is kept.
-    assert_eq!(
-        store
-            .audit_for_record("books", "items", "b1")
-            .await
-            .expect("audit")
-            .len(),
-        1
-    );
+    assert_eq!(store.audit_for_record("books", "items", "b1").await.expect("audit").len(), 1);
 
-    store
-        .finish(id, "w2", &skipped(), T0 + 42_000)
-        .await
-        .expect("finish by the holder");
-    assert!(matches!(
-        store.finish(id, "w2", &skipped(), T0 + 43_000).await,
-        Err(StoreError::LeaseLost(_))
-    ));
-    assert!(matches!(
-        store.finish(987_654, "w2", &skipped(), T0).await,
-        Err(StoreError::NotFound(_))
-    ));
+    store.finish(id, "w2", &skipped(), T0 + 42_000).await.expect("finish by the holder");
+    assert!(matches!(store.finish(id, "w2", &skipped(), T0 + 43_000).await, Err(StoreError::LeaseLost(_))));
+    assert!(matches!(store.finish(987_654, "w2", &skipped(), T0).await, Err(StoreError::NotFound(_))));
     assert_eq!(store.job(987_654).await.expect("job"), None);
 }
 
@@ -469,86 +265,35 @@ pub async fn retries_then_dead_letter<S: Store>(store: S) {
     let mut now = T0;
     for attempt in 1..=3 {
         let claimed = store.claim("w", now, LONG_LEASE, 1).await.expect("claim");
-        assert_eq!(
-            claimed
-                .iter()
-                .map(|j| (j.id, j.attempts))
-                .collect::<Vec<_>>(),
-            vec![(id, attempt)]
-        );
+        assert_eq!(claimed.iter().map(|j| (j.id, j.attempts)).collect::<Vec<_>>(), vec![(id, attempt)]);
         let failure = Failure {
             error: format!("attempt {attempt}: Zoho code 1001: The item could not be saved"),
             retryable: true,
             audit: vec![audit("w", "b1", "create", now, Some(id))],
         };
-        let status = store
-            .fail(id, "w", &failure, now + 5_000, 3, now)
-            .await
-            .expect("fail");
+        let status = store.fail(id, "w", &failure, now + 5_000, 3, now).await.expect("fail");
         let job = store.job(id).await.expect("job").expect("exists");
         assert_eq!(job.last_error.as_deref(), Some(failure.error.as_str()));
         if attempt < 3 {
             assert_eq!(status, JobStatus::Queued);
             assert_eq!((job.run_after_ms, job.lease_owner), (now + 5_000, None));
-            assert!(
-                store
-                    .claim("w", now + 4_999, LONG_LEASE, 1)
-                    .await
-                    .expect("claim")
-                    .is_empty(),
-                "retried too early"
-            );
+            assert!(store.claim("w", now + 4_999, LONG_LEASE, 1).await.expect("claim").is_empty(), "retried too early");
         } else {
             assert_eq!(status, JobStatus::Dead);
         }
         now += 5_000;
     }
-    let dead = store
-        .jobs_with_status(JobStatus::Dead, 10)
-        .await
-        .expect("dead letters");
+    let dead = store.jobs_with_status(JobStatus::Dead, 10).await.expect("dead letters");
     assert_eq!(dead.len(), 1);
-    assert_eq!(
-        dead[0].last_error.as_deref(),
-        Some("attempt 3: Zoho code 1001: The item could not be saved")
-    );
-    assert!(
-        store
-            .claim("w", now + 1_000_000, LONG_LEASE, 10)
-            .await
-            .expect("claim")
-            .is_empty()
-    );
-    assert_eq!(
-        store
-            .audit_for_record("books", "items", "b1")
-            .await
-            .expect("audit")
-            .len(),
-        3
-    );
+    assert_eq!(dead[0].last_error.as_deref(), Some("attempt 3: Zoho code 1001: The item could not be saved"));
+    assert!(store.claim("w", now + 1_000_000, LONG_LEASE, 10).await.expect("claim").is_empty());
+    assert_eq!(store.audit_for_record("books", "items", "b1").await.expect("audit").len(), 3);
 
     let permanent = enqueue(&store, "2", 100).await;
     store.claim("w", now, LONG_LEASE, 1).await.expect("claim");
-    let failure = Failure {
-        error: "Zoho code 1002: Organization does not exist".into(),
-        retryable: false,
-        audit: vec![],
-    };
-    assert_eq!(
-        store
-            .fail(permanent, "w", &failure, now, 3, now)
-            .await
-            .expect("fail"),
-        JobStatus::Dead
-    );
-    let dead: Vec<i64> = store
-        .jobs_with_status(JobStatus::Dead, 10)
-        .await
-        .expect("dead")
-        .iter()
-        .map(|j| j.id)
-        .collect();
+    let failure = Failure { error: "Zoho code 1002: Organization does not exist".into(), retryable: false, audit: vec![] };
+    assert_eq!(store.fail(permanent, "w", &failure, now, 3, now).await.expect("fail"), JobStatus::Dead);
+    let dead: Vec<i64> = store.jobs_with_status(JobStatus::Dead, 10).await.expect("dead").iter().map(|j| j.id).collect();
     assert_eq!(dead, vec![id, permanent]);
 }
 
@@ -558,65 +303,22 @@ pub async fn replay_and_drop<S: Store>(store: S) {
     let b = enqueue(&store, "2", 100).await;
     let queued = enqueue(&store, "3", 100).await;
     store.claim("w", T0, LONG_LEASE, 2).await.expect("claim");
-    let failure = Failure {
-        error: "Zoho code 57: not authorised".into(),
-        retryable: false,
-        audit: vec![],
-    };
-    store
-        .fail(a, "w", &failure, T0, 5, T0)
-        .await
-        .expect("fail a");
-    store
-        .fail(b, "w", &failure, T0, 5, T0)
-        .await
-        .expect("fail b");
+    let failure = Failure { error: "Zoho code 57: not authorised".into(), retryable: false, audit: vec![] };
+    store.fail(a, "w", &failure, T0, 5, T0).await.expect("fail a");
+    store.fail(b, "w", &failure, T0, 5, T0).await.expect("fail b");
 
     store.replay(a, T0 + 100).await.expect("replay");
     let replayed = store.job(a).await.expect("job").expect("exists");
-    assert_eq!(
-        (replayed.status, replayed.attempts, replayed.run_after_ms),
-        (JobStatus::Queued, 0, T0 + 100)
-    );
-    let claimed = store
-        .claim("w", T0 + 100, LONG_LEASE, 10)
-        .await
-        .expect("claim");
-    assert_eq!(
-        claimed
-            .iter()
-            .map(|j| (j.id, j.attempts))
-            .collect::<Vec<_>>(),
-        vec![(a, 1), (queued, 1)]
-    );
+    assert_eq!((replayed.status, replayed.attempts, replayed.run_after_ms), (JobStatus::Queued, 0, T0 + 100));
+    let claimed = store.claim("w", T0 + 100, LONG_LEASE, 10).await.expect("claim");
+    assert_eq!(claimed.iter().map(|j| (j.id, j.attempts)).collect::<Vec<_>>(), vec![(a, 1), (queued, 1)]);
 
-    store
-        .drop_dead(b, "dropped by ops@acme.example", T0 + 200)
-        .await
-        .expect("drop");
+    store.drop_dead(b, "dropped by ops@acme.example", T0 + 200).await.expect("drop");
     let dropped = store.job(b).await.expect("job").expect("exists");
-    assert_eq!(
-        (dropped.status, dropped.outcome.as_deref()),
-        (JobStatus::Skipped, Some("dropped by ops@acme.example"))
-    );
-    assert!(
-        matches!(store.replay(b, T0).await, Err(StoreError::NotFound(_))),
-        "only dead jobs replay"
-    );
-    assert!(
-        matches!(
-            store.drop_dead(queued, "x", T0).await,
-            Err(StoreError::NotFound(_))
-        ),
-        "only dead jobs drop"
-    );
-    assert!(
-        store
-            .jobs_with_status(JobStatus::Dead, 10)
-            .await
-            .expect("dead")
-            .is_empty()
-    );
+    assert_eq!((dropped.status, dropped.outcome.as_deref()), (JobStatus::Skipped, Some("dropped by ops@acme.example")));
+    assert!(matches!(store.replay(b, T0).await, Err(StoreError::NotFound(_))), "only dead jobs replay");
+    assert!(matches!(store.drop_dead(queued, "x", T0).await, Err(StoreError::NotFound(_))), "only dead jobs drop");
+    assert!(store.jobs_with_status(JobStatus::Dead, 10).await.expect("dead").is_empty());
 }
 
 /// Finishing writes the job's end, its link and its audit entries together, or none of them.
@@ -627,122 +329,44 @@ pub async fn finish_with_link_and_audit<S: Store>(store: S) {
         outcome: "created item b1".into(),
         links: vec![link("1", "b1", Some("hash-books-1"), None)],
         snapshot: None,
-        audit: vec![
-            audit("w", "b1", "create", T0 + 1, Some(id)),
-            audit("w", "b1", "update", T0 + 2, Some(id)),
-        ],
+        audit: vec![audit("w", "b1", "create", T0 + 1, Some(id)), audit("w", "b1", "update", T0 + 2, Some(id))],
     };
     store.finish(id, "w", &done, T0 + 3).await.expect("finish");
 
-    let by_crm = store
-        .link_by_crm("acme", "product_item", "1")
-        .await
-        .expect("link")
-        .expect("linked");
-    assert_eq!(
-        (
-            by_crm.books_id.as_str(),
-            by_crm.books_hash.as_deref(),
-            by_crm.updated_ms
-        ),
-        ("b1", Some("hash-books-1"), T0 + 3)
-    );
-    assert_eq!(
-        store
-            .link_by_books("acme", "product_item", "b1")
-            .await
-            .expect("link"),
-        Some(by_crm.clone())
-    );
-    assert_eq!(
-        store.links("acme", "product_item").await.expect("links"),
-        vec![by_crm]
-    );
-    let entries = store
-        .audit_for_record("books", "items", "b1")
-        .await
-        .expect("audit");
-    assert_eq!(
-        entries
-            .iter()
-            .map(|e| e.action.as_str())
-            .collect::<Vec<_>>(),
-        vec!["update", "create"],
-        "newest first"
-    );
+    let by_crm = store.link_by_crm("acme", "product_item", "1").await.expect("link").expect("linked");
+    assert_eq!((by_crm.books_id.as_str(), by_crm.books_hash.as_deref(), by_crm.updated_ms), ("b1", Some("hash-books-1"), T0 + 3));
+    assert_eq!(store.link_by_books("acme", "product_item", "b1").await.expect("link"), Some(by_crm.clone()));
+    assert_eq!(store.links("acme", "product_item").await.expect("links"), vec![by_crm]);
+    let entries = store.audit_for_record("books", "items", "b1").await.expect("audit");
+    assert_eq!(entries.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), vec!["update", "create"], "newest first");
     assert!(entries[0].id > entries[1].id);
-    assert_eq!(
-        entries[1].request,
-        json!({"name": "Widget", "rate": "12.50"})
-    );
+    assert_eq!(entries[1].request, json!({"name": "Widget", "rate": "12.50"}));
     assert_eq!((entries[1].job_id, entries[1].ok), (Some(id), true));
     let job = store.job(id).await.expect("job").expect("exists");
-    assert_eq!(
-        (job.status, job.outcome.as_deref(), job.lease_owner),
-        (JobStatus::Done, Some("created item b1"), None)
-    );
+    assert_eq!((job.status, job.outcome.as_deref(), job.lease_owner), (JobStatus::Done, Some("created item b1"), None));
 
     // Updating the link with only the CRM-side hash keeps the Books-side one.
     let id2 = enqueue(&store, "1", 200).await;
-    store
-        .claim("w", T0 + 10, LONG_LEASE, 1)
-        .await
-        .expect("claim");
-    let done = Finish::Done {
-        outcome: "wrote crm".into(),
-        links: vec![link("1", "b1", None, Some("hash-crm-1"))],
-        snapshot: None,
-        audit: vec![],
-    };
-    store
-        .finish(id2, "w", &done, T0 + 11)
-        .await
-        .expect("finish");
-    let both = store
-        .link_by_crm("acme", "product_item", "1")
-        .await
-        .expect("link")
-        .expect("linked");
-    assert_eq!(
-        (both.books_hash.as_deref(), both.crm_hash.as_deref()),
-        (Some("hash-books-1"), Some("hash-crm-1"))
-    );
+    store.claim("w", T0 + 10, LONG_LEASE, 1).await.expect("claim");
+    let done = Finish::Done { outcome: "wrote crm".into(), links: vec![link("1", "b1", None, Some("hash-crm-1"))], snapshot: None, audit: vec![] };
+    store.finish(id2, "w", &done, T0 + 11).await.expect("finish");
+    let both = store.link_by_crm("acme", "product_item", "1").await.expect("link").expect("linked");
+    assert_eq!((both.books_hash.as_deref(), both.crm_hash.as_deref()), (Some("hash-books-1"), Some("hash-crm-1")));
 
     // A link that breaks a constraint (Books item b1 already belongs to CRM record 1)
     // fails the whole finish: no audit entry, the job still running.
     let id3 = enqueue(&store, "2", 100).await;
-    store
-        .claim("w", T0 + 20, LONG_LEASE, 1)
-        .await
-        .expect("claim");
+    store.claim("w", T0 + 20, LONG_LEASE, 1).await.expect("claim");
     let clash = Finish::Done {
         outcome: "clash".into(),
         links: vec![link("2", "b1", Some("h"), None)],
         snapshot: None,
         audit: vec![audit("w", "b2", "create", T0 + 21, Some(id3))],
     };
-    assert!(matches!(
-        store.finish(id3, "w", &clash, T0 + 22).await,
-        Err(StoreError::Constraint(_))
-    ));
-    assert!(
-        store
-            .audit_for_record("books", "items", "b2")
-            .await
-            .expect("audit")
-            .is_empty()
-    );
-    assert_eq!(
-        store
-            .link_by_crm("acme", "product_item", "2")
-            .await
-            .expect("link"),
-        None
-    );
-    assert_eq!(
-        store.job(id3).await.expect("job").expect("exists").status,
-        JobStatus::Running
-    );
+    assert!(matches!(store.finish(id3, "w", &clash, T0 + 22).await, Err(StoreError::Constraint(_))));
+    assert!(store.audit_for_record("books", "items", "b2").await.expect("audit").is_empty());
+    assert_eq!(store.link_by_crm("acme", "product_item", "2").await.expect("link"), None);
+    assert_eq!(store.job(id3).await.expect("job").expect("exists").status, JobStatus::Running);
 }
 
 /// One `record` call stores a mixed batch in one go: each job gets its own answer, the
@@ -765,23 +389,45 @@ pub async fn record_a_batch<S: Store>(store: S) {
     refused.response = json!({"code": 1001, "message": "refused"});
     let failure = |error: &str, retryable: bool, audit: Vec<AuditEntry>| Failure { error: error.into(), retryable, audit };
     let batch = vec![
-        (done, JobResult::Finish(Finish::Done { outcome: "created item b1".into(), links: vec![link("1", "b1", Some("h1"), None)], snapshot: None, audit: vec![created] })),
+        (
+            done,
+            JobResult::Finish(Finish::Done {
+                outcome: "created item b1".into(),
+                links: vec![link("1", "b1", Some("h1"), None)],
+                snapshot: None,
+                audit: vec![created],
+            }),
+        ),
         (skip, JobResult::Finish(skipped())),
         (retry, JobResult::Fail { failure: failure("timed out", true, vec![refused]), retry_at_ms: T0 + 99, max_attempts: 5 }),
         (dead, JobResult::Fail { failure: failure("Zoho refused: 1001", false, vec![]), retry_at_ms: T0 + 99, max_attempts: 5 }),
-        (lost, JobResult::Finish(Finish::Done { outcome: "late".into(), links: vec![link("6", "b6", Some("h6"), None)], snapshot: None, audit: vec![audit("w", "b6", "create", T0 + 3, Some(lost))] })),
+        (
+            lost,
+            JobResult::Finish(Finish::Done {
+                outcome: "late".into(),
+                links: vec![link("6", "b6", Some("h6"), None)],
+                snapshot: None,
+                audit: vec![audit("w", "b6", "create", T0 + 3, Some(lost))],
+            }),
+        ),
         (987_654, JobResult::Finish(skipped())),
     ];
     let answers = store.record("w", &batch, T0 + 10).await.expect("record");
-    let shown: Vec<String> = answers.iter().map(|a| match a {
-        Ok(status) => format!("{status:?}"),
-        Err(StoreError::LeaseLost(id)) => format!("lost {}", id == &lost),
-        Err(StoreError::NotFound(what)) => format!("not found {what}"),
-        Err(e) => format!("{e}"),
-    }).collect();
+    let shown: Vec<String> = answers
+        .iter()
+        .map(|a| match a {
+            Ok(status) => format!("{status:?}"),
+            Err(StoreError::LeaseLost(id)) => format!("lost {}", id == &lost),
+            Err(StoreError::NotFound(what)) => format!("not found {what}"),
+            Err(e) => format!("{e}"),
+        })
+        .collect();
     assert_eq!(shown, vec!["Done", "Skipped", "Queued", "Dead", "lost true", "not found job 987654"]);
 
-    let job = |id: i64| { let store = store.clone(); async move { store.job(id).await.expect("job").expect("exists") } };
+    let job = |id: i64| {
+        let store = store.clone();
+        async move { store.job(id).await.expect("job").expect("exists") }
+    };
     let j = job(done).await;
     assert_eq!((j.status, j.outcome.as_deref(), j.lease_owner), (JobStatus::Done, Some("created item b1"), None));
     assert_eq!(job(skip).await.outcome.as_deref(), Some("nothing changed"));
@@ -849,12 +495,23 @@ pub async fn prune_finished_work<S: Store>(store: S) {
     let (done, skip, dead, running, queued) = (ids[0], ids[1], ids[2], ids[3], ids[4]);
     assert_eq!(store.claim("w", T0, LONG_LEASE, 4).await.expect("claim").len(), 4);
     let batch = vec![
-        (done, JobResult::Finish(Finish::Done { outcome: "created".into(), links: vec![link("1", "b1", Some("h1"), None)], snapshot: None, audit: vec![audit("w", "b1", "create", T0 + 1, Some(done))] })),
+        (
+            done,
+            JobResult::Finish(Finish::Done {
+                outcome: "created".into(),
+                links: vec![link("1", "b1", Some("h1"), None)],
+                snapshot: None,
+                audit: vec![audit("w", "b1", "create", T0 + 1, Some(done))],
+            }),
+        ),
         (skip, JobResult::Finish(skipped())),
         (dead, JobResult::Fail { failure: Failure { error: "Zoho refused".into(), retryable: false, audit: vec![] }, retry_at_ms: T0, max_attempts: 5 }),
     ];
     store.record("w", &batch, T0 + 10).await.expect("record");
-    let event_of = |job: i64| { let store = store.clone(); async move { store.job(job).await.expect("job").expect("exists").event_id } };
+    let event_of = |job: i64| {
+        let store = store.clone();
+        async move { store.job(job).await.expect("job").expect("exists").event_id }
+    };
     let (done_event, dead_event, running_event) = (event_of(done).await, event_of(dead).await, event_of(running).await);
 
     assert_eq!(store.prune(T0 + 10).await.expect("prune"), Pruned::default(), "nothing finished before the cut-off");
@@ -904,30 +561,11 @@ pub async fn concurrent_claimers<S: Store>(store: S) {
     let mut expected = HashSet::new();
     let mut key_of = HashMap::new();
     for round in 0..20 {
-        let batch: Vec<_> = (0..10)
-            .map(|k| {
-                (
-                    event(&format!("r{k}"), 1_000 + round),
-                    vec![job(&format!("r{k}"))],
-                )
-            })
-            .collect();
-        let cursor = Cursor {
-            connection: "acme".into(),
-            stream: "crm:Products".into(),
-            position_ms: round,
-            updated_ms: 0,
-        };
-        store
-            .add_events_and_move_cursor(&batch, &cursor, T0)
-            .await
-            .expect("batch");
+        let batch: Vec<_> = (0..10).map(|k| (event(&format!("r{k}"), 1_000 + round), vec![job(&format!("r{k}"))])).collect();
+        let cursor = Cursor { connection: "acme".into(), stream: "crm:Products".into(), position_ms: round, updated_ms: 0 };
+        store.add_events_and_move_cursor(&batch, &cursor, T0).await.expect("batch");
     }
-    for job in store
-        .jobs_with_status(JobStatus::Queued, 1_000)
-        .await
-        .expect("queued")
-    {
+    for job in store.jobs_with_status(JobStatus::Queued, 1_000).await.expect("queued") {
         expected.insert(job.id);
         key_of.insert(job.id, job.key);
     }
@@ -939,16 +577,12 @@ pub async fn concurrent_claimers<S: Store>(store: S) {
     let held = Arc::new(Mutex::new(HashSet::new()));
     let mut tasks = Vec::new();
     for w in 0..4 {
-        let (store, claimed, held, key_of) =
-            (store.clone(), claimed.clone(), held.clone(), key_of.clone());
+        let (store, claimed, held, key_of) = (store.clone(), claimed.clone(), held.clone(), key_of.clone());
         tasks.push(tokio::spawn(async move {
             let worker = format!("w{w}");
             let mut idle = 0;
             while idle < 50 {
-                let jobs = store
-                    .claim(&worker, T0, LONG_LEASE, 5)
-                    .await
-                    .expect("claim");
+                let jobs = store.claim(&worker, T0, LONG_LEASE, 5).await.expect("claim");
                 if jobs.is_empty() {
                     idle += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -957,18 +591,11 @@ pub async fn concurrent_claimers<S: Store>(store: S) {
                 idle = 0;
                 for job in &jobs {
                     claimed.lock().expect("lock").push(job.id);
-                    assert!(
-                        held.lock().expect("lock").insert(key_of[&job.id].clone()),
-                        "key {} held twice",
-                        job.key
-                    );
+                    assert!(held.lock().expect("lock").insert(key_of[&job.id].clone()), "key {} held twice", job.key);
                 }
                 for job in jobs {
                     held.lock().expect("lock").remove(&key_of[&job.id]);
-                    store
-                        .finish(job.id, &worker, &skipped(), T0)
-                        .await
-                        .expect("finish");
+                    store.finish(job.id, &worker, &skipped(), T0).await.expect("finish");
                 }
             }
         }));
@@ -1002,121 +629,33 @@ pub async fn job_counts<S: Store>(store: S) {
     };
     let claimed = store.claim("w", T0, LONG_LEASE, 4).await.expect("claim");
     assert_eq!(claimed.len(), 4);
-    store
-        .finish(
-            ids[0],
-            "w",
-            &Finish::Done {
-                outcome: "ok".into(),
-                links: vec![],
-                snapshot: None,
-                audit: vec![],
-            },
-            T0,
-        )
-        .await
-        .expect("done");
-    store
-        .finish(ids[1], "w", &skipped(), T0)
-        .await
-        .expect("skip");
-    let failure = Failure {
-        error: "bad".into(),
-        retryable: false,
-        audit: vec![],
-    };
-    store
-        .fail(ids[2], "w", &failure, T0, 5, T0)
-        .await
-        .expect("fail");
+    store.finish(ids[0], "w", &Finish::Done { outcome: "ok".into(), links: vec![], snapshot: None, audit: vec![] }, T0).await.expect("done");
+    store.finish(ids[1], "w", &skipped(), T0).await.expect("skip");
+    let failure = Failure { error: "bad".into(), retryable: false, audit: vec![] };
+    store.fail(ids[2], "w", &failure, T0, 5, T0).await.expect("fail");
     assert_eq!(
         counts(&store).await,
-        want(&[
-            (JobStatus::Done, 1),
-            (JobStatus::Skipped, 1),
-            (JobStatus::Dead, 1),
-            (JobStatus::Running, 1),
-            (JobStatus::Queued, 2),
-        ])
+        want(&[(JobStatus::Done, 1), (JobStatus::Skipped, 1), (JobStatus::Dead, 1), (JobStatus::Running, 1), (JobStatus::Queued, 2),])
     );
 }
 
 /// Approvals go from pending to approved or rejected once, and are listed by status.
 pub async fn approvals<S: Store + Approvals>(store: S) {
-    let a = store
-        .create_approval("agent:claude", "replay", &json!({"job_id": 12}), T0)
-        .await
-        .expect("create");
-    let b = store
-        .create_approval("agent:claude", "drop", &json!({"job_id": 13}), T0 + 1)
-        .await
-        .expect("create");
-    let pending = store
-        .approvals(ApprovalStatus::Pending)
-        .await
-        .expect("pending");
+    let a = store.create_approval("agent:claude", "replay", &json!({"job_id": 12}), T0).await.expect("create");
+    let b = store.create_approval("agent:claude", "drop", &json!({"job_id": 13}), T0 + 1).await.expect("create");
+    let pending = store.approvals(ApprovalStatus::Pending).await.expect("pending");
     assert_eq!(pending.iter().map(|p| p.id).collect::<Vec<_>>(), vec![a, b]);
     assert_eq!(pending[0].payload, json!({"job_id": 12}));
 
-    let approved = store
-        .decide_approval(a, true, "ops@acme.example", T0 + 5)
-        .await
-        .expect("approve");
-    assert_eq!(
-        (
-            approved.status,
-            approved.decided_by.as_deref(),
-            approved.decided_ms
-        ),
-        (
-            ApprovalStatus::Approved,
-            Some("ops@acme.example"),
-            Some(T0 + 5)
-        )
-    );
-    store
-        .decide_approval(b, false, "ops@acme.example", T0 + 6)
-        .await
-        .expect("reject");
-    assert!(
-        matches!(
-            store.decide_approval(a, false, "someone", T0 + 7).await,
-            Err(StoreError::NotFound(_))
-        ),
-        "decided once"
-    );
-    assert!(matches!(
-        store.decide_approval(999_999, true, "someone", T0).await,
-        Err(StoreError::NotFound(_))
-    ));
+    let approved = store.decide_approval(a, true, "ops@acme.example", T0 + 5).await.expect("approve");
+    assert_eq!((approved.status, approved.decided_by.as_deref(), approved.decided_ms), (ApprovalStatus::Approved, Some("ops@acme.example"), Some(T0 + 5)));
+    store.decide_approval(b, false, "ops@acme.example", T0 + 6).await.expect("reject");
+    assert!(matches!(store.decide_approval(a, false, "someone", T0 + 7).await, Err(StoreError::NotFound(_))), "decided once");
+    assert!(matches!(store.decide_approval(999_999, true, "someone", T0).await, Err(StoreError::NotFound(_))));
 
-    assert!(
-        store
-            .approvals(ApprovalStatus::Pending)
-            .await
-            .expect("pending")
-            .is_empty()
-    );
-    assert_eq!(
-        store
-            .approvals(ApprovalStatus::Approved)
-            .await
-            .expect("approved")
-            .iter()
-            .map(|p| p.id)
-            .collect::<Vec<_>>(),
-        vec![a]
-    );
-    assert_eq!(
-        store
-            .approvals(ApprovalStatus::Rejected)
-            .await
-            .expect("rejected")
-            .iter()
-            .map(|p| p.id)
-            .collect::<Vec<_>>(),
-        vec![b]
-    );
+    assert!(store.approvals(ApprovalStatus::Pending).await.expect("pending").is_empty());
+    assert_eq!(store.approvals(ApprovalStatus::Approved).await.expect("approved").iter().map(|p| p.id).collect::<Vec<_>>(), vec![a]);
+    assert_eq!(store.approvals(ApprovalStatus::Rejected).await.expect("rejected").iter().map(|p| p.id).collect::<Vec<_>>(), vec![b]);
 }
 
 /// A link in `relation` between CRM `crm_id` and Books `books_id`, written to Books.
@@ -1155,12 +694,7 @@ pub async fn links_by_relation<S: Store>(store: S) {
     // Within a relation, a second CRM record cannot take a Books record already linked.
     let id = enqueue(&store, "2", 100).await;
     store.claim("w", T0 + 2, LONG_LEASE, 1).await.expect("claim");
-    let clash = Finish::Done {
-        outcome: "clash".into(),
-        links: vec![link_in("deal_invoice", "deal-2", "inv-1", "h")],
-        snapshot: None,
-        audit: vec![],
-    };
+    let clash = Finish::Done { outcome: "clash".into(), links: vec![link_in("deal_invoice", "deal-2", "inv-1", "h")], snapshot: None, audit: vec![] };
     assert!(matches!(store.finish(id, "w", &clash, T0 + 3).await, Err(StoreError::Constraint(_))));
     assert_eq!(store.link_by_crm("acme", "deal_invoice", "deal-2").await.expect("link"), None);
 }
@@ -1181,7 +715,15 @@ pub async fn snapshots_are_kept_with_done_and_skipped_results<S: Store>(store: S
     let (b, c) = (enqueue(&store, "b", 1).await, enqueue(&store, "c", 1).await);
     store.claim("w", T0 + 2, LONG_LEASE, 2).await.expect("claim");
     let results = [
-        (b, JobResult::Finish(Finish::Done { outcome: "invoiced".into(), links: vec![], snapshot: Some(snapshot("deal_to_invoice", "Closed Won")), audit: vec![] })),
+        (
+            b,
+            JobResult::Finish(Finish::Done {
+                outcome: "invoiced".into(),
+                links: vec![],
+                snapshot: Some(snapshot("deal_to_invoice", "Closed Won")),
+                audit: vec![],
+            }),
+        ),
         (c, JobResult::Finish(Finish::Skipped { reason: "other flow".into(), snapshot: Some(snapshot("deal_to_credit_note", "Closed Won")) })),
     ];
     store.record("w", &results, T0 + 3).await.expect("record");
@@ -1245,7 +787,6 @@ pub async fn version_3_rows_migrated<S: Store>(store: S) {
     let dead = store.jobs_with_status(JobStatus::Dead, 10).await.expect("jobs");
     assert_eq!(dead[0].record(), Ok(RecordRef::crm("Products", "p9")));
 }
-
 
 /// Runs `$runner!` over every suite function, one test each.
 /// The heartbeat's statement extends only the leases the worker still holds among those

@@ -111,7 +111,12 @@ pub async fn a_two_write_flow_killed_between_its_writes_duplicates_nothing<S: St
     let client = Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().expect("client");
 
     let products: Vec<Product> = (0..PRODUCTS)
-        .map(|i| Product { product_name: Some(format!("Kill {i}")), product_code: Some(format!("KILL-{i}")), unit_price: Some("1".parse().unwrap()), ..Product::default() })
+        .map(|i| Product {
+            product_name: Some(format!("Kill {i}")),
+            product_code: Some(format!("KILL-{i}")),
+            unit_price: Some("1".parse().unwrap()),
+            ..Product::default()
+        })
         .collect();
     let inserted = client.crm().insert("Products", &products, &WriteOptions::no_triggers()).await.expect("insert");
     let ids: Vec<String> = inserted.iter().map(|r| r.id().expect("id").to_string()).collect();

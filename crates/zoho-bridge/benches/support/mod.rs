@@ -513,12 +513,7 @@ impl Child {
     fn spawn(name: &str, mut command: Command, log: &Path) -> anyhow::Result<Child> {
         let file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let mut copy = file.try_clone()?;
-        let mut process = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(file)
-            .spawn()
-            .with_context(|| format!("spawning {name} ({BIN})"))?;
+        let mut process = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(file).spawn().with_context(|| format!("spawning {name} ({BIN})"))?;
         let stdout = process.stdout.take().context("child stdout")?;
         let (tx, lines) = mpsc::unbounded_channel();
         std::thread::spawn(move || {
@@ -805,9 +800,7 @@ flows = ["catalog_sync"]
     for i in 0..options.workers {
         let log = dir.0.join(format!("worker-{i}.log"));
         let mut worker = Command::new(BIN);
-        worker
-            .args(["worker", "--store", &store_url, "--emulator", &emu, "--id", &format!("e2e-worker-{i}")])
-            .env("RUST_LOG", &options.rust_log);
+        worker.args(["worker", "--store", &store_url, "--emulator", &emu, "--id", &format!("e2e-worker-{i}")]).env("RUST_LOG", &options.rust_log);
         if let Some(ms) = options.poll_ms {
             worker.args(["--poll-ms", &ms.to_string()]);
         }

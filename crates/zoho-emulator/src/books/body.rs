@@ -8,9 +8,9 @@
 use std::str::FromStr;
 
 use axum::{
-    http::{header, HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
     Json,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
@@ -106,10 +106,7 @@ pub struct Query(pub Vec<(String, String)>);
 impl Query {
     /// Decodes `a=1&b=2` (never fails).
     pub fn parse(raw: Option<&str>) -> Self {
-        Query(
-            raw.map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-                .unwrap_or_default(),
-        )
+        Query(raw.map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default())
     }
 
     /// The first value of `key`, if present and non-empty.
@@ -137,9 +134,7 @@ impl Query {
 
     /// The mandatory `organization_id`.
     pub fn organization_id(&self) -> Result<&str, BooksError> {
-        self.get("organization_id").ok_or_else(|| {
-            BooksError::bad(MISSING_ORG, "Invalid value passed for organization_id")
-        })
+        self.get("organization_id").ok_or_else(|| BooksError::bad(MISSING_ORG, "Invalid value passed for organization_id"))
     }
 }
 
@@ -156,8 +151,7 @@ pub fn parse(headers: &HeaderMap, bytes: &[u8]) -> Result<Map<String, Value>, Bo
     } else if content_type.starts_with("multipart/form-data") {
         multipart_json_string(raw_type, bytes).ok_or_else(|| BooksError::missing("JSONString"))?
     } else {
-        String::from_utf8(bytes.to_vec())
-            .map_err(|_| BooksError::bad(MALFORMED_JSON, "JSON is not well formed"))?
+        String::from_utf8(bytes.to_vec()).map_err(|_| BooksError::bad(MALFORMED_JSON, "JSON is not well formed"))?
     };
     if text.trim().is_empty() {
         return Ok(Map::new());
@@ -286,11 +280,7 @@ impl Fields for Map<String, Value> {
     fn opt_objects(&self, key: &str) -> Result<Option<Vec<&Map<String, Value>>>, BooksError> {
         match present(self, key) {
             None => Ok(None),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_object().ok_or_else(|| BooksError::invalid(key)))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
+            Some(Value::Array(items)) => items.iter().map(|v| v.as_object().ok_or_else(|| BooksError::invalid(key))).collect::<Result<Vec<_>, _>>().map(Some),
             Some(_) => Err(BooksError::invalid(key)),
         }
     }
@@ -317,9 +307,10 @@ impl Fields for Map<String, Value> {
 pub fn money(d: Decimal) -> Value {
     let n = d.normalize();
     if n.scale() == 0
-        && let Ok(i) = i64::try_from(n.mantissa()) {
-            return Value::from(i);
-        }
+        && let Ok(i) = i64::try_from(n.mantissa())
+    {
+        return Value::from(i);
+    }
     n.to_string().parse::<f64>().map(Value::from).unwrap_or(Value::from(0))
 }
 

@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 
 use axum::http::StatusCode;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{
     body::{BooksError, Fields, Query},
@@ -14,11 +14,7 @@ use crate::{clock::Clock, state::AppState, webhooks};
 
 /// Runs `work` on the organisation named by `organization_id`, then queues the webhooks it
 /// collected. Missing id → 400 code 2; unknown id → 401 code 57 (as Books answers a wrong org).
-pub fn with_org<R>(
-    state: &AppState,
-    query: &Query,
-    work: impl FnOnce(&mut Org, &Clock, &mut Vec<Event>) -> Result<R, BooksError>,
-) -> Result<R, BooksError> {
+pub fn with_org<R>(state: &AppState, query: &Query, work: impl FnOnce(&mut Org, &Clock, &mut Vec<Event>) -> Result<R, BooksError>) -> Result<R, BooksError> {
     let org_id = query.organization_id()?.to_string();
     let mut guard = state.world();
     let world = &mut *guard;
@@ -33,11 +29,7 @@ pub fn with_org<R>(
 
 /// The error for an organisation id the caller has no access to.
 pub fn unknown_org() -> BooksError {
-    BooksError {
-        status: StatusCode::UNAUTHORIZED,
-        code: 57,
-        message: "You are not authorized to perform this operation".into(),
-    }
+    BooksError { status: StatusCode::UNAUTHORIZED, code: 57, message: "You are not authorized to perform this operation".into() }
 }
 
 /// Books' timestamp for a millisecond instant.
@@ -130,9 +122,10 @@ impl Paging {
 /// `Status.<emulated>`.
 pub fn status_filter(q: &Query, spec_statuses: &[&str], emulated: &[&str]) -> Result<Option<String>, BooksError> {
     if let Some(s) = q.get("status")
-        && !spec_statuses.contains(&s) {
-            return Err(BooksError::invalid("status"));
-        }
+        && !spec_statuses.contains(&s)
+    {
+        return Err(BooksError::invalid("status"));
+    }
     let from_filter = match q.get("filter_by") {
         None => None,
         Some(f) => {
@@ -156,9 +149,7 @@ pub fn text_filter(q: &Query, field: &str) -> Option<TextFilter> {
         let v = v.to_lowercase();
         // Exact lookups (`sku=`, `email=`) run over every row: compare without allocating
         // when both sides are ASCII, which they almost always are.
-        return Some(Box::new(move |s: &str| {
-            if s.is_ascii() && v.is_ascii() { s.eq_ignore_ascii_case(&v) } else { s.to_lowercase() == v }
-        }));
+        return Some(Box::new(move |s: &str| if s.is_ascii() && v.is_ascii() { s.eq_ignore_ascii_case(&v) } else { s.to_lowercase() == v }));
     }
     if let Some(v) = q.get(&format!("{field}_startswith")) {
         let v = v.to_lowercase();
@@ -175,20 +166,13 @@ pub fn text_filter(q: &Query, field: &str) -> Option<TextFilter> {
 pub fn modified_since(q: &Query) -> Result<Option<i64>, BooksError> {
     match q.get("last_modified_time") {
         None => Ok(None),
-        Some(s) => crate::clock::parse_datetime(s)
-            .map(|t| Some(t.as_millisecond()))
-            .ok_or_else(|| BooksError::invalid("last_modified_time")),
+        Some(s) => crate::clock::parse_datetime(s).map(|t| Some(t.as_millisecond())).ok_or_else(|| BooksError::invalid("last_modified_time")),
     }
 }
 
 /// Resolves `custom_fields[{customfield_id|api_name|label|index, value}]` for `entity`
 /// and merges them into `current` (a field given twice keeps the last value).
-pub fn read_custom_fields(
-    org: &Org,
-    entity: &str,
-    body: &Map<String, Value>,
-    current: &mut Vec<CustomValue>,
-) -> Result<(), BooksError> {
+pub fn read_custom_fields(org: &Org, entity: &str, body: &Map<String, Value>, current: &mut Vec<CustomValue>) -> Result<(), BooksError> {
     let Some(given) = body.opt_objects("custom_fields")? else {
         return Ok(());
     };
@@ -262,10 +246,7 @@ pub fn custom_value_taken<'a>(
     except: Option<&str>,
 ) -> bool {
     !value.is_empty()
-        && others.any(|(id, values)| {
-            Some(id.as_str()) != except
-                && values.iter().any(|v| v.customfield_id == def.customfield_id && v.value == value)
-        })
+        && others.any(|(id, values)| Some(id.as_str()) != except && values.iter().any(|v| v.customfield_id == def.customfield_id && v.value == value))
 }
 
 /// Checks every unique custom field of `values` against the other records.
@@ -281,9 +262,10 @@ where
 {
     for v in values {
         if let Some(def) = org_defs.iter().find(|d| d.entity == entity && d.customfield_id == v.customfield_id && d.is_unique)
-            && custom_value_taken(others(), def, &v.value, except) {
-                return Err(BooksError::duplicate(format!("The value \"{}\" for {} already exists.", v.value, def.label)));
-            }
+            && custom_value_taken(others(), def, &v.value, except)
+        {
+            return Err(BooksError::duplicate(format!("The value \"{}\" for {} already exists.", v.value, def.label)));
+        }
     }
     Ok(())
 }

@@ -3,19 +3,19 @@
 //! a unique custom field.
 
 use axum::{
+    Json, Router,
     body::Bytes,
     extract::{Path, RawQuery, State},
     http::{HeaderMap, StatusCode},
     response::IntoResponse,
     routing::{get, post, put},
-    Json, Router,
 };
 use rust_decimal::Decimal;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{
-    body::{self, done, envelope, money, BooksError, BooksResult, Fields, Query},
-    common::{check_unique_custom, custom_fields_json, read_custom_fields, stamp, text_filter, touch, unique_field, upsert_headers, with_org, Paging},
+    body::{self, BooksError, BooksResult, Fields, Query, done, envelope, money},
+    common::{Paging, check_unique_custom, custom_fields_json, read_custom_fields, stamp, text_filter, touch, unique_field, upsert_headers, with_org},
     store::{Address, Contact, ContactPerson, Event, Org},
 };
 use crate::{clock::Clock, state::AppState};
@@ -45,9 +45,16 @@ fn address_json(a: &Address) -> Value {
 pub fn read_address(b: &Map<String, Value>, key: &str, into: &mut Address) -> Result<(), BooksError> {
     let Some(a) = b.opt_object(key)? else { return Ok(()) };
     let fields: [(&str, &mut String); 10] = [
-        ("attention", &mut into.attention), ("address", &mut into.address), ("street2", &mut into.street2),
-        ("city", &mut into.city), ("state", &mut into.state), ("state_code", &mut into.state_code),
-        ("zip", &mut into.zip), ("country", &mut into.country), ("fax", &mut into.fax), ("phone", &mut into.phone),
+        ("attention", &mut into.attention),
+        ("address", &mut into.address),
+        ("street2", &mut into.street2),
+        ("city", &mut into.city),
+        ("state", &mut into.state),
+        ("state_code", &mut into.state_code),
+        ("zip", &mut into.zip),
+        ("country", &mut into.country),
+        ("fax", &mut into.fax),
+        ("phone", &mut into.phone),
     ];
     for (name, slot) in fields {
         if let Some(v) = a.opt_str(name).map_err(|_| BooksError::invalid(&format!("{key}.{name}")))? {
@@ -84,11 +91,7 @@ fn person_json(p: &ContactPerson, contact_id: &str) -> Value {
 
 /// Outstanding receivable of a contact: the balance of its open invoices.
 pub fn outstanding(org: &Org, contact_id: &str) -> Decimal {
-    org.invoices
-        .values()
-        .filter(|i| i.doc.customer_id == contact_id && !matches!(i.status.as_str(), "draft" | "void"))
-        .map(|i| i.balance())
-        .sum()
+    org.invoices.values().filter(|i| i.doc.customer_id == contact_id && !matches!(i.status.as_str(), "draft" | "void")).map(|i| i.balance()).sum()
 }
 
 /// Unused credits: the unapplied part of payments (excess, or released by a void) plus
@@ -96,12 +99,7 @@ pub fn outstanding(org: &Org, contact_id: &str) -> Decimal {
 pub fn unused_credits(org: &Org, c: &Contact) -> Decimal {
     c.unused_credits
         + org.payments.values().filter(|p| p.customer_id == c.contact_id).map(|p| p.unused()).sum::<Decimal>()
-        + org
-            .creditnotes
-            .values()
-            .filter(|n| n.doc.customer_id == c.contact_id && n.status == "open")
-            .map(|n| n.balance())
-            .sum::<Decimal>()
+        + org.creditnotes.values().filter(|n| n.doc.customer_id == c.contact_id && n.status == "open").map(|n| n.balance()).sum::<Decimal>()
 }
 
 /// The full contact JSON.
@@ -173,9 +171,14 @@ fn row_json(org: &Org, c: &Contact, clock: &Clock) -> Value {
 
 fn read_person(b: &Map<String, Value>, p: &mut ContactPerson) -> Result<(), BooksError> {
     let fields: [(&str, &mut String); 8] = [
-        ("salutation", &mut p.salutation), ("first_name", &mut p.first_name), ("last_name", &mut p.last_name),
-        ("email", &mut p.email), ("phone", &mut p.phone), ("mobile", &mut p.mobile),
-        ("designation", &mut p.designation), ("department", &mut p.department),
+        ("salutation", &mut p.salutation),
+        ("first_name", &mut p.first_name),
+        ("last_name", &mut p.last_name),
+        ("email", &mut p.email),
+        ("phone", &mut p.phone),
+        ("mobile", &mut p.mobile),
+        ("designation", &mut p.designation),
+        ("department", &mut p.department),
     ];
     for (name, slot) in fields {
         if let Some(v) = b.opt_str(name)? {
@@ -197,9 +200,13 @@ fn apply(org: &mut Org, b: &Map<String, Value>, c: &mut Contact, creating: bool)
         c.contact_name = b.req_str("contact_name")?;
     }
     let strings: [(&str, &mut String); 8] = [
-        ("company_name", &mut c.company_name), ("payment_terms_label", &mut c.payment_terms_label),
-        ("website", &mut c.website), ("notes", &mut c.notes), ("zcrm_account_id", &mut c.zcrm_account_id),
-        ("zcrm_contact_id", &mut c.zcrm_contact_id), ("customer_sub_type", &mut c.customer_sub_type),
+        ("company_name", &mut c.company_name),
+        ("payment_terms_label", &mut c.payment_terms_label),
+        ("website", &mut c.website),
+        ("notes", &mut c.notes),
+        ("zcrm_account_id", &mut c.zcrm_account_id),
+        ("zcrm_contact_id", &mut c.zcrm_contact_id),
+        ("customer_sub_type", &mut c.customer_sub_type),
         ("contact_type", &mut c.contact_type),
     ];
     for (name, slot) in strings {
@@ -271,9 +278,10 @@ fn normalise_primary(c: &mut Contact) {
 fn store(org: &mut Org, c: Contact) -> Result<(), BooksError> {
     let key = c.contact_name.to_lowercase();
     if let Some(owner) = org.contact_names.get(&key)
-        && owner != &c.contact_id {
-            return Err(BooksError::duplicate(format!("The contact name \"{}\" already exists.", c.contact_name)));
-        }
+        && owner != &c.contact_id
+    {
+        return Err(BooksError::duplicate(format!("The contact name \"{}\" already exists.", c.contact_name)));
+    }
     let defs = org.custom_fields.clone();
     check_unique_custom(&defs, "contacts", &c.custom_fields, || org.contacts.iter().map(|(id, x)| (id, &x.custom_fields)), Some(&c.contact_id))?;
     if let Some(old) = org.contacts.get(&c.contact_id) {

@@ -3,19 +3,19 @@
 //! the release of applied credit when an invoice is voided.
 
 use axum::{
+    Json, Router,
     body::Bytes,
     extract::{Path, RawQuery, State},
     http::{HeaderMap, StatusCode},
     response::IntoResponse,
     routing::{get, post},
-    Json, Router,
 };
 use rust_decimal::Decimal;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{
-    body::{self, done, envelope, money, BooksError, BooksResult, Fields, Query},
-    common::{status_filter, modified_since, stamp, text_filter, touch, with_org, Paging},
+    body::{self, BooksError, BooksResult, Fields, Query, done, envelope, money},
+    common::{Paging, modified_since, stamp, status_filter, text_filter, touch, with_org},
     document,
     invoices::{date_filter, settle},
     store::{Credit, CreditNote, Document, Event, Org, Refund},
@@ -50,11 +50,13 @@ pub fn creditnote_json(org: &Org, n: &CreditNote, clock: &Clock) -> Value {
         Value::Array(
             n.credits
                 .iter()
-                .map(|c| json!({
-                    "invoice_id": c.invoice_id,
-                    "invoice_number": org.invoices.get(&c.invoice_id).map(|i| i.invoice_number.as_str()).unwrap_or(""),
-                    "amount": money(c.amount),
-                }))
+                .map(|c| {
+                    json!({
+                        "invoice_id": c.invoice_id,
+                        "invoice_number": org.invoices.get(&c.invoice_id).map(|i| i.invoice_number.as_str()).unwrap_or(""),
+                        "amount": money(c.amount),
+                    })
+                })
                 .collect(),
         ),
     );
@@ -190,7 +192,14 @@ async fn mark_draft(State(state): State<AppState>, RawQuery(q): RawQuery, Path(i
 }
 
 /// Applies `amount` of a credit note to an invoice (≤ both balances).
-pub fn apply_to_invoice(org: &mut Org, creditnote_id: &str, invoice_id: &str, amount: Decimal, clock: &Clock, events: &mut Vec<Event>) -> Result<(), BooksError> {
+pub fn apply_to_invoice(
+    org: &mut Org,
+    creditnote_id: &str,
+    invoice_id: &str,
+    amount: Decimal,
+    clock: &Clock,
+    events: &mut Vec<Event>,
+) -> Result<(), BooksError> {
     let n = org.creditnotes.get(creditnote_id).ok_or_else(|| BooksError::not_found("Credit note"))?;
     if n.status != "open" {
         return Err(BooksError::not_allowed("Only open credit notes can be applied."));
@@ -266,15 +275,17 @@ async fn list_applied(State(state): State<AppState>, RawQuery(q): RawQuery, Path
         let rows: Vec<Value> = n
             .credits
             .iter()
-            .map(|c| json!({
-                "creditnote_id": n.creditnote_id,
-                "invoice_id": c.invoice_id,
-                "creditnote_invoice_id": c.creditnote_invoice_id,
-                "date": c.date,
-                "invoice_number": org.invoices.get(&c.invoice_id).map(|i| i.invoice_number.as_str()).unwrap_or(""),
-                "creditnote_number": n.creditnote_number,
-                "credited_amount": money(c.amount),
-            }))
+            .map(|c| {
+                json!({
+                    "creditnote_id": n.creditnote_id,
+                    "invoice_id": c.invoice_id,
+                    "creditnote_invoice_id": c.creditnote_invoice_id,
+                    "date": c.date,
+                    "invoice_number": org.invoices.get(&c.invoice_id).map(|i| i.invoice_number.as_str()).unwrap_or(""),
+                    "creditnote_number": n.creditnote_number,
+                    "credited_amount": money(c.amount),
+                })
+            })
             .collect();
         Ok(envelope(StatusCode::OK, "success", "invoices_credited", Value::Array(rows)))
     })
@@ -369,7 +380,25 @@ fn refunds_page(paging: &Paging, rows: Vec<Value>) -> BooksResult {
 async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> BooksResult {
     let q = Query::parse(q.as_deref());
     let paging = Paging::read(&q, &["created_time", "creditnote_number", "date", "customer_name", "total", "balance", "last_modified_time"])?;
-    let status = status_filter(&q, &["draft", "pending_approval", "approved", "open", "closed", "void", "rejected", "signed", "pending_signature", "unsigned_all", "unsigned_draft", "unsigned_sent", "unsigned_approved"], &["draft", "open", "closed", "void"])?;
+    let status = status_filter(
+        &q,
+        &[
+            "draft",
+            "pending_approval",
+            "approved",
+            "open",
+            "closed",
+            "void",
+            "rejected",
+            "signed",
+            "pending_signature",
+            "unsigned_all",
+            "unsigned_draft",
+            "unsigned_sent",
+            "unsigned_approved",
+        ],
+        &["draft", "open", "closed", "void"],
+    )?;
     let number = text_filter(&q, "creditnote_number");
     let reference = text_filter(&q, "reference_number");
     let customer = q.get("customer_id").map(str::to_string);

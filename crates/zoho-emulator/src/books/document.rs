@@ -2,10 +2,10 @@
 //! currency and custom fields from a body, computing totals, and rendering them.
 
 use rust_decimal::Decimal;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{
-    body::{money, BooksError, Fields},
+    body::{BooksError, Fields, money},
     common::{custom_fields_json, read_custom_fields, stamp},
     contacts::document_address,
     settings::{line_taxes, tax_label},
@@ -28,9 +28,13 @@ pub fn apply(org: &mut Org, b: &Map<String, Value>, d: &mut Document, entity: &s
         d.date = date;
     }
     let strings: [(&str, &mut String); 7] = [
-        ("reference_number", &mut d.reference_number), ("salesperson_name", &mut d.salesperson_name),
-        ("notes", &mut d.notes), ("terms", &mut d.terms), ("adjustment_description", &mut d.adjustment_description),
-        ("zcrm_potential_id", &mut d.zcrm_potential_id), ("template_id", &mut d.template_id),
+        ("reference_number", &mut d.reference_number),
+        ("salesperson_name", &mut d.salesperson_name),
+        ("notes", &mut d.notes),
+        ("terms", &mut d.terms),
+        ("adjustment_description", &mut d.adjustment_description),
+        ("zcrm_potential_id", &mut d.zcrm_potential_id),
+        ("template_id", &mut d.template_id),
     ];
     for (name, slot) in strings {
         if let Some(v) = b.opt_str(name)? {
@@ -160,12 +164,7 @@ pub fn compute(org: &Org, d: &Document) -> DocumentTotals {
         lines: d
             .lines
             .iter()
-            .map(|l| LineInput {
-                rate: l.rate,
-                quantity: l.quantity,
-                discount: l.discount,
-                taxes: line_taxes(org, &l.tax_id).unwrap_or_default(),
-            })
+            .map(|l| LineInput { rate: l.rate, quantity: l.quantity, discount: l.discount, taxes: line_taxes(org, &l.tax_id).unwrap_or_default() })
             .collect(),
         item_level: d.item_level,
         discount: d.discount,
@@ -229,7 +228,13 @@ pub fn render_into(org: &Org, d: &Document, t: &DocumentTotals, clock: &Clock, m
         ("currency_symbol", currency.map(|c| c.currency_symbol.clone()).unwrap_or_default().into()),
         ("exchange_rate", money(d.exchange_rate)),
         ("discount", money(discount_number(d.discount))),
-        ("discount_percent", money(match d.discount { Discount::Percent(p) => p, _ => Decimal::ZERO })),
+        (
+            "discount_percent",
+            money(match d.discount {
+                Discount::Percent(p) => p,
+                _ => Decimal::ZERO,
+            }),
+        ),
         ("discount_amount", money(t.entity_discount)),
         ("discount_total", money(t.discount_total)),
         ("is_discount_before_tax", d.discount_before_tax.into()),

@@ -2,18 +2,18 @@
 //! status actions sent/accepted/declined.
 
 use axum::{
+    Json, Router,
     body::Bytes,
     extract::{Path, RawQuery, State},
     http::{HeaderMap, StatusCode},
     response::IntoResponse,
     routing::{get, post},
-    Json, Router,
 };
 use serde_json::{Map, Value};
 
 use super::{
-    body::{self, done, envelope, BooksError, BooksResult, Fields, Query},
-    common::{status_filter, modified_since, text_filter, touch, with_org, Paging},
+    body::{self, BooksError, BooksResult, Fields, Query, done, envelope},
+    common::{Paging, modified_since, status_filter, text_filter, touch, with_org},
     document,
     invoices::date_filter,
     store::{Document, Estimate, Event, Org},
@@ -153,7 +153,25 @@ async fn mark_declined(State(state): State<AppState>, RawQuery(q): RawQuery, Pat
 async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> BooksResult {
     let q = Query::parse(q.as_deref());
     let paging = Paging::read(&q, &["created_time", "estimate_number", "date", "customer_name", "total", "last_modified_time"])?;
-    let status = status_filter(&q, &["draft", "pending_approval", "approved", "sent", "invoiced", "accepted", "declined", "expired", "viewed", "signed", "rejected", "partially_invoiced", "pending_signature"], &["draft", "sent", "invoiced", "accepted", "declined", "expired"])?;
+    let status = status_filter(
+        &q,
+        &[
+            "draft",
+            "pending_approval",
+            "approved",
+            "sent",
+            "invoiced",
+            "accepted",
+            "declined",
+            "expired",
+            "viewed",
+            "signed",
+            "rejected",
+            "partially_invoiced",
+            "pending_signature",
+        ],
+        &["draft", "sent", "invoiced", "accepted", "declined", "expired"],
+    )?;
     let number = text_filter(&q, "estimate_number");
     let reference = text_filter(&q, "reference_number");
     let customer = q.get("customer_id").map(str::to_string);

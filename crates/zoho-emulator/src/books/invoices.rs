@@ -3,21 +3,20 @@
 //! overdue → void → draft), balances, applied payments and credits, and the overdue tick.
 
 use axum::{
+    Json, Router,
     body::Bytes,
     extract::{Path, RawQuery, State},
     http::{HeaderMap, StatusCode},
     response::IntoResponse,
     routing::{get, post},
-    Json, Router,
 };
 use rust_decimal::Decimal;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{
-    body::{self, done, envelope, money, BooksError, BooksResult, Fields, Query},
-    common::{check_unique_custom, modified_since, text_filter, touch, unique_field, upsert_headers, with_org, Paging},
-    creditnotes, document,
-    payments,
+    body::{self, BooksError, BooksResult, Fields, Query, done, envelope, money},
+    common::{Paging, check_unique_custom, modified_since, text_filter, touch, unique_field, upsert_headers, with_org},
+    creditnotes, document, payments,
     store::{Document, Event, Invoice, Org},
 };
 use crate::{clock::Clock, state::AppState, webhooks};
@@ -166,10 +165,11 @@ fn apply(org: &mut Org, b: &Map<String, Value>, inv: &mut Invoice, clock: &Clock
     let old_customer = inv.doc.customer_id.clone();
     document::apply(org, b, &mut inv.doc, "invoices", creating)?;
     if (creating || old_customer != inv.doc.customer_id)
-        && let Some(c) = org.contacts.get(&inv.doc.customer_id) {
-            inv.payment_terms = c.payment_terms;
-            inv.payment_terms_label = c.payment_terms_label.clone();
-        }
+        && let Some(c) = org.contacts.get(&inv.doc.customer_id)
+    {
+        inv.payment_terms = c.payment_terms;
+        inv.payment_terms_label = c.payment_terms_label.clone();
+    }
     if let Some(t) = b.opt_int("payment_terms")? {
         if t < 0 {
             return Err(BooksError::invalid("payment_terms"));
@@ -198,18 +198,15 @@ fn apply(org: &mut Org, b: &Map<String, Value>, inv: &mut Invoice, clock: &Clock
     }
     let given_number = b.opt_str("invoice_number")?.filter(|s| !s.trim().is_empty());
     if creating {
-        inv.invoice_number = if manual_number {
-            given_number.ok_or_else(|| BooksError::missing("invoice_number"))?
-        } else {
-            next_number(org)
-        };
+        inv.invoice_number = if manual_number { given_number.ok_or_else(|| BooksError::missing("invoice_number"))? } else { next_number(org) };
     } else if let Some(n) = given_number {
         inv.invoice_number = n;
     }
     if let Some(owner) = org.invoice_numbers.get(&inv.invoice_number)
-        && owner != &inv.invoice_id {
-            return Err(BooksError::duplicate(format!("Invoice number {} already exists.", inv.invoice_number)));
-        }
+        && owner != &inv.invoice_id
+    {
+        return Err(BooksError::duplicate(format!("Invoice number {} already exists.", inv.invoice_number)));
+    }
     let t = document::compute(org, &inv.doc);
     if t.total.is_sign_negative() {
         return Err(BooksError::invalid("total"));
@@ -224,9 +221,10 @@ fn apply(org: &mut Org, b: &Map<String, Value>, inv: &mut Invoice, clock: &Clock
 
 fn store(org: &mut Org, inv: Invoice) {
     if let Some(old) = org.invoices.get(&inv.invoice_id)
-        && old.invoice_number != inv.invoice_number {
-            org.invoice_numbers.remove(&old.invoice_number);
-        }
+        && old.invoice_number != inv.invoice_number
+    {
+        org.invoice_numbers.remove(&old.invoice_number);
+    }
     org.invoice_numbers.insert(inv.invoice_number.clone(), inv.invoice_id.clone());
     org.invoices.insert(inv.invoice_id.clone(), inv);
 }
@@ -234,11 +232,7 @@ fn store(org: &mut Org, inv: Invoice) {
 /// Creates an invoice from a body.
 pub fn create_invoice(org: &mut Org, clock: &Clock, b: &Map<String, Value>, manual_number: bool) -> Result<Invoice, BooksError> {
     let now = clock.now_ms();
-    let mut inv = Invoice {
-        status: "draft".into(),
-        doc: Document { created_ms: now, modified_ms: now, ..Document::default() },
-        ..Invoice::default()
-    };
+    let mut inv = Invoice { status: "draft".into(), doc: Document { created_ms: now, modified_ms: now, ..Document::default() }, ..Invoice::default() };
     let series_before = org.series.invoice;
     if let Err(e) = apply(org, b, &mut inv, clock, true, manual_number) {
         org.series.invoice = series_before;
@@ -272,9 +266,8 @@ async fn create(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
         let out = invoice_json(org, &inv, clock);
         events.push(Event { event: "invoice.created", key: "invoice", body: out.clone() });
         if send {
-            return send_invoice(org, clock, &inv.invoice_id, events).map(|inv| {
-                envelope(StatusCode::CREATED, "The invoice has been created.", "invoice", invoice_json(org, &inv, clock))
-            });
+            return send_invoice(org, clock, &inv.invoice_id, events)
+                .map(|inv| envelope(StatusCode::CREATED, "The invoice has been created.", "invoice", invoice_json(org, &inv, clock)));
         }
         Ok(envelope(StatusCode::CREATED, "The invoice has been created.", "invoice", out))
     })
@@ -426,21 +419,23 @@ async fn list_payments(State(state): State<AppState>, RawQuery(q): RawQuery, Pat
             .payments
             .values()
             .flat_map(|p| p.invoices.iter().filter(|a| a.invoice_id == id).map(move |a| (p, a)))
-            .map(|(p, a)| json!({
-                "payment_id": p.payment_id,
-                "payment_number": p.payment_number,
-                "invoice_id": a.invoice_id,
-                "invoice_payment_id": a.allocation_id,
-                "payment_mode": p.payment_mode,
-                "description": p.description,
-                "date": p.date,
-                "reference_number": p.reference_number,
-                "exchange_rate": money(p.exchange_rate),
-                "amount": money(a.amount_applied),
-                "tax_amount_withheld": 0,
-                "online_transaction_id": "",
-                "is_single_invoice_payment": p.invoices.len() == 1,
-            }))
+            .map(|(p, a)| {
+                json!({
+                    "payment_id": p.payment_id,
+                    "payment_number": p.payment_number,
+                    "invoice_id": a.invoice_id,
+                    "invoice_payment_id": a.allocation_id,
+                    "payment_mode": p.payment_mode,
+                    "description": p.description,
+                    "date": p.date,
+                    "reference_number": p.reference_number,
+                    "exchange_rate": money(p.exchange_rate),
+                    "amount": money(a.amount_applied),
+                    "tax_amount_withheld": 0,
+                    "online_transaction_id": "",
+                    "is_single_invoice_payment": p.invoices.len() == 1,
+                })
+            })
             .collect();
         Ok(envelope(StatusCode::OK, "success", "payments", Value::Array(rows)))
     })
@@ -456,13 +451,15 @@ async fn list_credits(State(state): State<AppState>, RawQuery(q): RawQuery, Path
             .creditnotes
             .values()
             .flat_map(|n| n.credits.iter().filter(|c| c.invoice_id == id).map(move |c| (n, c)))
-            .map(|(n, c)| json!({
-                "creditnote_id": n.creditnote_id,
-                "creditnotes_invoice_id": c.creditnote_invoice_id,
-                "creditnotes_number": n.creditnote_number,
-                "credited_date": c.date,
-                "amount_applied": money(c.amount),
-            }))
+            .map(|(n, c)| {
+                json!({
+                    "creditnote_id": n.creditnote_id,
+                    "creditnotes_invoice_id": c.creditnote_invoice_id,
+                    "creditnotes_number": n.creditnote_number,
+                    "credited_date": c.date,
+                    "amount_applied": money(c.amount),
+                })
+            })
             .collect();
         Ok(envelope(StatusCode::OK, "success", "credits", Value::Array(rows)))
     })
@@ -587,9 +584,7 @@ async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> BooksResu
             .filter(|i| since.is_none_or(|t| i.doc.modified_ms >= t))
             .filter(|i| {
                 search.as_ref().is_none_or(|s| {
-                    i.invoice_number.to_lowercase().contains(s)
-                        || i.doc.reference_number.to_lowercase().contains(s)
-                        || name_of(i).to_lowercase().contains(s)
+                    i.invoice_number.to_lowercase().contains(s) || i.doc.reference_number.to_lowercase().contains(s) || name_of(i).to_lowercase().contains(s)
                 })
             })
             .collect();

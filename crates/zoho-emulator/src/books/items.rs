@@ -2,18 +2,18 @@
 //! unique custom field (`PUT /items` with `X-Unique-Identifier-Key/-Value`, `X-Upsert`).
 
 use axum::{
+    Json, Router,
     body::Bytes,
     extract::{Path, RawQuery, State},
     http::{HeaderMap, StatusCode},
     response::IntoResponse,
     routing::{get, post},
-    Json, Router,
 };
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{
-    body::{self, done, envelope, money, BooksError, BooksResult, Fields, Query},
-    common::{check_unique_custom, custom_fields_json, read_custom_fields, stamp, text_filter, touch, unique_field, upsert_headers, with_org, Paging},
+    body::{self, BooksError, BooksResult, Fields, Query, done, envelope, money},
+    common::{Paging, check_unique_custom, custom_fields_json, read_custom_fields, stamp, text_filter, touch, unique_field, upsert_headers, with_org},
     settings::tax_label,
     store::{Event, Item, Org},
 };
@@ -95,9 +95,10 @@ fn store(org: &mut Org, i: Item) -> Result<(), BooksError> {
     let key = i.sku.to_lowercase();
     if !key.is_empty()
         && let Some(owner) = org.skus.get(&key)
-            && owner != &i.item_id {
-                return Err(BooksError::duplicate(format!("An item with the SKU \"{}\" already exists.", i.sku)));
-            }
+        && owner != &i.item_id
+    {
+        return Err(BooksError::duplicate(format!("An item with the SKU \"{}\" already exists.", i.sku)));
+    }
     let defs = org.custom_fields.clone();
     check_unique_custom(&defs, "items", &i.custom_fields, || org.items.iter().map(|(id, x)| (id, &x.custom_fields)), Some(&i.item_id))?;
     if let Some(old) = org.items.get(&i.item_id) {
@@ -116,14 +117,7 @@ fn store(org: &mut Org, i: Item) -> Result<(), BooksError> {
 /// Creates an item from a body.
 pub fn create_item(org: &mut Org, clock: &Clock, b: &Map<String, Value>) -> Result<Item, BooksError> {
     let now = clock.now_ms();
-    let mut i = Item {
-        status: "active".into(),
-        product_type: "goods".into(),
-        item_type: "sales".into(),
-        created_ms: now,
-        modified_ms: now,
-        ..Item::default()
-    };
+    let mut i = Item { status: "active".into(), product_type: "goods".into(), item_type: "sales".into(), created_ms: now, modified_ms: now, ..Item::default() };
     apply(org, b, &mut i, true)?;
     if !i.sku.is_empty() && org.skus.contains_key(&i.sku.to_lowercase()) {
         return Err(BooksError::duplicate(format!("An item with the SKU \"{}\" already exists.", i.sku)));
@@ -186,11 +180,8 @@ async fn upsert(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
     let (key, value, allow_create) = upsert_headers(&headers)?.ok_or_else(|| BooksError::missing("X-Unique-Identifier-Key"))?;
     with_org(&state, &q, |org, clock, events| {
         let def = unique_field(org, "items", &key)?.clone();
-        let found = org
-            .items
-            .values()
-            .find(|i| i.custom_fields.iter().any(|v| v.customfield_id == def.customfield_id && v.value == value))
-            .map(|i| i.item_id.clone());
+        let found =
+            org.items.values().find(|i| i.custom_fields.iter().any(|v| v.customfield_id == def.customfield_id && v.value == value)).map(|i| i.item_id.clone());
         let mut b = b.clone();
         let mut cfs = b.opt_objects("custom_fields")?.map(|v| v.into_iter().map(|m| Value::Object(m.clone())).collect::<Vec<_>>()).unwrap_or_default();
         cfs.push(json!({"customfield_id": def.customfield_id, "value": value}));
@@ -276,7 +267,11 @@ async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> BooksResu
             .filter(|i| name.as_ref().is_none_or(|f| f(&i.name)))
             .filter(|i| sku.as_ref().is_none_or(|f| f(&i.sku)))
             .filter(|i| description.as_ref().is_none_or(|f| f(&i.description)))
-            .filter(|i| search.as_ref().is_none_or(|s| i.name.to_lowercase().contains(s) || i.sku.to_lowercase().contains(s) || i.description.to_lowercase().contains(s)))
+            .filter(|i| {
+                search
+                    .as_ref()
+                    .is_none_or(|s| i.name.to_lowercase().contains(s) || i.sku.to_lowercase().contains(s) || i.description.to_lowercase().contains(s))
+            })
             .collect();
         let col = paging.sort_column.clone();
         let (page, more) = paging.cut(rows, |a, b| {

@@ -20,7 +20,7 @@ pub mod totals;
 
 use std::collections::BTreeMap;
 
-use axum::{http::StatusCode, Router};
+use axum::{Router, http::StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::{clock::Clock, crm::CrmData, errors::books_error, rng::Rng, state::AppState};
@@ -59,9 +59,7 @@ pub fn router() -> Router<AppState> {
         .merge(payments::router())
         .merge(creditnotes::router())
         .fallback(|| async { books_error(StatusCode::NOT_FOUND, 5, "Invalid URL Passed") })
-        .method_not_allowed_fallback(|| async {
-            books_error(StatusCode::METHOD_NOT_ALLOWED, 37, "The HTTP method is not allowed for the requested resource")
-        })
+        .method_not_allowed_fallback(|| async { books_error(StatusCode::METHOD_NOT_ALLOWED, 37, "The HTTP method is not allowed for the requested resource") })
 }
 
 /// Called every second and whenever the clock moves (invoices going overdue).

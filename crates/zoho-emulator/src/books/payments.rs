@@ -3,19 +3,19 @@
 //! invoices' balances), and the release of allocations when an invoice is voided.
 
 use axum::{
+    Json, Router,
     body::Bytes,
     extract::{Path, RawQuery, State},
     http::{HeaderMap, StatusCode},
     response::IntoResponse,
     routing::get,
-    Json, Router,
 };
 use rust_decimal::Decimal;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{
-    body::{self, done, envelope, money, BooksError, BooksResult, Fields, Query},
-    common::{stamp, text_filter, touch, with_org, Paging},
+    body::{self, BooksError, BooksResult, Fields, Query, done, envelope, money},
+    common::{Paging, stamp, text_filter, touch, with_org},
     invoices::{date_filter, settle},
     store::{Allocation, Event, Org, Payment},
 };
@@ -23,9 +23,7 @@ use crate::{clock::Clock, state::AppState};
 
 /// Payment routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/customerpayments", get(list).post(create))
-        .route("/customerpayments/{id}", get(read).delete(remove))
+    Router::new().route("/customerpayments", get(list).post(create)).route("/customerpayments/{id}", get(read).delete(remove))
 }
 
 const MODES: &[&str] = &["cash", "check", "creditcard", "banktransfer", "bankremittance", "autotransaction", "paypal", "stripe", "others"];

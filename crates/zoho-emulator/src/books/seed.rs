@@ -2,14 +2,14 @@
 //! Both are deterministic functions of the seed, so ids and numbers repeat run to run.
 
 use rust_decimal::Decimal;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{
+    BooksData,
     contacts::create_contact,
     invoices::{create_invoice, restatus},
     items::create_item,
     store::{Allocation, Currency, CustomFieldDef, ExchangeRate, Org, Payment, Profile, Tax, TaxGroup, Template, User},
-    BooksData,
 };
 use crate::{clock::Clock, crm::CrmData, rng::Rng};
 
@@ -38,18 +38,27 @@ pub fn bootstrap(data: &mut BooksData, seed: u64, clock: &Clock) {
         if rate.is_none() {
             org.profile.currency_id = id.clone();
         }
-        org.currencies.insert(id.clone(), Currency {
-            currency_id: id,
-            currency_code: code.into(),
-            currency_name: name.into(),
-            currency_symbol: symbol.into(),
-            price_precision: precision,
-            currency_format: format.into(),
-            is_base_currency: rate.is_none(),
-            rates,
-        });
+        org.currencies.insert(
+            id.clone(),
+            Currency {
+                currency_id: id,
+                currency_code: code.into(),
+                currency_name: name.into(),
+                currency_symbol: symbol.into(),
+                price_precision: precision,
+                currency_format: format.into(),
+                is_base_currency: rate.is_none(),
+                rates,
+            },
+        );
     }
-    let taxes = [("Sales Tax", Decimal::new(825, 2)), ("GST", Decimal::new(5, 0)), ("Service Tax", Decimal::new(10, 0)), ("VAT", Decimal::new(20, 0)), ("City Tax", Decimal::new(325, 2))];
+    let taxes = [
+        ("Sales Tax", Decimal::new(825, 2)),
+        ("GST", Decimal::new(5, 0)),
+        ("Service Tax", Decimal::new(10, 0)),
+        ("VAT", Decimal::new(20, 0)),
+        ("City Tax", Decimal::new(325, 2)),
+    ];
     let mut tax_ids = Vec::new();
     for (i, (name, pct)) in taxes.into_iter().enumerate() {
         let id = org.new_id();
@@ -57,7 +66,10 @@ pub fn bootstrap(data: &mut BooksData, seed: u64, clock: &Clock) {
         org.taxes.insert(id.clone(), Tax { tax_id: id, tax_name: name.into(), tax_percentage: pct, tax_type: "tax".into(), is_default_tax: i == 0 });
     }
     let group_id = org.new_id();
-    org.tax_groups.insert(group_id.clone(), TaxGroup { tax_group_id: group_id, tax_group_name: "State + City".into(), taxes: vec![tax_ids[1].clone(), tax_ids[4].clone()] });
+    org.tax_groups.insert(
+        group_id.clone(),
+        TaxGroup { tax_group_id: group_id, tax_group_name: "State + City".into(), taxes: vec![tax_ids[1].clone(), tax_ids[4].clone()] },
+    );
     for entity in ["invoices", "estimates", "creditnotes"] {
         for (name, kind) in [("Standard", "standard"), ("Classic", "classic")] {
             let id = org.new_id();
@@ -76,7 +88,15 @@ pub fn bootstrap(data: &mut BooksData, seed: u64, clock: &Clock) {
     for (entity, api, label, unique) in fields {
         let index = org.custom_fields.iter().filter(|d| d.entity == entity).count() as i64 + 1;
         let id = org.new_id();
-        org.custom_fields.push(CustomFieldDef { customfield_id: id, entity: entity.into(), api_name: api.into(), label: label.into(), index, data_type: "string".into(), is_unique: unique });
+        org.custom_fields.push(CustomFieldDef {
+            customfield_id: id,
+            entity: entity.into(),
+            api_name: api.into(),
+            label: label.into(),
+            index,
+            data_type: "string".into(),
+            is_unique: unique,
+        });
     }
     org.profile = Profile {
         organization_id: org_id.clone(),
@@ -164,11 +184,14 @@ pub fn seed(data: &mut BooksData, rng: &mut Rng, clock: &Clock, _crm: &CrmData) 
         invoice_ids.push((inv.invoice_id, *status));
     }
     if let Some((id, _)) = invoice_ids.iter().find(|(_, s)| *s == "paid")
-        && let Some(inv) = org.invoices.get(id).cloned() {
-            let pid = org.new_id();
-            let aid = org.new_id();
-            let now = clock.now_ms();
-            org.payments.insert(pid.clone(), Payment {
+        && let Some(inv) = org.invoices.get(id).cloned()
+    {
+        let pid = org.new_id();
+        let aid = org.new_id();
+        let now = clock.now_ms();
+        org.payments.insert(
+            pid.clone(),
+            Payment {
                 payment_id: pid,
                 payment_number: org.series.payment,
                 customer_id: inv.doc.customer_id.clone(),
@@ -181,12 +204,13 @@ pub fn seed(data: &mut BooksData, rng: &mut Rng, clock: &Clock, _crm: &CrmData) 
                 created_ms: now,
                 modified_ms: now,
                 ..Payment::default()
-            });
-            org.series.payment += 1;
-            if let Some(stored) = org.invoices.get_mut(id) {
-                stored.payment_made = stored.doc.total;
-                stored.last_payment_date = today.clone();
-                restatus(stored, &today);
-            }
+            },
+        );
+        org.series.payment += 1;
+        if let Some(stored) = org.invoices.get_mut(id) {
+            stored.payment_made = stored.doc.total;
+            stored.last_payment_date = today.clone();
+            restatus(stored, &today);
         }
+    }
 }

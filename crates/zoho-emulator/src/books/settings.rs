@@ -2,18 +2,18 @@
 //! currencies and exchange rates, templates. Documents look taxes and currencies up here.
 
 use axum::{
+    Router,
     body::Bytes,
     extract::{Path, RawQuery, State},
     http::{HeaderMap, StatusCode},
     routing::{get, post},
-    Router,
 };
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::{
-    body::{self, envelope, done, money, BooksError, BooksResult, Fields, Query},
-    common::{stamp, unknown_org, with_org, Paging},
+    body::{self, BooksError, BooksResult, Fields, Query, done, envelope, money},
+    common::{Paging, stamp, unknown_org, with_org},
     store::{Currency, ExchangeRate, Org, Tax, TaxGroup},
     totals::LineTax,
 };
@@ -102,8 +102,7 @@ pub fn organization_json(org: &Org, is_default: bool) -> Value {
 
 async fn list_organizations(State(state): State<AppState>) -> BooksResult {
     let world = state.world();
-    let orgs: Vec<Value> =
-        world.books.orgs.values().enumerate().map(|(i, o)| organization_json(o, i == 0)).collect();
+    let orgs: Vec<Value> = world.books.orgs.values().enumerate().map(|(i, o)| organization_json(o, i == 0)).collect();
     Ok(envelope(StatusCode::OK, "success", "organizations", Value::Array(orgs)))
 }
 
@@ -323,10 +322,12 @@ async fn list_rates(State(state): State<AppState>, RawQuery(q): RawQuery, Path(i
             .rates
             .iter()
             .rev()
-            .map(|r| json!({
-                "exchange_rate_id": r.exchange_rate_id, "currency_id": c.currency_id,
-                "currency_code": c.currency_code, "effective_date": r.effective_date, "rate": money(r.rate),
-            }))
+            .map(|r| {
+                json!({
+                    "exchange_rate_id": r.exchange_rate_id, "currency_id": c.currency_id,
+                    "currency_code": c.currency_code, "effective_date": r.effective_date, "rate": money(r.rate),
+                })
+            })
             .collect();
         Ok(envelope(StatusCode::OK, "success", "exchange_rates", Value::Array(rates)))
     })

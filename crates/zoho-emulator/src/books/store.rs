@@ -159,10 +159,7 @@ pub struct Currency {
 impl Currency {
     /// The latest exchange rate (1 for the base currency).
     pub fn current_rate(&self) -> (Decimal, String) {
-        self.rates
-            .last()
-            .map(|r| (r.rate, r.effective_date.clone()))
-            .unwrap_or((Decimal::ONE, String::new()))
+        self.rates.last().map(|r| (r.rate, r.effective_date.clone())).unwrap_or((Decimal::ONE, String::new()))
     }
 }
 
@@ -640,9 +637,7 @@ pub struct CreditNote {
 impl CreditNote {
     /// `total − applied − refunded`.
     pub fn balance(&self) -> Decimal {
-        self.doc.total
-            - self.credits.iter().map(|c| c.amount).sum::<Decimal>()
-            - self.refunds.iter().map(|r| r.amount).sum::<Decimal>()
+        self.doc.total - self.credits.iter().map(|c| c.amount).sum::<Decimal>() - self.refunds.iter().map(|r| r.amount).sum::<Decimal>()
     }
 }
 

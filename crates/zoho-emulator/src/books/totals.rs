@@ -155,12 +155,7 @@ pub fn compute(doc: &DocumentInput) -> DocumentTotals {
         .map(|l| {
             let gross = round(l.rate * l.quantity, p);
             let discount_amount = if doc.item_level { l.discount.amount_of(gross, p) } else { Decimal::ZERO };
-            LineTotals {
-                discount_amount,
-                item_total: gross - discount_amount,
-                entity_discount_share: Decimal::ZERO,
-                tax_amounts: Vec::new(),
-            }
+            LineTotals { discount_amount, item_total: gross - discount_amount, entity_discount_share: Decimal::ZERO, tax_amounts: Vec::new() }
         })
         .collect();
     let sub_total: Decimal = lines.iter().map(|l| l.item_total).sum();
@@ -170,11 +165,7 @@ pub fn compute(doc: &DocumentInput) -> DocumentTotals {
         let mut spread = Decimal::ZERO;
         let last = lines.iter().rposition(|l| l.item_total != Decimal::ZERO);
         for (i, line) in lines.iter_mut().enumerate() {
-            let share = if Some(i) == last {
-                entity_discount - spread
-            } else {
-                round(entity_discount * line.item_total / sub_total, p)
-            };
+            let share = if Some(i) == last { entity_discount - spread } else { round(entity_discount * line.item_total / sub_total, p) };
             line.entity_discount_share = share;
             spread += share;
         }
@@ -193,11 +184,7 @@ pub fn compute(doc: &DocumentInput) -> DocumentTotals {
             line.tax_amounts.push(amount);
             match taxes.iter_mut().find(|s| s.tax_name == tax.tax_name) {
                 Some(s) => s.tax_amount += amount,
-                None => taxes.push(TaxSummary {
-                    tax_id: tax.tax_id.clone(),
-                    tax_name: tax.tax_name.clone(),
-                    tax_amount: amount,
-                }),
+                None => taxes.push(TaxSummary { tax_id: tax.tax_id.clone(), tax_name: tax.tax_name.clone(), tax_amount: amount }),
             }
         }
     }
@@ -207,17 +194,7 @@ pub fn compute(doc: &DocumentInput) -> DocumentTotals {
     let adjustment = round(doc.adjustment, p);
     let added_tax = if doc.inclusive_tax { Decimal::ZERO } else { tax_total };
     let total = sub_total - entity_discount + added_tax + shipping_charge + adjustment;
-    DocumentTotals {
-        lines,
-        sub_total,
-        entity_discount,
-        discount_total: line_discounts + entity_discount,
-        taxes,
-        tax_total,
-        shipping_charge,
-        adjustment,
-        total,
-    }
+    DocumentTotals { lines, sub_total, entity_discount, discount_total: line_discounts + entity_discount, taxes, tax_total, shipping_charge, adjustment, total }
 }
 
 #[cfg(test)]
@@ -274,13 +251,7 @@ mod tests {
 
     #[test]
     fn entity_discount_before_tax_is_spread_over_lines() {
-        let mut input = doc(
-            vec![
-                line("100", "1", Discount::None, vec![tax("VAT", "20")]),
-                line("50", "1", Discount::None, vec![tax("GST", "5")]),
-            ],
-            2,
-        );
+        let mut input = doc(vec![line("100", "1", Discount::None, vec![tax("VAT", "20")]), line("50", "1", Discount::None, vec![tax("GST", "5")])], 2);
         input.item_level = false;
         input.discount = Discount::Percent(d("10"));
         let t = compute(&input);
@@ -307,10 +278,7 @@ mod tests {
 
     #[test]
     fn tax_group_adds_each_member() {
-        let t = compute(&doc(
-            vec![line("33.33", "1", Discount::None, vec![tax("State", "5"), tax("City", "3.25")])],
-            2,
-        ));
+        let t = compute(&doc(vec![line("33.33", "1", Discount::None, vec![tax("State", "5"), tax("City", "3.25")])], 2));
         // 1.6665 -> 1.67 ; 1.083225 -> 1.08
         assert_eq!(t.lines[0].tax_amounts, vec![d("1.67"), d("1.08")]);
         assert_eq!(t.total, d("36.08"));

@@ -13,14 +13,14 @@ use std::str::FromStr;
 use axum::{body::Bytes, extract::State, http::StatusCode, response::Response};
 use jiff::Timestamp;
 use rust_decimal::Decimal;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::{
     crm::{
         coql_parser::{self, Aggregate, Cond, Expr, Literal, Op, Path, Query, SyntaxError},
         money, reply,
         schema::{self, Field, Kind, Module},
-        store::{parse_id, CrmData, Record},
+        store::{CrmData, Record, parse_id},
     },
     errors::crm_error,
     state::AppState,
@@ -47,21 +47,11 @@ pub const MAX_RELATIONS: usize = 2;
 const USER_FIELDS: &[&str] = &["id", "first_name", "last_name", "full_name", "email"];
 
 fn syntax_error(e: &SyntaxError) -> Response {
-    crm_error(
-        StatusCode::BAD_REQUEST,
-        "SYNTAX_ERROR",
-        "error occured while parsing the query",
-        json!({"near": e.near, "line": e.line, "column": e.column}),
-    )
+    crm_error(StatusCode::BAD_REQUEST, "SYNTAX_ERROR", "error occured while parsing the query", json!({"near": e.near, "line": e.line, "column": e.column}))
 }
 
 fn invalid_column(column: &str, clause: &str) -> Response {
-    crm_error(
-        StatusCode::BAD_REQUEST,
-        "INVALID_QUERY",
-        "column given seems to be invalid",
-        json!({"column_name": column, "clause": clause}),
-    )
+    crm_error(StatusCode::BAD_REQUEST, "INVALID_QUERY", "column given seems to be invalid", json!({"column_name": column, "clause": clause}))
 }
 
 fn invalid_value(column: &str, expected: &str, operator: Op) -> Response {
@@ -74,21 +64,11 @@ fn invalid_value(column: &str, expected: &str, operator: Op) -> Response {
 }
 
 fn unsupported_type(column: &str, data_type: &str, clause: &str) -> Response {
-    crm_error(
-        StatusCode::BAD_REQUEST,
-        "INVALID_QUERY",
-        "data type not supported",
-        json!({"column_name": column, "data_type": data_type, "clause": clause}),
-    )
+    crm_error(StatusCode::BAD_REQUEST, "INVALID_QUERY", "data type not supported", json!({"column_name": column, "data_type": data_type, "clause": clause}))
 }
 
 fn invalid_query(clause: &str, reason: &str) -> Response {
-    crm_error(
-        StatusCode::BAD_REQUEST,
-        "INVALID_QUERY",
-        "invalid query formed",
-        json!({"clause": clause, "reason": reason}),
-    )
+    crm_error(StatusCode::BAD_REQUEST, "INVALID_QUERY", "invalid query formed", json!({"clause": clause, "reason": reason}))
 }
 
 fn limit_exceeded(clause: &str, limit: u64) -> Response {
@@ -269,9 +249,9 @@ fn scalar(class: Class, value: &Value) -> Option<Scalar> {
         (Class::Text, Value::String(s)) if s.is_empty() => None,
         (Class::Text, Value::String(s)) => Some(Scalar::Text(s.to_lowercase())),
         (Class::Text, Value::Array(items)) if items.is_empty() => None,
-        (Class::Text, Value::Array(items)) => Some(Scalar::Text(
-            items.iter().map(|i| i.as_str().map(String::from).unwrap_or_else(|| i.to_string())).collect::<Vec<_>>().join(";").to_lowercase(),
-        )),
+        (Class::Text, Value::Array(items)) => {
+            Some(Scalar::Text(items.iter().map(|i| i.as_str().map(String::from).unwrap_or_else(|| i.to_string())).collect::<Vec<_>>().join(";").to_lowercase()))
+        }
         (Class::Text, Value::Object(o)) => o.get("name").and_then(Value::as_str).map(|s| Scalar::Text(s.to_lowercase())),
         (Class::Text, v) => Some(Scalar::Text(v.to_string().to_lowercase())),
         _ => None,
@@ -353,11 +333,7 @@ fn compile(module: &'static Module, cond: &Cond) -> Result<Check, Response> {
                     [Literal::Text(t)] => vec![Scalar::Text(t.to_lowercase())],
                     _ => return Err(invalid_value(&column.key, column.data_type(), op)),
                 },
-                _ => values
-                    .iter()
-                    .map(|v| literal(&column, v))
-                    .collect::<Result<_, _>>()
-                    .map_err(|_| invalid_value(&column.key, column.data_type(), op))?,
+                _ => values.iter().map(|v| literal(&column, v)).collect::<Result<_, _>>().map_err(|_| invalid_value(&column.key, column.data_type(), op))?,
             };
             Ok(Check::Cmp { column, op, values })
         }
@@ -430,14 +406,8 @@ fn run(state: &AppState, body: &[u8]) -> Result<Response, Response> {
         ));
     }
     let query = coql_parser::parse(text).map_err(|e| syntax_error(&e))?;
-    let module = schema::module(&query.module).ok_or_else(|| {
-        crm_error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_MODULE",
-            "the module name given seems to be invalid",
-            json!({"module": query.module}),
-        )
-    })?;
+    let module = schema::module(&query.module)
+        .ok_or_else(|| crm_error(StatusCode::BAD_REQUEST, "INVALID_MODULE", "the module name given seems to be invalid", json!({"module": query.module})))?;
     check_limits(&query)?;
     let outputs = select_list(module, &query)?;
     let check = query.condition.as_ref().map(|c| compile(module, c)).transpose()?;
@@ -448,12 +418,7 @@ fn run(state: &AppState, body: &[u8]) -> Result<Response, Response> {
             return Err(unsupported_type(&column.key, column.data_type(), "order by"));
         }
         if order.iter().any(|(c, _): &(Column, bool)| c.key == column.key) {
-            return Err(crm_error(
-                StatusCode::BAD_REQUEST,
-                "DUPLICATE_DATA",
-                "duplicate data",
-                json!({"clause": "order by", "column_name": column.key}),
-            ));
+            return Err(crm_error(StatusCode::BAD_REQUEST, "DUPLICATE_DATA", "duplicate data", json!({"clause": "order by", "column_name": column.key})));
         }
         order.push((column, key.descending));
     }
@@ -494,10 +459,8 @@ fn run(state: &AppState, body: &[u8]) -> Result<Response, Response> {
     }
 
     if !order.is_empty() {
-        let mut keyed: Vec<(Vec<Option<Scalar>>, &Record)> = rows
-            .into_iter()
-            .map(|r| (order.iter().map(|(c, _)| scalar(c.class(), &reach(crm, r, c))).collect(), r))
-            .collect();
+        let mut keyed: Vec<(Vec<Option<Scalar>>, &Record)> =
+            rows.into_iter().map(|r| (order.iter().map(|(c, _)| scalar(c.class(), &reach(crm, r, c))).collect(), r)).collect();
         keyed.sort_by(|(a, ra), (b, rb)| {
             for (i, (_, desc)) in order.iter().enumerate() {
                 let o = a[i].cmp(&b[i]);
@@ -568,9 +531,10 @@ fn select_list(module: &'static Module, query: &Query) -> Result<Vec<Output>, Re
     let mut aggregates = Vec::new();
     for col in &query.columns {
         if let Some(alias) = &col.alias
-            && (coql_parser::is_keyword(alias) || alias.eq_ignore_ascii_case("id")) {
-                return Err(crm_error(StatusCode::BAD_REQUEST, "INVALID_ALIAS", "invalid alias", json!({"alias": alias})));
-            }
+            && (coql_parser::is_keyword(alias) || alias.eq_ignore_ascii_case("id"))
+        {
+            return Err(crm_error(StatusCode::BAD_REQUEST, "INVALID_ALIAS", "invalid alias", json!({"alias": alias})));
+        }
         let out = match &col.expr {
             Expr::Field(path) => {
                 let column = resolve(module, path, "select")?;
@@ -585,21 +549,14 @@ fn select_list(module: &'static Module, query: &Query) -> Result<Vec<Output>, Re
                 let arg_key = column.as_ref().map(|c| c.key.clone()).unwrap_or_else(|| "*".into());
                 let plain = format!("{}({arg_key})", func.name());
                 if aggregates.contains(&plain) {
-                    return Err(crm_error(
-                        StatusCode::BAD_REQUEST,
-                        "DUPLICATE_DATA",
-                        "duplicate data",
-                        json!({"clause": "select", "column_name": plain}),
-                    ));
+                    return Err(crm_error(StatusCode::BAD_REQUEST, "DUPLICATE_DATA", "duplicate data", json!({"clause": "select", "column_name": plain})));
                 }
                 aggregates.push(plain.clone());
                 if let Some(c) = &column {
                     let ok = match func {
                         Aggregate::Count => true,
                         Aggregate::Sum | Aggregate::Avg => c.is_amount(),
-                        Aggregate::Min | Aggregate::Max => {
-                            c.is_amount() || c.is_date() || c.class() == Class::Time
-                        }
+                        Aggregate::Min | Aggregate::Max => c.is_amount() || c.is_date() || c.class() == Class::Time,
                     };
                     if !ok {
                         return Err(unsupported_type(&c.key, c.data_type(), "select"));
@@ -655,11 +612,7 @@ fn aggregate(crm: &CrmData, rows: &[&Record], func: Aggregate, column: Option<&C
         Aggregate::Min | Aggregate::Max => {
             let best = values.into_iter().map(|v| (scalar(column.class(), &v), v)).reduce(|a, b| {
                 let keep_a = if func == Aggregate::Min { a.0 <= b.0 } else { a.0 >= b.0 };
-                if keep_a {
-                    a
-                } else {
-                    b
-                }
+                if keep_a { a } else { b }
             });
             best.map(|(_, v)| v).unwrap_or(Value::Null)
         }
@@ -690,14 +643,7 @@ mod tests {
         assert_eq!(c.hops.len(), 2);
         let c = resolve(deals(), &path("Account_Name.Owner.email"), "select").unwrap();
         assert_eq!(c.key, "Account_Name.Owner.email");
-        for bad in [
-            "Nope",
-            "Deal_Name.x",
-            "Account_Name.Nope",
-            "Owner.role",
-            "Account_Name.Parent_Account.Parent_Account.Account_Name",
-            "id.x",
-        ] {
+        for bad in ["Nope", "Deal_Name.x", "Account_Name.Nope", "Owner.role", "Account_Name.Parent_Account.Parent_Account.Account_Name", "id.x"] {
             assert!(resolve(deals(), &path(bad), "select").is_err(), "{bad}");
         }
         let quotes = schema::module("Quotes").unwrap();

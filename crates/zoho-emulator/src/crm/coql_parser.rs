@@ -250,8 +250,8 @@ struct Token {
 }
 
 const KEYWORDS: &[&str] = &[
-    "select", "from", "where", "order", "by", "limit", "offset", "and", "or", "not", "like", "in", "is", "null",
-    "between", "asc", "desc", "as", "group", "having",
+    "select", "from", "where", "order", "by", "limit", "offset", "and", "or", "not", "like", "in", "is", "null", "between", "asc", "desc", "as", "group",
+    "having",
 ];
 
 /// Is `word` a reserved COQL keyword?
@@ -391,11 +391,7 @@ impl Parser<'_> {
     }
 
     fn expect_kw(&mut self, kw: &str) -> Result<(), SyntaxError> {
-        if self.eat_kw(kw) {
-            Ok(())
-        } else {
-            Err(self.fail())
-        }
+        if self.eat_kw(kw) { Ok(()) } else { Err(self.fail()) }
     }
 
     fn expect(&mut self, tok: Tok) -> Result<(), SyntaxError> {
@@ -642,18 +638,9 @@ mod tests {
         assert_eq!(q.module, "Deals");
         assert_eq!(
             q.condition,
-            Some(Cond::And(vec![
-                cmp("Stage", Op::Eq, vec![text("Closed Won")]),
-                cmp("Modified_Time", Op::Gt, vec![text("2024-01-01T00:00:00+00:00")]),
-            ]))
+            Some(Cond::And(vec![cmp("Stage", Op::Eq, vec![text("Closed Won")]), cmp("Modified_Time", Op::Gt, vec![text("2024-01-01T00:00:00+00:00")]),]))
         );
-        assert_eq!(
-            q.order,
-            vec![
-                OrderKey { path: path("Modified_Time"), descending: false },
-                OrderKey { path: path("Amount"), descending: true }
-            ]
-        );
+        assert_eq!(q.order, vec![OrderKey { path: path("Modified_Time"), descending: false }, OrderKey { path: path("Amount"), descending: true }]);
         assert_eq!((q.limit, q.offset), (Some(200), Some(0)));
     }
 
@@ -679,10 +666,7 @@ mod tests {
         .unwrap();
         let Some(Cond::And(parts)) = q.condition else { panic!("expected and") };
         assert_eq!(parts.len(), 9);
-        assert_eq!(
-            parts[0],
-            Cond::Or(vec![cmp("a", Op::Like, vec![text("%x%")]), cmp("b", Op::NotLike, vec![text("y%")])])
-        );
+        assert_eq!(parts[0], Cond::Or(vec![cmp("a", Op::Like, vec![text("%x%")]), cmp("b", Op::NotLike, vec![text("y%")])]));
         assert_eq!(parts[1], cmp("c", Op::In, vec![text("p"), text("q's")]));
         assert_eq!(parts[2], cmp("d", Op::NotIn, vec![Literal::Number("1".into()), Literal::Number("2.5".into())]));
         assert_eq!(parts[3], cmp("e", Op::IsNull, vec![]));
@@ -696,18 +680,14 @@ mod tests {
             q.condition,
             Some(Cond::Or(vec![
                 cmp("a", Op::Eq, vec![Literal::Number("1".into())]),
-                Cond::And(vec![
-                    cmp("b", Op::Eq, vec![Literal::Number("2".into())]),
-                    cmp("c", Op::Eq, vec![Literal::Number("3".into())])
-                ]),
+                Cond::And(vec![cmp("b", Op::Eq, vec![Literal::Number("2".into())]), cmp("c", Op::Eq, vec![Literal::Number("3".into())])]),
             ]))
         );
     }
 
     #[test]
     fn aggregates_and_aliases() {
-        let q = parse("select COUNT(*), count(id) as n, SUM(Amount), min(Amount), MAX(Amount), avg(Amount) from Deals")
-            .unwrap();
+        let q = parse("select COUNT(*), count(id) as n, SUM(Amount), min(Amount), MAX(Amount), avg(Amount) from Deals").unwrap();
         let exprs: Vec<_> = q.columns.iter().map(|c| c.expr.clone()).collect();
         assert_eq!(exprs[0], Expr::Aggregate { func: Aggregate::Count, arg: None });
         assert_eq!(exprs[1], Expr::Aggregate { func: Aggregate::Count, arg: Some(path("id")) });

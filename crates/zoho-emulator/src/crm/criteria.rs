@@ -200,11 +200,7 @@ impl Parser<'_> {
 }
 
 fn collapse(mut nodes: Vec<Node>, wrap: fn(Vec<Node>) -> Node) -> Node {
-    if nodes.len() == 1 {
-        nodes.remove(0)
-    } else {
-        wrap(nodes)
-    }
+    if nodes.len() == 1 { nodes.remove(0) } else { wrap(nodes) }
 }
 
 /// Removes Zoho's backslash escapes.
@@ -345,13 +341,7 @@ mod tests {
     #[test]
     fn parses_and_or_with_and_binding_tighter() {
         let n = parse("((A:equals:1) or (B:starts_with:x) and (C:in:p,q))").unwrap();
-        assert_eq!(
-            n,
-            Node::Or(vec![
-                cond("A", Op::Equals, &["1"]),
-                Node::And(vec![cond("B", Op::StartsWith, &["x"]), cond("C", Op::In, &["p", "q"])]),
-            ])
-        );
+        assert_eq!(n, Node::Or(vec![cond("A", Op::Equals, &["1"]), Node::And(vec![cond("B", Op::StartsWith, &["x"]), cond("C", Op::In, &["p", "q"])]),]));
         assert_eq!(parse("(A:between:1,5)").unwrap(), cond("A", Op::Between, &["1", "5"]));
     }
 

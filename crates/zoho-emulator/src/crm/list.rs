@@ -12,7 +12,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::Response,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::{
     crm::{
@@ -58,13 +58,7 @@ impl PageToken {
     pub fn decode(s: &str) -> Option<PageToken> {
         let parts: Vec<u64> = s.split('.').map(|p| u64::from_str_radix(p, 16).ok()).collect::<Option<_>>()?;
         let [a, b, page, walked, expiry, hash] = parts.as_slice() else { return None };
-        Some(PageToken {
-            after: (*a as i64, *b),
-            page: *page as i64,
-            walked: *walked as i64,
-            expiry_ms: *expiry as i64,
-            params_hash: *hash,
-        })
+        Some(PageToken { after: (*a as i64, *b), page: *page as i64, walked: *walked as i64, expiry_ms: *expiry as i64, params_hash: *hash })
     }
 }
 
@@ -85,26 +79,15 @@ pub fn fields_param(params: &Params, required: bool) -> Result<Vec<String>, Resp
     if raw.is_empty() {
         return if required { Err(reply::required_param("fields")) } else { Ok(Vec::new()) };
     }
-    let fields: Vec<String> =
-        raw.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect();
+    let fields: Vec<String> = raw.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect();
     if fields.len() > 50 {
-        return Err(crm_error(
-            StatusCode::BAD_REQUEST,
-            "LIMIT_EXCEEDED",
-            "Max field limit exceeded",
-            json!({"limit": 50, "param_name": "fields"}),
-        ));
+        return Err(crm_error(StatusCode::BAD_REQUEST, "LIMIT_EXCEEDED", "Max field limit exceeded", json!({"limit": 50, "param_name": "fields"})));
     }
     Ok(fields)
 }
 
 /// `GET /{module}`.
-pub async fn list(
-    State(state): State<AppState>,
-    Path(module): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
+pub async fn list(State(state): State<AppState>, Path(module): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
     match list_inner(&state, &module, &reply::params(query.as_deref()), &headers) {
         Ok(r) | Err(r) => r,
     }
@@ -128,12 +111,7 @@ fn list_inner(state: &AppState, module: &str, params: &Params, headers: &HeaderM
     };
     let ids: Option<Vec<u64>> = match params.get("ids") {
         None => None,
-        Some(raw) => Some(
-            raw.split(',')
-                .map(|s| s.trim().parse::<u64>())
-                .collect::<Result<_, _>>()
-                .map_err(|_| reply::invalid_param("ids"))?,
-        ),
+        Some(raw) => Some(raw.split(',').map(|s| s.trim().parse::<u64>()).collect::<Result<_, _>>().map_err(|_| reply::invalid_param("ids"))?),
     };
     let ims = reply::time_header(headers, "If-Modified-Since")?;
     let now = state.clock.now_ms();
@@ -143,12 +121,7 @@ fn list_inner(state: &AppState, module: &str, params: &Params, headers: &HeaderM
         Some(raw) => {
             let token = PageToken::decode(raw).ok_or_else(|| reply::invalid_param("page_token"))?;
             if token.expiry_ms < now {
-                return Err(crm_error(
-                    StatusCode::BAD_REQUEST,
-                    "EXPIRED_VALUE",
-                    "the page token has expired",
-                    json!({"api_name": "page_token"}),
-                ));
+                return Err(crm_error(StatusCode::BAD_REQUEST, "EXPIRED_VALUE", "the page token has expired", json!({"api_name": "page_token"})));
             }
             if token.params_hash != hash {
                 return Err(crm_error(
@@ -184,9 +157,7 @@ fn list_inner(state: &AppState, module: &str, params: &Params, headers: &HeaderM
 
     let mut world = state.world();
     let store = world.crm.module_mut(module.api_name);
-    let wanted = |r: &crate::crm::store::Record| {
-        ims.is_none_or(|t| r.modified_ms > t) && ids.as_ref().is_none_or(|ids| ids.contains(&r.id))
-    };
+    let wanted = |r: &crate::crm::store::Record| ims.is_none_or(|t| r.modified_ms > t) && ids.as_ref().is_none_or(|ids| ids.contains(&r.id));
     let mut rows = Vec::with_capacity(per_page as usize);
     let mut last_key = None;
     let mut more = false;
@@ -202,11 +173,7 @@ fn list_inner(state: &AppState, module: &str, params: &Params, headers: &HeaderM
     drop(world);
 
     if rows.is_empty() {
-        return Ok(if ims.is_some() && !any_at_all {
-            reply::empty(StatusCode::NOT_MODIFIED)
-        } else {
-            reply::empty(StatusCode::NO_CONTENT)
-        });
+        return Ok(if ims.is_some() && !any_at_all { reply::empty(StatusCode::NOT_MODIFIED) } else { reply::empty(StatusCode::NO_CONTENT) });
     }
     let mut info = json!({
         "call": false,
@@ -218,29 +185,17 @@ fn list_inner(state: &AppState, module: &str, params: &Params, headers: &HeaderM
         "sort_order": if descending { "desc" } else { "asc" },
         "more_records": more,
     });
-    if more
-        && let Some(key) = last_key {
-            let expiry_ms = now + TOKEN_TTL_MS;
-            let token = PageToken {
-                after: key,
-                page: page + 1,
-                walked: walked + rows.len() as i64,
-                expiry_ms,
-                params_hash: hash,
-            };
-            info["next_page_token"] = json!(token.encode());
-            info["page_token_expiry"] =
-                json!(state.clock.crm_datetime(jiff::Timestamp::from_millisecond(expiry_ms).unwrap_or_default()));
-        }
+    if more && let Some(key) = last_key {
+        let expiry_ms = now + TOKEN_TTL_MS;
+        let token = PageToken { after: key, page: page + 1, walked: walked + rows.len() as i64, expiry_ms, params_hash: hash };
+        info["next_page_token"] = json!(token.encode());
+        info["page_token_expiry"] = json!(state.clock.crm_datetime(jiff::Timestamp::from_millisecond(expiry_ms).unwrap_or_default()));
+    }
     Ok(reply::page(rows, info))
 }
 
 /// `GET /{module}/{id}`.
-pub async fn get_one(
-    State(state): State<AppState>,
-    Path((module, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn get_one(State(state): State<AppState>, Path((module, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
     let module = match reply::module(&module) {
         Ok(m) => m,
         Err(r) => return r,
@@ -262,12 +217,7 @@ pub async fn get_one(
 
 /// Zoho's answer for an id that names no record.
 pub fn invalid_id(id: &str) -> Response {
-    crm_error(
-        StatusCode::BAD_REQUEST,
-        "INVALID_DATA",
-        "the id given seems to be invalid",
-        json!({"id": id, "resource_path_index": 1}),
-    )
+    crm_error(StatusCode::BAD_REQUEST, "INVALID_DATA", "the id given seems to be invalid", json!({"id": id, "resource_path_index": 1}))
 }
 
 /// `GET /{module}/actions/count`.
@@ -284,11 +234,7 @@ pub async fn count(State(state): State<AppState>, Path(module): Path<String>) ->
 pub const RECYCLE_MS: i64 = 60 * 86_400_000;
 
 /// `GET /{module}/deleted?type=all|recycle|permanent`.
-pub async fn deleted(
-    State(state): State<AppState>,
-    Path(module): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub async fn deleted(State(state): State<AppState>, Path(module): Path<String>, RawQuery(query): RawQuery) -> Response {
     let params = reply::params(query.as_deref());
     let module = match reply::module(&module) {
         Ok(m) => m,
@@ -321,8 +267,7 @@ pub async fn deleted(
             if kind != "all" && kind != this {
                 return None;
             }
-            let deleted_time =
-                state.clock.crm_datetime(jiff::Timestamp::from_millisecond(d.deleted_ms).unwrap_or_default());
+            let deleted_time = state.clock.crm_datetime(jiff::Timestamp::from_millisecond(d.deleted_ms).unwrap_or_default());
             Some(if permanent {
                 json!({"deleted_by": null, "id": d.id.to_string(), "display_name": null, "type": this,
                        "created_by": null, "deleted_time": deleted_time})

@@ -12,7 +12,7 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::{
     crm::{reply, schema},
@@ -60,9 +60,7 @@ pub async fn fields(State(state): State<AppState>, RawQuery(query): RawQuery) ->
     };
     // Every emulated field is in use, so `type=unused` lists none.
     // fields.json documents a bad value as INVALID_DATA with `api_name` and `json_path`.
-    let refuse = |name: &str| {
-        crm_error(StatusCode::BAD_REQUEST, "INVALID_DATA", "invalid data", json!({"api_name": name, "json_path": format!("$.{name}")}))
-    };
+    let refuse = |name: &str| crm_error(StatusCode::BAD_REQUEST, "INVALID_DATA", "invalid data", json!({"api_name": name, "json_path": format!("$.{name}")}));
     match reply::enum_param(&params, "type", &["all", "unused", "used"], refuse) {
         Err(r) => return r,
         Ok(Some("unused")) => return reply::empty(StatusCode::NO_CONTENT),
@@ -106,8 +104,10 @@ pub async fn fields(State(state): State<AppState>, RawQuery(query): RawQuery) ->
                 values
                     .iter()
                     .enumerate()
-                    .map(|(j, v)| json!({"colour_code": null, "actual_value": v, "type": "used",
-                        "id": format!("{id}{j:03}"), "sequence_number": j + 1, "display_value": v}))
+                    .map(|(j, v)| {
+                        json!({"colour_code": null, "actual_value": v, "type": "used",
+                        "id": format!("{id}{j:03}"), "sequence_number": j + 1, "display_value": v})
+                    })
                     .collect(),
             );
             match f.kind {
@@ -151,8 +151,18 @@ pub async fn modules(State(_state): State<AppState>, RawQuery(query): RawQuery) 
             row["singular_label"] = json!(m.singular);
             row["plural_label"] = json!(m.api_name.replace('_', " "));
             row["sequence_number"] = json!(i + 1);
-            for k in ["api_supported", "creatable", "editable", "deletable", "viewable", "visible", "show_as_tab",
-                "common.search_supported", "filter_supported", "triggers_supported"] {
+            for k in [
+                "api_supported",
+                "creatable",
+                "editable",
+                "deletable",
+                "viewable",
+                "visible",
+                "show_as_tab",
+                "common.search_supported",
+                "filter_supported",
+                "triggers_supported",
+            ] {
                 row[k] = json!(true);
             }
             row["visibility"] = json!(1);
@@ -192,8 +202,7 @@ pub async fn org(State(state): State<AppState>) -> Response {
     row["license_details"]["paid_type"] = json!("enterprise");
     row["license_details"]["users_license_purchased"] = json!(world.crm.users.len());
     // A paid licence runs a year past the org's creation (a date-time, as org.json types it).
-    row["license_details"]["paid_expiry"] =
-        json!(crate::crm::render_ms(&state.clock, world.crm.org.created_ms + 365 * 86_400_000));
+    row["license_details"]["paid_expiry"] = json!(crate::crm::render_ms(&state.clock, world.crm.org.created_ms + 365 * 86_400_000));
     drop(world);
     reply::json(StatusCode::OK, json!({"org": [row]}))
 }

@@ -22,10 +22,10 @@ pub mod values;
 pub mod write;
 
 use axum::{
+    Router,
     http::StatusCode,
     response::Response,
     routing::{get, post},
-    Router,
 };
 use serde_json::json;
 
@@ -49,21 +49,11 @@ pub fn render_ms(clock: &Clock, ms: i64) -> String {
 }
 
 async fn no_route() -> Response {
-    crm_error(
-        StatusCode::NOT_FOUND,
-        "INVALID_URL_PATTERN",
-        "Please check if the URL trying to access is a correct one",
-        json!({}),
-    )
+    crm_error(StatusCode::NOT_FOUND, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", json!({}))
 }
 
 async fn bad_method() -> Response {
-    crm_error(
-        StatusCode::BAD_REQUEST,
-        "INVALID_REQUEST_METHOD",
-        "The http request method type is not a valid one",
-        json!({}),
-    )
+    crm_error(StatusCode::BAD_REQUEST, "INVALID_REQUEST_METHOD", "The http request method type is not a valid one", json!({}))
 }
 
 /// The `/crm/v8` routes (mounted behind auth and limits).
@@ -76,11 +66,7 @@ pub fn router() -> Router<AppState> {
         .route("/settings/modules", get(metadata::modules))
         .route(
             "/actions/watch",
-            get(notifications::list)
-                .post(notifications::enable)
-                .put(notifications::replace)
-                .patch(notifications::patch)
-                .delete(notifications::disable),
+            get(notifications::list).post(notifications::enable).put(notifications::replace).patch(notifications::patch).delete(notifications::disable),
         )
         .route("/coql", post(coql::query))
         .route("/{module}", get(list::list).post(write::insert).put(write::update).delete(write::delete_many))

@@ -13,7 +13,7 @@ use axum::{
     response::Response,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::{
     crm::{reply, schema, store::CrmData},
@@ -119,11 +119,7 @@ pub fn deliveries(crm: &CrmData, base_url: &str, module: &str, op: Operation, ch
         let condition_fields = selected_fields(&watch.notification_condition);
         let relevant: Vec<&Change> = changes
             .iter()
-            .filter(|c| {
-                op != Operation::Update
-                    || condition_fields.is_empty()
-                    || condition_fields.iter().any(|f| c.fields.contains_key(f))
-            })
+            .filter(|c| op != Operation::Update || condition_fields.is_empty() || condition_fields.iter().any(|f| c.fields.contains_key(f)))
             .collect();
         if relevant.is_empty() {
             continue;
@@ -149,9 +145,7 @@ pub fn deliveries(crm: &CrmData, base_url: &str, module: &str, op: Operation, ch
             "token": watch.token,
         });
         if watch.return_affected_field_values && op == Operation::Update {
-            body["affected_values"] = Value::Array(
-                relevant.iter().map(|c| json!({"record_id": c.id.to_string(), "values": c.fields})).collect(),
-            );
+            body["affected_values"] = Value::Array(relevant.iter().map(|c| json!({"record_id": c.id.to_string(), "values": c.fields})).collect());
         }
         out.push(Delivery {
             kind: "crm_notification".into(),
@@ -189,23 +183,16 @@ pub fn parents_of(module: &schema::Module, fields: &Map<String, Value>) -> Vec<(
 /// `notify_on_related_action: false`) is told that the parent changed. Zoho does not
 /// document this callback's exact body; the emulator sends the usual body for the parent
 /// with `operation: "update"` and `affected_fields: [{"<parent id>": ["<child module>"]}]`.
-pub fn related_deliveries(
-    crm: &CrmData,
-    base_url: &str,
-    child_module: &str,
-    parents: &[(String, String)],
-    now_ms: i64,
-) -> Vec<Delivery> {
+pub fn related_deliveries(crm: &CrmData, base_url: &str, child_module: &str, parents: &[(String, String)], now_ms: i64) -> Vec<Delivery> {
     if parents.is_empty() || crm.watches.is_empty() {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for watch in crm.watches.iter().filter(|w| {
-        w.notify_on_related_action
-            && w.expiry_ms > now_ms
-            && w.module != child_module
-            && w.operations.iter().any(|o| o == "all" || o == "edit")
-    }) {
+    for watch in crm
+        .watches
+        .iter()
+        .filter(|w| w.notify_on_related_action && w.expiry_ms > now_ms && w.module != child_module && w.operations.iter().any(|o| o == "all" || o == "edit"))
+    {
         let mut ids: Vec<&str> = parents.iter().filter(|(m, _)| *m == watch.module).map(|(_, id)| id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -243,10 +230,7 @@ pub fn expire(crm: &mut CrmData, now_ms: i64) {
 }
 
 fn watch_error(code: &str, message: &str, details: Value) -> Response {
-    reply::json(
-        StatusCode::BAD_REQUEST,
-        json!({"watch": [{"code": code, "details": details, "message": message, "status": "error"}]}),
-    )
+    reply::json(StatusCode::BAD_REQUEST, json!({"watch": [{"code": code, "details": details, "message": message, "status": "error"}]}))
 }
 
 fn channel_text(v: &Value) -> Option<String> {
@@ -265,7 +249,9 @@ fn parse_item(item: &Value, i: usize, now: i64, existing: &[Watch]) -> Result<Ve
     };
     let channel_id = match obj.get("channel_id") {
         None => return Err(watch_error("MANDATORY_NOT_FOUND", "required field not found", json!({"api_name": "channel_id", "json_path": path("channel_id")}))),
-        Some(v) => channel_text(v).ok_or_else(|| watch_error("INVALID_DATA", "invalid data", json!({"api_name": "channel_id", "json_path": path("channel_id")})))?,
+        Some(v) => {
+            channel_text(v).ok_or_else(|| watch_error("INVALID_DATA", "invalid data", json!({"api_name": "channel_id", "json_path": path("channel_id")})))?
+        }
     };
     let previous: Vec<&Watch> = existing.iter().filter(|w| w.channel_id == channel_id).collect();
     let notify_url = match obj.get("notify_url").and_then(Value::as_str) {
@@ -273,7 +259,9 @@ fn parse_item(item: &Value, i: usize, now: i64, existing: &[Watch]) -> Result<Ve
         Some(_) => return Err(watch_error("INVALID_DATA", "invalid data", json!({"api_name": "notify_url", "json_path": path("notify_url")}))),
         None => match previous.first() {
             Some(w) => w.notify_url.clone(),
-            None => return Err(watch_error("MANDATORY_NOT_FOUND", "required field not found", json!({"api_name": "notify_url", "json_path": path("notify_url")}))),
+            None => {
+                return Err(watch_error("MANDATORY_NOT_FOUND", "required field not found", json!({"api_name": "notify_url", "json_path": path("notify_url")})));
+            }
         },
     };
     let events = match obj.get("events").and_then(Value::as_array) {
@@ -291,7 +279,7 @@ fn parse_item(item: &Value, i: usize, now: i64, existing: &[Watch]) -> Result<Ve
             let at = v.as_str().and_then(crate::clock::parse_datetime).map(|t| t.as_millisecond());
             match at {
                 Some(at) if at <= now => {
-                    return Err(watch_error("INVALID_DATA", "invalid data", json!({"api_name": "channel_expiry", "json_path": path("channel_expiry")})))
+                    return Err(watch_error("INVALID_DATA", "invalid data", json!({"api_name": "channel_expiry", "json_path": path("channel_expiry")})));
                 }
                 Some(at) if at - now > MAX_EXPIRY_MS => now + DEFAULT_EXPIRY_MS,
                 Some(at) => at,
@@ -490,8 +478,7 @@ pub async fn disable(State(state): State<AppState>, RawQuery(query): RawQuery) -
     let mut entries = Vec::new();
     let mut world = state.world();
     for channel in &channels {
-        let (gone, kept): (Vec<Watch>, Vec<Watch>) =
-            std::mem::take(&mut world.crm.watches).into_iter().partition(|w| &w.channel_id == channel);
+        let (gone, kept): (Vec<Watch>, Vec<Watch>) = std::mem::take(&mut world.crm.watches).into_iter().partition(|w| &w.channel_id == channel);
         world.crm.watches = kept;
         if gone.is_empty() {
             entries.push(json!({"code": "NOT_SUBSCRIBED", "details": {"channel_id": channel},

@@ -11,10 +11,13 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::{
-    crm::{list, money, reply, store::{parse_id, ProductLink}},
+    crm::{
+        list, money, reply,
+        store::{ProductLink, parse_id},
+    },
     errors::crm_error,
     state::AppState,
 };
@@ -22,22 +25,13 @@ use crate::{
 fn check(module: &str, related: &str) -> Result<&'static str, Response> {
     let module = reply::module(module)?;
     if !matches!(module.api_name, "Deals" | "Price_Books") || !related.eq_ignore_ascii_case("Products") {
-        return Err(crm_error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_DATA",
-            "the related list given seems to be invalid",
-            json!({"resource_path_index": 2}),
-        ));
+        return Err(crm_error(StatusCode::BAD_REQUEST, "INVALID_DATA", "the related list given seems to be invalid", json!({"resource_path_index": 2})));
     }
     Ok(module.api_name)
 }
 
 /// `GET /{module}/{id}/Products`.
-pub async fn list(
-    State(state): State<AppState>,
-    Path((module, id, related)): Path<(String, String, String)>,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub async fn list(State(state): State<AppState>, Path((module, id, related)): Path<(String, String, String)>, RawQuery(query): RawQuery) -> Response {
     let module = match check(&module, &related) {
         Ok(m) => m,
         Err(r) => return r,
@@ -57,11 +51,7 @@ pub async fn list(
         .iter()
         .filter_map(|link| {
             let product = world.crm.record("Products", link.product_id)?;
-            let mut row = if fields.is_empty() {
-                Value::Object(product.fields.clone())
-            } else {
-                reply::project(&product.fields, &fields)
-            };
+            let mut row = if fields.is_empty() { Value::Object(product.fields.clone()) } else { reply::project(&product.fields, &fields) };
             if let Some(p) = link.list_price.as_deref().and_then(|p| money::dec(&json!(p))) {
                 row["list_price"] = money::num(p);
             }
@@ -80,11 +70,7 @@ pub async fn list(
 }
 
 /// `PUT /{module}/{id}/Products` with `{"data":[{"id":product, "list_price":…, "quantity":…}]}`.
-pub async fn relate(
-    State(state): State<AppState>,
-    Path((module, id, related)): Path<(String, String, String)>,
-    body: Bytes,
-) -> Response {
+pub async fn relate(State(state): State<AppState>, Path((module, id, related)): Path<(String, String, String)>, body: Bytes) -> Response {
     let module = match check(&module, &related) {
         Ok(m) => m,
         Err(r) => return r,
@@ -94,8 +80,7 @@ pub async fn relate(
         Err(r) => return r,
     };
     let Some(items) = body.get("data").and_then(Value::as_array).filter(|a| !a.is_empty()) else {
-        return crm_error(StatusCode::BAD_REQUEST, "MANDATORY_NOT_FOUND", "required field not found",
-            json!({"api_name": "data", "json_path": "$.data"}));
+        return crm_error(StatusCode::BAD_REQUEST, "MANDATORY_NOT_FOUND", "required field not found", json!({"api_name": "data", "json_path": "$.data"}));
     };
     let mut world = state.world();
     let Some(record_id) = id.parse::<u64>().ok().filter(|n| world.crm.record(module, *n).is_some()) else {
@@ -124,6 +109,12 @@ pub async fn relate(
         entries.push(json!({"code": "SUCCESS", "details": {"id": product.to_string()}, "message": "relation added", "status": "success"}));
     }
     drop(world);
-    let status = if ok == entries.len() { StatusCode::OK } else if ok == 0 { StatusCode::BAD_REQUEST } else { StatusCode::MULTI_STATUS };
+    let status = if ok == entries.len() {
+        StatusCode::OK
+    } else if ok == 0 {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::MULTI_STATUS
+    };
     reply::json(status, json!({"data": entries}))
 }

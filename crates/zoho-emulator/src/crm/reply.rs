@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 
 use axum::{
+    Json,
     body::Body,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    Json,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::{crm::schema, errors::crm_error};
 
@@ -37,43 +37,24 @@ pub fn empty(status: StatusCode) -> Response {
 
 /// The module named in the path, or Zoho's `INVALID_MODULE`.
 pub fn module(name: &str) -> Result<&'static schema::Module, Response> {
-    schema::module(name).ok_or_else(|| {
-        crm_error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_MODULE",
-            "The module name given seems to be invalid",
-            json!({"resource_path_index": 0}),
-        )
-    })
+    schema::module(name)
+        .ok_or_else(|| crm_error(StatusCode::BAD_REQUEST, "INVALID_MODULE", "The module name given seems to be invalid", json!({"resource_path_index": 0})))
 }
 
 /// Parses a JSON body; malformed JSON is answered with `INVALID_DATA` "body".
 pub fn body(bytes: &[u8]) -> Result<Value, Response> {
-    serde_json::from_slice::<Value>(bytes)
-        .ok()
-        .filter(Value::is_object)
-        .ok_or_else(|| crm_error(StatusCode::BAD_REQUEST, "INVALID_DATA", "body", json!({})))
+    serde_json::from_slice::<Value>(bytes).ok().filter(Value::is_object).ok_or_else(|| crm_error(StatusCode::BAD_REQUEST, "INVALID_DATA", "body", json!({})))
 }
 
 /// `REQUIRED_PARAM_MISSING` for a query parameter.
 pub fn required_param(name: &str) -> Response {
-    crm_error(
-        StatusCode::BAD_REQUEST,
-        "REQUIRED_PARAM_MISSING",
-        "One of the expected parameter is missing",
-        json!({"param_name": name, "param": name}),
-    )
+    crm_error(StatusCode::BAD_REQUEST, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", json!({"param_name": name, "param": name}))
 }
 
 /// A query parameter that must be one of `allowed` (as the spec's enum says), if given.
 /// Each endpoint's spec documents a different error for a bad value, so the caller
 /// builds it with `refuse`.
-pub fn enum_param<'a>(
-    params: &'a Params,
-    name: &str,
-    allowed: &[&str],
-    refuse: impl FnOnce(&str) -> Response,
-) -> Result<Option<&'a str>, Response> {
+pub fn enum_param<'a>(params: &'a Params, name: &str, allowed: &[&str], refuse: impl FnOnce(&str) -> Response) -> Result<Option<&'a str>, Response> {
     match params.get(name) {
         None => Ok(None),
         Some(v) if allowed.contains(&v.as_str()) => Ok(Some(v.as_str())),
@@ -103,9 +84,7 @@ pub fn time_header(headers: &HeaderMap, name: &str) -> Result<Option<i64>, Respo
     let text = raw.to_str().unwrap_or("");
     crate::clock::parse_datetime(text.trim())
         .map(|ts| Some(ts.as_millisecond()))
-        .ok_or_else(|| {
-            crm_error(StatusCode::BAD_REQUEST, "INVALID_DATA", "invalid data", json!({"param_name": name}))
-        })
+        .ok_or_else(|| crm_error(StatusCode::BAD_REQUEST, "INVALID_DATA", "invalid data", json!({"param_name": name})))
 }
 
 /// A `200` list answer `{"data": rows, "info": info}`. Builds the envelope by moving the
@@ -133,9 +112,10 @@ pub fn project(fields: &serde_json::Map<String, Value>, wanted: &[String]) -> Va
             out.insert(name.clone(), Value::Null);
         }
         if name == "What_Id"
-            && let Some(se) = fields.get("$se_module") {
-                out.insert("$se_module".into(), se.clone());
-            }
+            && let Some(se) = fields.get("$se_module")
+        {
+            out.insert("$se_module".into(), se.clone());
+        }
     }
     Value::Object(out)
 }

@@ -170,8 +170,7 @@ pub fn stage_probability(stage: &str) -> Option<i64> {
 }
 
 /// Quote stages.
-pub const QUOTE_STAGES: &[&str] =
-    &["Draft", "Negotiation", "Delivered", "On Hold", "Confirmed", "Closed Won", "Closed Lost"];
+pub const QUOTE_STAGES: &[&str] = &["Draft", "Negotiation", "Delivered", "On Hold", "Confirmed", "Closed Won", "Closed Lost"];
 /// Task statuses.
 pub const TASK_STATUSES: &[&str] = &["Not Started", "Deferred", "In Progress", "Completed", "Waiting for input"];
 /// Task priorities.

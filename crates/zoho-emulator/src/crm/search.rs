@@ -9,7 +9,7 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::{
     crm::{
@@ -38,9 +38,11 @@ enum Query {
 fn matches(module: &Module, query: &Query, fields: &serde_json::Map<String, Value>) -> bool {
     let any_field = |kinds: &dyn Fn(Kind) -> bool, needle: &str| {
         let needle = needle.to_lowercase();
-        module.fields.iter().filter(|f| kinds(f.kind)).any(|f| {
-            fields.get(f.api_name).and_then(Value::as_str).is_some_and(|v| v.to_lowercase().contains(&needle))
-        })
+        module
+            .fields
+            .iter()
+            .filter(|f| kinds(f.kind))
+            .any(|f| fields.get(f.api_name).and_then(Value::as_str).is_some_and(|v| v.to_lowercase().contains(&needle)))
     };
     match query {
         Query::Criteria(node) => node.matches(module, fields),
@@ -60,9 +62,20 @@ pub async fn search(State(state): State<AppState>, Path(module): Path<String>, R
 
 /// The `approval_state` values the spec allows; every emulated record is `approved`.
 const APPROVAL_STATES: [&str; 15] = [
-    "approval_process_pending", "webform_invalid", "review_process_pending", "webform_invalid_approval",
-    "zia_vision_validation", "review_process_rejected", "webform_unapproved", "email_parser_waiting", "approved",
-    "merge_pending", "email_parser_rejected", "zia_vision_rejected", "zia_vision_pending", "approval_process_rejected",
+    "approval_process_pending",
+    "webform_invalid",
+    "review_process_pending",
+    "webform_invalid_approval",
+    "zia_vision_validation",
+    "review_process_rejected",
+    "webform_unapproved",
+    "email_parser_waiting",
+    "approved",
+    "merge_pending",
+    "email_parser_rejected",
+    "zia_vision_rejected",
+    "zia_vision_pending",
+    "approval_process_rejected",
     "webform_double_optin",
 ];
 
@@ -70,9 +83,7 @@ fn run(state: &AppState, module: &str, params: &reply::Params) -> Result<Respons
     let module = reply::module(module)?;
     // `converted` only matters for Leads, which the emulator does not serve; still checked.
     // module_search.json documents a bad parameter value as INVALID_REQUEST.
-    let refuse = |name: &str| {
-        crm_error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "invalid value given for a parameter", json!({"param_name": name}))
-    };
+    let refuse = |name: &str| crm_error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "invalid value given for a parameter", json!({"param_name": name}));
     reply::enum_param(params, "converted", &["true", "false", "both"], refuse)?;
     if reply::enum_param(params, "approval_state", &APPROVAL_STATES, refuse)?.is_some_and(|s| s != "approved") {
         return Ok(reply::empty(StatusCode::NO_CONTENT));
@@ -86,15 +97,10 @@ fn run(state: &AppState, module: &str, params: &reply::Params) -> Result<Respons
                 Query::Criteria(node)
             }
             Err(CriteriaError::TooMany) => {
-                return Err(crm_error(
-                    StatusCode::BAD_REQUEST,
-                    "CRITERIA_LIMIT_EXCEEDED",
-                    "no of criterium that can be given exceed the limit 15",
-                    json!({}),
-                ))
+                return Err(crm_error(StatusCode::BAD_REQUEST, "CRITERIA_LIMIT_EXCEEDED", "no of criterium that can be given exceed the limit 15", json!({})));
             }
             Err(CriteriaError::Operator(field, op)) => {
-                return Err(invalid_query(json!({"operator": op, "api_name": field, "reason": "invalid operator found"})))
+                return Err(invalid_query(json!({"operator": op, "api_name": field, "reason": "invalid operator found"})));
             }
             Err(CriteriaError::Syntax(reason)) => return Err(invalid_query(json!({"api_name": "criteria", "reason": reason}))),
         }
@@ -123,12 +129,7 @@ fn run(state: &AppState, module: &str, params: &reply::Params) -> Result<Respons
     let page = reply::int_param(params, "page", 1, 1, 100_000)? as usize;
     let skip = (page - 1) * per_page;
     if skip >= RESULT_LIMIT {
-        return Err(crm_error(
-            StatusCode::BAD_REQUEST,
-            "LIMIT_REACHED",
-            "maximum response iteration limit reached",
-            json!({"limit": "2000"}),
-        ));
+        return Err(crm_error(StatusCode::BAD_REQUEST, "LIMIT_REACHED", "maximum response iteration limit reached", json!({"limit": "2000"})));
     }
     let visible_before = state.clock.now_ms() - state.config.search_index_lag_ms as i64;
     let world = state.world();

@@ -5,13 +5,13 @@
 //! lines and tasks through the same code path as the API, so seeded records look exactly
 //! like ones a client created. Same seed, same records, same ids.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::{
     clock::Clock,
     crm::{
         schema,
-        store::{CrmData, Currency, Org, ProductLink, User, FIRST_ID},
+        store::{CrmData, Currency, FIRST_ID, Org, ProductLink, User},
         write::seed_record as write_seed,
     },
     rng::Rng,

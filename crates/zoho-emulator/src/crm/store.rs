@@ -203,12 +203,7 @@ impl ModuleStore {
 
     /// Records in the given order, starting strictly after `after` (a sort key from
     /// [`ModuleStore::key`]) when given.
-    pub fn ordered(
-        &mut self,
-        sort: SortBy,
-        descending: bool,
-        after: Option<(i64, u64)>,
-    ) -> Box<dyn Iterator<Item = &Record> + '_> {
+    pub fn ordered(&mut self, sort: SortBy, descending: bool, after: Option<(i64, u64)>) -> Box<dyn Iterator<Item = &Record> + '_> {
         self.ensure_indexes();
         let records = &self.records;
         match sort {
@@ -226,9 +221,7 @@ impl ModuleStore {
                 let keys: Box<dyn Iterator<Item = &(i64, u64)>> = match (descending, after) {
                     (false, None) => Box::new(index.iter()),
                     (true, None) => Box::new(index.iter().rev()),
-                    (false, Some(k)) => Box::new(
-                        index.range((std::ops::Bound::Excluded(k), std::ops::Bound::Unbounded)),
-                    ),
+                    (false, Some(k)) => Box::new(index.range((std::ops::Bound::Excluded(k), std::ops::Bound::Unbounded))),
                     (true, Some(k)) => Box::new(index.range(..k).rev()),
                 };
                 Box::new(keys.filter_map(move |(_, id)| records.get(id)))

@@ -4,12 +4,12 @@
 //! gain name and email, quote lines get ids and computed amounts), or into the per-record
 //! error entries Zoho answers with (`MANDATORY_NOT_FOUND`, `INVALID_DATA`).
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::crm::{
     money,
     schema::{self, Kind, Module},
-    store::{parse_id, CrmData, Record},
+    store::{CrmData, Record, parse_id},
 };
 
 /// A per-record error entry, as it appears in `data[]`.
@@ -24,11 +24,7 @@ pub fn mandatory(api_name: &str, path: &str) -> Value {
 
 /// `INVALID_DATA` for a value of the wrong type.
 pub fn wrong_type(api_name: &str, path: &str, expected: &str) -> Value {
-    error_entry(
-        "INVALID_DATA",
-        "invalid data",
-        json!({"expected_data_type": expected, "api_name": api_name, "json_path": path}),
-    )
+    error_entry("INVALID_DATA", "invalid data", json!({"expected_data_type": expected, "api_name": api_name, "json_path": path}))
 }
 
 /// `INVALID_DATA` for a lookup id that names no record.
@@ -60,13 +56,7 @@ fn lookup_id(value: &Value) -> Option<&Value> {
 }
 
 /// Checks one value against its field; `Ok` carries the stored form.
-pub fn normalise(
-    crm: &CrmData,
-    field: &schema::Field,
-    value: &Value,
-    path: &str,
-    se_module: Option<&str>,
-) -> Result<Value, Value> {
+pub fn normalise(crm: &CrmData, field: &schema::Field, value: &Value, path: &str, se_module: Option<&str>) -> Result<Value, Value> {
     if value.is_null() {
         return Ok(Value::Null);
     }
@@ -84,11 +74,7 @@ pub fn normalise(
             }
             let limit = if field.kind == Kind::TextArea { 32_000 } else { 255 };
             if text.chars().count() > limit {
-                return Err(error_entry(
-                    "INVALID_DATA",
-                    "invalid data",
-                    json!({"maximum_length": limit.to_string(), "api_name": name, "json_path": path}),
-                ));
+                return Err(error_entry("INVALID_DATA", "invalid data", json!({"maximum_length": limit.to_string(), "api_name": name, "json_path": path})));
             }
             Ok(value.clone())
         }
@@ -151,12 +137,7 @@ fn resolve(crm: &CrmData, target: &str, name: &str, path: &str, value: &Value) -
 
 /// Merges a `Quoted_Items` input into the existing rows: rows with `id` update that row
 /// (or remove it when they carry `_delete`), rows without are appended, `[]` clears.
-pub fn merge_quoted_items(
-    crm: &mut CrmData,
-    existing: &[Value],
-    input: &Value,
-    path: &str,
-) -> Result<Vec<Value>, Value> {
+pub fn merge_quoted_items(crm: &mut CrmData, existing: &[Value], input: &Value, path: &str) -> Result<Vec<Value>, Value> {
     let Value::Array(rows) = input else {
         return Err(wrong_type("Quoted_Items", path, "jsonarray"));
     };
@@ -201,11 +182,7 @@ pub fn merge_quoted_items(
                 continue;
             }
             let field_path = format!("{row_path}.{}", field.api_name);
-            let stored = if field.api_name == "Line_Tax" {
-                line_tax(value, &field_path)?
-            } else {
-                normalise(crm, field, value, &field_path, None)?
-            };
+            let stored = if field.api_name == "Line_Tax" { line_tax(value, &field_path)? } else { normalise(crm, field, value, &field_path, None)? };
             merged.insert(field.api_name.to_string(), stored);
         }
         if !merged.contains_key("List_Price") || merged["List_Price"].is_null() {
@@ -250,11 +227,8 @@ pub fn compute_quote(fields: &mut Map<String, Value>, dp: u32) {
             let qty = get("Quantity").unwrap_or(rust_decimal::Decimal::ONE);
             let price = get("List_Price").unwrap_or(zero);
             let discount = get("Discount").unwrap_or(zero);
-            let pct: rust_decimal::Decimal = row
-                .get("Line_Tax")
-                .and_then(Value::as_array)
-                .map(|t| t.iter().filter_map(|x| x.get("percentage").and_then(money::dec)).sum())
-                .unwrap_or(zero);
+            let pct: rust_decimal::Decimal =
+                row.get("Line_Tax").and_then(Value::as_array).map(|t| t.iter().filter_map(|x| x.get("percentage").and_then(money::dec)).sum()).unwrap_or(zero);
             let line = money::line_totals(qty, price, discount, pct, dp);
             row.insert("Total".into(), money::num(line.total));
             row.insert("Total_After_Discount".into(), money::num(line.total_after_discount));

@@ -11,7 +11,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::Response,
 };
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::{
     crm::{
@@ -19,7 +19,7 @@ use crate::{
         notifications::{self, Change, Operation},
         reply,
         schema::{self, Kind, Module},
-        store::{parse_id, CrmData, DeletedRecord, Record},
+        store::{CrmData, DeletedRecord, Record, parse_id},
         values::{self, error_entry},
     },
     errors::crm_error,
@@ -48,12 +48,7 @@ pub async fn update(State(state): State<AppState>, Path(module): Path<String>, h
 }
 
 /// `PUT /{module}/{id}`.
-pub async fn update_one(
-    State(state): State<AppState>,
-    Path((module, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn update_one(State(state): State<AppState>, Path((module, id)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
     write(&state, &module, &body, Mode::Update, Some(id), &headers)
 }
 
@@ -79,12 +74,7 @@ fn write(state: &AppState, module: &str, bytes: &[u8], mode: Mode, path_id: Opti
         Err(r) => return r,
     };
     let Some(data) = body.get("data") else {
-        return crm_error(
-            StatusCode::BAD_REQUEST,
-            "MANDATORY_NOT_FOUND",
-            "required field not found",
-            json!({"api_name": "data", "json_path": "$.data"}),
-        );
+        return crm_error(StatusCode::BAD_REQUEST, "MANDATORY_NOT_FOUND", "required field not found", json!({"api_name": "data", "json_path": "$.data"}));
     };
     let Some(data) = data.as_array() else {
         return crm_error(
@@ -95,12 +85,7 @@ fn write(state: &AppState, module: &str, bytes: &[u8], mode: Mode, path_id: Opti
         );
     };
     if data.is_empty() {
-        return crm_error(
-            StatusCode::BAD_REQUEST,
-            "MANDATORY_NOT_FOUND",
-            "required field not found",
-            json!({"api_name": "data", "json_path": "$.data"}),
-        );
+        return crm_error(StatusCode::BAD_REQUEST, "MANDATORY_NOT_FOUND", "required field not found", json!({"api_name": "data", "json_path": "$.data"}));
     }
     if data.len() > MAX_RECORDS {
         return crm_error(
@@ -115,17 +100,17 @@ fn write(state: &AppState, module: &str, bytes: &[u8], mode: Mode, path_id: Opti
         Err(r) => return r,
     };
     let duplicate_fields: Vec<String> = match body.get("duplicate_check_fields") {
-        None | Some(Value::Null) => module
-            .system_duplicate_check
-            .iter()
-            .map(|s| s.to_string())
-            .chain(module.fields.iter().filter(|f| f.unique).map(|f| f.api_name.to_string()))
-            .fold(Vec::new(), |mut acc, f| {
-                if !acc.contains(&f) {
-                    acc.push(f);
-                }
-                acc
-            }),
+        None | Some(Value::Null) => {
+            module.system_duplicate_check.iter().map(|s| s.to_string()).chain(module.fields.iter().filter(|f| f.unique).map(|f| f.api_name.to_string())).fold(
+                Vec::new(),
+                |mut acc, f| {
+                    if !acc.contains(&f) {
+                        acc.push(f);
+                    }
+                    acc
+                },
+            )
+        }
         Some(Value::Array(list)) if list.iter().all(|v| v.as_str().is_some_and(|s| module.field(s).is_some())) => {
             list.iter().filter_map(Value::as_str).map(String::from).collect()
         }
@@ -135,7 +120,7 @@ fn write(state: &AppState, module: &str, bytes: &[u8], mode: Mode, path_id: Opti
                 "INVALID_DATA",
                 "invalid data",
                 json!({"api_name": "duplicate_check_fields", "json_path": "$.duplicate_check_fields"}),
-            )
+            );
         }
     };
 
@@ -200,17 +185,18 @@ fn write(state: &AppState, module: &str, bytes: &[u8], mode: Mode, path_id: Opti
             // the time a client read and sends back).
             if let (Some(id), Some(since)) = (target, unmodified_since)
                 && let Some(record) = crm.record(module.api_name, id)
-                    && record.modified_ms.div_euclid(1000) * 1000 > since {
-                        let f = &record.fields;
-                        entries.push(error_entry(
-                            "ALREADY_MODIFIED",
-                            "record updated time has already passed if-unmodified-since time",
-                            json!({"Modified_Time": f["Modified_Time"], "Created_Time": f["Created_Time"],
+                && record.modified_ms.div_euclid(1000) * 1000 > since
+            {
+                let f = &record.fields;
+                entries.push(error_entry(
+                    "ALREADY_MODIFIED",
+                    "record updated time has already passed if-unmodified-since time",
+                    json!({"Modified_Time": f["Modified_Time"], "Created_Time": f["Created_Time"],
                                    "id": id.to_string(), "Modified_By": f["Modified_By"], "Created_By": f["Created_By"]}),
-                        ));
-                        outcomes.push(Done::Stale);
-                        continue;
-                    }
+                ));
+                outcomes.push(Done::Stale);
+                continue;
+            }
             match apply(crm, module, input, &path, target, now, &state.clock) {
                 Err(entry) => {
                     entries.push(entry);
@@ -222,9 +208,10 @@ fn write(state: &AppState, module: &str, bytes: &[u8], mode: Mode, path_id: Opti
                         "Created_Time": f["Created_Time"], "id": record.id.to_string(), "Created_By": f["Created_By"],
                         "$approval_state": "approved"});
                     if mode == Mode::Upsert
-                        && let Some(obj) = details.as_object_mut() {
-                            obj.remove("$approval_state");
-                        }
+                        && let Some(obj) = details.as_object_mut()
+                    {
+                        obj.remove("$approval_state");
+                    }
                     let is_insert = target.is_none();
                     let mut entry = json!({"code": "SUCCESS", "details": details,
                         "message": if is_insert { "record added" } else { "record updated" }, "status": "success"});
@@ -263,11 +250,7 @@ fn write(state: &AppState, module: &str, bytes: &[u8], mode: Mode, path_id: Opti
     }
     let ok = outcomes.iter().filter(|o| matches!(o, Done::Inserted | Done::Updated)).count();
     let status = if ok == outcomes.len() {
-        if outcomes.iter().all(|o| matches!(o, Done::Inserted)) {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        }
+        if outcomes.iter().all(|o| matches!(o, Done::Inserted)) { StatusCode::CREATED } else { StatusCode::OK }
     } else if ok > 0 {
         StatusCode::MULTI_STATUS
     } else if outcomes.iter().all(|o| matches!(o, Done::Stale)) {
@@ -311,21 +294,14 @@ fn apply(
     let mut errors = Vec::new();
     let mut changes = Map::new();
 
-    let se_module = input
-        .get("$se_module")
-        .and_then(Value::as_str)
-        .map(String::from)
-        .or_else(|| existing.as_ref().and_then(|r| r.text("$se_module").map(String::from)));
+    let se_module =
+        input.get("$se_module").and_then(Value::as_str).map(String::from).or_else(|| existing.as_ref().and_then(|r| r.text("$se_module").map(String::from)));
     if module.api_name == "Tasks" && input.contains_key("What_Id") && !input["What_Id"].is_null() {
         match se_module.as_deref().and_then(schema::module) {
             Some(m) if schema::WHAT_MODULES.contains(&m.api_name) => {
                 changes.insert("$se_module".into(), json!(m.api_name));
             }
-            Some(_) => errors.push(error_entry(
-                "INVALID_DATA",
-                "invalid data",
-                json!({"api_name": "$se_module", "json_path": format!("{path}.$se_module")}),
-            )),
+            Some(_) => errors.push(error_entry("INVALID_DATA", "invalid data", json!({"api_name": "$se_module", "json_path": format!("{path}.$se_module")}))),
             None => errors.push(values::mandatory("$se_module", &format!("{path}.$se_module"))),
         }
     }
@@ -353,49 +329,41 @@ fn apply(
         }
         match values::normalise(crm, field, value, &field_path, se_canonical.as_deref()) {
             Ok(stored) => {
-                if field.unique && !stored.is_null()
-                    && let Some(dup) = find_duplicate(crm, module, name, &stored, target) {
-                        let owner = crm.record(module.api_name, dup).and_then(|r| r.fields.get("Owner").cloned());
-                        errors.push(error_entry(
-                            "DUPLICATE_DATA",
-                            "duplicate data",
-                            json!({"api_name": name, "json_path": field_path, "id": dup.to_string(),
+                if field.unique
+                    && !stored.is_null()
+                    && let Some(dup) = find_duplicate(crm, module, name, &stored, target)
+                {
+                    let owner = crm.record(module.api_name, dup).and_then(|r| r.fields.get("Owner").cloned());
+                    errors.push(error_entry(
+                        "DUPLICATE_DATA",
+                        "duplicate data",
+                        json!({"api_name": name, "json_path": field_path, "id": dup.to_string(),
                                    "duplicate_record": {"Owner": owner, "id": dup.to_string(),
                                        "module": {"api_name": module.api_name, "id": module.id}},
                                    "more_records": false}),
-                        ));
-                        continue;
-                    }
+                    ));
+                    continue;
+                }
                 changes.insert(name.to_string(), stored);
             }
             Err(entry) => errors.push(entry),
         }
     }
     if module.api_name == "Quotes"
-        && let Some(items) = input.get("Quoted_Items") {
-            let current: Vec<Value> = existing
-                .as_ref()
-                .and_then(|r| r.fields.get("Quoted_Items"))
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            match values::merge_quoted_items(crm, &current, items, &format!("{path}.Quoted_Items")) {
-                Ok(rows) => {
-                    changes.insert("Quoted_Items".into(), Value::Array(rows));
-                }
-                Err(entry) => errors.push(entry),
+        && let Some(items) = input.get("Quoted_Items")
+    {
+        let current: Vec<Value> = existing.as_ref().and_then(|r| r.fields.get("Quoted_Items")).and_then(Value::as_array).cloned().unwrap_or_default();
+        match values::merge_quoted_items(crm, &current, items, &format!("{path}.Quoted_Items")) {
+            Ok(rows) => {
+                changes.insert("Quoted_Items".into(), Value::Array(rows));
             }
+            Err(entry) => errors.push(entry),
         }
+    }
     match errors.len() {
         0 => {}
         1 => return Err(errors.remove(0)),
-        _ => {
-            return Err(error_entry(
-                "MULTIPLE_OR_MULTI_ERRORS",
-                "Multiple errors in the request",
-                json!({"errors": errors}),
-            ))
-        }
+        _ => return Err(error_entry("MULTIPLE_OR_MULTI_ERRORS", "Multiple errors in the request", json!({"errors": errors}))),
     }
 
     let user = crm.current_user();
@@ -511,12 +479,7 @@ fn delete(state: &AppState, module: &str, ids: Vec<String>) -> Response {
         Err(r) => return r,
     };
     if ids.len() > MAX_RECORDS {
-        return crm_error(
-            StatusCode::BAD_REQUEST,
-            "LIMIT_EXCEEDED",
-            "Record count exceeded",
-            json!({"limit": MAX_RECORDS, "param_name": "ids"}),
-        );
+        return crm_error(StatusCode::BAD_REQUEST, "LIMIT_EXCEEDED", "Record count exceeded", json!({"limit": MAX_RECORDS, "param_name": "ids"}));
     }
     let now = state.clock.now_ms();
     let mut entries = Vec::new();

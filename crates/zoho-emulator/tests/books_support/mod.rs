@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use zoho_emulator::{testkit, Emulator, EmulatorConfig};
+use zoho_emulator::{Emulator, EmulatorConfig, testkit};
 
 /// A running emulator with a logged-in client.
 pub struct Books {
@@ -57,15 +57,13 @@ impl Books {
     /// The id of the currency with `code`.
     pub async fn currency(&self, code: &str) -> String {
         let (_, b) = self.get("/settings/currencies").await;
-        b["currencies"].as_array().unwrap().iter().find(|c| c["currency_code"] == code).unwrap()["currency_id"]
-            .as_str().unwrap().to_string()
+        b["currencies"].as_array().unwrap().iter().find(|c| c["currency_code"] == code).unwrap()["currency_id"].as_str().unwrap().to_string()
     }
 
     /// The id of the tax named `name` (taxes and groups).
     pub async fn tax(&self, name: &str) -> String {
         let (_, b) = self.get("/settings/taxes").await;
-        b["taxes"].as_array().unwrap().iter().find(|t| t["tax_name"] == name).unwrap()["tax_id"]
-            .as_str().unwrap().to_string()
+        b["taxes"].as_array().unwrap().iter().find(|t| t["tax_name"] == name).unwrap()["tax_id"].as_str().unwrap().to_string()
     }
 
     /// Creates a customer and returns its id.

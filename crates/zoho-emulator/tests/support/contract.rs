@@ -166,14 +166,8 @@ pub struct Problem {
 pub const HARNESS_KINDS: [&str; 6] = ["no-operation", "request", "status", "shape", "response", "quirk"];
 
 /// See [`HARNESS_KINDS`].
-pub const REFUSAL_KINDS: [&str; 6] = [
-    "refusal-status",
-    "refusal-shape",
-    "refusal-body",
-    "accepted-but-spec-refuses",
-    "refused-but-spec-accepts",
-    "probe-response",
-];
+pub const REFUSAL_KINDS: [&str; 6] =
+    ["refusal-status", "refusal-shape", "refusal-body", "accepted-but-spec-refuses", "refused-but-spec-accepts", "probe-response"];
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -311,12 +305,7 @@ impl<'s> Runner<'s> {
         }
         let response = request.send().await.unwrap_or_else(|e| panic!("{} {url}: transport error {e}", call.method));
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let text = response.text().await.unwrap_or_default();
         let json = if text.trim().is_empty() { None } else { serde_json::from_str(&text).ok() };
         Answer { status, content_type, text, json }
@@ -438,9 +427,10 @@ impl<'s> Runner<'s> {
     /// listed in `DOCUMENTED_DEVIATIONS` like any other difference.
     fn note_quirks(&mut self, op: &Operation, op_key: &str, described: &str, answer: &Answer, json: &Json) {
         if let Err(e) = self.spec.response_schema(op, answer.status, &answer.content_type)
-            && self.spec.quirks.undocumented_status_uses_200 {
-                self.push(op_key, described, "quirk", format!("{e}; validated against the 200 schema"));
-            }
+            && self.spec.quirks.undocumented_status_uses_200
+        {
+            self.push(op_key, described, "quirk", format!("{e}; validated against the 200 schema"));
+        }
         if json.get("page_context").is_some_and(Json::is_object) {
             let array = self
                 .spec
@@ -459,14 +449,7 @@ impl<'s> Runner<'s> {
     /// Checks a refusal: 4xx, JSON in the API's error shape, the expected code, and the body
     /// against the spec's schema when the spec documents that status (CRM: falls back to the
     /// 200 schema, which holds the error branch; Books documents no error statuses).
-    fn check_refusal(
-        &mut self,
-        op: Option<&Operation>,
-        op_key: &str,
-        described: &str,
-        answer: &Answer,
-        code: Option<&Json>,
-    ) {
+    fn check_refusal(&mut self, op: Option<&Operation>, op_key: &str, described: &str, answer: &Answer, code: Option<&Json>) {
         if !(400..500).contains(&answer.status) {
             self.push(op_key, described, "refusal-status", format!("expected a 4xx refusal, got {}: {}", answer.status, snippet(&answer.text)));
             return;
@@ -479,12 +462,15 @@ impl<'s> Runner<'s> {
             self.push(op_key, described, "refusal-shape", format!("refusal content-type {:?}", answer.content_type));
         }
         match error_code(self.shape, json) {
-            Err(e) => self.push(op_key, described, "refusal-shape", format!("refusal {} is not a Zoho error body: {e}: {}", answer.status, snippet(&answer.text))),
+            Err(e) => {
+                self.push(op_key, described, "refusal-shape", format!("refusal {} is not a Zoho error body: {e}: {}", answer.status, snippet(&answer.text)))
+            }
             Ok(found) => {
                 if let Some(wanted) = code
-                    && &found != wanted {
-                        self.push(op_key, described, "refusal-shape", format!("expected code {wanted}, got {found}: {}", snippet(&answer.text)));
-                    }
+                    && &found != wanted
+                {
+                    self.push(op_key, described, "refusal-shape", format!("expected code {wanted}, got {found}: {}", snippet(&answer.text)));
+                }
             }
         }
         let Some(op) = op else { return };
@@ -549,17 +535,11 @@ impl<'s> Runner<'s> {
             self.check_refusal(Some(op), &op_key, &described, &answer, None);
         }
         if filled.method == "GET" {
-            let optional: Vec<&str> = spec
-                .parameters_in(op, "query")
-                .into_iter()
-                .filter(|p| !p.required)
-                .map(|p| p.name.as_str())
-                .collect();
+            let optional: Vec<&str> = spec.parameters_in(op, "query").into_iter().filter(|p| !p.required).map(|p| p.name.as_str()).collect();
             if filled.query.iter().any(|(k, _)| optional.contains(&k.as_str())) {
                 let mut probe = filled.clone();
                 probe.query.retain(|(k, _)| !optional.contains(&k.as_str()));
-                let dropped: Vec<String> =
-                    filled.query.iter().filter(|(k, _)| optional.contains(&k.as_str())).map(|(k, _)| k.clone()).collect();
+                let dropped: Vec<String> = filled.query.iter().filter(|(k, _)| optional.contains(&k.as_str())).map(|(k, _)| k.clone()).collect();
                 let variant = format!("only required parameters; dropped {}", dropped.join(","));
                 let described = Self::describe(&probe, &variant);
                 let answer = self.send(&probe).await;
@@ -584,10 +564,7 @@ impl<'s> Runner<'s> {
 pub fn error_code(shape: ErrorShape, body: &Json) -> Result<Json, String> {
     match shape {
         ErrorShape::Crm => {
-            let entry = ["data", "watch", "__emulator_none"]
-                .iter()
-                .find_map(|k| body.get(*k).and_then(Json::as_array).and_then(|a| a.first()))
-                .unwrap_or(body);
+            let entry = ["data", "watch", "__emulator_none"].iter().find_map(|k| body.get(*k).and_then(Json::as_array).and_then(|a| a.first())).unwrap_or(body);
             let code = entry.get("code").and_then(Json::as_str).ok_or("no string `code`")?;
             if entry.get("status").and_then(Json::as_str) != Some("error") {
                 return Err("`status` is not \"error\"".into());

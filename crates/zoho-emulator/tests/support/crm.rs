@@ -5,8 +5,8 @@
 
 #![allow(dead_code)] // not every test file uses every method
 
-use serde_json::{json, Value};
-use zoho_emulator::{testkit, Emulator, EmulatorConfig};
+use serde_json::{Value, json};
+use zoho_emulator::{Emulator, EmulatorConfig, testkit};
 
 /// A running emulator and a logged-in HTTP client for its CRM.
 pub struct Crm {
@@ -57,8 +57,7 @@ impl Crm {
     pub async fn accounts(&self, n: usize) -> Vec<String> {
         let mut ids = Vec::new();
         for start in (0..n).step_by(100) {
-            let batch: Vec<Value> =
-                (start..n.min(start + 100)).map(|i| json!({"Account_Name": format!("Account {i:05}")})).collect();
+            let batch: Vec<Value> = (start..n.min(start + 100)).map(|i| json!({"Account_Name": format!("Account {i:05}")})).collect();
             let (status, body) = self.send("POST", "/Accounts", json!({"data": batch})).await;
             assert_eq!(status, 201, "{body}");
             ids.extend(body["data"].as_array().unwrap().iter().map(|e| e["details"]["id"].as_str().unwrap().to_string()));

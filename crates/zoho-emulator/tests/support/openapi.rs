@@ -51,8 +51,7 @@ use serde_json::{Map, Value as Json};
 pub const SPEC_DIR_VAR: &str = "ZOHO_OAS_DIR";
 
 /// The prefix that CRM's cross-file `$ref`s use; the part after it is a file in `crm-oas/v8.0/`.
-pub const CRM_REMOTE_PREFIX: &str =
-    "https://raw.githubusercontent.com/Zohocorp-Pvt-Ltd/crm-oas/refs/heads/main/v8.0/";
+pub const CRM_REMOTE_PREFIX: &str = "https://raw.githubusercontent.com/Zohocorp-Pvt-Ltd/crm-oas/refs/heads/main/v8.0/";
 
 /// The HTTP methods an OpenAPI path item may hold, in the order they are indexed.
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
@@ -115,9 +114,7 @@ pub fn print_skip(test_name: &str) {
 #[macro_export]
 macro_rules! spec_dir_or_skip {
     () => {
-        $crate::spec_dir_or_skip!(
-            ::std::thread::current().name().unwrap_or("<unnamed test>").to_string()
-        )
+        $crate::spec_dir_or_skip!(::std::thread::current().name().unwrap_or("<unnamed test>").to_string())
     };
     ($name:expr) => {
         match $crate::support::openapi::spec_dir_from_env() {
@@ -291,11 +288,7 @@ impl<'a> Schema<'a> {
 
     /// A child node at `key` (e.g. `items`, or `properties` then a name via [`Schema::child2`]).
     pub fn child(&self, key: &str) -> Option<Schema<'a>> {
-        self.value.get(key).map(|value| Schema {
-            file: self.file,
-            pointer: format!("{}/{}", self.pointer, escape_pointer(key)),
-            value,
-        })
+        self.value.get(key).map(|value| Schema { file: self.file, pointer: format!("{}/{}", self.pointer, escape_pointer(key)), value })
     }
 
     /// A grandchild node at `key/name`, e.g. `child2("properties", "data")`.
@@ -323,8 +316,7 @@ impl Spec {
     /// for Books) and indexes its operations. Fails if the directory is unreadable or empty, a
     /// file does not parse, or a path item / parameter `$ref` does not resolve.
     pub fn load(api: Api, files_dir: &Path) -> Result<Spec, String> {
-        let entries = std::fs::read_dir(files_dir)
-            .map_err(|e| format!("cannot read directory {}: {e}", files_dir.display()))?;
+        let entries = std::fs::read_dir(files_dir).map_err(|e| format!("cannot read directory {}: {e}", files_dir.display()))?;
         let mut names = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| format!("cannot list {}: {e}", files_dir.display()))?;
@@ -345,11 +337,9 @@ impl Spec {
         let mut documents = BTreeMap::new();
         for name in &names {
             let path = files_dir.join(name);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let doc = match api {
-                Api::Crm => serde_json::from_str::<Json>(&text)
-                    .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?,
+                Api::Crm => serde_json::from_str::<Json>(&text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?,
                 Api::Books => yaml_to_json(&text).map_err(|e| format!("{}: {e}", path.display()))?,
             };
             if !doc.is_object() {
@@ -386,10 +376,7 @@ impl Spec {
 
     /// The schema node at `pointer` in `file` (not resolved), or an error naming both.
     pub fn node(&self, file: &str, pointer: &str) -> Result<Schema<'_>, String> {
-        let (file_key, doc) = self
-            .documents
-            .get_key_value(file)
-            .ok_or_else(|| format!("{file}: no such spec file loaded"))?;
+        let (file_key, doc) = self.documents.get_key_value(file).ok_or_else(|| format!("{file}: no such spec file loaded"))?;
         let value = doc.pointer(pointer).ok_or_else(|| format!("{file}#{pointer}: no such node"))?;
         Ok(Schema { file: file_key.as_str(), pointer: pointer.to_string(), value })
     }
@@ -414,12 +401,8 @@ impl Spec {
             if !seen.insert((node.file, node.pointer.clone())) {
                 return Err(format!("{}: $ref cycle through {reference}", node.location()));
             }
-            let (file, pointer) = self
-                .split_ref(node.file, reference)
-                .map_err(|e| format!("{}: {e}", node.location()))?;
-            node = self
-                .node(&file, &pointer)
-                .map_err(|e| format!("{}: $ref {reference} does not resolve ({e})", node.location()))?;
+            let (file, pointer) = self.split_ref(node.file, reference).map_err(|e| format!("{}: {e}", node.location()))?;
+            node = self.node(&file, &pointer).map_err(|e| format!("{}: $ref {reference} does not resolve ({e})", node.location()))?;
         }
         Err(format!("{}: more than {MAX_REF_HOPS} $ref hops (cycle?)", node.location()))
     }
@@ -493,11 +476,7 @@ impl Spec {
                 let shared = self.parameters_of(&item)?;
                 for method in METHODS {
                     let Some(op_value) = item_map.get(method) else { continue };
-                    let op = Schema {
-                        file: item.file,
-                        pointer: format!("{}/{method}", item.pointer),
-                        value: op_value,
-                    };
+                    let op = Schema { file: item.file, pointer: format!("{}/{method}", item.pointer), value: op_value };
                     if !op_value.is_object() {
                         return Err(format!("{}: operation is not an object", op.location()));
                     }
@@ -542,8 +521,7 @@ impl Spec {
                 name: name.to_string(),
                 location: location.to_string(),
                 // Path parameters are always required, whatever the flag says.
-                required: location == "path"
-                    || param.value.get("required").and_then(Json::as_bool) == Some(true),
+                required: location == "path" || param.value.get("required").and_then(Json::as_bool) == Some(true),
                 file: param.file.to_string(),
                 pointer: param.pointer.clone(),
             });
@@ -593,18 +571,14 @@ impl Spec {
 
     /// Like [`Spec::find_operation`], but an error message listing nearby templates when absent.
     pub fn operation(&self, method: &str, path: &str) -> Result<&Operation, String> {
-        self.find_operation(method, path).ok_or_else(|| {
-            format!("{:?} spec has no operation for {method} {}", self.api, request_path(path))
-        })
+        self.find_operation(method, path).ok_or_else(|| format!("{:?} spec has no operation for {method} {}", self.api, request_path(path)))
     }
 
     /// The operation whose template has the same shape as `template` (parameter names ignored),
     /// e.g. an emulator route `/crm/v8/{module}/{id}` finds `/crm/v8/{module_api_name}/{id}`.
     pub fn find_by_template(&self, method: &str, template: &str) -> Option<&Operation> {
         let wanted = template_shape(request_path(template));
-        self.operations
-            .iter()
-            .find(|op| op.method.eq_ignore_ascii_case(method) && template_shape(&op.full_template) == wanted)
+        self.operations.iter().find(|op| op.method.eq_ignore_ascii_case(method) && template_shape(&op.full_template) == wanted)
     }
 
     /// The routes (method, template) that have no operation of the same shape in the spec.
@@ -670,17 +644,8 @@ impl Spec {
             })
             .cloned();
         let Some(key) = key else {
-            let documented: Vec<&str> = responses
-                .value
-                .as_object()
-                .map(|m| m.keys().map(String::as_str).collect())
-                .unwrap_or_default();
-            return Err(format!(
-                "{} {}: status {status} is not documented (documented: {})",
-                op.method,
-                op.full_template,
-                documented.join(", ")
-            ));
+            let documented: Vec<&str> = responses.value.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+            return Err(format!("{} {}: status {status} is not documented (documented: {})", op.method, op.full_template, documented.join(", ")));
         };
         let response = responses.child(&key).ok_or_else(|| format!("{}: lost key {key}", responses.location()))?;
         let response = self.resolve(response)?;
@@ -699,11 +664,7 @@ impl Spec {
         let Some(map) = content.value.as_object() else {
             return Err(format!("{}: content is not an object", content.location()));
         };
-        let key = map
-            .keys()
-            .find(|k| k.to_ascii_lowercase() == wanted)
-            .or_else(|| if map.len() == 1 { map.keys().next() } else { None })
-            .cloned();
+        let key = map.keys().find(|k| k.to_ascii_lowercase() == wanted).or_else(|| if map.len() == 1 { map.keys().next() } else { None }).cloned();
         let Some(key) = key else {
             let offered: Vec<&str> = map.keys().map(String::as_str).collect();
             return Err(format!("{}: no {wanted} content (offered: {})", content.location(), offered.join(", ")));
@@ -777,11 +738,7 @@ impl Spec {
     pub fn check_headers(&self, op: &Operation, headers: &[(&str, &str)]) -> Vec<String> {
         let mut errors = Vec::new();
         for param in self.parameters_in(op, "header") {
-            let values: Vec<&str> = headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(&param.name))
-                .map(|(_, v)| *v)
-                .collect();
+            let values: Vec<&str> = headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(&param.name)).map(|(_, v)| *v).collect();
             if values.is_empty() {
                 if param.required {
                     errors.push(format!("required header {:?} is missing", param.name));
@@ -942,11 +899,12 @@ impl Spec {
         }
 
         if let Some(allowed) = keywords.get("enum").and_then(Json::as_array)
-            && !allowed.iter().any(|a| json_equal(a, value)) {
-                let shown: Vec<String> = allowed.iter().take(12).map(|a| a.to_string()).collect();
-                let more = if allowed.len() > 12 { ", ..." } else { "" };
-                errors.push(format!("{path}: {value} is not one of [{}{more}]", shown.join(", ")));
-            }
+            && !allowed.iter().any(|a| json_equal(a, value))
+        {
+            let shown: Vec<String> = allowed.iter().take(12).map(|a| a.to_string()).collect();
+            let more = if allowed.len() > 12 { ", ..." } else { "" };
+            errors.push(format!("{path}: {value} is not one of [{}{more}]", shown.join(", ")));
+        }
 
         match value {
             Json::String(text) => self.check_string(&schema, text, path, errors),
@@ -1028,13 +986,15 @@ impl Spec {
     fn check_string(&self, schema: &Schema<'_>, text: &str, path: &str, errors: &mut Vec<String>) {
         let length = text.chars().count() as u64;
         if let Some(max) = schema.value.get("maxLength").and_then(Json::as_u64)
-            && length > max {
-                errors.push(format!("{path}: string of {length} characters is longer than maxLength {max}"));
-            }
+            && length > max
+        {
+            errors.push(format!("{path}: string of {length} characters is longer than maxLength {max}"));
+        }
         if let Some(min) = schema.value.get("minLength").and_then(Json::as_u64)
-            && length < min {
-                errors.push(format!("{path}: string of {length} characters is shorter than minLength {min}"));
-            }
+            && length < min
+        {
+            errors.push(format!("{path}: string of {length} characters is shorter than minLength {min}"));
+        }
         match schema.format() {
             Some("date-time") if !is_loose_date_time(text) => {
                 errors.push(format!("{path}: {text:?} is not a date-time"));
@@ -1050,13 +1010,15 @@ impl Spec {
     fn check_array(&self, schema: &Schema<'_>, items: &[Json], path: &str, depth: usize, errors: &mut Vec<String>) {
         let count = items.len() as u64;
         if let Some(max) = schema.value.get("maxItems").and_then(Json::as_u64)
-            && count > max {
-                errors.push(format!("{path}: {count} items is more than maxItems {max}"));
-            }
+            && count > max
+        {
+            errors.push(format!("{path}: {count} items is more than maxItems {max}"));
+        }
         if let Some(min) = schema.value.get("minItems").and_then(Json::as_u64)
-            && count < min {
-                errors.push(format!("{path}: {count} items is fewer than minItems {min}"));
-            }
+            && count < min
+        {
+            errors.push(format!("{path}: {count} items is fewer than minItems {min}"));
+        }
         if schema.value.get("uniqueItems").and_then(Json::as_bool) == Some(true) {
             for i in 0..items.len() {
                 if items[..i].iter().any(|earlier| json_equal(earlier, &items[i])) {
@@ -1090,12 +1052,13 @@ impl Spec {
                 if self.quirks.page_context_object && name == "page_context" && value.is_object() {
                     // Quirk (Books only, see `Quirks::page_context_object`).
                     if let Ok(resolved) = self.resolve(property.clone())
-                        && resolved.type_name() == Some("array") {
-                            if let Some(items) = resolved.child("items") {
-                                self.check(items, value, &child_path, depth + 1, errors);
-                            }
-                            continue;
+                        && resolved.type_name() == Some("array")
+                    {
+                        if let Some(items) = resolved.child("items") {
+                            self.check(items, value, &child_path, depth + 1, errors);
                         }
+                        continue;
+                    }
                 }
                 self.check(property, value, &child_path, depth + 1, errors);
                 continue;
@@ -1204,9 +1167,7 @@ pub fn is_loose_date_time(text: &str) -> bool {
     let zone = &b[i..];
     match zone {
         [] | [b'Z'] => true,
-        [b'+' | b'-', h1, h2, b':', m1, m2] | [b'+' | b'-', h1, h2, m1, m2] => {
-            two_digits(&[*h1, *h2], 23) && two_digits(&[*m1, *m2], 59)
-        }
+        [b'+' | b'-', h1, h2, b':', m1, m2] | [b'+' | b'-', h1, h2, m1, m2] => two_digits(&[*h1, *h2], 23) && two_digits(&[*m1, *m2], 59),
         _ => false,
     }
 }
@@ -1235,23 +1196,21 @@ fn check_number(schema: &Schema<'_>, value: &Json, path: &str, errors: &mut Vec<
     let exclusive_min = schema.value.get("exclusiveMinimum").and_then(Json::as_bool) == Some(true);
     let exclusive_max = schema.value.get("exclusiveMaximum").and_then(Json::as_bool) == Some(true);
     if let Some(min) = schema.minimum()
-        && (n < min || (exclusive_min && n == min)) {
-            errors.push(format!("{path}: {value} is below the minimum {min}{}", if exclusive_min { " (exclusive)" } else { "" }));
-        }
+        && (n < min || (exclusive_min && n == min))
+    {
+        errors.push(format!("{path}: {value} is below the minimum {min}{}", if exclusive_min { " (exclusive)" } else { "" }));
+    }
     if let Some(max) = schema.maximum()
-        && (n > max || (exclusive_max && n == max)) {
-            errors.push(format!("{path}: {value} is above the maximum {max}{}", if exclusive_max { " (exclusive)" } else { "" }));
-        }
+        && (n > max || (exclusive_max && n == max))
+    {
+        errors.push(format!("{path}: {value} is above the maximum {max}{}", if exclusive_max { " (exclusive)" } else { "" }));
+    }
 }
 
 /// The branches of an `allOf`/`oneOf`/`anyOf` node (empty if it is not an array).
 fn branches<'a>(list: &Schema<'a>) -> Vec<Schema<'a>> {
     match list.value.as_array() {
-        Some(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, value)| Schema { file: list.file, pointer: format!("{}/{i}", list.pointer), value })
-            .collect(),
+        Some(items) => items.iter().enumerate().map(|(i, value)| Schema { file: list.file, pointer: format!("{}/{i}", list.pointer), value }).collect(),
         None => Vec::new(),
     }
 }
@@ -1400,12 +1359,7 @@ fn is_parameter_segment(segment: &str) -> bool {
 
 /// A template with every `{parameter}` segment replaced by `{}`.
 fn template_shape(template: &str) -> String {
-    template
-        .trim_end_matches('/')
-        .split('/')
-        .map(|s| if is_parameter_segment(s) { "{}" } else { s })
-        .collect::<Vec<_>>()
-        .join("/")
+    template.trim_end_matches('/').split('/').map(|s| if is_parameter_segment(s) { "{}" } else { s }).collect::<Vec<_>>().join("/")
 }
 
 /// Parses YAML into JSON. Mapping keys that are numbers or booleans (e.g. response codes written
@@ -1429,9 +1383,7 @@ fn convert_yaml(value: serde_yaml::Value, pointer: &str) -> Result<Json, String>
                 Json::from(u)
             } else {
                 let f = n.as_f64().unwrap_or(f64::NAN);
-                serde_json::Number::from_f64(f)
-                    .map(Json::Number)
-                    .ok_or_else(|| format!("#{pointer}: number {f} cannot be represented in JSON"))?
+                serde_json::Number::from_f64(f).map(Json::Number).ok_or_else(|| format!("#{pointer}: number {f} cannot be represented in JSON"))?
             }
         }
         Y::String(s) => Json::String(s),

@@ -3,7 +3,10 @@
 use futures_core::Stream;
 use reqwest::Method;
 
-use super::{Books, ListQuery, Message, UpsertOutcome, models::{Contact, ContactPerson}};
+use super::{
+    Books, ListQuery, Message, UpsertOutcome,
+    models::{Contact, ContactPerson},
+};
 use crate::error::Result;
 
 impl Books {

@@ -4,7 +4,10 @@ use futures_core::Stream;
 use reqwest::Method;
 use serde_json::json;
 
-use super::{Books, ListQuery, Message, models::{CreditApplication, CreditNote, Refund}};
+use super::{
+    Books, ListQuery, Message,
+    models::{CreditApplication, CreditNote, Refund},
+};
 use crate::error::Result;
 
 impl Books {
@@ -27,8 +30,7 @@ impl Books {
 
     /// Applies credit to invoices. Not idempotent (applying twice credits twice).
     pub async fn apply_credit_note(&self, creditnote_id: &str, invoices: &[CreditApplication]) -> Result<Message> {
-        self.action_with(Method::POST, format!("/books/v3/creditnotes/{creditnote_id}/invoices"), &json!({ "invoices": invoices }), false)
-            .await
+        self.action_with(Method::POST, format!("/books/v3/creditnotes/{creditnote_id}/invoices"), &json!({ "invoices": invoices }), false).await
     }
 
     /// Refunds (part of) a credit note. Not idempotent.

@@ -4,7 +4,10 @@ use futures_core::Stream;
 use jiff::Timestamp;
 use reqwest::Method;
 
-use super::{Books, ListQuery, Message, UpsertOutcome, models::{CreditApplication, Invoice}};
+use super::{
+    Books, ListQuery, Message, UpsertOutcome,
+    models::{CreditApplication, Invoice},
+};
 use crate::error::Result;
 
 impl Books {

@@ -177,13 +177,7 @@ impl Books {
     }
 
     /// Creates an entity (`POST`, not idempotent).
-    pub(crate) async fn create<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        path: String,
-        key: &str,
-        body: &B,
-        query: &[(&str, &str)],
-    ) -> Result<T> {
+    pub(crate) async fn create<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: String, key: &str, body: &B, query: &[(&str, &str)]) -> Result<T> {
         let mut req = Request::new(Api::Books, Method::POST, path).json(body)?;
         for (k, v) in query {
             req = req.query(*k, *v);
@@ -281,9 +275,7 @@ impl Books {
                 if done {
                     return Ok(None);
                 }
-                let mut req = Request::new(Api::Books, Method::GET, path.clone())
-                    .query("page", page.to_string())
-                    .query("per_page", per_page.to_string());
+                let mut req = Request::new(Api::Books, Method::GET, path.clone()).query("page", page.to_string()).query("per_page", per_page.to_string());
                 for (k, v) in params {
                     req = req.query(k, v);
                 }
@@ -299,19 +291,13 @@ impl Books {
                     None => return Err(Error::decode(&path, format!("no `{key}` in the answer"))),
                     Some(other) => return Err(Error::decode(&path, format!("`{key}` is not a list: {other}"))),
                 };
-                let ctx: PageContext = body
-                    .remove("page_context")
-                    .map(serde_json::from_value)
-                    .transpose()
-                    .map_err(|e| Error::decode(&path, e))?
-                    .unwrap_or_default();
+                let ctx: PageContext =
+                    body.remove("page_context").map(serde_json::from_value).transpose().map_err(|e| Error::decode(&path, e))?.unwrap_or_default();
                 let done = !ctx.has_more_page || rows.is_empty();
                 Ok(Some((rows, (page + 1, done))))
             }
         })
-        .map_ok(|rows| {
-            stream::iter(rows.into_iter().map(|r| serde_json::from_value::<T>(r).map_err(|e| Error::decode("Books list row", e))))
-        })
+        .map_ok(|rows| stream::iter(rows.into_iter().map(|r| serde_json::from_value::<T>(r).map_err(|e| Error::decode("Books list row", e)))))
         .try_flatten()
         .boxed()
     }

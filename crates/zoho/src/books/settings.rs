@@ -4,7 +4,10 @@
 use futures_core::Stream;
 use reqwest::Method;
 
-use super::{Books, ListQuery, models::{Currency, Organization, Tax, Template}};
+use super::{
+    Books, ListQuery,
+    models::{Currency, Organization, Tax, Template},
+};
 use crate::{
     error::{Api, Result},
     transport::Request,

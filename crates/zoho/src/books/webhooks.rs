@@ -41,9 +41,7 @@ impl WebhookPayload {
     }
 
     fn typed<T: DeserializeOwned>(&self, entity: &str) -> Option<Result<T>> {
-        (self.entity == entity).then(|| {
-            serde_json::from_value(Value::Object(self.data.clone())).map_err(|e| Error::decode("Books webhook", e))
-        })
+        (self.entity == entity).then(|| serde_json::from_value(Value::Object(self.data.clone())).map_err(|e| Error::decode("Books webhook", e)))
     }
 
     /// The invoice, if this is one.
@@ -100,11 +98,7 @@ pub fn parse_webhook(body: &[u8]) -> Result<WebhookPayload> {
     }
     // Bare entity: name it by its id key (invoice before contact: invoices carry
     // customer ids, not contact ids, but check the most specific keys first).
-    let entity = ENTITIES
-        .iter()
-        .find(|(_, key)| map.contains_key(*key))
-        .map(|(e, _)| e.to_string())
-        .unwrap_or_else(|| "unknown".to_string());
+    let entity = ENTITIES.iter().find(|(_, key)| map.contains_key(*key)).map(|(e, _)| e.to_string()).unwrap_or_else(|| "unknown".to_string());
     Ok(WebhookPayload { entity, data: map })
 }
 

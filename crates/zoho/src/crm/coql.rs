@@ -7,7 +7,10 @@
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use super::{Crm, models::{Info, Page}};
+use super::{
+    Crm,
+    models::{Info, Page},
+};
 use crate::{
     error::{Api, Result},
     transport::Request,
@@ -32,11 +35,7 @@ pub fn credits(query: &str) -> u64 {
             let rest = rest.trim();
             let first: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
             let after = rest[first.len()..].trim_start();
-            if let Some(second) = after.strip_prefix(',') {
-                second.trim().chars().take_while(|c| c.is_ascii_digit()).collect::<String>()
-            } else {
-                first
-            }
+            if let Some(second) = after.strip_prefix(',') { second.trim().chars().take_while(|c| c.is_ascii_digit()).collect::<String>() } else { first }
         })
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or(200);
@@ -50,10 +49,7 @@ pub fn credits(query: &str) -> u64 {
 impl Crm {
     /// Runs a COQL query.
     pub async fn coql(&self, query: &str) -> Result<CoqlPage> {
-        let req = Request::new(Api::Crm, Method::POST, "/crm/v8/coql")
-            .json(&json!({ "select_query": query }))?
-            .idempotent(true)
-            .cost(credits(query));
+        let req = Request::new(Api::Crm, Method::POST, "/crm/v8/coql").json(&json!({ "select_query": query }))?.idempotent(true).cost(credits(query));
         let resp = self.transport().send(&req).await?;
         if resp.is_empty() {
             return Ok(CoqlPage::default());

@@ -368,10 +368,7 @@ impl WriteResult {
 
     /// The record id (on success; on `DUPLICATE_DATA` the existing record's id).
     pub fn id(&self) -> Option<&str> {
-        self.details
-            .get("id")
-            .and_then(Value::as_str)
-            .or_else(|| self.details.pointer("/duplicate_record/id").and_then(Value::as_str))
+        self.details.get("id").and_then(Value::as_str).or_else(|| self.details.pointer("/duplicate_record/id").and_then(Value::as_str))
     }
 
     /// The field an error is about (`details.api_name`).

@@ -124,9 +124,7 @@ struct WatchAnswer {
 impl Crm {
     /// Enables channels (`POST /actions/watch`).
     pub async fn enable_notifications(&self, channels: &[Channel]) -> Result<Vec<WatchResult>> {
-        let req = Request::new(Api::Crm, Method::POST, "/crm/v8/actions/watch")
-            .json(&json!({ "watch": channels }))?
-            .idempotent(true);
+        let req = Request::new(Api::Crm, Method::POST, "/crm/v8/actions/watch").json(&json!({ "watch": channels }))?.idempotent(true);
         let resp = self.transport().send(&req).await?;
         if resp.is_empty() {
             return Ok(Vec::new());
@@ -153,11 +151,7 @@ impl Crm {
 
     /// Renews `channel` if it expires within `margin`; `None` when it was not due.
     pub async fn renew_if_due(&self, channel: &mut Channel, margin: Duration, ttl: Duration) -> Result<Option<WatchResult>> {
-        if channel.needs_renewal(Timestamp::now(), margin) {
-            self.renew_notification(channel, ttl).await.map(Some)
-        } else {
-            Ok(None)
-        }
+        if channel.needs_renewal(Timestamp::now(), margin) { self.renew_notification(channel, ttl).await.map(Some) } else { Ok(None) }
     }
 
     /// Disables channels (`DELETE /actions/watch?channel_ids=…`).

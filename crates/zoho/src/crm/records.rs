@@ -14,7 +14,10 @@ use reqwest::Method;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value, json};
 
-use super::{Crm, MAX_BATCH, MAX_FIELDS, MAX_PER_PAGE, format_time, models::{DeletedRecord, FieldMeta, Page, WriteResult}};
+use super::{
+    Crm, MAX_BATCH, MAX_FIELDS, MAX_PER_PAGE, format_time,
+    models::{DeletedRecord, FieldMeta, Page, WriteResult},
+};
 use crate::{
     error::{Api, Error, Result},
     transport::Request,
@@ -142,9 +145,7 @@ struct ListState {
 impl ListState {
     async fn next_page(&mut self) -> Result<Vec<Map<String, Value>>> {
         let p = &self.params;
-        let mut req = Request::new(Api::Crm, Method::GET, self.path.clone())
-            .query("fields", self.chunks[0].clone())
-            .query("per_page", p.per_page.to_string());
+        let mut req = Request::new(Api::Crm, Method::GET, self.path.clone()).query("fields", self.chunks[0].clone()).query("per_page", p.per_page.to_string());
         // `page` works for the first 2,000 records; beyond it only `page_token` does.
         let beyond_discrete = (self.page - 1) * p.per_page >= 2_000;
         match (&self.page_token, beyond_discrete) {
@@ -174,9 +175,7 @@ impl ListState {
         self.page_token = page.info.next_page_token.clone();
         let mut rows = page.data;
         if self.chunks.len() > 1 {
-            let module = self.module.clone().ok_or_else(|| {
-                Error::InvalidInput(format!("related lists read at most {MAX_FIELDS} fields"))
-            })?;
+            let module = self.module.clone().ok_or_else(|| Error::InvalidInput(format!("related lists read at most {MAX_FIELDS} fields")))?;
             self.crm.fill_chunks(&module, &mut rows, &self.chunks[1..]).await?;
         }
         Ok(rows)
@@ -197,31 +196,19 @@ fn decode_rows<T: DeserializeOwned + Send + 'static>(
     pages: impl Stream<Item = Result<Vec<Map<String, Value>>>> + Send + 'static,
 ) -> impl Stream<Item = Result<T>> + Send + 'static {
     pages
-        .map_ok(|rows| {
-            stream::iter(rows.into_iter().map(|row| {
-                serde_json::from_value::<T>(Value::Object(row)).map_err(|e| Error::decode("CRM record", e))
-            }))
-        })
+        .map_ok(|rows| stream::iter(rows.into_iter().map(|row| serde_json::from_value::<T>(Value::Object(row)).map_err(|e| Error::decode("CRM record", e)))))
         .try_flatten()
 }
 
 impl Crm {
     /// Every record of `module`, page after page, as a stream of `T` (use
     /// [`Record`](super::models::Record) for "any fields").
-    pub fn list<T: DeserializeOwned + Send + 'static>(
-        &self,
-        module: &str,
-        params: ListParams,
-    ) -> impl Stream<Item = Result<T>> + Send + 'static {
+    pub fn list<T: DeserializeOwned + Send + 'static>(&self, module: &str, params: ListParams) -> impl Stream<Item = Result<T>> + Send + 'static {
         decode_rows(self.list_pages(module, params))
     }
 
     /// The pages of a list as raw JSON objects.
-    pub fn list_pages(
-        &self,
-        module: &str,
-        params: ListParams,
-    ) -> impl Stream<Item = Result<Vec<Map<String, Value>>>> + Send + 'static {
+    pub fn list_pages(&self, module: &str, params: ListParams) -> impl Stream<Item = Result<Vec<Map<String, Value>>>> + Send + 'static {
         let chunks = field_chunks(&params.fields);
         let crm = self.clone();
         let module = module.to_string();
@@ -275,9 +262,7 @@ impl Crm {
         let mut extra: HashMap<String, Map<String, Value>> = HashMap::new();
         for chunk in chunks {
             for id_batch in ids.chunks(MAX_BATCH) {
-                let req = Request::new(Api::Crm, Method::GET, format!("/crm/v8/{module}"))
-                    .query("ids", id_batch.join(","))
-                    .query("fields", chunk.clone());
+                let req = Request::new(Api::Crm, Method::GET, format!("/crm/v8/{module}")).query("ids", id_batch.join(",")).query("fields", chunk.clone());
                 let resp = self.transport().send(&req).await?;
                 if resp.is_empty() {
                     continue;
@@ -326,9 +311,7 @@ impl Crm {
                 Some(m) => m.extend(row),
             }
         }
-        merged
-            .map(|m| serde_json::from_value(Value::Object(m)).map_err(|e| Error::decode("CRM record", e)))
-            .transpose()
+        merged.map(|m| serde_json::from_value(Value::Object(m)).map_err(|e| Error::decode("CRM record", e))).transpose()
     }
 
     async fn write<T: Serialize>(
@@ -381,13 +364,7 @@ impl Crm {
     /// Inserts or updates records matched on `duplicate_check_fields` (in that order;
     /// empty: the module's unique fields). Repeating an upsert gives the same result, so
     /// it is retried like a read.
-    pub async fn upsert<T: Serialize>(
-        &self,
-        module: &str,
-        records: &[T],
-        duplicate_check_fields: &[&str],
-        options: &WriteOptions,
-    ) -> Result<Vec<WriteResult>> {
+    pub async fn upsert<T: Serialize>(&self, module: &str, records: &[T], duplicate_check_fields: &[&str], options: &WriteOptions) -> Result<Vec<WriteResult>> {
         let mut extra = Map::new();
         if !duplicate_check_fields.is_empty() {
             extra.insert("duplicate_check_fields".into(), json!(duplicate_check_fields));
@@ -484,9 +461,7 @@ impl Crm {
 fn is_not_found(e: &Error) -> bool {
     e.api().is_some_and(|a| {
         a.status == 404
-            || (a.status == 400
-                && a.crm_code() == Some("INVALID_DATA")
-                && (a.details.get("id").is_some() || a.details.get("resource_path_index").is_some()))
+            || (a.status == 400 && a.crm_code() == Some("INVALID_DATA") && (a.details.get("id").is_some() || a.details.get("resource_path_index").is_some()))
     })
 }
 

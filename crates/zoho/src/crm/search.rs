@@ -58,11 +58,7 @@ impl Crm {
         let path = format!("/crm/v8/{module}/search");
         let (key, value) = by.into().param();
         let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
-        let check = if fields.len() > MAX_FIELDS {
-            Err(Error::InvalidInput(format!("search reads at most {MAX_FIELDS} fields")))
-        } else {
-            Ok(())
-        };
+        let check = if fields.len() > MAX_FIELDS { Err(Error::InvalidInput(format!("search reads at most {MAX_FIELDS} fields"))) } else { Ok(()) };
         let pages = stream::try_unfold((1u32, false, check), move |(page, done, check)| {
             let crm = crm.clone();
             let path = path.clone();
@@ -90,11 +86,7 @@ impl Crm {
             }
         });
         pages
-            .map_ok(|rows| {
-                stream::iter(rows.into_iter().map(|r| {
-                    serde_json::from_value::<T>(Value::Object(r)).map_err(|e| Error::decode("CRM search", e))
-                }))
-            })
+            .map_ok(|rows| stream::iter(rows.into_iter().map(|r| serde_json::from_value::<T>(Value::Object(r)).map_err(|e| Error::decode("CRM search", e)))))
             .try_flatten()
             .boxed()
     }

@@ -27,12 +27,7 @@ pub fn builder(connection: &Connection) -> ClientBuilder {
     Client::builder(connection.clone())
         .budget_registry(BudgetRegistry::new())
         .budget(BudgetConfig::unlimited())
-        .retry(RetryPolicy {
-            max_retries: 6,
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(200),
-            ..RetryPolicy::default()
-        })
+        .retry(RetryPolicy { max_retries: 6, min_delay: Duration::from_millis(10), max_delay: Duration::from_millis(200), ..RetryPolicy::default() })
         .timeout(Duration::from_secs(10))
 }
 
