@@ -6,26 +6,19 @@
 //! 20,000). Prints the mean microseconds per record for `evaluate`, and for `apply`
 //! alone.
 
-use std::{collections::BTreeMap, hint::black_box, time::Instant};
+use std::{hint::black_box, time::Instant};
 
-use bridge::mapping::{self, Input, MappingSpec, Outcome};
+use bridge::{
+    flows::catalog_sync::CatalogSync,
+    mapping::{Input, Outcome},
+};
 use serde_json::{Value, json};
-
-const CATALOG_SYNC: &str = r#"
-when = 'present(source.Product_Name)'
-optional = ["sku"]
-[map]
-name = 'text(source.Product_Name)'
-rate = 'source.Unit_Price'
-sku = 'text(source.Product_Code)'
-description = 'text(source.Description) ?? ""'
-status = 'if source.Product_Active == false { "inactive" } else { "active" }'
-"#;
 
 fn main() {
     let records: usize = std::env::var("MAPPING_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
-    let spec: MappingSpec = toml::from_str(CATALOG_SYNC).expect("spec");
-    let mapping = mapping::compile(&spec, "catalog_sync", &BTreeMap::new()).expect("compile");
+    // The mapping catalog_sync ships (flows::catalog_sync::DEFAULTS), compiled as the flow does.
+    let flow = CatalogSync::default();
+    let mapping = flow.mapping();
     let products: Vec<Value> = (0..records)
         .map(|i| {
             json!({

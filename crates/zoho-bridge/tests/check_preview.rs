@@ -7,6 +7,8 @@
 //! an unlinked product, and changes nothing: neither the emulator's CRM and Books data
 //! nor the store.
 
+mod support;
+
 use std::{path::PathBuf, process::Command, time::Duration};
 
 use bridge::{
@@ -21,25 +23,9 @@ use zoho::{
 };
 use zoho_emulator::{Emulator, EmulatorConfig};
 
+use support::TempDir;
+
 const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let dir = std::env::temp_dir().join(format!("zb-check-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn config(dir: &TempDir, emulator: &Emulator, flows: &str) -> PathBuf {
     let path = dir.0.join("zoho-bridge.toml");

@@ -6,9 +6,10 @@
 //! it cleanly; a bad config file fails at load naming the file, line and field; a
 //! mapping in the file changes the item's name format.
 
+mod support;
+
 use std::{
     io::{BufRead, BufReader},
-    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -23,25 +24,9 @@ use zoho::{
 };
 use zoho_emulator::{Emulator, EmulatorConfig};
 
+use support::TempDir;
+
 const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let dir = std::env::temp_dir().join(format!("zb-serve-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Kills the child if the test fails before stopping it.
 struct Running(Child);

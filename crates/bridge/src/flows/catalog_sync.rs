@@ -162,6 +162,11 @@ pub fn custom_field<'a>(record: &'a Value, api_name: &str) -> Option<&'a str> {
 }
 
 impl CatalogSync {
+    /// Its compiled mapping (the shipped one overlaid by the config's).
+    pub fn mapping(&self) -> &Mapping {
+        &self.mapping
+    }
+
     /// The item payload for the product, or why it is skipped: the mapping, plus the
     /// custom field holding the CRM id.
     fn map(&self, ctx: &Context<'_>, source_id: &str, source: &Value) -> Result<Result<Value, String>, FlowError> {
