@@ -28,12 +28,12 @@
 //!   its calls from the engine's: the Zoho calls per product are the engine's only.
 //! - After the run the store is read for where each product's time went: webhook →
 //!   the job's `created_ms` (stamped by the receiver), → the Books create's audit entry
-//!   (`at_ms`, journaled just before the call: commit, claim wait, CRM read, Books
-//!   lookup), → the item seen (journal write and the create call).
-//! - The floor is `latency × --floor-calls` (default 3: catalog_sync's data needs the
-//!   CRM product before it can look up the item by SKU, and the lookup before it can
-//!   create; each call waits for the previous one), the time no engine can beat at this
-//!   latency; the report gives p99 / floor.
+//!   (`at_ms`, journaled just before the call: commit, claim wait, CRM read), → the item
+//!   seen (journal write and the upsert call).
+//! - The floor is `latency × --floor-calls` (default 2: catalog_sync's data needs the
+//!   CRM product before it can write the item, with one Books upsert keyed by the CRM id;
+//!   the second call waits for the first), the time no engine can beat at this latency;
+//!   the report gives p99 / floor.
 //!
 //! Every wait has a deadline (`--timeout-secs` for the whole run), child processes are
 //! killed when the harness ends (also on panic or Ctrl-C), a PostgreSQL database is
@@ -125,7 +125,7 @@ pub struct Options {
     #[arg(long)]
     pub no_limits: bool,
     /// Sequential Zoho calls the data needs per product (the floor is latency × this).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 2)]
     pub floor_calls: u32,
     /// Deadline for the whole run, seconds; what is missing by then is reported missing.
     #[arg(long, default_value_t = 600)]
@@ -370,8 +370,8 @@ impl Report {
             line(seg(|p| p.to_create_ms).row("  job stamped → Books create journaled (b)"));
             line(seg(|p| p.create_ms).row("  create journaled → item seen (c)"));
             line("  (a) the job's created_ms, taken before the receiver's transaction; (b) the commit, waiting".into());
-            line("  to be claimed, the CRM read and the Books lookup by SKU; (c) the audit journal write + the".into());
-            line("  Books create call. From the store, in whole ms; sent and seen are this process's clock.".into());
+            line("  to be claimed and the CRM read; (c) the audit journal write + the Books write (upsert).".into());
+            line("  From the store, in whole ms; sent and seen are this process's clock.".into());
             let missing = self.products.len() - self.done();
             line(format!(
                 "throughput: {} items in {:.2} s = {:.2} items/s{}",
@@ -383,7 +383,7 @@ impl Report {
             let floor = self.floor_ms();
             let ratio = |x: f64| if floor > 0.0 { format!("{:.2}", x / floor) } else { "-".into() };
             line(format!(
-                "floor: {:.0} ms = {} ms latency × {} sequential calls (CRM read product → Books find item by SKU → Books create item); p50/floor {}, p99/floor {}",
+                "floor: {:.0} ms = {} ms latency × {} sequential calls (catalog_sync: CRM read product → Books upsert item); p50/floor {}, p99/floor {}",
                 floor,
                 self.latency_ms,
                 o.floor_calls,
