@@ -103,8 +103,9 @@ impl Flow for TwoWrites {
 pub async fn a_two_write_flow_killed_between_its_writes_duplicates_nothing<S: Store>(store: S) {
     zoho_emulator::install_crypto_provider();
     let mut config = EmulatorConfig::unlimited();
-    // Every Books call takes 20 ms, so a run (4 to 6 calls) spans ~100 ms of kill points.
-    let rule = FaultRule { path_prefix: "/books".into(), latency_ms: 20, ..FaultRule::default() };
+    // Every Books call takes 40 ms, so a run (a quick CRM read, then four Books calls)
+    // spans ~160 ms of kill points, half of them inside a write.
+    let rule = FaultRule { path_prefix: "/books".into(), latency_ms: 40, ..FaultRule::default() };
     config.faults = FaultConfig { rules: vec![rule], ..FaultConfig::default() };
     let emulator = Emulator::start(config, 0).await.expect("emulator");
     let connection = Connection::from_emulator(&emulator.url()).await.expect("credentials");
@@ -136,7 +137,7 @@ pub async fn a_two_write_flow_killed_between_its_writes_duplicates_nothing<S: St
         store.add_event(&event, &[NewJob::for_record(NAME, &record)], clock.now_ms()).await.expect("add_event");
     }
 
-    // Kill 20 runs, each after a different delay spread over 0..160 ms.
+    // Kill 20 runs, each after a different delay spread over 0..200 ms.
     let settings = RunSettings {
         worker: "doomed".into(),
         connection: "default".into(),
@@ -151,7 +152,7 @@ pub async fn a_two_write_flow_killed_between_its_writes_duplicates_nothing<S: St
             continue;
         };
         k += 1;
-        let delay = Duration::from_millis((k * 37) % 160);
+        let delay = Duration::from_millis((k * 37) % 200);
         match tokio::time::timeout(delay, execute(&store, &TwoWrites, &client, &settings, &job)).await {
             Err(_) => kills += 1,
             Ok(result) => {
