@@ -137,26 +137,48 @@ pub async fn a_two_write_flow_killed_between_its_writes_duplicates_nothing<S: St
         store.add_event(&event, &[NewJob::for_record(NAME, &record)], clock.now_ms()).await.expect("add_event");
     }
 
-    // Kill 20 runs, each after a different delay spread over 0..200 ms.
-    let settings = RunSettings {
-        worker: "doomed".into(),
-        connection: "default".into(),
-        max_attempts: 100,
-        backoff: Backoff { base: Duration::from_millis(10), max: Duration::from_millis(50) },
-        clock: clock.clone(),
-    };
+    // Kill 20 runs. Every other kill comes after a delay spread over 0..200 ms (anywhere
+    // in a run); the others come a little after the run's first write was journaled
+    // (0..80 ms: during the item's create, or between it and the customer's), so that
+    // kills land between the writes however slow the machine is. Each attempt runs as a
+    // worker of its own, so the audit says which attempt made which write.
     let (mut kills, mut k) = (0, 0u64);
     while kills < 20 {
-        let Some(job) = store.claim("doomed", clock.now_ms(), LEASE_MS, 1).await.expect("claim").pop() else {
+        let worker = format!("doomed-{k}");
+        let Some(job) = store.claim(&worker, clock.now_ms(), LEASE_MS, 1).await.expect("claim").pop() else {
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         };
         k += 1;
-        let delay = Duration::from_millis((k * 37) % 200);
-        match tokio::time::timeout(delay, execute(&store, &TwoWrites, &client, &settings, &job)).await {
-            Err(_) => kills += 1,
-            Ok(result) => {
-                store.record_one("doomed", job.id, result, clock.now_ms()).await.expect("record");
+        let settings = RunSettings {
+            worker: worker.clone(),
+            connection: "default".into(),
+            max_attempts: 100,
+            backoff: Backoff { base: Duration::from_millis(10), max: Duration::from_millis(50) },
+            clock: clock.clone(),
+        };
+        let run = execute(&store, &TwoWrites, &client, &settings, &job);
+        tokio::pin!(run);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis((k * 37) % 200);
+        let after_first_write = k % 2 == 1;
+        let mut kill_at = (!after_first_write).then_some(deadline);
+        let result = loop {
+            let tick = tokio::time::sleep(Duration::from_millis(5));
+            tokio::select! {
+                result = &mut run => break Some(result),
+                _ = tokio::time::sleep_until(kill_at.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600))), if kill_at.is_some() => break None,
+                _ = tick, if kill_at.is_none() => {
+                    let journaled = store.audit_for_job(job.id).await.expect("audit");
+                    if journaled.iter().any(|a| a.actor == worker) {
+                        kill_at = Some(tokio::time::Instant::now() + Duration::from_millis((k * 29) % 80));
+                    }
+                }
+            }
+        };
+        match result {
+            None => kills += 1,
+            Some(result) => {
+                store.record_one(&worker, job.id, result, clock.now_ms()).await.expect("record");
             }
         }
     }
@@ -174,16 +196,15 @@ pub async fn a_two_write_flow_killed_between_its_writes_duplicates_nothing<S: St
     let counts = store.job_counts().await.expect("counts");
     assert_eq!(counts, vec![(JobStatus::Done, PRODUCTS as i64)], "every job done: {counts:?}");
     // The kills landed everywhere: some during a write (journaled, never answered), and
-    // some between the two writes (the item written by a killed run, the customer by a
+    // some between the two writes (the item written by one attempt, the customer by a
     // later one).
     let (mut unanswered, mut split) = (0, 0);
     for job in store.jobs_with_status(JobStatus::Done, 100).await.expect("jobs") {
         let audit = store.audit_for_job(job.id).await.expect("audit");
         unanswered += audit.iter().filter(|a| a.response == bridge::flows::outcome_pending()).count();
-        let item_by = audit.iter().find(|a| a.module == "items" && a.ok).map(|a| a.id);
-        let buyer_by = audit.iter().find(|a| a.module == "contacts" && a.ok).map(|a| a.id);
-        let killed_between = audit.iter().any(|a| Some(a.id) > item_by && Some(a.id) < buyer_by && a.response == bridge::flows::outcome_pending());
-        if item_by.is_some() && buyer_by.is_some() && (killed_between || job.attempts > 1) {
+        let item_by = audit.iter().find(|a| a.module == "items").map(|a| a.actor.clone());
+        let buyer_by = audit.iter().find(|a| a.module == "contacts" && a.ok).map(|a| a.actor.clone());
+        if item_by.is_some() && buyer_by.is_some() && item_by != buyer_by {
             split += 1;
         }
     }
