@@ -168,9 +168,11 @@ async fn the_sqlite_writer_serves_journaling_heartbeats_results_and_claims_toget
     let dir = TempDir::new("stall");
     let store = Probe::new(sqlite(&dir, Duration::from_secs(2)).await);
     let flow = Arc::new(ProbeFlow { journaled_writes: 8, ..ProbeFlow::default() });
-    // Short leases: a beat every 60 ms (the old per-job extension: every 100 ms per job).
-    let (stop_a, a) = spawn(store.clone(), flow.clone(), config("a", Duration::from_millis(20), 300, 16));
-    let (stop_b, b) = spawn(store.clone(), flow.clone(), config("b", Duration::from_millis(20), 300, 16));
+    // Short leases: a beat every 200 ms (the old per-job extension: every 333 ms per job).
+    // Not shorter: on a loaded machine a beat can be late by a few hundred ms, and a lost
+    // lease is not what this test is about.
+    let (stop_a, a) = spawn(store.clone(), flow.clone(), config("a", Duration::from_millis(20), 1_000, 16));
+    let (stop_b, b) = spawn(store.clone(), flow.clone(), config("b", Duration::from_millis(20), 1_000, 16));
     let producers: Vec<_> = (0..4)
         .map(|p| {
             let store = store.clone();
