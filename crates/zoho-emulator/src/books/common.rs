@@ -238,6 +238,22 @@ pub fn unique_field<'a>(org: &'a Org, entity: &str, key: &str) -> Result<&'a Cus
         .ok_or_else(|| BooksError::invalid("X-Unique-Identifier-Key"))
 }
 
+/// Whether `values` hold `value` in custom field `def`: the record an upsert keyed by
+/// `def` names.
+pub fn holds_value(values: &[CustomValue], def: &CustomFieldDef, value: &str) -> bool {
+    values.iter().any(|v| v.customfield_id == def.customfield_id && v.value == value)
+}
+
+/// An upsert's body `b` with its key field `def` set to `value` (added to the body's
+/// `custom_fields`), as the create or update it becomes.
+pub fn upsert_body(b: &Map<String, Value>, def: &CustomFieldDef, value: &str) -> Result<Map<String, Value>, BooksError> {
+    let mut b = b.clone();
+    let mut cfs = b.opt_objects("custom_fields")?.map(|v| v.into_iter().map(|m| Value::Object(m.clone())).collect::<Vec<_>>()).unwrap_or_default();
+    cfs.push(json!({"customfield_id": def.customfield_id, "value": value}));
+    b.insert("custom_fields".into(), Value::Array(cfs));
+    Ok(b)
+}
+
 /// Whether some other record of a list already holds `value` in unique field `def`.
 pub fn custom_value_taken<'a>(
     mut others: impl Iterator<Item = (&'a String, &'a Vec<CustomValue>)>,

@@ -15,7 +15,10 @@ use serde_json::{Map, Value, json};
 
 use super::{
     body::{self, BooksError, BooksResult, Fields, Query, done, envelope, money},
-    common::{Paging, check_unique_custom, custom_fields_json, read_custom_fields, stamp, text_filter, touch, unique_field, upsert_headers, with_org},
+    common::{
+        Paging, check_unique_custom, custom_fields_json, holds_value, read_custom_fields, stamp, text_filter, touch, unique_field, upsert_body, upsert_headers,
+        with_org,
+    },
     store::{Address, Contact, ContactPerson, Event, Org},
 };
 use crate::{clock::Clock, state::AppState};
@@ -365,15 +368,8 @@ async fn upsert(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
     let (key, value, allow_create) = upsert_headers(&headers)?.ok_or_else(|| BooksError::missing("X-Unique-Identifier-Key"))?;
     with_org(&state, &q, |org, clock, events| {
         let def = unique_field(org, "contacts", &key)?.clone();
-        let found = org
-            .contacts
-            .values()
-            .find(|c| c.custom_fields.iter().any(|v| v.customfield_id == def.customfield_id && v.value == value))
-            .map(|c| c.contact_id.clone());
-        let mut b = b.clone();
-        let mut cfs = b.opt_objects("custom_fields")?.map(|v| v.into_iter().map(|m| Value::Object(m.clone())).collect::<Vec<_>>()).unwrap_or_default();
-        cfs.push(json!({"customfield_id": def.customfield_id, "value": value}));
-        b.insert("custom_fields".into(), Value::Array(cfs));
+        let found = org.contacts.values().find(|c| holds_value(&c.custom_fields, &def, &value)).map(|c| c.contact_id.clone());
+        let b = upsert_body(&b, &def, &value)?;
         match found {
             Some(id) => {
                 let c = update_contact(org, clock, &id, &b)?;

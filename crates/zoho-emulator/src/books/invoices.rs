@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     body::{self, BooksError, BooksResult, Fields, Query, done, envelope, money},
-    common::{Paging, check_unique_custom, modified_since, text_filter, touch, unique_field, upsert_headers, with_org},
+    common::{Paging, check_unique_custom, holds_value, modified_since, text_filter, touch, unique_field, upsert_body, upsert_headers, with_org},
     creditnotes, document, payments,
     store::{Document, Event, Invoice, Org},
 };
@@ -299,15 +299,8 @@ async fn upsert(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
     let (key, value, allow_create) = upsert_headers(&headers)?.ok_or_else(|| BooksError::missing("X-Unique-Identifier-Key"))?;
     with_org(&state, &q, |org, clock, events| {
         let def = unique_field(org, "invoices", &key)?.clone();
-        let found = org
-            .invoices
-            .values()
-            .find(|i| i.doc.custom_fields.iter().any(|v| v.customfield_id == def.customfield_id && v.value == value))
-            .map(|i| i.invoice_id.clone());
-        let mut b = b.clone();
-        let mut cfs = b.opt_objects("custom_fields")?.map(|v| v.into_iter().map(|m| Value::Object(m.clone())).collect::<Vec<_>>()).unwrap_or_default();
-        cfs.push(json!({"customfield_id": def.customfield_id, "value": value}));
-        b.insert("custom_fields".into(), Value::Array(cfs));
+        let found = org.invoices.values().find(|i| holds_value(&i.doc.custom_fields, &def, &value)).map(|i| i.invoice_id.clone());
+        let b = upsert_body(&b, &def, &value)?;
         match found {
             Some(id) => {
                 let inv = update_invoice(org, clock, &id, &b)?;

@@ -13,7 +13,10 @@ use serde_json::{Map, Value, json};
 
 use super::{
     body::{self, BooksError, BooksResult, Fields, Query, done, envelope, money},
-    common::{Paging, check_unique_custom, custom_fields_json, read_custom_fields, stamp, text_filter, touch, unique_field, upsert_headers, with_org},
+    common::{
+        Paging, check_unique_custom, custom_fields_json, holds_value, read_custom_fields, stamp, text_filter, touch, unique_field, upsert_body, upsert_headers,
+        with_org,
+    },
     settings::tax_label,
     store::{Event, Item, Org},
 };
@@ -180,12 +183,8 @@ async fn upsert(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
     let (key, value, allow_create) = upsert_headers(&headers)?.ok_or_else(|| BooksError::missing("X-Unique-Identifier-Key"))?;
     with_org(&state, &q, |org, clock, events| {
         let def = unique_field(org, "items", &key)?.clone();
-        let found =
-            org.items.values().find(|i| i.custom_fields.iter().any(|v| v.customfield_id == def.customfield_id && v.value == value)).map(|i| i.item_id.clone());
-        let mut b = b.clone();
-        let mut cfs = b.opt_objects("custom_fields")?.map(|v| v.into_iter().map(|m| Value::Object(m.clone())).collect::<Vec<_>>()).unwrap_or_default();
-        cfs.push(json!({"customfield_id": def.customfield_id, "value": value}));
-        b.insert("custom_fields".into(), Value::Array(cfs));
+        let found = org.items.values().find(|i| holds_value(&i.custom_fields, &def, &value)).map(|i| i.item_id.clone());
+        let b = upsert_body(&b, &def, &value)?;
         match found {
             Some(id) => {
                 let i = update_item(org, clock, &id, &b)?;
