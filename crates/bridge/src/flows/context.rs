@@ -104,7 +104,6 @@ pub struct Context<'r> {
     store: &'r dyn FlowStore,
     settings: &'r RunSettings,
     base: AuditEntry,
-    journal: bool,
     audit: Vec<AuditEntry>,
     links: Vec<Link>,
     snapshot: Option<Value>,
@@ -140,20 +139,13 @@ impl<'r> Context<'r> {
             response: Value::Null,
             ok: false,
         };
-        Context { job, record, flow, client, store, settings, base, journal: true, audit: Vec::new(), links: Vec::new(), snapshot: None, preview: None }
+        Context { job, record, flow, client, store, settings, base, audit: Vec::new(), links: Vec::new(), snapshot: None, preview: None }
     }
 
     /// Makes this a dry run: nothing is written to Zoho nor journaled; the run stops at its
-    /// first write with [`FlowError::Preview`], and [`Context::preview`] says what it found.
+    /// first write with [`FlowError::Preview`], and the [`Preview`] says what it found.
     pub fn dry_run(mut self) -> Context<'r> {
         self.preview = Some(Preview::default());
-        self.journal = false;
-        self
-    }
-
-    /// Keeps audit entries in memory only (tests of a flow's writes).
-    pub fn unjournaled(mut self) -> Context<'r> {
-        self.journal = false;
         self
     }
 
@@ -308,13 +300,11 @@ impl<'r> Context<'r> {
             response: outcome_pending(),
             ..self.base.clone()
         };
-        if self.journal {
-            entry.id = self
-                .store
-                .journal(&entry)
-                .await
-                .map_err(|e| FlowError::Store(format!("journaling the {} of {} {}: {e}", write.action, write.system.as_str(), write.module)))?;
-        }
+        entry.id = self
+            .store
+            .journal(&entry)
+            .await
+            .map_err(|e| FlowError::Store(format!("journaling the {} of {} {}: {e}", write.action, write.system.as_str(), write.module)))?;
         self.audit.push(entry);
         Ok(self.audit.len() - 1)
     }
@@ -337,16 +327,6 @@ impl<'r> Context<'r> {
         }
         entry.response = response;
         entry.ok = ok;
-    }
-
-    /// The writes so far, in order.
-    pub fn writes(&self) -> &[AuditEntry] {
-        &self.audit
-    }
-
-    /// What a dry run found (`None` unless [`Context::dry_run`]).
-    pub fn preview(&self) -> Option<&Preview> {
-        self.preview.as_ref()
     }
 
     /// Takes what the run established, for the result: audit entries, links, snapshot.
