@@ -68,7 +68,7 @@ async fn check_flow(client: &Client, flow: &str, shape: &FlowShape, now: jiff::T
     let (Some((source_system, source_module)), Some(mapping)) = (shape.source, &shape.mapping) else {
         return Ok(());
     };
-    let target = shape.target.map(|(system, entity)| format!("{} {entity}", system_name(system))).unwrap_or_default();
+    let target = shape.target.map(|(system, entity)| format!("{} {entity}", system.label())).unwrap_or_default();
 
     // Fields read: the source module's fields, as CRM reports them.
     let read = mapping.source_fields();
@@ -159,13 +159,6 @@ fn kind_problem(kind: FieldKind, value: &Value) -> Option<String> {
         (FieldKind::Bool, _) => Some("true or false".into()),
         (FieldKind::List, _) => Some("a list".into()),
         (FieldKind::OneOf(allowed), _) => Some(format!("one of {}", allowed.join(", "))),
-    }
-}
-
-fn system_name(system: System) -> &'static str {
-    match system {
-        System::Crm => "CRM",
-        System::Books => "Books",
     }
 }
 

@@ -45,8 +45,7 @@ impl StoreArgs {
             None => self.store.clone(),
         };
         // An admin command must not create an empty database by mistake.
-        let is_file = !url.contains("://") && !url.starts_with("sqlite:");
-        if is_file && !std::path::Path::new(&url).exists() {
+        if AnyStore::file_path(&url).is_some_and(|path| !path.exists()) {
             bail!("no store at {url} (give --store or --config)");
         }
         AnyStore::connect(&url).await.context("opening the store")

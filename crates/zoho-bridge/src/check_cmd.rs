@@ -93,9 +93,8 @@ pub async fn preview(args: PreviewArgs) -> anyhow::Result<()> {
         anyhow::bail!("the flow {} cannot be previewed (it names no source)", args.flow);
     };
     // Never create a store to preview: a missing SQLite file is replaced by an empty one.
-    let is_file = !config.store.starts_with("postgres") && !config.store.starts_with("sqlite:");
     let scratch = std::env::temp_dir().join(format!("zoho-bridge-preview-{}", std::process::id()));
-    let (url, note) = if is_file && !std::path::Path::new(&config.store).exists() {
+    let (url, note) = if AnyStore::file_path(&config.store).is_some_and(|path| !path.exists()) {
         std::fs::create_dir_all(&scratch)?;
         (scratch.join("empty.db").display().to_string(), Some(format!("the store {} does not exist: previewed without links", config.store)))
     } else {

@@ -20,13 +20,21 @@ impl AnyStore {
     /// Connects by scheme: `postgres://` or `postgresql://` → PostgreSQL, `sqlite:` →
     /// SQLite URL, anything else → a SQLite file path. Runs the migrations.
     pub async fn connect(url_or_path: &str) -> StoreResult<Self> {
-        if url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://") {
+        if is_postgres(url_or_path) {
             Ok(AnyStore::Postgres(PgStore::connect(url_or_path).await?))
-        } else if url_or_path.starts_with("sqlite:") {
-            Ok(AnyStore::Sqlite(SqliteStore::open_url(url_or_path).await?))
+        } else if let Some(path) = AnyStore::file_path(url_or_path) {
+            Ok(AnyStore::Sqlite(SqliteStore::open(path).await?))
         } else {
-            Ok(AnyStore::Sqlite(SqliteStore::open(url_or_path).await?))
+            Ok(AnyStore::Sqlite(SqliteStore::open_url(url_or_path).await?))
         }
+    }
+
+    /// The SQLite file `url_or_path` names when it is a plain path, which
+    /// [`AnyStore::connect`] opens as a file, creating it when missing; `None` for
+    /// `postgres://…` and `sqlite:` URLs. (Commands that must not create a store check
+    /// that the file exists first.)
+    pub fn file_path(url_or_path: &str) -> Option<&std::path::Path> {
+        (!is_postgres(url_or_path) && !url_or_path.starts_with("sqlite:")).then(|| std::path::Path::new(url_or_path))
     }
 
     /// Closes the connections.
@@ -36,6 +44,11 @@ impl AnyStore {
             AnyStore::Postgres(s) => s.close().await,
         }
     }
+}
+
+/// Whether `url` names a PostgreSQL database.
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// Calls the same method on whichever store this is.

@@ -201,11 +201,7 @@ impl RecordRef {
 
 impl std::fmt::Display for RecordRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let system = match self.system {
-            System::Crm => "CRM",
-            System::Books => "Books",
-        };
-        write!(f, "{system} {} {}", self.module, self.id)
+        write!(f, "{} {} {}", self.system.label(), self.module, self.id)
     }
 }
 

@@ -56,6 +56,14 @@ impl System {
             System::Books => "books",
         }
     }
+
+    /// `CRM` or `Books`, as people write it.
+    pub fn label(self) -> &'static str {
+        match self {
+            System::Crm => "CRM",
+            System::Books => "Books",
+        }
+    }
 }
 
 /// Everything the triggers need.
