@@ -3,7 +3,10 @@
 //! the data is fixed, "commit then drop the response" leaving one item per product, a
 //! flow deciding on a transition from its snapshot, and retries timed by the engine clock.
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
+mod common;
+
+use common::TempDir;
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use bridge::{
     flows::{
@@ -33,15 +36,6 @@ struct Setup {
     _dir: TempDir,
 }
 
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 async fn setup(faults: FaultConfig) -> Setup {
     zoho_emulator::install_crypto_provider();
     let mut config = EmulatorConfig::unlimited();
@@ -49,14 +43,9 @@ async fn setup(faults: FaultConfig) -> Setup {
     let emulator = Emulator::start(config, 0).await.expect("emulator");
     let connection = Connection::from_emulator(&emulator.url()).await.expect("credentials");
     let client = Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().expect("client");
-    let dir = std::env::temp_dir().join(format!("bridge-flows-{}-{}", std::process::id(), fastrand_id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = SqliteStore::open(dir.join("store.db")).await.expect("store");
-    Setup { emulator, client, store, _dir: TempDir(dir) }
-}
-
-fn fastrand_id() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+    let dir = TempDir::new("flows");
+    let store = SqliteStore::open(dir.0.join("store.db")).await.expect("store");
+    Setup { emulator, client, store, _dir: dir }
 }
 
 fn worker(s: &Setup, id: &str) -> Worker<SqliteStore> {

@@ -1,37 +1,17 @@
 //! The store suite on SQLite: a fresh database file per test, removed afterwards.
 
+mod common;
 mod store_suite;
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use bridge::store::{AnyStore, SqliteStore, Store};
-
-/// A temporary directory removed when dropped (also when the test fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("bridge-store-test-{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::TempDir;
 
 macro_rules! on_sqlite {
     ($($name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
-                let dir = TempDir::new();
+                let dir = TempDir::new("store-test");
                 let store = SqliteStore::open(dir.0.join("bridge.db")).await.expect("open SQLite store");
                 store_suite::$name(store.clone()).await;
                 store.close().await;
@@ -44,7 +24,7 @@ every_store_test!(on_sqlite);
 
 #[tokio::test]
 async fn reopening_keeps_data_and_migrations_are_idempotent() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("store-test");
     let path = dir.0.join("bridge.db");
     let store = SqliteStore::open(&path).await.expect("open");
     store.add_event(&store_suite::event("1", 1), &[store_suite::job("1")], 0).await.expect("add");
@@ -56,7 +36,7 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_store_picks_sqlite_from_a_path_or_url() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("store-test");
     let by_path = AnyStore::connect(dir.0.join("a.db").to_str().expect("utf-8 path")).await.expect("path");
     assert!(matches!(by_path, AnyStore::Sqlite(_)));
     store_suite::per_key_ordering(by_path.clone()).await;
@@ -73,7 +53,7 @@ async fn any_store_picks_sqlite_from_a_path_or_url() {
 /// jobs when it is opened by this version.
 #[tokio::test]
 async fn migration_keeps_the_links_and_jobs_of_a_version_3_store() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("store-test");
     let path = dir.0.join("bridge.db");
     let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
     let pool = sqlx::SqlitePool::connect_with(options).await.expect("open");

@@ -9,13 +9,16 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
+#[path = "../common/mod.rs"]
+mod common;
+pub use common::{TempDir, eventually};
+
 use std::{
     collections::{HashMap, HashSet},
     future::Future,
-    path::PathBuf,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU32, AtomicUsize, Ordering},
+        atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -33,26 +36,6 @@ use zoho::{BudgetConfig, BudgetRegistry, Client, Connection, Endpoints};
 
 /// The name of [`ProbeFlow`].
 pub const FLOW: &str = "probe";
-
-/// A directory removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    /// A fresh directory.
-    pub fn new(name: &str) -> TempDir {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("bridge-{name}-{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A SQLite store in `dir` with `acquire_timeout` (short in tests: a stall fails fast).
 pub async fn sqlite(dir: &TempDir, acquire_timeout: Duration) -> SqliteStore {
@@ -93,24 +76,6 @@ pub async fn enqueue<S: Store>(store: &S, ids: &[&str]) {
 /// Jobs in `status`.
 pub async fn count<S: Store>(store: &S, status: JobStatus) -> i64 {
     store.job_counts().await.expect("counts").into_iter().filter(|(s, _)| *s == status).map(|(_, n)| n).sum()
-}
-
-/// Waits until `check` holds, up to `secs` (polling every 20 ms); whether it did.
-pub async fn eventually<F, Fut>(secs: u64, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// What a [`Probe`] saw.

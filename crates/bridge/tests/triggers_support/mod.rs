@@ -3,10 +3,13 @@
 
 #![allow(dead_code)]
 
+#[path = "../common/mod.rs"]
+mod common;
+pub use common::eventually;
+
 use std::{
     collections::BTreeSet,
     sync::atomic::{AtomicU32, Ordering},
-    time::Duration,
 };
 
 use bridge::{
@@ -88,22 +91,4 @@ pub async fn queued_keys<S: Store>(store: &S) -> BTreeSet<String> {
 /// Total jobs in any status.
 pub async fn job_total<S: Store>(store: &S) -> i64 {
     store.job_counts().await.expect("counts").into_iter().map(|(_, n)| n).sum()
-}
-
-/// Waits until `check` holds (up to `secs`), polling every 50 ms.
-pub async fn eventually<F, Fut>(secs: u64, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
