@@ -78,6 +78,14 @@ pub struct WorkerArgs {
 
 /// Runs the worker.
 pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
+    // A bad flows file fails before anything is opened or announced ready.
+    let flows = match &args.flows_from {
+        Some(path) => {
+            let file = bridge::config::BridgeConfig::load(path, &flows::names()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            file.build_flows().map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+        None => flows::all(),
+    };
     let connection = connection(&args).await?;
     let store = AnyStore::connect(&args.store).await.context("opening the store")?;
     // Workers sharing the store share the access token too.
@@ -102,13 +110,6 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     tracing::info!(id = %config.id, concurrency = config.batch, until_idle = args.until_idle, "worker starting");
     // A line on stdout when the store and the client are ready (tests wait for it).
     println!("worker {} ready", config.id);
-    let flows = match &args.flows_from {
-        Some(path) => {
-            let file = bridge::config::BridgeConfig::load(path, &flows::names()).map_err(|e| anyhow::anyhow!("{e}"))?;
-            file.build_flows().map_err(|e| anyhow::anyhow!("{e}"))?
-        }
-        None => flows::all(),
-    };
     let worker = Worker::new(store.clone(), flows, client, config);
     let stats = if args.until_idle { worker.run_until_idle().await? } else { worker.run(zoho_bridge::connection::shutdown_signal()).await? };
     tracing::info!(?stats, "worker stopped");
