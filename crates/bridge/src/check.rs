@@ -75,7 +75,7 @@ async fn check_flow(client: &Client, flow: &str, shape: &FlowShape, now: jiff::T
     if source_system == System::Crm {
         let fields = client.crm().fields(source_module).await?;
         let known: Vec<&str> = fields.iter().map(|f| f.api_name.as_str()).collect();
-        for field in &read {
+        for field in read {
             if !known.contains(&field.as_str()) {
                 let hint = near_miss(field, &known).map(|n| format!(" (did you mean source.{n}?)")).unwrap_or_default();
                 find(format!("flows.{flow}"), format!("reads source.{field}, but CRM {source_module} has no such field{hint}"));
@@ -100,7 +100,7 @@ async fn check_flow(client: &Client, flow: &str, shape: &FlowShape, now: jiff::T
 
     // Values: a few real records through the mapping, each field checked for its kind.
     if source_system == System::Crm && !read.is_empty() {
-        let params = ListParams { per_page: SAMPLE as u32, ..ListParams::new(read.clone()) };
+        let params = ListParams { per_page: SAMPLE as u32, ..ListParams::new(read.iter().cloned()) };
         let pages = client.crm().list_pages(source_module, params);
         futures_util::pin_mut!(pages);
         let records: Vec<serde_json::Map<String, Value>> = pages.try_next().await?.unwrap_or_default();

@@ -386,7 +386,7 @@ mod tests {
         let mut dearer = product.clone();
         dearer["Unit_Price"] = json!(12.51);
         assert_ne!(content_hash(&item), content_hash(&payload(&dearer).unwrap()));
-        let mut fields = CatalogSync::default().mapping.source_fields();
+        let mut fields = CatalogSync::default().mapping.source_fields().to_vec();
         fields.sort();
         assert_eq!(fields, ["Description", "Product_Active", "Product_Code", "Product_Name", "Unit_Price"]);
     }

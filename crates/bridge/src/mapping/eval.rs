@@ -145,8 +145,8 @@ impl Mapping {
     /// Source fields the expressions read (`source.X`, `source["X"]`), sorted and
     /// deduplicated: flows read exactly these from Zoho. A field reached only through a
     /// computed index (`source[name]`) cannot be known and is not listed.
-    pub fn source_fields(&self) -> Vec<String> {
-        self.inner.source_fields.clone()
+    pub fn source_fields(&self) -> &[String] {
+        &self.inner.source_fields
     }
 
     /// Target fields of the payload (mapped or constant), sorted; for `zoho-bridge check`.
