@@ -11,6 +11,7 @@ pub mod config;
 pub mod flows;
 pub mod hash;
 pub mod mapping;
+pub mod matching;
 pub mod store;
 pub mod triggers;
 pub mod worker;

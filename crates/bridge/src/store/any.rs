@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
+use super::System;
 use super::approval::{Approval, ApprovalStatus, Approvals};
+use super::matching::{Directory, DirectoryEntry, Key, NewReview, Review, ReviewDecision, ReviewStatus, Reviews};
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::{AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, JobWatch, Link, NewEvent, NewJob, Pruned, RecordRef, Store, StoreResult, StoredEvent};
@@ -181,5 +183,45 @@ impl Approvals for AnyStore {
 
     async fn approvals(&self, status: ApprovalStatus) -> StoreResult<Vec<Approval>> {
         delegate!(self, s => s.approvals(status))
+    }
+}
+
+impl Directory for AnyStore {
+    async fn put_directory(&self, connection: &str, entries: &[DirectoryEntry], now_ms: i64) -> StoreResult<()> {
+        delegate!(self, s => s.put_directory(connection, entries, now_ms))
+    }
+
+    async fn find_directory(&self, connection: &str, system: System, module: &str, key: Key<'_>) -> StoreResult<Vec<DirectoryEntry>> {
+        delegate!(self, s => s.find_directory(connection, system, module, key))
+    }
+
+    async fn remove_directory(&self, connection: &str, system: System, module: &str, record_id: &str) -> StoreResult<()> {
+        delegate!(self, s => s.remove_directory(connection, system, module, record_id))
+    }
+
+    async fn directory_count(&self, connection: &str, system: System, module: &str) -> StoreResult<i64> {
+        delegate!(self, s => s.directory_count(connection, system, module))
+    }
+}
+
+impl Reviews for AnyStore {
+    async fn open_review(&self, review: &NewReview, now_ms: i64) -> StoreResult<i64> {
+        delegate!(self, s => s.open_review(review, now_ms))
+    }
+
+    async fn review(&self, id: i64) -> StoreResult<Option<Review>> {
+        delegate!(self, s => s.review(id))
+    }
+
+    async fn reviews(&self, status: Option<ReviewStatus>, limit: u32) -> StoreResult<Vec<Review>> {
+        delegate!(self, s => s.reviews(status, limit))
+    }
+
+    async fn last_review(&self, connection: &str, flow: &str, record: &RecordRef) -> StoreResult<Option<Review>> {
+        delegate!(self, s => s.last_review(connection, flow, record))
+    }
+
+    async fn decide_review(&self, id: i64, decision: &ReviewDecision, by: &str, note: Option<&str>, now_ms: i64) -> StoreResult<Review> {
+        delegate!(self, s => s.decide_review(id, decision, by, note, now_ms))
     }
 }

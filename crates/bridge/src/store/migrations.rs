@@ -14,6 +14,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (2, "inbox and audit lookups", include_str!("../../migrations/sqlite/0002_lookups.sql")),
     (3, "shared access tokens", include_str!("../../migrations/sqlite/0003_tokens.sql")),
     (4, "links by relation, snapshots, typed job payloads", include_str!("../../migrations/sqlite/0004_relations.sql")),
+    (5, "customer matching: directory and review list", include_str!("../../migrations/sqlite/0005_matching.sql")),
 ];
 
 /// PostgreSQL migrations: (version, description, SQL).
@@ -22,6 +23,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (2, "inbox and audit lookups", include_str!("../../migrations/postgres/0002_lookups.sql")),
     (3, "shared access tokens", include_str!("../../migrations/postgres/0003_tokens.sql")),
     (4, "links by relation, snapshots, typed job payloads", include_str!("../../migrations/postgres/0004_relations.sql")),
+    (5, "customer matching: directory and review list", include_str!("../../migrations/postgres/0005_matching.sql")),
 ];
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {

@@ -17,6 +17,7 @@ mod any;
 mod approval;
 mod convert;
 mod inbox;
+mod matching;
 mod migrations;
 mod postgres;
 mod redact;
@@ -29,6 +30,7 @@ mod wake;
 
 pub use any::AnyStore;
 pub use approval::{Approval, ApprovalStatus, Approvals};
+pub use matching::{Candidate, Directory, DirectoryEntry, Key, NewReview, Review, ReviewDecision, ReviewKind, ReviewStatus, Reviews};
 pub use postgres::PgStore;
 pub use redact::{redact_message, redact_url};
 pub use sqlite::{DEFAULT_SQLITE_FILE, SqliteOptions, SqliteStore};
@@ -366,13 +368,20 @@ pub enum StoreError {
     /// No such row.
     #[error("{0} not found")]
     NotFound(String),
+    /// The request makes no sense for the data (a review linked to an id that is not one
+    /// of its candidates); the message says why.
+    #[error("{0}")]
+    Refused(String),
+    /// A stored value cannot be read back (a column holding what no version wrote).
+    #[error("unreadable stored value: {0}")]
+    Corrupt(String),
 }
 
 /// Result of store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the engine keeps. Both back ends implement it; the same tests run on both.
-pub trait Store: Clone + Send + Sync + 'static {
+pub trait Store: Directory + Reviews + Clone + Send + Sync + 'static {
     /// Stores an event in the inbox and enqueues `jobs` in one transaction; a duplicate
     /// dedup key stores and enqueues nothing.
     fn add_event(&self, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> impl Future<Output = StoreResult<Inserted>> + Send;

@@ -23,6 +23,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
 
 use super::convert::{db_err, migrate_err};
+use super::matching::shared_matching;
 use super::redact::{redact_message, redact_url};
 use super::shared::{Dialect, InboxSql, RecordSql, Statements, runnable_jobs, shared_approvals, shared_store_methods};
 use super::{JobSignal, Store, StoreError, StoreResult};
@@ -348,4 +349,5 @@ impl Store for PgStore {
     shared_store_methods!(PG_SQL);
 }
 
+shared_matching!(PgStore);
 shared_approvals!(PgStore, PG_SQL);

@@ -35,6 +35,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Sqlite, Transaction};
 
 use super::convert::{db_err, migrate_err};
+use super::matching::shared_matching;
 use super::redact::redact_message;
 use super::rows::{EVENT_COLUMNS, JOB_COLUMNS};
 use super::shared::{Dialect, InboxSql, RecordSql, Statements, runnable_jobs, shared_approvals, shared_store_methods};
@@ -231,4 +232,5 @@ impl Store for SqliteStore {
     shared_store_methods!(SQLITE_SQL);
 }
 
+shared_matching!(SqliteStore);
 shared_approvals!(SqliteStore, SQLITE_SQL);

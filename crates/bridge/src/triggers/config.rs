@@ -57,6 +57,15 @@ impl System {
         }
     }
 
+    /// The system stored as `s` (`crm`, `books`).
+    pub fn parse(s: &str) -> Option<System> {
+        match s {
+            "crm" => Some(System::Crm),
+            "books" => Some(System::Books),
+            _ => None,
+        }
+    }
+
     /// `CRM` or `Books`, as people write it.
     pub fn label(self) -> &'static str {
         match self {
