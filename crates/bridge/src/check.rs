@@ -152,12 +152,14 @@ fn kind_problem(kind: FieldKind, value: &Value) -> Option<String> {
         (FieldKind::Text, Value::String(_))
         | (FieldKind::Number, Value::Number(_))
         | (FieldKind::Bool, Value::Bool(_))
-        | (FieldKind::List, Value::Array(_)) => None,
+        | (FieldKind::List, Value::Array(_))
+        | (FieldKind::Object, Value::Object(_)) => None,
         (FieldKind::OneOf(allowed), Value::String(s)) if allowed.contains(&s.as_str()) => None,
         (FieldKind::Text, _) => Some("text".into()),
         (FieldKind::Number, _) => Some("a number".into()),
         (FieldKind::Bool, _) => Some("true or false".into()),
         (FieldKind::List, _) => Some("a list".into()),
+        (FieldKind::Object, _) => Some("an object".into()),
         (FieldKind::OneOf(allowed), _) => Some(format!("one of {}", allowed.join(", "))),
     }
 }

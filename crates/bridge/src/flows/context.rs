@@ -22,7 +22,8 @@ use serde_json::{Value, json};
 use zoho::Client;
 
 use super::{FlowError, RunSettings, relations::Relation};
-use crate::store::{AuditEntry, Job, Link, RecordRef, Snapshot, Store, StoreResult, System};
+use crate::matching::Party;
+use crate::store::{AuditEntry, DirectoryEntry, Job, Key, Link, NewReview, RecordRef, Review, ReviewKind, Snapshot, Store, StoreResult, System};
 
 /// What a flow needs of the store, as an object (flows are `dyn`): journaling writes and
 /// reading links and snapshots. Every [`Store`] is one.
@@ -35,6 +36,14 @@ pub trait FlowStore: Send + Sync {
     fn link_by_books<'a>(&'a self, connection: &'a str, relation: &'a str, books_id: &'a str) -> BoxFuture<'a, StoreResult<Option<Link>>>;
     /// [`Store::snapshot`].
     fn snapshot<'a>(&'a self, connection: &'a str, flow: &'a str, record: &'a RecordRef) -> BoxFuture<'a, StoreResult<Option<Value>>>;
+    /// [`Directory::put_directory`](crate::store::Directory::put_directory).
+    fn put_directory<'a>(&'a self, connection: &'a str, entries: &'a [DirectoryEntry], now_ms: i64) -> BoxFuture<'a, StoreResult<()>>;
+    /// [`Directory::find_directory`](crate::store::Directory::find_directory).
+    fn find_directory<'a>(&'a self, connection: &'a str, system: System, module: &'a str, key: Key<'a>) -> BoxFuture<'a, StoreResult<Vec<DirectoryEntry>>>;
+    /// [`Reviews::open_review`](crate::store::Reviews::open_review).
+    fn open_review<'a>(&'a self, review: &'a NewReview, now_ms: i64) -> BoxFuture<'a, StoreResult<i64>>;
+    /// [`Reviews::last_review`](crate::store::Reviews::last_review).
+    fn last_review<'a>(&'a self, connection: &'a str, flow: &'a str, record: &'a RecordRef) -> BoxFuture<'a, StoreResult<Option<Review>>>;
 }
 
 impl<S: Store> FlowStore for S {
@@ -52,6 +61,22 @@ impl<S: Store> FlowStore for S {
 
     fn snapshot<'a>(&'a self, connection: &'a str, flow: &'a str, record: &'a RecordRef) -> BoxFuture<'a, StoreResult<Option<Value>>> {
         Store::snapshot(self, connection, flow, record).boxed()
+    }
+
+    fn put_directory<'a>(&'a self, connection: &'a str, entries: &'a [DirectoryEntry], now_ms: i64) -> BoxFuture<'a, StoreResult<()>> {
+        crate::store::Directory::put_directory(self, connection, entries, now_ms).boxed()
+    }
+
+    fn find_directory<'a>(&'a self, connection: &'a str, system: System, module: &'a str, key: Key<'a>) -> BoxFuture<'a, StoreResult<Vec<DirectoryEntry>>> {
+        crate::store::Directory::find_directory(self, connection, system, module, key).boxed()
+    }
+
+    fn open_review<'a>(&'a self, review: &'a NewReview, now_ms: i64) -> BoxFuture<'a, StoreResult<i64>> {
+        crate::store::Reviews::open_review(self, review, now_ms).boxed()
+    }
+
+    fn last_review<'a>(&'a self, connection: &'a str, flow: &'a str, record: &'a RecordRef) -> BoxFuture<'a, StoreResult<Option<Review>>> {
+        crate::store::Reviews::last_review(self, connection, flow, record).boxed()
     }
 }
 
@@ -77,6 +102,14 @@ pub enum Wrote {
     Books(String),
     /// CRM was written with content hashing to this.
     Crm(String),
+    /// Both sides' hashes are (re)set: a two-way flow keeps, per side, the hash of the
+    /// values that side is in step with.
+    Both {
+        /// The CRM side's hash.
+        crm: String,
+        /// The Books side's hash.
+        books: String,
+    },
     /// Neither: the link is only recorded (e.g. adopted, or the source is gone).
     Neither,
 }
@@ -208,16 +241,24 @@ impl<'r> Context<'r> {
         }
     }
 
-    /// The link of CRM record `crm_id` in `relation`. A store failure is retryable.
+    /// The link of CRM record `crm_id` in `relation` (one this run made first). A store
+    /// failure is retryable.
     pub async fn link_by_crm(&self, relation: &Relation, crm_id: &str) -> Result<Option<Link>, FlowError> {
+        if let Some(made) = self.links.iter().rev().find(|l| l.relation == relation.name && l.crm_id == crm_id) {
+            return Ok(Some(made.clone()));
+        }
         self.store
             .link_by_crm(&self.settings.connection, relation.name, crm_id)
             .await
             .map_err(|e| FlowError::Store(format!("reading the {} link of CRM {} {crm_id}: {e}", relation.name, relation.crm_module)))
     }
 
-    /// The link of Books record `books_id` in `relation`. A store failure is retryable.
+    /// The link of Books record `books_id` in `relation` (one this run made first). A
+    /// store failure is retryable.
     pub async fn link_by_books(&self, relation: &Relation, books_id: &str) -> Result<Option<Link>, FlowError> {
+        if let Some(made) = self.links.iter().rev().find(|l| l.relation == relation.name && l.books_id == books_id) {
+            return Ok(Some(made.clone()));
+        }
         self.store
             .link_by_books(&self.settings.connection, relation.name, books_id)
             .await
@@ -245,6 +286,7 @@ impl<'r> Context<'r> {
         let (crm_hash, books_hash) = match wrote {
             Wrote::Books(h) => (None, Some(h)),
             Wrote::Crm(h) => (Some(h), None),
+            Wrote::Both { crm, books } => (Some(crm), Some(books)),
             Wrote::Neither => (None, None),
         };
         self.links.push(Link {
@@ -327,6 +369,47 @@ impl<'r> Context<'r> {
         }
         entry.response = response;
         entry.ok = ok;
+    }
+
+    /// Keeps the match keys of records this run read (the directory is an index: it is
+    /// written at once, not with the job's end; a dry run writes nothing).
+    pub async fn remember(&self, entries: &[DirectoryEntry]) -> Result<(), FlowError> {
+        if self.is_dry_run() {
+            return Ok(());
+        }
+        self.store
+            .put_directory(&self.settings.connection, entries, self.now_ms())
+            .await
+            .map_err(|e| FlowError::Store(format!("keeping the match keys of {}: {e}", self.record)))
+    }
+
+    /// The records of `system`/`module` in the directory whose `key` matches.
+    pub async fn candidates(&self, system: System, module: &str, key: Key<'_>) -> Result<Vec<Party>, FlowError> {
+        let found = self
+            .store
+            .find_directory(&self.settings.connection, system, module, key)
+            .await
+            .map_err(|e| FlowError::Store(format!("looking up {} {module} by {key:?}: {e}", system.label())))?;
+        Ok(found.into_iter().map(|e| e.party).collect())
+    }
+
+    /// Puts the record on the review list (or refreshes its open review) and returns the
+    /// review's id; nothing more should be written for it. A dry run only notes it.
+    pub async fn open_review(&mut self, kind: ReviewKind, reason: String, candidates: Vec<crate::store::Candidate>) -> Result<i64, FlowError> {
+        if self.is_dry_run() {
+            self.note(format!("would put it on the review list ({}): {reason}", kind.as_str()));
+            return Ok(0);
+        }
+        let review = NewReview { connection: self.settings.connection.clone(), flow: self.flow.into(), record: self.record.clone(), kind, reason, candidates };
+        self.store.open_review(&review, self.now_ms()).await.map_err(|e| FlowError::Store(format!("opening a review of {}: {e}", self.record)))
+    }
+
+    /// The newest review of this record for this flow, open or decided.
+    pub async fn last_review(&self) -> Result<Option<Review>, FlowError> {
+        self.store
+            .last_review(&self.settings.connection, self.flow, &self.record)
+            .await
+            .map_err(|e| FlowError::Store(format!("reading the review of {}: {e}", self.record)))
     }
 
     /// Takes what the run established, for the result: audit entries, links, snapshot.

@@ -15,6 +15,7 @@
 
 pub mod catalog_sync;
 mod context;
+pub mod customer_sync;
 pub mod relations;
 pub mod runner;
 
@@ -89,6 +90,8 @@ pub enum FieldKind {
     OneOf(&'static [&'static str]),
     /// An array (of objects).
     List,
+    /// An object (an address).
+    Object,
 }
 
 /// How a run ended well.
@@ -145,16 +148,18 @@ pub struct RunSettings {
 pub struct FlowsConfig {
     /// `[flows.catalog_sync]`: CRM Products → Books items.
     pub catalog_sync: catalog_sync::CatalogSyncConfig,
+    /// `[flows.customer_sync]`: CRM Accounts + Contacts ⇄ Books contacts + persons.
+    pub customer_sync: customer_sync::CustomerSyncConfig,
 }
 
 impl FlowsConfig {
     /// The flows this build has, by name.
-    pub const NAMES: &'static [&'static str] = &[catalog_sync::NAME];
+    pub const NAMES: &'static [&'static str] = &[catalog_sync::NAME, customer_sync::NAME];
 
     /// Builds every flow as configured, compiling its mapping with the config's lookup
     /// `tables`; `text` is the config file's text, for the exact place of an error.
     pub fn build(&self, tables: &Tables, text: Option<&str>) -> Result<Vec<Arc<dyn Flow>>, CompileError> {
-        Ok(vec![Arc::new(self.catalog_sync.build(tables, text)?)])
+        Ok(vec![Arc::new(self.catalog_sync.build(tables, text)?), Arc::new(self.customer_sync.build(tables, text)?)])
     }
 
     /// The shipped sections of every flow, as TOML a user can copy into the config file
@@ -165,7 +170,7 @@ impl FlowsConfig {
 }
 
 /// Each flow's name and shipped section ([`FlowsConfig::defaults_toml`]).
-const SHIPPED: &[(&str, &str)] = &[(catalog_sync::NAME, catalog_sync::DEFAULTS)];
+const SHIPPED: &[(&str, &str)] = &[(catalog_sync::NAME, catalog_sync::DEFAULTS), (customer_sync::NAME, customer_sync::DEFAULTS)];
 
 /// A flow's shipped defaults (written relative to its section) as the section of a config
 /// file: `[flows.<name>]`, and each sub-table header prefixed (`[map]` → `[flows.<name>.map]`).

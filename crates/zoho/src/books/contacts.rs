@@ -37,6 +37,12 @@ impl Books {
         self.update(format!("/books/v3/contacts/{contact_id}"), "contact", contact).await
     }
 
+    /// Marks a contact active or inactive.
+    pub async fn set_contact_active(&self, contact_id: &str, active: bool) -> Result<Message> {
+        let state = if active { "active" } else { "inactive" };
+        self.action(Method::POST, format!("/books/v3/contacts/{contact_id}/{state}"), true).await
+    }
+
     /// Deletes a contact.
     pub async fn delete_contact(&self, contact_id: &str) -> Result<Message> {
         self.action(Method::DELETE, format!("/books/v3/contacts/{contact_id}"), true).await

@@ -332,7 +332,7 @@ pub struct Page<T> {
 
 /// The result of writing one record (insert, update, upsert, delete): CRM reports each
 /// record separately, and partial success is normal.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WriteResult {
     /// `SUCCESS` or an error code such as `MANDATORY_NOT_FOUND`, `DUPLICATE_DATA`.
     pub code: String,
