@@ -35,6 +35,12 @@ fn check(module: &str, related: &str) -> Result<&'static RelatedList, Response> 
     })
 }
 
+/// A parent record id that names no record. related_records.json lists no "id is invalid"
+/// message of its own, so this is its generic `INVALID_DATA` "invalid data", pointing at the id.
+fn invalid_parent(id: &str) -> Response {
+    crm_error(StatusCode::BAD_REQUEST, "INVALID_DATA", "invalid data", json!({"id": id, "resource_path_index": 1}))
+}
+
 /// A listed record: its modified time and its row as the answer shows it.
 type Row = (i64, Value);
 
@@ -123,7 +129,7 @@ fn list_inner(state: &AppState, module: &str, id: &str, related: &str, params: &
     let world = state.world();
     let Some(parent) = id.parse::<u64>().ok().and_then(|n| world.crm.record(list.parent, n)) else {
         drop(world);
-        return Err(list::invalid_id(id));
+        return Err(invalid_parent(id));
     };
     let all = rows(&world.crm, list, parent, &fields);
     drop(world);
@@ -161,7 +167,7 @@ pub async fn relate(State(state): State<AppState>, Path((module, id, related)): 
     let mut world = state.world();
     let Some(record_id) = id.parse::<u64>().ok().filter(|n| world.crm.record(module, *n).is_some()) else {
         drop(world);
-        return list::invalid_id(&id);
+        return invalid_parent(&id);
     };
     let mut entries = Vec::new();
     let mut ok = 0;
