@@ -355,8 +355,17 @@ pub async fn currencies(State(state): State<AppState>) -> Response {
 
 /// The `type` values `/users` accepts. Every emulated user is active and confirmed, so the
 /// deactivated and unconfirmed kinds list none.
-const USER_TYPES: [&str; 9] =
-    ["AllUsers", "ActiveUsers", "CurrentUser", "AdminUsers", "ActiveConfirmedUsers", "ConfirmedUsers", "ActiveConfirmedAdmins", "DeactiveUsers", "NotConfirmedUsers"];
+const USER_TYPES: [&str; 9] = [
+    "AllUsers",
+    "ActiveUsers",
+    "CurrentUser",
+    "AdminUsers",
+    "ActiveConfirmedUsers",
+    "ConfirmedUsers",
+    "ActiveConfirmedAdmins",
+    "DeactiveUsers",
+    "NotConfirmedUsers",
+];
 
 /// `GET /users?type=…&page=…&per_page=…&ids=…`, with `If-Modified-Since`.
 ///
