@@ -61,18 +61,7 @@ impl Setup {
     /// Enqueues a customer_sync job for `record` (as a trigger would) and runs the worker
     /// until idle.
     async fn sync(&self, record: RecordRef) -> RunStats {
-        let n = self.events.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let event = NewEvent {
-            source: Source::Manual,
-            connection: CONN.into(),
-            system: record.system.as_str().into(),
-            module: record.module.clone(),
-            record_id: record.id.clone(),
-            modified_ms: None,
-            payload: json!({"id": record.id}),
-            dedup_key: format!("test:{record}:{n}"),
-        };
-        self.store.add_event(&event, &[bridge::flows::customer_sync::job(&record)], bridge::flows::now_ms()).await.expect("add_event");
+        enqueue(self, record).await;
         let stats = self.worker().run_until_idle().await.expect("worker");
         for job in self.store.jobs_with_status(bridge::store::JobStatus::Dead, 100).await.unwrap() {
             eprintln!("dead job {} ({}): {}", job.id, job.key, job.last_error.unwrap_or_default());
@@ -372,4 +361,91 @@ async fn awkward_names_and_emails_survive_both_directions() {
     assert_eq!(s.sync(books(&back)).await.done, 1);
     let link = s.store.link_by_books(CONN, relations::ACCOUNT_CONTACT.name, &back).await.unwrap().unwrap();
     assert_eq!(s.account(&link.crm_id).await["Account_Name"], "Café \"Zürich\", (Süd) 🍫");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_edits_on_both_sides_converges_and_the_echo_round_writes_nothing() {
+    let s = setup().await;
+    let n = 12;
+    let mut pairs = Vec::new();
+    for i in 0..n {
+        let account = s
+            .crm_account(json!({"Account_Name": format!("Burst Customer {i:02}"), "Billing_Street": "0 Start St", "Billing_Country": "US", "Phone": "000"}))
+            .await;
+        s.sync(crm("Accounts", &account)).await;
+        pairs.push((account.clone(), s.linked_books(&account).await.expect("linked")));
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // 0..4: CRM only; 4..8: Books only; 8..12: both, Books later (last writer wins).
+    let books_street = |i: usize| format!("{i} Books Ave");
+    for (i, (account, _)) in pairs.iter().enumerate().filter(|(i, _)| *i < 4 || *i >= 8) {
+        s.client.crm().update("Accounts", &[json!({"id": account, "Phone": format!("555-{i:04}")})], &WriteOptions::no_triggers()).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for (i, (_, books_id)) in pairs.iter().enumerate().filter(|(i, _)| *i >= 4) {
+        let change: Contact =
+            serde_json::from_value(json!({"billing_address": {"address": books_street(i), "country": "US", "phone": if i >= 8 { "999" } else { "000" }}}))
+                .unwrap();
+        s.client.books().update_contact(books_id, &change).await.unwrap();
+    }
+    s.calls().await;
+    // Every edit's event, in one burst (CRM's and Books' interleaved), then the worker.
+    let mut edits = 0;
+    for (i, (account, books_id)) in pairs.iter().enumerate() {
+        if i < 4 || i >= 8 {
+            enqueue(&s, crm("Accounts", account)).await;
+            edits += 1;
+        }
+        if i >= 4 {
+            enqueue(&s, books(books_id)).await;
+            edits += 1;
+        }
+    }
+    s.worker().run_until_idle().await.unwrap();
+    let (crm_calls, books_calls) = s.calls().await;
+    eprintln!("{edits} edits: {crm_calls} CRM calls and {books_calls} Books calls, {:.1} per edit", (crm_calls + books_calls) as f64 / edits as f64);
+
+    // Converged: each pair holds the winning values on both sides.
+    for (i, (account, books_id)) in pairs.iter().enumerate() {
+        let a = s.account(account).await;
+        let c = s.contact(books_id).await;
+        let (street, phone) = match i {
+            0..4 => ("0 Start St".to_string(), format!("555-{i:04}")),
+            4..8 => (books_street(i), "000".to_string()),
+            _ => (books_street(i), "999".to_string()),
+        };
+        assert_eq!((a["Billing_Street"].as_str(), a["Phone"].as_str()), (Some(street.as_str()), Some(phone.as_str())), "CRM side of pair {i}");
+        assert_eq!(
+            (c["billing_address"]["address"].as_str(), c["billing_address"]["phone"].as_str()),
+            (Some(street.as_str()), Some(phone.as_str())),
+            "Books side of pair {i}"
+        );
+    }
+    // The echo round: every record's change notification for what the burst wrote.
+    s.calls().await;
+    for (account, books_id) in &pairs {
+        enqueue(&s, crm("Accounts", account)).await;
+        enqueue(&s, books(books_id)).await;
+    }
+    let echo = s.worker().run_until_idle().await.unwrap();
+    assert_eq!(echo.done, 0, "{echo:?}");
+    assert_eq!(s.writes().await, 0, "echoes write nothing");
+    assert_eq!(s.books_contacts().await.len(), n);
+    assert_eq!(s.accounts().await.len(), n);
+}
+
+/// Enqueues a customer_sync job for `record` without running the worker.
+async fn enqueue(s: &Setup, record: RecordRef) {
+    let n = s.events.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let event = NewEvent {
+        source: Source::Manual,
+        connection: CONN.into(),
+        system: record.system.as_str().into(),
+        module: record.module.clone(),
+        record_id: record.id.clone(),
+        modified_ms: None,
+        payload: json!({"id": record.id}),
+        dedup_key: format!("test:{record}:{n}"),
+    };
+    s.store.add_event(&event, &[bridge::flows::customer_sync::job(&record)], bridge::flows::now_ms()).await.expect("add_event");
 }
