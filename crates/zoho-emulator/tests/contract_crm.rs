@@ -308,9 +308,7 @@ fn script() -> Vec<Call> {
     calls.push(Call::new("search.word", "GET", "/crm/v8/Accounts/search").q("word", "Contract").q("per_page", "10"));
     // Lookups that make related lists: the contact, the deal and the quote belong to the
     // account, the deal and the quote name the contact, the quote belongs to the deal.
-    calls.push(
-        Call::new("link.account", "PUT", "/crm/v8/Contacts/{Contacts_1}").body(json!({"data": [{"Account_Name": {"id": "{Accounts_1}"}}]})).no_probe(),
-    );
+    calls.push(Call::new("link.account", "PUT", "/crm/v8/Contacts/{Contacts_1}").body(json!({"data": [{"Account_Name": {"id": "{Accounts_1}"}}]})).no_probe());
     calls.push(
         Call::new("link.account", "PUT", "/crm/v8/Deals/{Deals_1}")
             .body(json!({"data": [{"Account_Name": {"id": "{Accounts_1}"}, "Contact_Name": {"id": "{Contacts_1}"}}]}))
@@ -349,7 +347,10 @@ fn script() -> Vec<Call> {
     // The same links seen from the product.
     for list in ["Price_Books", "Deals"] {
         calls.push(
-            Call::new("related.list", "GET", format!("/crm/v8/Products/{{Products_1}}/{list}")).q("fields", name_field(list)).q("page", "1").q("per_page", "10"),
+            Call::new("related.list", "GET", format!("/crm/v8/Products/{{Products_1}}/{list}"))
+                .q("fields", name_field(list))
+                .q("page", "1")
+                .q("per_page", "10"),
         );
     }
     calls.push(Call::new("coql", "POST", "/crm/v8/coql").body(json!({
@@ -413,9 +414,7 @@ fn refusals() -> Vec<Call> {
         Call::new("refuse.users-per-page-201", "GET", "/crm/v8/users").q("per_page", "201").refused(code("INVALID_DATA")),
         Call::new("refuse.users-page-0", "GET", "/crm/v8/users").q("page", "0").refused(code("INVALID_DATA")),
         Call::new("refuse.users-bad-modified-since", "GET", "/crm/v8/users").header("If-Modified-Since", "yesterday").refused(code("INVALID_DATA")),
-        Call::new("refuse.deleted-bad-modified-since", "GET", "/crm/v8/Deals/deleted")
-            .header("If-Modified-Since", "not a date")
-            .refused(code("INVALID_DATA")),
+        Call::new("refuse.deleted-bad-modified-since", "GET", "/crm/v8/Deals/deleted").header("If-Modified-Since", "not a date").refused(code("INVALID_DATA")),
         // `module` of settings/fields is a query parameter: fields.json's details are {api_name}.
         Call::new("refuse.fields-unknown-module", "GET", "/crm/v8/settings/fields").q("module", "No_Such_Module").refused(code("INVALID_MODULE")),
         Call::new("refuse.fields-empty-module", "GET", "/crm/v8/settings/fields").q("module", "").refused(code("INVALID_MODULE")),
@@ -594,7 +593,12 @@ async fn crm_answers_carry_the_values_zoho_documents() {
 
     // Accounts/{id}/Contacts: the contacts whose Account_Name is the account, paged.
     let account = runner
-        .run(&Call::new("insert", "POST", "/crm/v8/Accounts").body(json!({"data": [record("Accounts", 1), record("Accounts", 2)]})).capture("acc", "/data/0/details/id").capture("other", "/data/1/details/id"))
+        .run(
+            &Call::new("insert", "POST", "/crm/v8/Accounts")
+                .body(json!({"data": [record("Accounts", 1), record("Accounts", 2)]}))
+                .capture("acc", "/data/0/details/id")
+                .capture("other", "/data/1/details/id"),
+        )
         .await;
     assert_eq!(account.status, 201);
     let contacts: Vec<Json> = (1..=3)

@@ -355,8 +355,17 @@ pub async fn currencies(State(state): State<AppState>) -> Response {
 
 /// The `type` values `/users` accepts. Every emulated user is active and confirmed, so the
 /// deactivated and unconfirmed kinds list none.
-const USER_TYPES: [&str; 9] =
-    ["AllUsers", "ActiveUsers", "CurrentUser", "AdminUsers", "ActiveConfirmedUsers", "ConfirmedUsers", "ActiveConfirmedAdmins", "DeactiveUsers", "NotConfirmedUsers"];
+const USER_TYPES: [&str; 9] = [
+    "AllUsers",
+    "ActiveUsers",
+    "CurrentUser",
+    "AdminUsers",
+    "ActiveConfirmedUsers",
+    "ConfirmedUsers",
+    "ActiveConfirmedAdmins",
+    "DeactiveUsers",
+    "NotConfirmedUsers",
+];
 
 /// `GET /users?type=…&page=…&per_page=…&ids=…`, with `If-Modified-Since`.
 ///
@@ -425,6 +434,17 @@ fn users_inner(state: &AppState, params: &reply::Params, headers: &HeaderMap) ->
     }
     let info = json!({"per_page": per_page, "count": rows.len(), "page": page, "more_records": more});
     Ok(reply::json(StatusCode::OK, json!({"users": rows, "info": info})))
+}
+
+#[cfg(test)]
+mod rate_tests {
+    #[test]
+    fn exchange_rates_have_nine_decimals() {
+        assert_eq!(super::exchange_rate_text("1"), "1.000000000");
+        assert_eq!(super::exchange_rate_text("0.92"), "0.920000000");
+        assert_eq!(super::exchange_rate_text("151.5"), "151.500000000");
+        assert_eq!(super::exchange_rate_text("0.3071234567891"), "0.307123457");
+    }
 }
 
 #[cfg(test)]

@@ -30,9 +30,8 @@ use crate::{
 /// The module and related list named in the path, or Zoho's refusal.
 fn check(module: &str, related: &str) -> Result<&'static RelatedList, Response> {
     let module = reply::module(module)?;
-    relations::find(module.api_name, related).ok_or_else(|| {
-        crm_error(StatusCode::BAD_REQUEST, "INVALID_DATA", "The relation name given seems to be invalid", json!({"resource_path_index": 2}))
-    })
+    relations::find(module.api_name, related)
+        .ok_or_else(|| crm_error(StatusCode::BAD_REQUEST, "INVALID_DATA", "The relation name given seems to be invalid", json!({"resource_path_index": 2})))
 }
 
 /// A parent record id that names no record. related_records.json lists no "id is invalid"
@@ -77,10 +76,7 @@ fn rows(crm: &CrmData, list: &RelatedList, parent: &Record, fields: &[String]) -
             .get(list.parent)
             .and_then(|m| m.products.get(&parent.id))
             .map(|links| {
-                links
-                    .iter()
-                    .filter_map(|link| crm.record("Products", link.product_id).map(|p| (p.modified_ms, with_link(row(p, fields), link))))
-                    .collect()
+                links.iter().filter_map(|link| crm.record("Products", link.product_id).map(|p| (p.modified_ms, with_link(row(p, fields), link)))).collect()
             })
             .unwrap_or_default(),
         Source::Linking { module } => crm

@@ -80,7 +80,14 @@ pub static RELATED_LISTS: &[RelatedList] = &[
         module: "Price_Books",
         source: Source::Linking { module: "Price_Books" },
     },
-    RelatedList { parent: "Products", api_name: "Deals", display_label: "Deals", name: "Potentials", module: "Deals", source: Source::Linking { module: "Deals" } },
+    RelatedList {
+        parent: "Products",
+        api_name: "Deals",
+        display_label: "Deals",
+        name: "Potentials",
+        module: "Deals",
+        source: Source::Linking { module: "Deals" },
+    },
     RelatedList {
         parent: "Price_Books",
         api_name: "Products",
