@@ -437,6 +437,17 @@ fn users_inner(state: &AppState, params: &reply::Params, headers: &HeaderMap) ->
 }
 
 #[cfg(test)]
+mod rate_tests {
+    #[test]
+    fn exchange_rates_have_nine_decimals() {
+        assert_eq!(super::exchange_rate_text("1"), "1.000000000");
+        assert_eq!(super::exchange_rate_text("0.92"), "0.920000000");
+        assert_eq!(super::exchange_rate_text("151.5"), "151.500000000");
+        assert_eq!(super::exchange_rate_text("0.3071234567891"), "0.307123457");
+    }
+}
+
+#[cfg(test)]
 mod template_tests {
     #[test]
     fn every_template_is_a_json_object() {
