@@ -929,9 +929,8 @@ mod tests {
         let text = format!("{EMULATOR}[flows.catalog_sync]\nwhen = 'while true {{ }}'\n");
         let (line, _, field, message) = error(&text);
         assert_eq!((line, field.as_str()), (4, "flows.catalog_sync.when"), "{message}");
-        // A lookup table that does not exist, at its name (`tax` and `currency` are always
-        // there: the shipped mappings look values up in them).
-        let text = format!("{EMULATOR}[tables.vat]\nDE = \"19\"\n[flows.catalog_sync.map]\ndescription = 'lookup(\"taxes\", source.Product_Code)'\n");
+        // A lookup table that does not exist, at its name.
+        let text = format!("{EMULATOR}[tables.vat]\nDE = \"19\"\n[flows.catalog_sync.map]\ndescription = 'lookup(\"tax\", source.Product_Code)'\n");
         let (line, column, field, message) = error(&text);
         assert_eq!((line, column, field.as_str()), (6, 23, "flows.catalog_sync.map.description"), "{message}");
         assert!(message.contains("tax"), "{message}");

@@ -183,7 +183,8 @@ async fn a_price_book_becomes_a_price_list_and_price_changes_reach_the_item_and_
         .await;
     s.product_changed(&p[0], "p0").await;
     assert_eq!(s.run().await.done, 1);
-    let book = s.insert("Price_Books", &[json!({"Price_Book_Name": "Wholesale", "Active": true, "Pricing_Model": "Flat", "Description": "trade"})]).await.remove(0);
+    let book =
+        s.insert("Price_Books", &[json!({"Price_Book_Name": "Wholesale", "Active": true, "Pricing_Model": "Flat", "Description": "trade"})]).await.remove(0);
     // The synced product has a price of its own in the book; the other takes its unit price.
     s.relate(&book, &[(&p[0], Some(8.5)), (&p[1], None)]).await;
     s.book_changed(&book, "b0").await;

@@ -14,7 +14,9 @@
 //! (`"Sales Tax" = "<Books tax_id>"`; a combination maps to a Books tax group). A product
 //! that is not taxable, or has no tax, gets no tax (`tax_id = ""`). A taxed product whose
 //! taxes have no row is not synced with a wrong or missing tax: its job is dead-lettered
-//! naming the taxes and the table, and replays once the row is added.
+//! naming the taxes and the table, and replays once the row is added. The `tax_id` line is
+//! part of the shipped mapping only when the config has a `[tables.tax]`: without one the
+//! items' taxes are left alone, and synced once the table says what they are in Books.
 //!
 //! **Price lists.** When a product's item is updated (its price changed, say), every Books
 //! price list holding the item that is linked to a CRM price book is brought up to date
@@ -90,10 +92,12 @@ description = 'text(source.Description) ?? ""'
 status = 'if source.Product_Active == false { "inactive" } else { "active" }'
 # "-None-" is CRM's empty picklist value.
 unit = 'if text(source.Usage_Unit) == "-None-" { "" } else { text(source.Usage_Unit) ?? "" }'
-# related.taxes: the product's CRM tax names joined with ", ". Add a row per tax (or
-# combination) to [tables.tax]: "Sales Tax" = "<Books tax_id>". A taxed product whose
-# taxes have no row is dead-lettered, not synced without its tax.
-tax_id = 'if source.Taxable == false || !present(related.taxes) { "" } else { lookup("tax", related.taxes) }'
+# Taxes: with a [tables.tax] in the config, the flow also maps the line below (as if it
+# were not commented out); without one, items keep the tax they have in Books.
+# related.taxes is the product's CRM tax names joined with ", "; add a row per tax (or
+# combination, for a Books tax group): "Sales Tax" = "<Books tax_id>". A taxed product
+# whose taxes have no row is dead-lettered, not synced without its tax.
+# tax_id = 'if source.Taxable == false || !present(related.taxes) { "" } else { lookup("tax", related.taxes) }'
 "#;
 
 /// `[flows.catalog_sync]`: the settings and the mapping (over [`DEFAULTS`]).
@@ -130,17 +134,6 @@ impl Default for CatalogSyncConfig {
     }
 }
 
-/// `tables` with an empty table for each of `names` it lacks, so a shipped mapping that
-/// looks values up compiles before the user has written the table (a look-up then finds
-/// nothing, which the mapping treats as the data error it is).
-pub fn with_tables(tables: &Tables, names: &[&str]) -> Tables {
-    let mut tables = tables.clone();
-    for name in names {
-        tables.entry((*name).to_string()).or_default();
-    }
-    tables
-}
-
 impl CatalogSyncConfig {
     /// The mapping part of the section.
     fn spec(&self) -> MappingSpec {
@@ -150,14 +143,20 @@ impl CatalogSyncConfig {
     /// The flow as configured: the shipped mapping overlaid by this section's, compiled
     /// (`text` is the config file, for exact error offsets).
     pub fn build(&self, tables: &Tables, text: Option<&str>) -> Result<CatalogSync, CompileError> {
-        let shipped: CatalogSyncConfig = toml::from_str(DEFAULTS).map_err(|e| CompileError {
+        // With a tax table, the shipped `tax_id` line (commented out in DEFAULTS, which
+        // ends in its [map] table) is part of the shipped mapping.
+        let shipped = match (tables.contains_key(TAX_TABLE), DEFAULTS.lines().find_map(|l| l.strip_prefix("# ").filter(|l| l.starts_with("tax_id = ")))) {
+            (true, Some(tax_line)) => format!("{DEFAULTS}{tax_line}\n"),
+            _ => DEFAULTS.to_string(),
+        };
+        let shipped: CatalogSyncConfig = toml::from_str(&shipped).map_err(|e| CompileError {
             path: format!("flows.{NAME}"),
             offset: None,
             message: format!("the shipped defaults do not parse (a bug): {e}"),
         })?;
         let spec = shipped.spec().overlay(&self.spec());
         let options = CompileOptions { config_text: text, ..CompileOptions::default() };
-        let mapping = mapping::compile_with(&spec, NAME, &with_tables(tables, &[TAX_TABLE]), &options)?;
+        let mapping = mapping::compile_with(&spec, NAME, tables, &options)?;
         if self.crm_id_field.trim().is_empty() {
             return Err(CompileError {
                 path: format!("flows.{NAME}.crm_id_field"),
@@ -504,7 +503,7 @@ mod tests {
             "Product_Active": false, "Description": "A widget",
         });
         let item = payload(&product).unwrap();
-        assert_eq!(item, json!({"name": "Widget", "sku": "W-1", "rate": 12.5, "status": "inactive", "description": "A widget", "tax_id": "", "unit": ""}));
+        assert_eq!(item, json!({"name": "Widget", "sku": "W-1", "rate": 12.5, "status": "inactive", "description": "A widget", "unit": ""}));
         // The same product maps to the same hash; a price change does not.
         assert_eq!(content_hash(&item), content_hash(&payload(&product).unwrap()));
         let mut dearer = product.clone();
@@ -512,7 +511,7 @@ mod tests {
         assert_ne!(content_hash(&item), content_hash(&payload(&dearer).unwrap()));
         let mut fields = CatalogSync::default().mapping.source_fields().to_vec();
         fields.sort();
-        assert_eq!(fields, ["Description", "Product_Active", "Product_Code", "Product_Name", "Taxable", "Unit_Price", "Usage_Unit"]);
+        assert_eq!(fields, ["Description", "Product_Active", "Product_Code", "Product_Name", "Unit_Price", "Usage_Unit"], "no tax table: taxes left alone");
     }
 
     #[test]
@@ -520,6 +519,7 @@ mod tests {
         let text = "[tables.tax]\n\"Sales Tax\" = \"T1\"\n\"Sales Tax, VAT\" = \"G1\"\n";
         let tables: Tables = toml::from_str::<BTreeMap<String, Tables>>(text).unwrap().remove("tables").unwrap();
         let flow = CatalogSyncConfig::default().build(&tables, None).unwrap();
+        assert!(flow.mapping.source_fields().iter().any(|f| f == "Taxable"), "with a tax table, taxes are mapped");
         let tax_id = |product: Value| {
             let related = json!({"taxes": tax_key(&product)});
             let input = Input { source: &product, related: &related, now: jiff::Timestamp::UNIX_EPOCH };

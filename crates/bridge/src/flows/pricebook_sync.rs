@@ -5,8 +5,9 @@
 //! `pricebook_items[{item_id, pricebook_rate}]`. The flow reads the book and its products,
 //! finds each product's Books item through its `product_item` link, maps the book with
 //! its mapping (`[flows.pricebook_sync]`; shipped default: [`DEFAULTS`]: name ←
-//! `Price_Book_Name`, description, status ← `Active`, currency through
-//! `[tables.currency]`, one line per product with rate ← `list_price`, or the product's
+//! `Price_Book_Name`, description, status ← `Active`, the Books base currency (or, with
+//! the shipped commented-out `currency_id` line, the book's currency through
+//! `[tables.currency]`), one line per product with rate ← `list_price`, or the product's
 //! `Unit_Price` when the book gives none) and writes the list. Book and list are linked in
 //! the `pricebook_pricelist` relation, with the hash of what was written (a run that maps
 //! to the same list writes nothing).
@@ -43,7 +44,7 @@ use zoho::{
 
 use super::{
     Context, FieldKind, Flow, FlowError, FlowFuture, FlowShape, Outcome, TargetField, Write, Wrote,
-    catalog_sync::{CatalogSync, with_tables},
+    catalog_sync::CatalogSync,
     relations::{PRICEBOOK_PRICELIST, PRODUCT_ITEM, Relation},
 };
 use crate::{
@@ -75,10 +76,10 @@ when = 'present(source.Price_Book_Name)'
 name = 'text(source.Price_Book_Name)'
 description = 'text(source.Description) ?? ""'
 status = 'if source.Active == false { "inactive" } else { "active" }'
-# The book's currency (multi-currency CRM orgs) through [tables.currency]:
-# "EUR" = "<Books currency_id>". No currency: the Books base currency. A currency with no
-# row is dead-lettered, not synced in the wrong currency.
-currency_id = 'if present(source.Currency) { lookup("currency", source.Currency) } else { "" }'
+# Multi-currency CRM orgs (whose price books have a Currency field): uncomment, and map
+# each code in [tables.currency]: EUR = "<Books currency_id>". A currency with no row is
+# then dead-lettered, not synced in the wrong currency. Left out: the Books base currency.
+# currency_id = 'if present(source.Currency) { lookup("currency", source.Currency) } else { "" }'
 
 [defaults]
 pricebook_type = "per_item"
@@ -135,7 +136,7 @@ impl PricebookSyncConfig {
         })?;
         let spec = shipped.spec().overlay(&self.spec());
         let options = CompileOptions { config_text: text, ..CompileOptions::default() };
-        let mapping = mapping::compile_with(&spec, NAME, &with_tables(tables, &[CURRENCY_TABLE]), &options)?;
+        let mapping = mapping::compile_with(&spec, NAME, tables, &options)?;
         if mapping.lines_target() != Some("pricebook_items") {
             return Err(CompileError {
                 path: format!("flows.{NAME}.lines.target"),
@@ -501,28 +502,36 @@ mod tests {
         let list = payload(&book, products).unwrap();
         assert_eq!(
             list,
-            json!({"name": "Wholesale", "description": "", "status": "inactive", "currency_id": "", "pricebook_type": "per_item",
+            json!({"name": "Wholesale", "description": "", "status": "inactive", "pricebook_type": "per_item",
                    "sales_or_purchase_type": "sales", "decimal_place": 2, "rounding_type": "no_rounding",
                    "pricebook_items": [{"item_id": "I1", "pricebook_rate": 8.5}, {"item_id": "I2", "pricebook_rate": 20}]})
         );
         let mut fields = PricebookSync::default().mapping.source_fields().to_vec();
         fields.sort();
-        assert_eq!(fields, ["Active", "Currency", "Description", "Price_Book_Name"]);
+        assert_eq!(fields, ["Active", "Description", "Price_Book_Name"]);
     }
 
     #[test]
-    fn an_unmapped_currency_is_a_data_error_and_a_mapped_one_is_its_id() {
-        let book = json!({"Price_Book_Name": "EU", "Currency": "EUR"});
-        let e = payload(&book, json!([])).unwrap_err();
-        assert!(e.starts_with("flows.pricebook_sync.map.currency_id:"), "{e}");
-        let text = "[tables.currency]\nEUR = \"460000000000099\"\n";
-        let tables: Tables = toml::from_str::<BTreeMap<String, Tables>>(text).unwrap().remove("tables").unwrap();
-        let flow = PricebookSyncConfig::default().build(&tables, None, CatalogSync::default()).unwrap();
+    fn the_commented_currency_line_maps_a_currency_or_fails_naming_it() {
+        let line = DEFAULTS.lines().find_map(|l| l.strip_prefix("# currency_id = ")).expect("the shipped currency line");
+        let text = format!("[tables.currency]\nEUR = \"460000000000099\"\n[flows.pricebook_sync.map]\ncurrency_id = {line}\n");
+        #[derive(Deserialize)]
+        struct File {
+            tables: Tables,
+            flows: BTreeMap<String, PricebookSyncConfig>,
+        }
+        let file: File = toml::from_str(&text).unwrap();
+        let flow = file.flows[NAME].build(&file.tables, Some(&text), CatalogSync::default()).unwrap();
         let related = json!({"products": []});
-        let Ok(mapping::Outcome::Payload(list)) = flow.mapping.evaluate(&Input { source: &book, related: &related, now: jiff::Timestamp::UNIX_EPOCH }) else {
-            panic!()
+        let currency = |book: Value| match flow.mapping.evaluate(&Input { source: &book, related: &related, now: jiff::Timestamp::UNIX_EPOCH }) {
+            Ok(mapping::Outcome::Payload(list)) => Ok(list["currency_id"].clone()),
+            Ok(mapping::Outcome::Skipped(r)) => Err(r),
+            Err(e) => Err(currency_hint(e, &book)),
         };
-        assert_eq!(list["currency_id"], "460000000000099");
+        assert_eq!(currency(json!({"Price_Book_Name": "EU", "Currency": "EUR"})), Ok(json!("460000000000099")));
+        assert_eq!(currency(json!({"Price_Book_Name": "Base"})), Ok(json!("")));
+        let e = currency(json!({"Price_Book_Name": "JP", "Currency": "JPY"})).unwrap_err();
+        assert!(e.starts_with("flows.pricebook_sync.map.currency_id:") && e.contains("[tables.currency]") && e.contains("JPY"), "{e}");
     }
 
     #[test]
