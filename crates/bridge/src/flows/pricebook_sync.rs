@@ -259,10 +259,15 @@ impl PricebookSync {
                 continue;
             };
             ctx.note(format!("Books price list {id} holds item {item_id}: syncing CRM price book {}", link.crm_id));
-            let outcome = self.sync_book(ctx, &link.crm_id).await?;
-            done.push(match outcome {
-                Outcome::Done(s) | Outcome::Skipped(s) => format!("Price_Books {}: {s}", link.crm_id),
-            });
+            // A book that cannot be synced as it is (its own job dead-letters it, saying
+            // why) does not fail the product's job: the item is written; the outcome says
+            // the list was not.
+            let outcome = match self.sync_book(ctx, &link.crm_id).await {
+                Ok(Outcome::Done(s) | Outcome::Skipped(s)) => s,
+                Err(FlowError::Data(why)) => format!("NOT updated: {why}"),
+                Err(e) => return Err(e),
+            };
+            done.push(format!("Price_Books {}: {outcome}", link.crm_id));
         }
         Ok(done)
     }
