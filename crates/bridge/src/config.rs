@@ -900,7 +900,7 @@ mod tests {
             ("examples/zoho-bridge.toml", include_str!("../../../examples/zoho-bridge.toml")),
             ("examples/emulator.toml", include_str!("../../../examples/emulator.toml")),
         ] {
-            BridgeConfig::parse_with_env(name, text, FLOWS, env).unwrap_or_else(|e| panic!("{e}"));
+            BridgeConfig::parse_with_env(name, text, crate::flows::FlowsConfig::NAMES, env).unwrap_or_else(|e| panic!("{e}"));
         }
     }
 

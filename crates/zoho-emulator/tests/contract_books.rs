@@ -9,7 +9,7 @@
 //! - [`script`]: one scripted call per operation the emulator serves (organizations, users/me,
 //!   contacts and contact persons, items, taxes, tax groups, currencies and exchange rates,
 //!   templates, invoices with their status changes, payments, credits and upsert, estimates,
-//!   customer payments, credit notes with applications and refunds), run by
+//!   customer payments, credit notes with applications and refunds, price lists), run by
 //!   `tests/support/contract.rs` (spec lookup, `check_query`/`check_headers`, HTTP,
 //!   `validate_response`);
 //! - [`refusals`]: requests Books refuses beyond the derived probes (organization_id missing is
@@ -98,7 +98,7 @@ const FAMILIES: [&str; 63] = [
 ];
 
 /// More families (split only to keep the arrays readable).
-const MORE_FAMILIES: [&str; 12] = [
+const MORE_FAMILIES: [&str; 18] = [
     "creditnotes.refunds.all",
     "creditnotes.void",
     "creditnotes.draft",
@@ -111,6 +111,12 @@ const MORE_FAMILIES: [&str; 12] = [
     "estimates.sent",
     "estimates.accepted",
     "estimates.declined",
+    "pricebooks.create",
+    "pricebooks.list",
+    "pricebooks.update",
+    "pricebooks.inactive",
+    "pricebooks.active",
+    "pricebooks.delete",
 ];
 
 /// Where the emulator knowingly differs from the Books files, and why. Each entry is a place
@@ -294,6 +300,40 @@ fn script() -> Vec<Call> {
     };
     c.push(item_upsert(7.0).capture("item_upserted", "/item/item_id"));
     c.push(item_upsert(8.0));
+    // Price lists: one per item, one by percentage.
+    c.push(
+        call("pricebooks.create", "POST", "/pricebooks")
+            .body(json!({"name": "Contract Wholesale", "description": "per item", "pricebook_type": "per_item", "sales_or_purchase_type": "sales",
+                          "currency_id": "{currency}", "decimal_place": 2, "rounding_type": "no_rounding",
+                          "pricebook_items": [{"item_id": "{item}", "pricebook_rate": 45.5}, {"item_id": "{item_spare}", "pricing_scheme": "volume",
+                              "price_brackets": [{"start_quantity": 1, "end_quantity": 9, "pricebook_rate": 5.0}, {"start_quantity": 10, "end_quantity": 0, "pricebook_rate": 4.5, "pricebook_discount": "10%"}]}]}))
+            .capture("pricebook", "/pricebook/pricebook_id")
+            .no_probe(),
+    );
+    c.push(
+        call("pricebooks.create", "POST", "/pricebooks")
+            .body(
+                json!({"name": "Contract Markup", "pricebook_type": "fixed_percentage", "sales_or_purchase_type": "sales", "percentage": 4, "is_increase": true,
+                          "rounding_type": "round_to_dollar_minus_01"}),
+            )
+            .capture("pricebook_markup", "/pricebook/pricebook_id")
+            .no_probe(),
+    );
+    c.push(
+        call("pricebooks.list", "GET", "/pricebooks")
+            .q("filter_by", "SalesOrPurchaseType.Sales")
+            .q("search_text", "Contract")
+            .q("page", "1")
+            .q("per_page", "10"),
+    );
+    c.push(
+        call("pricebooks.update", "PUT", "/pricebooks/{pricebook}")
+            .body(json!({"name": "Contract Wholesale", "pricebook_type": "per_item", "sales_or_purchase_type": "sales",
+                                                                                 "pricebook_items": [{"item_id": "{item}", "pricebook_rate": 44.0}]})),
+    );
+    c.push(call("pricebooks.inactive", "POST", "/pricebooks/{pricebook}/inactive"));
+    c.push(call("pricebooks.active", "POST", "/pricebooks/{pricebook}/active"));
+    c.push(call("pricebooks.delete", "DELETE", "/pricebooks/{pricebook_markup}").no_probe());
     c.push(call("items.inactive", "POST", "/items/{item_spare}/inactive"));
     c.push(call("items.active", "POST", "/items/{item_spare}/active"));
     c.push(call("items.delete", "DELETE", "/items/{item_spare}").no_probe());
@@ -431,6 +471,16 @@ fn refusals() -> Vec<Call> {
             .header("X-Upsert", "true")
             .body(json!({"name": "Never Created", "rate": 1.0}))
             .refused(None),
+        call("refuse.pricebook-name-taken", "POST", "/pricebooks")
+            .body(json!({"name": "contract wholesale", "pricebook_type": "fixed_percentage", "sales_or_purchase_type": "sales", "percentage": 1}))
+            .refused(code(1001)),
+        call("refuse.pricebook-without-type", "POST", "/pricebooks").body(json!({"name": "Typeless", "sales_or_purchase_type": "sales"})).refused(code(4)),
+        call("refuse.pricebook-of-an-unknown-item", "POST", "/pricebooks")
+            .body(json!({"name": "Ghost", "pricebook_type": "per_item", "sales_or_purchase_type": "sales", "pricebook_items": [{"item_id": "460000000999999", "pricebook_rate": 1}]}))
+            .refused(code(4)),
+        call("refuse.unknown-pricebook", "PUT", "/pricebooks/460000000999999")
+            .body(json!({"name": "Nope", "pricebook_type": "fixed_percentage", "sales_or_purchase_type": "sales", "percentage": 1}))
+            .refused(code(1002)),
         call("refuse.payment-without-amount", "POST", "/customerpayments")
             .body(json!({"customer_id": "{contact}", "payment_mode": "cash", "date": "2030-01-15", "invoices": []}))
             .refused(None),

@@ -264,3 +264,73 @@ async fn webhook_payloads_from_the_emulator_parse() {
     assert_eq!(payload.id(), inv.invoice_id.as_deref());
     assert_eq!(payload.invoice().unwrap().unwrap().total, Some(dec("1.05")));
 }
+
+#[tokio::test]
+async fn price_lists_per_item_and_by_percentage() {
+    use zoho::books::models::{PriceBracket, PriceList, PriceListItem};
+    let (_emu, client, _) = support::start().await;
+    let books = client.books();
+    let item = Item { name: Some("Priced".into()), rate: Some(dec("10.00")), ..Item::default() };
+    let item_id = books.create_item(&item).await.unwrap().item_id.unwrap();
+    let spare = Item { name: Some("Spare".into()), rate: Some(dec("2")), ..Item::default() };
+    let spare_id = books.create_item(&spare).await.unwrap().item_id.unwrap();
+
+    let list = PriceList {
+        name: Some("Wholesale".into()),
+        pricebook_type: Some("per_item".into()),
+        sales_or_purchase_type: Some("sales".into()),
+        pricebook_items: vec![
+            PriceListItem { item_id: Some(item_id.clone()), pricebook_rate: Some(dec("8.10")), ..PriceListItem::default() },
+            PriceListItem {
+                item_id: Some(spare_id.clone()),
+                pricing_scheme: Some("volume".into()),
+                price_brackets: vec![
+                    PriceBracket { start_quantity: Some(dec("1")), end_quantity: Some(dec("9")), pricebook_rate: Some(dec("1.90")), ..PriceBracket::default() },
+                    PriceBracket { start_quantity: Some(dec("10")), pricebook_rate: Some(dec("1.75")), ..PriceBracket::default() },
+                ],
+                ..PriceListItem::default()
+            },
+        ],
+        ..PriceList::default()
+    };
+    let created = books.create_pricelist(&list).await.unwrap();
+    let id = created.pricebook_id.clone().unwrap();
+    assert_eq!(created.status.as_deref(), Some("active"));
+    assert_eq!(created.pricebook_items[0].pricebook_rate, Some(dec("8.1")));
+    assert_eq!(created.pricebook_items[1].price_brackets[1].pricebook_rate, Some(dec("1.75")));
+
+    // A name taken (case aside) is Books' 1001.
+    let e = books.create_pricelist(&PriceList { name: Some("WHOLESALE".into()), ..list.clone() }).await.unwrap_err();
+    assert_eq!(e.api().and_then(|a| a.books_code()), Some(1001), "{e}");
+
+    // Read-modify-write: the rate changes, the lines keep their ids.
+    let mut read = books.pricelist(&id).await.unwrap();
+    let line_id = read.pricebook_items[0].pricebook_item_id.clone();
+    read.pricebook_items[0].pricebook_rate = Some(dec("7.99"));
+    let updated = books.update_pricelist(&id, &read).await.unwrap();
+    assert_eq!(updated.pricebook_items[0].pricebook_rate, Some(dec("7.99")));
+    assert_eq!(updated.pricebook_items[0].pricebook_item_id, line_id);
+
+    books.set_pricelist_active(&id, false).await.unwrap();
+    assert_eq!(books.pricelist(&id).await.unwrap().status.as_deref(), Some("inactive"));
+    books.set_pricelist_active(&id, true).await.unwrap();
+
+    let markup = PriceList {
+        name: Some("Markup".into()),
+        pricebook_type: Some("fixed_percentage".into()),
+        sales_or_purchase_type: Some("sales".into()),
+        percentage: Some(dec("12.5")),
+        is_increase: Some(true),
+        ..PriceList::default()
+    };
+    let markup = books.create_pricelist(&markup).await.unwrap();
+    assert_eq!(markup.percentage, Some(dec("12.5")));
+    let all: Vec<PriceList> = books.pricelists(ListQuery::new().per_page(1)).try_collect().await.unwrap();
+    assert_eq!(all.iter().map(|p| p.name.as_deref().unwrap()).collect::<Vec<_>>(), ["Markup", "Wholesale"]);
+    let found: Vec<PriceList> = books.pricelists(ListQuery::new().param("search_text", "whole")).try_collect().await.unwrap();
+    assert_eq!(found.len(), 1);
+
+    books.delete_pricelist(markup.pricebook_id.as_deref().unwrap()).await.unwrap();
+    let e = books.pricelist(markup.pricebook_id.as_deref().unwrap()).await.unwrap_err();
+    assert_eq!(e.status(), Some(404));
+}

@@ -2,9 +2,28 @@
 //!
 //! The item is mapped from the product by the flow's mapping (`[flows.catalog_sync]`;
 //! shipped default: [`DEFAULTS`]: name ← `Product_Name`, rate ← `Unit_Price`, sku ←
-//! `Product_Code`, description ← `Description`, status ← `Product_Active`), and the flow
-//! adds the item custom field `cf_crm_product_id` ← the CRM id. Product and item are
-//! linked in the `product_item` relation.
+//! `Product_Code`, description ← `Description`, status ← `Product_Active`, unit ←
+//! `Usage_Unit`, tax_id ← the product's taxes through the `[tables.tax]` lookup table),
+//! and the flow adds the item custom field `cf_crm_product_id` ← the CRM id. Product and
+//! item are linked in the `product_item` relation.
+//!
+//! **Tax.** A Books item carries one tax (or tax group) id; a CRM product carries a
+//! multi-select `Tax` of tax names and a `Taxable` flag. The flow hands the mapping the
+//! product's tax names joined with `", "` as `related.taxes` (`"Sales Tax"`,
+//! `"Sales Tax, VAT"`), and the shipped mapping looks that text up in `[tables.tax]`
+//! (`"Sales Tax" = "<Books tax_id>"`; a combination maps to a Books tax group). A product
+//! that is not taxable, or has no tax, gets no tax (`tax_id = ""`). A taxed product whose
+//! taxes have no row is not synced with a wrong or missing tax: its job is dead-lettered
+//! naming the taxes and the table, and replays once the row is added. The `tax_id` line is
+//! part of the shipped mapping only when the config has a `[tables.tax]`: without one the
+//! items' taxes are left alone, and synced once the table says what they are in Books.
+//!
+//! **Price lists.** When a product's item is updated (its price changed, say), every Books
+//! price list holding the item that is linked to a CRM price book is brought up to date
+//! in the same job (`pricebook_sync`'s mapping: a price book entry without a list price of
+//! its own takes the product's unit price), so the next invoice priced from the list sees
+//! the new price. Setting `update_price_lists = false` turns it off (one Books list call
+//! per updated product is saved).
 //!
 //! **Calls per product: 2 (floor: 2 sequential round trips).** The CRM product is read
 //! (the fields the mapping uses), then the item is written with Books' upsert keyed by
@@ -24,8 +43,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zoho::books::{ListQuery, UpsertOutcome, models::Item};
 
+use std::sync::Arc;
+
 use super::{
     Context, FieldKind, Flow, FlowError, FlowFuture, FlowShape, Outcome, TargetField, Write, Wrote,
+    pricebook_sync::PricebookSync,
     relations::{PRODUCT_ITEM, Relation},
 };
 use crate::{
@@ -42,6 +64,11 @@ pub const CRM_ID_FIELD: &str = "cf_crm_product_id";
 const RELATION: Relation = PRODUCT_ITEM;
 /// Books' code for "a record with this unique value (the SKU) already exists".
 const DUPLICATE: i64 = 1001;
+/// The lookup table the shipped mapping finds Books tax ids in.
+pub const TAX_TABLE: &str = "tax";
+/// The product fields the flow reads besides those its mapping names: the taxes it
+/// hands the mapping as `related.taxes`.
+const ALWAYS_READ: &[&str] = &["Tax"];
 
 /// The shipped `[flows.catalog_sync]` section: the flow's settings and its default
 /// mapping. A user's section overrides it field by field.
@@ -53,6 +80,9 @@ crm_id_field = "cf_crm_product_id"
 when = 'present(source.Product_Name)'
 # A product without a code gets an item without a SKU.
 optional = ["sku"]
+# After an item is updated, bring the Books price lists holding it (linked to CRM price
+# books) up to date in the same job.
+update_price_lists = true
 
 [map]
 name = 'text(source.Product_Name)'
@@ -60,6 +90,14 @@ rate = 'source.Unit_Price'
 sku = 'text(source.Product_Code)'
 description = 'text(source.Description) ?? ""'
 status = 'if source.Product_Active == false { "inactive" } else { "active" }'
+# "-None-" is CRM's empty picklist value.
+unit = 'if text(source.Usage_Unit) == "-None-" { "" } else { text(source.Usage_Unit) ?? "" }'
+# Taxes: with a [tables.tax] in the config, the flow also maps the line below (as if it
+# were not commented out); without one, items keep the tax they have in Books.
+# related.taxes is the product's CRM tax names joined with ", "; add a row per tax (or
+# combination, for a Books tax group): "Sales Tax" = "<Books tax_id>". A taxed product
+# whose taxes have no row is dead-lettered, not synced without its tax.
+# tax_id = 'if source.Taxable == false || !present(related.taxes) { "" } else { lookup("tax", related.taxes) }'
 "#;
 
 /// `[flows.catalog_sync]`: the settings and the mapping (over [`DEFAULTS`]).
@@ -78,11 +116,21 @@ pub struct CatalogSyncConfig {
     pub defaults: BTreeMap<String, toml::Value>,
     /// Fields left out when their expression gives no value.
     pub optional: Vec<String>,
+    /// After an item is updated, update the Books price lists holding it that are linked
+    /// to CRM price books (default true).
+    pub update_price_lists: bool,
 }
 
 impl Default for CatalogSyncConfig {
     fn default() -> Self {
-        CatalogSyncConfig { crm_id_field: CRM_ID_FIELD.into(), when: None, map: BTreeMap::new(), defaults: BTreeMap::new(), optional: Vec::new() }
+        CatalogSyncConfig {
+            crm_id_field: CRM_ID_FIELD.into(),
+            when: None,
+            map: BTreeMap::new(),
+            defaults: BTreeMap::new(),
+            optional: Vec::new(),
+            update_price_lists: true,
+        }
     }
 }
 
@@ -95,7 +143,13 @@ impl CatalogSyncConfig {
     /// The flow as configured: the shipped mapping overlaid by this section's, compiled
     /// (`text` is the config file, for exact error offsets).
     pub fn build(&self, tables: &Tables, text: Option<&str>) -> Result<CatalogSync, CompileError> {
-        let shipped: CatalogSyncConfig = toml::from_str(DEFAULTS).map_err(|e| CompileError {
+        // With a tax table, the shipped `tax_id` line (commented out in DEFAULTS, which
+        // ends in its [map] table) is part of the shipped mapping.
+        let shipped = match (tables.contains_key(TAX_TABLE), DEFAULTS.lines().find_map(|l| l.strip_prefix("# ").filter(|l| l.starts_with("tax_id = ")))) {
+            (true, Some(tax_line)) => format!("{DEFAULTS}{tax_line}\n"),
+            _ => DEFAULTS.to_string(),
+        };
+        let shipped: CatalogSyncConfig = toml::from_str(&shipped).map_err(|e| CompileError {
             path: format!("flows.{NAME}"),
             offset: None,
             message: format!("the shipped defaults do not parse (a bug): {e}"),
@@ -110,7 +164,7 @@ impl CatalogSyncConfig {
                 message: "empty: the item custom field holding the CRM product id".into(),
             });
         }
-        Ok(CatalogSync { crm_id_field: self.crm_id_field.clone(), mapping })
+        Ok(CatalogSync { crm_id_field: self.crm_id_field.clone(), mapping, update_price_lists: self.update_price_lists, price_lists: None })
     }
 }
 
@@ -119,6 +173,10 @@ impl CatalogSyncConfig {
 pub struct CatalogSync {
     crm_id_field: String,
     mapping: Mapping,
+    update_price_lists: bool,
+    /// The price book flow that brings price lists up to date after an item update
+    /// ([`CatalogSync::with_price_lists`]); none in the copy that flow keeps itself.
+    price_lists: Option<Arc<PricebookSync>>,
 }
 
 impl Default for CatalogSync {
@@ -161,17 +219,56 @@ pub fn custom_field<'a>(record: &'a Value, api_name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// A product's CRM tax names joined with `", "` (the key of `[tables.tax]`); `None` when
+/// it has none. CRM gives a multi-select as an array of names.
+pub fn tax_key(product: &Value) -> Option<String> {
+    let names: Vec<&str> = match product.get("Tax") {
+        Some(Value::Array(names)) => names.iter().filter_map(|n| n.as_str().or_else(|| n.get("name").and_then(Value::as_str))).collect(),
+        Some(Value::String(one)) => vec![one.as_str()],
+        _ => Vec::new(),
+    };
+    let names: Vec<&str> = names.into_iter().map(str::trim).filter(|n| !n.is_empty()).collect();
+    (!names.is_empty()).then(|| names.join(", "))
+}
+
 impl CatalogSync {
     /// Its compiled mapping (the shipped one overlaid by the config's).
     pub fn mapping(&self) -> &Mapping {
         &self.mapping
     }
 
-    /// The item payload for the product, or why it is skipped: the mapping, plus the
-    /// custom field holding the CRM id.
+    /// The flow that also brings the price lists holding an updated item up to date
+    /// (when `update_price_lists` is on).
+    pub fn with_price_lists(mut self, price_lists: Arc<PricebookSync>) -> CatalogSync {
+        if self.update_price_lists {
+            self.price_lists = Some(price_lists);
+        }
+        self
+    }
+
+    /// The fields of a product the flow reads.
+    fn fields(&self) -> Vec<&str> {
+        let mut fields: Vec<&str> = self.mapping.source_fields().iter().map(String::as_str).collect();
+        fields.extend(ALWAYS_READ.iter().filter(|f| !self.mapping.source_fields().iter().any(|s| s == *f)));
+        fields
+    }
+
+    /// The item payload for the product, or why it is skipped: the mapping (given the
+    /// product's taxes as `related.taxes`), plus the custom field holding the CRM id.
     fn map(&self, ctx: &Context<'_>, source_id: &str, source: &Value) -> Result<Result<Value, String>, FlowError> {
-        let input = Input { source, related: &Value::Null, now: ctx.now() };
-        let mut item = match self.mapping.evaluate(&input).map_err(|e| FlowError::Data(e.to_string()))? {
+        let taxes = tax_key(source);
+        let related = json!({"taxes": taxes});
+        let input = Input { source, related: &related, now: ctx.now() };
+        let evaluated = self.mapping.evaluate(&input).map_err(|e| {
+            let hint = match &taxes {
+                Some(taxes) if e.field.ends_with(".map.tax_id") => {
+                    format!(" (the CRM taxes {taxes:?} have no row in [tables.{TAX_TABLE}]: add `\"{taxes}\" = \"<Books tax_id>\"`)")
+                }
+                _ => String::new(),
+            };
+            FlowError::Data(format!("{e}{hint}"))
+        })?;
+        let mut item = match evaluated {
             mapping::Outcome::Skipped(reason) => return Ok(Err(reason)),
             mapping::Outcome::Payload(item) => item,
         };
@@ -264,19 +361,34 @@ impl CatalogSync {
 
     async fn sync(&self, ctx: &mut Context<'_>) -> Result<Outcome, FlowError> {
         let source_id = ctx.record().id.clone();
-        let fields = self.mapping.source_fields();
-        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let (outcome, written) = self.sync_product(ctx, &source_id).await?;
+        let (Some(item_id), Some(price_lists)) = (written.filter(|w| !w.created).map(|w| w.item_id), &self.price_lists) else {
+            return Ok(outcome);
+        };
+        let updated = price_lists.reprice_item(ctx, &item_id).await?;
+        Ok(match (outcome, updated.is_empty()) {
+            (outcome, true) => outcome,
+            (Outcome::Done(done), false) | (Outcome::Skipped(done), false) => Outcome::Done(format!("{done}; price lists: {}", updated.join("; "))),
+        })
+    }
+
+    /// Syncs CRM product `source_id` to its Books item; says what was done and, when the
+    /// item was written, which item (and whether it was created). Used by this flow's
+    /// run and by `pricebook_sync` for a price book's products not yet synced.
+    pub(crate) async fn sync_product(&self, ctx: &mut Context<'_>, source_id: &str) -> Result<(Outcome, Option<WrittenItem>), FlowError> {
+        let source_id = source_id.to_string();
+        let fields = self.fields();
         // The product and its link are read at once (they do not depend on each other).
         let crm = ctx.client().crm();
         let read = crm.get::<Value>(RELATION.crm_module, &source_id, &fields);
         let (source, link) = tokio::join!(read, ctx.link_by_crm(&RELATION, &source_id));
         let Some(source) = source? else {
-            return self.gone(ctx, &source_id).await;
+            return Ok((self.gone(ctx, &source_id).await?, None));
         };
         ctx.saw_source(&source);
         let payload = match self.map(ctx, &source_id, &source)? {
             Ok(payload) => payload,
-            Err(reason) => return Ok(Outcome::Skipped(reason)),
+            Err(reason) => return Ok((Outcome::Skipped(reason), None)),
         };
         ctx.mapped(&payload);
         let hash = content_hash(&payload);
@@ -284,7 +396,8 @@ impl CatalogSync {
         if let Some(link) = &link
             && link.books_hash.as_deref() == Some(hash.as_str())
         {
-            return Ok(Outcome::Skipped(format!("unchanged: the mapped item equals what was last written to Books item {} (hash equal)", link.books_id)));
+            let unchanged = format!("unchanged: the mapped item equals what was last written to Books item {} (hash equal)", link.books_id);
+            return Ok((Outcome::Skipped(unchanged), None));
         }
         match &link {
             Some(link) => {
@@ -314,8 +427,18 @@ impl CatalogSync {
         ctx.note(format!("upsert Books item keyed by {} = {source_id}", self.crm_id_field));
         let (id, how) = self.write(ctx, &source_id, &payload).await?;
         ctx.link(&RELATION, &source_id, &id, Wrote::Books(hash));
-        Ok(Outcome::Done(format!("{how} Books items {id}")))
+        let written = WrittenItem { item_id: id.clone(), created: how == "created" };
+        Ok((Outcome::Done(format!("{how} Books items {id}")), Some(written)))
     }
+}
+
+/// The item a product sync wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WrittenItem {
+    /// Its id.
+    pub item_id: String,
+    /// Whether the write created it.
+    pub created: bool,
 }
 
 impl Flow for CatalogSync {
@@ -380,7 +503,7 @@ mod tests {
             "Product_Active": false, "Description": "A widget",
         });
         let item = payload(&product).unwrap();
-        assert_eq!(item, json!({"name": "Widget", "sku": "W-1", "rate": 12.5, "status": "inactive", "description": "A widget"}));
+        assert_eq!(item, json!({"name": "Widget", "sku": "W-1", "rate": 12.5, "status": "inactive", "description": "A widget", "unit": ""}));
         // The same product maps to the same hash; a price change does not.
         assert_eq!(content_hash(&item), content_hash(&payload(&product).unwrap()));
         let mut dearer = product.clone();
@@ -388,7 +511,31 @@ mod tests {
         assert_ne!(content_hash(&item), content_hash(&payload(&dearer).unwrap()));
         let mut fields = CatalogSync::default().mapping.source_fields().to_vec();
         fields.sort();
-        assert_eq!(fields, ["Description", "Product_Active", "Product_Code", "Product_Name", "Unit_Price"]);
+        assert_eq!(fields, ["Description", "Product_Active", "Product_Code", "Product_Name", "Unit_Price", "Usage_Unit"], "no tax table: taxes left alone");
+    }
+
+    #[test]
+    fn taxes_reach_the_item_through_the_tax_table() {
+        let text = "[tables.tax]\n\"Sales Tax\" = \"T1\"\n\"Sales Tax, VAT\" = \"G1\"\n";
+        let tables: Tables = toml::from_str::<BTreeMap<String, Tables>>(text).unwrap().remove("tables").unwrap();
+        let flow = CatalogSyncConfig::default().build(&tables, None).unwrap();
+        assert!(flow.mapping.source_fields().iter().any(|f| f == "Taxable"), "with a tax table, taxes are mapped");
+        let tax_id = |product: Value| {
+            let related = json!({"taxes": tax_key(&product)});
+            let input = Input { source: &product, related: &related, now: jiff::Timestamp::UNIX_EPOCH };
+            flow.mapping.apply(&input).map(|item| item["tax_id"].clone()).map_err(|e| e.to_string())
+        };
+        let product = |tax: Value, taxable: bool| json!({"Product_Name": "X", "Unit_Price": 1, "Tax": tax, "Taxable": taxable, "Usage_Unit": "Box"});
+        assert_eq!(tax_id(product(json!(["Sales Tax"]), true)), Ok(json!("T1")));
+        assert_eq!(tax_id(product(json!(["Sales Tax", "VAT"]), true)), Ok(json!("G1")), "a combination maps to a tax group");
+        assert_eq!(tax_id(product(json!(["Sales Tax"]), false)), Ok(json!("")), "not taxable: no tax");
+        assert_eq!(tax_id(product(json!([]), true)), Ok(json!("")), "no tax");
+        let e = tax_id(product(json!(["GST"]), true)).unwrap_err();
+        assert!(e.starts_with("flows.catalog_sync.map.tax_id:"), "a tax with no row is an error, not an item without tax: {e}");
+        assert_eq!(tax_key(&json!({"Tax": [{"name": "A"}, " B "]})), Some("A, B".into()));
+        let related = json!({"taxes": null});
+        let item = flow.mapping.apply(&Input { source: &product(json!([]), true), related: &related, now: jiff::Timestamp::UNIX_EPOCH }).unwrap();
+        assert_eq!(item["unit"], "Box");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 pub mod catalog_sync;
 mod context;
 pub mod customer_sync;
+pub mod pricebook_sync;
 pub mod relations;
 pub mod runner;
 
@@ -150,16 +151,22 @@ pub struct FlowsConfig {
     pub catalog_sync: catalog_sync::CatalogSyncConfig,
     /// `[flows.customer_sync]`: CRM Accounts + Contacts ⇄ Books contacts + persons.
     pub customer_sync: customer_sync::CustomerSyncConfig,
+    /// `[flows.pricebook_sync]`: CRM Price Books → Books price lists.
+    pub pricebook_sync: pricebook_sync::PricebookSyncConfig,
 }
 
 impl FlowsConfig {
     /// The flows this build has, by name.
-    pub const NAMES: &'static [&'static str] = &[catalog_sync::NAME, customer_sync::NAME];
+    pub const NAMES: &'static [&'static str] = &[catalog_sync::NAME, pricebook_sync::NAME, customer_sync::NAME];
 
     /// Builds every flow as configured, compiling its mapping with the config's lookup
     /// `tables`; `text` is the config file's text, for the exact place of an error.
     pub fn build(&self, tables: &Tables, text: Option<&str>) -> Result<Vec<Arc<dyn Flow>>, CompileError> {
-        Ok(vec![Arc::new(self.catalog_sync.build(tables, text)?), Arc::new(self.customer_sync.build(tables, text)?)])
+        let catalog = self.catalog_sync.build(tables, text)?;
+        // The price book flow syncs a book's products not yet synced with the catalog's
+        // own mapping; the catalog brings the price lists of an updated item up to date.
+        let pricebooks = Arc::new(self.pricebook_sync.build(tables, text, catalog.clone())?);
+        Ok(vec![Arc::new(catalog.with_price_lists(pricebooks.clone())), pricebooks, Arc::new(self.customer_sync.build(tables, text)?)])
     }
 
     /// The shipped sections of every flow, as TOML a user can copy into the config file
@@ -170,7 +177,8 @@ impl FlowsConfig {
 }
 
 /// Each flow's name and shipped section ([`FlowsConfig::defaults_toml`]).
-const SHIPPED: &[(&str, &str)] = &[(catalog_sync::NAME, catalog_sync::DEFAULTS), (customer_sync::NAME, customer_sync::DEFAULTS)];
+const SHIPPED: &[(&str, &str)] =
+    &[(catalog_sync::NAME, catalog_sync::DEFAULTS), (pricebook_sync::NAME, pricebook_sync::DEFAULTS), (customer_sync::NAME, customer_sync::DEFAULTS)];
 
 /// A flow's shipped defaults (written relative to its section) as the section of a config
 /// file: `[flows.<name>]`, and each sub-table header prefixed (`[map]` → `[flows.<name>.map]`).
@@ -221,5 +229,6 @@ mod tests {
         assert_eq!(flows.iter().map(|f| f.name()).collect::<Vec<_>>(), FlowsConfig::NAMES);
         assert!(text.starts_with("[flows.catalog_sync]\n"), "{text}");
         assert!(text.contains("\n[flows.catalog_sync.map]\n"), "{text}");
+        assert!(text.contains("\n[flows.pricebook_sync]\n") && text.contains("\n[flows.pricebook_sync.lines.map]\n"), "{text}");
     }
 }

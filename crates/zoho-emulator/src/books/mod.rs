@@ -13,6 +13,7 @@ mod estimates;
 mod invoices;
 mod items;
 mod payments;
+mod pricelists;
 mod seed;
 mod settings;
 pub mod store;
@@ -58,6 +59,7 @@ pub fn router() -> Router<AppState> {
         .merge(estimates::router())
         .merge(payments::router())
         .merge(creditnotes::router())
+        .merge(pricelists::router())
         .fallback(|| async { books_error(StatusCode::NOT_FOUND, 5, "Invalid URL Passed") })
         .method_not_allowed_fallback(|| async { books_error(StatusCode::METHOD_NOT_ALLOWED, 37, "The HTTP method is not allowed for the requested resource") })
 }

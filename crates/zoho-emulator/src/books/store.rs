@@ -56,6 +56,8 @@ pub struct Org {
     pub payments: BTreeMap<String, Payment>,
     /// Credit notes by id.
     pub creditnotes: BTreeMap<String, CreditNote>,
+    /// Price lists (`/pricebooks`) by id.
+    pub pricelists: BTreeMap<String, PriceList>,
     /// Next numbers of the auto series.
     pub series: Series,
 }
@@ -639,6 +641,77 @@ impl CreditNote {
     pub fn balance(&self) -> Decimal {
         self.doc.total - self.credits.iter().map(|c| c.amount).sum::<Decimal>() - self.refunds.iter().map(|r| r.amount).sum::<Decimal>()
     }
+}
+
+/// A price list (`/pricebooks`): a percentage markup/markdown of every item's rate, or
+/// a rate per item.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PriceList {
+    /// Id.
+    pub pricebook_id: String,
+    /// Name (unique per org, compared case-insensitively).
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Currency id.
+    pub currency_id: String,
+    /// `per_item` or `fixed_percentage`.
+    pub pricebook_type: String,
+    /// `sales` or `purchases`.
+    pub sales_or_purchase_type: String,
+    /// Markup or markdown percentage (`fixed_percentage`).
+    pub percentage: Decimal,
+    /// Markup (`true`) or markdown.
+    pub is_increase: bool,
+    /// `no_rounding`, `round_to_dollor`, …
+    pub rounding_type: String,
+    /// Decimal places of the computed rates.
+    pub decimal_place: u32,
+    /// `unit` or `volume` (`per_item`).
+    pub pricing_scheme: String,
+    /// `active` or `inactive`.
+    pub status: String,
+    /// Per-item rates (`per_item`).
+    pub items: Vec<PriceListItem>,
+    /// Created, ms.
+    pub created_ms: i64,
+    /// Last modified, ms.
+    pub modified_ms: i64,
+}
+
+/// One item's rate in a `per_item` price list.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PriceListItem {
+    /// Id of the line.
+    pub pricebook_item_id: String,
+    /// The item.
+    pub item_id: String,
+    /// Its rate in this list (`unit` pricing).
+    pub pricebook_rate: Decimal,
+    /// Discount as given (`"5%"`), or empty.
+    pub pricebook_discount: String,
+    /// `unit` or `volume`.
+    pub pricing_scheme: String,
+    /// Quantity brackets (`volume` pricing).
+    pub price_brackets: Vec<PriceBracket>,
+}
+
+/// A quantity bracket of volume pricing.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PriceBracket {
+    /// Id of the bracket.
+    pub pricebook_item_id: String,
+    /// Lowest quantity.
+    pub start_quantity: Decimal,
+    /// Highest quantity (0: no upper bound).
+    pub end_quantity: Decimal,
+    /// The rate within the bracket.
+    pub pricebook_rate: Decimal,
+    /// Discount as given, or empty.
+    pub pricebook_discount: String,
 }
 
 /// A webhook to fire once the world lock's work is done.

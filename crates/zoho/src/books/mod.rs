@@ -1,5 +1,5 @@
 //! Zoho Books v3: organisations, contacts, items, taxes, currencies, templates,
-//! invoices, estimates, customer payments, credit notes, and webhook payloads.
+//! invoices, estimates, customer payments, credit notes, price lists, and webhook payloads.
 //!
 //! Obtain a [`Books`] with [`Client::books`](crate::Client::books); every call carries
 //! the connection's `organization_id`. Lists are `Stream`s that follow
@@ -12,6 +12,7 @@ pub mod invoices;
 pub mod items;
 pub mod models;
 pub mod payments;
+pub mod pricelists;
 pub mod settings;
 pub mod webhooks;
 

@@ -560,3 +560,101 @@ pub struct Refund {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+/// A price list (`/pricebooks`): a percentage markup or markdown of every item's rate
+/// (`pricebook_type` `fixed_percentage`), or a rate per item (`per_item`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PriceList {
+    /// Price list id.
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub pricebook_id: Option<String>,
+    /// Name (mandatory, unique per organisation).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Description.
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `per_item` or `fixed_percentage` (mandatory).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub pricebook_type: Option<String>,
+    /// `sales` or `purchases` (mandatory).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub sales_or_purchase_type: Option<String>,
+    /// Currency id (the base currency when left out).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub currency_id: Option<String>,
+    /// Currency code (read only).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub currency_code: Option<String>,
+    /// Markup or markdown in percent (`fixed_percentage`).
+    #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<Decimal>,
+    /// Markup (`true`) or markdown (`fixed_percentage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_increase: Option<bool>,
+    /// `no_rounding`, `round_to_dollor`, `round_to_dollar_minus_01`, `round_to_half_dollar`,
+    /// `round_to_half_dollar_minus_01`.
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub rounding_type: Option<String>,
+    /// Decimal places of the rates (1–3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimal_place: Option<u32>,
+    /// `unit` or `volume` (`per_item`).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub pricing_scheme: Option<String>,
+    /// `active` or `inactive` (read only: set with [`Books::set_pricelist_active`](super::Books::set_pricelist_active)).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Rates per item (`per_item`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pricebook_items: Vec<PriceListItem>,
+    /// Every other field, kept for read-modify-write.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One item's rate in a `per_item` price list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PriceListItem {
+    /// Line id (read only; send it back to keep the line).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub pricebook_item_id: Option<String>,
+    /// The item.
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
+    /// The item's rate in this list (`unit` pricing).
+    #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub pricebook_rate: Option<Decimal>,
+    /// Discount with its percent sign (`"5%"`).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub pricebook_discount: Option<String>,
+    /// `unit` or `volume`.
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub pricing_scheme: Option<String>,
+    /// Quantity brackets (`volume` pricing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub price_brackets: Vec<PriceBracket>,
+    /// Every other field (the item's `name`, `sku`, `rate` in answers).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A quantity bracket of volume pricing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PriceBracket {
+    /// Bracket id (read only).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub pricebook_item_id: Option<String>,
+    /// Lowest quantity.
+    #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub start_quantity: Option<Decimal>,
+    /// Highest quantity (0 or absent: no upper bound).
+    #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub end_quantity: Option<Decimal>,
+    /// The rate within the bracket.
+    #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub pricebook_rate: Option<Decimal>,
+    /// Discount with its percent sign.
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub pricebook_discount: Option<String>,
+}
