@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::approval::{Approval, ApprovalStatus, Approvals};
+use super::budget_share::{BudgetHolder, BudgetShares};
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::{AuditEntry, Cursor, Inserted, Job, JobResult, JobStatus, JobWatch, Link, NewEvent, NewJob, Pruned, RecordRef, Store, StoreResult, StoredEvent};
@@ -181,5 +182,18 @@ impl Approvals for AnyStore {
 
     async fn approvals(&self, status: ApprovalStatus) -> StoreResult<Vec<Approval>> {
         delegate!(self, s => s.approvals(status))
+    }
+}
+
+impl BudgetShares for AnyStore {
+    async fn share_budget<F>(&self, organization: &str, api: &str, holder: &str, now_ms: i64, decide: F) -> StoreResult<BudgetHolder>
+    where
+        F: FnOnce(&[BudgetHolder]) -> BudgetHolder + Send,
+    {
+        delegate!(self, s => s.share_budget(organization, api, holder, now_ms, decide))
+    }
+
+    async fn budget_holders(&self, organization: &str) -> StoreResult<Vec<BudgetHolder>> {
+        delegate!(self, s => s.budget_holders(organization))
     }
 }

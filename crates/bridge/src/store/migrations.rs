@@ -14,6 +14,9 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (2, "inbox and audit lookups", include_str!("../../migrations/sqlite/0002_lookups.sql")),
     (3, "shared access tokens", include_str!("../../migrations/sqlite/0003_tokens.sql")),
     (4, "links by relation, snapshots, typed job payloads", include_str!("../../migrations/sqlite/0004_relations.sql")),
+    // 5 is another table's (merged separately); sqlx applies a missing version whenever
+    // it appears, also after a later one, so the gap is harmless.
+    (6, "processes sharing a rate budget", include_str!("../../migrations/sqlite/0006_budget_shares.sql")),
 ];
 
 /// PostgreSQL migrations: (version, description, SQL).
@@ -22,6 +25,9 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (2, "inbox and audit lookups", include_str!("../../migrations/postgres/0002_lookups.sql")),
     (3, "shared access tokens", include_str!("../../migrations/postgres/0003_tokens.sql")),
     (4, "links by relation, snapshots, typed job payloads", include_str!("../../migrations/postgres/0004_relations.sql")),
+    // 5 is another table's (merged separately); sqlx applies a missing version whenever
+    // it appears, also after a later one, so the gap is harmless.
+    (6, "processes sharing a rate budget", include_str!("../../migrations/postgres/0006_budget_shares.sql")),
 ];
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {

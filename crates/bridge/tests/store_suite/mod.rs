@@ -2,7 +2,9 @@
 //! back ends by `store_sqlite.rs` and `store_postgres.rs`.
 #![allow(dead_code)] // each runner uses all of it, but the compiler checks them one by one
 
+pub mod budget_shares;
 pub mod two_writes;
+pub use budget_shares::{a_dead_holders_count_drains_with_its_window, budget_shares_follow_the_live_holders};
 pub use two_writes::a_two_write_flow_killed_between_its_writes_duplicates_nothing;
 
 use std::collections::{HashMap, HashSet};
@@ -874,6 +876,8 @@ macro_rules! every_store_test {
             a_two_write_flow_killed_between_its_writes_duplicates_nothing,
             heartbeat_extends_the_leases_still_held,
             enqueues_and_results_wake_the_workers,
+            budget_shares_follow_the_live_holders,
+            a_dead_holders_count_drains_with_its_window,
         );
     };
 }
