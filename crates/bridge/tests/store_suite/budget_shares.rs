@@ -146,3 +146,34 @@ pub async fn a_dead_holders_count_drains_with_its_window<S: Store + BudgetShares
     assert_eq!(allotted(&y, "per_minute"), Some(10));
     assert_eq!(store.budget_holders("org-2").await.expect("budget_holders").len(), 1);
 }
+
+/// Four holders beating at once, each taking a call slot when its allotment lets it and
+/// handing it back a beat later: every state the store commits leaves each window's
+/// commitments within its limit (the heartbeats of one budget take turns).
+pub async fn concurrent_heartbeats_keep_the_sum_within_the_limit<S: Store + BudgetShares>(store: S) {
+    let config = BudgetConfig { crm_concurrency: Some(3), ..BudgetConfig::unlimited() };
+    let clock = Arc::new(std::sync::atomic::AtomicI64::new(T0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in ["p", "q", "r", "s"] {
+        let holder = Holder::new(Arc::new(ApiBudget::new(Api::Crm, "org-1", &config)), id, "acme", 1, TTL);
+        let (store, clock) = (store.clone(), clock.clone());
+        tasks.spawn(async move {
+            let mut held = None;
+            for _ in 0..25 {
+                let now = clock.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                holder.beat(&store, now).await.expect("heartbeat");
+                within_limits(&store, "crm", now).await;
+                // Hand the slot back, or take one if the allotment has room.
+                if held.take().is_none() {
+                    held = tokio::time::timeout(Duration::from_millis(1), holder.budget().acquire(1)).await.ok().map(|p| p.expect("permit"));
+                }
+            }
+            holder.budget().usage().admitted
+        });
+    }
+    let mut admitted = 0;
+    while let Some(done) = tasks.join_next().await {
+        admitted += done.expect("holder task");
+    }
+    assert!(admitted > 0, "the holders did get slots");
+}
