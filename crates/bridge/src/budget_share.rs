@@ -162,7 +162,8 @@ impl Holder {
     pub async fn leave<S: BudgetShares>(&self, store: &S, now_ms: i64) -> StoreResult<BudgetHolder> {
         store
             .share_budget(self.budget.organization(), &api_name(self.budget.api()), &self.id, now_ms, |_| {
-                let nothing: Vec<Allotment> = self.budget.usage().windows.iter().map(|w| Allotment { window: w.name.into(), units: 0, others: w.limit }).collect();
+                let nothing: Vec<Allotment> =
+                    self.budget.usage().windows.iter().map(|w| Allotment { window: w.name.into(), units: 0, others: w.limit }).collect();
                 let usage = self.budget.allot(&nothing);
                 let windows = usage.windows.iter().map(|w| held(w.name, w.period, w.limit, 0, w.used)).collect();
                 self.row(&usage, windows, now_ms, now_ms)
@@ -199,11 +200,8 @@ impl Holder {
             })
             .collect();
         // Down now, before the row saying so is committed; up only after.
-        let lowered: Vec<Allotment> = targets
-            .iter()
-            .zip(&before.windows)
-            .map(|(t, w)| Allotment { units: t.units.min(w.allotment.unwrap_or(w.limit)), ..t.clone() })
-            .collect();
+        let lowered: Vec<Allotment> =
+            targets.iter().zip(&before.windows).map(|(t, w)| Allotment { units: t.units.min(w.allotment.unwrap_or(w.limit)), ..t.clone() }).collect();
         let after = self.budget.allot(&lowered);
         let windows = after
             .windows

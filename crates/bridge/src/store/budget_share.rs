@@ -99,8 +99,7 @@ pub trait BudgetShares: Clone + Send + Sync + 'static {
 pub(crate) type HolderRow = (String, String, String, String, i64, String, i64, i64, i64, i64, i64);
 
 /// The columns of [`HolderRow`].
-pub(crate) const HOLDER_COLUMNS: &str =
-    "organization, api, holder, connection, weight, windows, admitted, throttled, expires_ms, keep_until_ms, updated_ms";
+pub(crate) const HOLDER_COLUMNS: &str = "organization, api, holder, connection, weight, windows, admitted, throttled, expires_ms, keep_until_ms, updated_ms";
 
 /// A holder from its row.
 pub(crate) fn holder_from_row(row: HolderRow) -> StoreResult<BudgetHolder> {
@@ -188,11 +187,8 @@ macro_rules! shared_budget_shares {
             async fn budget_holders(&self, organization: &str) -> $crate::store::StoreResult<Vec<$crate::store::BudgetHolder>> {
                 use $crate::store::budget_share::{HOLDER_COLUMNS, HolderRow, holder_from_row};
                 let select = format!("SELECT {HOLDER_COLUMNS} FROM budget_holders WHERE organization = $1 ORDER BY api, holder");
-                let rows: Vec<HolderRow> = sqlx::query_as(sqlx::AssertSqlSafe(select))
-                    .bind(organization)
-                    .fetch_all(self.reader())
-                    .await
-                    .map_err($crate::store::convert::db_err)?;
+                let rows: Vec<HolderRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(select)).bind(organization).fetch_all(self.reader()).await.map_err($crate::store::convert::db_err)?;
                 rows.into_iter().map(holder_from_row).collect()
             }
         }

@@ -4,7 +4,9 @@
 
 pub mod budget_shares;
 pub mod two_writes;
-pub use budget_shares::{a_dead_holders_count_drains_with_its_window, budget_shares_follow_the_live_holders, concurrent_heartbeats_keep_the_sum_within_the_limit};
+pub use budget_shares::{
+    a_dead_holders_count_drains_with_its_window, budget_shares_follow_the_live_holders, concurrent_heartbeats_keep_the_sum_within_the_limit,
+};
 pub use two_writes::a_two_write_flow_killed_between_its_writes_duplicates_nothing;
 
 use std::collections::{HashMap, HashSet};
