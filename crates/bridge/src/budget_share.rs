@@ -18,20 +18,22 @@
 //!
 //! # How
 //! Each process is a **holder** of (organisation, API), with a row in the store's
-//! `budget_holders` ([`crate::store::BudgetShares`]). Every heartbeat ([`ShareSettings::interval`],
-//! 1 s) runs in one transaction that no other heartbeat of the pair runs beside. For each
-//! window of its budget (Books per minute and per day, CRM credits per day, calls in flight)
-//! the holder computes:
+//! `budget_holders` ([`crate::store::BudgetShares`]). Every heartbeat
+//! ([`ShareSettings::interval`], 1 s) runs in one transaction that no other heartbeat of
+//! the pair runs beside. For each window of its budget (Books per minute and per day, CRM
+//! credits per day, calls in flight) the holder computes:
 //!
-//! - its **fair share** of the limit: the limit split by weight among the live holders,
-//!   rounded down, the units left over going one each to the largest remainders (ties by
-//!   holder id), so the fair shares add up to the limit exactly, never more;
+//! - its **fair share** of the limit: the limit split by weight among the live holders
+//!   that keep the window, rounded down, the units left over going one each to the
+//!   largest remainders (ties by holder id), so the fair shares add up to the limit
+//!   exactly, never more (with fewer units than holders, some get none);
 //! - what is **free**: the limit less what every other holder has **committed** (its
 //!   allotment, or its count while that is higher: an allotment lowered below what is held
 //!   stays committed until it drains);
 //! - its **allotment**: the smaller of the two. On a window of a day, also at most its
-//!   count plus a hundredth of the limit: a holder that dies keeps counting against the
-//!   others for a whole period, and should not take a day's unused allotment with it.
+//!   count plus a hundredth of the limit (so at most a hundredth per heartbeat): a holder
+//!   that dies keeps counting against the others for a whole period, and should not take
+//!   a day's unused allotment with it.
 //!
 //! A lowered allotment is applied to the budget *inside* the transaction, before the row
 //! that says so is committed; a raised one only after the commit. Every holder therefore
@@ -51,7 +53,14 @@
 //! What it cannot know: processes of one organisation must use the same store, and should
 //! be configured with the same limits (each window uses the lowest limit the live holders
 //! report). Expiry compares epoch milliseconds of different machines on PostgreSQL: keep
-//! their clocks synchronised (NTP) to well within the time to live.
+//! their clocks synchronised (NTP) to well within the time to live. Calls still in flight
+//! when a holder's row expires (a store unreachable for longer than the time to live) are
+//! no longer counted by the others on a concurrency limit.
+//!
+//! Shares are fixed by weight, not by demand: an idle holder keeps its share while a busy
+//! one waits. Giving idle holders' units to busy ones (publishing each holder's demand in
+//! its row) is the next step if that matters; the weights already let a backfill take a
+//! smaller part than the engine.
 //!
 //! # Measured
 //! Two clients with budgets of their own, each with its own handle on one SQLite store
@@ -189,7 +198,14 @@ impl Holder {
             .map(|w| {
                 let period_ms = duration_ms(w.period);
                 let limit = live.iter().filter_map(|h| h.window(w.name)).map(|o| o.limit).fold(w.limit, u64::min);
-                let weights: Vec<(&str, u32)> = live.iter().map(|h| (h.holder.as_str(), h.weight)).chain([(self.id.as_str(), self.weight)]).collect();
+                // Among the live holders keeping this window (one without it keeps no count
+                // to share, e.g. a worker run with `--no-budget`).
+                let weights: Vec<(&str, u32)> = live
+                    .iter()
+                    .filter(|h| h.window(w.name).is_some())
+                    .map(|h| (h.holder.as_str(), h.weight))
+                    .chain([(self.id.as_str(), self.weight)])
+                    .collect();
                 let fair = fair_share(limit, &weights, &self.id);
                 let others_committed: u64 = others.iter().filter_map(|h| counted(h, w.name, period_ms, now_ms)).sum();
                 let mut units = fair.min(limit.saturating_sub(others_committed));

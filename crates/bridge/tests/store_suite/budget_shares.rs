@@ -118,13 +118,16 @@ pub async fn budget_shares_follow_the_live_holders<S: Store + BudgetShares>(stor
 }
 
 /// A dead holder's count on a window of a minute keeps counting for a minute after its
-/// expiry, then the survivor gets the whole; another organisation is not concerned.
+/// expiry, then the survivor gets the whole; another organisation and a holder keeping no
+/// limits are not concerned.
 pub async fn a_dead_holders_count_drains_with_its_window<S: Store + BudgetShares>(store: S) {
     let config = BudgetConfig { books_per_minute: Some(10), ..BudgetConfig::unlimited() };
     let books = || Arc::new(ApiBudget::new(Api::Books, "org-1", &config));
     let (x, y) = (Holder::new(books(), "x", "acme", 1, TTL), Holder::new(books(), "y", "acme", 1, TTL));
     let other_org = Holder::new(Arc::new(ApiBudget::new(Api::Books, "org-2", &config)), "z", "other", 1, TTL);
-    for (h, at) in [(&x, 0), (&y, 1), (&x, 2), (&y, 3), (&other_org, 4)] {
+    // A process keeping no limits (`--no-budget`) has nothing to share and takes no share.
+    let unlimited = Holder::new(Arc::new(ApiBudget::new(Api::Books, "org-1", &BudgetConfig::unlimited())), "u", "acme", 1, TTL);
+    for (h, at) in [(&unlimited, 0), (&x, 0), (&y, 1), (&x, 2), (&y, 3), (&other_org, 4)] {
         h.beat(&store, T0 + at).await.expect("heartbeat");
         within_limits(&store, "books", T0 + at).await;
     }
