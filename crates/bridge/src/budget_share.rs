@@ -31,9 +31,9 @@
 //!   allotment, or its count while that is higher: an allotment lowered below what is held
 //!   stays committed until it drains);
 //! - its **allotment**: the smaller of the two. On a window of a day, also at most its
-//!   count plus a hundredth of the limit (so at most a hundredth per heartbeat): a holder
-//!   that dies keeps counting against the others for a whole period, and should not take
-//!   a day's unused allotment with it.
+//!   count plus a hundredth of the limit, or ten units if more (so at most that much per
+//!   heartbeat): a holder that dies keeps counting against the others for a whole period,
+//!   and should not take a day's unused allotment with it.
 //!
 //! A lowered allotment is applied to the budget *inside* the transaction, before the row
 //! that says so is committed; a raised one only after the commit. Every holder therefore
@@ -96,8 +96,12 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
 const LONG_WINDOW: Duration = Duration::from_secs(3_600);
 
 /// On a long window an allotment is at most the holder's count plus the limit divided by
-/// this (at least one unit).
+/// this…
 const LONG_WINDOW_STEPS: u64 = 100;
+
+/// …or plus this many units, if more: a step must fit the costliest request (a COQL
+/// query of 2,000 records costs 3 CRM credits, Convert Lead 5).
+const LONG_WINDOW_MIN_STEP: u64 = 10;
 
 /// How a process takes part in sharing.
 #[derive(Debug, Clone)]
@@ -210,7 +214,7 @@ impl Holder {
                 let others_committed: u64 = others.iter().filter_map(|h| counted(h, w.name, period_ms, now_ms)).sum();
                 let mut units = fair.min(limit.saturating_sub(others_committed));
                 if w.period >= LONG_WINDOW {
-                    units = units.min(w.used + (limit / LONG_WINDOW_STEPS).max(1));
+                    units = units.min(w.used + (limit / LONG_WINDOW_STEPS).max(LONG_WINDOW_MIN_STEP));
                 }
                 Allotment { window: w.name.into(), units, others: others_committed.min(limit) }
             })
