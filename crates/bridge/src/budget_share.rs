@@ -113,8 +113,8 @@ pub struct ShareSettings {
     pub interval: Duration,
     /// How long it stays alive after a heartbeat (several intervals).
     pub ttl: Duration,
-    /// Names the holder in the store, with the process id and a random tag added
-    /// (`worker-1`, `backfill`).
+    /// Names the holder in the store, a random tag added (a worker's id, `backfill`);
+    /// default `process-<pid>`.
     pub label: String,
     /// Where "now" comes from.
     pub clock: Clock,
@@ -122,7 +122,7 @@ pub struct ShareSettings {
 
 impl Default for ShareSettings {
     fn default() -> Self {
-        ShareSettings { weight: 1, interval: DEFAULT_INTERVAL, ttl: DEFAULT_TTL, label: "process".into(), clock: Clock::system() }
+        ShareSettings { weight: 1, interval: DEFAULT_INTERVAL, ttl: DEFAULT_TTL, label: format!("process-{}", std::process::id()), clock: Clock::system() }
     }
 }
 
@@ -293,11 +293,11 @@ pub fn fair_share(limit: u64, holders: &[(&str, u32)], me: &str) -> u64 {
     split(weight).0 + u64::from(extra)
 }
 
-/// A unique holder id: `label-pid-tag`.
+/// A unique holder id: the label and a tag random to this run (`worker-4242-1f0c9a3e0`).
 fn holder_id(label: &str) -> String {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    format!("{label}-{}-{:08x}{seq}", std::process::id(), fastrand::u32(..))
+    format!("{label}-{:08x}{seq}", fastrand::u32(..))
 }
 
 /// Keeps a process's holders of a connection's budgets beating, in a task of its own.

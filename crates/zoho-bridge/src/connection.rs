@@ -47,7 +47,9 @@ pub async fn client(zoho: &ZohoConfig, tokens: Option<Arc<dyn TokenCache>>) -> a
 /// the other processes on `store` (`serve`, its extra workers, a backfill), as `label`
 /// for connection `connection`: see `bridge::budget_share`. Every command that calls
 /// Zoho makes this one call right after building its client, before the first call, and
-/// ends with [`ShareKeeper::leave`] once its calls are done.
+/// ends with [`leave_budget`] once its calls are done. (A command wanting a smaller part,
+/// such as a backfill beside a busy engine, calls `bridge::budget_share::join` with a
+/// weight of its own instead.)
 pub async fn share_budget(store: &AnyStore, connection: &str, client: &Client, label: &str) -> anyhow::Result<ShareKeeper> {
     let settings = ShareSettings { label: label.to_string(), ..ShareSettings::default() };
     bridge::budget_share::join(store.clone(), connection, client, settings).await.context("joining the organisation's rate budget in the store")
