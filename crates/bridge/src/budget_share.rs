@@ -23,10 +23,15 @@
 //! the pair runs beside. For each window of its budget (Books per minute and per day, CRM
 //! credits per day, calls in flight) the holder computes:
 //!
-//! - its **fair share** of the limit: the limit split by weight among the live holders
-//!   that keep the window, rounded down, the units left over going one each to the
-//!   largest remainders (ties by holder id), so the fair shares add up to the limit
-//!   exactly, never more (with fewer units than holders, some get none);
+//! - its **fair share** of the limit among the live holders that keep the window, by
+//!   weighted max-min fairness over their **demands** ([`share_by_demand`]): a holder
+//!   using all of its allotment asks for as much as it can get; one that is not asks for
+//!   what it uses plus a quarter of its weighted part (room to start when work arrives).
+//!   Demands below a holder's weighted part of what is left are met; the rest is split by
+//!   weight among the others, rounded down, the units left over going one each to the
+//!   largest remainders (ties by holder id). The fair shares add up to the limit exactly,
+//!   never more (with fewer units than holders, some get none). So an idle engine leaves
+//!   most of the budget to a busy backfill, and two busy holders split it by weight;
 //! - what is **free**: the limit less what every other holder has **committed** (its
 //!   allotment, or its count while that is higher: an allotment lowered below what is held
 //!   stays committed until it drains);
@@ -57,17 +62,16 @@
 //! when a holder's row expires (a store unreachable for longer than the time to live) are
 //! no longer counted by the others on a concurrency limit.
 //!
-//! Shares are fixed by weight, not by demand: an idle holder keeps its share while a busy
-//! one waits. Giving idle holders' units to busy ones (publishing each holder's demand in
-//! its row) is the next step if that matters; the weights already let a backfill take a
-//! smaller part than the engine.
+//! A holder that becomes busy gets its share back as the others' heartbeats lower theirs
+//! and their counts drain: within a call's length for calls in flight, but up to a minute
+//! on Books' per-minute window (the room to start covers a small burst meanwhile).
 //!
 //! # Measured
 //! Two clients with budgets of their own, each with its own handle on one SQLite store
 //! file, against one emulator allowing 2 CRM calls in flight (80 ms each) and 8 Books
 //! calls a minute; each client makes 12 CRM and 4 Books calls at once. Sharing (heartbeat
-//! every 50 ms): 0 429s in 5 runs, the burst over in 1.29–1.56 s (the 24 CRM calls take
-//! 0.96 s two at a time). Unshared: 10–18 CRM 429s per run, 1.50–1.68 s
+//! every 50 ms): 0 429s in 10 runs, the burst over in 1.26–1.56 s (the 24 CRM calls take
+//! 0.96 s two at a time). Unshared: 10–18 CRM 429s per run, 1.45–1.68 s
 //! (`cargo nextest run -p bridge --test budget_share --no-capture`, 2 shared cores).
 
 use std::{
@@ -178,7 +182,7 @@ impl Holder {
                 let nothing: Vec<Allotment> =
                     self.budget.usage().windows.iter().map(|w| Allotment { window: w.name.into(), units: 0, others: w.limit }).collect();
                 let usage = self.budget.allot(&nothing);
-                let windows = usage.windows.iter().map(|w| held(w.name, w.period, w.limit, 0, w.used)).collect();
+                let windows = usage.windows.iter().map(|w| held(w.name, w.period, w.limit, 0, w.used, 0)).collect();
                 self.row(&usage, windows, now_ms, now_ms)
             })
             .await
@@ -195,6 +199,7 @@ impl Holder {
     /// allotments that go down on the budget now.
     fn decide(&self, others: &[BudgetHolder], now_ms: i64) -> (BudgetHolder, Vec<Allotment>) {
         let before = self.budget.usage();
+        let mut demands = Vec::new();
         let live: Vec<&BudgetHolder> = others.iter().filter(|h| h.is_alive(now_ms)).collect();
         let targets: Vec<Allotment> = before
             .windows
@@ -204,13 +209,22 @@ impl Holder {
                 let limit = live.iter().filter_map(|h| h.window(w.name)).map(|o| o.limit).fold(w.limit, u64::min);
                 // Among the live holders keeping this window (one without it keeps no count
                 // to share, e.g. a worker run with `--no-budget`).
-                let weights: Vec<(&str, u32)> = live
+                let keeping: Vec<(&BudgetHolder, &HeldWindow)> = live.iter().filter_map(|h| Some((*h, h.window(w.name)?))).collect();
+                let weights: Vec<(&str, u32)> = keeping.iter().map(|(h, _)| (h.holder.as_str(), h.weight)).chain([(self.id.as_str(), self.weight)]).collect();
+                // What this holder asks for: everything while it uses all it has, else
+                // what it uses and a quarter of its fair share to grow into.
+                let demand = if w.used >= w.allotment.unwrap_or(w.limit) {
+                    UNBOUNDED
+                } else {
+                    w.used.saturating_add((fair_share(limit, &weights, &self.id) / 4).max(1))
+                };
+                demands.push(demand);
+                let wants: Vec<Want> = keeping
                     .iter()
-                    .filter(|h| h.window(w.name).is_some())
-                    .map(|h| (h.holder.as_str(), h.weight))
-                    .chain([(self.id.as_str(), self.weight)])
+                    .map(|(h, o)| Want { holder: h.holder.as_str(), weight: h.weight, demand: o.demand })
+                    .chain([Want { holder: self.id.as_str(), weight: self.weight, demand }])
                     .collect();
-                let fair = fair_share(limit, &weights, &self.id);
+                let fair = share_by_demand(limit, &wants, &self.id);
                 let others_committed: u64 = others.iter().filter_map(|h| counted(h, w.name, period_ms, now_ms)).sum();
                 let mut units = fair.min(limit.saturating_sub(others_committed));
                 if w.period >= LONG_WINDOW {
@@ -227,8 +241,11 @@ impl Holder {
             .windows
             .iter()
             .map(|w| {
-                let granted = targets.iter().find(|t| t.window == w.name).map_or(0, |t| t.units);
-                held(w.name, w.period, w.limit, granted, w.used)
+                let index = targets.iter().position(|t| t.window == w.name);
+                let granted = index.map_or(0, |i| targets[i].units);
+                // A window that appeared meanwhile (Zoho's headers) asks for its share.
+                let demand = index.map_or(UNBOUNDED, |i| demands[i]);
+                held(w.name, w.period, w.limit, granted, w.used, demand)
             })
             .collect();
         (self.row(&after, windows, now_ms + self.ttl_ms, now_ms), targets)
@@ -252,8 +269,8 @@ impl Holder {
     }
 }
 
-fn held(name: &str, period: Duration, limit: u64, granted: u64, used: u64) -> HeldWindow {
-    HeldWindow { name: name.to_string(), period_ms: duration_ms(period), limit, granted, used }
+fn held(name: &str, period: Duration, limit: u64, granted: u64, used: u64, demand: u64) -> HeldWindow {
+    HeldWindow { name: name.to_string(), period_ms: duration_ms(period), limit, granted, used, demand }
 }
 
 fn duration_ms(d: Duration) -> i64 {
@@ -291,6 +308,58 @@ pub fn fair_share(limit: u64, holders: &[(&str, u32)], me: &str) -> u64 {
     let Some(&(_, weight)) = holders.iter().find(|(id, _)| *id == me) else { return 0 };
     let extra = order.iter().take(left_over as usize).any(|(_, id)| *id == me);
     split(weight).0 + u64::from(extra)
+}
+
+/// A demand with no bound: the holder uses all it has.
+const UNBOUNDED: u64 = u64::MAX;
+
+/// One holder's claim on a window, for [`share_by_demand`].
+#[derive(Debug, Clone, Copy)]
+pub struct Want<'a> {
+    /// The holder's id.
+    pub holder: &'a str,
+    /// Its weight.
+    pub weight: u32,
+    /// The units it asks for (`u64::MAX`: as many as it can get).
+    pub demand: u64,
+}
+
+/// The share of `limit` of holder `me` among `wants` (`me` among them), by demand: a
+/// holder asking for less than its weighted part of what is left gets what it asks for,
+/// round after round; the rest is split by weight ([`fair_share`]) among those asking for
+/// more, or, when every demand is met, among all of them on top of their demands. The
+/// shares add up to `limit`. (Weighted max-min fairness.)
+pub fn share_by_demand(limit: u64, wants: &[Want<'_>], me: &str) -> u64 {
+    let mut left = limit;
+    let mut open: Vec<Want<'_>> = wants.to_vec();
+    let mut met: Option<u64> = None;
+    loop {
+        let weights: u128 = open.iter().map(|w| u128::from(w.weight)).sum();
+        let (content, hungry): (Vec<Want<'_>>, Vec<Want<'_>>) =
+            open.iter().partition(|w| u128::from(w.demand) * weights <= u128::from(w.weight) * u128::from(left));
+        if content.is_empty() {
+            break;
+        }
+        for w in &content {
+            left -= w.demand;
+            if w.holder == me {
+                met = Some(w.demand);
+            }
+        }
+        open = hungry;
+        if open.is_empty() {
+            break;
+        }
+    }
+    if open.is_empty() {
+        // Every demand met: what is left goes to all, by weight.
+        let all: Vec<(&str, u32)> = wants.iter().map(|w| (w.holder, w.weight)).collect();
+        return met.unwrap_or(0) + fair_share(left, &all, me);
+    }
+    match met {
+        Some(demand) => demand,
+        None => fair_share(left, &open.iter().map(|w| (w.holder, w.weight)).collect::<Vec<_>>(), me),
+    }
 }
 
 /// A unique holder id: the label and a tag random to this run (`worker-4242-1f0c9a3e0`).
@@ -417,7 +486,33 @@ impl Drop for ShareKeeper {
 
 #[cfg(test)]
 mod tests {
-    use super::fair_share;
+    use super::{UNBOUNDED, Want, fair_share, share_by_demand};
+
+    fn shares(limit: u64, wants: &[(&'static str, u32, u64)]) -> Vec<u64> {
+        let wants: Vec<Want<'_>> = wants.iter().map(|&(holder, weight, demand)| Want { holder, weight, demand }).collect();
+        wants.iter().map(|w| share_by_demand(limit, &wants, w.holder)).collect()
+    }
+
+    #[test]
+    fn shares_by_demand_give_what_idle_holders_leave_to_busy_ones() {
+        // Both busy: by weight.
+        assert_eq!(shares(10, &[("a", 1, UNBOUNDED), ("b", 1, UNBOUNDED)]), [5, 5]);
+        assert_eq!(shares(100, &[("engine", 3, UNBOUNDED), ("backfill", 1, UNBOUNDED)]), [75, 25]);
+        // An idle holder keeps what it asks for, the busy one gets the rest.
+        assert_eq!(shares(10, &[("a", 1, 2), ("b", 1, UNBOUNDED)]), [2, 8]);
+        // Asking for more than its part is asking for its part.
+        assert_eq!(shares(10, &[("a", 1, 7), ("b", 1, UNBOUNDED)]), [5, 5]);
+        // `a`'s 1 and `b`'s 3 are within their thirds; `c` gets the rest.
+        assert_eq!(shares(10, &[("a", 1, 1), ("b", 1, 3), ("c", 1, UNBOUNDED)]), [1, 3, 6]);
+        // Every demand met: the rest by weight on top.
+        assert_eq!(shares(10, &[("a", 1, 1), ("b", 1, 1)]), [5, 5]);
+        assert_eq!(shares(4, &[("a", 1, 1), ("b", 1, 1), ("c", 2, 1)]), [1, 1, 2]);
+        for limit in [0, 1, 3, 10, 101] {
+            for wants in [&[("a", 1, 0), ("b", 2, UNBOUNDED), ("c", 1, 4)][..], &[("a", 3, 2), ("b", 1, 2)][..], &[("a", 1, UNBOUNDED)][..]] {
+                assert_eq!(shares(limit, wants).iter().sum::<u64>(), limit, "{limit} {wants:?}");
+            }
+        }
+    }
 
     #[test]
     fn fair_shares_add_up_to_the_limit_and_follow_the_weights() {

@@ -29,6 +29,14 @@ pub struct HeldWindow {
     pub granted: u64,
     /// What it counted at its heartbeat (in flight plus held).
     pub used: u64,
+    /// What it asked for at its heartbeat: its count and some room to grow while its
+    /// allotment had room, `u64::MAX` while it used all of it.
+    #[serde(default = "unbounded")]
+    pub demand: u64,
+}
+
+fn unbounded() -> u64 {
+    u64::MAX
 }
 
 impl HeldWindow {

@@ -44,75 +44,101 @@ async fn within_limits<S: BudgetShares>(store: &S, api: &str, now_ms: i64) {
     }
 }
 
-/// Join, shares by weight, a lowered allotment waiting for the calls in flight, a dead
-/// holder leaving the fair shares at its expiry, a holder leaving, old rows deleted.
+/// Beats each of `holders` three times round, from `*at` on (one millisecond apart),
+/// checking the limits after each beat: enough for the allotments to settle.
+async fn settle<S: BudgetShares>(store: &S, holders: &[&Holder], at: &mut i64) {
+    for _ in 0..3 {
+        for h in holders {
+            *at += 1;
+            h.beat(store, T0 + *at).await.expect("heartbeat");
+            within_limits(store, "crm", T0 + *at).await;
+        }
+    }
+}
+
+/// Takes call slots on `holder` until its allotment is all in use.
+async fn fill(holder: &Holder, slots: &mut Vec<zoho::budget::Permit>) {
+    while let Ok(permit) = tokio::time::timeout(Duration::from_millis(5), holder.budget().acquire(1)).await {
+        slots.push(permit.expect("permit"));
+    }
+}
+
+/// Join, a lowered allotment waiting for the calls in flight, a busy holder growing into
+/// what an idle one leaves, busy holders splitting evenly, idle ones by weight, a dead
+/// holder's share given out at its expiry, a holder leaving, old rows deleted.
 pub async fn budget_shares_follow_the_live_holders<S: Store + BudgetShares>(store: S) {
     let [a, b, c] = [("a", 1), ("b", 1), ("c", 2)].map(|(id, weight)| Holder::new(crm_budget(), id, "acme", weight, TTL));
-    let beat = |h: &Holder, at: i64| {
-        let (h, store) = (h.clone(), store.clone());
-        async move {
-            let row = h.beat(&store, T0 + at).await.expect("heartbeat");
-            within_limits(&store, "crm", T0 + at).await;
-            row
-        }
-    };
+    let concurrency = |hs: &[&Holder]| hs.iter().map(|h| allotted(h, "concurrency").expect("shared")).collect::<Vec<_>>();
     // Alone: the whole of the calls in flight; of the daily credits a step at a time.
-    let row = beat(&a, 0).await;
+    let row = a.beat(&store, T0).await.expect("heartbeat");
     assert_eq!((row.holder.as_str(), row.api.as_str(), row.connection.as_str(), row.expires_ms), ("a", "crm", "acme", T0 + TTL_MS));
     assert_eq!((allotted(&a, "concurrency"), allotted(&a, "credits_per_day")), (Some(4), Some(10)));
-    // A newcomer gets what is free (nothing) until the first holder gives up its half.
-    beat(&b, 100).await;
+    // A newcomer gets what is free (nothing) until the first holder gives some up.
+    b.beat(&store, T0 + 1).await.expect("heartbeat");
     assert_eq!(allotted(&b, "concurrency"), Some(0));
-    // `a` has 3 calls in flight when it learns its share is 2: it stays committed to 3.
-    let mut calls = Vec::new();
+    // `a` has 3 calls in flight when its allotment drops to 2: it stays committed to 3,
+    // and `b` gets only what is left.
+    let (mut a_slots, mut b_slots) = (Vec::new(), Vec::new());
     for _ in 0..3 {
-        calls.push(a.budget().acquire(1).await.expect("acquire"));
+        a_slots.push(a.budget().acquire(1).await.expect("acquire"));
     }
-    let row = beat(&a, 200).await;
-    assert_eq!(allotted(&a, "concurrency"), Some(2));
+    b.beat(&store, T0 + 2).await.expect("heartbeat");
+    let row = a.beat(&store, T0 + 3).await.expect("heartbeat");
     let w = row.window("concurrency").expect("concurrency window");
-    assert_eq!((w.granted, w.used, w.committed()), (2, 3, 3));
+    assert_eq!((allotted(&a, "concurrency"), w.granted, w.used, w.committed()), (Some(2), 2, 3, 3));
     assert_eq!(row.admitted, 3, "the row reports the budget's use");
-    beat(&b, 300).await;
+    b.beat(&store, T0 + 4).await.expect("heartbeat");
     assert_eq!(allotted(&b, "concurrency"), Some(1), "what `a` still counts is not free");
-    calls.pop();
-    beat(&a, 400).await;
-    beat(&b, 500).await;
-    assert_eq!((allotted(&a, "concurrency"), allotted(&b, "concurrency")), (Some(2), Some(2)));
+    within_limits(&store, "crm", T0 + 4).await;
 
-    // `c` of weight 2 joins: shares 1, 1, 2, reached as the others drain.
-    beat(&c, 600).await;
-    assert_eq!(allotted(&c, "concurrency"), Some(0));
-    beat(&a, 700).await;
-    beat(&b, 800).await;
-    beat(&c, 900).await;
-    assert_eq!(allotted(&c, "concurrency"), Some(1), "`a` still has 2 calls in flight");
-    calls.clear();
-    beat(&a, 1_000).await;
-    beat(&c, 1_100).await;
-    assert_eq!([&a, &b, &c].map(|h| allotted(h, "concurrency")), [Some(1), Some(1), Some(2)]);
+    // Idle, the two split evenly.
+    a_slots.clear();
+    let mut at = 10;
+    settle(&store, &[&a, &b], &mut at).await;
+    assert_eq!(concurrency(&[&a, &b]), [2, 2]);
+    // `a` is busy, `b` idle: `a` grows into what `b` leaves, `b` keeps room to start.
+    fill(&a, &mut a_slots).await;
+    settle(&store, &[&a, &b], &mut at).await;
+    fill(&a, &mut a_slots).await;
+    settle(&store, &[&a, &b], &mut at).await;
+    assert_eq!(concurrency(&[&a, &b]), [3, 1]);
+    // Both busy: `a` drains back to half as its calls end.
+    fill(&b, &mut b_slots).await;
+    settle(&store, &[&a, &b], &mut at).await;
+    assert_eq!((concurrency(&[&a, &b]), a_slots.len()), (vec![2, 1], 3), "`a` still has 3 calls in flight");
+    a_slots.pop();
+    settle(&store, &[&a, &b], &mut at).await;
+    assert_eq!(concurrency(&[&a, &b]), [2, 2]);
+
+    // `c` of weight 2 joins; all idle, the shares follow the weights.
+    a_slots.clear();
+    b_slots.clear();
+    settle(&store, &[&a, &b, &c], &mut at).await;
+    assert_eq!(concurrency(&[&a, &b, &c]), [1, 1, 2]);
 
     // `b` stops beating. Alive until its expiry, it keeps its share…
-    let b_expires = T0 + 800 + TTL_MS;
-    beat(&a, 800 + TTL_MS - 1).await;
-    assert_eq!(allotted(&a, "concurrency"), Some(1));
-    // …and after it, the fair shares are split between `a` and `c` (1 and 3 of 4).
-    beat(&a, 800 + TTL_MS + 1).await;
-    beat(&c, 800 + TTL_MS + 2).await;
-    assert_eq!((allotted(&a, "concurrency"), allotted(&c, "concurrency")), (Some(1), Some(3)));
+    let b_expires = store.budget_holders("org-1").await.expect("rows").into_iter().find(|h| h.holder == "b").expect("b").expires_ms;
+    at = b_expires - T0 - 10;
+    settle(&store, &[&a, &c], &mut at).await;
+    assert_eq!(concurrency(&[&a, &c]), [1, 2]);
+    // …and after it, `a` and `c` share all 4.
+    at = b_expires - T0;
+    settle(&store, &[&a, &c], &mut at).await;
+    assert_eq!(concurrency(&[&a, &c]).iter().sum::<u64>(), 4);
     // Its daily credits still count against the others (Zoho counts them a day).
     let rows = store.budget_holders("org-1").await.expect("budget_holders");
     let dead = rows.iter().find(|h| h.holder == "b").expect("the dead holder's row is kept");
-    assert!(!dead.is_alive(T0 + 800 + TTL_MS + 2) && dead.expires_ms == b_expires);
+    assert!(!dead.is_alive(T0 + at) && dead.window("credits_per_day").is_some_and(|w| w.committed() > 0));
 
     // `c` leaves: nothing more is admitted on its budget, and `a` gets the whole.
-    c.leave(&store, T0 + 12_000).await.expect("leave");
+    at += 1;
+    c.leave(&store, T0 + at).await.expect("leave");
     assert_eq!(allotted(&c, "concurrency"), Some(0));
-    beat(&a, 12_100).await;
+    settle(&store, &[&a], &mut at).await;
     assert_eq!(allotted(&a, "concurrency"), Some(4));
 
     // A day after their expiry, the rows of `b` and `c` are gone.
-    beat(&a, 12_000 + DAY_MS + 1).await;
+    a.beat(&store, T0 + at + DAY_MS + 1).await.expect("heartbeat");
     let left: Vec<String> = store.budget_holders("org-1").await.expect("budget_holders").into_iter().map(|h| h.holder).collect();
     assert_eq!(left, ["a"]);
 }
