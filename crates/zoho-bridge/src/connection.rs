@@ -6,7 +6,11 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use bridge::config::ZohoConfig;
+use bridge::{
+    budget_share::{ShareKeeper, ShareSettings},
+    config::ZohoConfig,
+    store::AnyStore,
+};
 use zoho::{BudgetConfig, Client, Connection, DataCenter, Endpoints, TokenCache};
 
 /// The connection the `[zoho]` section describes: the emulator's seeded credentials, or
@@ -37,6 +41,26 @@ pub async fn client(zoho: &ZohoConfig, tokens: Option<Arc<dyn TokenCache>>) -> a
         None => builder.budget(zoho.limits.clone()),
     };
     builder.build().context("building the Zoho client")
+}
+
+/// Joins the sharing of `client`'s rate budgets (CRM and Books of its organisation) with
+/// the other processes on `store` (`serve`, its extra workers, a backfill), as `label`
+/// for connection `connection`: see `bridge::budget_share`. Every command that calls
+/// Zoho makes this one call right after building its client, before the first call, and
+/// ends with [`leave_budget`] once its calls are done. (A command wanting a smaller part,
+/// such as a backfill beside a busy engine, calls `bridge::budget_share::join` with a
+/// weight of its own instead.)
+pub async fn share_budget(store: &AnyStore, connection: &str, client: &Client, label: &str) -> anyhow::Result<ShareKeeper> {
+    let settings = ShareSettings { label: label.to_string(), ..ShareSettings::default() };
+    bridge::budget_share::join(store.clone(), connection, client, settings).await.context("joining the organisation's rate budget in the store")
+}
+
+/// Leaves the budget sharing at the end of a command; a failure only delays the others'
+/// larger share until this process's row expires, so it is logged, not returned.
+pub async fn leave_budget(keeper: ShareKeeper) {
+    if let Err(e) = keeper.leave().await {
+        tracing::warn!(error = %e, "leaving the rate budget sharing failed; the others get this share back when its row expires");
+    }
 }
 
 /// The connection a running emulator at `url` hands out (`/__emulator/credentials`),

@@ -7,7 +7,8 @@
 //! `[retention] days` is set), and a worker running the flows. On
 //! Ctrl-C or SIGTERM it stops taking webhooks, stops the keeper and the pollers, lets
 //! the running jobs finish, and exits. More workers can share a PostgreSQL store with
-//! `zoho-bridge worker`.
+//! `zoho-bridge worker`; the processes on one store share the organisation's rate budget
+//! (`bridge::budget_share`).
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -53,6 +54,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = AnyStore::connect(&config.store).await.context("opening the store")?;
     // Processes sharing the store share the access token too.
     let client = zoho_bridge::connection::client(&config.zoho, Some(Arc::new(StoreTokenCache(store.clone())))).await?;
+    // And the organisation's rate budget, before the first call.
+    let worker_config = config.worker();
+    let budget_share = zoho_bridge::connection::share_budget(&store, &config.zoho.connection, &client, &worker_config.id).await?;
     let triggers = config.triggers();
     let tokens = ChannelTokens::new();
 
@@ -86,7 +90,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         background.spawn(prune_every_hour(store.clone(), config.retention.clone()));
     }
 
-    let worker_config = config.worker();
     tracing::info!(
         listen = %addr,
         store = %bridge::store::redact_url(&config.store),
@@ -107,6 +110,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     signal.abort();
     background.shutdown().await;
     server.await.context("the webhook receiver failed")?.context("the webhook receiver failed")?;
+    zoho_bridge::connection::leave_budget(budget_share).await;
     let stats = stats?;
     tracing::info!(?stats, "worker stopped");
     println!("zoho-bridge stopped: {stats:?}; jobs by status: {:?}", store.job_counts().await?);

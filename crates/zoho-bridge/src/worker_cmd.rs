@@ -7,7 +7,9 @@
 //! instead, for tests and demos. `--until-idle` exits once no job is queued or running,
 //! which is how tests and batch runs use it; otherwise the worker runs until Ctrl-C or
 //! SIGTERM and lets its running jobs finish. `--flows-from FILE` takes the flows' mappings
-//! from serve's config file, so that every worker on a store maps alike.
+//! from serve's config file, so that every worker on a store maps alike. The worker shares
+//! the organisation's rate budget with the other processes on the store
+//! (`bridge::budget_share`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -97,8 +99,11 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
         builder = builder.budget(zoho_bridge::connection::emulator_budget(url).await?);
     }
     let client = builder.build().context("building the Zoho client")?;
+    let id = args.id.clone().unwrap_or_else(|| format!("worker-{}", std::process::id()));
+    // And the organisation's rate budget, before the first call.
+    let budget_share = zoho_bridge::connection::share_budget(&store, &args.connection, &client, &id).await?;
     let config = WorkerConfig {
-        id: args.id.clone().unwrap_or_else(|| format!("worker-{}", std::process::id())),
+        id,
         connection: args.connection.clone(),
         lease_ms: args.lease_ms,
         batch: args.concurrency,
@@ -112,6 +117,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     println!("worker {} ready", config.id);
     let worker = Worker::new(store.clone(), flows, client, config);
     let stats = if args.until_idle { worker.run_until_idle().await? } else { worker.run(zoho_bridge::connection::shutdown_signal()).await? };
+    zoho_bridge::connection::leave_budget(budget_share).await;
     tracing::info!(?stats, "worker stopped");
     let counts = store.job_counts().await?;
     println!("worker done: {stats:?}; jobs by status: {counts:?}");

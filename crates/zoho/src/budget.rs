@@ -37,6 +37,18 @@
 //! Nothing is ever given back by an answer: a budget only waits longer than its own
 //! count would have it, never less. CRM answers carry no such headers, so CRM budgets
 //! need no probe.
+//!
+//! # Shared with other processes
+//! Several processes of one organisation (engine workers, a backfill) must not each
+//! spend the whole budget. Something outside this crate (the engine's store, see
+//! `bridge::budget_share`) agrees on who may use how much, and tells each budget with
+//! [`ApiBudget::allot`]: per window, the units this process may count and the units the
+//! other processes may count. A window then admits a request only while its own count
+//! (in flight plus held) stays within its allotment; an allotment lowered below what is
+//! held admits nothing until enough slots have drained, so lowering it never lets more
+//! out than the new allotment. The other processes' units also count as known when
+//! Zoho's headers are reconciled, so their requests are not held twice.
+//! [`ApiBudget::set_share`] allots the same fraction of every window.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -281,6 +293,10 @@ struct Window {
     name: &'static str,
     limit: u64,
     period: Duration,
+    /// The units this process may count, when it shares the window ([`ApiBudget::allot`]).
+    allotment: Option<u64>,
+    /// The units the processes it shares the window with may count.
+    others: u64,
     in_flight: u64,
     /// Units of finished requests and when they become free again, oldest first.
     releases: VecDeque<(Instant, u64)>,
@@ -289,7 +305,12 @@ struct Window {
 
 impl Window {
     fn new(name: &'static str, limit: u64, period: Duration) -> Window {
-        Window { name, limit, period, in_flight: 0, releases: VecDeque::new(), released_units: 0 }
+        Window { name, limit, period, allotment: None, others: 0, in_flight: 0, releases: VecDeque::new(), released_units: 0 }
+    }
+
+    /// What this process may count: the limit, or its allotment of it.
+    fn cap(&self) -> u64 {
+        self.allotment.map_or(self.limit, |a| a.min(self.limit))
     }
 
     fn prune(&mut self, now: Instant) {
@@ -321,13 +342,14 @@ impl Window {
     /// in-flight request finishes).
     fn fits(&self, cost: u64) -> std::result::Result<(), Option<Instant>> {
         let cost = self.cost(cost);
-        if self.used() + cost <= self.limit {
+        let cap = self.cap();
+        if self.used() + cost <= cap {
             return Ok(());
         }
         let mut freed = 0;
         for &(at, units) in &self.releases {
             freed += units;
-            if self.used() - freed + cost <= self.limit {
+            if self.used() - freed + cost <= cap {
                 return Err(Some(at));
             }
         }
@@ -348,6 +370,9 @@ struct State {
     calibrated: bool,
     /// Units (costs) of the requests holding a permit now.
     in_flight: u64,
+    /// Whether other processes share this budget ([`ApiBudget::allot`]): a window Zoho
+    /// reports that this budget did not have then starts with nothing allotted.
+    shared: bool,
 }
 
 /// What Zoho last said about the budget (Books `X-Rate-Limit-*` headers).
@@ -366,14 +391,54 @@ pub struct ServerView {
 pub struct WindowUsage {
     /// `per_minute`, `per_day`, `credits_per_day` or `concurrency`.
     pub name: &'static str,
-    /// The limit.
+    /// The limit (of the whole organisation).
     pub limit: u64,
+    /// How long a unit stays counted after its answer (zero for a concurrency limit).
+    pub period: Duration,
+    /// What this process may count of the limit when it shares it with other processes
+    /// ([`ApiBudget::allot`]); `None`: the whole limit.
+    pub allotment: Option<u64>,
     /// Units counted now (in flight plus finished within the period).
     pub used: u64,
     /// Units in flight.
     pub in_flight: u64,
-    /// `limit - used`.
+    /// What this process may still count: its allotment (or the limit) minus `used`.
     pub remaining: u64,
+}
+
+/// A fraction of every window of a budget ([`ApiBudget::set_share`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    /// Parts given.
+    pub numerator: u64,
+    /// Parts in all (not zero).
+    pub denominator: u64,
+}
+
+impl Share {
+    /// The whole budget.
+    pub const WHOLE: Share = Share { numerator: 1, denominator: 1 };
+
+    /// This share of `limit`, rounded down.
+    pub fn of(self, limit: u64) -> u64 {
+        if self.denominator == 0 {
+            return 0;
+        }
+        (u128::from(limit) * u128::from(self.numerator.min(self.denominator)) / u128::from(self.denominator)) as u64
+    }
+}
+
+/// What this process may count of one window it shares with other processes
+/// ([`ApiBudget::allot`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allotment {
+    /// The window's name ([`WindowUsage::name`]).
+    pub window: String,
+    /// Units this process may count.
+    pub units: u64,
+    /// Units the other processes may count (at most `limit - units`): when Zoho's headers
+    /// say more was counted than this process did, these explain that much of it.
+    pub others: u64,
 }
 
 /// A snapshot of one budget, for metrics.
@@ -481,6 +546,7 @@ impl ApiBudget {
                 server: None,
                 calibrated: api == Api::Crm,
                 in_flight: 0,
+                shared: false,
             }),
             notify: Notify::new(),
         }
@@ -584,6 +650,10 @@ impl ApiBudget {
                     let mut added = Window::new(name, view.limit, period);
                     // Permits out now will give their units back to it too.
                     added.in_flight = state.in_flight;
+                    // Shared: nothing of it is this process's until it is allotted.
+                    if state.shared {
+                        added.allotment = Some(0);
+                    }
                     state.windows.push(added);
                     state.windows.len() - 1
                 }
@@ -592,9 +662,10 @@ impl ApiBudget {
             w.limit = w.limit.min(view.limit.max(1));
             w.prune(now);
             // What Zoho counted in its window, at least; ours may count more (requests
-            // still in flight, slots held a period after their answer), never less.
+            // still in flight, slots held a period after their answer), never less. The
+            // other processes sharing the window may have counted their allotment.
             let counted = w.limit.saturating_sub(view.remaining);
-            let used = w.used();
+            let used = w.used() + w.others;
             if counted > used {
                 w.hold_until(counted - used, now + reset + RESET_MARGIN);
                 tracing::debug!(
@@ -623,16 +694,87 @@ impl ApiBudget {
         }
     }
 
+    /// The organisation this budget belongs to.
+    pub fn organization(&self) -> &str {
+        &self.organization
+    }
+
+    /// The API this budget is for.
+    pub fn api(&self) -> Api {
+        self.api
+    }
+
+    /// Shares every window with other processes: this process may count what
+    /// `allotments` names for it (a window not named keeps its allotment, or the whole
+    /// limit if it never had one). Takes effect at once: a lowered allotment admits
+    /// nothing until enough held slots have drained to fit it, a raised one wakes the
+    /// requests waiting. Returns the budget's use right after, under the same lock, so
+    /// that the caller can report what this process counts with no admission between.
+    pub fn allot(&self, allotments: &[Allotment]) -> BudgetUsage {
+        let usage = {
+            let mut state = self.lock();
+            state.shared = true;
+            for a in allotments {
+                if let Some(w) = state.windows.iter_mut().find(|w| w.name == a.window) {
+                    w.allotment = Some(a.units);
+                    w.others = a.others;
+                }
+            }
+            self.usage_of(&mut state)
+        };
+        self.notify.notify_waiters();
+        usage
+    }
+
+    /// Allots `share` of every window's limit to this process and the rest to others
+    /// ([`ApiBudget::allot`] with the same fraction everywhere).
+    pub fn set_share(&self, share: Share) -> BudgetUsage {
+        let allotments: Vec<Allotment> = self
+            .lock()
+            .windows
+            .iter()
+            .map(|w| {
+                let units = share.of(w.limit);
+                Allotment { window: w.name.to_string(), units, others: w.limit - units }
+            })
+            .collect();
+        self.allot(&allotments)
+    }
+
+    /// Ends sharing: every window is this process's whole again.
+    pub fn unshare(&self) {
+        {
+            let mut state = self.lock();
+            state.shared = false;
+            for w in &mut state.windows {
+                w.allotment = None;
+                w.others = 0;
+            }
+        }
+        self.notify.notify_waiters();
+    }
+
     /// A snapshot for metrics.
     pub fn usage(&self) -> BudgetUsage {
+        self.usage_of(&mut self.lock())
+    }
+
+    fn usage_of(&self, state: &mut State) -> BudgetUsage {
         let now = Instant::now();
-        let mut state = self.lock();
         let windows = state
             .windows
             .iter_mut()
             .map(|w| {
                 w.prune(now);
-                WindowUsage { name: w.name, limit: w.limit, used: w.used(), in_flight: w.in_flight, remaining: w.limit.saturating_sub(w.used()) }
+                WindowUsage {
+                    name: w.name,
+                    limit: w.limit,
+                    period: w.period,
+                    allotment: w.allotment,
+                    used: w.used(),
+                    in_flight: w.in_flight,
+                    remaining: w.cap().saturating_sub(w.used()),
+                }
             })
             .collect();
         BudgetUsage {
@@ -832,6 +974,77 @@ mod tests {
         b.observe_server(view(1_000, 990, 7_200));
         let day = b.usage().windows.into_iter().find(|w| w.name == "per_day").expect("per-day window added");
         assert_eq!((day.limit, day.used), (1_000, 10));
+    }
+
+    /// How many of `n` requests started at once are admitted within 50 ms (their permits
+    /// are kept, so each admitted one stays counted).
+    async fn admitted_of(b: &Arc<ApiBudget>, n: usize) -> (usize, Vec<Permit>) {
+        let tries: Vec<_> = (0..n).map(|_| tokio::time::timeout(50 * MS, b.acquire(1))).collect();
+        let permits: Vec<Permit> = futures_util::future::join_all(tries).await.into_iter().filter_map(|r| r.ok().map(|p| p.unwrap())).collect();
+        (permits.len(), permits)
+    }
+
+    #[tokio::test]
+    async fn a_share_dropping_to_a_half_admits_at_most_the_new_allotment_while_slots_are_held() {
+        // 4 a minute: nothing comes back by itself during the test.
+        let b = books(4, 60_000 * MS, None);
+        let in_flight = b.acquire(1).await.unwrap();
+        drop(b.acquire(1).await.unwrap());
+        assert_eq!(b.usage().windows[0].used, 2, "one in flight, one held for the period");
+        // Half of 4 is 2, and 2 are counted: nothing more, however many ask.
+        b.set_share(Share { numerator: 1, denominator: 2 });
+        assert_eq!(b.usage().windows[0].allotment, Some(2));
+        assert_eq!(admitted_of(&b, 6).await.0, 0);
+        // The answer to the one in flight frees nothing: its slot is held for the period.
+        drop(in_flight);
+        assert_eq!(admitted_of(&b, 6).await.0, 0);
+        // The whole again: exactly the 2 units left of the 4.
+        b.set_share(Share::WHOLE);
+        let (admitted, _kept) = admitted_of(&b, 6).await;
+        assert_eq!(admitted, 2);
+        assert_eq!(b.usage().windows[0].remaining, 0);
+    }
+
+    #[tokio::test]
+    async fn a_lowered_concurrency_share_waits_for_the_calls_in_flight_to_drain() {
+        let b = books(1_000, 60_000 * MS, Some(4));
+        let mut out: Vec<Permit> = Vec::new();
+        for _ in 0..3 {
+            out.push(b.acquire(1).await.unwrap());
+        }
+        b.set_share(Share { numerator: 1, denominator: 2 });
+        assert_eq!(admitted_of(&b, 4).await.0, 0, "3 in flight, 2 allowed");
+        out.pop();
+        assert_eq!(admitted_of(&b, 4).await.0, 0, "2 in flight, 2 allowed");
+        out.pop();
+        let (admitted, _kept) = admitted_of(&b, 4).await;
+        assert_eq!(admitted, 1, "1 in flight: one more fits, no more");
+    }
+
+    #[tokio::test]
+    async fn what_other_processes_may_count_is_not_held_twice() {
+        let b = fresh_books(10);
+        let probe = b.acquire(1).await.unwrap();
+        b.allot(&[Allotment { window: "per_minute".into(), units: 5, others: 5 }]);
+        // Zoho counted 8 of 10: the probe, and at most 5 of the others; 2 are unexplained.
+        b.observe_server(view(10, 2, 30));
+        drop(probe);
+        let minute = &b.usage().windows[0];
+        assert_eq!((minute.allotment, minute.used, minute.remaining), (Some(5), 3, 2));
+        // A window Zoho reports that this shared budget did not have is not its own yet.
+        b.observe_server(view(1_000, 990, 7_200));
+        let day = b.usage().windows.into_iter().find(|w| w.name == "per_day").unwrap();
+        assert_eq!((day.allotment, day.remaining), (Some(0), 0));
+        b.unshare();
+        assert_eq!(b.usage().windows[0].allotment, None);
+    }
+
+    #[test]
+    fn shares_round_down_and_never_exceed_the_whole() {
+        assert_eq!(Share { numerator: 1, denominator: 3 }.of(10), 3);
+        assert_eq!(Share { numerator: 5, denominator: 3 }.of(10), 10);
+        assert_eq!(Share { numerator: 1, denominator: 0 }.of(10), 0);
+        assert_eq!(Share::WHOLE.of(u64::MAX), u64::MAX);
     }
 
     #[test]

@@ -117,7 +117,7 @@ pub mod token;
 pub mod token_cache;
 pub mod transport;
 
-pub use budget::{BooksPlan, BudgetConfig, BudgetRegistry, BudgetUsage, CrmEdition};
+pub use budget::{Allotment, ApiBudget, BooksPlan, BudgetConfig, BudgetRegistry, BudgetUsage, CrmEdition, Share};
 pub use client::{Client, ClientBuilder};
 pub use connection::Connection;
 pub use dc::{DataCenter, Endpoints};

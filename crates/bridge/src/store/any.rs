@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::System;
 use super::approval::{Approval, ApprovalStatus, Approvals};
+use super::budget_share::{BudgetHolder, BudgetShares};
 use super::matching::{Directory, DirectoryEntry, Key, NewReview, Review, ReviewDecision, ReviewStatus, Reviews};
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
@@ -223,5 +224,18 @@ impl Reviews for AnyStore {
 
     async fn decide_review(&self, id: i64, decision: &ReviewDecision, by: &str, note: Option<&str>, now_ms: i64) -> StoreResult<Review> {
         delegate!(self, s => s.decide_review(id, decision, by, note, now_ms))
+    }
+}
+
+impl BudgetShares for AnyStore {
+    async fn share_budget<F>(&self, organization: &str, api: &str, holder: &str, now_ms: i64, decide: F) -> StoreResult<BudgetHolder>
+    where
+        F: FnOnce(&[BudgetHolder]) -> BudgetHolder + Send,
+    {
+        delegate!(self, s => s.share_budget(organization, api, holder, now_ms, decide))
+    }
+
+    async fn budget_holders(&self, organization: &str) -> StoreResult<Vec<BudgetHolder>> {
+        delegate!(self, s => s.budget_holders(organization))
     }
 }

@@ -15,6 +15,7 @@ use std::future::Future;
 
 mod any;
 mod approval;
+mod budget_share;
 mod convert;
 mod inbox;
 mod matching;
@@ -30,6 +31,7 @@ mod wake;
 
 pub use any::AnyStore;
 pub use approval::{Approval, ApprovalStatus, Approvals};
+pub use budget_share::{BudgetHolder, BudgetShares, HeldWindow};
 pub use matching::{Candidate, Directory, DirectoryEntry, Key, NewReview, Review, ReviewDecision, ReviewKind, ReviewStatus, Reviews};
 pub use postgres::PgStore;
 pub use redact::{redact_message, redact_url};

@@ -234,3 +234,6 @@ impl Store for SqliteStore {
 
 shared_matching!(SqliteStore);
 shared_approvals!(SqliteStore, SQLITE_SQL);
+
+// BEGIN IMMEDIATE already makes each heartbeat the only writer.
+super::budget_share::shared_budget_shares!(SqliteStore, None);

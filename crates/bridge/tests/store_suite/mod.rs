@@ -9,6 +9,10 @@ pub use matching::{
     directory_replaces_isolates_removes_and_counts, directory_takes_ten_thousand_entries, open_review_is_idempotent_per_open_record,
     reviews_are_listed_by_status_oldest_first, unicode_and_long_names_round_trip,
 };
+pub mod budget_shares;
+pub use budget_shares::{
+    a_dead_holders_count_drains_with_its_window, budget_shares_follow_the_live_holders, concurrent_heartbeats_keep_the_sum_within_the_limit,
+};
 pub use two_writes::a_two_write_flow_killed_between_its_writes_duplicates_nothing;
 
 use std::collections::{HashMap, HashSet};
@@ -888,6 +892,9 @@ macro_rules! every_store_test {
             reviews_are_listed_by_status_oldest_first,
             decide_refuses_decided_reviews_and_strangers,
             unicode_and_long_names_round_trip,
+            budget_shares_follow_the_live_holders,
+            a_dead_holders_count_drains_with_its_window,
+            concurrent_heartbeats_keep_the_sum_within_the_limit,
         );
     };
 }
