@@ -48,7 +48,11 @@ async fn setup() -> Setup {
 
 impl Setup {
     fn worker(&self) -> Worker<SqliteStore> {
-        let flows: Vec<Arc<dyn Flow>> = vec![Arc::new(CustomerSync::default())];
+        self.worker_with(CustomerSync::default())
+    }
+
+    fn worker_with(&self, flow: CustomerSync) -> Worker<SqliteStore> {
+        let flows: Vec<Arc<dyn Flow>> = vec![Arc::new(flow)];
         let config = WorkerConfig {
             poll_interval: Duration::from_millis(20),
             backoff: Backoff { base: Duration::from_millis(20), max: Duration::from_millis(200) },
@@ -340,6 +344,21 @@ async fn a_deleted_account_is_reported_not_replayed() {
     assert_eq!(open[0].kind, ReviewKind::Deleted);
     assert!(open[0].reason.contains(&books_id), "{}", open[0].reason);
     assert_eq!(s.contact(&books_id).await["status"], "active", "the Books customer stays");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_on_delete_propagate_a_deleted_account_makes_its_customer_inactive() {
+    let s = setup().await;
+    let account = s.crm_account(json!({"Account_Name": "Tyrell", "Billing_Country": "US"})).await;
+    s.sync(crm("Accounts", &account)).await;
+    let books_id = s.linked_books(&account).await.unwrap();
+    s.client.crm().delete("Accounts", &[account.as_str()]).await.unwrap();
+    let config: bridge::flows::customer_sync::CustomerSyncConfig = toml::from_str("on_delete = \"propagate\"").unwrap();
+    let flow = config.build(&bridge::mapping::Tables::new(), None).unwrap();
+    enqueue(&s, crm("Accounts", &account)).await;
+    assert_eq!(s.worker_with(flow).run_until_idle().await.unwrap().done, 1);
+    assert_eq!(s.contact(&books_id).await["status"], "inactive");
+    assert!(s.store.reviews(Some(ReviewStatus::Open), 10).await.unwrap().is_empty(), "propagated, not reported");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -332,12 +332,7 @@ impl CatalogSync {
     /// Marks item `id` active or inactive.
     async fn set_active(&self, ctx: &mut Context<'_>, id: &str, active: bool) -> Result<(), FlowError> {
         let books = ctx.client().books();
-        let action = if active { "mark_active" } else { "mark_inactive" };
-        let request = json!({"item_id": id});
-        let write = Write { system: System::Books, module: "items", action, record_id: Some(id), request: &request };
-        let call = async { books.set_item_active(id, active).await.map(|m| json!({"code": m.code, "message": m.message})) };
-        ctx.write(write, call, |_| Some(id.to_string())).await?;
-        Ok(())
+        ctx.set_books_active("items", "item_id", id, active, books.set_item_active(id, active)).await
     }
 
     /// The product is gone from CRM: if it was synced, its item is marked inactive (Books

@@ -318,6 +318,25 @@ impl<'r> Context<'r> {
         result.map_err(FlowError::Zoho)
     }
 
+    /// Marks Books record `id` (of `entity`, whose id field is `id_field`) active or
+    /// inactive: Books sets a status only through its own endpoints, so `call` is the
+    /// client's `set_*_active`. Journaled like any write.
+    pub async fn set_books_active(
+        &mut self,
+        entity: &str,
+        id_field: &str,
+        id: &str,
+        active: bool,
+        call: impl Future<Output = Result<zoho::books::Message, zoho::Error>>,
+    ) -> Result<(), FlowError> {
+        let action = if active { "mark_active" } else { "mark_inactive" };
+        let request = json!({ id_field: id });
+        let write = Write { system: System::Books, module: entity, action, record_id: Some(id), request: &request };
+        let call = async { call.await.map(|m| json!({"code": m.code, "message": m.message})) };
+        self.write(write, call, |_| Some(id.to_string())).await?;
+        Ok(())
+    }
+
     /// Journals `write` (the first half of [`Context::write`], for calls whose answer
     /// decides the action, such as an upsert); returns its number for
     /// [`Context::answer`].

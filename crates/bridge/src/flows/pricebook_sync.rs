@@ -399,12 +399,7 @@ impl PricebookSync {
     /// Marks price list `id` active or inactive.
     async fn set_active(&self, ctx: &mut Context<'_>, id: &str, active: bool) -> Result<(), FlowError> {
         let books = ctx.client().books();
-        let action = if active { "mark_active" } else { "mark_inactive" };
-        let request = json!({"pricebook_id": id});
-        let write = Write { system: System::Books, module: RELATION.books_entity, action, record_id: Some(id), request: &request };
-        let call = async { books.set_pricelist_active(id, active).await.map(|m| json!({"code": m.code, "message": m.message})) };
-        ctx.write(write, call, |_| Some(id.to_string())).await?;
-        Ok(())
+        ctx.set_books_active(RELATION.books_entity, "pricebook_id", id, active, books.set_pricelist_active(id, active)).await
     }
 
     /// The book is gone from CRM: its list, if synced, is marked inactive (contacts may

@@ -721,11 +721,8 @@ impl CustomerSync {
         if self.on_delete == OnDelete::Propagate {
             let done = match other_system {
                 System::Books => {
-                    let request = json!({"contact_id": other});
-                    let write = Write { system: System::Books, module: CONTACTS, action: "mark_inactive", record_id: Some(&other), request: &request };
                     let books = ctx.client().books();
-                    let call = async { books.set_contact_active(&other, false).await.map(|m| json!({"code": m.code, "message": m.message})) };
-                    ctx.write(write, call, |_| Some(other.clone())).await?;
+                    ctx.set_books_active(CONTACTS, "contact_id", &other, false, books.set_contact_active(&other, false)).await?;
                     format!("marked Books contact {other} inactive")
                 }
                 System::Crm => {
