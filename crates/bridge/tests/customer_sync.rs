@@ -397,7 +397,7 @@ async fn a_burst_of_edits_on_both_sides_converges_and_the_echo_round_writes_noth
     tokio::time::sleep(Duration::from_millis(1100)).await;
     // 0..4: CRM only; 4..8: Books only; 8..12: both, Books later (last writer wins).
     let books_street = |i: usize| format!("{i} Books Ave");
-    for (i, (account, _)) in pairs.iter().enumerate().filter(|(i, _)| *i < 4 || *i >= 8) {
+    for (i, (account, _)) in pairs.iter().enumerate().filter(|(i, _)| !(4..8).contains(i)) {
         s.client.crm().update("Accounts", &[json!({"id": account, "Phone": format!("555-{i:04}")})], &WriteOptions::no_triggers()).await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -411,7 +411,7 @@ async fn a_burst_of_edits_on_both_sides_converges_and_the_echo_round_writes_noth
     // Every edit's event, in one burst (CRM's and Books' interleaved), then the worker.
     let mut edits = 0;
     for (i, (account, books_id)) in pairs.iter().enumerate() {
-        if i < 4 || i >= 8 {
+        if !(4..8).contains(&i) {
             enqueue(&s, crm("Accounts", account)).await;
             edits += 1;
         }
