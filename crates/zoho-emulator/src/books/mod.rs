@@ -10,6 +10,7 @@ mod contacts;
 mod creditnotes;
 mod document;
 mod estimates;
+mod index;
 mod invoices;
 mod items;
 mod payments;

@@ -189,9 +189,7 @@ pub fn seed(data: &mut BooksData, rng: &mut Rng, clock: &Clock, _crm: &CrmData) 
         let pid = org.new_id();
         let aid = org.new_id();
         let now = clock.now_ms();
-        org.payments.insert(
-            pid.clone(),
-            Payment {
+        org.put_payment(Payment {
                 payment_id: pid,
                 payment_number: org.series.payment,
                 customer_id: inv.doc.customer_id.clone(),
@@ -204,8 +202,7 @@ pub fn seed(data: &mut BooksData, rng: &mut Rng, clock: &Clock, _crm: &CrmData) 
                 created_ms: now,
                 modified_ms: now,
                 ..Payment::default()
-            },
-        );
+        });
         org.series.payment += 1;
         if let Some(stored) = org.invoices.get_mut(id) {
             stored.payment_made = stored.doc.total;

@@ -58,6 +58,10 @@ pub struct Org {
     pub creditnotes: BTreeMap<String, CreditNote>,
     /// Next numbers of the auto series.
     pub series: Series,
+    /// Derived lookups (sort orders, per-customer documents, taken numbers and unique
+    /// values); not serialised, rebuilt from the records after a restore (see `index`).
+    #[serde(skip)]
+    pub(crate) idx: super::index::Indexes,
 }
 
 /// Auto-number counters.
