@@ -44,6 +44,13 @@ pub fn seed(data: &mut BooksData, rng: &mut Rng, clock: &Clock, crm: &CrmData) {
     seed::seed(data, rng, clock, crm);
 }
 
+/// Creates a contact in the default organisation through the API's own code path (used
+/// by seed profiles); the error names what Books refused.
+pub fn seed_contact(data: &mut BooksData, clock: &Clock, body: &serde_json::Map<String, serde_json::Value>) -> Result<store::Contact, String> {
+    let org = data.orgs.values_mut().next().ok_or("no Books organisation")?;
+    contacts::create_contact(org, clock, body).map_err(|e| e.message)
+}
+
 /// The id of the seeded organisation.
 pub fn default_organization_id(data: &BooksData) -> String {
     data.orgs.keys().next().cloned().unwrap_or_default()
