@@ -213,7 +213,9 @@ pub fn normalise_name(name: &str) -> String {
         }
     }
     let mut words: Vec<&str> = text.split_whitespace().collect();
-    let suffixes: Vec<Vec<String>> = LEGAL_SUFFIXES.iter().map(|s| normalise_words(s)).collect();
+    // Longest first, so `Pty Ltd` goes whole rather than leaving `pty` behind `Ltd`.
+    let mut suffixes: Vec<Vec<String>> = LEGAL_SUFFIXES.iter().map(|s| normalise_words(s)).collect();
+    suffixes.sort_by_key(|s| std::cmp::Reverse(s.len()));
     loop {
         let before = words.len();
         for s in &suffixes {
@@ -430,15 +432,16 @@ struct BooksSide {
 }
 
 impl BooksSide {
-    /// A spelling of `name` that no Books contact has yet: the styled one, else the same
-    /// with each legal suffix in turn (all normalise alike).
-    fn unique_spelling(&mut self, name: &Name, suffix: Option<&str>, style: Style) -> String {
+    /// A spelling of `name` that no Books contact has yet and that is not `avoid` (the
+    /// CRM spelling): the styled one, else the same with each legal suffix in turn, else
+    /// upper or lower case (all normalise alike).
+    fn unique_spelling(&mut self, name: &Name, suffix: Option<&str>, style: Style, avoid: &str) -> String {
         let first = render(name, suffix, style);
         let candidates = std::iter::once(first.clone())
             .chain(LEGAL_SUFFIXES.iter().map(|s| render(name, Some(s), style)))
             .chain(LEGAL_SUFFIXES.iter().map(|s| render(name, Some(s), Style { comma_before_suffix: !style.comma_before_suffix, ..style })))
             .chain([render(name, None, Style { upper: true, lower: false, ..style }), render(name, None, Style { lower: true, upper: false, ..style })]);
-        for c in candidates {
+        for c in candidates.filter(|c| c != avoid) {
             if self.taken.insert(c.to_lowercase()) {
                 return c;
             }
@@ -563,7 +566,7 @@ pub(crate) fn overlap_with(world: &mut World, spec: &OverlapSpec, rng: &mut Rng,
     // Phase 1: Books contacts the CRM side will name (native link held by CRM).
     for c in customers.iter_mut().filter(|c| c.kind == Kind::NativeCrmSide) {
         let style = Style::random(rng, c.name.long);
-        let spelled = side.unique_spelling(&c.name, Some(*rng.pick(LEGAL_SUFFIXES)), style);
+        let spelled = side.unique_spelling(&c.name, Some(*rng.pick(LEGAL_SUFFIXES)), style, &c.crm_name);
         let b = BooksContact {
             company_name: spelled.trim().to_string(),
             contact_name: spelled,
@@ -625,7 +628,7 @@ pub(crate) fn overlap_with(world: &mut World, spec: &OverlapSpec, rng: &mut Rng,
         let style = Style::random(rng, c.name.long);
         let variant = |side: &mut BooksSide, rng: &mut Rng| {
             let suffix = if rng.chance(0.5) { Some(*rng.pick(LEGAL_SUFFIXES)) } else { None };
-            side.unique_spelling(&c.name, suffix, Style::random(rng, c.name.long))
+            side.unique_spelling(&c.name, suffix, Style::random(rng, c.name.long), &c.crm_name)
         };
         let contact = |contact_name: String, country: usize, email: String, zcrm: String| BooksContact {
             company_name: contact_name.trim().to_string(),
@@ -639,7 +642,7 @@ pub(crate) fn overlap_with(world: &mut World, spec: &OverlapSpec, rng: &mut Rng,
         let expected = match c.kind {
             Kind::NativeCrmSide => Expected::Link { books_contact_id: c.books_id.clone(), rule: Rule::Native },
             Kind::NativeBooksSide => {
-                let name = side.unique_spelling(&c.name, None, style);
+                let name = side.unique_spelling(&c.name, None, style, &c.crm_name);
                 let b = contact(name, c.country, books_email(c, "accounts", rng), c.account_id.to_string());
                 Expected::Link { books_contact_id: add_books(&mut world.books, &mut side, &b, rng, clock, &mut truth)?, rule: Rule::Native }
             }
@@ -689,7 +692,8 @@ pub(crate) fn overlap_with(world: &mut World, spec: &OverlapSpec, rng: &mut Rng,
             }
             Kind::CrmOnly => Expected::Create,
             Kind::BooksOnly => {
-                let name = side.unique_spelling(&c.name, if rng.chance(0.5) { Some(*rng.pick(LEGAL_SUFFIXES)) } else { None }, Style::default());
+                let suffix = if rng.chance(0.5) { Some(*rng.pick(LEGAL_SUFFIXES)) } else { None };
+                let name = side.unique_spelling(&c.name, suffix, Style::default(), "");
                 let b = contact(name, c.country, books_email(c, "hello", rng), String::new());
                 let id = add_books(&mut world.books, &mut side, &b, rng, clock, &mut truth)?;
                 truth.books_only.push(id);
