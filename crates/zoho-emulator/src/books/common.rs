@@ -161,13 +161,23 @@ pub fn text_filter(q: &Query, field: &str) -> Option<TextFilter> {
         // when both sides are ASCII, which they almost always are.
         return Some(Box::new(move |s: &str| if s.is_ascii() && v.is_ascii() { s.eq_ignore_ascii_case(&v) } else { s.to_lowercase() == v }));
     }
+    // The variants also run over every row: ASCII text (nearly all of it) is compared in
+    // place, anything else lower-cased first.
     if let Some(v) = q.get(&format!("{field}_startswith")) {
         let v = v.to_lowercase();
-        return Some(Box::new(move |s: &str| s.to_lowercase().starts_with(&v)));
+        return Some(Box::new(move |s: &str| {
+            if s.is_ascii() && v.is_ascii() { s.len() >= v.len() && s.as_bytes()[..v.len()].eq_ignore_ascii_case(v.as_bytes()) } else { s.to_lowercase().starts_with(&v) }
+        }));
     }
     if let Some(v) = q.get(&format!("{field}_contains")) {
         let v = v.to_lowercase();
-        return Some(Box::new(move |s: &str| s.to_lowercase().contains(&v)));
+        return Some(Box::new(move |s: &str| {
+            if s.is_ascii() && v.is_ascii() {
+                v.is_empty() || s.as_bytes().windows(v.len()).any(|w| w.eq_ignore_ascii_case(v.as_bytes()))
+            } else {
+                s.to_lowercase().contains(&v)
+            }
+        }));
     }
     None
 }

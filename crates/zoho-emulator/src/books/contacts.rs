@@ -456,6 +456,10 @@ async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> BooksResu
     let contact_type = q.get("contact_type").map(str::to_string);
     let zcrm_account = q.get("zcrm_account_id").map(str::to_string);
     let zcrm_contact = q.get("zcrm_contact_id").map(str::to_string);
+    // Text filters that are not exact lookups match few rows: scanning the contacts
+    // (no index lookups) and sorting the matches is then cheaper than walking an index.
+    let scanning = name.is_some() || company.is_some() || email.is_some() || phone.is_some() || search.is_some();
+    let unfiltered = !scanning && status.is_none() && contact_type.is_none() && zcrm_account.is_none() && zcrm_contact.is_none();
     let exact_name = q.get("contact_name").map(str::to_lowercase);
     let exact_email = q.get("email").map(str::to_lowercase);
     let keep = |c: &Contact| {
@@ -499,6 +503,7 @@ async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> BooksResu
                 // Otherwise walk the sort column's index in order, so a page costs the rows
                 // up to it (all of them only when a filter matches few).
                 let walk: Option<Box<dyn DoubleEndedIterator<Item = &str>>> = match paging.sort_column.as_str() {
+                    _ if scanning => None,
                     "contact_name" => Some(Box::new(org.contact_names.values().map(String::as_str))),
                     "company_name" => Some(Box::new(idx.contacts_by_company.iter().map(|(_, id)| id.as_str()))),
                     "email" => Some(Box::new(idx.contacts_by_email.iter().map(|(_, id)| id.as_str()))),
@@ -508,14 +513,28 @@ async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> BooksResu
                 };
                 match walk {
                     Some(ids) => {
-                        let ids: Box<dyn Iterator<Item = &str>> = if paging.descending { Box::new(ids.rev()) } else { ids };
-                        paging.walk(ids.filter_map(contact).filter(|c| keep(c)))
+                        let mut ids: Box<dyn Iterator<Item = &str>> = if paging.descending { Box::new(ids.rev()) } else { ids };
+                        if unfiltered {
+                            // Every row counts: skip to the page in the index itself.
+                            let skip = (paging.page - 1).saturating_mul(paging.per_page);
+                            ids = Box::new(ids.skip(skip));
+                            let first = Paging { page: 1, ..paging.clone() };
+                            first.walk(ids.filter_map(contact))
+                        } else {
+                            paging.walk(ids.filter_map(contact).filter(|c| keep(c)))
+                        }
+                    }
+                    None if paging.sort_column == "outstanding_receivable_amount" => {
+                        // Computed once per matching contact. Contacts come in id order, so
+                        // their position breaks ties as the id would, without reading it.
+                        let rows: Vec<(Decimal, usize, &Contact)> =
+                            org.contacts.values().filter(|c| keep(c)).enumerate().map(|(n, c)| (outstanding(org, &c.contact_id), n, c)).collect();
+                        let (page, more) = paging.cut(rows, |a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+                        (page.into_iter().map(|(_, _, c)| c).collect(), more)
                     }
                     None => {
-                        // Outstanding receivable: computed once per matching contact.
-                        let rows: Vec<(Decimal, &Contact)> = org.contacts.values().filter(|c| keep(c)).map(|c| (outstanding(org, &c.contact_id), c)).collect();
-                        let (page, more) = paging.cut(rows, |a, b| a.0.cmp(&b.0).then_with(|| a.1.contact_id.cmp(&b.1.contact_id)));
-                        (page.into_iter().map(|(_, c)| c).collect(), more)
+                        let rows: Vec<&Contact> = org.contacts.values().filter(|c| keep(c)).collect();
+                        paging.cut(rows, |a, b| compare(org, &paging.sort_column, a, b))
                     }
                 }
             }
