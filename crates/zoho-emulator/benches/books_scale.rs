@@ -137,7 +137,10 @@ fn main() {
                 ("filter_by=Status.Active", "/contacts?per_page=200&filter_by=Status.Active".to_string()),
                 ("email= (one contact)", format!("/contacts?per_page=200&email=PAT{}@customer{}.example", n / 2, (n / 2) % 997)),
                 ("zcrm_account_id= (one contact)", format!("/contacts?per_page=200&zcrm_account_id=5725767{:012}", n / 2)),
-                ("contact_name= (one contact)", format!("/contacts?per_page=200&contact_name=customer%20{:06}%20{}", n / 3, ["Labs", "Trading", "Foods"][(n / 3) % 3])),
+                (
+                    "contact_name= (one contact)",
+                    format!("/contacts?per_page=200&contact_name=customer%20{:06}%20{}", n / 3, ["Labs", "Trading", "Foods"][(n / 3) % 3]),
+                ),
                 ("Status.Crm (a tenth match), by created_time", "/contacts?per_page=200&filter_by=Status.Crm&sort_column=created_time".to_string()),
                 ("contact_name_contains= (scan)", "/contacts?per_page=200&contact_name_contains=999".to_string()),
                 ("sort outstanding_receivable_amount", "/contacts?per_page=200&sort_column=outstanding_receivable_amount".to_string()),

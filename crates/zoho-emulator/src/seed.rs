@@ -108,10 +108,7 @@ impl OverlapSpec {
         }
         let books = self.matched + 2 * self.ambiguous + self.different_country;
         if books > self.books_contacts {
-            return Err(format!(
-                "matched + 2 × ambiguous + different_country need {books} Books contacts, books_contacts is {}",
-                self.books_contacts
-            ));
+            return Err(format!("matched + 2 × ambiguous + different_country need {books} Books contacts, books_contacts is {}", self.books_contacts));
         }
         if self.max_contacts_per_account == 0 {
             return Err("max_contacts_per_account must be at least 1".into());
@@ -321,7 +318,8 @@ fn canonical(i: u64, rng: &mut Rng) -> Name {
             let mut s = format!("{w1} {w2} {industry}");
             while s.chars().count() < LONG_NAME_CHARS - SUFFIX_ROOM {
                 s.push(' ');
-                s.push_str(*rng.pick(FILLER));
+                let word: &&str = rng.pick(FILLER);
+                s.push_str(word);
             }
             let cut: String = s.chars().take(LONG_NAME_CHARS - SUFFIX_ROOM).collect();
             // End on a whole word: a cut word would normalise differently from its
@@ -616,7 +614,8 @@ pub(crate) fn overlap_with(world: &mut World, spec: &OverlapSpec, rng: &mut Rng,
                 };
                 let input = json!({"First_Name": first, "Last_Name": last, "Email": email, "Account_Name": {"id": c.account_id.to_string()},
                     "Mailing_Country": COUNTRIES[c.country].0});
-                let id = crm::write::seed_record(&mut world.crm, "Contacts", &obj(input), clock).ok_or_else(|| format!("CRM refused a contact of {:?}", c.crm_name))?;
+                let id = crm::write::seed_record(&mut world.crm, "Contacts", &obj(input), clock)
+                    .ok_or_else(|| format!("CRM refused a contact of {:?}", c.crm_name))?;
                 ids.push(id.to_string());
             }
         }
@@ -714,7 +713,14 @@ pub(crate) fn overlap_with(world: &mut World, spec: &OverlapSpec, rng: &mut Rng,
 }
 
 /// Creates one Books contact and records its name in the truth.
-fn add_books(books: &mut books::BooksData, side: &mut BooksSide, b: &BooksContact, rng: &mut Rng, clock: &Clock, truth: &mut OverlapTruth) -> Result<String, String> {
+fn add_books(
+    books: &mut books::BooksData,
+    side: &mut BooksSide,
+    b: &BooksContact,
+    rng: &mut Rng,
+    clock: &Clock,
+    truth: &mut OverlapTruth,
+) -> Result<String, String> {
     let body = books_body(b, side, rng);
     let c = books::seed_contact(books, clock, &body).map_err(|e| format!("Books refused contact {:?}: {e}", b.contact_name))?;
     truth.books_names.push((c.contact_id.clone(), c.contact_name.clone()));

@@ -93,7 +93,12 @@ async fn populate(b: &Books) -> Vec<String> {
         let inv_id = inv["invoice"]["invoice_id"].as_str().unwrap().to_string();
         assert_eq!(b.post(&format!("/invoices/{inv_id}/status/sent"), json!({})).await.0, 200);
         if n == 13 {
-            let (s, p) = b.post("/customerpayments", json!({"customer_id": id, "payment_mode": "cash", "amount": 50, "invoices": [{"invoice_id": inv_id, "amount_applied": 30}]})).await;
+            let (s, p) = b
+                .post(
+                    "/customerpayments",
+                    json!({"customer_id": id, "payment_mode": "cash", "amount": 50, "invoices": [{"invoice_id": inv_id, "amount_applied": 30}]}),
+                )
+                .await;
             assert_eq!(s, 201, "{p}");
         }
         if n == 23 {
@@ -103,6 +108,9 @@ async fn populate(b: &Books) -> Vec<String> {
     }
     created
 }
+
+/// Which rows a filter keeps, judged from the rows themselves.
+type RowTest = Box<dyn Fn(&Value) -> bool>;
 
 async fn check_orders(b: &Books) {
     let mut everyone = all_pages(b, "sort_column=contact_name", 200).await;
@@ -125,7 +133,10 @@ async fn check_orders(b: &Books) {
         }
     }
     // Filters, through an index or a walk, agree with filtering the full list.
-    let filters: [(&str, Box<dyn Fn(&Value) -> bool>); 6] = [
+    let filters: [(&str, RowTest); 9] = [
+        ("contact_name_contains=TOMER%2001", Box::new(|r| text(r, "contact_name").to_lowercase().contains("tomer 01"))),
+        ("contact_name_startswith=ÖTZI%20c", Box::new(|r| text(r, "contact_name").starts_with("Ötzi C"))),
+        ("contact_name_startswith=ötzi&filter_by=Status.Active", Box::new(|r| text(r, "contact_name").starts_with("Ötzi") && text(r, "status") == "active")),
         ("filter_by=Status.Inactive", Box::new(|r| text(r, "status") == "inactive")),
         ("filter_by=Status.Crm", Box::new(|r| !text(r, "zcrm_account_id").is_empty())),
         ("zcrm_account_id=572576700002", Box::new(|r| text(r, "zcrm_account_id") == "572576700002")),
@@ -229,21 +240,25 @@ async fn unique_values_and_numbers_are_enforced_through_the_indexes() {
     let customer = r["contact"]["contact_id"].as_str().unwrap().to_string();
 
     let line = json!([{"name": "x", "rate": 1}]);
-    let (s, _) = b.post("/estimates?ignore_auto_number_generation=true", json!({"customer_id": customer, "estimate_number": "EST-000002", "line_items": line})).await;
+    let (s, _) =
+        b.post("/estimates?ignore_auto_number_generation=true", json!({"customer_id": customer, "estimate_number": "EST-000002", "line_items": line})).await;
     assert_eq!(s, 201);
     let (_, e1) = b.post("/estimates", json!({"customer_id": customer, "line_items": line})).await;
     let (_, e2) = b.post("/estimates", json!({"customer_id": customer, "line_items": line})).await;
     assert_eq!(e1["estimate"]["estimate_number"], json!("EST-000001"));
     assert_eq!(e2["estimate"]["estimate_number"], json!("EST-000003"), "the taken number is skipped");
-    let (s, _) = b.post("/estimates?ignore_auto_number_generation=true", json!({"customer_id": customer, "estimate_number": "EST-000003", "line_items": line})).await;
+    let (s, _) =
+        b.post("/estimates?ignore_auto_number_generation=true", json!({"customer_id": customer, "estimate_number": "EST-000003", "line_items": line})).await;
     assert_eq!(s, 400);
-    let (s, c1) = b.post("/creditnotes?ignore_auto_number_generation=true", json!({"customer_id": customer, "creditnote_number": "CN-000001", "line_items": line})).await;
+    let (s, c1) =
+        b.post("/creditnotes?ignore_auto_number_generation=true", json!({"customer_id": customer, "creditnote_number": "CN-000001", "line_items": line})).await;
     assert_eq!(s, 201, "{c1}");
     let (_, c2) = b.post("/creditnotes", json!({"customer_id": customer, "line_items": line})).await;
     assert_eq!(c2["creditnote"]["creditnote_number"], json!("CN-000002"));
     let c1_id = c1["creditnote"]["creditnote_id"].as_str().unwrap();
     assert_eq!(b.delete(&format!("/creditnotes/{c1_id}")).await.0, 200);
-    let (s, _) = b.post("/creditnotes?ignore_auto_number_generation=true", json!({"customer_id": customer, "creditnote_number": "CN-000001", "line_items": line})).await;
+    let (s, _) =
+        b.post("/creditnotes?ignore_auto_number_generation=true", json!({"customer_id": customer, "creditnote_number": "CN-000001", "line_items": line})).await;
     assert_eq!(s, 201, "a deleted credit note's number is free again");
     b.emu.stop().await;
 }

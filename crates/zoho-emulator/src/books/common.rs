@@ -166,7 +166,11 @@ pub fn text_filter(q: &Query, field: &str) -> Option<TextFilter> {
     if let Some(v) = q.get(&format!("{field}_startswith")) {
         let v = v.to_lowercase();
         return Some(Box::new(move |s: &str| {
-            if s.is_ascii() && v.is_ascii() { s.len() >= v.len() && s.as_bytes()[..v.len()].eq_ignore_ascii_case(v.as_bytes()) } else { s.to_lowercase().starts_with(&v) }
+            if s.is_ascii() && v.is_ascii() {
+                s.len() >= v.len() && s.as_bytes()[..v.len()].eq_ignore_ascii_case(v.as_bytes())
+            } else {
+                s.to_lowercase().starts_with(&v)
+            }
         }));
     }
     if let Some(v) = q.get(&format!("{field}_contains")) {

@@ -461,6 +461,8 @@ async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> BooksResu
     let scanning = name.is_some() || company.is_some() || email.is_some() || phone.is_some() || search.is_some();
     let unfiltered = !scanning && status.is_none() && contact_type.is_none() && zcrm_account.is_none() && zcrm_contact.is_none();
     let exact_name = q.get("contact_name").map(str::to_lowercase);
+    let name_prefix = q.get("contact_name_startswith").map(str::to_lowercase);
+    let name_part = q.get("contact_name_contains").map(str::to_lowercase);
     let exact_email = q.get("email").map(str::to_lowercase);
     let keep = |c: &Contact| {
         (match status {
@@ -490,8 +492,13 @@ async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> BooksResu
             Some(ids_of(idx.contacts_by_any_email.get(e)))
         } else if let Some(z) = &zcrm_account {
             Some(ids_of(idx.contacts_by_zcrm_account.get(z)))
+        } else if let Some(z) = &zcrm_contact {
+            Some(ids_of(idx.contacts_by_zcrm_contact.get(z)))
+        } else if let Some(p) = &name_prefix {
+            // The name index is keyed by the lower-cased name: a prefix is a range of it.
+            Some(org.contact_names.range(p.clone()..).take_while(|(k, _)| k.starts_with(p.as_str())).map(|(_, id)| id.as_str()).collect())
         } else {
-            zcrm_contact.as_ref().map(|z| ids_of(idx.contacts_by_zcrm_contact.get(z)))
+            name_part.as_ref().map(|p| org.contact_names.iter().filter(|(k, _)| k.contains(p.as_str())).map(|(_, id)| id.as_str()).collect())
         };
         let contact = |id: &str| org.contacts.get(id);
         let (page, more) = match few {

@@ -190,18 +190,18 @@ pub fn seed(data: &mut BooksData, rng: &mut Rng, clock: &Clock, _crm: &CrmData) 
         let aid = org.new_id();
         let now = clock.now_ms();
         org.put_payment(Payment {
-                payment_id: pid,
-                payment_number: org.series.payment,
-                customer_id: inv.doc.customer_id.clone(),
-                payment_mode: "banktransfer".into(),
-                amount: inv.doc.total,
-                date: today.clone(),
-                exchange_rate: inv.doc.exchange_rate,
-                currency_id: inv.doc.currency_id.clone(),
-                invoices: vec![Allocation { allocation_id: aid, invoice_id: inv.invoice_id.clone(), amount_applied: inv.doc.total, date: today.clone() }],
-                created_ms: now,
-                modified_ms: now,
-                ..Payment::default()
+            payment_id: pid,
+            payment_number: org.series.payment,
+            customer_id: inv.doc.customer_id.clone(),
+            payment_mode: "banktransfer".into(),
+            amount: inv.doc.total,
+            date: today.clone(),
+            exchange_rate: inv.doc.exchange_rate,
+            currency_id: inv.doc.currency_id.clone(),
+            invoices: vec![Allocation { allocation_id: aid, invoice_id: inv.invoice_id.clone(), amount_applied: inv.doc.total, date: today.clone() }],
+            created_ms: now,
+            modified_ms: now,
+            ..Payment::default()
         });
         org.series.payment += 1;
         if let Some(stored) = org.invoices.get_mut(id) {
