@@ -42,6 +42,7 @@ async fn the_overlap_profile_is_served_by_the_emulator_subcommand() {
     let mut world = zoho_emulator::build_world(&EmulatorConfig { seed: 5, seed_data: false, ..EmulatorConfig::unlimited() });
     let truth = seed::overlap(&mut world, &OverlapSpec::default(), 5).expect("default spec fits");
 
+    zoho_emulator::install_crypto_provider();
     let http = reqwest::Client::new();
     let (creds, token) = testkit::login(&http, &url).await.expect("login");
     let mut ids = Vec::new();
