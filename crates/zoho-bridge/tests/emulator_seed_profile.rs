@@ -36,7 +36,10 @@ async fn the_overlap_profile_is_served_by_the_emulator_subcommand() {
         .expect("run zoho-bridge emulator");
     let stdout = child.stdout.take().expect("stdout");
     let _running = Running(child);
-    let first = BufReader::new(stdout).lines().next().expect("a first line").expect("readable");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("a first line").expect("readable");
+    // Keep reading: a closed pipe would make the emulator's next line fail.
+    std::thread::spawn(move || lines.for_each(drop));
     let url = first.strip_prefix("Zoho emulator listening on ").unwrap_or_else(|| panic!("unexpected first line {first:?}")).to_string();
 
     let mut world = zoho_emulator::build_world(&EmulatorConfig { seed: 5, seed_data: false, ..EmulatorConfig::unlimited() });
