@@ -142,7 +142,7 @@ fn main() {
                     format!("/contacts?per_page=200&contact_name=customer%20{:06}%20{}", n / 3, ["Labs", "Trading", "Foods"][(n / 3) % 3]),
                 ),
                 ("Status.Crm (a tenth match), by created_time", "/contacts?per_page=200&filter_by=Status.Crm&sort_column=created_time".to_string()),
-                ("contact_name_contains= (scan)", "/contacts?per_page=200&contact_name_contains=999".to_string()),
+                ("contact_name_contains= (scans the name index)", "/contacts?per_page=200&contact_name_contains=999".to_string()),
                 ("sort outstanding_receivable_amount", "/contacts?per_page=200&sort_column=outstanding_receivable_amount".to_string()),
             ];
             for (label, path) in pages {

@@ -170,7 +170,7 @@ pub struct AccountTruth {
 /// The ground truth of an overlap seed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverlapTruth {
-    /// Every generated CRM account, in creation order.
+    /// Every generated CRM account, sorted by id (which is creation order).
     pub accounts: Vec<AccountTruth>,
     /// Books contacts with no CRM counterpart (including the different-country
     /// lookalikes), in creation order.
@@ -183,9 +183,10 @@ pub struct OverlapTruth {
 }
 
 impl OverlapTruth {
-    /// The expected outcome for a CRM account id.
+    /// The expected outcome for a CRM account id (a binary search: `accounts` is sorted
+    /// by id).
     pub fn expected(&self, account_id: &str) -> Option<&Expected> {
-        self.accounts.iter().find(|a| a.account_id == account_id).map(|a| &a.expected)
+        self.accounts.binary_search_by(|a| a.account_id.as_str().cmp(account_id)).ok().map(|i| &self.accounts[i].expected)
     }
 
     /// How many accounts expect a link by `rule`.

@@ -48,6 +48,7 @@ pub fn seed(data: &mut BooksData, rng: &mut Rng, clock: &Clock, crm: &CrmData) {
 /// by seed profiles); the error names what Books refused.
 pub fn seed_contact(data: &mut BooksData, clock: &Clock, body: &serde_json::Map<String, serde_json::Value>) -> Result<store::Contact, String> {
     let org = data.orgs.values_mut().next().ok_or("no Books organisation")?;
+    org.ensure_indexes();
     contacts::create_contact(org, clock, body).map_err(|e| e.message)
 }
 

@@ -119,6 +119,7 @@ fn obj(v: Value) -> Map<String, Value> {
 /// Adds demo contacts, items, invoices in several statuses and a payment.
 pub fn seed(data: &mut BooksData, rng: &mut Rng, clock: &Clock, _crm: &CrmData) {
     let Some(org) = data.orgs.values_mut().next() else { return };
+    org.ensure_indexes();
     let code_of = |org: &Org, code: &str| org.currencies.values().find(|c| c.currency_code == code).map(|c| c.currency_id.clone()).unwrap_or_default();
     let people = [
         ("Acme Corp", "US", "USD", "Alice", "Ng"),
