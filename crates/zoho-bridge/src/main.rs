@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use zoho_emulator::{Emulator, EmulatorConfig, FaultConfig, World};
+use zoho_emulator::{Emulator, EmulatorConfig, FaultConfig, SeedProfile, World};
 
 #[derive(Parser)]
 #[command(name = "zoho-bridge", version, about = "Keeps Zoho CRM and Zoho Books in step")]
@@ -70,9 +70,14 @@ struct EmulatorArgs {
     /// Load the world from this JSON file if it exists, and save it there on exit.
     #[arg(long)]
     state: Option<PathBuf>,
-    /// Start with the organisation only: no demo records.
-    #[arg(long)]
+    /// Start with the organisation only: no records.
+    #[arg(long, conflicts_with = "seed_profile")]
     no_seed_data: bool,
+    /// Which records to start with: `demo` (a small demo set) or `overlap` (the same
+    /// customers in CRM and Books spelled differently, for dedup tests; 2,000 CRM
+    /// accounts vs 1,800 Books contacts, see `zoho_emulator::seed`).
+    #[arg(long, value_enum, default_value_t = SeedProfileArg::Demo)]
+    seed_profile: SeedProfileArg,
     /// Switch off every rate limit, quota and token throttle (benchmarks).
     #[arg(long)]
     no_limits: bool,
@@ -85,6 +90,24 @@ struct EmulatorArgs {
     /// Fault injection rules, a JSON file (see the README).
     #[arg(long)]
     faults: Option<PathBuf>,
+}
+
+/// `--seed-profile` values.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SeedProfileArg {
+    /// The demo records.
+    Demo,
+    /// Overlapping CRM and Books customers with the default counts.
+    Overlap,
+}
+
+impl SeedProfileArg {
+    fn profile(self) -> SeedProfile {
+        match self {
+            SeedProfileArg::Demo => SeedProfile::Demo,
+            SeedProfileArg::Overlap => SeedProfile::Overlap(zoho_emulator::seed::OverlapSpec::default()),
+        }
+    }
 }
 
 fn init_tracing() {
@@ -113,6 +136,7 @@ async fn run_emulator(args: EmulatorArgs) -> anyhow::Result<()> {
     let mut config = if args.no_limits { EmulatorConfig::unlimited() } else { EmulatorConfig::default() };
     config.seed = args.seed;
     config.seed_data = !args.no_seed_data;
+    config.seed_profile = args.seed_profile.profile();
     config.token_ttl_secs = args.token_ttl;
     if let Some(n) = args.books_per_minute {
         config.limits.books_per_minute = Some(n);
@@ -129,7 +153,7 @@ async fn run_emulator(args: EmulatorArgs) -> anyhow::Result<()> {
             tracing::info!(file = %path.display(), "restored emulator state");
             world
         }
-        _ => zoho_emulator::build_world(&config),
+        _ => zoho_emulator::try_build_world(&config).map_err(|e| anyhow::anyhow!("--seed-profile: {e}"))?,
     };
     let emulator = Emulator::start_with_world(config, world, args.port).await.with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
     println!("Zoho emulator listening on {}", emulator.url());

@@ -16,56 +16,20 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
+use tokio::{io::AsyncWriteExt, net::TcpStream};
 use zoho_emulator::{Emulator, EmulatorConfig, testkit};
 
 const CONNECTIONS: usize = 32;
 const SECONDS: u64 = 5;
 
+mod support;
+
+use support::{read_response, request};
+
 /// One request, pre-rendered.
 struct Call {
     name: &'static str,
     raw: Vec<u8>,
-}
-
-fn request(method: &str, path: &str, token: &str, body: Option<&Value>) -> Vec<u8> {
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Zoho-oauthtoken {token}\r\n\
-Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
-/// Reads one response; returns its status.
-async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<u16> {
-    buf.clear();
-    let mut chunk = [0u8; 16 * 1024];
-    let header_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
-    let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let length: usize = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-    while buf.len() < header_end + length {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    Ok(status)
 }
 
 async fn load(addr: std::net::SocketAddr, call: Arc<Call>) {
@@ -86,7 +50,7 @@ async fn load(addr: std::net::SocketAddr, call: Arc<Call>) {
                     return;
                 }
                 match read_response(&mut stream, &mut buf).await {
-                    Ok(s) if s < 300 => count.fetch_add(1, Ordering::Relaxed),
+                    Ok((s, _)) if s < 300 => count.fetch_add(1, Ordering::Relaxed),
                     Ok(_) => errors.fetch_add(1, Ordering::Relaxed),
                     Err(_) => return,
                 };

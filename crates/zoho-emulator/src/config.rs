@@ -14,9 +14,12 @@ use crate::faults::FaultConfig;
 pub struct EmulatorConfig {
     /// Seed of every generated id, record and fault decision.
     pub seed: u64,
-    /// Generate demo records (accounts, contacts, products, deals, quotes, invoices).
-    /// The organisation, its users, currencies and taxes always exist.
+    /// Generate records (which ones: `seed_profile`). The organisation, its users,
+    /// currencies and taxes always exist.
     pub seed_data: bool,
+    /// Which records `seed_data` generates: the demo set, or overlapping customers for
+    /// dedup tests (`crate::seed`).
+    pub seed_profile: SeedProfile,
     /// Lifetime of an access token, seconds (Zoho: 3600).
     pub token_ttl_secs: i64,
     /// Access-token requests allowed per refresh token per window (Zoho: 10 per 600 s).
@@ -41,6 +44,7 @@ impl Default for EmulatorConfig {
         EmulatorConfig {
             seed: 1,
             seed_data: true,
+            seed_profile: SeedProfile::Demo,
             token_ttl_secs: 3600,
             token_requests_per_window: Some(10),
             token_window_secs: 600,
@@ -64,6 +68,19 @@ impl EmulatorConfig {
             ..EmulatorConfig::default()
         }
     }
+}
+
+/// The records a seeded emulator starts with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeedProfile {
+    /// A small demo: accounts, contacts, products, deals, quotes in CRM; contacts, items,
+    /// invoices and a payment in Books.
+    #[default]
+    Demo,
+    /// The same customers in CRM and Books, spelled differently, with a known truth
+    /// ([`crate::seed::overlap`]).
+    Overlap(crate::seed::OverlapSpec),
 }
 
 /// Zoho's request budgets. `None` means unlimited.

@@ -30,6 +30,7 @@ pub mod errors;
 pub mod faults;
 pub mod limits;
 pub mod rng;
+pub mod seed;
 pub mod state;
 pub mod stats;
 pub mod testkit;
@@ -40,7 +41,7 @@ use std::{net::SocketAddr, time::Duration};
 use axum::{Router, middleware, routing::post};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-pub use config::{EmulatorConfig, LimitsConfig};
+pub use config::{EmulatorConfig, LimitsConfig, SeedProfile};
 pub use faults::{FaultConfig, FaultRule, WebhookFaults};
 pub use state::{AppState, World};
 
@@ -57,17 +58,35 @@ pub fn install_crypto_provider() {
 }
 
 /// Builds a fresh world from the config's seed.
+///
+/// # Panics
+///
+/// When the seed profile's counts do not fit together; [`try_build_world`] returns
+/// that as an error instead.
 pub fn build_world(config: &EmulatorConfig) -> World {
+    try_build_world(config).unwrap_or_else(|e| panic!("cannot build the emulator world: {e}"))
+}
+
+/// Builds a fresh world from the config's seed and seed profile; the error says what in
+/// the profile is wrong.
+pub fn try_build_world(config: &EmulatorConfig) -> Result<World, String> {
     let clock = clock::Clock::new(config.utc_offset_minutes);
     let mut world = World { accounts: accounts::AccountsData::bootstrap(config.seed), ..World::default() };
     crm::bootstrap(&mut world.crm, config.seed, &clock);
     books::bootstrap(&mut world.books, config.seed, &clock);
     if config.seed_data {
-        let mut rng = rng::Rng::new(config.seed);
-        crm::seed(&mut world.crm, &mut rng, &clock);
-        books::seed(&mut world.books, &mut rng, &clock, &world.crm);
+        match &config.seed_profile {
+            SeedProfile::Demo => {
+                let mut rng = rng::Rng::new(config.seed);
+                crm::seed(&mut world.crm, &mut rng, &clock);
+                books::seed(&mut world.books, &mut rng, &clock, &world.crm);
+            }
+            SeedProfile::Overlap(spec) => {
+                seed::overlap(&mut world, spec, config.seed)?;
+            }
+        }
     }
-    world
+    Ok(world)
 }
 
 /// The whole HTTP surface for a state.
@@ -116,7 +135,7 @@ impl Emulator {
     /// Starts an emulator with a world generated from `config.seed` on `127.0.0.1:port`
     /// (`0` picks a free port).
     pub async fn start(config: EmulatorConfig, port: u16) -> std::io::Result<Emulator> {
-        let world = build_world(&config);
+        let world = try_build_world(&config).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         Self::start_with_world(config, world, port).await
     }
 

@@ -19,6 +19,7 @@ pub fn with_org<R>(state: &AppState, query: &Query, work: impl FnOnce(&mut Org, 
     let mut guard = state.world();
     let world = &mut *guard;
     let org = world.books.orgs.get_mut(&org_id).ok_or_else(unknown_org)?;
+    org.ensure_indexes();
     let mut events = Vec::new();
     let out = work(org, &state.clock, &mut events)?;
     for e in &events {
@@ -99,6 +100,15 @@ impl Paging {
         (page, has_more)
     }
 
+    /// The page of rows already in list order (ascending or descending as asked), and
+    /// whether more follow: reads only up to the row after the page.
+    pub fn walk<T>(&self, mut rows: impl Iterator<Item = T>) -> (Vec<T>, bool) {
+        let start = (self.page - 1).saturating_mul(self.per_page);
+        let page: Vec<T> = rows.by_ref().skip(start).take(self.per_page).collect();
+        let more = page.len() == self.per_page && rows.next().is_some();
+        (page, more)
+    }
+
     /// The `page_context` object (an object, as real Books returns it).
     pub fn context(&self, has_more: bool, report_name: &str, applied_filter: &str) -> Value {
         json!({
@@ -151,13 +161,27 @@ pub fn text_filter(q: &Query, field: &str) -> Option<TextFilter> {
         // when both sides are ASCII, which they almost always are.
         return Some(Box::new(move |s: &str| if s.is_ascii() && v.is_ascii() { s.eq_ignore_ascii_case(&v) } else { s.to_lowercase() == v }));
     }
+    // The variants also run over every row: ASCII text (nearly all of it) is compared in
+    // place, anything else lower-cased first.
     if let Some(v) = q.get(&format!("{field}_startswith")) {
         let v = v.to_lowercase();
-        return Some(Box::new(move |s: &str| s.to_lowercase().starts_with(&v)));
+        return Some(Box::new(move |s: &str| {
+            if s.is_ascii() && v.is_ascii() {
+                s.len() >= v.len() && s.as_bytes()[..v.len()].eq_ignore_ascii_case(v.as_bytes())
+            } else {
+                s.to_lowercase().starts_with(&v)
+            }
+        }));
     }
     if let Some(v) = q.get(&format!("{field}_contains")) {
         let v = v.to_lowercase();
-        return Some(Box::new(move |s: &str| s.to_lowercase().contains(&v)));
+        return Some(Box::new(move |s: &str| {
+            if s.is_ascii() && v.is_ascii() {
+                v.is_empty() || s.as_bytes().windows(v.len()).any(|w| w.eq_ignore_ascii_case(v.as_bytes()))
+            } else {
+                s.to_lowercase().contains(&v)
+            }
+        }));
     }
     None
 }
@@ -238,10 +262,10 @@ pub fn unique_field<'a>(org: &'a Org, entity: &str, key: &str) -> Result<&'a Cus
         .ok_or_else(|| BooksError::invalid("X-Unique-Identifier-Key"))
 }
 
-/// Whether `values` hold `value` in custom field `def`: the record an upsert keyed by
-/// `def` names.
-pub fn holds_value(values: &[CustomValue], def: &CustomFieldDef, value: &str) -> bool {
-    values.iter().any(|v| v.customfield_id == def.customfield_id && v.value == value)
+/// The record of `entity` whose unique custom field `def` holds `value` (the lowest id
+/// when several do): the record an upsert keyed by `def` names.
+pub fn holder_of(org: &Org, entity: &str, def: &CustomFieldDef, value: &str) -> Option<String> {
+    org.custom_holder(entity, &def.customfield_id, value, None).cloned()
 }
 
 /// An upsert's body `b` with its key field `def` set to `value` (added to the body's
@@ -254,31 +278,13 @@ pub fn upsert_body(b: &Map<String, Value>, def: &CustomFieldDef, value: &str) ->
     Ok(b)
 }
 
-/// Whether some other record of a list already holds `value` in unique field `def`.
-pub fn custom_value_taken<'a>(
-    mut others: impl Iterator<Item = (&'a String, &'a Vec<CustomValue>)>,
-    def: &CustomFieldDef,
-    value: &str,
-    except: Option<&str>,
-) -> bool {
-    !value.is_empty()
-        && others.any(|(id, values)| Some(id.as_str()) != except && values.iter().any(|v| v.customfield_id == def.customfield_id && v.value == value))
-}
-
-/// Checks every unique custom field of `values` against the other records.
-pub fn check_unique_custom<'a, I>(
-    org_defs: &[CustomFieldDef],
-    entity: &str,
-    values: &[CustomValue],
-    others: impl Fn() -> I,
-    except: Option<&str>,
-) -> Result<(), BooksError>
-where
-    I: Iterator<Item = (&'a String, &'a Vec<CustomValue>)>,
-{
+/// Checks every unique custom field of `values` against the other records of `entity`
+/// (all but `except`), through the organisation's custom value index.
+pub fn check_unique_custom(org: &Org, entity: &str, values: &[CustomValue], except: Option<&str>) -> Result<(), BooksError> {
     for v in values {
-        if let Some(def) = org_defs.iter().find(|d| d.entity == entity && d.customfield_id == v.customfield_id && d.is_unique)
-            && custom_value_taken(others(), def, &v.value, except)
+        if let Some(def) = org.custom_fields.iter().find(|d| d.entity == entity && d.customfield_id == v.customfield_id && d.is_unique)
+            && !v.value.is_empty()
+            && org.custom_holder(entity, &def.customfield_id, &v.value, except).is_some()
         {
             return Err(BooksError::duplicate(format!("The value \"{}\" for {} already exists.", v.value, def.label)));
         }

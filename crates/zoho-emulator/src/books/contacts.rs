@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use super::{
     body::{self, BooksError, BooksResult, Fields, Query, done, envelope, money},
     common::{
-        Paging, check_unique_custom, custom_fields_json, holds_value, read_custom_fields, stamp, text_filter, touch, unique_field, upsert_body, upsert_headers,
+        Paging, check_unique_custom, custom_fields_json, holder_of, read_custom_fields, stamp, text_filter, touch, unique_field, upsert_body, upsert_headers,
         with_org,
     },
     store::{Address, Contact, ContactPerson, Event, Org},
@@ -92,17 +92,25 @@ fn person_json(p: &ContactPerson, contact_id: &str) -> Value {
     })
 }
 
-/// Outstanding receivable of a contact: the balance of its open invoices.
+/// Outstanding receivable of a contact: the balance of its open invoices (read through
+/// the per-customer index, so a row costs the contact's invoices, not the org's).
 pub fn outstanding(org: &Org, contact_id: &str) -> Decimal {
-    org.invoices.values().filter(|i| i.doc.customer_id == contact_id && !matches!(i.status.as_str(), "draft" | "void")).map(|i| i.balance()).sum()
+    let Some(docs) = org.idx().customer(contact_id) else { return Decimal::ZERO };
+    docs.invoices.iter().filter_map(|id| org.invoices.get(id)).filter(|i| !matches!(i.status.as_str(), "draft" | "void")).map(|i| i.balance()).sum()
 }
 
 /// Unused credits: the unapplied part of payments (excess, or released by a void) plus
 /// open credit note balances.
 pub fn unused_credits(org: &Org, c: &Contact) -> Decimal {
+    let Some(docs) = org.idx().customer(&c.contact_id) else { return c.unused_credits };
     c.unused_credits
-        + org.payments.values().filter(|p| p.customer_id == c.contact_id).map(|p| p.unused()).sum::<Decimal>()
-        + org.creditnotes.values().filter(|n| n.doc.customer_id == c.contact_id && n.status == "open").map(|n| n.balance()).sum::<Decimal>()
+        + docs.payments.iter().filter_map(|id| org.payments.get(id)).map(|p| p.unused()).sum::<Decimal>()
+        + docs.creditnotes.iter().filter_map(|id| org.creditnotes.get(id)).filter(|n| n.status == "open").map(|n| n.balance()).sum::<Decimal>()
+}
+
+/// Whether a contact has any invoice.
+fn has_invoices(org: &Org, contact_id: &str) -> bool {
+    org.idx().customer(contact_id).is_some_and(|d| !d.invoices.is_empty())
 }
 
 /// The full contact JSON.
@@ -114,7 +122,7 @@ pub fn contact_json(org: &Org, c: &Contact, clock: &Clock) -> Value {
         "contact_id": c.contact_id,
         "contact_name": c.contact_name,
         "company_name": c.company_name,
-        "has_transaction": org.invoices.values().any(|i| i.doc.customer_id == c.contact_id),
+        "has_transaction": has_invoices(org, &c.contact_id),
         "contact_type": c.contact_type,
         "customer_sub_type": c.customer_sub_type,
         "is_linked_with_zohocrm": !c.zcrm_account_id.is_empty() || !c.zcrm_contact_id.is_empty(),
@@ -285,8 +293,7 @@ fn store(org: &mut Org, c: Contact) -> Result<(), BooksError> {
     {
         return Err(BooksError::duplicate(format!("The contact name \"{}\" already exists.", c.contact_name)));
     }
-    let defs = org.custom_fields.clone();
-    check_unique_custom(&defs, "contacts", &c.custom_fields, || org.contacts.iter().map(|(id, x)| (id, &x.custom_fields)), Some(&c.contact_id))?;
+    check_unique_custom(org, "contacts", &c.custom_fields, Some(&c.contact_id))?;
     if let Some(old) = org.contacts.get(&c.contact_id) {
         let old_key = old.contact_name.to_lowercase();
         if old_key != key {
@@ -297,7 +304,7 @@ fn store(org: &mut Org, c: Contact) -> Result<(), BooksError> {
     for p in &c.contact_persons {
         org.person_owner.insert(p.contact_person_id.clone(), c.contact_id.clone());
     }
-    org.contacts.insert(c.contact_id.clone(), c);
+    org.put_contact(c);
     Ok(())
 }
 
@@ -368,7 +375,7 @@ async fn upsert(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
     let (key, value, allow_create) = upsert_headers(&headers)?.ok_or_else(|| BooksError::missing("X-Unique-Identifier-Key"))?;
     with_org(&state, &q, |org, clock, events| {
         let def = unique_field(org, "contacts", &key)?.clone();
-        let found = org.contacts.values().find(|c| holds_value(&c.custom_fields, &def, &value)).map(|c| c.contact_id.clone());
+        let found = holder_of(org, "contacts", &def, &value);
         let b = upsert_body(&b, &def, &value)?;
         match found {
             Some(id) => {
@@ -395,14 +402,11 @@ async fn remove(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): 
         if !org.contacts.contains_key(&id) {
             return Err(BooksError::not_found("Contact"));
         }
-        let used = org.invoices.values().any(|i| i.doc.customer_id == id)
-            || org.payments.values().any(|p| p.customer_id == id)
-            || org.creditnotes.values().any(|n| n.doc.customer_id == id)
-            || org.estimates.values().any(|e| e.doc.customer_id == id);
-        if used {
+        // Any document of the contact, whatever its kind, is a transaction.
+        if org.idx().customer(&id).is_some() {
             return Err(BooksError::not_allowed("The contact has transactions associated with it and cannot be deleted."));
         }
-        if let Some(c) = org.contacts.remove(&id) {
+        if let Some(c) = org.remove_contact(&id) {
             org.contact_names.remove(&c.contact_name.to_lowercase());
             for p in &c.contact_persons {
                 org.person_owner.remove(&p.contact_person_id);
@@ -415,10 +419,10 @@ async fn remove(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): 
 fn set_status(state: &AppState, q: Option<String>, id: &str, status: &str, message: &str) -> BooksResult {
     let q = Query::parse(q.as_deref());
     with_org(state, &q, |org, clock, events| {
-        let c = org.contacts.get_mut(id).ok_or_else(|| BooksError::not_found("Contact"))?;
+        let mut c = org.contacts.get(id).cloned().ok_or_else(|| BooksError::not_found("Contact"))?;
         c.status = status.to_string();
         c.modified_ms = touch(clock, c.modified_ms);
-        let c = c.clone();
+        org.put_contact(c.clone());
         events.push(Event { event: "contact.updated", key: "contact", body: contact_json(org, &c, clock) });
         Ok(done(message))
     })
@@ -452,42 +456,96 @@ async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> BooksResu
     let contact_type = q.get("contact_type").map(str::to_string);
     let zcrm_account = q.get("zcrm_account_id").map(str::to_string);
     let zcrm_contact = q.get("zcrm_contact_id").map(str::to_string);
+    // Text filters that are not exact lookups match few rows: scanning the contacts
+    // (no index lookups) and sorting the matches is then cheaper than walking an index.
+    let scanning = name.is_some() || company.is_some() || email.is_some() || phone.is_some() || search.is_some();
+    let unfiltered = !scanning && status.is_none() && contact_type.is_none() && zcrm_account.is_none() && zcrm_contact.is_none();
+    let exact_name = q.get("contact_name").map(str::to_lowercase);
+    let name_prefix = q.get("contact_name_startswith").map(str::to_lowercase);
+    let name_part = q.get("contact_name_contains").map(str::to_lowercase);
+    let exact_email = q.get("email").map(str::to_lowercase);
+    let keep = |c: &Contact| {
+        (match status {
+            None => true,
+            Some("crm") => !c.zcrm_account_id.is_empty() || !c.zcrm_contact_id.is_empty(),
+            Some(s) => c.status == s,
+        }) && name.as_ref().is_none_or(|f| f(&c.contact_name))
+            && company.as_ref().is_none_or(|f| f(&c.company_name))
+            && email.as_ref().is_none_or(|f| c.contact_persons.iter().any(|p| f(&p.email)))
+            && phone.as_ref().is_none_or(|f| c.contact_persons.iter().any(|p| f(&p.phone) || f(&p.mobile)))
+            && contact_type.as_ref().is_none_or(|t| &c.contact_type == t)
+            && zcrm_account.as_ref().is_none_or(|z| &c.zcrm_account_id == z)
+            && zcrm_contact.as_ref().is_none_or(|z| &c.zcrm_contact_id == z)
+            && search.as_ref().is_none_or(|s| {
+                c.contact_name.to_lowercase().contains(s)
+                    || c.company_name.to_lowercase().contains(s)
+                    || c.contact_persons.iter().any(|p| p.email.to_lowercase().contains(s))
+            })
+    };
     with_org(&state, &q, |org, clock, _| {
-        let rows: Vec<&Contact> = org
-            .contacts
-            .values()
-            .filter(|c| match status {
-                None => true,
-                Some("crm") => !c.zcrm_account_id.is_empty() || !c.zcrm_contact_id.is_empty(),
-                Some(s) => c.status == s,
-            })
-            .filter(|c| name.as_ref().is_none_or(|f| f(&c.contact_name)))
-            .filter(|c| company.as_ref().is_none_or(|f| f(&c.company_name)))
-            .filter(|c| email.as_ref().is_none_or(|f| c.contact_persons.iter().any(|p| f(&p.email))))
-            .filter(|c| phone.as_ref().is_none_or(|f| c.contact_persons.iter().any(|p| f(&p.phone) || f(&p.mobile))))
-            .filter(|c| contact_type.as_ref().is_none_or(|t| &c.contact_type == t))
-            .filter(|c| zcrm_account.as_ref().is_none_or(|z| &c.zcrm_account_id == z))
-            .filter(|c| zcrm_contact.as_ref().is_none_or(|z| &c.zcrm_contact_id == z))
-            .filter(|c| {
-                search.as_ref().is_none_or(|s| {
-                    c.contact_name.to_lowercase().contains(s)
-                        || c.company_name.to_lowercase().contains(s)
-                        || c.contact_persons.iter().any(|p| p.email.to_lowercase().contains(s))
-                })
-            })
-            .collect();
-        let col = paging.sort_column.clone();
-        let (page, more) = paging.cut(rows, |a, b| {
-            let o = match col.as_str() {
-                "company_name" => a.company_name.to_lowercase().cmp(&b.company_name.to_lowercase()),
-                "email" => a.primary().map(|p| &p.email).cmp(&b.primary().map(|p| &p.email)),
-                "created_time" => a.created_ms.cmp(&b.created_ms),
-                "last_modified_time" => a.modified_ms.cmp(&b.modified_ms),
-                "outstanding_receivable_amount" => outstanding(org, &a.contact_id).cmp(&outstanding(org, &b.contact_id)),
-                _ => a.contact_name.to_lowercase().cmp(&b.contact_name.to_lowercase()),
-            };
-            o.then_with(|| a.contact_id.cmp(&b.contact_id))
-        });
+        let org: &Org = org;
+        let idx = org.idx();
+        // An exact filter with an index names a handful of contacts: start from those.
+        let few: Option<Vec<&str>> = if let Some(n) = &exact_name {
+            Some(org.contact_names.get(n).map(String::as_str).into_iter().collect())
+        } else if let Some(e) = &exact_email {
+            Some(ids_of(idx.contacts_by_any_email.get(e)))
+        } else if let Some(z) = &zcrm_account {
+            Some(ids_of(idx.contacts_by_zcrm_account.get(z)))
+        } else if let Some(z) = &zcrm_contact {
+            Some(ids_of(idx.contacts_by_zcrm_contact.get(z)))
+        } else if let Some(p) = &name_prefix {
+            // The name index is keyed by the lower-cased name: a prefix is a range of it.
+            Some(org.contact_names.range(p.clone()..).take_while(|(k, _)| k.starts_with(p.as_str())).map(|(_, id)| id.as_str()).collect())
+        } else {
+            name_part.as_ref().map(|p| org.contact_names.iter().filter(|(k, _)| k.contains(p.as_str())).map(|(_, id)| id.as_str()).collect())
+        };
+        let contact = |id: &str| org.contacts.get(id);
+        let (page, more) = match few {
+            Some(ids) => {
+                let rows: Vec<&Contact> = ids.into_iter().filter_map(contact).filter(|c| keep(c)).collect();
+                paging.cut(rows, |a, b| compare(org, &paging.sort_column, a, b))
+            }
+            None => {
+                // Otherwise walk the sort column's index in order, so a page costs the rows
+                // up to it (all of them only when a filter matches few).
+                let walk: Option<Box<dyn DoubleEndedIterator<Item = &str>>> = match paging.sort_column.as_str() {
+                    _ if scanning => None,
+                    "contact_name" => Some(Box::new(org.contact_names.values().map(String::as_str))),
+                    "company_name" => Some(Box::new(idx.contacts_by_company.iter().map(|(_, id)| id.as_str()))),
+                    "email" => Some(Box::new(idx.contacts_by_email.iter().map(|(_, id)| id.as_str()))),
+                    "created_time" => Some(Box::new(idx.contacts_by_created.iter().map(|(_, id)| id.as_str()))),
+                    "last_modified_time" => Some(Box::new(idx.contacts_by_modified.iter().map(|(_, id)| id.as_str()))),
+                    _ => None,
+                };
+                match walk {
+                    Some(ids) => {
+                        let mut ids: Box<dyn Iterator<Item = &str>> = if paging.descending { Box::new(ids.rev()) } else { ids };
+                        if unfiltered {
+                            // Every row counts: skip to the page in the index itself.
+                            let skip = (paging.page - 1).saturating_mul(paging.per_page);
+                            ids = Box::new(ids.skip(skip));
+                            let first = Paging { page: 1, ..paging.clone() };
+                            first.walk(ids.filter_map(contact))
+                        } else {
+                            paging.walk(ids.filter_map(contact).filter(|c| keep(c)))
+                        }
+                    }
+                    None if paging.sort_column == "outstanding_receivable_amount" => {
+                        // Computed once per matching contact. Contacts come in id order, so
+                        // their position breaks ties as the id would, without reading it.
+                        let rows: Vec<(Decimal, usize, &Contact)> =
+                            org.contacts.values().filter(|c| keep(c)).enumerate().map(|(n, c)| (outstanding(org, &c.contact_id), n, c)).collect();
+                        let (page, more) = paging.cut(rows, |a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+                        (page.into_iter().map(|(_, _, c)| c).collect(), more)
+                    }
+                    None => {
+                        let rows: Vec<&Contact> = org.contacts.values().filter(|c| keep(c)).collect();
+                        paging.cut(rows, |a, b| compare(org, &paging.sort_column, a, b))
+                    }
+                }
+            }
+        };
         let rows: Vec<Value> = page.iter().map(|c| row_json(org, c, clock)).collect();
         let mut m = Map::new();
         m.insert("code".into(), 0.into());
@@ -496,6 +554,25 @@ async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> BooksResu
         m.insert("page_context".into(), paging.context(more, "Contacts", q.get("filter_by").unwrap_or("Status.All")));
         Ok((StatusCode::OK, Json(Value::Object(m))).into_response())
     })
+}
+
+/// The order of a contact list (ascending; ties broken by id). The indexes walked by
+/// `list` hold the same keys, so both paths give the same pages.
+fn compare(org: &Org, column: &str, a: &Contact, b: &Contact) -> std::cmp::Ordering {
+    let o = match column {
+        "company_name" => a.company_name.to_lowercase().cmp(&b.company_name.to_lowercase()),
+        "email" => a.primary().map(|p| &p.email).cmp(&b.primary().map(|p| &p.email)),
+        "created_time" => a.created_ms.cmp(&b.created_ms),
+        "last_modified_time" => a.modified_ms.cmp(&b.modified_ms),
+        "outstanding_receivable_amount" => outstanding(org, &a.contact_id).cmp(&outstanding(org, &b.contact_id)),
+        _ => a.contact_name.to_lowercase().cmp(&b.contact_name.to_lowercase()),
+    };
+    o.then_with(|| a.contact_id.cmp(&b.contact_id))
+}
+
+/// The ids in an index entry (none when the key is absent).
+fn ids_of(ids: Option<&std::collections::BTreeSet<String>>) -> Vec<&str> {
+    ids.into_iter().flatten().map(String::as_str).collect()
 }
 
 async fn list_persons(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): Path<String>) -> BooksResult {

@@ -74,7 +74,7 @@ fn next_number(org: &mut Org) -> String {
     loop {
         let n = format!("CN-{:06}", org.series.creditnote);
         org.series.creditnote += 1;
-        if !org.creditnotes.values().any(|c| c.creditnote_number == n) {
+        if !org.creditnote_number_taken(&n) {
             return n;
         }
     }
@@ -100,7 +100,7 @@ async fn create(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
             None if manual => return Err(BooksError::missing("creditnote_number")),
             _ => next_number(org),
         };
-        if org.creditnotes.values().any(|c| c.creditnote_number == number) {
+        if org.creditnote_number_taken(&number) {
             return Err(BooksError::duplicate(format!("Credit note number {number} already exists.")));
         }
         doc.total = document::compute(org, &doc).total;
@@ -113,7 +113,7 @@ async fn create(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
             doc,
             ..CreditNote::default()
         };
-        org.creditnotes.insert(n.creditnote_id.clone(), n.clone());
+        org.put_creditnote(n.clone());
         let out = creditnote_json(org, &n, clock);
         events.push(Event { event: "creditnote.created", key: "creditnote", body: out.clone() });
         Ok(envelope(StatusCode::CREATED, "The credit note has been created.", "creditnote", out))
@@ -143,7 +143,7 @@ async fn update(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): 
         }
         n.doc.modified_ms = touch(clock, n.doc.modified_ms);
         restatus(&mut n);
-        org.creditnotes.insert(id.clone(), n.clone());
+        org.put_creditnote(n.clone());
         Ok(envelope(StatusCode::OK, "Credit Note information has been updated.", "creditnote", creditnote_json(org, &n, clock)))
     })
 }
@@ -155,7 +155,7 @@ async fn remove(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): 
         if !n.credits.is_empty() || !n.refunds.is_empty() {
             return Err(BooksError::not_allowed("Credit notes that are applied or refunded cannot be deleted."));
         }
-        org.creditnotes.remove(&id);
+        org.remove_creditnote(&id);
         Ok(done("The credit note has been deleted."))
     })
 }
@@ -254,7 +254,7 @@ async fn apply(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): P
         for (inv, amount) in &wanted {
             if let Err(e) = apply_to_invoice(org, &id, inv, *amount, clock, events) {
                 if let Some(n) = saved.0 {
-                    org.creditnotes.insert(id.clone(), n);
+                    org.put_creditnote(n);
                 }
                 org.invoices = saved.1;
                 events.clear();

@@ -58,7 +58,7 @@ fn apply(org: &mut Org, b: &Map<String, Value>, e: &mut Estimate, creating: bool
             _ => loop {
                 let n = format!("EST-{:06}", org.series.estimate);
                 org.series.estimate += 1;
-                if !org.estimates.values().any(|x| x.estimate_number == n) {
+                if !org.estimate_number_taken(&n, "") {
                     break n;
                 }
             },
@@ -66,7 +66,7 @@ fn apply(org: &mut Org, b: &Map<String, Value>, e: &mut Estimate, creating: bool
     } else if let Some(n) = given {
         e.estimate_number = n;
     }
-    if org.estimates.values().any(|x| x.estimate_number == e.estimate_number && x.estimate_id != e.estimate_id) {
+    if org.estimate_number_taken(&e.estimate_number, &e.estimate_id) {
         return Err(BooksError::duplicate(format!("Estimate number {} already exists.", e.estimate_number)));
     }
     e.doc.total = document::compute(org, &e.doc).total;
@@ -86,7 +86,7 @@ async fn create(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
         };
         apply(org, &b, &mut e, true, manual)?;
         e.estimate_id = org.new_id();
-        org.estimates.insert(e.estimate_id.clone(), e.clone());
+        org.put_estimate(e.clone());
         let out = estimate_json(org, &e, clock);
         events.push(Event { event: "estimate.created", key: "estimate", body: out.clone() });
         Ok(envelope(StatusCode::CREATED, "Estimate has been created.", "estimate", out))
@@ -108,7 +108,7 @@ async fn update(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): 
         let mut e = org.estimates.get(&id).cloned().ok_or_else(|| BooksError::not_found("Estimate"))?;
         apply(org, &b, &mut e, false, false)?;
         e.doc.modified_ms = touch(clock, e.doc.modified_ms);
-        org.estimates.insert(id.clone(), e.clone());
+        org.put_estimate(e.clone());
         Ok(envelope(StatusCode::OK, "Estimate has been updated.", "estimate", estimate_json(org, &e, clock)))
     })
 }
@@ -116,7 +116,7 @@ async fn update(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): 
 async fn remove(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): Path<String>) -> BooksResult {
     let q = Query::parse(q.as_deref());
     with_org(&state, &q, |org, _, _| {
-        org.estimates.remove(&id).ok_or_else(|| BooksError::not_found("Estimate"))?;
+        org.remove_estimate(&id).ok_or_else(|| BooksError::not_found("Estimate"))?;
         Ok(done("The estimate has been deleted."))
     })
 }

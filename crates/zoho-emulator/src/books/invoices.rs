@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     body::{self, BooksError, BooksResult, Fields, Query, done, envelope, money},
-    common::{Paging, check_unique_custom, holds_value, modified_since, text_filter, touch, unique_field, upsert_body, upsert_headers, with_org},
+    common::{Paging, check_unique_custom, holder_of, modified_since, text_filter, touch, unique_field, upsert_body, upsert_headers, with_org},
     creditnotes, document, payments,
     store::{Document, Event, Invoice, Org},
 };
@@ -124,6 +124,7 @@ pub fn tick(state: &AppState) {
     let mut guard = state.world();
     let world = &mut *guard;
     for (org_id, org) in world.books.orgs.iter_mut() {
+        org.ensure_indexes();
         let due: Vec<String> = org
             .invoices
             .values()
@@ -215,8 +216,7 @@ fn apply(org: &mut Org, b: &Map<String, Value>, inv: &mut Invoice, clock: &Clock
     if inv.doc.total < inv.payment_made + inv.credits_applied + inv.write_off_amount {
         return Err(BooksError::not_allowed("The invoice total cannot be less than the amount already paid or credited."));
     }
-    let defs = org.custom_fields.clone();
-    check_unique_custom(&defs, "invoices", &inv.doc.custom_fields, || org.invoices.iter().map(|(id, x)| (id, &x.doc.custom_fields)), Some(&inv.invoice_id))
+    check_unique_custom(org, "invoices", &inv.doc.custom_fields, Some(&inv.invoice_id))
 }
 
 fn store(org: &mut Org, inv: Invoice) {
@@ -226,7 +226,7 @@ fn store(org: &mut Org, inv: Invoice) {
         org.invoice_numbers.remove(&old.invoice_number);
     }
     org.invoice_numbers.insert(inv.invoice_number.clone(), inv.invoice_id.clone());
-    org.invoices.insert(inv.invoice_id.clone(), inv);
+    org.put_invoice(inv);
 }
 
 /// Creates an invoice from a body.
@@ -299,7 +299,7 @@ async fn upsert(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
     let (key, value, allow_create) = upsert_headers(&headers)?.ok_or_else(|| BooksError::missing("X-Unique-Identifier-Key"))?;
     with_org(&state, &q, |org, clock, events| {
         let def = unique_field(org, "invoices", &key)?.clone();
-        let found = org.invoices.values().find(|i| holds_value(&i.doc.custom_fields, &def, &value)).map(|i| i.invoice_id.clone());
+        let found = holder_of(org, "invoices", &def, &value);
         let b = upsert_body(&b, &def, &value)?;
         match found {
             Some(id) => {
@@ -327,7 +327,7 @@ async fn remove(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): 
         if inv.payment_made > Decimal::ZERO || inv.credits_applied > Decimal::ZERO {
             return Err(BooksError::not_allowed("Invoices with payments or credits applied cannot be deleted."));
         }
-        if let Some(inv) = org.invoices.remove(&id) {
+        if let Some(inv) = org.remove_invoice(&id) {
             org.invoice_numbers.remove(&inv.invoice_number);
         }
         Ok(done("The invoice has been deleted."))
@@ -492,7 +492,7 @@ async fn apply_credits(State(state): State<AppState>, RawQuery(q): RawQuery, Pat
         })();
         if let Err(e) = result {
             if let Some(inv) = snapshot.0 {
-                org.invoices.insert(id.clone(), inv);
+                org.put_invoice(inv);
             }
             org.creditnotes = snapshot.1;
             org.payments = snapshot.2;

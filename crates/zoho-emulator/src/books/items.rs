@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::{
     body::{self, BooksError, BooksResult, Fields, Query, done, envelope, money},
     common::{
-        Paging, check_unique_custom, custom_fields_json, holds_value, read_custom_fields, stamp, text_filter, touch, unique_field, upsert_body, upsert_headers,
+        Paging, check_unique_custom, custom_fields_json, holder_of, read_custom_fields, stamp, text_filter, touch, unique_field, upsert_body, upsert_headers,
         with_org,
     },
     settings::tax_label,
@@ -102,8 +102,7 @@ fn store(org: &mut Org, i: Item) -> Result<(), BooksError> {
     {
         return Err(BooksError::duplicate(format!("An item with the SKU \"{}\" already exists.", i.sku)));
     }
-    let defs = org.custom_fields.clone();
-    check_unique_custom(&defs, "items", &i.custom_fields, || org.items.iter().map(|(id, x)| (id, &x.custom_fields)), Some(&i.item_id))?;
+    check_unique_custom(org, "items", &i.custom_fields, Some(&i.item_id))?;
     if let Some(old) = org.items.get(&i.item_id) {
         let old_key = old.sku.to_lowercase();
         if old_key != key {
@@ -113,7 +112,7 @@ fn store(org: &mut Org, i: Item) -> Result<(), BooksError> {
     if !key.is_empty() {
         org.skus.insert(key, i.item_id.clone());
     }
-    org.items.insert(i.item_id.clone(), i);
+    org.put_item(i);
     Ok(())
 }
 
@@ -183,7 +182,7 @@ async fn upsert(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
     let (key, value, allow_create) = upsert_headers(&headers)?.ok_or_else(|| BooksError::missing("X-Unique-Identifier-Key"))?;
     with_org(&state, &q, |org, clock, events| {
         let def = unique_field(org, "items", &key)?.clone();
-        let found = org.items.values().find(|i| holds_value(&i.custom_fields, &def, &value)).map(|i| i.item_id.clone());
+        let found = holder_of(org, "items", &def, &value);
         let b = upsert_body(&b, &def, &value)?;
         match found {
             Some(id) => {
@@ -213,7 +212,7 @@ async fn remove(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): 
         if org.invoices.values().any(|inv| inv.doc.lines.iter().any(|l| l.item_id == id)) {
             return Err(BooksError::not_allowed("The item is used in transactions and cannot be deleted."));
         }
-        if let Some(i) = org.items.remove(&id) {
+        if let Some(i) = org.remove_item(&id) {
             org.skus.remove(&i.sku.to_lowercase());
         }
         Ok(done("The item has been deleted."))

@@ -10,6 +10,7 @@ mod contacts;
 mod creditnotes;
 mod document;
 mod estimates;
+mod index;
 mod invoices;
 mod items;
 mod payments;
@@ -42,6 +43,14 @@ pub fn bootstrap(data: &mut BooksData, seed: u64, clock: &Clock) {
 /// Adds demo records.
 pub fn seed(data: &mut BooksData, rng: &mut Rng, clock: &Clock, crm: &CrmData) {
     seed::seed(data, rng, clock, crm);
+}
+
+/// Creates a contact in the default organisation through the API's own code path (used
+/// by seed profiles); the error names what Books refused.
+pub fn seed_contact(data: &mut BooksData, clock: &Clock, body: &serde_json::Map<String, serde_json::Value>) -> Result<store::Contact, String> {
+    let org = data.orgs.values_mut().next().ok_or("no Books organisation")?;
+    org.ensure_indexes();
+    contacts::create_contact(org, clock, body).map_err(|e| e.message)
 }
 
 /// The id of the seeded organisation.

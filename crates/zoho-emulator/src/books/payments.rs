@@ -122,7 +122,7 @@ async fn create(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
         for (id, applied) in &allocations {
             if let Err(e) = pay_invoice(org, id, &customer_id, *applied, &date) {
                 for inv in before {
-                    org.invoices.insert(inv.invoice_id.clone(), inv);
+                    org.put_invoice(inv);
                 }
                 return Err(e);
             }
@@ -148,7 +148,7 @@ async fn create(State(state): State<AppState>, RawQuery(q): RawQuery, headers: H
         for (id, applied) in &allocations {
             p.invoices.push(Allocation { allocation_id: org.new_id(), invoice_id: id.clone(), amount_applied: *applied, date: date.clone() });
         }
-        org.payments.insert(p.payment_id.clone(), p.clone());
+        org.put_payment(p.clone());
         for (id, _) in &allocations {
             settle(org, id, clock, events);
         }
@@ -174,7 +174,7 @@ async fn read(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): Pa
 async fn remove(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): Path<String>) -> BooksResult {
     let q = Query::parse(q.as_deref());
     with_org(&state, &q, |org, clock, events| {
-        let p = org.payments.remove(&id).ok_or_else(|| BooksError::not_found("Payment"))?;
+        let p = org.remove_payment(&id).ok_or_else(|| BooksError::not_found("Payment"))?;
         for a in &p.invoices {
             if let Some(inv) = org.invoices.get_mut(&a.invoice_id) {
                 inv.payment_made -= a.amount_applied;

@@ -119,6 +119,7 @@ fn obj(v: Value) -> Map<String, Value> {
 /// Adds demo contacts, items, invoices in several statuses and a payment.
 pub fn seed(data: &mut BooksData, rng: &mut Rng, clock: &Clock, _crm: &CrmData) {
     let Some(org) = data.orgs.values_mut().next() else { return };
+    org.ensure_indexes();
     let code_of = |org: &Org, code: &str| org.currencies.values().find(|c| c.currency_code == code).map(|c| c.currency_id.clone()).unwrap_or_default();
     let people = [
         ("Acme Corp", "US", "USD", "Alice", "Ng"),
@@ -189,23 +190,20 @@ pub fn seed(data: &mut BooksData, rng: &mut Rng, clock: &Clock, _crm: &CrmData) 
         let pid = org.new_id();
         let aid = org.new_id();
         let now = clock.now_ms();
-        org.payments.insert(
-            pid.clone(),
-            Payment {
-                payment_id: pid,
-                payment_number: org.series.payment,
-                customer_id: inv.doc.customer_id.clone(),
-                payment_mode: "banktransfer".into(),
-                amount: inv.doc.total,
-                date: today.clone(),
-                exchange_rate: inv.doc.exchange_rate,
-                currency_id: inv.doc.currency_id.clone(),
-                invoices: vec![Allocation { allocation_id: aid, invoice_id: inv.invoice_id.clone(), amount_applied: inv.doc.total, date: today.clone() }],
-                created_ms: now,
-                modified_ms: now,
-                ..Payment::default()
-            },
-        );
+        org.put_payment(Payment {
+            payment_id: pid,
+            payment_number: org.series.payment,
+            customer_id: inv.doc.customer_id.clone(),
+            payment_mode: "banktransfer".into(),
+            amount: inv.doc.total,
+            date: today.clone(),
+            exchange_rate: inv.doc.exchange_rate,
+            currency_id: inv.doc.currency_id.clone(),
+            invoices: vec![Allocation { allocation_id: aid, invoice_id: inv.invoice_id.clone(), amount_applied: inv.doc.total, date: today.clone() }],
+            created_ms: now,
+            modified_ms: now,
+            ..Payment::default()
+        });
         org.series.payment += 1;
         if let Some(stored) = org.invoices.get_mut(id) {
             stored.payment_made = stored.doc.total;

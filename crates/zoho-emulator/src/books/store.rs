@@ -60,6 +60,10 @@ pub struct Org {
     pub pricelists: BTreeMap<String, PriceList>,
     /// Next numbers of the auto series.
     pub series: Series,
+    /// Derived lookups (sort orders, per-customer documents, taken numbers and unique
+    /// values); not serialised, rebuilt from the records after a restore (see `index`).
+    #[serde(skip)]
+    pub(crate) idx: super::index::Indexes,
 }
 
 /// Auto-number counters.
