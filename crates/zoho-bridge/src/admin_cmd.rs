@@ -12,6 +12,9 @@
 //!   inbox events nothing refers to any more, older than N days (the audit log, links,
 //!   dead letters and unfinished work stay). `serve` does it by itself when the config
 //!   sets `[retention] days`.
+//! - `zoho-bridge review list|show|link|create|ignore`: the review list, the records
+//!   customer matching would not guess about; a person links one to a candidate, has a
+//!   new record created, or ignores it, and a linked or created one is queued to run again.
 //!
 //! Every command takes the store from `--store`, or from the config file's `store`
 //! with `--config`. Output is one JSON object per line (for people with `jq`, and for
@@ -23,9 +26,9 @@ use anyhow::{Context, bail};
 use bridge::{
     config::{BridgeConfig, RetentionSettings},
     flows::now_ms,
-    store::{AnyStore, JobStatus, Store},
+    store::{AnyStore, Inserted, JobStatus, NewEvent, NewJob, Review, ReviewDecision, ReviewStatus, Reviews, Source, Store, StoreError},
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// Where the store is.
 #[derive(Debug, clap::Args)]
@@ -124,6 +127,102 @@ pub enum AdminCommand {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         older_than_days: u32,
     },
+    /// The review list: records customer matching would not guess about.
+    #[command(subcommand)]
+    Review(ReviewCommand),
+}
+
+/// The `review` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ReviewCommand {
+    /// List reviews, oldest first (the open ones unless --status says otherwise).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Which reviews.
+        #[arg(long, value_enum, default_value_t = StatusFilter::Open)]
+        status: StatusFilter,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// One review, with the record's recent events and writes (why it is there).
+    Show {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The review's id.
+        id: i64,
+        /// At most this many events and this many audit entries, newest first.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Link the record to one of its candidates, and run its flow again.
+    Link {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The review's id.
+        id: i64,
+        /// The candidate's id (one of the review's candidates).
+        candidate_id: String,
+        #[command(flatten)]
+        decision: DecisionArgs,
+    },
+    /// Have a new record created on the other side, and run the flow again.
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The review's id.
+        id: i64,
+        #[command(flatten)]
+        decision: DecisionArgs,
+    },
+    /// Leave the record as it is: it is not synced.
+    Ignore {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The review's id.
+        id: i64,
+        #[command(flatten)]
+        decision: DecisionArgs,
+    },
+}
+
+/// Which reviews `review list` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFilter {
+    /// Waiting for a person.
+    Open,
+    /// Linked to a candidate.
+    Linked,
+    /// A new record is to be created.
+    Created,
+    /// Not synced.
+    Ignored,
+    /// Every review.
+    All,
+}
+
+impl StatusFilter {
+    fn status(self) -> Option<ReviewStatus> {
+        match self {
+            StatusFilter::Open => Some(ReviewStatus::Open),
+            StatusFilter::Linked => Some(ReviewStatus::Linked),
+            StatusFilter::Created => Some(ReviewStatus::Created),
+            StatusFilter::Ignored => Some(ReviewStatus::Ignored),
+            StatusFilter::All => None,
+        }
+    }
+}
+
+/// Who decides, and why.
+#[derive(Debug, clap::Args)]
+pub struct DecisionArgs {
+    /// Who decides (default: $USER, else `admin`).
+    #[arg(long)]
+    by: Option<String>,
+    /// A note kept with the decision.
+    #[arg(long)]
+    note: Option<String>,
 }
 
 fn line(value: serde_json::Value) {
@@ -204,6 +303,148 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
             let pruned = store.prune(before_ms).await?;
             line(json!({"pruned_jobs": pruned.jobs, "pruned_events": pruned.events, "before_ms": before_ms}));
         }
+        AdminCommand::Review(command) => review(command).await?,
     }
     Ok(())
+}
+
+/// Runs one `review` subcommand.
+async fn review(command: ReviewCommand) -> anyhow::Result<()> {
+    match command {
+        ReviewCommand::List { store, status, limit } => {
+            let store = store.open().await?;
+            let reviews = store.reviews(status.status(), limit).await?;
+            if reviews.is_empty() {
+                let which = status.status().map_or("", ReviewStatus::as_str);
+                eprintln!("no {which}{}reviews", if which.is_empty() { "" } else { " " });
+            }
+            for review in &reviews {
+                line(review_json(review));
+            }
+        }
+        ReviewCommand::Show { store, id, limit } => {
+            let store = store.open().await?;
+            let review = existing_review(&store, id).await?;
+            let record = &review.record;
+            let events = store.events_for_record(record.system.as_str(), &record.module, &record.id, limit).await?;
+            let mut audit = store.audit_for_record(record.system.as_str(), &record.module, &record.id).await?;
+            audit.truncate(limit as usize);
+            let mut shown = review_json(&review);
+            shown["events"] = serde_json::to_value(&events)?;
+            shown["audit"] = serde_json::to_value(&audit)?;
+            line(shown);
+        }
+        ReviewCommand::Link { store, id, candidate_id, decision } => decide(store, id, ReviewDecision::Link(candidate_id), decision).await?,
+        ReviewCommand::Create { store, id, decision } => decide(store, id, ReviewDecision::Create, decision).await?,
+        ReviewCommand::Ignore { store, id, decision } => decide(store, id, ReviewDecision::Ignore, decision).await?,
+    }
+    Ok(())
+}
+
+/// The review with this id, or an error saying there is none.
+async fn existing_review(store: &AnyStore, id: i64) -> anyhow::Result<Review> {
+    store.review(id).await?.with_context(|| format!("no review {id} (`zoho-bridge review list --status all` lists them)"))
+}
+
+/// The candidates of a review as people read them: `id (name), …`.
+fn candidate_list(review: &Review) -> String {
+    if review.candidates.is_empty() {
+        return "it has none; create or ignore it".into();
+    }
+    review.candidates.iter().map(|c| format!("{} ({})", c.id, c.name)).collect::<Vec<_>>().join(", ")
+}
+
+/// Decides review `id`; for a link or a create, queues the review's flow for its record
+/// (a manual event whose dedup key is the decision) so the decision is honoured now.
+/// Prints the decided review with the job's id.
+async fn decide(store: StoreArgs, id: i64, decision: ReviewDecision, args: DecisionArgs) -> anyhow::Result<()> {
+    let store = store.open().await?;
+    let review = existing_review(&store, id).await?;
+    if review.status != ReviewStatus::Open {
+        let by = review.decided_by.as_deref().unwrap_or("someone");
+        let when = review.decided_ms.and_then(rfc3339).unwrap_or_default();
+        let to = review.chosen_id.as_deref().map(|c| format!(" to {c}")).unwrap_or_default();
+        bail!("review {id} is already {}{to} (by {by} {when}): a decision is never changed", review.status.as_str());
+    }
+    if let ReviewDecision::Link(chosen) = &decision
+        && !review.candidates.iter().any(|c| &c.id == chosen)
+    {
+        bail!("review {id}: {chosen} is not one of its candidates: {}", candidate_list(&review));
+    }
+    let by = args.by.or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty())).unwrap_or_else(|| "admin".into());
+    let decided = match store.decide_review(id, &decision, &by, args.note.as_deref(), now_ms()).await {
+        Ok(decided) => decided,
+        Err(StoreError::NotFound(_)) => bail!("review {id} was decided by someone else meanwhile (`zoho-bridge review show {id}`)"),
+        Err(e) => return Err(e).with_context(|| format!("deciding review {id}")),
+    };
+    let mut shown = review_json(&decided);
+    shown["event_id"] = Value::Null;
+    shown["job_id"] = Value::Null;
+    if decision != ReviewDecision::Ignore {
+        let status = decided.status.as_str();
+        let record = &decided.record;
+        let event = NewEvent {
+            source: Source::Manual,
+            connection: decided.connection.clone(),
+            system: record.system.as_str().into(),
+            module: record.module.clone(),
+            record_id: record.id.clone(),
+            modified_ms: None,
+            payload: json!({"review": id}),
+            dedup_key: format!("review:{id}:{status}"),
+        };
+        let job = NewJob::for_record(&decided.flow, record);
+        let inserted = store
+            .add_event(&event, &[job], now_ms())
+            .await
+            .with_context(|| format!("review {id} is {status}, but its job could not be queued: {} runs it on the record's next change", decided.flow))?;
+        if let Inserted::New(event_id) = inserted {
+            shown["event_id"] = json!(event_id);
+            shown["job_id"] = json!(job_of_event(&store, event_id).await?);
+        }
+    }
+    line(shown);
+    Ok(())
+}
+
+/// The id of the job just enqueued for `event_id`: among the queued jobs, or the running
+/// ones if a worker took it at once (`None` if it has even finished already). A scan of
+/// those jobs, since the store has no look-up of a job by its event; fine for a command a
+/// person types, not for a hot path.
+async fn job_of_event(store: &AnyStore, event_id: i64) -> anyhow::Result<Option<i64>> {
+    for status in [JobStatus::Queued, JobStatus::Running] {
+        let jobs = store.jobs_with_status(status, u32::MAX).await?;
+        if let Some(job) = jobs.iter().rev().find(|j| j.event_id == event_id) {
+            return Ok(Some(job.id));
+        }
+    }
+    Ok(None)
+}
+
+/// An epoch-ms time as RFC 3339 (`2024-05-01T09:30:00.250Z`).
+fn rfc3339(ms: i64) -> Option<String> {
+    jiff::Timestamp::from_millisecond(ms).ok().map(|t| t.to_string())
+}
+
+/// A review as one JSON object, its times both as epoch ms and as RFC 3339.
+fn review_json(review: &Review) -> Value {
+    json!({
+        "id": review.id,
+        "connection": review.connection,
+        "flow": review.flow,
+        "record": {"system": review.record.system.as_str(), "module": review.record.module, "id": review.record.id},
+        "kind": review.kind.as_str(),
+        "reason": review.reason,
+        "candidates": review.candidates,
+        "status": review.status.as_str(),
+        "chosen_id": review.chosen_id,
+        "decided_by": review.decided_by,
+        "note": review.note,
+        "created_ms": review.created_ms,
+        "created": rfc3339(review.created_ms),
+        "updated_ms": review.updated_ms,
+        "updated": rfc3339(review.updated_ms),
+        "decided_ms": review.decided_ms,
+        "decided": review.decided_ms.and_then(rfc3339),
+    })
 }

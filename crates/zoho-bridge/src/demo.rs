@@ -46,6 +46,12 @@ pub struct Observations {
     pub store: String,
     /// One synced product: (CRM product id, Books item id).
     pub sample: (String, String),
+    /// Customers: the Books contact a CRM account spelled differently was linked to, the
+    /// one that already existed, the rule that matched, and Books customers before and
+    /// after (a link, not a create).
+    pub duplicate: (String, String, String, usize, usize),
+    /// The billing street a Books edit gave, and the CRM account's after the sync.
+    pub books_edit: (String, String),
     /// Books calls answered before the first 429, and that 429's `X-Rate-Limit-Reset`.
     pub throttled: (usize, String),
 }
@@ -57,12 +63,14 @@ pub async fn run(port: u16, seed: u64, exit: bool) -> anyhow::Result<()> {
     let emulator = Emulator::start(config, port).await.context("starting the emulator")?;
     println!("Zoho emulator (Accounts, CRM v8, Books v3) listening on {}\n", emulator.url());
     let seen = walk_through(&emulator.url(), true).await?;
-    println!("\nAll eight steps behaved as they should.\n");
+    println!("\nAll nine steps behaved as they should.\n");
     tracing::debug!(?seen, "demo observations");
     println!("Look into the engine's store:");
     println!("  zoho-bridge status --store {}", seen.store);
     println!("  zoho-bridge events --store {} crm Products {}", seen.store, seen.sample.0);
     println!("  zoho-bridge audit --store {} books items {}", seen.store, seen.sample.1);
+    println!("  zoho-bridge audit --store {} books contacts {}", seen.store, seen.duplicate.0);
+    println!("  zoho-bridge review list --store {} --status all", seen.store);
     println!("Reach the emulator yourself:");
     println!("  curl {}/__emulator/credentials", emulator.url());
     println!("  then POST {}/oauth/v2/token with grant_type=refresh_token,", emulator.url());
@@ -328,7 +336,19 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
         ),
     );
 
-    // 8. Spend the Books per-minute budget until Books answers 429.
+    // 8. Customers, two ways: a CRM account spelled differently from an existing Books
+    // customer is linked to it (not created again), and an address edited in Books
+    // reaches the CRM account.
+    (seen.duplicate, seen.books_edit) = customers(base, &seen.store).await?;
+    say(
+        verbose,
+        format!(
+            "8. customer_sync: CRM \"Northwind Traders\" matched the Books customer \"Northwind Traders, Inc.\" by {} and was linked ({} Books customers before, {} after); a billing address edited in Books reached the CRM account: {:?}",
+            seen.duplicate.2, seen.duplicate.3, seen.duplicate.4, seen.books_edit.1
+        ),
+    );
+
+    // 9. Spend the Books per-minute budget until Books answers 429.
     for n in 0..1000 {
         let resp = http.get(format!("{base}/books/v3/invoices?organization_id={}&per_page=1", api.org)).header("Authorization", &api.auth).send().await?;
         if resp.status() == 429 {
@@ -337,7 +357,7 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
             break;
         }
     }
-    say(verbose, format!("8. Books answered 429 after {} more calls this minute (X-Rate-Limit-Reset: {} s)", seen.throttled.0, seen.throttled.1));
+    say(verbose, format!("9. Books answered 429 after {} more calls this minute (X-Rate-Limit-Reset: {} s)", seen.throttled.0, seen.throttled.1));
     Ok(seen)
 }
 
@@ -378,4 +398,81 @@ async fn engine(base: &str, store_path: &mut String, sample: &mut (String, Strin
     let second = poller.poll_once(stream).await.context("polling CRM Products again")?;
     store.close().await;
     Ok((first.new, stats.done, links, second.new))
+}
+
+/// Step 8: customer_sync with the same store as step 7. Returns (the Books contact the
+/// CRM account was linked to, the one that existed before, the matching rule, Books
+/// customers before, after) and (the street written in Books, the CRM account's street
+/// after the sync).
+async fn customers(base: &str, store_path: &str) -> anyhow::Result<((String, String, String, usize, usize), (String, String))> {
+    use bridge::{
+        flows::{self, customer_sync},
+        store::{AnyStore, NewEvent, RecordRef, Source, Store, StoreTokenCache},
+        worker::{Worker, WorkerConfig},
+    };
+    use futures_util::TryStreamExt;
+    use zoho::{
+        books::{ListQuery, models::Contact},
+        crm::records::WriteOptions,
+    };
+    let store = AnyStore::connect(store_path).await.context("opening the demo's store")?;
+    let client = zoho::Client::builder(crate::connection::from_emulator(base).await?).token_cache(Arc::new(StoreTokenCache(store.clone()))).build()?;
+    let customers = |client: zoho::Client| async move {
+        let all: Vec<Value> = client.books().list("/books/v3/contacts", "contacts", ListQuery::new().param("contact_type", "customer")).try_collect().await?;
+        anyhow::Ok(all.len())
+    };
+    // In Books, typed by hand long ago.
+    let existing: Contact = serde_json::from_value(json!({
+        "contact_name": "Northwind Traders, Inc.", "company_name": "Northwind Traders, Inc.", "contact_type": "customer",
+        "billing_address": {"address": "12 Harbour Rd", "country": "United States"},
+        "contact_persons": [{"first_name": "Nancy", "last_name": "Davolio", "email": "nancy@northwind.test", "is_primary_contact": true}],
+    }))?;
+    let existing = client.books().create_contact(&existing).await?.contact_id.unwrap_or_default();
+    let before = customers(client.clone()).await?;
+    // In CRM, entered by sales with another spelling.
+    let account = client
+        .crm()
+        .insert("Accounts", &[json!({"Account_Name": "Northwind Traders", "Billing_Country": "USA", "Phone": "+1 206 555 0100"})], &WriteOptions::no_triggers())
+        .await?;
+    let account = account.first().and_then(|r| r.id()).ok_or_else(|| anyhow!("CRM did not create the account"))?.to_string();
+    let person = json!({"First_Name": "Nancy", "Last_Name": "Davolio", "Email": " Nancy@Northwind.TEST", "Account_Name": {"id": account}});
+    client.crm().insert("Contacts", &[person], &WriteOptions::no_triggers()).await?;
+
+    let worker =
+        Worker::new(store.clone(), flows::all(), client.clone(), WorkerConfig { poll_interval: Duration::from_millis(50), ..WorkerConfig::new("demo-worker") });
+    let sync = |record: RecordRef, n: u32| {
+        let store = store.clone();
+        async move {
+            let event = NewEvent {
+                source: Source::Manual,
+                connection: "default".into(),
+                system: record.system.as_str().into(),
+                module: record.module.clone(),
+                record_id: record.id.clone(),
+                modified_ms: None,
+                payload: json!({"id": record.id}),
+                dedup_key: format!("demo:{record}:{n}"),
+            };
+            store.add_event(&event, &[customer_sync::job(&record)], flows::now_ms()).await?;
+            anyhow::Ok(())
+        }
+    };
+    sync(RecordRef::crm("Accounts", &account), 1).await?;
+    worker.run_until_idle().await?;
+    let link = store.link_by_crm("default", "account_contact", &account).await?.ok_or_else(|| anyhow!("the CRM account was not linked"))?;
+    let key = RecordRef::crm("Accounts", &account).job_key();
+    let done = store.jobs_with_status(bridge::store::JobStatus::Done, 10_000).await?;
+    let outcome = done.iter().rev().find(|j| j.key == key && j.flow == customer_sync::NAME).and_then(|j| j.outcome.clone()).unwrap_or_default();
+    let rule = outcome.split("matched by ").nth(1).and_then(|r| r.split(')').next()).unwrap_or("?").to_string();
+    let after = customers(client.clone()).await?;
+
+    // In Books, the customer moves.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let moved: Contact = serde_json::from_value(json!({"billing_address": {"address": "500 Pine St", "city": "Seattle", "country": "United States"}}))?;
+    client.books().update_contact(&link.books_id, &moved).await?;
+    sync(RecordRef::books("contacts", &link.books_id), 2).await?;
+    worker.run_until_idle().await?;
+    let street = client.crm().get::<Value>("Accounts", &account, &["Billing_Street"]).await?.map(|a| text(&a["Billing_Street"])).unwrap_or_default();
+    store.close().await;
+    Ok(((link.books_id, existing, rule, before, after), ("500 Pine St".into(), street)))
 }

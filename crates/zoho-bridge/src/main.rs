@@ -4,8 +4,9 @@
 //! (`zoho-bridge demo`: the emulator with seeded data plus a scripted walk through what
 //! it does), the engine as one configured process (`zoho-bridge serve`), extra
 //! workers sharing its store (`zoho-bridge worker`), the admin commands on the
-//! store (`status`, `dead-letters`, `replay`, `drop`, `audit`, `events`), and the
-//! commands that look at a config's flows (`check`, `preview`, `config defaults`).
+//! store (`status`, `dead-letters`, `replay`, `drop`, `audit`, `events`, `prune`,
+//! `review`), and the commands that look at a config's flows (`check`, `preview`,
+//! `config defaults`).
 
 mod admin_cmd;
 mod backfill_cmd;

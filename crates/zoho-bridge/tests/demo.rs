@@ -34,6 +34,12 @@ async fn the_scripted_session_shows_every_behaviour() {
     assert!(polled >= 10, "{seen:?}");
     assert_eq!((done as usize, links, again), (polled, polled, 0), "{seen:?}");
     assert!(std::path::Path::new(&seen.store).exists());
+    // Customers: the duplicate spelled differently was linked, not created; the Books
+    // edit reached CRM.
+    let (linked, existing, _rule, before, after) = &seen.duplicate;
+    assert_eq!(linked, existing, "{seen:?}");
+    assert_eq!(before, after, "no Books customer created: {seen:?}");
+    assert_eq!(seen.books_edit.0, seen.books_edit.1, "{seen:?}");
     assert!(seen.throttled.0 < 100, "{seen:?}");
     let reset: u32 = seen.throttled.1.parse().expect("X-Rate-Limit-Reset is a number of seconds");
     assert!((1..=60).contains(&reset));

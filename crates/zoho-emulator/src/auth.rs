@@ -1,5 +1,5 @@
-//! Authentication of CRM and Books calls: the `Authorization: Zoho-oauthtoken …`
-//! header, token expiry, the scope a call needs, and CRM's `INVALID_HOST`.
+//! Authentication of CRM and Books calls: the `Authorization: Zoho-oauthtoken …` (or
+//! `Bearer …`) header, token expiry, the scope a call needs, and CRM's `INVALID_HOST`.
 //!
 //! Runs as axum middleware in front of `/crm/v8` and `/books/v3`, so the handlers behind
 //! it never see an unauthenticated request.
@@ -18,10 +18,15 @@ use crate::{
     state::AppState,
 };
 
-/// The token in `Authorization: Zoho-oauthtoken <token>`, if the header has that form.
+/// The token in `Authorization: Zoho-oauthtoken <token>` or `Authorization: Bearer <token>`,
+/// if the header has one of those forms. Zoho Accounts documents both schemes for every API
+/// (ZOHO_API.md §1.4); the scheme name is matched without regard to case, as HTTP says.
 fn bearer(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    value.strip_prefix("Zoho-oauthtoken ").map(str::trim)
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    let known = scheme.eq_ignore_ascii_case("Zoho-oauthtoken") || scheme.eq_ignore_ascii_case("Bearer");
+    (known && !token.is_empty()).then_some(token)
 }
 
 fn operation(method: &Method) -> &'static str {

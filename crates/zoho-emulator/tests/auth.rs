@@ -1,4 +1,5 @@
-//! Authentication of CRM and Books calls over real HTTP: the `Zoho-oauthtoken` header,
+//! Authentication of CRM and Books calls over real HTTP: the `Zoho-oauthtoken` and `Bearer`
+//! headers,
 //! token expiry (CRM `INVALID_TOKEN`, Books code 57), scopes (`OAUTH_SCOPE_MISMATCH`),
 //! the oldest of 11 tokens being revoked, and CRM's `INVALID_HOST`.
 
@@ -47,11 +48,35 @@ async fn missing_or_malformed_authorization_is_refused() {
     let crm = format!("{}/crm/v8/org", emu.url());
     let (status, body) = call(&http, &crm, None, None).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("AUTHENTICATION_FAILURE")));
-    // Zoho documents `Zoho-oauthtoken`; a client sending `Bearer` must find out here.
-    let (status, _) = call(&http, &crm, Some(&format!("Bearer {token}")), None).await;
-    assert_eq!(status, 401);
+    // A scheme Zoho Accounts does not document, or no token at all, is refused.
+    for bad in [format!("Basic {token}"), format!("Token {token}"), "Bearer ".to_string(), token.clone()] {
+        let (status, body) = call(&http, &crm, Some(&bad), None).await;
+        assert_eq!((status, body["code"].as_str()), (401, Some("AUTHENTICATION_FAILURE")), "{bad}");
+    }
     let (status, body) = call(&http, &crm, Some("Zoho-oauthtoken 1000.made.up"), None).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("INVALID_TOKEN")));
+    let (status, body) = call(&http, &crm, Some("Bearer 1000.made.up"), None).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("INVALID_TOKEN")));
+    emu.stop().await;
+}
+
+/// Zoho Accounts documents `Authorization: Bearer <access token>` next to `Zoho-oauthtoken`
+/// (ZOHO_API.md §1.4); both APIs accept either scheme, whatever its case.
+#[tokio::test]
+async fn bearer_and_zoho_oauthtoken_are_both_accepted() {
+    let emu = Emulator::start(EmulatorConfig::unlimited(), 0).await.unwrap();
+    let http = reqwest::Client::new();
+    let (creds, token) = testkit::login(&http, &emu.url()).await.unwrap();
+    let crm = format!("{}/crm/v8/org", emu.url());
+    let books = format!("{}/books/v3/settings/taxes?organization_id={}", emu.url(), creds.organization_id);
+    for auth in [format!("Zoho-oauthtoken {token}"), format!("Bearer {token}"), format!("bearer {token}")] {
+        let (status, body) = call(&http, &crm, Some(&auth), None).await;
+        assert_eq!(status, 200, "CRM with {auth}: {body}");
+        let (status, body) = call(&http, &books, Some(&auth), None).await;
+        assert_eq!((status, body["code"].clone()), (200, json!(0)), "Books with {auth}");
+    }
+    let (status, body) = call(&http, &books, Some("Bearer 1000.made.up"), None).await;
+    assert_eq!((status, body["code"].clone()), (401, json!(57)));
     emu.stop().await;
 }
 

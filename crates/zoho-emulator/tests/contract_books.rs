@@ -532,3 +532,30 @@ fn books_harness_covers_every_route_family() {
     let refusal_keys: BTreeSet<&str> = refusals().iter().map(|c| c.family).collect();
     assert!(refusal_keys.contains("refuse.no-organization-id.invoices"), "Books without organization_id is scripted");
 }
+
+/// `Authorization: Bearer <access token>` works like `Zoho-oauthtoken` (Zoho Accounts documents
+/// both, ZOHO_API.md §1.4; third-party Books clients send `Bearer`): the same calls answer 2xx
+/// with bodies that validate against the v3 files, and a made-up token is still refused with
+/// code 57.
+#[tokio::test]
+async fn books_accepts_the_bearer_authorization_scheme() {
+    let dir = spec_dir_or_skip!();
+    let spec = books(&dir);
+    let (emu, mut runner) = start(spec).await;
+    let bearer = format!("Bearer {}", runner.token);
+    let calls = [
+        Call::new("organizations.list", "GET", "/books/v3/organizations"),
+        call("users.me", "GET", "/users/me"),
+        call("taxes.list", "GET", "/settings/taxes").q("page", "1").q("per_page", "50"),
+        call("contacts.list", "GET", "/contacts").q("page", "1").q("per_page", "10"),
+    ];
+    for c in calls {
+        let answer = runner.run(&c.header("Authorization", bearer.clone())).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+    let refused = call("refuse.bearer-made-up", "GET", "/contacts").header("Authorization", "Bearer 1000.made.up").refused(Some(json!(57)));
+    let answer = runner.run(&refused).await;
+    assert_eq!(answer.status, 401);
+    contract::assert_clean("books_accepts_the_bearer_authorization_scheme", &runner.problems, DOCUMENTED_DEVIATIONS, KNOWN_EMULATOR_GAPS, &[]);
+    emu.stop().await;
+}

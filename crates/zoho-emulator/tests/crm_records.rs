@@ -361,3 +361,51 @@ async fn seeded_data_is_deterministic_and_related_products_list() {
     let (_, q) = a.get("/Quotes?fields=Subject,Grand_Total").await;
     assert_eq!(q["data"].as_array().unwrap().len(), 20);
 }
+
+#[tokio::test]
+async fn related_lists_follow_lookups_and_links_page_and_honour_if_modified_since() {
+    let crm = Crm::start(EmulatorConfig::unlimited()).await;
+    let accounts = crm.accounts(2).await;
+    let (acc, other) = (&accounts[0], &accounts[1]);
+    let people: Vec<Value> = (0..3)
+        .map(|i| json!({"Last_Name": format!("Member {i}"), "Email": format!("m{i}@example.com"), "Account_Name": {"id": if i == 2 { other } else { acc }}}))
+        .collect();
+    let (status, made) = crm.send("POST", "/Contacts", json!({"data": people})).await;
+    assert_eq!(status, 201, "{made}");
+    let contact = made["data"][0]["details"]["id"].as_str().unwrap().to_string();
+    let (status, page) = crm.get(&format!("/Accounts/{acc}/Contacts?fields=Email&per_page=1")).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["info"], json!({"per_page": 1, "count": 1, "page": 1, "more_records": true}));
+    let (_, all) = crm.get(&format!("/Accounts/{acc}/Contacts?fields=Email,Account_Name")).await;
+    let emails: Vec<&str> = all["data"].as_array().unwrap().iter().map(|c| c["Email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["m0@example.com", "m1@example.com"]);
+    assert_eq!(all["data"][0]["Account_Name"]["id"], json!(acc));
+    // Nothing changed since a later time: 304; an account with no deals: 204.
+    let later = [("If-Modified-Since", "2999-01-01T00:00:00+00:00")];
+    assert_eq!(crm.call("GET", &format!("/Accounts/{acc}/Contacts"), None, &later).await.0, 304);
+    assert_eq!(crm.get(&format!("/Accounts/{acc}/Deals")).await, (204, Value::Null));
+    // A deal of the account naming the contact: the account's deals, the deal's contact roles.
+    let deal = json!({"data": [{"Deal_Name": "Linked", "Stage": "Qualification", "Account_Name": {"id": acc}, "Contact_Name": {"id": contact}}]});
+    let (_, d) = crm.send("POST", "/Deals", deal).await;
+    let deal = d["data"][0]["details"]["id"].as_str().unwrap().to_string();
+    let (_, deals) = crm.get(&format!("/Accounts/{acc}/Deals?fields=Deal_Name")).await;
+    assert_eq!(deals["data"][0]["id"], json!(deal));
+    let (_, roles) = crm.get(&format!("/Deals/{deal}/Contact_Roles?fields=Email")).await;
+    assert_eq!((roles["data"][0]["id"].clone(), roles["data"][0]["Email"].clone()), (json!(contact), json!("m0@example.com")));
+    // A product in a price book is listed from both sides, with the book's price.
+    let (_, p) = crm.send("POST", "/Products", json!({"data": [{"Product_Name": "Widget"}]})).await;
+    let product = p["data"][0]["details"]["id"].as_str().unwrap().to_string();
+    let (_, b) = crm.send("POST", "/Price_Books", json!({"data": [{"Price_Book_Name": "Retail"}]})).await;
+    let book = b["data"][0]["details"]["id"].as_str().unwrap().to_string();
+    let (status, _) = crm.send("PUT", &format!("/Price_Books/{book}/Products"), json!({"data": [{"id": product, "list_price": 7.5}]})).await;
+    assert_eq!(status, 200);
+    let (_, books) = crm.get(&format!("/Products/{product}/Price_Books?fields=Price_Book_Name")).await;
+    assert_eq!((books["data"][0]["id"].clone(), books["data"][0]["list_price"].clone()), (json!(book), json!(7.5)));
+    // Lookup lists are not written through the related list; unknown lists and records are refused.
+    let (status, body) = crm.send("PUT", &format!("/Accounts/{acc}/Contacts"), json!({"data": [{"id": contact}]})).await;
+    assert_eq!((status, body["code"].clone()), (400, json!("INVALID_DATA")));
+    let (status, body) = crm.get(&format!("/Accounts/{acc}/Nothing_Here")).await;
+    assert_eq!((status, body["details"]["resource_path_index"].clone()), (400, json!(2)));
+    let (status, body) = crm.get("/Accounts/1/Contacts").await;
+    assert_eq!((status, body["code"].clone()), (400, json!("INVALID_DATA")));
+}

@@ -76,6 +76,15 @@ async fn search_errors_are_zohos() {
     let (status, body) = crm.get(&format!("/Deals/search?criteria={}", enc(&format!("({eleven})")))).await;
     assert_eq!(status, 400);
     assert_eq!(body["code"], "CRITERIA_LIMIT_EXCEEDED");
+    // approval_state is no criterion, and neither is an empty one; per_page is always checked.
+    for query in ["approval_state=approved", "approval_state=webform_invalid", "email=", "criteria=&word=%20"] {
+        let (status, body) = crm.get(&format!("/Deals/search?{query}")).await;
+        assert_eq!((status, body["code"].clone()), (400, json!("EXPECTED_PARAM_MISSING")), "{query}");
+    }
+    for query in ["word=xy&per_page=0", "word=xy&per_page=201", "approval_state=webform_invalid&word=xy&per_page=x", "word=xy&page=0"] {
+        let (status, body) = crm.get(&format!("/Deals/search?{query}")).await;
+        assert_eq!((status, body["code"].clone()), (400, json!("INVALID_REQUEST")), "{query}");
+    }
     let (status, body) = crm.get("/Deals/search?word=xy&page=11&per_page=200").await;
     assert_eq!(status, 400);
     assert_eq!(body["code"], "LIMIT_REACHED");

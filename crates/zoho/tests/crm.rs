@@ -1,6 +1,7 @@
 //! CRM against the emulator: paging 450 records, batch writes with per-record results,
 //! search values with every special character, If-Modified-Since, If-Unmodified-Since,
-//! metadata and notification channels.
+//! metadata, notification channels and related lists (a price book's products, an account's
+//! contacts).
 
 mod support;
 
@@ -10,7 +11,7 @@ use futures_util::TryStreamExt;
 use rust_decimal::Decimal;
 use zoho::crm::{
     criteria::Criteria,
-    models::{Contact, Deal, Record},
+    models::{Contact, Deal, Lookup, Record},
     notifications::{Channel, verify_callback},
     records::{ListParams, SortOrder, WriteOptions},
     search::SearchBy,
@@ -285,6 +286,40 @@ async fn related_lists_stream_their_records() {
     let related: Vec<Record> = crm.related("Price_Books", &book_id, "Products", ListParams::new(["Product_Name", "Product_Code"])).try_collect().await.unwrap();
     assert_eq!(related.len(), 3);
     assert!(related.iter().all(|r| r.get("list_price") == Some(&serde_json::json!(12.5))));
+}
+
+#[tokio::test]
+async fn an_accounts_contacts_are_read_through_its_related_list_page_after_page() {
+    let (_emu, client, _) = support::start().await;
+    let crm = client.crm();
+    let mut accounts = Vec::new();
+    for name in ["Primary Co", "Other Co"] {
+        let mut a = Record::default();
+        a.set("Account_Name", name);
+        accounts.push(a);
+    }
+    let made = crm.insert("Accounts", &accounts, &WriteOptions::default()).await.unwrap();
+    let (account, other) = (made[0].id().unwrap().to_string(), made[1].id().unwrap().to_string());
+    let people: Vec<Contact> = (0..6)
+        .map(|i| {
+            let owner = if i == 5 { &other } else { &account };
+            Contact { account: Some(Lookup::id(owner.clone())), ..contact(&format!("Member {i}"), &format!("member{i}@example.com")) }
+        })
+        .collect();
+    assert!(crm.insert("Contacts", &people, &WriteOptions::default()).await.unwrap().iter().all(|r| r.is_success()));
+    // Two per page, so the stream has to follow `more_records` across three pages.
+    let listed: Vec<Contact> =
+        crm.related("Accounts", &account, "Contacts", ListParams::new(["Last_Name", "Email", "Account_Name"]).per_page(2)).try_collect().await.unwrap();
+    let mut emails: Vec<String> = listed.iter().filter_map(|c| c.email.clone()).collect();
+    emails.sort();
+    assert_eq!(emails, ["member0@example.com", "member1@example.com", "member2@example.com", "member3@example.com", "member4@example.com"]);
+    assert!(listed.iter().all(|c| c.account.as_ref().map(|a| a.id.as_str()) == Some(account.as_str())));
+    // An account without contacts is an empty stream (CRM answers 204).
+    let mut lonely = Record::default();
+    lonely.set("Account_Name", "Lonely Co");
+    let lonely = crm.insert("Accounts", &[lonely], &WriteOptions::default()).await.unwrap()[0].id().unwrap().to_string();
+    let none: Vec<Contact> = crm.related("Accounts", &lonely, "Contacts", ListParams::new(["Email"])).try_collect().await.unwrap();
+    assert!(none.is_empty());
 }
 
 #[tokio::test]

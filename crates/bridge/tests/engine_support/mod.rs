@@ -151,6 +151,59 @@ impl<S: Store> Probe<S> {
     }
 }
 
+impl<S: Store> bridge::store::Directory for Probe<S> {
+    async fn put_directory(&self, connection: &str, entries: &[bridge::store::DirectoryEntry], now_ms: i64) -> StoreResult<()> {
+        self.inner.put_directory(connection, entries, now_ms).await
+    }
+
+    async fn find_directory(
+        &self,
+        connection: &str,
+        system: System,
+        module: &str,
+        key: bridge::store::Key<'_>,
+    ) -> StoreResult<Vec<bridge::store::DirectoryEntry>> {
+        self.inner.find_directory(connection, system, module, key).await
+    }
+
+    async fn remove_directory(&self, connection: &str, system: System, module: &str, record_id: &str) -> StoreResult<()> {
+        self.inner.remove_directory(connection, system, module, record_id).await
+    }
+
+    async fn directory_count(&self, connection: &str, system: System, module: &str) -> StoreResult<i64> {
+        self.inner.directory_count(connection, system, module).await
+    }
+}
+
+impl<S: Store> bridge::store::Reviews for Probe<S> {
+    async fn open_review(&self, review: &bridge::store::NewReview, now_ms: i64) -> StoreResult<i64> {
+        self.inner.open_review(review, now_ms).await
+    }
+
+    async fn review(&self, id: i64) -> StoreResult<Option<bridge::store::Review>> {
+        self.inner.review(id).await
+    }
+
+    async fn reviews(&self, status: Option<bridge::store::ReviewStatus>, limit: u32) -> StoreResult<Vec<bridge::store::Review>> {
+        self.inner.reviews(status, limit).await
+    }
+
+    async fn last_review(&self, connection: &str, flow: &str, record: &RecordRef) -> StoreResult<Option<bridge::store::Review>> {
+        self.inner.last_review(connection, flow, record).await
+    }
+
+    async fn decide_review(
+        &self,
+        id: i64,
+        decision: &bridge::store::ReviewDecision,
+        by: &str,
+        note: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<bridge::store::Review> {
+        self.inner.decide_review(id, decision, by, note, now_ms).await
+    }
+}
+
 impl<S: Store> Store for Probe<S> {
     async fn add_event(&self, event: &NewEvent, jobs: &[NewJob], now_ms: i64) -> StoreResult<Inserted> {
         let batch = [(event.clone(), jobs.to_vec())];

@@ -2,7 +2,13 @@
 //! back ends by `store_sqlite.rs` and `store_postgres.rs`.
 #![allow(dead_code)] // each runner uses all of it, but the compiler checks them one by one
 
+pub mod matching;
 pub mod two_writes;
+pub use matching::{
+    decide_refuses_decided_reviews_and_strangers, decided_reviews_allow_a_new_one_and_last_review_is_the_newest, directory_finds_by_email_name_and_native_id,
+    directory_replaces_isolates_removes_and_counts, directory_takes_ten_thousand_entries, open_review_is_idempotent_per_open_record,
+    reviews_are_listed_by_status_oldest_first, unicode_and_long_names_round_trip,
+};
 pub use two_writes::a_two_write_flow_killed_between_its_writes_duplicates_nothing;
 
 use std::collections::{HashMap, HashSet};
@@ -874,6 +880,14 @@ macro_rules! every_store_test {
             a_two_write_flow_killed_between_its_writes_duplicates_nothing,
             heartbeat_extends_the_leases_still_held,
             enqueues_and_results_wake_the_workers,
+            directory_finds_by_email_name_and_native_id,
+            directory_replaces_isolates_removes_and_counts,
+            directory_takes_ten_thousand_entries,
+            open_review_is_idempotent_per_open_record,
+            decided_reviews_allow_a_new_one_and_last_review_is_the_newest,
+            reviews_are_listed_by_status_oldest_first,
+            decide_refuses_decided_reviews_and_strangers,
+            unicode_and_long_names_round_trip,
             directory_pages_and_bulk_look_ups,
         );
     };

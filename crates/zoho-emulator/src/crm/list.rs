@@ -233,8 +233,10 @@ pub async fn count(State(state): State<AppState>, Path(module): Path<String>) ->
 /// After this long in the recycle bin a deleted record is purged ("permanent").
 pub const RECYCLE_MS: i64 = 60 * 86_400_000;
 
-/// `GET /{module}/deleted?type=all|recycle|permanent`.
-pub async fn deleted(State(state): State<AppState>, Path(module): Path<String>, RawQuery(query): RawQuery) -> Response {
+/// `GET /{module}/deleted?type=all|recycle|permanent`. `If-Modified-Since` keeps only records
+/// deleted after that time (none → 304, as for lists); a malformed one is refused like on
+/// every other read.
+pub async fn deleted(State(state): State<AppState>, Path(module): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
     let params = reply::params(query.as_deref());
     let module = match reply::module(&module) {
         Ok(m) => m,
@@ -252,15 +254,22 @@ pub async fn deleted(State(state): State<AppState>, Path(module): Path<String>, 
         Ok(n) => n as usize,
         Err(r) => return r,
     };
+    let ims = match reply::time_header(&headers, "If-Modified-Since") {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let now = state.clock.now_ms();
     let world = state.world();
     let Some(store) = world.crm.modules.get(module.api_name) else {
-        return reply::empty(StatusCode::NO_CONTENT);
+        return reply::empty(if ims.is_some() { StatusCode::NOT_MODIFIED } else { StatusCode::NO_CONTENT });
     };
+    // 304 only when nothing at all was deleted since; a page past the end is 204.
+    let modified = ims.is_none_or(|t| store.deleted.iter().any(|d| d.deleted_ms > t));
     let mut rows: Vec<Value> = store
         .deleted
         .iter()
         .rev()
+        .filter(|d| ims.is_none_or(|t| d.deleted_ms > t))
         .filter_map(|d| {
             let permanent = now - d.deleted_ms > RECYCLE_MS;
             let this = if permanent { "permanent" } else { "recycle" };
@@ -281,7 +290,7 @@ pub async fn deleted(State(state): State<AppState>, Path(module): Path<String>, 
         .collect();
     drop(world);
     if rows.is_empty() {
-        return reply::empty(StatusCode::NO_CONTENT);
+        return reply::empty(if modified { StatusCode::NO_CONTENT } else { StatusCode::NOT_MODIFIED });
     }
     let more = rows.len() > per_page;
     rows.truncate(per_page);

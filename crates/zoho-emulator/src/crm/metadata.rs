@@ -1,5 +1,5 @@
-//! Metadata endpoints: `/settings/fields`, `/settings/modules`, `/users`, `/org`,
-//! `/org/currencies`.
+//! Metadata endpoints: `/settings/fields`, `/settings/modules` (and one module),
+//! `/settings/related_lists`, `/users`, `/org`, `/org/currencies`.
 //!
 //! The answers start from templates under `templates/` that hold every property the
 //! OpenAPI spec marks required (generated from the spec), then fill in the real values
@@ -8,14 +8,14 @@
 use std::sync::OnceLock;
 
 use axum::{
-    extract::{RawQuery, State},
-    http::StatusCode,
+    extract::{Path as AxumPath, RawQuery, State},
+    http::{HeaderMap, StatusCode},
     response::Response,
 };
 use serde_json::{Value, json};
 
 use crate::{
-    crm::{reply, schema},
+    crm::{relations, reply, schema},
     errors::crm_error,
     state::AppState,
 };
@@ -54,9 +54,10 @@ pub async fn fields(State(state): State<AppState>, RawQuery(query): RawQuery) ->
     let Some(name) = params.get("module") else {
         return reply::required_param("module");
     };
-    let module = match reply::module(name) {
-        Ok(m) => m,
-        Err(r) => return r,
+    // The module is a query parameter here, not a path segment: fields.json documents the
+    // refusal's details as `{"api_name": …}` (its InvalidParamDetails), not `resource_path_index`.
+    let Some(module) = schema::module(name) else {
+        return crm_error(StatusCode::BAD_REQUEST, "INVALID_MODULE", "the module name given seems to be invalid", json!({"api_name": "module"}));
     };
     // Every emulated field is in use, so `type=unused` lists none.
     // fields.json documents a bad value as INVALID_DATA with `api_name` and `json_path`.
@@ -67,8 +68,14 @@ pub async fn fields(State(state): State<AppState>, RawQuery(query): RawQuery) ->
         Ok(_) => {}
     }
     let currencies: Vec<String> = state.world().crm.currencies.iter().map(|c| c.iso_code.clone()).collect();
+    reply::json(StatusCode::OK, json!({"fields": field_rows(module, &currencies)}))
+}
+
+/// The metadata of every field of `module`; `currencies` are the org's ISO codes (the
+/// `Currency` picklist's values).
+fn field_rows(module: &schema::Module, currencies: &[String]) -> Vec<Value> {
     let base = FIELD.value();
-    let rows: Vec<Value> = module
+    module
         .fields
         .iter()
         .enumerate()
@@ -124,12 +131,11 @@ pub async fn fields(State(state): State<AppState>, RawQuery(query): RawQuery) ->
             }
             row
         })
-        .collect();
-    reply::json(StatusCode::OK, json!({"fields": rows}))
+        .collect()
 }
 
 /// `GET /settings/modules?status=…`.
-pub async fn modules(State(_state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+pub async fn modules(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let params = reply::params(query.as_deref());
     // Every emulated module is visible; the other statuses list none.
     // modules.json documents NOT_SUPPORTED for this.
@@ -139,39 +145,134 @@ pub async fn modules(State(_state): State<AppState>, RawQuery(query): RawQuery) 
         Ok(Some(s)) if s != "visible" => return reply::empty(StatusCode::NO_CONTENT),
         Ok(_) => {}
     }
-    let base = MODULE.value();
-    let rows: Vec<Value> = schema::MODULES
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let mut row = base.clone();
-            row["id"] = json!(m.id);
-            row["api_name"] = json!(m.api_name);
-            row["module_name"] = json!(m.api_name);
-            row["singular_label"] = json!(m.singular);
-            row["plural_label"] = json!(m.api_name.replace('_', " "));
-            row["sequence_number"] = json!(i + 1);
-            for k in [
-                "api_supported",
-                "creatable",
-                "editable",
-                "deletable",
-                "viewable",
-                "visible",
-                "show_as_tab",
-                "common.search_supported",
-                "filter_supported",
-                "triggers_supported",
-            ] {
-                row[k] = json!(true);
-            }
-            row["visibility"] = json!(1);
-            row["generated_type"] = json!("default");
-            row["inventory_template_supported"] = json!(m.api_name == "Quotes");
-            row
-        })
-        .collect();
+    let rows: Vec<Value> = schema::MODULES.iter().map(|m| module_row(&state, m)).collect();
     reply::json(StatusCode::OK, json!({"modules": rows}))
+}
+
+/// `GET /settings/modules/{api_name}` (or `/{id}`): one module with its fields and related
+/// lists, in the same `{"modules": [ … ]}` envelope; an unknown module is `INVALID_MODULE`.
+pub async fn module(State(state): State<AppState>, AxumPath(name): AxumPath<String>) -> Response {
+    let Some(module) = schema::module(&name).or_else(|| schema::MODULES.iter().find(|m| m.id == name)) else {
+        return crm_error(StatusCode::BAD_REQUEST, "INVALID_MODULE", "the module name given seems to be invalid", json!({"resource_path_index": 2}));
+    };
+    let mut row = module_row(&state, module);
+    let currencies: Vec<String> = state.world().crm.currencies.iter().map(|c| c.iso_code.clone()).collect();
+    row["fields"] = Value::Array(field_rows(module, &currencies));
+    row["related_lists"] = Value::Array(related_list_rows(module));
+    reply::json(StatusCode::OK, json!({"modules": [row]}))
+}
+
+/// A module's summary as `/settings/modules` lists it, with its default custom view.
+fn module_row(state: &AppState, m: &'static schema::Module) -> Value {
+    let mut row = MODULE.value();
+    let sequence = schema::MODULES.iter().position(|x| x.api_name == m.api_name).unwrap_or(0) + 1;
+    row["id"] = json!(m.id);
+    row["api_name"] = json!(m.api_name);
+    row["module_name"] = json!(m.api_name);
+    row["singular_label"] = json!(m.singular);
+    row["plural_label"] = json!(plural_label(m));
+    row["sequence_number"] = json!(sequence);
+    for k in [
+        "api_supported",
+        "creatable",
+        "editable",
+        "deletable",
+        "viewable",
+        "visible",
+        "show_as_tab",
+        "common.search_supported",
+        "filter_supported",
+        "triggers_supported",
+    ] {
+        row[k] = json!(true);
+    }
+    row["visibility"] = json!(1);
+    row["generated_type"] = json!("default");
+    row["inventory_template_supported"] = json!(m.api_name == "Quotes");
+    row["custom_view"] = custom_view(state, m);
+    row
+}
+
+fn plural_label(m: &schema::Module) -> String {
+    m.api_name.replace('_', " ")
+}
+
+/// The module's "All <plural>" view, the one Zoho opens by default: digit-string ids derived
+/// from the module's id (stable across runs), made by the org's current user when the org was
+/// created, sorted by the module's name field.
+fn custom_view(state: &AppState, m: &'static schema::Module) -> Value {
+    let world = state.world();
+    let user = world.crm.current_user();
+    let created = crate::crm::render_ms(&state.clock, world.crm.org.created_ms);
+    drop(world);
+    let base: u64 = m.id.parse().unwrap_or(0);
+    let label = format!("All {}", plural_label(m));
+    let name_index = m.fields.iter().position(|f| f.api_name == m.name_field).unwrap_or(0);
+    let mut view = MODULE.value()["custom_view"].take();
+    view["id"] = json!((base + 1_000_000_000).to_string());
+    view["name"] = json!(label);
+    view["display_value"] = json!(label);
+    view["system_name"] = json!("ALLVIEWS");
+    view["category"] = json!("public_views");
+    view["created_time"] = json!(created);
+    view["modified_time"] = json!(created);
+    view["created_by"] = json!({"name": user.full_name(), "id": user.id});
+    view["modified_by"] = json!({"name": user.full_name(), "id": user.id});
+    view["module"] = json!({"name": m.api_name, "id": m.id});
+    view["default"] = json!(true);
+    view["system_defined"] = json!(true);
+    view["locked"] = json!(false);
+    view["access_type"] = json!("public");
+    view["fields"] = json!([{"id": field_id(m, name_index), "api_name": m.name_field, "_pin": false}]);
+    view["sort_by"] = json!({"id": field_id(m, name_index), "api_name": m.name_field});
+    view["sort_order"] = json!("asc");
+    view
+}
+
+/// The related lists of `module` as `/settings/related_lists` describes them.
+fn related_list_rows(module: &schema::Module) -> Vec<Value> {
+    relations::of(module.api_name)
+        .map(|(n, l)| {
+            let target = schema::module(l.module).map(|m| m.id).unwrap_or_default();
+            json!({
+                "id": relations::id(module, n),
+                "sequence_number": (n + 1).to_string(),
+                "display_label": l.display_label,
+                "api_name": l.api_name,
+                "module": {"api_name": l.module, "id": target},
+                "name": l.name,
+                "action": null,
+                "href": format!("{}/{{ENTITYID}}/{}", module.api_name, l.api_name),
+                "type": "default",
+                "visible": true,
+                "customize_sort": false,
+                "customize_fields": false,
+                "customize_display_label": false,
+                "sort_by": {"api_name": null, "id": null},
+                "sort_order": null,
+                "fields": [],
+                "status": "visible",
+            })
+        })
+        .collect()
+}
+
+/// `GET /settings/related_lists?module=X`: the related lists the emulator serves for that
+/// module (204 when it has none). related_lists.json documents a missing module as
+/// `REQUIRED_PARAM_MISSING` and an unknown one as `INVALID_MODULE` with `{"param": "module"}`.
+pub async fn related_lists(RawQuery(query): RawQuery) -> Response {
+    let params = reply::params(query.as_deref());
+    let Some(name) = params.get("module") else {
+        return reply::required_param("module");
+    };
+    let Some(module) = schema::module(name) else {
+        return crm_error(StatusCode::BAD_REQUEST, "INVALID_MODULE", "the module name given seems to be invalid", json!({"param": "module"}));
+    };
+    let rows = related_list_rows(module);
+    if rows.is_empty() {
+        return reply::empty(StatusCode::NO_CONTENT);
+    }
+    reply::json(StatusCode::OK, json!({"related_lists": rows}))
 }
 
 /// `GET /org`.
@@ -207,6 +308,18 @@ pub async fn org(State(state): State<AppState>) -> Response {
     reply::json(StatusCode::OK, json!({"org": [row]}))
 }
 
+/// A rate as Zoho writes it in `/org/currencies`: a string with nine decimals ("1.000000000").
+/// A stored rate that is not a decimal is passed through unchanged.
+fn exchange_rate_text(rate: &str) -> String {
+    match rate.trim().parse::<rust_decimal::Decimal>() {
+        Ok(mut d) => {
+            d.rescale(9);
+            d.to_string()
+        }
+        Err(_) => rate.to_string(),
+    }
+}
+
 /// `GET /org/currencies`.
 pub async fn currencies(State(state): State<AppState>) -> Response {
     let world = state.world();
@@ -226,7 +339,7 @@ pub async fn currencies(State(state): State<AppState>) -> Response {
             row["prefix_symbol"] = json!(true);
             row["is_active"] = json!(true);
             row["is_base"] = json!(c.is_base);
-            row["exchange_rate"] = json!(c.exchange_rate);
+            row["exchange_rate"] = json!(exchange_rate_text(&c.exchange_rate));
             row["format"] = json!({"decimal_separator": "Period", "thousand_separator": "Comma",
                 "decimal_places": c.decimal_places.to_string()});
             row["created_time"] = json!(created);
@@ -240,24 +353,71 @@ pub async fn currencies(State(state): State<AppState>) -> Response {
     reply::json(StatusCode::OK, json!({"currencies": rows}))
 }
 
-/// `GET /users?type=AllUsers|ActiveUsers|CurrentUser`.
-pub async fn users(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    let params = reply::params(query.as_deref());
-    let kind = params.get("type").map(String::as_str).unwrap_or("AllUsers");
-    if !matches!(kind, "AllUsers" | "ActiveUsers" | "CurrentUser" | "AdminUsers") {
-        return crm_error(StatusCode::BAD_REQUEST, "INVALID_DATA", "invalid data", json!({"param_name": "type"}));
+/// The `type` values `/users` accepts. Every emulated user is active and confirmed, so the
+/// deactivated and unconfirmed kinds list none.
+const USER_TYPES: [&str; 9] = [
+    "AllUsers",
+    "ActiveUsers",
+    "CurrentUser",
+    "AdminUsers",
+    "ActiveConfirmedUsers",
+    "ConfirmedUsers",
+    "ActiveConfirmedAdmins",
+    "DeactiveUsers",
+    "NotConfirmedUsers",
+];
+
+/// `GET /users?type=…&page=…&per_page=…&ids=…`, with `If-Modified-Since`.
+///
+/// Pages of at most 200 users (`per_page` 1–200, default 200); `info` says which page this is
+/// and whether more follow. With `If-Modified-Since`, only users modified after that time are
+/// listed, and when none was the answer is 304 with no body (ZOHO_API.md §2.2). A bad `type`,
+/// `page`, `per_page`, `ids` or header is users.json's `INVALID_DATA`.
+pub async fn users(State(state): State<AppState>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    match users_inner(&state, &reply::params(query.as_deref()), &headers) {
+        Ok(r) | Err(r) => r,
     }
+}
+
+fn users_inner(state: &AppState, params: &reply::Params, headers: &HeaderMap) -> Result<Response, Response> {
+    let kind = reply::enum_param(params, "type", &USER_TYPES, reply::invalid_param)?.unwrap_or("AllUsers");
+    let per_page = reply::int_param(params, "per_page", 200, 1, 200)? as usize;
+    let page = reply::int_param(params, "page", 1, 1, 100_000)? as usize;
+    let ids: Option<Vec<String>> = match params.get("ids") {
+        None => None,
+        Some(raw) => {
+            let ids: Vec<String> = raw.split(',').map(|s| s.trim().to_string()).collect();
+            if ids.iter().any(|id| id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit())) {
+                return Err(reply::invalid_param("ids"));
+            }
+            Some(ids)
+        }
+    };
+    let ims = reply::time_header(headers, "If-Modified-Since")?;
     let world = state.world();
-    let created = crate::crm::render_ms(&state.clock, world.crm.org.created_ms);
-    let rows: Vec<Value> = world
+    // Users are created with the org and never change afterwards.
+    let modified_ms = world.crm.org.created_ms;
+    let created = crate::crm::render_ms(&state.clock, modified_ms);
+    let chosen: Vec<&crate::crm::store::User> = world
         .crm
         .users
         .iter()
         .filter(|u| match kind {
             "CurrentUser" => u.current,
-            "AdminUsers" => u.profile == "Administrator",
+            "AdminUsers" | "ActiveConfirmedAdmins" => u.profile == "Administrator",
+            "DeactiveUsers" | "NotConfirmedUsers" => false,
             _ => true,
         })
+        .filter(|u| ids.as_ref().is_none_or(|ids| ids.contains(&u.id)))
+        .collect();
+    if ims.is_some_and(|t| modified_ms <= t) && !chosen.is_empty() {
+        return Ok(reply::empty(StatusCode::NOT_MODIFIED));
+    }
+    let more = chosen.len() > page.saturating_mul(per_page);
+    let rows: Vec<Value> = chosen
+        .iter()
+        .skip((page - 1).saturating_mul(per_page))
+        .take(per_page)
         .map(|u| {
             json!({"id": u.id, "first_name": u.first_name, "last_name": u.last_name, "full_name": u.full_name(),
                 "email": u.email, "status": "active", "confirm": true, "zuid": u.id,
@@ -269,8 +429,22 @@ pub async fn users(State(state): State<AppState>, RawQuery(query): RawQuery) -> 
         })
         .collect();
     drop(world);
-    let info = json!({"per_page": 200, "count": rows.len(), "page": 1, "more_records": false});
-    reply::json(StatusCode::OK, json!({"users": rows, "info": info}))
+    if rows.is_empty() {
+        return Ok(reply::empty(StatusCode::NO_CONTENT));
+    }
+    let info = json!({"per_page": per_page, "count": rows.len(), "page": page, "more_records": more});
+    Ok(reply::json(StatusCode::OK, json!({"users": rows, "info": info})))
+}
+
+#[cfg(test)]
+mod rate_tests {
+    #[test]
+    fn exchange_rates_have_nine_decimals() {
+        assert_eq!(super::exchange_rate_text("1"), "1.000000000");
+        assert_eq!(super::exchange_rate_text("0.92"), "0.920000000");
+        assert_eq!(super::exchange_rate_text("151.5"), "151.500000000");
+        assert_eq!(super::exchange_rate_text("0.3071234567891"), "0.307123457");
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! The files here split the API by concept: `store` (records and indexes), `schema`
 //! (modules and fields), `list` / `write` (records endpoints), `values` / `money`
 //! (validation and quote arithmetic), `search` / `criteria`, `notifications`,
-//! `metadata`, `related`, `seed`, and `coql` / `coql_parser` (COQL queries).
+//! `metadata`, `related` / `relations` (related lists), `seed`, and `coql` / `coql_parser` (COQL queries).
 
 pub mod coql;
 pub mod coql_parser;
@@ -13,6 +13,7 @@ pub mod metadata;
 pub mod money;
 pub mod notifications;
 pub mod related;
+pub mod relations;
 pub mod reply;
 pub mod schema;
 pub mod search;
@@ -64,6 +65,8 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(metadata::users))
         .route("/settings/fields", get(metadata::fields))
         .route("/settings/modules", get(metadata::modules))
+        .route("/settings/modules/{api_name}", get(metadata::module))
+        .route("/settings/related_lists", get(metadata::related_lists))
         .route(
             "/actions/watch",
             get(notifications::list).post(notifications::enable).put(notifications::replace).patch(notifications::patch).delete(notifications::disable),

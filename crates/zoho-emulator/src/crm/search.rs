@@ -81,14 +81,18 @@ const APPROVAL_STATES: [&str; 15] = [
 
 fn run(state: &AppState, module: &str, params: &reply::Params) -> Result<Response, Response> {
     let module = reply::module(module)?;
-    // `converted` only matters for Leads, which the emulator does not serve; still checked.
     // module_search.json documents a bad parameter value as INVALID_REQUEST.
     let refuse = |name: &str| crm_error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "invalid value given for a parameter", json!({"param_name": name}));
+    // Paging is checked on every search, whatever else the request holds.
+    let per_page = reply::int_param(params, "per_page", 200, 1, 200).map_err(|_| refuse("per_page"))? as usize;
+    let page = reply::int_param(params, "page", 1, 1, 100_000).map_err(|_| refuse("page"))? as usize;
+    // `converted` only matters for Leads, which the emulator does not serve; still checked.
     reply::enum_param(params, "converted", &["true", "false", "both"], refuse)?;
-    if reply::enum_param(params, "approval_state", &APPROVAL_STATES, refuse)?.is_some_and(|s| s != "approved") {
-        return Ok(reply::empty(StatusCode::NO_CONTENT));
-    }
-    let query = if let Some(text) = params.get("criteria") {
+    let approval_state = reply::enum_param(params, "approval_state", &APPROVAL_STATES, refuse)?;
+    // One of criteria/email/phone/word is needed (in that order of priority); a parameter given
+    // empty is no criterion at all, so `approval_state` alone or `email=` is refused too.
+    let given = |name: &str| params.get(name).filter(|v| !v.trim().is_empty());
+    let query = if let Some(text) = given("criteria") {
         match criteria::parse(text) {
             Ok(node) => {
                 if let Some(bad) = node.fields().into_iter().find(|f| *f != "id" && module.field(f).is_none()) {
@@ -104,14 +108,14 @@ fn run(state: &AppState, module: &str, params: &reply::Params) -> Result<Respons
             }
             Err(CriteriaError::Syntax(reason)) => return Err(invalid_query(json!({"api_name": "criteria", "reason": reason}))),
         }
-    } else if let Some(email) = params.get("email") {
+    } else if let Some(email) = given("email") {
         Query::Email(email.clone())
-    } else if let Some(phone) = params.get("phone") {
+    } else if let Some(phone) = given("phone") {
         if phone.trim().chars().count() < 3 {
             return Err(invalid_query(json!({"api_name": "phone", "reason": "the phone should have at least 3 characters"})));
         }
         Query::Phone(phone.clone())
-    } else if let Some(word) = params.get("word") {
+    } else if let Some(word) = given("word") {
         if word.trim().chars().count() < 2 {
             return Err(invalid_query(json!({"api_name": "word", "reason": "the word should have at least 2 characters"})));
         }
@@ -124,9 +128,11 @@ fn run(state: &AppState, module: &str, params: &reply::Params) -> Result<Respons
             json!({"param_names": ["criteria", "email", "phone", "word"]}),
         ));
     };
+    // Every emulated record is approved, so any other state finds nothing.
+    if approval_state.is_some_and(|s| s != "approved") {
+        return Ok(reply::empty(StatusCode::NO_CONTENT));
+    }
     let fields = list::fields_param(params, false)?;
-    let per_page = reply::int_param(params, "per_page", 200, 1, 200)? as usize;
-    let page = reply::int_param(params, "page", 1, 1, 100_000)? as usize;
     let skip = (page - 1) * per_page;
     if skip >= RESULT_LIMIT {
         return Err(crm_error(StatusCode::BAD_REQUEST, "LIMIT_REACHED", "maximum response iteration limit reached", json!({"limit": "2000"})));

@@ -47,7 +47,8 @@ pub struct Call {
     pub path: String,
     /// Query pairs in order.
     pub query: Vec<(String, String)>,
-    /// Extra request headers (the `Authorization` header is added by the runner).
+    /// Extra request headers (the runner adds `Authorization: Zoho-oauthtoken …` unless one is
+    /// given here).
     pub headers: Vec<(String, String)>,
     /// JSON request body.
     pub body: Option<Json>,
@@ -296,7 +297,11 @@ impl<'s> Runner<'s> {
             let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&call.query).finish();
             url = format!("{url}?{query}");
         }
-        let mut request = self.http.request(method, &url).header("Authorization", format!("Zoho-oauthtoken {}", self.token));
+        let mut request = self.http.request(method, &url);
+        // A call may bring its own Authorization header (e.g. the `Bearer` form).
+        if !call.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("Authorization")) {
+            request = request.header("Authorization", format!("Zoho-oauthtoken {}", self.token));
+        }
         for (name, value) in &call.headers {
             request = request.header(name, value);
         }

@@ -31,15 +31,17 @@ books_owns = ["Phone"]
 # CRM Account -> Books contact.
 [to_books]
 when = 'present(source.Account_Name)'
-optional = ["phone", "website"]
+optional = ["website"]
 
+# Books contacts have no phone of their own: the account's phone is the billing
+# address's. Currency, payment terms and owner need lookup tables of your ids
+# ([tables.*] and lookup(...)): add them here when your CRM has those fields.
 [to_books.map]
 contact_name = 'text(source.Account_Name)'
 company_name = 'text(source.Account_Name)'
 contact_type = '"customer"'
-phone = 'text(source.Phone)'
 website = 'text(source.Website)'
-billing_address = '#{address: text(source.Billing_Street) ?? "", city: text(source.Billing_City) ?? "", state: text(source.Billing_State) ?? "", zip: text(source.Billing_Code) ?? "", country: text(source.Billing_Country) ?? ""}'
+billing_address = '#{address: text(source.Billing_Street) ?? "", city: text(source.Billing_City) ?? "", state: text(source.Billing_State) ?? "", zip: text(source.Billing_Code) ?? "", country: text(source.Billing_Country) ?? "", phone: text(source.Phone) ?? ""}'
 shipping_address = '#{address: text(source.Shipping_Street) ?? "", city: text(source.Shipping_City) ?? "", state: text(source.Shipping_State) ?? "", zip: text(source.Shipping_Code) ?? "", country: text(source.Shipping_Country) ?? ""}'
 
 # Books contact -> CRM Account.
@@ -49,7 +51,7 @@ optional = ["Phone", "Website"]
 
 [to_crm.map]
 Account_Name = 'text(source.company_name) ?? text(source.contact_name)'
-Phone = 'text(source.phone)'
+Phone = 'text(source.billing_address?.phone)'
 Website = 'text(source.website)'
 Billing_Street = 'text(source.billing_address?.address) ?? ""'
 Billing_City = 'text(source.billing_address?.city) ?? ""'
@@ -171,4 +173,3 @@ impl CustomerSyncConfig {
         })
     }
 }
-

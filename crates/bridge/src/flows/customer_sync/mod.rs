@@ -41,11 +41,7 @@ use futures_util::{FutureExt, TryStreamExt};
 use serde_json::{Map, Value, json};
 use zoho::{
     books::{ListQuery, UpsertOutcome, models::Contact},
-    crm::{
-        criteria::Criteria,
-        records::WriteOptions,
-        search::SearchBy,
-    },
+    crm::{criteria::Criteria, records::WriteOptions, search::SearchBy},
 };
 
 pub use config::{CustomerSyncConfig, DEFAULTS, OnDelete, Policy};
@@ -204,7 +200,7 @@ impl CustomerSync {
 
     // ---- CRM account → Books contact ------------------------------------------------
 
-    async fn from_crm(&self, ctx: &mut Context<'_>) -> Result<Outcome, FlowError> {
+    async fn account_changed(&self, ctx: &mut Context<'_>) -> Result<Outcome, FlowError> {
         let crm_id = ctx.record().id.clone();
         let (account, link) = tokio::join!(self.read_account(ctx, &crm_id), ctx.link_by_crm(&RELATION, &crm_id));
         let link = link?;
@@ -322,7 +318,8 @@ impl CustomerSync {
             self.remember_books(ctx, &contact).await?;
             return Ok(Decision::Matched { rule: Rule::Native, id: native.clone() });
         }
-        let naming: Vec<Value> = ctx.client().books().list("/books/v3/contacts", "contacts", ListQuery::new().param("zcrm_account_id", crm_id)).try_collect().await?;
+        let naming: Vec<Value> =
+            ctx.client().books().list("/books/v3/contacts", "contacts", ListQuery::new().param("zcrm_account_id", crm_id)).try_collect().await?;
         let found = self.free_books(ctx, &naming, crm_id, |_| true).await?;
         if let Some(d) = matching::step(Rule::Native, &found) {
             return Ok(d);
@@ -340,10 +337,19 @@ impl CustomerSync {
                 return Ok(d);
             }
         }
-        // The normalised name, in the same country.
+        // The normalised name, in the same country: Zoho's search by the name's first
+        // word (records never seen), then the directory (every spelling seen).
         if let Some(name) = &me.name_key {
-            let mut found = Vec::new();
+            let word = search_word(name);
+            let listed: Vec<Value> = match &word {
+                Some(w) => ctx.client().books().list("/books/v3/contacts", "contacts", ListQuery::new().param("search_text", w.as_str())).try_collect().await?,
+                None => Vec::new(),
+            };
+            let mut found = self.free_books(ctx, &listed, crm_id, |p| me.same_name(p)).await?;
             for p in ctx.candidates(System::Books, CONTACTS, Key::Name(name)).await? {
+                if found.iter().any(|f| f.id == p.id) {
+                    continue;
+                }
                 if me.same_name(&p) && Self::books_free(ctx, &p.id, crm_id).await? {
                     found.push(p);
                 }
@@ -371,14 +377,7 @@ impl CustomerSync {
 
     /// Links the account to Books contact `books_id` and enriches the contact with what
     /// it lacks.
-    async fn link_account(
-        &self,
-        ctx: &mut Context<'_>,
-        payload: Map<String, Value>,
-        hash: String,
-        books_id: &str,
-        rule: Rule,
-    ) -> Result<Outcome, FlowError> {
+    async fn link_account(&self, ctx: &mut Context<'_>, payload: Map<String, Value>, hash: String, books_id: &str, rule: Rule) -> Result<Outcome, FlowError> {
         let crm_id = ctx.record().id.clone();
         let Some(contact) = Self::read_contact(ctx, books_id).await? else {
             return Err(FlowError::Data(format!("Books contact {books_id} (matched by {}) no longer exists; replay to match again", rule.as_str())));
@@ -454,7 +453,7 @@ impl CustomerSync {
 
     // ---- Books contact → CRM account ------------------------------------------------
 
-    async fn from_books(&self, ctx: &mut Context<'_>) -> Result<Outcome, FlowError> {
+    async fn customer_changed(&self, ctx: &mut Context<'_>) -> Result<Outcome, FlowError> {
         let books_id = ctx.record().id.clone();
         let (contact, link) = tokio::join!(Self::read_contact(ctx, &books_id), ctx.link_by_books(&RELATION, &books_id));
         let link = link?;
@@ -590,7 +589,20 @@ impl CustomerSync {
         }
         if let Some(name) = &me.name_key {
             let mut found = Vec::new();
+            if let Some(word) = search_word(name) {
+                let listed: Vec<Value> = crm.search(ACCOUNTS, SearchBy::Word(word), &["id", "Account_Name", "Billing_Country"]).try_collect().await?;
+                let parties: Vec<Party> = listed.iter().map(|a| crm_party(a, None, &self.books_id_field)).collect();
+                ctx.remember(&parties.iter().map(|p| entry(System::Crm, ACCOUNTS, p)).collect::<Vec<_>>()).await?;
+                for p in parties {
+                    if me.same_name(&p) && Self::crm_free(ctx, &p.id, books_id).await? {
+                        found.push(p);
+                    }
+                }
+            }
             for p in ctx.candidates(System::Crm, ACCOUNTS, Key::Name(name)).await? {
+                if found.iter().any(|f| f.id == p.id) {
+                    continue;
+                }
                 if me.same_name(&p) && Self::crm_free(ctx, &p.id, books_id).await? {
                     found.push(p);
                 }
@@ -668,7 +680,11 @@ impl CustomerSync {
             let name = self.candidate_name(ctx, system, id).await?;
             let why = match rule {
                 Rule::Email => format!("same email {}", me.email_key.as_deref().unwrap_or_default()),
-                Rule::Name => format!("same name {:?}{}", me.name_key.as_deref().unwrap_or_default(), me.country_key.as_deref().map(|c| format!(" in {c}")).unwrap_or_default()),
+                Rule::Name => format!(
+                    "same name {:?}{}",
+                    me.name_key.as_deref().unwrap_or_default(),
+                    me.country_key.as_deref().map(|c| format!(" in {c}")).unwrap_or_default()
+                ),
                 other => format!("by {}", other.as_str()),
             };
             candidates.push(Candidate { id: id.clone(), name, why });
@@ -721,11 +737,17 @@ impl CustomerSync {
                     format!("deleted CRM account {other}")
                 }
             };
-            ctx.link(&RELATION, &link.crm_id, &link.books_id, Wrote::Both { crm: content_hash(&json!({"gone": id})), books: content_hash(&json!({"gone": id})) });
+            ctx.link(
+                &RELATION,
+                &link.crm_id,
+                &link.books_id,
+                Wrote::Both { crm: content_hash(&json!({"gone": id})), books: content_hash(&json!({"gone": id})) },
+            );
             return Ok(Outcome::Done(format!("{what}: {done} (on_delete = propagate)")));
         }
         let candidate = Candidate { id: other.clone(), name: String::new(), why: format!("linked {} {other_module}", other_system.label()) };
-        let review = ctx.open_review(ReviewKind::Deleted, format!("{what}; linked {} {other_module} {other} was kept", other_system.label()), vec![candidate]).await?;
+        let review =
+            ctx.open_review(ReviewKind::Deleted, format!("{what}; linked {} {other_module} {other} was kept", other_system.label()), vec![candidate]).await?;
         Ok(Outcome::Skipped(format!("{what}: reported on review {review}; {} {other_module} {other} kept (on_delete = report)", other_system.label())))
     }
 }
@@ -738,6 +760,12 @@ enum Decided {
     Link(String),
     /// Create a new record.
     Create,
+}
+
+/// The word of a name key Zoho's search is asked for: its longest (the most selective),
+/// if it has two letters or more.
+fn search_word(name_key: &str) -> Option<String> {
+    name_key.split_whitespace().max_by_key(|w| w.len()).filter(|w| w.len() >= 2).map(str::to_string)
 }
 
 /// The names of a payload's fields, for notes and outcomes.
@@ -768,9 +796,9 @@ impl Flow for CustomerSync {
         async move {
             let record = ctx.record().clone();
             match (record.system, record.module.as_str()) {
-                (System::Crm, ACCOUNTS) => self.from_crm(ctx).await,
-                (System::Crm, "Contacts") => persons::from_crm_contact(self, ctx).await,
-                (System::Books, CONTACTS) => self.from_books(ctx).await,
+                (System::Crm, ACCOUNTS) => self.account_changed(ctx).await,
+                (System::Crm, "Contacts") => persons::contact_changed(self, ctx).await,
+                (System::Books, CONTACTS) => self.customer_changed(ctx).await,
                 (system, module) => Err(FlowError::Data(format!(
                     "{NAME} syncs CRM Accounts and Contacts and Books contacts, not {} {module} (check the routes in the config)",
                     system.label()
@@ -798,7 +826,6 @@ const CONTACT_FIELDS: &[TargetField] = &[
     TargetField { name: "contact_type", kind: FieldKind::OneOf(&["customer", "vendor"]), mandatory: false },
     TargetField { name: "customer_sub_type", kind: FieldKind::OneOf(&["business", "individual"]), mandatory: false },
     TargetField { name: "website", kind: FieldKind::Text, mandatory: false },
-    TargetField { name: "phone", kind: FieldKind::Text, mandatory: false },
     TargetField { name: "billing_address", kind: FieldKind::Object, mandatory: false },
     TargetField { name: "shipping_address", kind: FieldKind::Object, mandatory: false },
     TargetField { name: "currency_id", kind: FieldKind::Text, mandatory: false },
@@ -830,7 +857,10 @@ mod tests {
         });
         let contact = evaluate(&flow.to_books, &account);
         assert_eq!(contact["contact_name"], "Acme, Inc.");
-        assert_eq!(contact["billing_address"], json!({"address": "1 Main St", "city": "Springfield", "state": "", "zip": "", "country": "USA"}));
+        assert_eq!(
+            contact["billing_address"],
+            json!({"address": "1 Main St", "city": "Springfield", "state": "", "zip": "", "country": "USA", "phone": "555"})
+        );
         assert_eq!(contact["shipping_address"]["address"], "");
         // And back: the Books contact maps to the account it came from.
         let back = evaluate(&flow.to_crm, &contact);
@@ -843,11 +873,11 @@ mod tests {
 
     #[test]
     fn config_sections_override_and_bad_ownership_fails_naming_the_field() {
-        let text = "policy = \"ownership\"\ncrm_owns = [\"phone\"]\n[to_books.map]\nphone = 'upper(text(source.Phone))'\n";
+        let text = "policy = \"ownership\"\ncrm_owns = [\"website\"]\n[to_books.map]\nwebsite = 'upper(text(source.Website))'\n";
         let config: CustomerSyncConfig = toml::from_str(text).unwrap();
         let flow = config.build(&mapping::Tables::new(), Some(text)).unwrap();
         assert_eq!(flow.policy, Policy::Ownership);
-        assert_eq!(evaluate(&flow.to_books, &json!({"Account_Name": "A", "Phone": "abc"}))["phone"], "ABC");
+        assert_eq!(evaluate(&flow.to_books, &json!({"Account_Name": "A", "Website": "abc"}))["website"], "ABC");
         let bad: CustomerSyncConfig = toml::from_str("crm_owns = [\"fax\"]").unwrap();
         let e = bad.build(&mapping::Tables::new(), None).unwrap_err();
         assert_eq!(e.path, "flows.customer_sync.crm_owns");

@@ -31,7 +31,8 @@ use crate::{
 };
 
 /// CRM Contacts field ⇄ Books contact-person field.
-pub const PERSON_FIELDS: &[(&str, &str)] = &[("First_Name", "first_name"), ("Last_Name", "last_name"), ("Email", "email"), ("Phone", "phone"), ("Mobile", "mobile")];
+pub const PERSON_FIELDS: &[(&str, &str)] =
+    &[("First_Name", "first_name"), ("Last_Name", "last_name"), ("Email", "email"), ("Phone", "phone"), ("Mobile", "mobile")];
 /// The CRM Contacts field holding the Books contact-person id.
 const NATIVE: &str = "Books_Contact_Person_ID";
 
@@ -110,7 +111,7 @@ fn same_person(shape: &Map<String, Value>, q: &Value) -> bool {
 
 /// A CRM contact changed: its account must be linked; then its person is updated,
 /// matched or created under the account's customer.
-pub async fn from_crm_contact(flow: &CustomerSync, ctx: &mut Context<'_>) -> Result<Outcome, FlowError> {
+pub async fn contact_changed(flow: &CustomerSync, ctx: &mut Context<'_>) -> Result<Outcome, FlowError> {
     let crm_id = ctx.record().id.clone();
     let mut fields: Vec<&str> = PERSON_FIELDS.iter().map(|(crm, _)| *crm).collect();
     fields.extend(["id", NATIVE, "Account_Name"]);
@@ -122,9 +123,7 @@ pub async fn from_crm_contact(flow: &CustomerSync, ctx: &mut Context<'_>) -> Res
         return Ok(Outcome::Skipped(format!("CRM contact {crm_id} belongs to no account: only an account's contacts become Books contact persons")));
     };
     let Some(customer) = ctx.link_by_crm(&ACCOUNT_CONTACT, account).await? else {
-        return Ok(Outcome::Skipped(format!(
-            "its account {account} is not linked to a Books customer yet; the account's sync brings its contacts along"
-        )));
+        return Ok(Outcome::Skipped(format!("its account {account} is not linked to a Books customer yet; the account's sync brings its contacts along")));
     };
     let _ = flow;
     let persons = ctx.client().books().contact_persons(&customer.books_id).await?;
@@ -279,9 +278,24 @@ async fn write_crm_person(ctx: &mut Context<'_>, action: &str, id: Option<&str>,
     let options = WriteOptions::no_triggers();
     let records = std::slice::from_ref(&body);
     let results = match id {
-        Some(_) => ctx.write(write, crm.update("Contacts", records, &options), |r: &Vec<zoho::crm::models::WriteResult>| r.first().and_then(|r| r.id()).map(str::to_string)).await?,
-        None => ctx.write(write, crm.upsert("Contacts", records, key, &options), |r: &Vec<zoho::crm::models::WriteResult>| r.first().and_then(|r| r.id()).map(str::to_string)).await?,
+        Some(_) => {
+            ctx.write(write, crm.update("Contacts", records, &options), |r: &Vec<zoho::crm::models::WriteResult>| {
+                r.first().and_then(|r| r.id()).map(str::to_string)
+            })
+            .await?
+        }
+        None => {
+            ctx.write(write, crm.upsert("Contacts", records, key, &options), |r: &Vec<zoho::crm::models::WriteResult>| {
+                r.first().and_then(|r| r.id()).map(str::to_string)
+            })
+            .await?
+        }
     };
     refused(&results, action, "Contacts")?;
-    results.first().and_then(|r| r.id()).map(str::to_string).or(id.map(str::to_string)).ok_or_else(|| FlowError::Data(format!("CRM answered the {action} of Contacts without an id")))
+    results
+        .first()
+        .and_then(|r| r.id())
+        .map(str::to_string)
+        .or(id.map(str::to_string))
+        .ok_or_else(|| FlowError::Data(format!("CRM answered the {action} of Contacts without an id")))
 }

@@ -41,9 +41,32 @@ pub fn changes(payload: &Map<String, Value>, record: &Value, allowed: impl Fn(&s
 }
 
 /// The payload's fields the record lacks (blank there, not blank here): what a first
-/// match adds to the existing record without overwriting anything.
+/// match adds to the existing record without overwriting anything. An object (an
+/// address) the record has in part is completed: its own values stay, the blank ones
+/// are filled.
 pub fn lacking(payload: &Map<String, Value>, record: &Value) -> Map<String, Value> {
-    payload.iter().filter(|(k, v)| !is_blank(Some(v)) && is_blank(record.get(k.as_str()))).map(|(k, v)| (k.clone(), v.clone())).collect()
+    let mut out = Map::new();
+    for (k, v) in payload {
+        let have = record.get(k.as_str());
+        if is_blank(Some(v)) {
+            continue;
+        }
+        match (v, have) {
+            (Value::Object(want), Some(Value::Object(has))) if !is_blank(have) => {
+                let fill = lacking(want, &Value::Object(has.clone()));
+                if !fill.is_empty() {
+                    let mut whole = has.clone();
+                    whole.extend(fill);
+                    out.insert(k.clone(), Value::Object(whole));
+                }
+            }
+            _ if is_blank(have) => {
+                out.insert(k.clone(), v.clone());
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// `record` with `changes` written over it (what the record is after an update).
@@ -88,6 +111,12 @@ mod tests {
         assert_eq!(Value::Object(changes(payload, &record, |f| f != "phone")), json!({}));
         let empty = json!({"contact_name": "Acme", "billing_address": {"address": "", "city": ""}});
         assert_eq!(Value::Object(lacking(payload, &empty)), json!({"phone": "555", "billing_address": {"address": "1 Main St", "city": "Springfield"}}));
+        let partial = json!({"contact_name": "Acme", "phone": "1", "billing_address": {"address": "9 Elm", "city": "", "fax": "f"}});
+        assert_eq!(
+            Value::Object(lacking(payload, &partial)),
+            json!({"billing_address": {"address": "9 Elm", "city": "Springfield", "fax": "f"}}),
+            "kept, and completed"
+        );
     }
 
     #[test]
