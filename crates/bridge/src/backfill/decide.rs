@@ -41,7 +41,9 @@ impl Verdict {
     /// is on, else skip.
     pub fn of(decision: Decision, create: bool) -> Verdict {
         match decision {
-            Decision::Matched { rule, id } => Verdict { action: Action::Link, rule: Some(rule.as_str()), candidates: Vec::new(), other_id: Some(id), reason: None },
+            Decision::Matched { rule, id } => {
+                Verdict { action: Action::Link, rule: Some(rule.as_str()), candidates: Vec::new(), other_id: Some(id), reason: None }
+            }
             Decision::Ambiguous { rule, candidates } => Verdict { action: Action::Review, rule: Some(rule.as_str()), candidates, other_id: None, reason: None },
             Decision::NoMatch if create => Verdict { action: Action::Create, rule: None, candidates: Vec::new(), other_id: None, reason: None },
             Decision::NoMatch => Verdict::skip("no match, and creating on the other side is off in the config".into()),
@@ -206,7 +208,15 @@ mod tests {
     }
 
     fn link(crm: &str, books: &str) -> Link {
-        Link { connection: "c".into(), relation: "account_contact".into(), crm_id: crm.into(), books_id: books.into(), crm_hash: None, books_hash: None, updated_ms: 0 }
+        Link {
+            connection: "c".into(),
+            relation: "account_contact".into(),
+            crm_id: crm.into(),
+            books_id: books.into(),
+            crm_hash: None,
+            books_hash: None,
+            updated_ms: 0,
+        }
     }
 
     #[test]

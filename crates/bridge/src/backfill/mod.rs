@@ -434,7 +434,8 @@ fn product(p: &Party, sku: &Result<Option<String>, String>, items: &Candidates, 
     if let Some(item) = links.of_crm(&p.id) {
         return Verdict::linked(item);
     }
-    let found = |rule: &'static str, id: &str| Verdict { action: Action::Link, rule: Some(rule), candidates: Vec::new(), other_id: Some(id.to_string()), reason: None };
+    let found =
+        |rule: &'static str, id: &str| Verdict { action: Action::Link, rule: Some(rule), candidates: Vec::new(), other_id: Some(id.to_string()), reason: None };
     if let Some(item) = items.rows().iter().find(|i| i.native_id.as_deref() == Some(p.id.as_str())) {
         return found("native", &item.id);
     }
@@ -448,7 +449,10 @@ fn product(p: &Party, sku: &Result<Option<String>, String>, items: &Candidates, 
                 rule: Some("sku"),
                 candidates: vec![item.id.clone()],
                 other_id: None,
-                reason: Some(format!("SKU {sku:?} is Books item {}, which belongs to CRM product {other}: the flow would fail until a person resolves it", item.id)),
+                reason: Some(format!(
+                    "SKU {sku:?} is Books item {}, which belongs to CRM product {other}: the flow would fail until a person resolves it",
+                    item.id
+                )),
             },
             _ => found("sku", &item.id),
         };

@@ -76,12 +76,25 @@ pub trait Directory: Clone + Send + Sync + 'static {
 
     /// Up to `limit` rows of `system`/`module` whose id sorts after `after` (`""`: from
     /// the first), by id: the directory read page by page.
-    fn directory_page(&self, connection: &str, system: System, module: &str, after: &str, limit: u32) -> impl Future<Output = StoreResult<Vec<DirectoryEntry>>> + Send;
+    fn directory_page(
+        &self,
+        connection: &str,
+        system: System,
+        module: &str,
+        after: &str,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<DirectoryEntry>>> + Send;
 
     /// The rows of `system`/`module` matching any of `keys` (each row once), by id:
     /// [`Directory::find_directory`] for a page of records in one statement. Unlike it, no
     /// cap per key: callers bound the keys they ask for.
-    fn find_directory_any(&self, connection: &str, system: System, module: &str, keys: &[Key<'_>]) -> impl Future<Output = StoreResult<Vec<DirectoryEntry>>> + Send;
+    fn find_directory_any(
+        &self,
+        connection: &str,
+        system: System,
+        module: &str,
+        keys: &[Key<'_>],
+    ) -> impl Future<Output = StoreResult<Vec<DirectoryEntry>>> + Send;
 
     /// The links in `relation` of any of these CRM or Books records (a candidate linked to
     /// another record is not one), in one statement.
@@ -376,7 +389,8 @@ pub(crate) fn links_among_sql(crm: usize, books: usize) -> Option<String> {
     if books > 0 {
         clauses.push(format!("books_id IN ({})", placeholders(3 + crm, books)));
     }
-    (!clauses.is_empty()).then(|| format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND ({})", super::rows::LINK_COLUMNS, clauses.join(" OR ")))
+    (!clauses.is_empty())
+        .then(|| format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND ({})", super::rows::LINK_COLUMNS, clauses.join(" OR ")))
 }
 
 /// `impl Directory` and `impl Reviews` for `$store`: the same SQL on both back ends.

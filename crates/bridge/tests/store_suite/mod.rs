@@ -15,8 +15,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use bridge::store::{
-    ApprovalStatus, Approvals, AuditEntry, Directory, DirectoryEntry, Key, Cursor, Failure, Finish, Inserted, JobResult, JobStatus, Link, NewEvent, NewJob, PRUNE_BATCH, Pruned, RecordRef,
-    Snapshot, Source, Store, StoreError,
+    ApprovalStatus, Approvals, AuditEntry, Cursor, Directory, DirectoryEntry, Failure, Finish, Inserted, JobResult, JobStatus, Key, Link, NewEvent, NewJob,
+    PRUNE_BATCH, Pruned, RecordRef, Snapshot, Source, Store, StoreError,
 };
 use serde_json::json;
 
@@ -909,7 +909,10 @@ pub async fn directory_pages_and_bulk_look_ups<S: Store>(store: S) {
         row(System::Books, "contacts", "b4", "Initech", None, None),
     ];
     store.put_directory("acme", &books, T0).await.expect("put");
-    store.put_directory("acme", &[row(System::Crm, "Accounts", "c1", "Acme", None, None), row(System::Crm, "Accounts", "c2", "Umbrella", None, None)], T0).await.expect("put");
+    store
+        .put_directory("acme", &[row(System::Crm, "Accounts", "c1", "Acme", None, None), row(System::Crm, "Accounts", "c2", "Umbrella", None, None)], T0)
+        .await
+        .expect("put");
     store.put_directory("other", &[row(System::Books, "contacts", "b0", "Acme", None, None)], T0).await.expect("put");
 
     let ids = |rows: Vec<DirectoryEntry>| rows.into_iter().map(|e| e.party.id).collect::<Vec<_>>();
@@ -943,6 +946,10 @@ pub async fn directory_pages_and_bulk_look_ups<S: Store>(store: S) {
             pairs
         }
     };
-    assert_eq!(among(&["c1"], &["b3", "b4"]).await, [("c1".to_string(), "b1".to_string()), ("c2".to_string(), "b3".to_string())], "by either side, in the relation only");
+    assert_eq!(
+        among(&["c1"], &["b3", "b4"]).await,
+        [("c1".to_string(), "b1".to_string()), ("c2".to_string(), "b3".to_string())],
+        "by either side, in the relation only"
+    );
     assert!(among(&[], &[]).await.is_empty());
 }
