@@ -15,8 +15,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use bridge::store::{
-    ApprovalStatus, Approvals, AuditEntry, Cursor, Directory, DirectoryEntry, Failure, Finish, Inserted, JobResult, JobStatus, Key, Link, NewEvent, NewJob,
-    PRUNE_BATCH, Pruned, RecordRef, Snapshot, Source, Store, StoreError,
+    ApprovalStatus, Approvals, AuditEntry, Cursor, DirectoryEntry, Failure, Finish, Inserted, JobResult, JobStatus, Key, Link, NewEvent, NewJob, PRUNE_BATCH,
+    Pruned, RecordRef, Snapshot, Source, Store, StoreError,
 };
 use serde_json::json;
 
