@@ -9,6 +9,7 @@
 //! `config defaults`).
 
 mod admin_cmd;
+mod backfill_cmd;
 mod check_cmd;
 mod serve_cmd;
 mod worker_cmd;
@@ -55,6 +56,8 @@ enum Command {
     /// Config file helpers.
     #[command(subcommand)]
     Config(check_cmd::ConfigCommand),
+    /// Link a CRM and a Books that already hold overlapping data (index, decide, apply).
+    Backfill(backfill_cmd::BackfillArgs),
     #[command(flatten)]
     Admin(admin_cmd::AdminCommand),
 }
@@ -128,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Check(args) => check_cmd::check(args).await,
         Command::Preview(args) => check_cmd::preview(args).await,
         Command::Config(command) => check_cmd::config(command),
+        Command::Backfill(args) => backfill_cmd::run(args).await,
         Command::Admin(command) => admin_cmd::run(command).await,
     }
 }

@@ -203,6 +203,22 @@ impl Directory for AnyStore {
     async fn directory_count(&self, connection: &str, system: System, module: &str) -> StoreResult<i64> {
         delegate!(self, s => s.directory_count(connection, system, module))
     }
+
+    async fn set_email_keys(&self, connection: &str, system: System, module: &str, keys: &[(String, Option<String>)], now_ms: i64) -> StoreResult<()> {
+        delegate!(self, s => s.set_email_keys(connection, system, module, keys, now_ms))
+    }
+
+    async fn directory_page(&self, connection: &str, system: System, module: &str, after: &str, limit: u32) -> StoreResult<Vec<DirectoryEntry>> {
+        delegate!(self, s => s.directory_page(connection, system, module, after, limit))
+    }
+
+    async fn find_directory_any(&self, connection: &str, system: System, module: &str, keys: &[Key<'_>]) -> StoreResult<Vec<DirectoryEntry>> {
+        delegate!(self, s => s.find_directory_any(connection, system, module, keys))
+    }
+
+    async fn links_among(&self, connection: &str, relation: &str, crm_ids: &[&str], books_ids: &[&str]) -> StoreResult<Vec<Link>> {
+        delegate!(self, s => s.links_among(connection, relation, crm_ids, books_ids))
+    }
 }
 
 impl Reviews for AnyStore {

@@ -20,7 +20,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{RecordRef, StoreError, StoreResult, System};
+use super::{Link, RecordRef, StoreError, StoreResult, System};
 use crate::matching::Party;
 
 /// One directory row: a record of `system`/`module` and its match keys.
@@ -43,6 +43,8 @@ pub enum Key<'a> {
     Name(&'a str),
     /// The native link field's value.
     Native(&'a str),
+    /// The record's own id (does it exist, as far as the directory knows).
+    Id(&'a str),
 }
 
 /// The match-key directory kept by a store.
@@ -59,6 +61,44 @@ pub trait Directory: Clone + Send + Sync + 'static {
 
     /// How many rows `system`/`module` has.
     fn directory_count(&self, connection: &str, system: System, module: &str) -> impl Future<Output = StoreResult<i64>> + Send;
+
+    /// Sets the email key of these rows of `system`/`module` (record id, email key; `None`
+    /// clears it). Ids with no row are left out: the key of a record nobody indexed is not
+    /// kept. Backfill fills an account's email from its contacts this way, a page at a time.
+    fn set_email_keys(
+        &self,
+        connection: &str,
+        system: System,
+        module: &str,
+        keys: &[(String, Option<String>)],
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Up to `limit` rows of `system`/`module` whose id sorts after `after` (`""`: from
+    /// the first), by id: the directory read page by page.
+    fn directory_page(
+        &self,
+        connection: &str,
+        system: System,
+        module: &str,
+        after: &str,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<DirectoryEntry>>> + Send;
+
+    /// The rows of `system`/`module` matching any of `keys` (each row once), by id:
+    /// [`Directory::find_directory`] for a page of records in one statement. Unlike it, no
+    /// cap per key: callers bound the keys they ask for.
+    fn find_directory_any(
+        &self,
+        connection: &str,
+        system: System,
+        module: &str,
+        keys: &[Key<'_>],
+    ) -> impl Future<Output = StoreResult<Vec<DirectoryEntry>>> + Send;
+
+    /// The links in `relation` of any of these CRM or Books records (a candidate linked to
+    /// another record is not one), in one statement.
+    fn links_among(&self, connection: &str, relation: &str, crm_ids: &[&str], books_ids: &[&str]) -> impl Future<Output = StoreResult<Vec<Link>>> + Send;
 }
 
 /// Why a record is on the review list.
@@ -303,6 +343,56 @@ pub(crate) fn candidates_json(candidates: &[Candidate]) -> String {
     serde_json::to_value(candidates).unwrap_or(Value::Array(Vec::new())).to_string()
 }
 
+/// `$1`..`$n` placeholders from `first` on, comma-separated.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The statement of [`Directory::find_directory_any`] (`None` when no key is given) and
+/// its values in bind order after `$1..$3` (connection, system, module).
+pub(crate) fn any_key_sql<'a>(keys: &[Key<'a>]) -> (Option<String>, Vec<&'a str>) {
+    let mut values = Vec::new();
+    let mut clauses = Vec::new();
+    for column in ["email_key", "name_key", "native_id", "record_id"] {
+        let mut these: Vec<&str> = keys
+            .iter()
+            .filter_map(|k| match (column, k) {
+                ("email_key", Key::Email(v)) | ("name_key", Key::Name(v)) | ("native_id", Key::Native(v)) | ("record_id", Key::Id(v)) => Some(*v),
+                _ => None,
+            })
+            .collect();
+        these.sort_unstable();
+        these.dedup();
+        if these.is_empty() {
+            continue;
+        }
+        clauses.push(format!("{column} IN ({})", placeholders(4 + values.len(), these.len())));
+        values.extend(these);
+    }
+    if clauses.is_empty() {
+        return (None, values);
+    }
+    let sql = format!(
+        "SELECT {DIRECTORY_COLUMNS} FROM directory WHERE connection = $1 AND system = $2 AND module = $3 AND ({}) ORDER BY record_id",
+        clauses.join(" OR ")
+    );
+    (Some(sql), values)
+}
+
+/// The statement of [`Directory::links_among`] for `crm` CRM ids then `books` Books ids
+/// after `$1, $2` (connection, relation); `None` when both are empty.
+pub(crate) fn links_among_sql(crm: usize, books: usize) -> Option<String> {
+    let mut clauses = Vec::new();
+    if crm > 0 {
+        clauses.push(format!("crm_id IN ({})", placeholders(3, crm)));
+    }
+    if books > 0 {
+        clauses.push(format!("books_id IN ({})", placeholders(3 + crm, books)));
+    }
+    (!clauses.is_empty())
+        .then(|| format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND ({})", super::rows::LINK_COLUMNS, clauses.join(" OR ")))
+}
+
 /// `impl Directory` and `impl Reviews` for `$store`: the same SQL on both back ends.
 macro_rules! shared_matching {
     ($store:ty) => {
@@ -353,6 +443,7 @@ macro_rules! shared_matching {
                     $crate::store::Key::Email(v) => ("email_key", v),
                     $crate::store::Key::Name(v) => ("name_key", v),
                     $crate::store::Key::Native(v) => ("native_id", v),
+                    $crate::store::Key::Id(v) => ("record_id", v),
                 };
                 let sql = format!(
                     "SELECT {} FROM directory WHERE connection = $1 AND system = $2 AND module = $3 AND {column} = $4 ORDER BY record_id LIMIT 50",
@@ -389,6 +480,95 @@ macro_rules! shared_matching {
                     .fetch_one(self.reader())
                     .await
                     .map_err($crate::store::convert::db_err)
+            }
+
+            async fn set_email_keys(
+                &self,
+                connection: &str,
+                system: $crate::store::System,
+                module: &str,
+                keys: &[(String, Option<String>)],
+                now_ms: i64,
+            ) -> $crate::store::StoreResult<()> {
+                if keys.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.writer().begin().await.map_err($crate::store::convert::db_err)?;
+                for (id, email) in keys {
+                    sqlx::query(
+                        "UPDATE directory SET email_key = $1, updated_ms = $2 WHERE connection = $3 AND system = $4 AND module = $5 AND record_id = $6",
+                    )
+                    .bind(email)
+                    .bind(now_ms)
+                    .bind(connection)
+                    .bind(system.as_str())
+                    .bind(module)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::store::convert::db_err)?;
+                }
+                tx.commit().await.map_err($crate::store::convert::db_err)
+            }
+
+            async fn directory_page(
+                &self,
+                connection: &str,
+                system: $crate::store::System,
+                module: &str,
+                after: &str,
+                limit: u32,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::DirectoryEntry>> {
+                let sql = format!(
+                    "SELECT {} FROM directory WHERE connection = $1 AND system = $2 AND module = $3 AND record_id > $4 ORDER BY record_id LIMIT $5",
+                    $crate::store::matching::DIRECTORY_COLUMNS
+                );
+                let rows: Vec<$crate::store::matching::DirectoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(connection)
+                    .bind(system.as_str())
+                    .bind(module)
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err($crate::store::convert::db_err)?;
+                rows.into_iter().map($crate::store::DirectoryEntry::try_from).collect()
+            }
+
+            async fn find_directory_any(
+                &self,
+                connection: &str,
+                system: $crate::store::System,
+                module: &str,
+                keys: &[$crate::store::Key<'_>],
+            ) -> $crate::store::StoreResult<Vec<$crate::store::DirectoryEntry>> {
+                let (sql, values) = $crate::store::matching::any_key_sql(keys);
+                let Some(sql) = sql else { return Ok(Vec::new()) };
+                let mut query = sqlx::query_as::<_, $crate::store::matching::DirectoryRow>(sqlx::AssertSqlSafe(sql))
+                    .bind(connection)
+                    .bind(system.as_str())
+                    .bind(module);
+                for v in values {
+                    query = query.bind(v);
+                }
+                let rows = query.fetch_all(self.reader()).await.map_err($crate::store::convert::db_err)?;
+                rows.into_iter().map($crate::store::DirectoryEntry::try_from).collect()
+            }
+
+            async fn links_among(
+                &self,
+                connection: &str,
+                relation: &str,
+                crm_ids: &[&str],
+                books_ids: &[&str],
+            ) -> $crate::store::StoreResult<Vec<$crate::store::Link>> {
+                let Some(sql) = $crate::store::matching::links_among_sql(crm_ids.len(), books_ids.len()) else { return Ok(Vec::new()) };
+                let mut query = sqlx::query_as::<_, $crate::store::rows::LinkRow>(sqlx::AssertSqlSafe(sql)).bind(connection).bind(relation);
+                for id in crm_ids.iter().chain(books_ids) {
+                    query = query.bind(*id);
+                }
+                let rows = query.fetch_all(self.reader()).await.map_err($crate::store::convert::db_err)?;
+                Ok(rows.into_iter().map($crate::store::Link::from).collect())
             }
         }
 

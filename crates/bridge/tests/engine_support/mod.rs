@@ -173,6 +173,28 @@ impl<S: Store> bridge::store::Directory for Probe<S> {
     async fn directory_count(&self, connection: &str, system: System, module: &str) -> StoreResult<i64> {
         self.inner.directory_count(connection, system, module).await
     }
+
+    async fn set_email_keys(&self, connection: &str, system: System, module: &str, keys: &[(String, Option<String>)], now_ms: i64) -> StoreResult<()> {
+        self.inner.set_email_keys(connection, system, module, keys, now_ms).await
+    }
+
+    async fn directory_page(&self, connection: &str, system: System, module: &str, after: &str, limit: u32) -> StoreResult<Vec<bridge::store::DirectoryEntry>> {
+        self.inner.directory_page(connection, system, module, after, limit).await
+    }
+
+    async fn find_directory_any(
+        &self,
+        connection: &str,
+        system: System,
+        module: &str,
+        keys: &[bridge::store::Key<'_>],
+    ) -> StoreResult<Vec<bridge::store::DirectoryEntry>> {
+        self.inner.find_directory_any(connection, system, module, keys).await
+    }
+
+    async fn links_among(&self, connection: &str, relation: &str, crm_ids: &[&str], books_ids: &[&str]) -> StoreResult<Vec<bridge::store::Link>> {
+        self.inner.links_among(connection, relation, crm_ids, books_ids).await
+    }
 }
 
 impl<S: Store> bridge::store::Reviews for Probe<S> {

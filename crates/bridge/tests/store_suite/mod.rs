@@ -19,8 +19,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use bridge::store::{
-    ApprovalStatus, Approvals, AuditEntry, Cursor, Failure, Finish, Inserted, JobResult, JobStatus, Link, NewEvent, NewJob, PRUNE_BATCH, Pruned, RecordRef,
-    Snapshot, Source, Store, StoreError,
+    ApprovalStatus, Approvals, AuditEntry, Cursor, DirectoryEntry, Failure, Finish, Inserted, JobResult, JobStatus, Key, Link, NewEvent, NewJob, PRUNE_BATCH,
+    Pruned, RecordRef, Snapshot, Source, Store, StoreError,
 };
 use serde_json::json;
 
@@ -895,6 +895,68 @@ macro_rules! every_store_test {
             budget_shares_follow_the_live_holders,
             a_dead_holders_count_drains_with_its_window,
             concurrent_heartbeats_keep_the_sum_within_the_limit,
+            directory_pages_and_bulk_look_ups,
         );
     };
+}
+
+/// The directory read page by page, several keys looked up at once, email keys set for
+/// rows that exist only, and the links of a set of records (backfill's store calls).
+pub async fn directory_pages_and_bulk_look_ups<S: Store>(store: S) {
+    use bridge::{matching::Party, store::System};
+    let row = |system: System, module: &str, id: &str, name: &str, email: Option<&str>, native: Option<&str>| DirectoryEntry {
+        system,
+        module: module.into(),
+        party: Party::new(id, name, email, Some("US"), native),
+    };
+    let books = [
+        row(System::Books, "contacts", "b1", "Acme Inc", Some("a@acme.test"), None),
+        row(System::Books, "contacts", "b2", "ACME", None, None),
+        row(System::Books, "contacts", "b3", "Globex", Some("g@globex.test"), Some("c9")),
+        row(System::Books, "contacts", "b4", "Initech", None, None),
+    ];
+    store.put_directory("acme", &books, T0).await.expect("put");
+    store
+        .put_directory("acme", &[row(System::Crm, "Accounts", "c1", "Acme", None, None), row(System::Crm, "Accounts", "c2", "Umbrella", None, None)], T0)
+        .await
+        .expect("put");
+    store.put_directory("other", &[row(System::Books, "contacts", "b0", "Acme", None, None)], T0).await.expect("put");
+
+    let ids = |rows: Vec<DirectoryEntry>| rows.into_iter().map(|e| e.party.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.directory_page("acme", System::Books, "contacts", "", 2).await.expect("page")), ["b1", "b2"]);
+    assert_eq!(ids(store.directory_page("acme", System::Books, "contacts", "b2", 2).await.expect("page")), ["b3", "b4"]);
+    assert!(store.directory_page("acme", System::Books, "contacts", "b4", 2).await.expect("page").is_empty());
+
+    let keys = [Key::Name("acme"), Key::Email("g@globex.test"), Key::Native("c9"), Key::Id("b4"), Key::Id("nope"), Key::Name("acme")];
+    assert_eq!(ids(store.find_directory_any("acme", System::Books, "contacts", &keys).await.expect("any")), ["b1", "b2", "b3", "b4"], "each row once, by id");
+    assert!(store.find_directory_any("acme", System::Books, "contacts", &[]).await.expect("none").is_empty());
+    assert_eq!(ids(store.find_directory("acme", System::Books, "contacts", Key::Id("b2")).await.expect("by id")), ["b2"]);
+
+    let emails = [("c1".to_string(), Some("x@acme.test".to_string())), ("c2".to_string(), None), ("ghost".to_string(), Some("g@h.test".to_string()))];
+    store.set_email_keys("acme", System::Crm, "Accounts", &emails, T0 + 1).await.expect("set");
+    let found = store.find_directory("acme", System::Crm, "Accounts", Key::Email("x@acme.test")).await.expect("by email");
+    assert_eq!(ids(found), ["c1"]);
+    assert_eq!(store.directory_count("acme", System::Crm, "Accounts").await.expect("count"), 2, "no row for an id nobody indexed");
+    store.set_email_keys("acme", System::Crm, "Accounts", &[("c1".to_string(), None)], T0 + 2).await.expect("clear");
+    assert!(store.find_directory("acme", System::Crm, "Accounts", Key::Email("x@acme.test")).await.expect("by email").is_empty());
+
+    let id = enqueue(&store, "1", 100).await;
+    store.claim("w", T0, LONG_LEASE, 1).await.expect("claim");
+    let links = vec![link_in("account_contact", "c1", "b1", "h"), link_in("account_contact", "c2", "b3", "h"), link_in("product_item", "p1", "b4", "h")];
+    store.finish(id, "w", &Finish::Done { outcome: "linked".into(), links, snapshot: None, audit: vec![] }, T0 + 3).await.expect("finish");
+    let among = |crm: &'static [&'static str], books: &'static [&'static str]| {
+        let store = store.clone();
+        async move {
+            let mut pairs: Vec<(String, String)> =
+                store.links_among("acme", "account_contact", crm, books).await.expect("links").into_iter().map(|l| (l.crm_id, l.books_id)).collect();
+            pairs.sort();
+            pairs
+        }
+    };
+    assert_eq!(
+        among(&["c1"], &["b3", "b4"]).await,
+        [("c1".to_string(), "b1".to_string()), ("c2".to_string(), "b3".to_string())],
+        "by either side, in the relation only"
+    );
+    assert!(among(&[], &[]).await.is_empty());
 }
