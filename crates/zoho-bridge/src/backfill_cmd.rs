@@ -22,7 +22,6 @@ use bridge::{
     worker::WorkerConfig,
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use zoho::Client;
 
 /// Flags of `zoho-bridge backfill`.
 #[derive(Debug, clap::Args)]
@@ -49,7 +48,9 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<()> {
     let store = AnyStore::connect(&config.store).await.context("opening the store")?;
     // The same client as serve and worker: the organisation's rate budget, the shared token.
     let client = zoho_bridge::connection::client(&config.zoho, Some(Arc::new(StoreTokenCache(store.clone())))).await?;
-    join_budget_share(&store, &client);
+    // And the organisation's rate budget with any serve/worker running: this process
+    // takes its share from the store and never spends more than it.
+    let budget_share = zoho_bridge::connection::share_budget(&store, &config.zoho.connection, &client, &format!("backfill-{}", std::process::id())).await?;
     let mut backfill = Backfill::new(store.clone(), client, &config.zoho.connection, target, &config.flows, &config.tables)?.with_progress(progress());
     if !args.dry_run {
         let flows = config.build_flows().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -64,25 +65,16 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<()> {
         summary = backfill.run(&mut *out) => summary?,
         () = zoho_bridge::connection::shutdown_signal() => {
             eprintln!("backfill interrupted: run the same command again to continue (nothing is done twice)");
+            zoho_bridge::connection::leave_budget(budget_share).await;
             store.close().await;
             std::process::exit(130);
         }
     };
     out.flush().context("writing the report")?;
     eprint!("{}", summary.table());
+    zoho_bridge::connection::leave_budget(budget_share).await;
     store.close().await;
     Ok(())
-}
-
-/// Joins the cross-process rate-budget share kept in the store, so that this backfill
-/// and any `serve`/`worker` on the same organisation keep one budget between them.
-///
-/// THE single call site where the share is joined. A no-op today: each process keeps
-/// its own client-side budget (the organisation's limits from the config). When the
-/// store-backed budget share lands, join it here (`client` takes its share of the
-/// organisation's budget from `store`).
-fn join_budget_share(store: &AnyStore, client: &Client) {
-    let _ = (store, client);
 }
 
 /// Progress on stderr: a bar on a terminal, plain lines otherwise.
