@@ -44,8 +44,13 @@ struct World {
 /// The emulator (no limits, no seeded records), a client for building the data, and a
 /// config file pointing the binary at both and at a fresh SQLite store.
 async fn world(tag: &str) -> World {
+    world_with(tag, zoho_emulator::build_world(&EmulatorConfig::unlimited())).await
+}
+
+/// [`world`] over records already written into the emulator's world (a seed).
+async fn world_with(tag: &str, data: zoho_emulator::World) -> World {
     zoho_emulator::install_crypto_provider();
-    let emulator = Emulator::start(EmulatorConfig::unlimited(), 0).await.expect("emulator");
+    let emulator = Emulator::start_with_world(EmulatorConfig::unlimited(), data, 0).await.expect("emulator");
     let connection = zoho::Connection::from_emulator(&emulator.url()).await.expect("credentials");
     let client = Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().expect("client");
     let dir = TempDir::new(tag);
@@ -496,4 +501,93 @@ async fn catalog_sync_dry_run_and_apply() {
     let items: Vec<Value> = w.client.books().list("/books/v3/items", "items", ListQuery::new()).try_collect().await.unwrap();
     assert_eq!(items.len(), 16 + 14, "the 14 creates, no duplicate");
     store.close().await;
+}
+
+/// The proof on the emulator's `overlap` seed: 2,000 CRM accounts and 1,800 Books
+/// customers, 1,200 of them the same customers spelled differently (every normalisation
+/// rule), 30 ambiguous, 40 with the same name in another country. The backfill is killed
+/// with SIGKILL ten times at instants spread over its run, then run to its end: every
+/// true pair is linked, the ambiguous ones are on the review list, the other-country
+/// ones are not merged, and nothing exists twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_seeded_overlap_is_linked_without_duplicates_even_killed_ten_times() {
+    use zoho_emulator::seed::{Expected as Truth, OverlapSpec, overlap};
+    let mut data = zoho_emulator::build_world(&EmulatorConfig::unlimited());
+    let truth = overlap(&mut data, &OverlapSpec::default(), 7).expect("overlap seed");
+    let w = world_with("backfill-overlap", data).await;
+    let report_path = w.dir.0.join("r.jsonl");
+    for (n, delay_ms) in [150u64, 300, 500, 800, 1200, 1700, 2300, 3000, 4000, 5500].into_iter().enumerate() {
+        let mut child = Command::new(BIN)
+            .arg("backfill")
+            .arg("--config")
+            .arg(&w.config)
+            .arg("--report")
+            .arg(&report_path)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting zoho-bridge backfill");
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        let finished = child.try_wait().expect("try_wait").is_some();
+        if !finished {
+            child.kill().expect("SIGKILL");
+        }
+        let _ = child.wait();
+        eprintln!("kill {n} after {delay_ms} ms: {}", if finished { "had finished" } else { "killed" });
+    }
+    backfill(&w, &["--report", report_path.to_str().unwrap()]).await;
+
+    let store = AnyStore::connect(w.store.to_str().unwrap()).await.unwrap();
+    for job in store.jobs_with_status(bridge::store::JobStatus::Dead, 5).await.unwrap() {
+        eprintln!("dead job {} {}: {:?}", job.flow, job.key, job.last_error);
+    }
+    let links = store.links(CONN, "account_contact").await.unwrap();
+    let by_crm: HashMap<&str, &str> = links.iter().map(|l| (l.crm_id.as_str(), l.books_id.as_str())).collect();
+    let by_books: HashMap<&str, &str> = links.iter().map(|l| (l.books_id.as_str(), l.crm_id.as_str())).collect();
+    assert_eq!((by_crm.len(), by_books.len()), (links.len(), links.len()), "no record linked twice");
+    let seeded: std::collections::HashSet<&str> = truth.books_names.iter().map(|(id, _)| id.as_str()).collect();
+    let open = store.reviews(Some(ReviewStatus::Open), 1_000).await.unwrap();
+    let reviews: HashMap<&str, Vec<String>> = open
+        .iter()
+        .map(|r| {
+            let mut ids: Vec<String> = r.candidates.iter().map(|c| c.id.clone()).collect();
+            ids.sort();
+            (r.record.id.as_str(), ids)
+        })
+        .collect();
+    let (mut linked, mut reviewed, mut created) = (0, 0, 0);
+    for a in &truth.accounts {
+        match &a.expected {
+            Truth::Link { books_contact_id, rule } => {
+                assert_eq!(by_crm.get(a.account_id.as_str()).copied(), Some(books_contact_id.as_str()), "{} ({:?}) by {rule:?}", a.account_name, a.country);
+                linked += 1;
+            }
+            Truth::Review { candidates } => {
+                assert_eq!(by_crm.get(a.account_id.as_str()), None, "{} is not linked by a guess", a.account_name);
+                assert_eq!(reviews.get(a.account_id.as_str()), Some(candidates), "{} is on the review list with its candidates", a.account_name);
+                reviewed += 1;
+            }
+            Truth::Create => {
+                let books = by_crm.get(a.account_id.as_str()).unwrap_or_else(|| panic!("{} got a Books customer", a.account_name));
+                let name = truth.books_names.iter().find(|(id, _)| id == books).map(|(_, n)| n.as_str());
+                let other = truth.different_country.iter().find(|(_, b)| b == books);
+                assert!(!seeded.contains(books), "{} ({}, {}) got a new Books customer, not seeded {books} {name:?} (other-country pair: {other:?})", a.account_name, a.country, a.primary_email);
+                created += 1;
+            }
+        }
+    }
+    for (crm, books) in &truth.different_country {
+        assert_ne!(by_crm.get(crm.as_str()).copied(), Some(books.as_str()), "same name, another country: not merged");
+    }
+    for books in &truth.books_only {
+        assert!(by_books.contains_key(books.as_str()), "Books-only customer {books} got its CRM account");
+    }
+    assert_eq!((linked, reviewed), (1_200, 30));
+    let dead = store.job_counts().await.unwrap().into_iter().find(|(s, _)| *s == bridge::store::JobStatus::Dead).map_or(0, |(_, n)| n);
+    assert_eq!(dead, 0, "no dead job");
+    store.close().await;
+    // Nothing twice: each side holds its seeded records plus exactly the creates.
+    let o = outcome(&w).await;
+    assert_eq!((o.crm_accounts, o.books_customers), (truth.accounts.len() + truth.books_only.len(), truth.books_names.len() + created), "{:?}", (o.crm_accounts, o.books_customers));
 }

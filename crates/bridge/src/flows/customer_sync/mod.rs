@@ -337,19 +337,32 @@ impl CustomerSync {
                 return Ok(d);
             }
         }
-        // The normalised name, in the same country: Zoho's search by the name's first
-        // word (records never seen), then the directory (every spelling seen).
+        // The normalised name, in the same country: Zoho's search by the name's longest
+        // word (records never seen), then the directory (every spelling seen). Books'
+        // list rows carry no billing address: a candidate whose country is unknown is
+        // read in full before its country is compared.
         if let Some(name) = &me.name_key {
-            let word = search_word(name);
-            let listed: Vec<Value> = match &word {
+            let listed: Vec<Value> = match search_word(name) {
                 Some(w) => ctx.client().books().list("/books/v3/contacts", "contacts", ListQuery::new().param("search_text", w.as_str())).try_collect().await?,
                 None => Vec::new(),
             };
-            let mut found = self.free_books(ctx, &listed, crm_id, |p| me.same_name(p)).await?;
-            for p in ctx.candidates(System::Books, CONTACTS, Key::Name(name)).await? {
-                if found.iter().any(|f| f.id == p.id) {
+            let mut seen: Vec<Party> = listed.iter().map(books_party).collect();
+            seen.extend(ctx.candidates(System::Books, CONTACTS, Key::Name(name)).await?);
+            let mut found: Vec<Party> = Vec::new();
+            for p in seen {
+                if p.name_key != me.name_key || found.iter().any(|f| f.id == p.id) {
                     continue;
                 }
+                let p = match (&p.country_key, &me.country_key) {
+                    (None, Some(_)) => match Self::read_contact(ctx, &p.id).await? {
+                        Some(full) => {
+                            self.remember_books(ctx, &full).await?;
+                            books_party(&full)
+                        }
+                        None => continue,
+                    },
+                    _ => p,
+                };
                 if me.same_name(&p) && Self::books_free(ctx, &p.id, crm_id).await? {
                     found.push(p);
                 }
@@ -361,11 +374,11 @@ impl CustomerSync {
         Ok(Decision::NoMatch)
     }
 
-    /// The listed Books contacts that pass `keep` and are not linked to another account
-    /// (their match keys are kept on the way).
+    /// The listed Books contacts that pass `keep` and are not linked to another account.
+    /// (List rows are not kept in the directory: they lack the billing country, and would
+    /// overwrite a full record's keys.)
     async fn free_books(&self, ctx: &Context<'_>, listed: &[Value], crm_id: &str, keep: impl Fn(&Party) -> bool) -> Result<Vec<Party>, FlowError> {
         let parties: Vec<Party> = listed.iter().map(books_party).collect();
-        ctx.remember(&parties.iter().map(|p| entry(System::Books, CONTACTS, p)).collect::<Vec<_>>()).await?;
         let mut out = Vec::new();
         for p in parties {
             if keep(&p) && Self::books_free(ctx, &p.id, crm_id).await? {
@@ -591,9 +604,8 @@ impl CustomerSync {
             let mut found = Vec::new();
             if let Some(word) = search_word(name) {
                 let listed: Vec<Value> = crm.search(ACCOUNTS, SearchBy::Word(word), &["id", "Account_Name", "Billing_Country"]).try_collect().await?;
-                let parties: Vec<Party> = listed.iter().map(|a| crm_party(a, None, &self.books_id_field)).collect();
-                ctx.remember(&parties.iter().map(|p| entry(System::Crm, ACCOUNTS, p)).collect::<Vec<_>>()).await?;
-                for p in parties {
+                for a in &listed {
+                    let p = crm_party(a, None, &self.books_id_field);
                     if me.same_name(&p) && Self::crm_free(ctx, &p.id, books_id).await? {
                         found.push(p);
                     }
