@@ -55,12 +55,6 @@ impl Verdict {
         Verdict { action: Action::Skip, rule: None, candidates: Vec::new(), other_id: None, reason: Some(reason) }
     }
 
-    /// Whether it names `id` as its match or among its candidates (the record is spoken
-    /// for by this decision).
-    pub fn names(&self, id: &str) -> bool {
-        self.other_id.as_deref() == Some(id) || self.candidates.iter().any(|c| c == id)
-    }
-
     /// Whether its record is linked, or will be, to a record of the other side.
     pub fn takes(&self) -> bool {
         matches!(self.action, Action::Link | Action::Update)

@@ -109,7 +109,10 @@ impl<S: Store> Backfill<S> {
     pub(super) async fn index_customers(&self) -> Result<u64, BackfillError> {
         self.progress.phase("index Books customers", None);
         let books = self.client.books();
-        let list = books.list::<Value>("/books/v3/contacts", "contacts", ListQuery::new().param("contact_type", "customer"));
+        // Oldest first: a customer created while this runs lands on a later page instead
+        // of shifting the pages already read.
+        let query = ListQuery::new().param("contact_type", "customer").sort("created_time", true);
+        let list = books.list::<Value>("/books/v3/contacts", "contacts", query);
         let mut pages = std::pin::pin!(list.try_chunks(PAGE as usize).map_err(|e| e.1));
         let mut n = 0;
         while let Some(page) = pages.try_next().await? {
@@ -156,7 +159,7 @@ impl<S: Store> Backfill<S> {
     /// the CRM product id.
     pub(super) async fn index_items(&self) -> Result<u64, BackfillError> {
         self.progress.phase("index Books items", None);
-        let list = self.client.books().list::<Value>("/books/v3/items", "items", ListQuery::new());
+        let list = self.client.books().list::<Value>("/books/v3/items", "items", ListQuery::new().sort("created_time", true));
         let mut pages = std::pin::pin!(list.try_chunks(PAGE as usize).map_err(|e| e.1));
         let mut n = 0;
         while let Some(page) = pages.try_next().await? {

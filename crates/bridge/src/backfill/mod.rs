@@ -226,6 +226,8 @@ impl<S: Store> Backfill<S> {
             };
             self.set_steps_done(i as i64 + 1).await?;
         }
+        // The directory's statistics, so that its look-ups by key use their indexes.
+        self.store.analyze_directory().await?;
         report.summary.index_time = started.elapsed();
         match self.target {
             Target::Customers => {
@@ -354,9 +356,11 @@ impl<S: Store> Backfill<S> {
             let (books, links) = self.books_side(accounts.rows(), &page_ids).await?;
             let verdicts: std::collections::HashMap<&str, Verdict> =
                 accounts.rows().iter().map(|a| (a.id.as_str(), decide::account(a, &books, &links, self.create_in_books))).collect();
+            // The Books records those verdicts name (as their match or a candidate).
+            let spoken: std::collections::HashSet<&str> = verdicts.values().flat_map(|v| v.other_id.iter().chain(&v.candidates)).map(String::as_str).collect();
             let mut records = Vec::new();
             for b in &page {
-                if links.of_books(&b.id).is_some() || verdicts.values().any(|v| v.names(&b.id)) {
+                if links.of_books(&b.id).is_some() || spoken.contains(b.id.as_str()) {
                     continue;
                 }
                 let free = |a: &Party| links.of_crm(&a.id).is_none() && !verdicts.get(a.id.as_str()).is_some_and(Verdict::takes);

@@ -216,6 +216,10 @@ impl Directory for AnyStore {
         delegate!(self, s => s.find_directory_any(connection, system, module, keys))
     }
 
+    async fn analyze_directory(&self) -> StoreResult<()> {
+        delegate!(self, s => s.analyze_directory())
+    }
+
     async fn links_among(&self, connection: &str, relation: &str, crm_ids: &[&str], books_ids: &[&str]) -> StoreResult<Vec<Link>> {
         delegate!(self, s => s.links_among(connection, relation, crm_ids, books_ids))
     }

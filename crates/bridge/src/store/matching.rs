@@ -96,6 +96,12 @@ pub trait Directory: Clone + Send + Sync + 'static {
         keys: &[Key<'_>],
     ) -> impl Future<Output = StoreResult<Vec<DirectoryEntry>>> + Send;
 
+    /// Refreshes the query planner's statistics of the directory (`ANALYZE`), after a
+    /// bulk load: without them SQLite reads a page of look-ups by key through the primary
+    /// key (every row of the module) instead of the key's index, 38 ms instead of 5 ms
+    /// per thousand keys over 100,000 rows.
+    fn analyze_directory(&self) -> impl Future<Output = StoreResult<()>> + Send;
+
     /// The links in `relation` of any of these CRM or Books records (a candidate linked to
     /// another record is not one), in one statement.
     fn links_among(&self, connection: &str, relation: &str, crm_ids: &[&str], books_ids: &[&str]) -> impl Future<Output = StoreResult<Vec<Link>>> + Send;
@@ -352,7 +358,7 @@ fn placeholders(first: usize, n: usize) -> String {
 /// its values in bind order after `$1..$3` (connection, system, module).
 pub(crate) fn any_key_sql<'a>(keys: &[Key<'a>]) -> (Option<String>, Vec<&'a str>) {
     let mut values = Vec::new();
-    let mut clauses = Vec::new();
+    let mut selects = Vec::new();
     for column in ["email_key", "name_key", "native_id", "record_id"] {
         let mut these: Vec<&str> = keys
             .iter()
@@ -366,31 +372,33 @@ pub(crate) fn any_key_sql<'a>(keys: &[Key<'a>]) -> (Option<String>, Vec<&'a str>
         if these.is_empty() {
             continue;
         }
-        clauses.push(format!("{column} IN ({})", placeholders(4 + values.len(), these.len())));
+        // One SELECT per key, each on its own index (an OR of IN lists is a scan on
+        // SQLite), joined by UNION (a row matching two keys comes once).
+        selects.push(format!(
+            "SELECT {DIRECTORY_COLUMNS} FROM directory WHERE connection = $1 AND system = $2 AND module = $3 AND {column} IN ({})",
+            placeholders(4 + values.len(), these.len())
+        ));
         values.extend(these);
     }
-    if clauses.is_empty() {
+    if selects.is_empty() {
         return (None, values);
     }
-    let sql = format!(
-        "SELECT {DIRECTORY_COLUMNS} FROM directory WHERE connection = $1 AND system = $2 AND module = $3 AND ({}) ORDER BY record_id",
-        clauses.join(" OR ")
-    );
-    (Some(sql), values)
+    (Some(format!("{} ORDER BY record_id", selects.join(" UNION "))), values)
 }
 
 /// The statement of [`Directory::links_among`] for `crm` CRM ids then `books` Books ids
 /// after `$1, $2` (connection, relation); `None` when both are empty.
 pub(crate) fn links_among_sql(crm: usize, books: usize) -> Option<String> {
-    let mut clauses = Vec::new();
-    if crm > 0 {
-        clauses.push(format!("crm_id IN ({})", placeholders(3, crm)));
+    let select = |column: &str, first: usize, n: usize| {
+        format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND {column} IN ({})", super::rows::LINK_COLUMNS, placeholders(first, n))
+    };
+    match (crm, books) {
+        (0, 0) => None,
+        (c, 0) => Some(select("crm_id", 3, c)),
+        (0, b) => Some(select("books_id", 3, b)),
+        // Each side on its own index, as in `any_key_sql`.
+        (c, b) => Some(format!("{} UNION {}", select("crm_id", 3, c), select("books_id", 3 + c, b))),
     }
-    if books > 0 {
-        clauses.push(format!("books_id IN ({})", placeholders(3 + crm, books)));
-    }
-    (!clauses.is_empty())
-        .then(|| format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND ({})", super::rows::LINK_COLUMNS, clauses.join(" OR ")))
 }
 
 /// `impl Directory` and `impl Reviews` for `$store`: the same SQL on both back ends.
@@ -553,6 +561,11 @@ macro_rules! shared_matching {
                 }
                 let rows = query.fetch_all(self.reader()).await.map_err($crate::store::convert::db_err)?;
                 rows.into_iter().map($crate::store::DirectoryEntry::try_from).collect()
+            }
+
+            async fn analyze_directory(&self) -> $crate::store::StoreResult<()> {
+                sqlx::query("ANALYZE directory").execute(self.writer()).await.map_err($crate::store::convert::db_err)?;
+                Ok(())
             }
 
             async fn links_among(

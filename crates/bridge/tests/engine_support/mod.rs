@@ -192,6 +192,10 @@ impl<S: Store> bridge::store::Directory for Probe<S> {
         self.inner.find_directory_any(connection, system, module, keys).await
     }
 
+    async fn analyze_directory(&self) -> StoreResult<()> {
+        self.inner.analyze_directory().await
+    }
+
     async fn links_among(&self, connection: &str, relation: &str, crm_ids: &[&str], books_ids: &[&str]) -> StoreResult<Vec<bridge::store::Link>> {
         self.inner.links_among(connection, relation, crm_ids, books_ids).await
     }

@@ -922,6 +922,7 @@ pub async fn directory_pages_and_bulk_look_ups<S: Store>(store: S) {
         .expect("put");
     store.put_directory("other", &[row(System::Books, "contacts", "b0", "Acme", None, None)], T0).await.expect("put");
 
+    store.analyze_directory().await.expect("analyze");
     let ids = |rows: Vec<DirectoryEntry>| rows.into_iter().map(|e| e.party.id).collect::<Vec<_>>();
     assert_eq!(ids(store.directory_page("acme", System::Books, "contacts", "", 2).await.expect("page")), ["b1", "b2"]);
     assert_eq!(ids(store.directory_page("acme", System::Books, "contacts", "b2", 2).await.expect("page")), ["b3", "b4"]);
