@@ -226,14 +226,11 @@ async fn customers_data(client: &Client) -> Expected {
         x.spoken_for.extend(two.clone());
         x.ambiguous.insert(crm.clone(), two);
     }
-    // The same name in another country. The Books side is spelled with a cedilla (the
-    // same name key): the flow's own Zoho search for names (by the first word) reads
-    // list rows, which carry no billing country, so today the live flow would merge a
-    // plain `Country 0` in Spain with `Country 0` in France (reported; drop the cedilla
-    // once customer_sync reads the country of listed name candidates).
+    // The same name in another country: two customers (CRM and Books each get the other
+    // as `Country 0 (Spain)` / `Country 0 (France)`, their names being unique).
     let ids = accounts(client, (0..3).map(|i| json!({"Account_Name": format!("Country {i}"), "Billing_Country": "France"})).collect()).await;
     for (i, crm) in ids.iter().enumerate() {
-        let b = customer(client, books_body(&format!("Çountry {i}"), "Spain", None, None)).await;
+        let b = customer(client, books_body(&format!("Country {i}"), "Spain", None, None)).await;
         x.crm.insert(crm.clone(), ("create", None, None));
         x.books.insert(b.clone(), ("create", None));
         x.other_country.push((crm.clone(), b));
@@ -572,7 +569,13 @@ async fn the_seeded_overlap_is_linked_without_duplicates_even_killed_ten_times()
                 let books = by_crm.get(a.account_id.as_str()).unwrap_or_else(|| panic!("{} got a Books customer", a.account_name));
                 let name = truth.books_names.iter().find(|(id, _)| id == books).map(|(_, n)| n.as_str());
                 let other = truth.different_country.iter().find(|(_, b)| b == books);
-                assert!(!seeded.contains(books), "{} ({}, {}) got a new Books customer, not seeded {books} {name:?} (other-country pair: {other:?})", a.account_name, a.country, a.primary_email);
+                assert!(
+                    !seeded.contains(books),
+                    "{} ({}, {}) got a new Books customer, not seeded {books} {name:?} (other-country pair: {other:?})",
+                    a.account_name,
+                    a.country,
+                    a.primary_email
+                );
                 created += 1;
             }
         }
@@ -580,8 +583,18 @@ async fn the_seeded_overlap_is_linked_without_duplicates_even_killed_ten_times()
     for (crm, books) in &truth.different_country {
         assert_ne!(by_crm.get(crm.as_str()).copied(), Some(books.as_str()), "same name, another country: not merged");
     }
+    let mut finished = Vec::new();
+    for status in [bridge::store::JobStatus::Done, bridge::store::JobStatus::Skipped] {
+        finished.extend(store.jobs_with_status(status, 100_000).await.unwrap());
+    }
+    let lines = report(&report_path);
     for books in &truth.books_only {
-        assert!(by_books.contains_key(books.as_str()), "Books-only customer {books} got its CRM account");
+        let key = format!("books:contacts:{books}");
+        let runs: Vec<String> =
+            finished.iter().filter(|j| j.key == key).map(|j| format!("{:?}: {}", j.status, j.outcome.clone().unwrap_or_default())).collect();
+        let name = truth.books_names.iter().find(|(id, _)| id == books).map(|(_, n)| n.as_str());
+        let reported = lines.get(&("books".to_string(), books.clone()));
+        assert!(by_books.contains_key(books.as_str()), "Books-only customer {books} {name:?} got its CRM account; reported {reported:?}; its runs: {runs:?}");
     }
     assert_eq!((linked, reviewed), (1_200, 30));
     let dead = store.job_counts().await.unwrap().into_iter().find(|(s, _)| *s == bridge::store::JobStatus::Dead).map_or(0, |(_, n)| n);
@@ -589,5 +602,10 @@ async fn the_seeded_overlap_is_linked_without_duplicates_even_killed_ten_times()
     store.close().await;
     // Nothing twice: each side holds its seeded records plus exactly the creates.
     let o = outcome(&w).await;
-    assert_eq!((o.crm_accounts, o.books_customers), (truth.accounts.len() + truth.books_only.len(), truth.books_names.len() + created), "{:?}", (o.crm_accounts, o.books_customers));
+    assert_eq!(
+        (o.crm_accounts, o.books_customers),
+        (truth.accounts.len() + truth.books_only.len(), truth.books_names.len() + created),
+        "{:?}",
+        (o.crm_accounts, o.books_customers)
+    );
 }

@@ -239,7 +239,7 @@ impl CustomerSync {
             )));
         }
         let mut diff = changes(&payload, &contact, |f| self.policy == Policy::LastWriterWins || self.crm_owns.iter().any(|o| o == f));
-        self.keep_display_name(&mut diff, &contact);
+        Self::keep_distinguished(&mut diff, "contact_name", &contact);
         ctx.note(format!("linked to Books contact {books_id}; fields that differ: {}", names(&diff)));
         let written = self.update_contact(ctx, &books_id, &diff, &contact).await?;
         let crm_hash = Self::hash_of(&self.to_crm, ctx, &written)?.or(link.crm_hash.clone()).unwrap_or_default();
@@ -252,14 +252,14 @@ impl CustomerSync {
         }))
     }
 
-    /// A Books display name we made unique (`Name (Country)`) is not "different" from the
-    /// CRM name it came from.
-    fn keep_display_name(&self, diff: &mut Map<String, Value>, contact: &Value) {
-        if let (Some(Value::String(want)), Some(have)) = (diff.get("contact_name"), text(contact, "/contact_name"))
-            && have.starts_with(want.trim())
-            && have.ends_with(')')
+    /// A name we made unique (`Name (Country)`, in Books' `contact_name` or CRM's
+    /// `Account_Name`) is not "different" from the name it came from: `field` is dropped
+    /// from `diff` when the two differ only by such a suffix.
+    fn keep_distinguished(diff: &mut Map<String, Value>, field: &str, record: &Value) {
+        if let (Some(Value::String(want)), Some(have)) = (diff.get(field), text(record, &format!("/{field}")))
+            && distinguished(want.trim(), have)
         {
-            diff.remove("contact_name");
+            diff.remove(field);
         }
     }
 
@@ -508,7 +508,8 @@ impl CustomerSync {
                 "CRM account {crm_id} changed after this Books change ({crm_at} > {books_at}): the last writer wins, and its change is synced to Books by its own job"
             )));
         }
-        let diff = changes(&payload, &account, |f| self.policy == Policy::LastWriterWins || self.books_owns.iter().any(|o| o == f));
+        let mut diff = changes(&payload, &account, |f| self.policy == Policy::LastWriterWins || self.books_owns.iter().any(|o| o == f));
+        Self::keep_distinguished(&mut diff, "Account_Name", &account);
         ctx.note(format!("linked to CRM account {crm_id}; fields that differ: {}", names(&diff)));
         let after = self.update_account(ctx, &crm_id, &diff, &account).await?;
         let books_hash = Self::hash_of(&self.to_books, ctx, &after)?.or(link.books_hash.clone()).unwrap_or_default();
@@ -651,16 +652,34 @@ impl CustomerSync {
         let books_id = ctx.record().id.clone();
         let mut body = payload.clone();
         body.insert(self.books_id_field.clone(), json!(books_id));
-        let body = Value::Object(body);
-        let write = Write { system: System::Crm, module: ACCOUNTS, action: "upsert", record_id: None, request: &body };
+        let mut body = Value::Object(body);
         let crm = ctx.client().crm();
         let key = [self.books_id_field.as_str()];
-        let results = ctx
-            .write(write, crm.upsert(ACCOUNTS, std::slice::from_ref(&body), &key, &WriteOptions::no_triggers()), |r: &Vec<zoho::crm::models::WriteResult>| {
-                r.first().and_then(|r| r.id()).map(str::to_string)
-            })
-            .await?;
-        refused(&results, "upsert", ACCOUNTS)?;
+        let mut renamed = false;
+        let results = loop {
+            let write = Write { system: System::Crm, module: ACCOUNTS, action: "upsert", record_id: None, request: &body };
+            let results = ctx
+                .write(
+                    write,
+                    crm.upsert(ACCOUNTS, std::slice::from_ref(&body), &key, &WriteOptions::no_triggers()),
+                    |r: &Vec<zoho::crm::models::WriteResult>| r.first().and_then(|r| r.id()).map(str::to_string),
+                )
+                .await?;
+            // CRM keeps account names unique: the same name in another country is
+            // created as `Name (Country)`, as Books does with display names.
+            let taken = results.first().is_some_and(|r| r.code == "DUPLICATE_DATA" && r.api_name() == Some("Account_Name"));
+            if taken && !renamed {
+                let name = text(&body, "/Account_Name").unwrap_or_default().to_string();
+                let other = text(contact, "/billing_address/country").map(str::to_string).unwrap_or_else(|| format!("Books {books_id}"));
+                let unique = format!("{name} ({other})");
+                ctx.note(format!("the account name {name:?} is taken in CRM: creating it as {unique:?}"));
+                body["Account_Name"] = json!(unique);
+                renamed = true;
+                continue;
+            }
+            refused(&results, "upsert", ACCOUNTS)?;
+            break results;
+        };
         let crm_id = results.first().and_then(|r| r.id()).ok_or_else(|| FlowError::Data("CRM answered the upsert without an id".into()))?.to_string();
         let mut account = body.clone();
         account["id"] = json!(crm_id);
@@ -775,6 +794,12 @@ enum Decided {
 /// if it has two letters or more.
 fn search_word(name_key: &str) -> Option<String> {
     name_key.split_whitespace().max_by_key(|w| w.len()).filter(|w| w.len() >= 2).map(str::to_string)
+}
+
+/// Whether names `a` and `b` are one name, one of them made unique with a ` (…)` suffix.
+fn distinguished(a: &str, b: &str) -> bool {
+    let suffixed = |long: &str, short: &str| long.strip_prefix(short).is_some_and(|rest| rest.starts_with(" (") && rest.ends_with(')'));
+    a == b || suffixed(a, b) || suffixed(b, a)
 }
 
 /// The names of a payload's fields, for notes and outcomes.
@@ -893,6 +918,12 @@ mod tests {
         assert!(e.message.contains("\"fax\""), "{e}");
         let bad: CustomerSyncConfig = toml::from_str("[to_crm.map]\nPhone = 'source.phone +'\n").unwrap();
         assert_eq!(bad.build(&mapping::Tables::new(), None).unwrap_err().path, "flows.customer_sync.to_crm.map.Phone");
+    }
+
+    #[test]
+    fn a_name_made_unique_is_still_the_same_name() {
+        assert!(distinguished("Acme", "Acme (Spain)") && distinguished("Acme (Spain)", "Acme") && distinguished("Acme", "Acme"));
+        assert!(!distinguished("Acme", "Acme Labs") && !distinguished("Acme", "Acme(Spain)") && !distinguished("Acme", "Acmes (x)"));
     }
 
     #[test]
