@@ -386,9 +386,24 @@ async fn a_real_run_links_every_pair_creates_the_rest_once_and_reviews_the_ambig
     let w = world("backfill-apply").await;
     let x = customers_data(&w.client).await;
     let path = w.dir.0.join("report.jsonl");
+    clear_stats(&w).await;
     let out = backfill(&w, &["--report", path.to_str().unwrap()]).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("applied in"), "{stderr}");
+    // What the whole backfill cost in Zoho calls, per API and per record (for planning a
+    // run under Zoho's real limits; printed with --no-capture).
+    let stats: Value = reqwest::get(format!("{}/__emulator/stats", w.emulator.url())).await.unwrap().json().await.unwrap();
+    let calls = |api: &str| -> u64 { stats["stats"].as_array().unwrap().iter().filter(|r| r["api"] == api).map(|r| r["calls"].as_u64().unwrap()).sum() };
+    let records = (x.crm.len() + x.books.len()) as f64;
+    eprintln!(
+        "backfill of {} CRM accounts and {} Books customers: {} CRM calls ({:.2} per record), {} Books calls ({:.2} per record)",
+        x.crm.len(),
+        x.books.len(),
+        calls("crm"),
+        calls("crm") as f64 / records,
+        calls("books"),
+        calls("books") as f64 / records
+    );
     check_report(&report(&path), &x);
     check_applied(&w, &x).await;
     // Run again: only the 11 CRM accounts the first run created are new to it (their
