@@ -21,6 +21,10 @@ async fn a_books_429_storm_pauses_the_org_and_loses_nothing() {
     let (emu, creds) = support::emulator(EmulatorConfig { limits, ..EmulatorConfig::unlimited() }).await;
     let client = support::builder(&creds).budget(BudgetConfig { books_per_minute: Some(15), ..BudgetConfig::unlimited() }).build().unwrap();
     client.books().organizations().await.unwrap();
+    // Put Zoho's minute boundary ten seconds ahead (always forward, whatever second of
+    // the minute the test starts at), so the test does not wait a minute; everything
+    // below lands in that one emulated minute, even on a slow machine.
+    minute_ends_in(&emu, 10);
     // Another process spends 10 of this minute's 15 requests behind our back.
     let http = reqwest::Client::new();
     let (_, token) = zoho_emulator::testkit::login(&http, &emu.url()).await.unwrap();
@@ -33,11 +37,6 @@ async fn a_books_429_storm_pauses_the_org_and_loses_nothing() {
             .unwrap();
         assert_eq!(r.status(), 200);
     }
-    // Put Zoho's minute boundary four seconds away so the test does not wait a minute
-    // (moved within the minute, just before the burst: a slow machine's set-up does not
-    // eat into it).
-    let now = emu.state().clock.now_ms();
-    emu.state().clock.advance_ms(60_000 - now.rem_euclid(60_000) - 4_000);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..12 {
@@ -58,11 +57,12 @@ async fn a_books_429_storm_pauses_the_org_and_loses_nothing() {
     assert_eq!(server.limit, 15);
 }
 
-/// Puts the emulator's minute boundary `secs` seconds away, so a test that waits for
-/// Zoho's reset waits seconds, not a minute.
+/// Puts the emulator's minute boundary `secs` seconds away (always moving the clock
+/// forward, whatever second of the minute it is), so a test that waits for Zoho's reset
+/// waits seconds, not a minute.
 fn minute_ends_in(emu: &zoho_emulator::Emulator, secs: i64) {
     let now = emu.state().clock.now_ms();
-    emu.state().clock.advance_ms(60_000 - now.rem_euclid(60_000) - secs * 1_000);
+    emu.state().clock.advance_ms((60_000 - now.rem_euclid(60_000) - secs * 1_000).rem_euclid(60_000));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
