@@ -401,6 +401,26 @@ async fn related_lists_follow_lookups_and_links_page_and_honour_if_modified_sinc
     assert_eq!(status, 200);
     let (_, books) = crm.get(&format!("/Products/{product}/Price_Books?fields=Price_Book_Name")).await;
     assert_eq!((books["data"][0]["id"].clone(), books["data"][0]["list_price"].clone()), (json!(book), json!(7.5)));
+    // A deal's product line carries its quantity, list price and discount (an amount, kept
+    // exactly); a later write changes only what it names; a negative discount is refused
+    // for that line alone; a price book's line has no discount.
+    let line = json!({"data": [{"id": product, "quantity": 3, "list_price": 19.99, "Discount": 5.25}]});
+    assert_eq!(crm.send("PUT", &format!("/Deals/{deal}/Products"), line).await.0, 200);
+    let (_, lines) = crm.get(&format!("/Deals/{deal}/Products?fields=Product_Name")).await;
+    assert_eq!(
+        (lines["data"][0]["quantity"].clone(), lines["data"][0]["list_price"].clone(), lines["data"][0]["Discount"].clone()),
+        (json!(3), json!(19.99), json!(5.25))
+    );
+    assert_eq!(crm.send("PUT", &format!("/Deals/{deal}/Products"), json!({"data": [{"id": product, "quantity": 4}]})).await.0, 200);
+    let (_, lines) = crm.get(&format!("/Deals/{deal}/Products?fields=Product_Name")).await;
+    assert_eq!((lines["data"][0]["quantity"].clone(), lines["data"][0]["Discount"].clone()), (json!(4), json!(5.25)));
+    let (status, body) = crm.send("PUT", &format!("/Deals/{deal}/Products"), json!({"data": [{"id": product, "Discount": -1}]})).await;
+    assert_eq!((status, body["data"][0]["code"].clone(), body["data"][0]["details"]["api_name"].clone()), (400, json!("INVALID_DATA"), json!("Discount")));
+    let (_, lines) = crm.get(&format!("/Deals/{deal}/Products?fields=Product_Name")).await;
+    assert_eq!(lines["data"][0]["Discount"], json!(5.25), "a refused line changes nothing");
+    assert_eq!(crm.send("PUT", &format!("/Price_Books/{book}/Products"), json!({"data": [{"id": product, "Discount": 9}]})).await.0, 200);
+    let (_, listed) = crm.get(&format!("/Price_Books/{book}/Products?fields=Product_Name")).await;
+    assert_eq!(listed["data"][0].get("Discount"), None);
     // Lookup lists are not written through the related list; unknown lists and records are refused.
     let (status, body) = crm.send("PUT", &format!("/Accounts/{acc}/Contacts"), json!({"data": [{"id": contact}]})).await;
     assert_eq!((status, body["code"].clone()), (400, json!("INVALID_DATA")));

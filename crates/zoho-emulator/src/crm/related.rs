@@ -47,8 +47,11 @@ fn row(record: &Record, fields: &[String]) -> Value {
     if fields.is_empty() { Value::Object(record.fields.clone()) } else { reply::project(&record.fields, fields) }
 }
 
-/// Adds a product link's `list_price` and `quantity` to a row.
+/// Adds a product link's `list_price`, `quantity` and (deals) `Discount` to a row.
 fn with_link(mut row: Value, link: &ProductLink) -> Value {
+    if let Some(d) = link.discount.as_deref().and_then(|d| money::dec(&json!(d))) {
+        row["Discount"] = money::num(d);
+    }
     if let Some(p) = link.list_price.as_deref().and_then(|p| money::dec(&json!(p))) {
         row["list_price"] = money::num(p);
     }
@@ -143,7 +146,8 @@ fn list_inner(state: &AppState, module: &str, id: &str, related: &str, params: &
     Ok(reply::page(rows, info))
 }
 
-/// `PUT /{module}/{id}/Products` with `{"data":[{"id":product, "list_price":…, "quantity":…}]}`.
+/// `PUT /{module}/{id}/Products` with `{"data":[{"id":product, "list_price":…, "quantity":…}]}`
+/// (and, on a deal, the line's `Discount`: an amount, not negative).
 pub async fn relate(State(state): State<AppState>, Path((module, id, related)): Path<(String, String, String)>, body: Bytes) -> Response {
     // Only product links are written here; the other lists follow a lookup of the listed record.
     let module = match check(&module, &related) {
@@ -175,13 +179,26 @@ pub async fn relate(State(state): State<AppState>, Path((module, id, related)): 
             continue;
         };
         let decimal = |k: &str| item.get(k).and_then(money::dec).map(|d| d.to_string());
+        let discount = if module == "Deals" { item.get("Discount").or(item.get("discount")) } else { None };
+        let discount = match discount.filter(|d| !d.is_null()) {
+            None => None,
+            Some(d) => match money::dec(d).filter(|d| !d.is_sign_negative()) {
+                Some(d) => Some(d.to_string()),
+                None => {
+                    entries.push(json!({"code": "INVALID_DATA", "details": {"api_name": "Discount", "id": product.to_string()},
+                        "message": "invalid data", "status": "error"}));
+                    continue;
+                }
+            },
+        };
         let links = world.crm.module_mut(module).products.entry(record_id).or_default();
         match links.iter_mut().find(|l| l.product_id == product) {
             Some(l) => {
                 l.list_price = decimal("list_price").or(l.list_price.take());
                 l.quantity = decimal("quantity").or(l.quantity.take());
+                l.discount = discount.or(l.discount.take());
             }
-            None => links.push(ProductLink { product_id: product, quantity: decimal("quantity"), list_price: decimal("list_price") }),
+            None => links.push(ProductLink { product_id: product, quantity: decimal("quantity"), list_price: decimal("list_price"), discount }),
         }
         ok += 1;
         entries.push(json!({"code": "SUCCESS", "details": {"id": product.to_string()}, "message": "relation added", "status": "success"}));

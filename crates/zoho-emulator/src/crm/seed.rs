@@ -145,7 +145,7 @@ pub fn records(data: &mut CrmData, rng: &mut Rng, clock: &Clock) {
             for p in &products {
                 if rng.chance(0.6) {
                     let price = format!("{}.{:02}", rng.range(5, 1500), rng.below(100));
-                    links.push(ProductLink { product_id: *p, quantity: None, list_price: Some(price) });
+                    links.push(ProductLink { product_id: *p, quantity: None, list_price: Some(price), discount: None });
                 }
             }
             data.module_mut("Price_Books").products.insert(id, links);
@@ -166,6 +166,7 @@ pub fn records(data: &mut CrmData, rng: &mut Rng, clock: &Clock) {
                     product_id: products[rng.below(products.len() as u64) as usize],
                     quantity: Some(rng.range(1, 10).to_string()),
                     list_price: Some(format!("{}.{:02}", rng.range(5, 900), rng.below(100))),
+                    discount: None,
                 })
                 .collect();
             data.module_mut("Deals").products.insert(id, links);

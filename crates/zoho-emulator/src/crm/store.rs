@@ -131,6 +131,8 @@ pub struct ProductLink {
     pub quantity: Option<String>,
     /// Price in the deal or the price book, decimal string.
     pub list_price: Option<String>,
+    /// Discount on the line (deals), an amount in the deal's currency, decimal string.
+    pub discount: Option<String>,
 }
 
 /// The records of one module.
