@@ -456,15 +456,6 @@ async fn a_burst_of_edits_on_both_sides_converges_and_the_echo_round_writes_noth
 /// Enqueues a customer_sync job for `record` without running the worker.
 async fn enqueue(s: &Setup, record: RecordRef) {
     let n = s.events.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let event = NewEvent {
-        source: Source::Manual,
-        connection: CONN.into(),
-        system: record.system.as_str().into(),
-        module: record.module.clone(),
-        record_id: record.id.clone(),
-        modified_ms: None,
-        payload: json!({"id": record.id}),
-        dedup_key: format!("test:{record}:{n}"),
-    };
+    let event = NewEvent::for_record(Source::Manual, CONN, &record, json!({"id": record.id}), format!("test:{record}:{n}"));
     s.store.add_event(&event, &[bridge::flows::customer_sync::job(&record)], bridge::flows::now_ms()).await.expect("add_event");
 }

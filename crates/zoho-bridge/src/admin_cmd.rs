@@ -383,16 +383,7 @@ async fn decide(store: StoreArgs, id: i64, decision: ReviewDecision, args: Decis
     if decision != ReviewDecision::Ignore {
         let status = decided.status.as_str();
         let record = &decided.record;
-        let event = NewEvent {
-            source: Source::Manual,
-            connection: decided.connection.clone(),
-            system: record.system.as_str().into(),
-            module: record.module.clone(),
-            record_id: record.id.clone(),
-            modified_ms: None,
-            payload: json!({"review": id}),
-            dedup_key: format!("review:{id}:{status}"),
-        };
+        let event = NewEvent::for_record(Source::Manual, &decided.connection, record, json!({"review": id}), format!("review:{id}:{status}"));
         let job = NewJob::for_record(&decided.flow, record);
         let inserted = store
             .add_event(&event, &[job], now_ms())

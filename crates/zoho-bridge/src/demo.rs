@@ -443,16 +443,7 @@ async fn customers(base: &str, store_path: &str) -> anyhow::Result<((String, Str
     let sync = |record: RecordRef, n: u32| {
         let store = store.clone();
         async move {
-            let event = NewEvent {
-                source: Source::Manual,
-                connection: "default".into(),
-                system: record.system.as_str().into(),
-                module: record.module.clone(),
-                record_id: record.id.clone(),
-                modified_ms: None,
-                payload: json!({"id": record.id}),
-                dedup_key: format!("demo:{record}:{n}"),
-            };
+            let event = NewEvent::for_record(Source::Manual, "default", &record, json!({"id": record.id}), format!("demo:{record}:{n}"));
             store.add_event(&event, &[customer_sync::job(&record)], flows::now_ms()).await?;
             anyhow::Ok(())
         }

@@ -280,16 +280,8 @@ impl<S: Store> Backfill<S> {
         let events: Vec<(NewEvent, Vec<NewJob>)> = records
             .iter()
             .map(|r| {
-                let event = NewEvent {
-                    source: Source::Manual,
-                    connection: self.connection.clone(),
-                    system: r.system.as_str().into(),
-                    module: r.module.clone(),
-                    record_id: r.id.clone(),
-                    modified_ms: None,
-                    payload: json!({"id": r.id, "backfill": flow}),
-                    dedup_key: format!("backfill:{flow}:{}:{}", r.system.as_str(), r.id),
-                };
+                let payload = json!({"id": r.id, "backfill": flow});
+                let event = NewEvent::for_record(Source::Manual, &self.connection, r, payload, format!("backfill:{flow}:{}:{}", r.system.as_str(), r.id));
                 let job = match self.target {
                     Target::Customers => customer_sync::job(r),
                     Target::Catalog => catalog_sync::job(&r.id),

@@ -195,16 +195,7 @@ pub fn job(record_id: &str) -> NewJob {
 /// An event saying CRM product `record_id` changed, as a trigger would store it;
 /// `dedup_key` names the change (a second delivery with the same key is absorbed).
 pub fn event(connection: &str, source: Source, record_id: &str, dedup_key: &str) -> NewEvent {
-    NewEvent {
-        source,
-        connection: connection.into(),
-        system: "crm".into(),
-        module: "Products".into(),
-        record_id: record_id.into(),
-        modified_ms: None,
-        payload: json!({"id": record_id}),
-        dedup_key: dedup_key.into(),
-    }
+    NewEvent::for_record(source, connection, &RecordRef::crm("Products", record_id), json!({"id": record_id}), dedup_key)
 }
 
 /// The value of custom field `api_name` on a Books record, if set.

@@ -170,16 +170,7 @@ pub fn job(record_id: &str) -> NewJob {
 /// An event saying CRM price book `record_id` changed (its fields, or its products'
 /// list prices), as a trigger would store it.
 pub fn event(connection: &str, source: Source, record_id: &str, dedup_key: &str) -> NewEvent {
-    NewEvent {
-        source,
-        connection: connection.into(),
-        system: "crm".into(),
-        module: RELATION.crm_module.into(),
-        record_id: record_id.into(),
-        modified_ms: None,
-        payload: json!({"id": record_id}),
-        dedup_key: dedup_key.into(),
-    }
+    NewEvent::for_record(source, connection, &RecordRef::crm(RELATION.crm_module, record_id), json!({"id": record_id}), dedup_key)
 }
 
 /// The volume brackets of a `Flat` book's `Pricing_Details` for a line of `rate`: one per

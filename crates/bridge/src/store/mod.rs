@@ -115,6 +115,24 @@ pub struct NewJob {
     pub payload: Value,
 }
 
+impl NewEvent {
+    /// A change to `record` as `source` saw it, with no modified time: `payload` is its
+    /// body (a hint) and `dedup_key` names the change (a second one with the same key is
+    /// absorbed).
+    pub fn for_record(source: Source, connection: &str, record: &RecordRef, payload: Value, dedup_key: impl Into<String>) -> NewEvent {
+        NewEvent {
+            source,
+            connection: connection.into(),
+            system: record.system.as_str().into(),
+            module: record.module.clone(),
+            record_id: record.id.clone(),
+            modified_ms: None,
+            payload,
+            dedup_key: dedup_key.into(),
+        }
+    }
+}
+
 impl NewJob {
     /// The job that runs `flow` for `record`, keyed by the record (one at a time per
     /// record, in order) and carrying it as its payload.
