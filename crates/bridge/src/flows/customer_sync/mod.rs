@@ -295,7 +295,7 @@ impl CustomerSync {
             Decision::Matched { rule, id } => {
                 ctx.note(format!("matched Books contact {id} by {}", rule.as_str()));
                 let out = self.link_account(ctx, payload, hash, &id, rule).await?;
-                persons::crm_people_to_books(self, ctx, &id, &people).await?;
+                persons::crm_people_to_books(ctx, &id, &people).await?;
                 Ok(out)
             }
             Decision::Ambiguous { rule, candidates } => self.ambiguous(ctx, System::Books, &me, rule, candidates).await,
@@ -400,7 +400,7 @@ impl CustomerSync {
         if text(&contact, "/zcrm_account_id").is_none() {
             add.insert("zcrm_account_id".into(), json!(crm_id));
         }
-        if custom_field(&contact, &self.crm_id_field).is_none() {
+        if super::catalog_sync::custom_field(&contact, &self.crm_id_field).is_none() {
             add.insert("custom_fields".into(), json!([{"api_name": self.crm_id_field, "value": crm_id}]));
         }
         ctx.note(format!("enrich Books contact {books_id} with what it lacks: {}", names(&add)));
@@ -488,7 +488,7 @@ impl CustomerSync {
             Some(link) => self.books_change(ctx, &contact, payload, hash, &link).await?,
             None => self.match_contact(ctx, &contact, &me, payload, hash).await?,
         };
-        persons::books_persons_to_crm(self, ctx, &contact).await?;
+        persons::books_persons_to_crm(ctx, &contact).await?;
         Ok(outcome)
     }
 
@@ -816,11 +816,6 @@ fn refused(results: &[zoho::crm::models::WriteResult], action: &str, module: &st
     }
 }
 
-/// The value of custom field `api_name` on a Books record, if set.
-fn custom_field<'a>(record: &'a Value, api_name: &str) -> Option<&'a str> {
-    super::catalog_sync::custom_field(record, api_name)
-}
-
 impl Flow for CustomerSync {
     fn name(&self) -> &'static str {
         NAME
@@ -831,7 +826,7 @@ impl Flow for CustomerSync {
             let record = ctx.record().clone();
             match (record.system, record.module.as_str()) {
                 (System::Crm, ACCOUNTS) => self.account_changed(ctx).await,
-                (System::Crm, "Contacts") => persons::contact_changed(self, ctx).await,
+                (System::Crm, "Contacts") => persons::contact_changed(ctx).await,
                 (System::Books, CONTACTS) => self.customer_changed(ctx).await,
                 (system, module) => Err(FlowError::Data(format!(
                     "{NAME} syncs CRM Accounts and Contacts and Books contacts, not {} {module} (check the routes in the config)",

@@ -19,7 +19,7 @@ use zoho::{
     crm::records::{ListParams, WriteOptions},
 };
 
-use super::{CustomerSync, refused};
+use super::refused;
 use crate::{
     flows::{
         Context, FlowError, Outcome, Write, Wrote,
@@ -53,20 +53,23 @@ fn at_id(v: &Value) -> String {
     v.get("id").and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
-/// A CRM contact in Books' shape (blank fields as empty text).
+/// A person's fields read from `record` under `from`'s names, keyed by `to`'s names
+/// (blank fields as empty text): a CRM contact in Books' shape, a Books person in CRM's
+/// shape, or either in its own.
+fn person_fields(record: &Value, from: System, to: System) -> Map<String, Value> {
+    let name = |side: System, (crm, books): &(&'static str, &'static str)| if side == System::Crm { *crm } else { *books };
+    PERSON_FIELDS.iter().map(|f| (name(to, f).to_string(), json!(super::text(record, &format!("/{}", name(from, f))).unwrap_or_default()))).collect()
+}
+
+/// A CRM contact in Books' shape.
 fn to_books_shape(crm: &Value) -> Map<String, Value> {
-    PERSON_FIELDS.iter().map(|(c, b)| (b.to_string(), json!(super::text(crm, &format!("/{c}")).unwrap_or_default()))).collect()
+    person_fields(crm, System::Crm, System::Books)
 }
 
-/// A Books person in CRM's shape (blank fields as empty text).
-fn to_crm_shape(person: &Value) -> Map<String, Value> {
-    PERSON_FIELDS.iter().map(|(c, b)| (c.to_string(), json!(super::text(person, &format!("/{b}")).unwrap_or_default()))).collect()
-}
-
-/// Both hashes of a person link, from either shape: (crm, books).
+/// Both hashes of a person link, from its Books shape: (crm, books).
 fn hashes(books_shape: &Map<String, Value>) -> (String, String) {
-    let crm: Map<String, Value> = PERSON_FIELDS.iter().map(|(c, b)| (c.to_string(), books_shape.get(*b).cloned().unwrap_or(json!("")))).collect();
-    (content_hash(&Value::Object(crm)), content_hash(&Value::Object(books_shape.clone())))
+    let books = Value::Object(books_shape.clone());
+    (content_hash(&Value::Object(person_fields(&books, System::Books, System::Crm))), content_hash(&books))
 }
 
 /// The account's contacts as the `contact_persons` of a Books contact being created (the
@@ -111,7 +114,7 @@ fn same_person(shape: &Map<String, Value>, q: &Value) -> bool {
 
 /// A CRM contact changed: its account must be linked; then its person is updated,
 /// matched or created under the account's customer.
-pub async fn contact_changed(flow: &CustomerSync, ctx: &mut Context<'_>) -> Result<Outcome, FlowError> {
+pub async fn contact_changed(ctx: &mut Context<'_>) -> Result<Outcome, FlowError> {
     let crm_id = ctx.record().id.clone();
     let mut fields: Vec<&str> = PERSON_FIELDS.iter().map(|(crm, _)| *crm).collect();
     fields.extend(["id", NATIVE, "Account_Name"]);
@@ -125,7 +128,6 @@ pub async fn contact_changed(flow: &CustomerSync, ctx: &mut Context<'_>) -> Resu
     let Some(customer) = ctx.link_by_crm(&ACCOUNT_CONTACT, account).await? else {
         return Ok(Outcome::Skipped(format!("its account {account} is not linked to a Books customer yet; the account's sync brings its contacts along")));
     };
-    let _ = flow;
     let persons = ctx.client().books().contact_persons(&customer.books_id).await?;
     let persons: Vec<Value> = persons.into_iter().map(|p| serde_json::to_value(p).unwrap_or(Value::Null)).collect();
     sync_person(ctx, &customer.books_id, &person, &persons).await
@@ -133,8 +135,7 @@ pub async fn contact_changed(flow: &CustomerSync, ctx: &mut Context<'_>) -> Resu
 
 /// After an account was linked to Books contact `books_id`: its contacts become (or are
 /// matched to) the contact's persons.
-pub async fn crm_people_to_books(flow: &CustomerSync, ctx: &mut Context<'_>, books_id: &str, people: &[Value]) -> Result<(), FlowError> {
-    let _ = flow;
+pub async fn crm_people_to_books(ctx: &mut Context<'_>, books_id: &str, people: &[Value]) -> Result<(), FlowError> {
     if people.is_empty() {
         return Ok(());
     }
@@ -204,7 +205,7 @@ async fn update_person(ctx: &mut Context<'_>, books_id: &str, person_id: &str, w
 /// A Books customer's persons → CRM contacts of its linked account (linked ones updated
 /// when they changed, the others matched by email among the account's contacts or
 /// created).
-pub async fn books_persons_to_crm(flow: &CustomerSync, ctx: &mut Context<'_>, contact: &Value) -> Result<(), FlowError> {
+pub async fn books_persons_to_crm(ctx: &mut Context<'_>, contact: &Value) -> Result<(), FlowError> {
     let books_id = super::text(contact, "/contact_id").unwrap_or_default().to_string();
     let persons = contact.get("contact_persons").and_then(Value::as_array).cloned().unwrap_or_default();
     if persons.is_empty() {
@@ -215,9 +216,9 @@ pub async fn books_persons_to_crm(flow: &CustomerSync, ctx: &mut Context<'_>, co
     let mut people: Option<Vec<Value>> = None;
     for p in &persons {
         let Some(pid) = p.get("contact_person_id").and_then(Value::as_str) else { continue };
-        let books_shape = to_books_shape_of_person(p);
+        let books_shape = person_fields(p, System::Books, System::Books);
         let (crm_hash, books_hash) = hashes(&books_shape);
-        let mut want = to_crm_shape(p);
+        let mut want = person_fields(p, System::Books, System::Crm);
         want.retain(|k, v| k == "Last_Name" || !super::values::is_blank(Some(v)));
         if super::values::is_blank(want.get("Last_Name")) {
             want.insert("Last_Name".into(), json!(super::text(p, "/first_name").unwrap_or("(no name)")));
@@ -257,13 +258,7 @@ pub async fn books_persons_to_crm(flow: &CustomerSync, ctx: &mut Context<'_>, co
         };
         ctx.link(&CONTACT_PERSON, &crm_id, pid, Wrote::Both { crm: crm_hash, books: books_hash });
     }
-    let _ = flow;
     Ok(())
-}
-
-/// A Books person in its own shape (the fields both sides share).
-fn to_books_shape_of_person(p: &Value) -> Map<String, Value> {
-    PERSON_FIELDS.iter().map(|(_, b)| (b.to_string(), json!(super::text(p, &format!("/{b}")).unwrap_or_default()))).collect()
 }
 
 /// Writes a CRM contact (`update` of `id`, or `upsert` keyed by `key`); its id.
