@@ -117,14 +117,19 @@ impl Setup {
         self.store.link_by_crm(CONN, relations::ACCOUNT_CONTACT.name, crm_id).await.unwrap().map(|l| l.books_id)
     }
 
-    /// CRM and Books calls counted by the emulator since the last reset, and resets.
-    async fn calls(&self) -> (u64, u64) {
+    /// The emulator's call counters since the last reset (`/__emulator/stats` rows), and
+    /// resets them.
+    async fn take_stats(&self) -> Vec<Value> {
         let url = format!("{}/__emulator/stats", self.emulator.url());
         let rows: Value = self.http.get(&url).send().await.unwrap().json().await.unwrap();
         self.http.delete(&url).send().await.unwrap();
-        let rows = rows["stats"].clone();
+        rows["stats"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// CRM and Books calls since the last reset, and resets.
+    async fn calls(&self) -> (u64, u64) {
         let mut by = (0, 0);
-        for r in rows.as_array().cloned().unwrap_or_default() {
+        for r in self.take_stats().await {
             let n = r["calls"].as_u64().unwrap_or(0);
             match r["api"].as_str() {
                 Some("crm") => by.0 += n,
@@ -137,17 +142,7 @@ impl Setup {
 
     /// Writes (non-GET calls) since the last reset, and resets.
     async fn writes(&self) -> u64 {
-        let url = format!("{}/__emulator/stats", self.emulator.url());
-        let rows: Value = self.http.get(&url).send().await.unwrap().json().await.unwrap();
-        self.http.delete(&url).send().await.unwrap();
-        let rows = rows["stats"].clone();
-        rows.as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter(|r| r["method"] != "GET" && r["api"] != "accounts")
-            .map(|r| r["calls"].as_u64().unwrap_or(0))
-            .sum()
+        self.take_stats().await.iter().filter(|r| r["method"] != "GET" && r["api"] != "accounts").map(|r| r["calls"].as_u64().unwrap_or(0)).sum()
     }
 }
 

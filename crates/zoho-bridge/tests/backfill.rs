@@ -73,6 +73,31 @@ async fn backfill(w: &World, args: &[&str]) -> Output {
     out
 }
 
+/// Starts the binary's `backfill` once per delay and SIGKILLs it after that many
+/// milliseconds (unless it had finished).
+async fn kill_during_backfills(w: &World, report_path: &Path, delays_ms: &[u64]) {
+    for (n, &delay_ms) in delays_ms.iter().enumerate() {
+        let mut child = Command::new(BIN)
+            .arg("backfill")
+            .arg("--config")
+            .arg(&w.config)
+            .arg("--report")
+            .arg(report_path)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting zoho-bridge backfill");
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        let finished = child.try_wait().expect("try_wait").is_some();
+        if !finished {
+            child.kill().expect("SIGKILL");
+        }
+        let _ = child.wait();
+        eprintln!("kill {n} after {delay_ms} ms: {}", if finished { "had finished" } else { "killed" });
+    }
+}
+
 /// The report's lines by (system, id).
 fn report(path: &Path) -> BTreeMap<(String, String), Value> {
     let text = std::fs::read_to_string(path).expect("report file");
@@ -431,26 +456,7 @@ async fn killed_with_sigkill_at_several_points_and_run_again_it_ends_as_one_clea
     assert_eq!(x.crm.len(), x_clean.crm.len());
     let report_path = w.dir.0.join("r.jsonl");
     // Kills land in the index, the decisions, the enqueueing and the worker's runs.
-    for (n, delay_ms) in [120u64, 250, 400, 600, 900, 1300].into_iter().enumerate() {
-        let mut child = Command::new(BIN)
-            .arg("backfill")
-            .arg("--config")
-            .arg(&w.config)
-            .arg("--report")
-            .arg(&report_path)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting zoho-bridge backfill");
-        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        let finished = child.try_wait().expect("try_wait").is_some();
-        if !finished {
-            child.kill().expect("SIGKILL");
-        }
-        let _ = child.wait();
-        eprintln!("kill {n} after {delay_ms} ms: {}", if finished { "had finished" } else { "killed" });
-    }
+    kill_during_backfills(&w, &report_path, &[120, 250, 400, 600, 900, 1300]).await;
     backfill(&w, &["--report", report_path.to_str().unwrap()]).await;
     check_applied(&w, &x).await;
     assert_eq!(outcome(&w).await, expected, "the same links, reviews and records as one clean run");
@@ -528,26 +534,7 @@ async fn the_seeded_overlap_is_linked_without_duplicates_even_killed_ten_times()
     let truth = overlap(&mut data, &OverlapSpec::default(), 7).expect("overlap seed");
     let w = world_with("backfill-overlap", data).await;
     let report_path = w.dir.0.join("r.jsonl");
-    for (n, delay_ms) in [150u64, 300, 500, 800, 1200, 1700, 2300, 3000, 4000, 5500].into_iter().enumerate() {
-        let mut child = Command::new(BIN)
-            .arg("backfill")
-            .arg("--config")
-            .arg(&w.config)
-            .arg("--report")
-            .arg(&report_path)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting zoho-bridge backfill");
-        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        let finished = child.try_wait().expect("try_wait").is_some();
-        if !finished {
-            child.kill().expect("SIGKILL");
-        }
-        let _ = child.wait();
-        eprintln!("kill {n} after {delay_ms} ms: {}", if finished { "had finished" } else { "killed" });
-    }
+    kill_during_backfills(&w, &report_path, &[150, 300, 500, 800, 1200, 1700, 2300, 3000, 4000, 5500]).await;
     backfill(&w, &["--report", report_path.to_str().unwrap()]).await;
 
     let store = AnyStore::connect(w.store.to_str().unwrap()).await.unwrap();
