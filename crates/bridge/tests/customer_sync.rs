@@ -238,6 +238,9 @@ async fn two_candidates_are_never_guessed_and_the_decision_is_honoured() {
     want.sort();
     assert_eq!(ids, want);
     assert!(review.candidates.iter().all(|c| c.why.contains("initech")), "{:?}", review.candidates);
+    let mut names: Vec<&str> = review.candidates.iter().map(|c| c.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["Initech LLC", "initech ltd."], "each candidate named as Books has it");
 
     // Still open: a second run writes nothing either.
     assert_eq!(s.sync(crm("Accounts", &account)).await.skipped, 1);

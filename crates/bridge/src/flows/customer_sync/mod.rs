@@ -291,14 +291,15 @@ impl CustomerSync {
         let email = people.first().and_then(|p| text(p, "/Email")).map(str::to_string);
         let me = crm_party(account, email.as_deref(), &self.books_id_field);
         ctx.remember(&[entry(System::Crm, ACCOUNTS, &me)]).await?;
-        match self.find_in_books(ctx, &me).await? {
+        let (decision, found) = self.find_in_books(ctx, &me).await?;
+        match decision {
             Decision::Matched { rule, id } => {
                 ctx.note(format!("matched Books contact {id} by {}", rule.as_str()));
                 let out = self.link_account(ctx, payload, hash, &id, rule).await?;
                 persons::crm_people_to_books(ctx, &id, &people).await?;
                 Ok(out)
             }
-            Decision::Ambiguous { rule, candidates } => self.ambiguous(ctx, System::Books, &me, rule, candidates).await,
+            Decision::Ambiguous { rule, .. } => self.ambiguous(ctx, System::Books, &me, rule, &found).await,
             Decision::NoMatch if self.create_in_books => {
                 let out = self.create_contact(ctx, account, payload, hash).await?;
                 Ok(out)
@@ -308,7 +309,7 @@ impl CustomerSync {
     }
 
     /// The matching order on the Books side for CRM account `me`.
-    async fn find_in_books(&self, ctx: &mut Context<'_>, me: &Party) -> Result<Decision, FlowError> {
+    async fn find_in_books(&self, ctx: &mut Context<'_>, me: &Party) -> Result<(Decision, Vec<Party>), FlowError> {
         let crm_id = me.id.as_str();
         // The native fields: the account's Books_Contact_ID, and contacts naming the account.
         if let Some(native) = &me.native_id
@@ -316,13 +317,13 @@ impl CustomerSync {
             && Self::books_free(ctx, native, crm_id).await?
         {
             self.remember_books(ctx, &contact).await?;
-            return Ok(Decision::Matched { rule: Rule::Native, id: native.clone() });
+            return Ok((Decision::Matched { rule: Rule::Native, id: native.clone() }, Vec::new()));
         }
         let naming: Vec<Value> =
             ctx.client().books().list("/books/v3/contacts", "contacts", ListQuery::new().param("zcrm_account_id", crm_id)).try_collect().await?;
         let found = self.free_books(ctx, &naming, crm_id, |_| true).await?;
         if let Some(d) = matching::step(Rule::Native, &found) {
-            return Ok(d);
+            return Ok((d, found));
         }
         // The primary email: Zoho's answer and the directory.
         if let Some(email) = &me.email_key {
@@ -334,7 +335,7 @@ impl CustomerSync {
                 }
             }
             if let Some(d) = matching::step(Rule::Email, &found) {
-                return Ok(d);
+                return Ok((d, found));
             }
         }
         // The normalised name, in the same country: Zoho's search by the name's longest
@@ -368,10 +369,10 @@ impl CustomerSync {
                 }
             }
             if let Some(d) = matching::step(Rule::Name, &found) {
-                return Ok(d);
+                return Ok((d, found));
             }
         }
-        Ok(Decision::NoMatch)
+        Ok((Decision::NoMatch, Vec::new()))
     }
 
     /// The listed Books contacts that pass `keep` and are not linked to another account.
@@ -546,26 +547,27 @@ impl CustomerSync {
                 Decided::Create => self.create_account(ctx, contact, payload, hash).await,
             };
         }
-        match self.find_in_crm(ctx, me).await? {
+        let (decision, found) = self.find_in_crm(ctx, me).await?;
+        match decision {
             Decision::Matched { rule, id } => {
                 ctx.note(format!("matched CRM account {id} by {}", rule.as_str()));
                 self.link_contact(ctx, &id, payload, hash, rule).await
             }
-            Decision::Ambiguous { rule, candidates } => self.ambiguous(ctx, System::Crm, me, rule, candidates).await,
+            Decision::Ambiguous { rule, .. } => self.ambiguous(ctx, System::Crm, me, rule, &found).await,
             Decision::NoMatch if self.create_in_crm => self.create_account(ctx, contact, payload, hash).await,
             Decision::NoMatch => Ok(Outcome::Skipped("no CRM account matches it, and create_in_crm is off".into())),
         }
     }
 
     /// The matching order on the CRM side for Books contact `me`.
-    async fn find_in_crm(&self, ctx: &mut Context<'_>, me: &Party) -> Result<Decision, FlowError> {
+    async fn find_in_crm(&self, ctx: &mut Context<'_>, me: &Party) -> Result<(Decision, Vec<Party>), FlowError> {
         let books_id = me.id.as_str();
         let crm = ctx.client().crm();
         if let Some(native) = &me.native_id
             && self.read_account(ctx, native).await?.is_some()
             && Self::crm_free(ctx, native, books_id).await?
         {
-            return Ok(Decision::Matched { rule: Rule::Native, id: native.clone() });
+            return Ok((Decision::Matched { rule: Rule::Native, id: native.clone() }, Vec::new()));
         }
         let naming: Vec<Value> =
             crm.search(ACCOUNTS, Criteria::equals(self.books_id_field.as_str(), books_id), &["id", "Account_Name", "Billing_Country"]).try_collect().await?;
@@ -577,7 +579,7 @@ impl CustomerSync {
             }
         }
         if let Some(d) = matching::step(Rule::Native, &found) {
-            return Ok(d);
+            return Ok((d, found));
         }
         if let Some(email) = &me.email_key {
             let people: Vec<Value> = crm.search("Contacts", SearchBy::Email(email.clone()), &["id", "Email", "Account_Name"]).try_collect().await?;
@@ -598,7 +600,7 @@ impl CustomerSync {
                 }
             }
             if let Some(d) = matching::step(Rule::Email, &found) {
-                return Ok(d);
+                return Ok((d, found));
             }
         }
         if let Some(name) = &me.name_key {
@@ -621,10 +623,10 @@ impl CustomerSync {
                 }
             }
             if let Some(d) = matching::step(Rule::Name, &found) {
-                return Ok(d);
+                return Ok((d, found));
             }
         }
-        Ok(Decision::NoMatch)
+        Ok((Decision::NoMatch, Vec::new()))
     }
 
     /// Links the Books contact to CRM account `crm_id` and enriches the account with what
@@ -704,33 +706,29 @@ impl CustomerSync {
         })
     }
 
-    /// Two or more candidates at one step: the review list, and nothing written.
-    async fn ambiguous(&self, ctx: &mut Context<'_>, system: System, me: &Party, rule: Rule, ids: Vec<String>) -> Result<Outcome, FlowError> {
-        let mut candidates = Vec::new();
-        for id in &ids {
-            let name = self.candidate_name(ctx, system, id).await?;
-            let why = match rule {
-                Rule::Email => format!("same email {}", me.email_key.as_deref().unwrap_or_default()),
-                Rule::Name => format!(
-                    "same name {:?}{}",
-                    me.name_key.as_deref().unwrap_or_default(),
-                    me.country_key.as_deref().map(|c| format!(" in {c}")).unwrap_or_default()
-                ),
-                other => format!("by {}", other.as_str()),
-            };
-            candidates.push(Candidate { id: id.clone(), name, why });
+    /// Two or more candidates at one step (`found`, as that step saw them): the review
+    /// list, and nothing written.
+    async fn ambiguous(&self, ctx: &mut Context<'_>, system: System, me: &Party, rule: Rule, found: &[Party]) -> Result<Outcome, FlowError> {
+        let why = match rule {
+            Rule::Email => format!("same email {}", me.email_key.as_deref().unwrap_or_default()),
+            Rule::Name => format!(
+                "same name {:?}{}",
+                me.name_key.as_deref().unwrap_or_default(),
+                me.country_key.as_deref().map(|c| format!(" in {c}")).unwrap_or_default()
+            ),
+            other => format!("by {}", other.as_str()),
+        };
+        let mut candidates: Vec<Candidate> = Vec::new();
+        for p in found {
+            if !candidates.iter().any(|c| c.id == p.id) {
+                candidates.push(Candidate { id: p.id.clone(), name: p.name.clone(), why: why.clone() });
+            }
         }
+        candidates.sort_by(|a, b| a.id.cmp(&b.id));
+        let ids: Vec<&str> = candidates.iter().map(|c| c.id.as_str()).collect();
         let reason = format!("{} {} candidates by {}: {}", ids.len(), system.label(), rule.as_str(), ids.join(", "));
         let review = ctx.open_review(ReviewKind::Ambiguous, reason.clone(), candidates).await?;
         Ok(Outcome::Skipped(format!("not guessed: {reason}; on review {review}")))
-    }
-
-    /// A candidate's name, as its system has it now.
-    async fn candidate_name(&self, ctx: &Context<'_>, system: System, id: &str) -> Result<String, FlowError> {
-        Ok(match system {
-            System::Books => Self::read_contact(ctx, id).await?.map(|c| books_party(&c).name).unwrap_or_default(),
-            System::Crm => self.read_account(ctx, id).await?.and_then(|a| text(&a, "/Account_Name").map(str::to_string)).unwrap_or_default(),
-        })
     }
 
     /// A record is gone from `system`: reported (audit and review list) and, with
