@@ -159,13 +159,15 @@ impl CustomerSyncConfig {
                 });
             }
         }
+        let books_id_field = field("books_id_field", c.books_id_field)?;
         Ok(CustomerSync {
+            account_fields: super::account_fields(&to_books, &to_crm, &books_id_field),
             policy: c.policy.unwrap_or(Policy::LastWriterWins),
             on_delete: c.on_delete.unwrap_or(OnDelete::Report),
             create_in_books: c.create_in_books.unwrap_or(true),
             create_in_crm: c.create_in_crm.unwrap_or(true),
             crm_id_field: field("crm_id_field", c.crm_id_field)?,
-            books_id_field: field("books_id_field", c.books_id_field)?,
+            books_id_field,
             crm_owns,
             books_owns,
             to_books,

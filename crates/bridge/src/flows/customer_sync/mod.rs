@@ -82,6 +82,19 @@ pub struct CustomerSync {
     books_owns: Vec<String>,
     to_books: Mapping,
     to_crm: Mapping,
+    /// The CRM account fields a run reads ([`account_fields`]), worked out once.
+    account_fields: Vec<String>,
+}
+
+/// The CRM account fields a run reads: what `to_books` uses, what `to_crm` writes (to
+/// compare), the native field and the modified time.
+fn account_fields(to_books: &Mapping, to_crm: &Mapping, books_id_field: &str) -> Vec<String> {
+    let mut fields: Vec<String> = to_books.source_fields().to_vec();
+    fields.extend(to_crm.target_fields());
+    fields.extend(["Account_Name", "Billing_Country", "Modified_Time", books_id_field].map(String::from));
+    fields.sort();
+    fields.dedup();
+    fields
 }
 
 impl Default for CustomerSync {
@@ -147,17 +160,6 @@ impl CustomerSync {
         &self.books_id_field
     }
 
-    /// The CRM account fields a run reads: what `to_books` uses, what `to_crm` writes (to
-    /// compare), the native field and the modified time.
-    fn account_fields(&self) -> Vec<String> {
-        let mut fields: Vec<String> = self.to_books.source_fields().to_vec();
-        fields.extend(self.to_crm.target_fields());
-        fields.extend(["Account_Name", "Billing_Country", "Modified_Time", self.books_id_field.as_str()].map(String::from));
-        fields.sort();
-        fields.dedup();
-        fields
-    }
-
     /// `mapping` over `source`: the payload, or why the record is skipped.
     fn evaluate(mapping: &Mapping, ctx: &Context<'_>, source: &Value) -> Result<Result<Map<String, Value>, String>, FlowError> {
         let input = Input { source, related: &Value::Null, now: ctx.now() };
@@ -174,8 +176,7 @@ impl CustomerSync {
 
     /// Reads a CRM account (`None`: gone).
     async fn read_account(&self, ctx: &Context<'_>, id: &str) -> Result<Option<Value>, FlowError> {
-        let fields = self.account_fields();
-        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let fields: Vec<&str> = self.account_fields.iter().map(String::as_str).collect();
         Ok(ctx.client().crm().get::<Value>(ACCOUNTS, id, &fields).await?)
     }
 
