@@ -46,6 +46,7 @@ pub use spans::{Dotted, Key, Spans, line_column};
 use crate::{
     flows::{Flow, FlowsConfig},
     mapping::{CompileError, Tables},
+    money::MoneyConfig,
     triggers::{ChannelsConfig, PollerConfig, Routes, SecretString, System, TriggerConfig, WebhookConfig},
     worker::{Backoff, WorkerConfig},
 };
@@ -82,6 +83,8 @@ pub struct BridgeConfig {
     pub flows: FlowsConfig,
     /// Lookup tables the mappings read with `lookup("name", key)` (`[tables.<name>]`).
     pub tables: Tables,
+    /// Currency policy and tax rules the order-to-cash flows share (`[money]`).
+    pub money: MoneyConfig,
 }
 
 impl Default for BridgeConfig {
@@ -98,6 +101,7 @@ impl Default for BridgeConfig {
             retention: RetentionSettings::default(),
             flows: FlowsConfig::default(),
             tables: Tables::new(),
+            money: MoneyConfig::default(),
         }
     }
 }
@@ -386,13 +390,13 @@ impl BridgeConfig {
         config.check(&spans, flows, &env).map_err(|p| p.located(file, &spans))?;
         config.read_secrets(&env).map_err(|p| p.located(file, &spans))?;
         // Every mapping expression compiles now, or the file is refused where it is wrong.
-        config.flows.build(&config.tables, Some(text)).map_err(|e| compile_error(file, text, &spans, e))?;
+        config.flows.build(&config.tables, &config.money, Some(text)).map_err(|e| compile_error(file, text, &spans, e))?;
         Ok(config)
     }
 
     /// The flows as configured (their mappings were checked at load).
     pub fn build_flows(&self) -> Result<Vec<std::sync::Arc<dyn Flow>>, CompileError> {
-        self.flows.build(&self.tables, None)
+        self.flows.build(&self.tables, &self.money, None)
     }
 
     /// Fills the secrets named by `*_env` settings from `env`.
@@ -449,6 +453,7 @@ impl BridgeConfig {
         }
         self.check_zoho(env)?;
         self.check_worker()?;
+        self.money.validate().map_err(|e| Problem::new(at!["money", "tax_rules", e.index], e.message))?;
         self.check_triggers(flows)
     }
 

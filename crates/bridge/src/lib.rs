@@ -14,6 +14,7 @@ pub mod flows;
 pub mod hash;
 pub mod mapping;
 pub mod matching;
+pub mod money;
 pub mod store;
 pub mod triggers;
 pub mod worker;

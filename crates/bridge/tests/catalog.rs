@@ -57,7 +57,7 @@ async fn setup() -> Setup {
         tables: Tables,
     }
     let file: File = toml::from_str(&text).unwrap();
-    let flows = file.flows.build(&file.tables, Some(&text)).unwrap();
+    let flows = file.flows.build(&file.tables, &Default::default(), Some(&text)).unwrap();
     let dir = TempDir::new("catalog");
     let store = SqliteStore::open(dir.0.join("store.db")).await.expect("store");
     Setup { emulator, client, store, flows, tax_id, _dir: dir }

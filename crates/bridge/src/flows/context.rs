@@ -23,6 +23,7 @@ use zoho::Client;
 
 use super::{FlowError, RunSettings, relations::Relation};
 use crate::matching::Party;
+use crate::money::{Mismatch, TOTALS_MISMATCH};
 use crate::store::{AuditEntry, DirectoryEntry, Job, Key, Link, NewReview, RecordRef, Review, ReviewKind, Snapshot, Store, StoreResult, System};
 
 /// What a flow needs of the store, as an object (flows are `dyn`): journaling writes and
@@ -388,6 +389,44 @@ impl<'r> Context<'r> {
         }
         entry.response = response;
         entry.ok = ok;
+    }
+
+    /// Records a totals mismatch ([`Mismatch`]) in the audit log, journaled at once (a
+    /// crash after it still leaves it audited) as a [`TOTALS_MISMATCH`] entry on the Books
+    /// document, with both figures and the cause; `zoho-bridge leaks` lists them. A dry
+    /// run only notes it.
+    pub async fn record_mismatch(&mut self, mismatch: &Mismatch) -> Result<(), FlowError> {
+        let said = format!(
+            "Books {} {} totals {} {} but CRM {} {} says {} (difference {}){}",
+            mismatch.books_entity,
+            mismatch.books_number.as_deref().unwrap_or(&mismatch.books_id),
+            mismatch.books_total,
+            mismatch.currency,
+            mismatch.crm_module,
+            mismatch.crm_id,
+            mismatch.crm_total,
+            mismatch.difference,
+            mismatch.cause.as_deref().map(|c| format!(": {c}")).unwrap_or_default(),
+        );
+        if self.is_dry_run() {
+            self.note(format!("totals check: {said}"));
+            return Ok(());
+        }
+        tracing::warn!(job = self.job.id, flow = self.flow, record = %self.record, "totals mismatch: {said}");
+        let mut entry = AuditEntry {
+            at_ms: self.now_ms(),
+            system: System::Books.as_str().into(),
+            module: mismatch.books_entity.clone(),
+            record_id: Some(mismatch.books_id.clone()),
+            action: TOTALS_MISMATCH.into(),
+            request: serde_json::to_value(mismatch).unwrap_or(Value::Null),
+            response: json!({ "said": said }),
+            ok: true,
+            ..self.base.clone()
+        };
+        entry.id = self.store.journal(&entry).await.map_err(|e| FlowError::Store(format!("recording the totals mismatch of {}: {e}", self.record)))?;
+        self.audit.push(entry);
+        Ok(())
     }
 
     /// Keeps the match keys of records this run read (the directory is an index: it is

@@ -30,6 +30,7 @@ pub use runner::{execute, preview, run_job};
 
 use crate::{
     mapping::{CompileError, Mapping, Tables},
+    money::MoneyConfig,
     store::System,
     triggers::Clock,
     worker::Backoff,
@@ -160,8 +161,11 @@ impl FlowsConfig {
     pub const NAMES: &'static [&'static str] = &[catalog_sync::NAME, pricebook_sync::NAME, customer_sync::NAME];
 
     /// Builds every flow as configured, compiling its mapping with the config's lookup
-    /// `tables`; `text` is the config file's text, for the exact place of an error.
-    pub fn build(&self, tables: &Tables, text: Option<&str>) -> Result<Vec<Arc<dyn Flow>>, CompileError> {
+    /// `tables`, with the organisation's `money` rules (currency policy, tax rules) for
+    /// the order-to-cash flows; `text` is the config file's text, for the exact place of
+    /// an error.
+    pub fn build(&self, tables: &Tables, money: &MoneyConfig, text: Option<&str>) -> Result<Vec<Arc<dyn Flow>>, CompileError> {
+        let _ = money;
         let catalog = self.catalog_sync.build(tables, text)?;
         // The price book flow syncs a book's products not yet synced with the catalog's
         // own mapping; the catalog brings the price lists of an updated item up to date.
@@ -199,7 +203,7 @@ fn section_text(name: &str, defaults: &str) -> String {
 
 /// Every flow this build has, on its shipped defaults.
 pub fn all() -> Vec<Arc<dyn Flow>> {
-    FlowsConfig::default().build(&Tables::new(), None).expect("the shipped flows compile (tested)")
+    FlowsConfig::default().build(&Tables::new(), &MoneyConfig::default(), None).expect("the shipped flows compile (tested)")
 }
 
 /// The names of the flows this build has, for checking the config's routes.
@@ -225,7 +229,7 @@ mod tests {
             flows: FlowsConfig,
         }
         let file: File = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        let flows = file.flows.build(&Tables::new(), Some(&text)).unwrap_or_else(|e| panic!("{e}"));
+        let flows = file.flows.build(&Tables::new(), &MoneyConfig::default(), Some(&text)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(flows.iter().map(|f| f.name()).collect::<Vec<_>>(), FlowsConfig::NAMES);
         assert!(text.starts_with("[flows.catalog_sync]\n"), "{text}");
         assert!(text.contains("\n[flows.catalog_sync.map]\n"), "{text}");
