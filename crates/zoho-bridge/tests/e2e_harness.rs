@@ -44,7 +44,8 @@ async fn intake_gets_every_webhook_acknowledged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_order_to_cash_harness_gives_each_deal_exactly_one_invoice() {
-    let args = ["order_to_cash", "-n", "12", "--rate", "0", "--latency-ms", "0", "--accounts", "3", "--products", "4", "--poll-ms", "50", "--timeout-secs", "180"];
+    let args =
+        ["order_to_cash", "-n", "12", "--rate", "0", "--latency-ms", "0", "--accounts", "3", "--products", "4", "--poll-ms", "50", "--timeout-secs", "180"];
     let options = support::order_to_cash::Options::parse_from(args);
     let report = support::order_to_cash::run(&options).await.expect("harness run");
     println!("{}", report.table());

@@ -407,7 +407,8 @@ impl Crm {
 
     /// Relates `lines` (product id, quantity, list price, discount) to deal `deal`.
     async fn relate_products(&self, deal: &str, lines: &[(String, u32, String, String)]) -> anyhow::Result<()> {
-        let data: Vec<Value> = lines.iter().map(|(id, q, price, discount)| json!({"id": id, "quantity": q, "list_price": price, "Discount": discount})).collect();
+        let data: Vec<Value> =
+            lines.iter().map(|(id, q, price, discount)| json!({"id": id, "quantity": q, "list_price": price, "Discount": discount})).collect();
         let resp = self
             .http
             .put(format!("{}/crm/v8/Deals/{deal}/Products", self.base))
@@ -608,9 +609,7 @@ flows = ["deal_to_invoice"]
         let faults = json!({"rules": [rule("/crm"), rule("/books")]});
         control.put(format!("{emu}/__emulator/faults")).json(&faults).send().await?.error_for_status().context("setting the latency rule")?;
     }
-    let closed = crm
-        .write_all(reqwest::Method::PUT, "Deals", deals.iter().map(|(id, _)| json!({"id": id, "Stage": "Closed Won"})).collect())
-        .await?;
+    let closed = crm.write_all(reqwest::Method::PUT, "Deals", deals.iter().map(|(id, _)| json!({"id": id, "Stage": "Closed Won"})).collect()).await?;
     control.delete(format!("{emu}/__emulator/stats")).send().await?.error_for_status().context("clearing the emulator's counters")?;
     let clock = EpochClock::new();
     let started = Instant::now();
