@@ -16,6 +16,7 @@
 pub mod catalog_sync;
 mod context;
 pub mod customer_sync;
+pub mod order;
 pub mod pricebook_sync;
 pub mod relations;
 pub mod runner;
