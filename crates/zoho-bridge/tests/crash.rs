@@ -325,7 +325,7 @@ async fn sigkilled_worker_during_500_deals_closing_leaves_exactly_one_invoice_ea
     let account_ids: Vec<String> =
         crm.insert("Accounts", &accounts, &WriteOptions::no_triggers()).await.unwrap().iter().map(|r| r.id().unwrap().to_string()).collect();
     let deals: Vec<Value> = (0..DEALS)
-        .map(|i| json!({"Deal_Name": format!("Crash deal {i}"), "Stage": "Closed Won", "Amount": format!("{}.00", 100 + i), "Account_Name": {"id": account_ids[i % account_ids.len()]}}))
+        .map(|i| json!({"Deal_Name": format!("Crash deal {i}"), "Stage": "Closed Won", "Amount": 100 + i, "Account_Name": {"id": account_ids[i % account_ids.len()]}}))
         .collect();
     let mut deal_ids = Vec::new();
     for chunk in deals.chunks(100) {
@@ -338,8 +338,8 @@ async fn sigkilled_worker_during_500_deals_closing_leaves_exactly_one_invoice_ea
         // A third of the deals have two products (the lines come from the related list).
         if i % 3 == 0 {
             let lines = [
-                json!({"id": h.ids[i % PRODUCTS], "quantity": 2, "list_price": "12.50"}),
-                json!({"id": h.ids[(i + 1) % PRODUCTS], "quantity": 1, "list_price": "3.00"}),
+                json!({"id": h.ids[i % PRODUCTS], "quantity": 2, "list_price": 12.5}),
+                json!({"id": h.ids[(i + 1) % PRODUCTS], "quantity": 1, "list_price": 3}),
             ];
             crm.relate("Deals", id, "Products", &lines).await.unwrap();
         }

@@ -358,6 +358,12 @@ async fn books_hook(axum::extract::State(seen): axum::extract::State<Arc<Seen>>,
     axum::http::StatusCode::OK
 }
 
+/// A decimal as a JSON number written exactly as given (CRM's currency fields take
+/// numbers; going through `f64` could change the amount).
+fn number(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| panic!("{text:?} is not a number"))
+}
+
 /// The harness's own CRM calls (setup and closing the deals), under its `User-Agent`.
 struct Crm {
     http: reqwest::Client,
@@ -408,7 +414,7 @@ impl Crm {
     /// Relates `lines` (product id, quantity, list price, discount) to deal `deal`.
     async fn relate_products(&self, deal: &str, lines: &[(String, u32, String, String)]) -> anyhow::Result<()> {
         let data: Vec<Value> =
-            lines.iter().map(|(id, q, price, discount)| json!({"id": id, "quantity": q, "list_price": price, "Discount": discount})).collect();
+            lines.iter().map(|(id, q, price, discount)| json!({"id": id, "quantity": q, "list_price": number(price), "Discount": number(discount)})).collect();
         let resp = self
             .http
             .put(format!("{}/crm/v8/Deals/{deal}/Products", self.base))
@@ -558,7 +564,7 @@ flows = ["deal_to_invoice"]
             reqwest::Method::POST,
             "Products",
             (0..options.products)
-                .map(|i| json!({"Product_Name": format!("O2C product {i}"), "Product_Code": format!("O2C-{i:04}"), "Unit_Price": format!("{}.50", 10 + i * 7 % 90), "Product_Active": true}))
+                .map(|i| json!({"Product_Name": format!("O2C product {i}"), "Product_Code": format!("O2C-{i:04}"), "Unit_Price": number(&format!("{}.50", 10 + i * 7 % 90)), "Product_Active": true}))
                 .collect(),
         )
         .await?;
@@ -581,7 +587,7 @@ flows = ["deal_to_invoice"]
             json!({
                 "Deal_Name": format!("O2C deal {i} — “Müller & Söhne”, (renewal)"),
                 "Stage": "Qualification",
-                "Amount": format!("{}.00", 500 + i % 4500),
+                "Amount": number(&format!("{}.00", 500 + i % 4500)),
                 "Closing_Date": "2026-12-15",
                 "Account_Name": {"id": accounts[i % accounts.len()].0},
             })
