@@ -231,9 +231,16 @@ pub fn compute_quote(fields: &mut Map<String, Value>, dp: u32) {
             let qty = get("Quantity").unwrap_or(rust_decimal::Decimal::ONE);
             let price = get("List_Price").unwrap_or(zero);
             let discount = get("Discount").unwrap_or(zero);
-            let pct: rust_decimal::Decimal =
-                row.get("Line_Tax").and_then(Value::as_array).map(|t| t.iter().filter_map(|x| x.get("percentage").and_then(money::dec)).sum()).unwrap_or(zero);
-            let line = money::line_totals(qty, price, discount, pct, dp);
+            let percents: Vec<rust_decimal::Decimal> =
+                row.get("Line_Tax").and_then(Value::as_array).map(|t| t.iter().filter_map(|x| x.get("percentage").and_then(money::dec)).collect()).unwrap_or_default();
+            let line = money::line_totals(qty, price, discount, &percents, dp);
+            // Each tax of the line carries its amount (`value`) on the discounted total.
+            if let Some(Value::Array(taxes)) = row.get_mut("Line_Tax") {
+                for tax in taxes.iter_mut() {
+                    let pct = tax.get("percentage").and_then(money::dec).unwrap_or(zero);
+                    tax["value"] = money::num(money::tax_amount(line.total_after_discount, pct, dp));
+                }
+            }
             row.insert("Total".into(), money::num(line.total));
             row.insert("Total_After_Discount".into(), money::num(line.total_after_discount));
             row.insert("Tax".into(), money::num(line.tax));
