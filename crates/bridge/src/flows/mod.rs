@@ -16,6 +16,8 @@
 pub mod catalog_sync;
 mod context;
 pub mod customer_sync;
+pub mod overdue_to_task;
+pub mod payment_to_crm;
 pub mod pricebook_sync;
 pub mod relations;
 pub mod runner;
@@ -66,6 +68,27 @@ pub struct FlowShape {
     /// Custom fields of the target that must exist and be marked unique (upsert keys),
     /// with the setting naming each (`flows.catalog_sync.crm_id_field`).
     pub unique_keys: Vec<(String, String)>,
+    /// CRM fields the flow writes that a person may have to create (custom fields named
+    /// in its config).
+    pub crm_fields: Vec<CrmField>,
+}
+
+/// A CRM field a flow writes, as `check --online` verifies it: present, of the right
+/// type, with the picklist values the flow writes, unique when it keys an upsert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrmField {
+    /// The setting naming it (`flows.payment_to_crm.deal.balance_due`).
+    pub setting: String,
+    /// Its module (`Deals`).
+    pub module: &'static str,
+    /// Its API name (`Balance_Due`).
+    pub api_name: String,
+    /// The CRM data type to create it with (`currency`, `date`, `picklist`, `text`).
+    pub data_type: &'static str,
+    /// For a picklist, the values the flow writes.
+    pub values: Vec<String>,
+    /// Whether it must be marked unique ("Do not allow duplicate values": an upsert key).
+    pub unique: bool,
 }
 
 /// A field of a target record a mapping may write.
@@ -154,11 +177,16 @@ pub struct FlowsConfig {
     pub customer_sync: customer_sync::CustomerSyncConfig,
     /// `[flows.pricebook_sync]`: CRM Price Books → Books price lists.
     pub pricebook_sync: pricebook_sync::PricebookSyncConfig,
+    /// `[flows.payment_to_crm]`: Books payments, invoices and credit notes → the CRM deal
+    /// and account they belong to.
+    pub payment_to_crm: payment_to_crm::PaymentToCrmConfig,
+    /// `[flows.overdue_to_task]`: an overdue Books invoice → one CRM task.
+    pub overdue_to_task: overdue_to_task::OverdueToTaskConfig,
 }
 
 impl FlowsConfig {
     /// The flows this build has, by name.
-    pub const NAMES: &'static [&'static str] = &[catalog_sync::NAME, pricebook_sync::NAME, customer_sync::NAME];
+    pub const NAMES: &'static [&'static str] = &[catalog_sync::NAME, pricebook_sync::NAME, customer_sync::NAME, payment_to_crm::NAME, overdue_to_task::NAME];
 
     /// Builds every flow as configured, compiling its mapping with the config's lookup
     /// `tables`, with the organisation's `money` rules (currency policy, tax rules) for
@@ -170,7 +198,13 @@ impl FlowsConfig {
         // The price book flow syncs a book's products not yet synced with the catalog's
         // own mapping; the catalog brings the price lists of an updated item up to date.
         let pricebooks = Arc::new(self.pricebook_sync.build(tables, text, catalog.clone())?);
-        Ok(vec![Arc::new(catalog.with_price_lists(pricebooks.clone())), pricebooks, Arc::new(self.customer_sync.build(tables, text)?)])
+        Ok(vec![
+            Arc::new(catalog.with_price_lists(pricebooks.clone())),
+            pricebooks,
+            Arc::new(self.customer_sync.build(tables, text)?),
+            Arc::new(self.payment_to_crm.build()?),
+            Arc::new(self.overdue_to_task.build()?),
+        ])
     }
 
     /// The shipped sections of every flow, as TOML a user can copy into the config file
@@ -181,8 +215,13 @@ impl FlowsConfig {
 }
 
 /// Each flow's name and shipped section ([`FlowsConfig::defaults_toml`]).
-const SHIPPED: &[(&str, &str)] =
-    &[(catalog_sync::NAME, catalog_sync::DEFAULTS), (pricebook_sync::NAME, pricebook_sync::DEFAULTS), (customer_sync::NAME, customer_sync::DEFAULTS)];
+const SHIPPED: &[(&str, &str)] = &[
+    (catalog_sync::NAME, catalog_sync::DEFAULTS),
+    (pricebook_sync::NAME, pricebook_sync::DEFAULTS),
+    (customer_sync::NAME, customer_sync::DEFAULTS),
+    (payment_to_crm::NAME, payment_to_crm::DEFAULTS),
+    (overdue_to_task::NAME, overdue_to_task::DEFAULTS),
+];
 
 /// A flow's shipped defaults (written relative to its section) as the section of a config
 /// file: `[flows.<name>]`, and each sub-table header prefixed (`[map]` → `[flows.<name>.map]`).
