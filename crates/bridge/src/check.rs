@@ -220,8 +220,7 @@ pub fn create_field_advice(want: &CrmField) -> String {
     let label = label(&want.api_name);
     let mut field = serde_json::json!({"field_label": label, "data_type": want.data_type});
     if !want.values.is_empty() {
-        field["pick_list_values"] =
-            Value::Array(want.values.iter().map(|v| serde_json::json!({"display_value": v, "actual_value": v})).collect());
+        field["pick_list_values"] = Value::Array(want.values.iter().map(|v| serde_json::json!({"display_value": v, "actual_value": v})).collect());
     }
     if want.unique {
         field["unique"] = serde_json::json!({"casesensitive": "false"});

@@ -44,10 +44,11 @@ const ACCOUNT_FIELDS: &[&str] = &["Outstanding_Balance", "Last_Payment_Date"];
 
 /// The routes a user of both flows configures (examples/zoho-bridge.toml).
 fn routes() -> Routes {
-    Routes::default()
-        .with(System::Books, "customerpayments", &["payment_to_crm"])
-        .with(System::Books, "invoices", &["payment_to_crm", "overdue_to_task"])
-        .with(System::Books, "creditnotes", &["payment_to_crm"])
+    Routes::default().with(System::Books, "customerpayments", &["payment_to_crm"]).with(System::Books, "invoices", &["payment_to_crm", "overdue_to_task"]).with(
+        System::Books,
+        "creditnotes",
+        &["payment_to_crm"],
+    )
 }
 
 fn d(s: &str) -> Decimal {
@@ -142,7 +143,10 @@ impl Cash {
             payment_mode: Some("banktransfer".into()),
             amount: Some(d(amount)),
             date: Some(date.into()),
-            invoices: applied.iter().map(|(i, a)| PaymentInvoice { invoice_id: Some(i.to_string()), amount_applied: Some(d(a)), ..Default::default() }).collect(),
+            invoices: applied
+                .iter()
+                .map(|(i, a)| PaymentInvoice { invoice_id: Some(i.to_string()), amount_applied: Some(d(a)), ..Default::default() })
+                .collect(),
             ..Default::default()
         };
         let made = self.env.client.books().create_customer_payment(&payment).await.expect("payment");
@@ -205,8 +209,20 @@ async fn partial_payments_across_invoices_and_deals_land_with_the_right_balances
         owed: &'a str,
     }
     let steps = [
-        Step { amount: "150", applied: vec![(&i1, "100"), (&i3, "50")], d1: ("100", "200.5", "Partially Paid"), d2: ("50", "250", "Partially Paid"), owed: "450.5" },
-        Step { amount: "250.25", applied: vec![(&i2, "150.25"), (&i3, "50")], d1: ("250.25", "50.25", "Partially Paid"), d2: ("100", "200", "Partially Paid"), owed: "250.25" },
+        Step {
+            amount: "150",
+            applied: vec![(&i1, "100"), (&i3, "50")],
+            d1: ("100", "200.5", "Partially Paid"),
+            d2: ("50", "250", "Partially Paid"),
+            owed: "450.5",
+        },
+        Step {
+            amount: "250.25",
+            applied: vec![(&i2, "150.25"), (&i3, "50")],
+            d1: ("250.25", "50.25", "Partially Paid"),
+            d2: ("100", "200", "Partially Paid"),
+            owed: "250.25",
+        },
         // A payment larger than what it settles: the rest stays as customer credit.
         Step { amount: "300", applied: vec![(&i2, "50.25"), (&i3, "200")], d1: ("300.5", "0", "Paid"), d2: ("300", "0", "Paid"), owed: "0" },
     ];
@@ -314,7 +330,9 @@ async fn overdue_invoices_get_one_task_each_from_webhook_and_scan_and_it_is_comp
         .env
         .http
         .post(format!("{}/__emulator/books/webhooks", s.env.emu.url()))
-        .json(&json!({"url": format!("{base}/hooks/books"), "events": ["invoice.overdue", "invoice.paid"], "headers": {"X-Zoho-Bridge-Secret": "books-secret"}}))
+        .json(
+            &json!({"url": format!("{base}/hooks/books"), "events": ["invoice.overdue", "invoice.paid"], "headers": {"X-Zoho-Bridge-Secret": "books-secret"}}),
+        )
         .send()
         .await
         .expect("register webhook");

@@ -24,9 +24,7 @@ use zoho::Client;
 use super::{FlowError, RunSettings, relations::Relation};
 use crate::matching::Party;
 use crate::money::{Mismatch, TOTALS_MISMATCH};
-use crate::store::{
-    AuditEntry, DirectoryEntry, Job, Key, Link, NewReview, RecordRef, Review, ReviewKind, Snapshot, Store, StoreResult, StoredEvent, System,
-};
+use crate::store::{AuditEntry, DirectoryEntry, Job, Key, Link, NewReview, RecordRef, Review, ReviewKind, Snapshot, Store, StoreResult, StoredEvent, System};
 
 /// What a flow needs of the store, as an object (flows are `dyn`): journaling writes and
 /// reading links and snapshots. Every [`Store`] is one.
@@ -287,11 +285,8 @@ impl<'r> Context<'r> {
     /// itself can no longer be read. `None` when the event is gone (pruned) or in a dry
     /// run's made-up job.
     pub async fn event_payload(&self) -> Result<Option<Value>, FlowError> {
-        let event = self
-            .store
-            .event(self.job.event_id)
-            .await
-            .map_err(|e| FlowError::Store(format!("reading event {} of {}: {e}", self.job.event_id, self.record)))?;
+        let event =
+            self.store.event(self.job.event_id).await.map_err(|e| FlowError::Store(format!("reading event {} of {}: {e}", self.job.event_id, self.record)))?;
         Ok(event.map(|e| e.event.payload))
     }
 

@@ -354,7 +354,12 @@ impl Flow for OverdueToTask {
             values: Vec::new(),
             unique: true,
         };
-        FlowShape { source: Some((System::Books, INVOICE_TASK.books_entity)), target: Some((System::Crm, TASKS)), crm_fields: vec![key], ..FlowShape::default() }
+        FlowShape {
+            source: Some((System::Books, INVOICE_TASK.books_entity)),
+            target: Some((System::Crm, TASKS)),
+            crm_fields: vec![key],
+            ..FlowShape::default()
+        }
     }
 }
 

@@ -92,7 +92,7 @@ refunded = "Refunded"
 "#;
 
 /// `[flows.payment_to_crm]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PaymentToCrmConfig {
     /// The deal's fields.
@@ -141,12 +141,6 @@ pub struct PaymentStatuses {
     pub overdue: String,
     /// Default `Refunded`.
     pub refunded: String,
-}
-
-impl Default for PaymentToCrmConfig {
-    fn default() -> Self {
-        PaymentToCrmConfig { deal: DealFields::default(), account: AccountFields::default(), statuses: PaymentStatuses::default() }
-    }
 }
 
 impl Default for DealFields {
@@ -430,7 +424,9 @@ impl PaymentToCrm {
                 let payment = serde_json::to_value(&payment).unwrap_or(Value::Null);
                 let now = invoice_ids(&payment);
                 ids.extend(now.iter().cloned());
-                ctx.keep_snapshot(json!({"invoices": now.iter().map(|i| json!({"invoice_id": i})).collect::<Vec<_>>(), "customer_id": text(&payment, "customer_id")}));
+                ctx.keep_snapshot(
+                    json!({"invoices": now.iter().map(|i| json!({"invoice_id": i})).collect::<Vec<_>>(), "customer_id": text(&payment, "customer_id")}),
+                );
                 Ok((ids, format!("payment {id}")))
             }
             Err(e) if is_gone(&e) => {
@@ -770,7 +766,14 @@ mod tests {
         let fields: Vec<String> = flow.shape().crm_fields.iter().map(|f| format!("{}.{}", f.module, f.api_name)).collect();
         assert_eq!(
             fields,
-            ["Deals.Amount_Paid", "Deals.Balance_Due", "Deals.Last_Payment_Date", "Deals.Payment_Status", "Accounts.Outstanding_Balance", "Accounts.Last_Payment_Date"]
+            [
+                "Deals.Amount_Paid",
+                "Deals.Balance_Due",
+                "Deals.Last_Payment_Date",
+                "Deals.Payment_Status",
+                "Accounts.Outstanding_Balance",
+                "Accounts.Last_Payment_Date"
+            ]
         );
     }
 
@@ -795,37 +798,81 @@ mod tests {
         }
     }
 
+    /// A deal's invoices and refunds, and the figures they must give.
+    struct Case {
+        name: &'static str,
+        invoices: Vec<InvoiceMoney>,
+        refunded: Option<(&'static str, &'static str)>,
+        paid: &'static str,
+        balance: &'static str,
+        last: Option<&'static str>,
+        status: Option<PaymentStatus>,
+    }
+
     #[test]
     fn figures_and_status_per_case() {
-        let d = |s: &str| s.parse::<Decimal>().unwrap();
-        let none = BTreeMap::new();
-        let cases: Vec<(&str, Vec<InvoiceMoney>, BTreeMap<String, Decimal>, Decimal, Decimal, Option<&str>, Option<PaymentStatus>)> = vec![
-            ("unpaid", vec![inv("1", "sent", "0", "100", None)], none.clone(), d("0"), d("100"), None, Some(PaymentStatus::Unpaid)),
-            (
-                "partial over two",
-                vec![inv("1", "partially_paid", "40.10", "59.90", Some("2024-05-02")), inv("2", "paid", "50", "0", Some("2024-05-03"))],
-                none.clone(),
-                d("90.10"),
-                d("59.90"),
-                Some("2024-05-03"),
-                Some(PaymentStatus::PartiallyPaid),
-            ),
-            ("overdue", vec![inv("1", "overdue", "10", "90", Some("2024-01-01"))], none.clone(), d("10"), d("90"), Some("2024-01-01"), Some(PaymentStatus::Overdue)),
-            ("paid", vec![inv("1", "paid", "100", "0", Some("2024-01-01"))], none.clone(), d("100"), d("0"), Some("2024-01-01"), Some(PaymentStatus::Paid)),
-            (
-                "refunded",
-                vec![inv("1", "paid", "100", "0", Some("2024-01-01"))],
-                BTreeMap::from([("1".to_string(), d("30"))]),
-                d("70"),
-                d("0"),
-                Some("2024-01-01"),
-                Some(PaymentStatus::Refunded),
-            ),
-            ("drafts and void ones do not count", vec![inv("1", "draft", "0", "100", None), inv("2", "void", "0", "0", None)], none.clone(), d("0"), d("0"), None, None),
+        use PaymentStatus::*;
+        let cases = [
+            Case {
+                name: "unpaid",
+                invoices: vec![inv("1", "sent", "0", "100", None)],
+                refunded: None,
+                paid: "0",
+                balance: "100",
+                last: None,
+                status: Some(Unpaid),
+            },
+            Case {
+                name: "partial over two",
+                invoices: vec![inv("1", "partially_paid", "40.10", "59.90", Some("2024-05-02")), inv("2", "paid", "50", "0", Some("2024-05-03"))],
+                refunded: None,
+                paid: "90.10",
+                balance: "59.90",
+                last: Some("2024-05-03"),
+                status: Some(PartiallyPaid),
+            },
+            Case {
+                name: "overdue",
+                invoices: vec![inv("1", "overdue", "10", "90", Some("2024-01-01"))],
+                refunded: None,
+                paid: "10",
+                balance: "90",
+                last: Some("2024-01-01"),
+                status: Some(Overdue),
+            },
+            Case {
+                name: "paid",
+                invoices: vec![inv("1", "paid", "100", "0", Some("2024-01-01"))],
+                refunded: None,
+                paid: "100",
+                balance: "0",
+                last: Some("2024-01-01"),
+                status: Some(Paid),
+            },
+            Case {
+                name: "refunded",
+                invoices: vec![inv("1", "paid", "100", "0", Some("2024-01-01"))],
+                refunded: Some(("1", "30")),
+                paid: "70",
+                balance: "0",
+                last: Some("2024-01-01"),
+                status: Some(Refunded),
+            },
+            Case {
+                name: "drafts and void ones do not count",
+                invoices: vec![inv("1", "draft", "0", "100", None), inv("2", "void", "0", "0", None)],
+                refunded: None,
+                paid: "0",
+                balance: "0",
+                last: None,
+                status: None,
+            },
         ];
-        for (name, invoices, refunded, paid, balance, last, status) in cases {
-            let m = DealMoney::of(&invoices, &refunded);
-            assert_eq!((m.paid, m.balance, m.last_payment_date.as_deref(), m.status()), (paid, balance, last, status), "{name}");
+        for c in cases {
+            let refunded: BTreeMap<String, Decimal> = c.refunded.iter().map(|(i, a)| (i.to_string(), a.parse().unwrap())).collect();
+            let m = DealMoney::of(&c.invoices, &refunded);
+            let want = (c.paid.parse::<Decimal>().unwrap(), c.balance.parse::<Decimal>().unwrap(), c.last, c.status);
+            assert_eq!((m.paid, m.balance, m.last_payment_date.as_deref(), m.status()), want, "{}", c.name);
         }
     }
 
