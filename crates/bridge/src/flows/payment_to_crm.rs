@@ -28,10 +28,15 @@
 //! deal's amount paid. Books' refunds of a customer's excess payment (money never
 //! applied to an invoice) change no deal; they show in the account's figures.
 //!
+//! **Two payments of one deal at once** (two jobs: their keys are the payments') cannot
+//! leave the older figures: the deal (and the account) is read *before* Books, and
+//! written with `If-Unmodified-Since` its `Modified_Time`; a job whose Books read missed
+//! the other's payment finds the deal changed by the other's write, and computes again.
+//!
 //! Calls per run, for one invoice of a deal: the change's record, the invoice, the
-//! deal's invoices (one list), the customer's credit note refunds (one list), the deal,
-//! the Books customer, its latest payment, the account; then a write per record that
-//! differs.
+//! deal, the deal's invoices (one list), the customer's credit note refunds (one list),
+//! the account, the Books customer and its latest payment (at once); then a write per
+//! record that differs.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,7 +50,7 @@ use super::{
     Context, CrmField, Flow, FlowError, FlowFuture, FlowShape, Outcome, Write,
     relations::{ACCOUNT_CONTACT, DEAL_INVOICE},
 };
-use crate::{mapping::CompileError, store::System};
+use crate::{mapping::CompileError, store::System, triggers::events::parse_time};
 
 /// The flow's name on jobs and in the config.
 pub const NAME: &str = "payment_to_crm";
@@ -53,6 +58,9 @@ pub const NAME: &str = "payment_to_crm";
 const PAYMENTS: &str = "customerpayments";
 const INVOICES: &str = "invoices";
 const CREDITNOTES: &str = "creditnotes";
+/// Times a deal or account is computed and written again when CRM says it changed
+/// after it was read.
+const STALE_TRIES: usize = 4;
 
 /// The shipped `[flows.payment_to_crm]` section.
 pub const DEFAULTS: &str = r#"# Books payments, invoices and credit notes -> the CRM deal and account they belong to.
@@ -565,18 +573,34 @@ impl PaymentToCrm {
         out
     }
 
-    /// Updates CRM `module` record `id` with `diff` (nothing when empty).
-    async fn update(ctx: &mut Context<'_>, module: &'static str, id: &str, diff: &Map<String, Value>) -> Result<(), FlowError> {
+    /// Updates CRM `module` record `id` with `diff`, unless the record was modified after
+    /// `read` (its `Modified_Time` when it was read, before the Books figures were): then
+    /// nothing is written and `false` says to compute again.
+    async fn update(ctx: &mut Context<'_>, module: &'static str, id: &str, diff: &Map<String, Value>, read: &Value) -> Result<bool, FlowError> {
         let mut body = diff.clone();
         body.insert("id".into(), json!(id));
         let body = Value::Object(body);
+        let mut options = WriteOptions::no_triggers();
+        if let Some(at) = text(read, "Modified_Time").and_then(parse_time).and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()) {
+            options = options.unmodified_since(at);
+        }
         let write = Write { system: System::Crm, module, action: "update", record_id: Some(id), request: &body };
         let crm = ctx.client().crm();
-        let results = ctx.write(write, crm.update(module, std::slice::from_ref(&body), &WriteOptions::no_triggers()), |_| Some(id.to_string())).await?;
-        refused(&results, module, id)
+        let results = ctx.write(write, crm.update(module, std::slice::from_ref(&body), &options), |_| Some(id.to_string())).await?;
+        if results.iter().any(|r| r.is_already_modified()) {
+            ctx.note(format!("CRM {module} {id} changed after it was read: computing again"));
+            return Ok(false);
+        }
+        refused(&results, module, id)?;
+        Ok(true)
     }
 
     /// Brings deal `deal_id` up to date with all its invoices; returns its account id.
+    ///
+    /// The deal is read first, then Books, and written only if unchanged since read
+    /// (`If-Unmodified-Since`): two jobs for two payments of one deal may run at once,
+    /// and the one that read Books before the other payment existed must not overwrite
+    /// the other's newer figures. A refused write computes again.
     async fn update_deal(
         &self,
         ctx: &mut Context<'_>,
@@ -586,32 +610,36 @@ impl PaymentToCrm {
         report: &mut Report,
     ) -> Result<Option<String>, FlowError> {
         let d = &self.config.deal;
-        let mut fields = vec!["Account_Name"];
+        let mut fields = vec!["Account_Name", "Modified_Time"];
         fields.extend([&d.amount_paid, &d.balance_due, &d.last_payment_date, &d.payment_status].into_iter().filter(|f| !f.is_empty()).map(String::as_str));
-        let crm = ctx.client().crm();
-        let (deal, invoices) = tokio::join!(crm.get::<Value>("Deals", deal_id, &fields), Self::deal_invoices(ctx, deal_id, known));
-        let Some(deal) = deal? else {
-            report.notes.push(format!("CRM deal {deal_id} no longer exists"));
-            return Ok(None);
-        };
-        let invoices = invoices?;
-        let mut refunded: BTreeMap<String, Decimal> = BTreeMap::new();
-        for customer in invoices.iter().map(|i| i.customer_id.as_str()).filter(|c| !c.is_empty()).collect::<BTreeSet<_>>() {
-            if !refunds.contains_key(customer) {
-                refunds.insert(customer.to_string(), Self::refunds(ctx, customer).await?);
+        for _ in 0..STALE_TRIES {
+            let Some(deal) = ctx.client().crm().get::<Value>("Deals", deal_id, &fields).await? else {
+                report.notes.push(format!("CRM deal {deal_id} no longer exists"));
+                return Ok(None);
+            };
+            let account = deal.pointer("/Account_Name/id").and_then(Value::as_str).map(str::to_string);
+            let invoices = Self::deal_invoices(ctx, deal_id, known).await?;
+            let mut refunded: BTreeMap<String, Decimal> = BTreeMap::new();
+            for customer in invoices.iter().map(|i| i.customer_id.as_str()).filter(|c| !c.is_empty()).collect::<BTreeSet<_>>() {
+                if !refunds.contains_key(customer) {
+                    refunds.insert(customer.to_string(), Self::refunds(ctx, customer).await?);
+                }
+                refunded.extend(refunds[customer].iter().map(|(k, v)| (k.clone(), *v)));
             }
-            refunded.extend(refunds[customer].iter().map(|(k, v)| (k.clone(), *v)));
+            let money = DealMoney::of(&invoices, &refunded);
+            let diff = differing(&deal, &self.deal_values(&money));
+            ctx.note(format!("deal {deal_id}: {} invoice(s) counted, {money:?}", money.invoices));
+            if diff.is_empty() {
+                report.unchanged.push(format!("deal {deal_id}"));
+                return Ok(account);
+            }
+            if Self::update(ctx, "Deals", deal_id, &diff, &deal).await? {
+                report.done.push(format!("deal {deal_id}: {}", changes(&deal, &diff)));
+                return Ok(account);
+            }
+            refunds.clear();
         }
-        let money = DealMoney::of(&invoices, &refunded);
-        let diff = differing(&deal, &self.deal_values(&money));
-        ctx.note(format!("deal {deal_id}: {} invoice(s) counted, {money:?}", money.invoices));
-        if diff.is_empty() {
-            report.unchanged.push(format!("deal {deal_id}"));
-        } else {
-            Self::update(ctx, "Deals", deal_id, &diff).await?;
-            report.done.push(format!("deal {deal_id}: {}", changes(&deal, &diff)));
-        }
-        Ok(deal.pointer("/Account_Name/id").and_then(Value::as_str).map(str::to_string))
+        Err(FlowError::Data(format!("CRM deal {deal_id} changed under every one of {STALE_TRIES} updates; replay the job")))
     }
 
     /// Brings the account of Books customer `customer_id` up to date: its outstanding
@@ -623,34 +651,40 @@ impl PaymentToCrm {
             return Ok(());
         }
         let books = ctx.client().books();
-        let latest = ListQuery::new().param("customer_id", customer_id).sort("date", false).per_page(1);
-        let mut payments = std::pin::pin!(books.list::<Value>("/books/v3/customerpayments", "customer_payments", latest));
-        let crm = ctx.client().crm();
-        let (account, contact, last) = tokio::join!(crm.get::<Value>("Accounts", account_id, &fields), books.contact(customer_id), payments.try_next());
-        let Some(account) = account? else {
-            report.notes.push(format!("CRM account {account_id} no longer exists"));
-            return Ok(());
-        };
-        let contact = serde_json::to_value(contact?).unwrap_or(Value::Null);
-        let last = last?;
-        let mut want = Map::new();
-        if !a.outstanding_balance.is_empty() {
-            let owed = amount(&contact, "outstanding_receivable_amount")
-                .ok_or_else(|| FlowError::Data(format!("Books customer {customer_id} has no outstanding_receivable_amount")))?;
-            want.insert(a.outstanding_balance.clone(), number(owed));
+        let mut fields = fields;
+        fields.push("Modified_Time");
+        // Read first, written only if unchanged since (as the deal: see update_deal).
+        for _ in 0..STALE_TRIES {
+            let Some(account) = ctx.client().crm().get::<Value>("Accounts", account_id, &fields).await? else {
+                report.notes.push(format!("CRM account {account_id} no longer exists"));
+                return Ok(());
+            };
+            let latest = ListQuery::new().param("customer_id", customer_id).sort("date", false).per_page(1);
+            let mut payments = std::pin::pin!(books.list::<Value>("/books/v3/customerpayments", "customer_payments", latest));
+            let (contact, last) = tokio::join!(books.contact(customer_id), payments.try_next());
+            let contact = serde_json::to_value(contact?).unwrap_or(Value::Null);
+            let last = last?;
+            let mut want = Map::new();
+            if !a.outstanding_balance.is_empty() {
+                let owed = amount(&contact, "outstanding_receivable_amount")
+                    .ok_or_else(|| FlowError::Data(format!("Books customer {customer_id} has no outstanding_receivable_amount")))?;
+                want.insert(a.outstanding_balance.clone(), number(owed));
+            }
+            if !a.last_payment_date.is_empty() {
+                let date = last.as_ref().and_then(|p| text(p, "date")).map_or(Value::Null, |d| json!(d));
+                want.insert(a.last_payment_date.clone(), date);
+            }
+            let diff = differing(&account, &want);
+            if diff.is_empty() {
+                report.unchanged.push(format!("account {account_id}"));
+                return Ok(());
+            }
+            if Self::update(ctx, "Accounts", account_id, &diff, &account).await? {
+                report.done.push(format!("account {account_id}: {}", changes(&account, &diff)));
+                return Ok(());
+            }
         }
-        if !a.last_payment_date.is_empty() {
-            let date = last.as_ref().and_then(|p| text(p, "date")).map_or(Value::Null, |d| json!(d));
-            want.insert(a.last_payment_date.clone(), date);
-        }
-        let diff = differing(&account, &want);
-        if diff.is_empty() {
-            report.unchanged.push(format!("account {account_id}"));
-        } else {
-            Self::update(ctx, "Accounts", account_id, &diff).await?;
-            report.done.push(format!("account {account_id}: {}", changes(&account, &diff)));
-        }
-        Ok(())
+        Err(FlowError::Data(format!("CRM account {account_id} changed under every one of {STALE_TRIES} updates; replay the job")))
     }
 
     async fn sync(&self, ctx: &mut Context<'_>) -> Result<Outcome, FlowError> {
