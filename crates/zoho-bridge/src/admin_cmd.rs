@@ -12,6 +12,10 @@
 //!   inbox events nothing refers to any more, older than N days (the audit log, links,
 //!   dead letters and unfinished work stay). `serve` does it by itself when the config
 //!   sets `[retention] days`.
+//! - `zoho-bridge leaks`: the totals mismatches (revenue leakage): invoices and credit
+//!   notes whose Books total differs from the CRM amount beyond the currency's rounding,
+//!   with both figures and the cause when known, newest first; a count and the sum of the
+//!   differences per currency on stderr.
 //! - `zoho-bridge review list|show|link|create|ignore`: the review list, the records
 //!   customer matching would not guess about; a person links one to a candidate, has a
 //!   new record created, or ignores it, and a linked or created one is queued to run again.
@@ -26,6 +30,7 @@ use anyhow::{Context, bail};
 use bridge::{
     config::{BridgeConfig, RetentionSettings},
     flows::now_ms,
+    money::{Mismatch, TOTALS_MISMATCH},
     store::{AnyStore, Inserted, JobStatus, NewEvent, NewJob, Review, ReviewDecision, ReviewStatus, Reviews, Source, Store, StoreError},
 };
 use serde_json::{Value, json};
@@ -126,6 +131,15 @@ pub enum AdminCommand {
         /// Keep the last N days (at least 1).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         older_than_days: u32,
+    },
+    /// Totals mismatches (revenue leakage): Books totals that differ from the CRM amount,
+    /// newest first.
+    Leaks {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
     },
     /// The review list: records customer matching would not guess about.
     #[command(subcommand)]
@@ -303,7 +317,34 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
             let pruned = store.prune(before_ms).await?;
             line(json!({"pruned_jobs": pruned.jobs, "pruned_events": pruned.events, "before_ms": before_ms}));
         }
+        AdminCommand::Leaks { store, limit } => leaks(store, limit).await?,
         AdminCommand::Review(command) => review(command).await?,
+    }
+    Ok(())
+}
+
+/// Lists the totals mismatches, newest first (one JSON object each on stdout), then
+/// says on stderr how many there are and what they add up to per currency.
+async fn leaks(store: StoreArgs, limit: u32) -> anyhow::Result<()> {
+    let store = store.open().await?;
+    let total = store.count_audit_action(TOTALS_MISMATCH).await?;
+    let entries = store.audit_by_action(TOTALS_MISMATCH, limit).await?;
+    let mut sums: std::collections::BTreeMap<String, rust_decimal::Decimal> = Default::default();
+    for entry in &entries {
+        let mismatch: Mismatch = serde_json::from_value(entry.request.clone()).with_context(|| format!("audit entry {} is not a totals mismatch", entry.id))?;
+        *sums.entry(mismatch.currency.clone()).or_default() += mismatch.difference;
+        let mut out = serde_json::to_value(&mismatch)?;
+        out["audit_id"] = json!(entry.id);
+        out["job_id"] = json!(entry.job_id);
+        out["at_ms"] = json!(entry.at_ms);
+        out["at"] = json!(rfc3339(entry.at_ms));
+        line(out);
+    }
+    if total == 0 {
+        eprintln!("no totals mismatches recorded: every Books total matched its CRM amount");
+    } else {
+        let sums = sums.iter().map(|(currency, sum)| format!("{sum} {currency}")).collect::<Vec<_>>().join(", ");
+        eprintln!("{total} totals mismatch(es) recorded; the {} listed differ by {sums} in all (Books minus CRM)", entries.len());
     }
     Ok(())
 }

@@ -131,3 +131,69 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     emulator.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `leaks` lists the totals mismatches the flows recorded, newest first, with both
+/// figures and the cause, and sums the differences per currency on stderr; with none it
+/// says so on stderr and prints nothing on stdout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaks_lists_the_totals_mismatches_with_both_figures() {
+    use bridge::money::{Mismatch, TOTALS_MISMATCH};
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("zb-leaks-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("store.db").display().to_string();
+    let store = AnyStore::connect(&db).await.expect("store");
+
+    let out = run(&["leaks", "--store", &db]);
+    assert!(lines(&out).is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no totals mismatches recorded"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let mismatch = |crm_id: &str, crm: &str, books: &str, currency: &str, cause: Option<&str>| Mismatch {
+        crm_module: "Deals".into(),
+        crm_id: crm_id.into(),
+        books_entity: "invoices".into(),
+        books_id: format!("inv-{crm_id}"),
+        books_number: Some(format!("INV-{crm_id}")),
+        currency: currency.into(),
+        crm_total: crm.parse().unwrap(),
+        books_total: books.parse().unwrap(),
+        difference: books.parse::<rust_decimal::Decimal>().unwrap() - crm.parse::<rust_decimal::Decimal>().unwrap(),
+        cause: cause.map(str::to_string),
+    };
+    let recorded = [
+        mismatch("d1", "100.00", "119.00", "EUR", Some("tax rule \"DE VAT\" added 19.00 of tax the deal's amount did not include")),
+        mismatch("d2", "5000", "4500", "JPY", None),
+        mismatch("d3", "10.00", "9.50", "EUR", Some("price list \"Retail\" changed the rate of SKU-1 from 10.00 to 9.50")),
+    ];
+    for (n, m) in recorded.iter().enumerate() {
+        let entry = bridge::store::AuditEntry {
+            id: 0,
+            at_ms: 1_700_000_000_000 + n as i64,
+            actor: "worker-1".into(),
+            job_id: Some(n as i64 + 1),
+            event_id: None,
+            connection: "default".into(),
+            system: "books".into(),
+            module: "invoices".into(),
+            record_id: Some(m.books_id.clone()),
+            action: TOTALS_MISMATCH.into(),
+            request: serde_json::to_value(m).unwrap(),
+            response: serde_json::json!({"said": "…"}),
+            ok: true,
+        };
+        store.add_audit(&entry).await.unwrap();
+    }
+    let out = run(&["leaks", "--store", &db]);
+    let listed = lines(&out);
+    let shown: Vec<(&str, &str, &str, &str)> = listed
+        .iter()
+        .map(|l| (l["crm_id"].as_str().unwrap(), l["crm_total"].as_str().unwrap(), l["books_total"].as_str().unwrap(), l["difference"].as_str().unwrap()))
+        .collect();
+    assert_eq!(shown, [("d3", "10.00", "9.50", "-0.50"), ("d2", "5000", "4500", "-500"), ("d1", "100.00", "119.00", "19.00")], "newest first");
+    assert!(listed[0]["cause"].as_str().unwrap().contains("price list"));
+    assert_eq!(listed[1]["cause"], Value::Null);
+    assert_eq!(listed[2]["at"], "2023-11-14T22:13:20Z");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("3 totals mismatch(es) recorded") && said.contains("18.50 EUR") && said.contains("-500 JPY"), "{said}");
+    assert_eq!(lines(&run(&["leaks", "--store", &db, "--limit", "1"])).len(), 1);
+}

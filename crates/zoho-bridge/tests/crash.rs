@@ -290,3 +290,78 @@ async fn three_workers_on_postgres_one_killed_do_every_job_once() {
     drop(h);
     drop_database(&name).await;
 }
+
+/// Deals closing while the worker is SIGKILLed 20 times: every deal gets exactly one
+/// Books invoice (Books upserts by the deal id held in a unique custom field, so a kill
+/// between Books' commit and the job's end, or a dropped answer, cannot make a second),
+/// every job ends done, and the `deal_invoice` links agree with Books.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkilled_worker_during_500_deals_closing_leaves_exactly_one_invoice_each() {
+    use bridge::store::{NewEvent, NewJob, RecordRef};
+    use serde_json::json;
+    const DEALS: usize = 500;
+    let faults = FaultConfig {
+        seed: Some(23),
+        rules: vec![
+            FaultRule {
+                path_prefix: "/books/v3/invoices".into(),
+                method: Some("PUT".into()),
+                drop_response_rate: 0.05,
+                latency_ms: 20,
+                ..FaultRule::default()
+            },
+            // Each deal's read takes 40 ms, so that the kills land while deals are closing.
+            FaultRule { path_prefix: "/crm/v8/Deals".into(), method: Some("GET".into()), latency_ms: 40, ..FaultRule::default() },
+        ],
+        ..FaultConfig::default()
+    };
+    // The product harness's emulator and store, with its 500 products linked to items
+    // first; the deals' customers are created by deal_to_invoice itself.
+    let h = harness(faults, None).await;
+    wait_ok(spawn_worker(&h, "catalog"), Duration::from_secs(120)).await;
+    let crm = h.client.crm();
+    let accounts: Vec<Value> =
+        (0..20).map(|i| json!({"Account_Name": format!("Crash Customer {i} (\"Ltd\"), Zürich 🚀"), "Billing_Country": "Switzerland"})).collect();
+    let account_ids: Vec<String> =
+        crm.insert("Accounts", &accounts, &WriteOptions::no_triggers()).await.unwrap().iter().map(|r| r.id().unwrap().to_string()).collect();
+    let deals: Vec<Value> = (0..DEALS)
+        .map(|i| json!({"Deal_Name": format!("Crash deal {i}"), "Stage": "Closed Won", "Amount": format!("{}.00", 100 + i), "Account_Name": {"id": account_ids[i % account_ids.len()]}}))
+        .collect();
+    let mut deal_ids = Vec::new();
+    for chunk in deals.chunks(100) {
+        for r in crm.insert("Deals", chunk, &WriteOptions::no_triggers()).await.unwrap() {
+            assert!(r.is_success(), "{r:?}");
+            deal_ids.push(r.id().unwrap().to_string());
+        }
+    }
+    for (i, id) in deal_ids.iter().enumerate() {
+        // A third of the deals have two products (the lines come from the related list).
+        if i % 3 == 0 {
+            let lines = [
+                json!({"id": h.ids[i % PRODUCTS], "quantity": 2, "list_price": "12.50"}),
+                json!({"id": h.ids[(i + 1) % PRODUCTS], "quantity": 1, "list_price": "3.00"}),
+            ];
+            crm.relate("Deals", id, "Products", &lines).await.unwrap();
+        }
+        let record = RecordRef::crm("Deals", id.clone());
+        let event = NewEvent::for_record(Source::CrmWebhook, CONN, &record, Value::Null, format!("crm:Deals:{id}:closed"));
+        h.store.add_event(&event, &[NewJob::for_record("deal_to_invoice", &record)], now_ms()).await.unwrap();
+    }
+    kill_restart_finish(&h).await;
+
+    let invoices: Vec<Value> = h.client.books().list("/books/v3/invoices", "invoices", ListQuery::new()).try_collect().await.unwrap();
+    let mut by_deal: HashMap<String, Vec<String>> = HashMap::new();
+    for inv in &invoices {
+        let deal = custom_field(inv, "cf_crm_deal_id").expect("an invoice without the deal id").to_string();
+        by_deal.entry(deal).or_default().push(inv["invoice_id"].as_str().unwrap().to_string());
+    }
+    let links: HashMap<String, String> = h.store.links(CONN, "deal_invoice").await.unwrap().into_iter().map(|l| (l.crm_id, l.books_id)).collect();
+    for id in &deal_ids {
+        let found = by_deal.get(id).cloned().unwrap_or_default();
+        assert_eq!(found.len(), 1, "deal {id} has invoices {found:?}");
+        assert_eq!(links.get(id), Some(&found[0]), "link of deal {id}");
+    }
+    assert_eq!(invoices.len(), DEALS, "invoices in Books");
+    let counts = h.store.job_counts().await.unwrap();
+    assert!(counts.iter().all(|(s, n)| *s == JobStatus::Done || *n == 0), "every job done: {counts:?}");
+}

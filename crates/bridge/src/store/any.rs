@@ -171,6 +171,14 @@ impl Store for AnyStore {
     async fn audit_for_record(&self, system: &str, module: &str, record_id: &str) -> StoreResult<Vec<AuditEntry>> {
         delegate!(self, s => s.audit_for_record(system, module, record_id))
     }
+
+    async fn audit_by_action(&self, action: &str, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        delegate!(self, s => s.audit_by_action(action, limit))
+    }
+
+    async fn count_audit_action(&self, action: &str) -> StoreResult<i64> {
+        delegate!(self, s => s.count_audit_action(action))
+    }
 }
 
 impl Approvals for AnyStore {

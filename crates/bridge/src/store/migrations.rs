@@ -16,6 +16,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (4, "links by relation, snapshots, typed job payloads", include_str!("../../migrations/sqlite/0004_relations.sql")),
     (5, "customer matching: directory and review list", include_str!("../../migrations/sqlite/0005_matching.sql")),
     (6, "processes sharing a rate budget", include_str!("../../migrations/sqlite/0006_budget_shares.sql")),
+    (7, "audit by action", include_str!("../../migrations/sqlite/0007_audit_actions.sql")),
 ];
 
 /// PostgreSQL migrations: (version, description, SQL).
@@ -26,6 +27,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (4, "links by relation, snapshots, typed job payloads", include_str!("../../migrations/postgres/0004_relations.sql")),
     (5, "customer matching: directory and review list", include_str!("../../migrations/postgres/0005_matching.sql")),
     (6, "processes sharing a rate budget", include_str!("../../migrations/postgres/0006_budget_shares.sql")),
+    (7, "audit by action", include_str!("../../migrations/postgres/0007_audit_actions.sql")),
 ];
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {

@@ -535,6 +535,13 @@ pub trait Store: Directory + Reviews + Clone + Send + Sync + 'static {
     /// Audit entries about one record, newest first.
     fn audit_for_record(&self, system: &str, module: &str, record_id: &str) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;
 
+    /// The newest `limit` audit entries with this action (`totals_mismatch`: the
+    /// revenue leaks `zoho-bridge leaks` lists), newest first.
+    fn audit_by_action(&self, action: &str, limit: u32) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;
+
+    /// How many audit entries have this action.
+    fn count_audit_action(&self, action: &str) -> impl Future<Output = StoreResult<i64>> + Send;
+
     /// Deletes what is finished and older than `before_ms`: done and skipped jobs last
     /// updated before it, then inbox events received before it that no job refers to any
     /// more. Queued, running and dead jobs (and their events) stay, and so do the audit

@@ -193,6 +193,8 @@ pub(crate) struct Statements {
     pub audit_for_job: String,
     /// The statement of `audit_for_record`.
     pub audit_for_record: String,
+    /// The statement of `audit_by_action`.
+    pub audit_by_action: String,
     /// The statement of `create_approval`.
     pub create_approval: String,
     /// The statement of `decide_approval`.
@@ -229,6 +231,7 @@ impl Statements {
             },
             audit_for_job: format!("SELECT {} FROM audit WHERE job_id = $1 ORDER BY id", d.audit_columns),
             audit_for_record: format!("SELECT {} FROM audit WHERE system = $1 AND module = $2 AND record_id = $3 ORDER BY id DESC", d.audit_columns),
+            audit_by_action: format!("SELECT {} FROM audit WHERE action = $1 ORDER BY id DESC LIMIT $2", d.audit_columns),
             create_approval: format!(
                 "INSERT INTO approvals (requested_by, action, payload, status, created_ms) \
                      VALUES ($1, $2, $3{}, 'pending', $4) RETURNING id",
@@ -718,6 +721,25 @@ macro_rules! shared_store_methods {
                 .await
                 .map_err($crate::store::convert::db_err)?;
             rows.into_iter().map($crate::store::AuditEntry::try_from).collect()
+        }
+
+        async fn audit_by_action(&self, action: &str, limit: u32) -> $crate::store::StoreResult<Vec<$crate::store::AuditEntry>> {
+            let sql = $sql.audit_by_action.as_str();
+            let rows: Vec<$crate::store::rows::AuditRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(action)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            rows.into_iter().map($crate::store::AuditEntry::try_from).collect()
+        }
+
+        async fn count_audit_action(&self, action: &str) -> $crate::store::StoreResult<i64> {
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE action = $1")
+                .bind(action)
+                .fetch_one(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)
         }
     };
 }

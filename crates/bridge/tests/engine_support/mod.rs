@@ -355,6 +355,14 @@ impl<S: Store> Store for Probe<S> {
         self.track("audit_for_record", self.inner.audit_for_record(system, module, record_id)).await
     }
 
+    async fn audit_by_action(&self, action: &str, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        self.track("audit_by_action", self.inner.audit_by_action(action, limit)).await
+    }
+
+    async fn count_audit_action(&self, action: &str) -> StoreResult<i64> {
+        self.track("count_audit_action", self.inner.count_audit_action(action)).await
+    }
+
     async fn prune(&self, before_ms: i64) -> StoreResult<Pruned> {
         self.track("prune", self.inner.prune(before_ms)).await
     }

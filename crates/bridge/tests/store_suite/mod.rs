@@ -896,8 +896,22 @@ macro_rules! every_store_test {
             a_dead_holders_count_drains_with_its_window,
             concurrent_heartbeats_keep_the_sum_within_the_limit,
             directory_pages_and_bulk_look_ups,
+            audit_entries_are_found_by_action,
         );
     };
+}
+
+/// Audit entries are found by action, newest first and limited, and counted (the totals
+/// mismatches `zoho-bridge leaks` lists).
+pub async fn audit_entries_are_found_by_action<S: Store>(store: S) {
+    assert!(store.audit_by_action("totals_mismatch", 10).await.expect("by action").is_empty());
+    for (n, action) in ["create", "totals_mismatch", "update", "totals_mismatch", "totals_mismatch"].iter().enumerate() {
+        store.add_audit(&audit("w", &format!("b{n}"), action, T0 + n as i64, None)).await.expect("journal");
+    }
+    let found = store.audit_by_action("totals_mismatch", 2).await.expect("by action");
+    assert_eq!(found.iter().map(|e| e.record_id.as_deref().unwrap_or_default()).collect::<Vec<_>>(), ["b4", "b3"], "newest first, limited");
+    assert_eq!(store.count_audit_action("totals_mismatch").await.expect("count"), 3);
+    assert_eq!(store.count_audit_action("delete").await.expect("count"), 0);
 }
 
 /// The directory read page by page, several keys looked up at once, email keys set for

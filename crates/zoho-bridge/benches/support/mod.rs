@@ -59,6 +59,8 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use zoho_emulator::{Emulator, EmulatorConfig, stats::StatsRow};
 
+pub mod order_to_cash;
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
 /// The `User-Agent` of the harness's own Zoho calls (product creation).
