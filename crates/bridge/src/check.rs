@@ -10,21 +10,28 @@
 //! - values of the wrong type, found by mapping a few real records (read, never written);
 //! - custom fields the flow needs that are absent or not marked unique in Books, checked
 //!   with an upsert that names no record and may not create one (Books answers "does not
-//!   exist" when the field is usable), and how to create them.
+//!   exist" when the field is usable), and how to create them;
+//! - CRM fields a flow writes (named in its config) that CRM lacks, that have another
+//!   type, lack a picklist value the flow writes or are not unique when they key an
+//!   upsert, each with how to create or fix it: the Setup path in CRM, and the fields
+//!   API call (`POST /crm/v8/settings/fields?module=…`) that does it.
 //!
 //! Nothing is written to Zoho. Calls: one `settings/fields` and one list page per CRM
 //! module, one probe per custom field.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::TryStreamExt;
 use serde::Serialize;
 use serde_json::Value;
-use zoho::{Client, crm::records::ListParams};
+use zoho::{
+    Client,
+    crm::{models::FieldMeta, records::ListParams},
+};
 
 use crate::{
     config::near_miss,
-    flows::{FieldKind, Flow, FlowShape},
+    flows::{CrmField, FieldKind, Flow, FlowShape},
     mapping::{Input, Outcome},
     store::System,
     triggers::Clock,
@@ -64,6 +71,7 @@ pub async fn check_online(client: &Client, flows: &[std::sync::Arc<dyn Flow>], c
 }
 
 async fn check_flow(client: &Client, flow: &str, shape: &FlowShape, now: jiff::Timestamp, findings: &mut Vec<Finding>) -> Result<(), zoho::Error> {
+    check_crm_fields(client, &shape.crm_fields, findings).await?;
     let mut find = |setting: String, problem: String| findings.push(Finding { setting, problem });
     let (Some((source_system, source_module)), Some(mapping)) = (shape.source, &shape.mapping) else {
         return Ok(());
@@ -144,6 +152,114 @@ async fn check_flow(client: &Client, flow: &str, shape: &FlowShape, now: jiff::T
         }
     }
     Ok(())
+}
+
+/// The CRM fields a flow writes: present, of a type that takes its values, with the
+/// picklist values it writes, unique when it keys an upsert. One `settings/fields` call
+/// per module.
+async fn check_crm_fields(client: &Client, wanted: &[CrmField], findings: &mut Vec<Finding>) -> Result<(), zoho::Error> {
+    let mut modules: BTreeMap<&str, Vec<FieldMeta>> = BTreeMap::new();
+    for want in wanted {
+        if !modules.contains_key(want.module) {
+            modules.insert(want.module, client.crm().fields(want.module).await?);
+        }
+        let fields = &modules[want.module];
+        let problem = match fields.iter().find(|f| f.api_name == want.api_name) {
+            None => {
+                let names: Vec<&str> = fields.iter().map(|f| f.api_name.as_str()).collect();
+                let hint = near_miss(&want.api_name, &names).map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
+                Some(format!("CRM {} has no field {}{hint}. {}", want.module, want.api_name, create_field_advice(want)))
+            }
+            Some(found) if !type_fits(&found.data_type, want.data_type) => Some(format!(
+                "CRM {}.{} is a {} field, but the flow writes a {} there: point the setting at a {} field, or {}",
+                want.module,
+                want.api_name,
+                found.data_type,
+                want.data_type,
+                want.data_type,
+                lowercase_first(&create_field_advice(&CrmField { api_name: format!("{}_{}", want.api_name, want.data_type), ..want.clone() }))
+            )),
+            Some(found) => {
+                let have: Vec<&str> = found.pick_list_values.iter().map(|v| v.actual_value.as_str()).collect();
+                let missing: Vec<&str> = want.values.iter().map(String::as_str).filter(|v| !have.contains(v)).collect();
+                let unique = found.extra.get("unique").is_some_and(|u| !u.is_null() && u != &Value::Bool(false));
+                if !missing.is_empty() {
+                    Some(format!(
+                        "the picklist CRM {}.{} lacks the value(s) {}: add them in CRM (Setup → Customization → Modules and Fields → {} → \
+                         Fields → {} → Edit Properties → Pick List Option), or set the flow's values to ones it has ({})",
+                        want.module,
+                        want.api_name,
+                        missing.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "),
+                        want.module,
+                        label(&want.api_name),
+                        have.join(", ")
+                    ))
+                } else if want.unique && !unique {
+                    Some(format!(
+                        "CRM {}.{} is not marked unique: the flow keys an upsert on it, so a repeated run could add a second record. In CRM: \
+                         Setup → Customization → Modules and Fields → {} → Fields → {} → Edit Properties → \"Do not allow duplicate values\"",
+                        want.module,
+                        want.api_name,
+                        want.module,
+                        label(&want.api_name)
+                    ))
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(problem) = problem {
+            findings.push(Finding { setting: want.setting.clone(), problem });
+        }
+    }
+    Ok(())
+}
+
+/// How to create CRM field `want`: the Setup path, and the fields API call.
+pub fn create_field_advice(want: &CrmField) -> String {
+    let label = label(&want.api_name);
+    let mut field = serde_json::json!({"field_label": label, "data_type": want.data_type});
+    if !want.values.is_empty() {
+        field["pick_list_values"] = Value::Array(want.values.iter().map(|v| serde_json::json!({"display_value": v, "actual_value": v})).collect());
+    }
+    if want.unique {
+        field["unique"] = serde_json::json!({"casesensitive": "false"});
+    }
+    let body = serde_json::json!({"fields": [field]});
+    let kind = match want.data_type {
+        "currency" => "Currency",
+        "date" => "Date",
+        "picklist" => "Pick List",
+        "datetime" => "Date/Time",
+        _ => "Single Line",
+    };
+    let unique = if want.unique { ", with \"Do not allow duplicate values\" on" } else { "" };
+    let values = if want.values.is_empty() { String::new() } else { format!(", with the values {}", want.values.join(", ")) };
+    format!(
+        "Create it in CRM: Setup → Customization → Modules and Fields → {module} → Layouts → drag a {kind} field in, labelled {label:?}{values}{unique} \
+         (CRM makes its API name {api}); or through CRM's fields API: POST /crm/v8/settings/fields?module={module} with {body}",
+        module = want.module,
+        api = want.api_name,
+    )
+}
+
+/// The label that gives API name `api_name` (CRM turns spaces into `_`).
+fn label(api_name: &str) -> String {
+    api_name.replace('_', " ")
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// Whether a CRM field of `data_type` takes what a flow writes as `wanted`.
+fn type_fits(data_type: &str, wanted: &str) -> bool {
+    match wanted {
+        "currency" => matches!(data_type, "currency" | "double" | "decimal"),
+        "text" => matches!(data_type, "text" | "textarea"),
+        other => data_type == other,
+    }
 }
 
 /// What a field of `kind` takes, when `value` is not that.

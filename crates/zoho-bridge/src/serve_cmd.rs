@@ -3,7 +3,8 @@
 //! It reads the config file (`zoho-bridge.toml`, see `examples/zoho-bridge.toml`),
 //! opens the store, and runs together: the webhook receiver (`/hooks/...`, plus
 //! `/healthz`), the CRM notification channel keeper (when channels are configured),
-//! the pollers (when streams are configured), the pruning of old finished work (when
+//! the pollers (when streams are configured), the overdue invoice scan (while a route
+//! names `overdue_to_task`), the pruning of old finished work (when
 //! `[retention] days` is set), and a worker running the flows. On
 //! Ctrl-C or SIGTERM it stops taking webhooks, stops the keeper and the pollers, lets
 //! the running jobs finish, and exits. More workers can share a PostgreSQL store with
@@ -18,7 +19,7 @@ use bridge::{
     config::{BridgeConfig, DEFAULT_CONFIG_FILE, RetentionSettings},
     flows,
     store::{AnyStore, Store, StoreTokenCache},
-    triggers::{ChannelKeeper, ChannelTokens, Clock, Poller, webhooks},
+    triggers::{ChannelKeeper, ChannelTokens, Clock, OverdueScan, Poller, webhooks},
     worker::Worker,
 };
 use tokio::sync::watch;
@@ -85,6 +86,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !triggers.poller.streams.is_empty() {
         let poller = Poller::new(store.clone(), client.clone(), triggers.clone(), Clock::system());
         background.spawn(async move { poller.run().await });
+    }
+    // The overdue scan runs while a route names overdue_to_task (and its interval is set).
+    let overdue_routed = triggers.routes.0.iter().any(|r| r.flows.iter().any(|f| f == flows::overdue_to_task::NAME));
+    if let Some(every) = config.flows.overdue_to_task.scan_every().filter(|_| overdue_routed) {
+        let scan = OverdueScan::new(store.clone(), client.clone(), triggers.connection(), every, Clock::system());
+        background.spawn(async move { scan.run().await });
     }
     if config.retention.days > 0 {
         background.spawn(prune_every_hour(store.clone(), config.retention.clone()));

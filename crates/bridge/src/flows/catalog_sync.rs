@@ -443,6 +443,7 @@ impl Flow for CatalogSync {
             mapping: Some(self.mapping.clone()),
             target_fields: ITEM_FIELDS,
             unique_keys: vec![(format!("flows.{NAME}.crm_id_field"), self.crm_id_field.clone())],
+            crm_fields: Vec::new(),
         }
     }
 }

@@ -24,7 +24,7 @@ use zoho::Client;
 use super::{FlowError, RunSettings, relations::Relation};
 use crate::matching::Party;
 use crate::money::{Mismatch, TOTALS_MISMATCH};
-use crate::store::{AuditEntry, DirectoryEntry, Job, Key, Link, NewReview, RecordRef, Review, ReviewKind, Snapshot, Store, StoreResult, System};
+use crate::store::{AuditEntry, DirectoryEntry, Job, Key, Link, NewReview, RecordRef, Review, ReviewKind, Snapshot, Store, StoreResult, StoredEvent, System};
 
 /// What a flow needs of the store, as an object (flows are `dyn`): journaling writes and
 /// reading links and snapshots. Every [`Store`] is one.
@@ -45,6 +45,8 @@ pub trait FlowStore: Send + Sync {
     fn open_review<'a>(&'a self, review: &'a NewReview, now_ms: i64) -> BoxFuture<'a, StoreResult<i64>>;
     /// [`Reviews::last_review`](crate::store::Reviews::last_review).
     fn last_review<'a>(&'a self, connection: &'a str, flow: &'a str, record: &'a RecordRef) -> BoxFuture<'a, StoreResult<Option<Review>>>;
+    /// [`Store::event`].
+    fn event(&self, event_id: i64) -> BoxFuture<'_, StoreResult<Option<StoredEvent>>>;
 }
 
 impl<S: Store> FlowStore for S {
@@ -78,6 +80,10 @@ impl<S: Store> FlowStore for S {
 
     fn last_review<'a>(&'a self, connection: &'a str, flow: &'a str, record: &'a RecordRef) -> BoxFuture<'a, StoreResult<Option<Review>>> {
         crate::store::Reviews::last_review(self, connection, flow, record).boxed()
+    }
+
+    fn event(&self, event_id: i64) -> BoxFuture<'_, StoreResult<Option<StoredEvent>>> {
+        Store::event(self, event_id).boxed()
     }
 }
 
@@ -272,6 +278,16 @@ impl<'r> Context<'r> {
             .snapshot(&self.settings.connection, self.flow, &self.record)
             .await
             .map_err(|e| FlowError::Store(format!("reading the last snapshot of {}: {e}", self.record)))
+    }
+
+    /// The payload of the event that started this job, as the trigger stored it (a Books
+    /// webhook's `{"payment": {...}}`, a polled row): what the source said when the record
+    /// itself can no longer be read. `None` when the event is gone (pruned) or in a dry
+    /// run's made-up job.
+    pub async fn event_payload(&self) -> Result<Option<Value>, FlowError> {
+        let event =
+            self.store.event(self.job.event_id).await.map_err(|e| FlowError::Store(format!("reading event {} of {}: {e}", self.job.event_id, self.record)))?;
+        Ok(event.map(|e| e.event.payload))
     }
 
     /// Keeps `fields` (a JSON object of the record's trigger fields) as what this flow saw,

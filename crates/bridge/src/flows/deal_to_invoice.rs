@@ -392,6 +392,7 @@ impl Flow for DealToInvoice {
             mapping: None,
             target_fields: &[],
             unique_keys: vec![(format!("flows.{NAME}.crm_id_field"), self.config.crm_id_field.clone())],
+            crm_fields: Vec::new(),
         }
     }
 }

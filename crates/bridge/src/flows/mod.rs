@@ -19,6 +19,8 @@ pub mod customer_sync;
 pub mod deal_to_credit_note;
 pub mod deal_to_invoice;
 pub mod order;
+pub mod overdue_to_task;
+pub mod payment_to_crm;
 pub mod pricebook_sync;
 pub mod relations;
 pub mod runner;
@@ -69,6 +71,27 @@ pub struct FlowShape {
     /// Custom fields of the target that must exist and be marked unique (upsert keys),
     /// with the setting naming each (`flows.catalog_sync.crm_id_field`).
     pub unique_keys: Vec<(String, String)>,
+    /// CRM fields the flow writes that a person may have to create (custom fields named
+    /// in its config).
+    pub crm_fields: Vec<CrmField>,
+}
+
+/// A CRM field a flow writes, as `check --online` verifies it: present, of the right
+/// type, with the picklist values the flow writes, unique when it keys an upsert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrmField {
+    /// The setting naming it (`flows.payment_to_crm.deal.balance_due`).
+    pub setting: String,
+    /// Its module (`Deals`).
+    pub module: &'static str,
+    /// Its API name (`Balance_Due`).
+    pub api_name: String,
+    /// The CRM data type to create it with (`currency`, `date`, `picklist`, `text`).
+    pub data_type: &'static str,
+    /// For a picklist, the values the flow writes.
+    pub values: Vec<String>,
+    /// Whether it must be marked unique ("Do not allow duplicate values": an upsert key).
+    pub unique: bool,
 }
 
 /// A field of a target record a mapping may write.
@@ -162,12 +185,24 @@ pub struct FlowsConfig {
     /// `[flows.deal_to_credit_note]`: an invoiced deal lost, lowered or refunded → a
     /// Books credit note.
     pub deal_to_credit_note: deal_to_credit_note::DealToCreditNoteConfig,
+    /// `[flows.payment_to_crm]`: Books payments, invoices and credit notes → the CRM deal
+    /// and account they belong to.
+    pub payment_to_crm: payment_to_crm::PaymentToCrmConfig,
+    /// `[flows.overdue_to_task]`: an overdue Books invoice → one CRM task.
+    pub overdue_to_task: overdue_to_task::OverdueToTaskConfig,
 }
 
 impl FlowsConfig {
     /// The flows this build has, by name.
-    pub const NAMES: &'static [&'static str] =
-        &[catalog_sync::NAME, pricebook_sync::NAME, customer_sync::NAME, deal_to_invoice::NAME, deal_to_credit_note::NAME];
+    pub const NAMES: &'static [&'static str] = &[
+        catalog_sync::NAME,
+        pricebook_sync::NAME,
+        customer_sync::NAME,
+        deal_to_invoice::NAME,
+        deal_to_credit_note::NAME,
+        payment_to_crm::NAME,
+        overdue_to_task::NAME,
+    ];
 
     /// Builds every flow as configured, compiling its mapping with the config's lookup
     /// `tables`, with the organisation's `money` rules (currency policy, tax rules) for
@@ -188,6 +223,8 @@ impl FlowsConfig {
             customers,
             Arc::new(self.deal_to_invoice.build(orders.clone())?),
             Arc::new(self.deal_to_credit_note.build(orders)?),
+            Arc::new(self.payment_to_crm.build()?),
+            Arc::new(self.overdue_to_task.build()?),
         ])
     }
 
@@ -205,6 +242,8 @@ const SHIPPED: &[(&str, &str)] = &[
     (customer_sync::NAME, customer_sync::DEFAULTS),
     (deal_to_invoice::NAME, deal_to_invoice::DEFAULTS),
     (deal_to_credit_note::NAME, deal_to_credit_note::DEFAULTS),
+    (payment_to_crm::NAME, payment_to_crm::DEFAULTS),
+    (overdue_to_task::NAME, overdue_to_task::DEFAULTS),
 ];
 
 /// A flow's shipped defaults (written relative to its section) as the section of a config

@@ -441,6 +441,7 @@ impl Flow for PricebookSync {
             mapping: Some(self.mapping.clone()),
             target_fields: PRICELIST_FIELDS,
             unique_keys: Vec::new(),
+            crm_fields: Vec::new(),
         }
     }
 }

@@ -302,8 +302,16 @@ async fn remove(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): 
         let p = org.remove_payment(&id).ok_or_else(|| BooksError::not_found("Payment"))?;
         events.push(Event { event: "payment.deleted", key: "payment", body: gone });
         for a in &p.invoices {
+            // The invoice's last payment date is that of the payments left on it.
+            let last = org
+                .payments
+                .values()
+                .flat_map(|other| other.invoices.iter().filter(|o| o.invoice_id == a.invoice_id).map(|o| o.date.clone()))
+                .max()
+                .unwrap_or_default();
             if let Some(inv) = org.invoices.get_mut(&a.invoice_id) {
                 inv.payment_made -= a.amount_applied;
+                inv.last_payment_date = last;
             }
             refresh_last_payment_date(org, &a.invoice_id);
             settle(org, &a.invoice_id, clock, events);

@@ -911,6 +911,7 @@ impl Flow for CustomerSync {
             mapping: Some(self.to_books.clone()),
             target_fields: CONTACT_FIELDS,
             unique_keys: vec![(format!("flows.{NAME}.crm_id_field"), self.crm_id_field.clone())],
+            crm_fields: Vec::new(),
         }
     }
 }
