@@ -17,6 +17,7 @@ pub mod catalog_sync;
 mod context;
 pub mod customer_sync;
 pub mod pricebook_sync;
+pub mod quote_to_invoice;
 pub mod relations;
 pub mod runner;
 
