@@ -454,20 +454,38 @@ impl<'r> Context<'r> {
     /// Puts the record on the review list (or refreshes its open review) and returns the
     /// review's id; nothing more should be written for it. A dry run only notes it.
     pub async fn open_review(&mut self, kind: ReviewKind, reason: String, candidates: Vec<crate::store::Candidate>) -> Result<i64, FlowError> {
+        let record = self.record.clone();
+        self.open_review_of(self.flow, &record, kind, reason, candidates).await
+    }
+
+    /// Puts `record` on the review list of `flow` (which may be another flow than this
+    /// run's: a deal's invoice asks for its account's customer, and the review belongs to
+    /// `customer_sync`, whose job a decision starts); returns the review's id. A dry run
+    /// only notes it.
+    pub async fn open_review_of(
+        &mut self,
+        flow: &str,
+        record: &RecordRef,
+        kind: ReviewKind,
+        reason: String,
+        candidates: Vec<crate::store::Candidate>,
+    ) -> Result<i64, FlowError> {
         if self.is_dry_run() {
-            self.note(format!("would put it on the review list ({}): {reason}", kind.as_str()));
+            self.note(format!("would put {record} on the review list of {flow} ({}): {reason}", kind.as_str()));
             return Ok(0);
         }
-        let review = NewReview { connection: self.settings.connection.clone(), flow: self.flow.into(), record: self.record.clone(), kind, reason, candidates };
-        self.store.open_review(&review, self.now_ms()).await.map_err(|e| FlowError::Store(format!("opening a review of {}: {e}", self.record)))
+        let review = NewReview { connection: self.settings.connection.clone(), flow: flow.into(), record: record.clone(), kind, reason, candidates };
+        self.store.open_review(&review, self.now_ms()).await.map_err(|e| FlowError::Store(format!("opening a review of {record}: {e}")))
     }
 
     /// The newest review of this record for this flow, open or decided.
     pub async fn last_review(&self) -> Result<Option<Review>, FlowError> {
-        self.store
-            .last_review(&self.settings.connection, self.flow, &self.record)
-            .await
-            .map_err(|e| FlowError::Store(format!("reading the review of {}: {e}", self.record)))
+        self.last_review_of(self.flow, &self.record).await
+    }
+
+    /// The newest review of `record` for `flow`, open or decided.
+    pub async fn last_review_of(&self, flow: &str, record: &RecordRef) -> Result<Option<Review>, FlowError> {
+        self.store.last_review(&self.settings.connection, flow, record).await.map_err(|e| FlowError::Store(format!("reading the review of {record}: {e}")))
     }
 
     /// Takes what the run established, for the result: audit entries, links, snapshot.

@@ -16,6 +16,9 @@
 pub mod catalog_sync;
 mod context;
 pub mod customer_sync;
+pub mod deal_to_credit_note;
+pub mod deal_to_invoice;
+pub mod order;
 pub mod pricebook_sync;
 pub mod quote_to_invoice;
 pub mod relations;
@@ -155,23 +158,38 @@ pub struct FlowsConfig {
     pub customer_sync: customer_sync::CustomerSyncConfig,
     /// `[flows.pricebook_sync]`: CRM Price Books → Books price lists.
     pub pricebook_sync: pricebook_sync::PricebookSyncConfig,
+    /// `[flows.deal_to_invoice]`: a deal closed won → one Books invoice.
+    pub deal_to_invoice: deal_to_invoice::DealToInvoiceConfig,
+    /// `[flows.deal_to_credit_note]`: an invoiced deal lost, lowered or refunded → a
+    /// Books credit note.
+    pub deal_to_credit_note: deal_to_credit_note::DealToCreditNoteConfig,
 }
 
 impl FlowsConfig {
     /// The flows this build has, by name.
-    pub const NAMES: &'static [&'static str] = &[catalog_sync::NAME, pricebook_sync::NAME, customer_sync::NAME];
+    pub const NAMES: &'static [&'static str] =
+        &[catalog_sync::NAME, pricebook_sync::NAME, customer_sync::NAME, deal_to_invoice::NAME, deal_to_credit_note::NAME];
 
     /// Builds every flow as configured, compiling its mapping with the config's lookup
     /// `tables`, with the organisation's `money` rules (currency policy, tax rules) for
     /// the order-to-cash flows; `text` is the config file's text, for the exact place of
     /// an error.
     pub fn build(&self, tables: &Tables, money: &MoneyConfig, text: Option<&str>) -> Result<Vec<Arc<dyn Flow>>, CompileError> {
-        let _ = money;
         let catalog = self.catalog_sync.build(tables, text)?;
         // The price book flow syncs a book's products not yet synced with the catalog's
         // own mapping; the catalog brings the price lists of an updated item up to date.
         let pricebooks = Arc::new(self.pricebook_sync.build(tables, text, catalog.clone())?);
-        Ok(vec![Arc::new(catalog.with_price_lists(pricebooks.clone())), pricebooks, Arc::new(self.customer_sync.build(tables, text)?)])
+        let customers = Arc::new(self.customer_sync.build(tables, text)?);
+        // The order flows share one order code (and its settings cache), finding
+        // customers as customer_sync does.
+        let orders = order::Orders::new(money.clone(), customers.clone());
+        Ok(vec![
+            Arc::new(catalog.with_price_lists(pricebooks.clone())),
+            pricebooks,
+            customers,
+            Arc::new(self.deal_to_invoice.build(orders.clone())?),
+            Arc::new(self.deal_to_credit_note.build(orders)?),
+        ])
     }
 
     /// The shipped sections of every flow, as TOML a user can copy into the config file
@@ -182,8 +200,13 @@ impl FlowsConfig {
 }
 
 /// Each flow's name and shipped section ([`FlowsConfig::defaults_toml`]).
-const SHIPPED: &[(&str, &str)] =
-    &[(catalog_sync::NAME, catalog_sync::DEFAULTS), (pricebook_sync::NAME, pricebook_sync::DEFAULTS), (customer_sync::NAME, customer_sync::DEFAULTS)];
+const SHIPPED: &[(&str, &str)] = &[
+    (catalog_sync::NAME, catalog_sync::DEFAULTS),
+    (pricebook_sync::NAME, pricebook_sync::DEFAULTS),
+    (customer_sync::NAME, customer_sync::DEFAULTS),
+    (deal_to_invoice::NAME, deal_to_invoice::DEFAULTS),
+    (deal_to_credit_note::NAME, deal_to_credit_note::DEFAULTS),
+];
 
 /// A flow's shipped defaults (written relative to its section) as the section of a config
 /// file: `[flows.<name>]`, and each sub-table header prefixed (`[map]` → `[flows.<name>.map]`).

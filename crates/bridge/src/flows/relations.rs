@@ -22,6 +22,11 @@ pub struct Relation {
 pub const PRODUCT_ITEM: Relation = Relation { name: "product_item", crm_module: "Products", books_entity: "items" };
 /// CRM Account ⇄ Books contact (customer).
 pub const ACCOUNT_CONTACT: Relation = Relation { name: "account_contact", crm_module: "Accounts", books_entity: "contacts" };
+/// CRM Account in another currency → its per-currency Books customer (`Name (EUR)`,
+/// `money.currency.policy = "per_currency_customer"`). The CRM side of such a link is the
+/// account id and the currency code, `<account id>-<CUR>` (see `order::currency_key`),
+/// as the customer's unique custom field holds it.
+pub const ACCOUNT_CURRENCY_CONTACT: Relation = Relation { name: "account_currency_contact", crm_module: "Accounts", books_entity: "contacts" };
 /// CRM Contact ⇄ Books contact person.
 pub const CONTACT_PERSON: Relation = Relation { name: "contact_person", crm_module: "Contacts", books_entity: "contactpersons" };
 /// CRM Deal → Books invoice.
@@ -36,7 +41,8 @@ pub const INVOICE_TASK: Relation = Relation { name: "invoice_task", crm_module: 
 pub const PRICEBOOK_PRICELIST: Relation = Relation { name: "pricebook_pricelist", crm_module: "Price_Books", books_entity: "pricebooks" };
 
 /// Every relation, for look-ups by name (admin commands).
-pub const ALL: &[Relation] = &[PRODUCT_ITEM, ACCOUNT_CONTACT, CONTACT_PERSON, DEAL_INVOICE, DEAL_CREDITNOTE, QUOTE_INVOICE, INVOICE_TASK, PRICEBOOK_PRICELIST];
+pub const ALL: &[Relation] =
+    &[PRODUCT_ITEM, ACCOUNT_CONTACT, ACCOUNT_CURRENCY_CONTACT, CONTACT_PERSON, DEAL_INVOICE, DEAL_CREDITNOTE, QUOTE_INVOICE, INVOICE_TASK, PRICEBOOK_PRICELIST];
 
 /// The relation named `name`.
 pub fn by_name(name: &str) -> Option<Relation> {

@@ -455,6 +455,21 @@ impl Crm {
         }
         Ok(resp.json::<Fields>("settings/fields")?.fields)
     }
+    /// The organisation's currencies (`/org/currencies`): rows with `iso_code`,
+    /// `exchange_rate` (units per one unit of the home currency, as text), `is_base`.
+    pub async fn org_currencies(&self) -> Result<Vec<Value>> {
+        #[derive(serde::Deserialize)]
+        struct Currencies {
+            #[serde(default)]
+            currencies: Vec<Value>,
+        }
+        let req = Request::new(Api::Crm, Method::GET, "/crm/v8/org/currencies");
+        let resp = self.transport().send(&req).await?;
+        if resp.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(resp.json::<Currencies>("org/currencies")?.currencies)
+    }
 }
 
 /// CRM's ways of saying "no such record" on a get.

@@ -160,6 +160,11 @@ impl CustomerSync {
         &self.books_id_field
     }
 
+    /// The Books contact custom field (unique) holding the CRM account id.
+    pub fn crm_id_field(&self) -> &str {
+        &self.crm_id_field
+    }
+
     /// `mapping` over `source`: the payload, or why the record is skipped.
     fn evaluate(mapping: &Mapping, ctx: &Context<'_>, source: &Value) -> Result<Result<Map<String, Value>, String>, FlowError> {
         let input = Input { source, related: &Value::Null, now: ctx.now() };
@@ -219,7 +224,37 @@ impl CustomerSync {
                 link.books_id
             ))),
             Some(link) => self.crm_change(ctx, &account, payload, hash, &link).await,
-            None => self.match_account(ctx, &account, payload, hash).await,
+            None => self.match_account(ctx, &crm_id, &account, payload, hash).await,
+        }
+    }
+
+    /// The Books customer of CRM account `crm_id`, for a flow that bills the account (the
+    /// order flows): the linked one; else the one the matching order finds, or the one it
+    /// creates, exactly as this flow does on the account's own change (the link is recorded
+    /// by the calling run). A record that needs a person (two candidates: the review list of
+    /// this flow, which a decision re-runs; an open or ignored review; creation turned off;
+    /// a mapping that skips the account) is a data error saying so, naming the review.
+    pub async fn customer_for_account(&self, ctx: &mut Context<'_>, crm_id: &str) -> Result<String, FlowError> {
+        if let Some(link) = ctx.link_by_crm(&RELATION, crm_id).await? {
+            return Ok(link.books_id);
+        }
+        let Some(account) = self.read_account(ctx, crm_id).await? else {
+            return Err(FlowError::Data(format!("CRM account {crm_id} does not exist")));
+        };
+        let payload = match Self::evaluate(&self.to_books, ctx, &account)? {
+            Ok(p) => p,
+            Err(reason) => return Err(FlowError::Data(format!("CRM account {crm_id} has no Books customer and {NAME} does not sync it: {reason}"))),
+        };
+        let hash = content_hash(&Value::Object(payload.clone()));
+        let outcome = self.match_account(ctx, crm_id, &account, payload, hash).await?;
+        match ctx.link_by_crm(&RELATION, crm_id).await? {
+            Some(link) => Ok(link.books_id),
+            None => {
+                let said = match outcome {
+                    Outcome::Done(s) | Outcome::Skipped(s) => s,
+                };
+                Err(FlowError::Data(format!("no Books customer for CRM account {crm_id}: {said}; once it is decided (`zoho-bridge review`), replay this job")))
+            }
         }
     }
 
@@ -278,17 +313,24 @@ impl CustomerSync {
         Ok(serde_json::to_value(written).unwrap_or(Value::Null))
     }
 
-    /// An account with no link: a person's decision, else the matching order.
-    async fn match_account(&self, ctx: &mut Context<'_>, account: &Value, payload: Map<String, Value>, hash: String) -> Result<Outcome, FlowError> {
-        let crm_id = ctx.record().id.clone();
-        if let Some(decided) = self.decided(ctx).await? {
+    /// Account `crm_id` with no link: a person's decision, else the matching order.
+    async fn match_account(
+        &self,
+        ctx: &mut Context<'_>,
+        crm_id: &str,
+        account: &Value,
+        payload: Map<String, Value>,
+        hash: String,
+    ) -> Result<Outcome, FlowError> {
+        let record = RecordRef::crm(ACCOUNTS, crm_id);
+        if let Some(decided) = self.decided(ctx, &record).await? {
             return match decided {
                 Decided::Wait(reason) => Ok(Outcome::Skipped(reason)),
-                Decided::Link(books_id) => self.link_account(ctx, payload, hash, &books_id, Rule::Review).await,
-                Decided::Create => self.create_contact(ctx, account, payload, hash).await,
+                Decided::Link(books_id) => self.link_account(ctx, crm_id, payload, hash, &books_id, Rule::Review).await,
+                Decided::Create => self.create_contact(ctx, crm_id, account, payload, hash).await,
             };
         }
-        let people = persons::account_people(ctx, &crm_id).await?;
+        let people = persons::account_people(ctx, crm_id).await?;
         let email = people.first().and_then(|p| text(p, "/Email")).map(str::to_string);
         let me = crm_party(account, email.as_deref(), &self.books_id_field);
         ctx.remember(&[entry(System::Crm, ACCOUNTS, &me)]).await?;
@@ -296,15 +338,12 @@ impl CustomerSync {
         match decision {
             Decision::Matched { rule, id } => {
                 ctx.note(format!("matched Books contact {id} by {}", rule.as_str()));
-                let out = self.link_account(ctx, payload, hash, &id, rule).await?;
+                let out = self.link_account(ctx, crm_id, payload, hash, &id, rule).await?;
                 persons::crm_people_to_books(ctx, &id, &people).await?;
                 Ok(out)
             }
-            Decision::Ambiguous { rule, .. } => self.ambiguous(ctx, System::Books, &me, rule, &found).await,
-            Decision::NoMatch if self.create_in_books => {
-                let out = self.create_contact(ctx, account, payload, hash).await?;
-                Ok(out)
-            }
+            Decision::Ambiguous { rule, .. } => self.ambiguous(ctx, &record, System::Books, &me, rule, &found).await,
+            Decision::NoMatch if self.create_in_books => self.create_contact(ctx, crm_id, account, payload, hash).await,
             Decision::NoMatch => Ok(Outcome::Skipped("no Books customer matches it, and create_in_books is off".into())),
         }
     }
@@ -390,10 +429,17 @@ impl CustomerSync {
         Ok(out)
     }
 
-    /// Links the account to Books contact `books_id` and enriches the contact with what
-    /// it lacks.
-    async fn link_account(&self, ctx: &mut Context<'_>, payload: Map<String, Value>, hash: String, books_id: &str, rule: Rule) -> Result<Outcome, FlowError> {
-        let crm_id = ctx.record().id.clone();
+    /// Links account `crm_id` to Books contact `books_id` and enriches the contact with
+    /// what it lacks.
+    async fn link_account(
+        &self,
+        ctx: &mut Context<'_>,
+        crm_id: &str,
+        payload: Map<String, Value>,
+        hash: String,
+        books_id: &str,
+        rule: Rule,
+    ) -> Result<Outcome, FlowError> {
         let Some(contact) = Self::read_contact(ctx, books_id).await? else {
             return Err(FlowError::Data(format!("Books contact {books_id} (matched by {}) no longer exists; replay to match again", rule.as_str())));
         };
@@ -408,37 +454,43 @@ impl CustomerSync {
         ctx.note(format!("enrich Books contact {books_id} with what it lacks: {}", names(&add)));
         let written = self.update_contact(ctx, books_id, &add, &contact).await?;
         let crm_hash = Self::hash_of(&self.to_crm, ctx, &written)?.unwrap_or_default();
-        ctx.link(&RELATION, &crm_id, books_id, Wrote::Both { crm: crm_hash, books: hash });
+        ctx.link(&RELATION, crm_id, books_id, Wrote::Both { crm: crm_hash, books: hash });
         self.remember_books(ctx, &written).await?;
         Ok(Outcome::Done(format!("linked to Books contact {books_id} (matched by {}); added: {}", rule.as_str(), names(&add))))
     }
 
-    /// Creates the Books contact for the account (upsert on the custom field holding the
-    /// CRM id: a repeat finds the first one), with a distinguishing display name if the
-    /// name is taken.
-    async fn create_contact(&self, ctx: &mut Context<'_>, account: &Value, mut payload: Map<String, Value>, hash: String) -> Result<Outcome, FlowError> {
-        let crm_id = ctx.record().id.clone();
-        let people = persons::account_people(ctx, &crm_id).await?;
+    /// Creates the Books contact for account `crm_id` (upsert on the custom field holding
+    /// the CRM id: a repeat finds the first one), with a distinguishing display name if
+    /// the name is taken.
+    async fn create_contact(
+        &self,
+        ctx: &mut Context<'_>,
+        crm_id: &str,
+        account: &Value,
+        mut payload: Map<String, Value>,
+        hash: String,
+    ) -> Result<Outcome, FlowError> {
+        let people = persons::account_people(ctx, crm_id).await?;
         payload.insert("zcrm_account_id".into(), json!(crm_id));
         payload.insert("custom_fields".into(), json!([{"api_name": self.crm_id_field, "value": crm_id}]));
         let persons_body = persons::people_as_persons(&people);
         if !persons_body.is_empty() {
             payload.insert("contact_persons".into(), Value::Array(persons_body));
         }
-        let written = match self.upsert_contact(ctx, &crm_id, &payload).await {
+        let written = match self.upsert_contact(ctx, crm_id, &payload).await {
             Err(FlowError::Zoho(e)) if e.api().and_then(|a| a.books_code()) == Some(DUPLICATE) => {
                 let name = payload.get("contact_name").and_then(Value::as_str).unwrap_or_default().to_string();
                 let other = text(account, "/Billing_Country").map(str::to_string).unwrap_or_else(|| format!("CRM {crm_id}"));
                 let unique = format!("{name} ({other})");
                 ctx.note(format!("the display name {name:?} is taken in Books: creating it as {unique:?}"));
                 payload.insert("contact_name".into(), json!(unique));
-                self.upsert_contact(ctx, &crm_id, &payload).await?
+                self.upsert_contact(ctx, crm_id, &payload).await?
             }
             other => other?,
         };
         let books_id = text(&written, "/contact_id").ok_or_else(|| FlowError::Data("Books answered a contact without contact_id".into()))?.to_string();
         let crm_hash = Self::hash_of(&self.to_crm, ctx, &written)?.unwrap_or_default();
-        ctx.link(&RELATION, &crm_id, &books_id, Wrote::Both { crm: crm_hash, books: hash });
+        ctx.link(&RELATION, crm_id, &books_id, Wrote::Both { crm: crm_hash, books: hash });
         self.remember_books(ctx, &written).await?;
         persons::link_created_persons(ctx, &people, &written);
         Ok(Outcome::Done(format!("created Books contact {books_id}")))
@@ -474,6 +526,13 @@ impl CustomerSync {
         let link = link?;
         let Some(contact) = contact? else { return self.gone(ctx, System::Books, &books_id, link).await };
         ctx.saw_source(&contact);
+        if link.is_none()
+            && let Some(key) = super::catalog_sync::custom_field(&contact, &self.crm_id_field).filter(|k| super::order::is_currency_key(k))
+        {
+            return Ok(Outcome::Skipped(format!(
+                "Books contact {books_id} is the per-currency customer {key} of a CRM account (made by the order flows): not a customer of its own"
+            )));
+        }
         let me = books_party(&contact);
         ctx.remember(&[entry(System::Books, CONTACTS, &me)]).await?;
         let payload = match Self::evaluate(&self.to_crm, ctx, &contact)? {
@@ -541,7 +600,8 @@ impl CustomerSync {
 
     /// A Books customer with no link: a person's decision, else the matching order.
     async fn match_contact(&self, ctx: &mut Context<'_>, contact: &Value, me: &Party, payload: Map<String, Value>, hash: String) -> Result<Outcome, FlowError> {
-        if let Some(decided) = self.decided(ctx).await? {
+        let record = ctx.record().clone();
+        if let Some(decided) = self.decided(ctx, &record).await? {
             return match decided {
                 Decided::Wait(reason) => Ok(Outcome::Skipped(reason)),
                 Decided::Link(crm_id) => self.link_contact(ctx, &crm_id, payload, hash, Rule::Review).await,
@@ -554,7 +614,7 @@ impl CustomerSync {
                 ctx.note(format!("matched CRM account {id} by {}", rule.as_str()));
                 self.link_contact(ctx, &id, payload, hash, rule).await
             }
-            Decision::Ambiguous { rule, .. } => self.ambiguous(ctx, System::Crm, me, rule, &found).await,
+            Decision::Ambiguous { rule, .. } => self.ambiguous(ctx, &record, System::Crm, me, rule, &found).await,
             Decision::NoMatch if self.create_in_crm => self.create_account(ctx, contact, payload, hash).await,
             Decision::NoMatch => Ok(Outcome::Skipped("no CRM account matches it, and create_in_crm is off".into())),
         }
@@ -696,9 +756,9 @@ impl CustomerSync {
 
     // ---- shared ---------------------------------------------------------------------
 
-    /// What a person decided on this record's review, if anything applies now.
-    async fn decided(&self, ctx: &mut Context<'_>) -> Result<Option<Decided>, FlowError> {
-        let Some(review) = ctx.last_review().await? else { return Ok(None) };
+    /// What a person decided on `record`'s review (of this flow), if anything applies now.
+    async fn decided(&self, ctx: &mut Context<'_>, record: &RecordRef) -> Result<Option<Decided>, FlowError> {
+        let Some(review) = ctx.last_review_of(NAME, record).await? else { return Ok(None) };
         Ok(match review.status {
             ReviewStatus::Open => Some(Decided::Wait(format!("waiting for review {} ({}): {}", review.id, review.kind.as_str(), review.reason))),
             ReviewStatus::Ignored => Some(Decided::Wait(format!("ignored on review {}", review.id))),
@@ -707,9 +767,17 @@ impl CustomerSync {
         })
     }
 
-    /// Two or more candidates at one step (`found`, as that step saw them): the review
-    /// list, and nothing written.
-    async fn ambiguous(&self, ctx: &mut Context<'_>, system: System, me: &Party, rule: Rule, found: &[Party]) -> Result<Outcome, FlowError> {
+    /// Two or more candidates at one step (`found`, as that step saw them): `record` goes
+    /// on the review list (of this flow, whichever flow asked), and nothing is written.
+    async fn ambiguous(
+        &self,
+        ctx: &mut Context<'_>,
+        record: &RecordRef,
+        system: System,
+        me: &Party,
+        rule: Rule,
+        found: &[Party],
+    ) -> Result<Outcome, FlowError> {
         let why = match rule {
             Rule::Email => format!("same email {}", me.email_key.as_deref().unwrap_or_default()),
             Rule::Name => format!(
@@ -728,7 +796,7 @@ impl CustomerSync {
         candidates.sort_by(|a, b| a.id.cmp(&b.id));
         let ids: Vec<&str> = candidates.iter().map(|c| c.id.as_str()).collect();
         let reason = format!("{} {} candidates by {}: {}", ids.len(), system.label(), rule.as_str(), ids.join(", "));
-        let review = ctx.open_review(ReviewKind::Ambiguous, reason.clone(), candidates).await?;
+        let review = ctx.open_review_of(NAME, record, ReviewKind::Ambiguous, reason.clone(), candidates).await?;
         Ok(Outcome::Skipped(format!("not guessed: {reason}; on review {review}")))
     }
 
