@@ -45,6 +45,18 @@ pub struct FaultConfig {
     pub webhooks: WebhookFaults,
 }
 
+impl FaultConfig {
+    /// `ms` of latency on every CRM and Books call and nothing else (the token endpoint and
+    /// the control surface answer at once): "Zoho is `ms` away", as the benchmarks want it.
+    /// Start an emulator with it (`EmulatorConfig { faults: FaultConfig::api_latency(100), .. }`),
+    /// or send it to a running one (`PUT /__emulator/faults`, or the CLI's `--faults FILE`
+    /// with the same two rules).
+    pub fn api_latency(ms: u64) -> FaultConfig {
+        let rule = |prefix: &str| FaultRule { path_prefix: prefix.into(), latency_ms: ms, ..FaultRule::default() };
+        FaultConfig { rules: vec![rule("/crm/"), rule("/books/")], ..FaultConfig::default() }
+    }
+}
+
 /// Faults for the requests one rule matches.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -250,6 +262,15 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_latency_delays_crm_and_books_but_not_the_token_endpoint() {
+        let faults = Faults::new(FaultConfig::api_latency(100), 1);
+        assert_eq!(faults.decide("GET", "/crm/v8/Deals"), (100, Action::Pass));
+        assert_eq!(faults.decide("POST", "/books/v3/invoices"), (100, Action::Pass));
+        assert_eq!(faults.decide("POST", "/oauth/v2/token"), (0, Action::Pass));
+        assert_eq!(faults.decide("GET", "/__emulator/stats"), (0, Action::Pass));
+    }
 
     #[test]
     fn decisions_are_deterministic_and_match_rules() {

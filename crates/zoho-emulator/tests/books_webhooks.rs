@@ -101,3 +101,72 @@ async fn workflow_events_carry_the_entity_json() {
     assert_eq!(paid.delivery.body["invoice"]["status"], "paid");
     b.emu.stop().await;
 }
+
+#[tokio::test]
+async fn payments_fire_created_updated_refunded_and_deleted_with_their_invoices() {
+    let b = Books::start().await;
+    let (url, inbox) = receiver().await;
+    register(&b, &url, json!(["payment.*", "invoice.paid"])).await;
+    let customer = b.customer("Split Payer", None).await;
+    let mut ids = Vec::new();
+    for rate in [100, 50] {
+        let (_, inv) = b.post("/invoices", json!({"customer_id": customer, "line_items": [{"name": "L", "rate": rate}]})).await;
+        let id = inv["invoice"]["invoice_id"].as_str().unwrap().to_string();
+        b.post(&format!("/invoices/{id}/status/sent"), json!({})).await;
+        ids.push(id);
+    }
+    // One payment across both invoices: 100 in full, 20 of 50, 10 unused.
+    let (s, p) = b
+        .post(
+            "/customerpayments",
+            json!({"customer_id": customer, "payment_mode": "banktransfer", "amount": 130, "date": "2026-02-01",
+                   "invoices": [{"invoice_id": ids[0], "amount_applied": 100}, {"invoice_id": ids[1], "amount_applied": 20}]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{p}");
+    let pid = p["payment"]["payment_id"].as_str().unwrap().to_string();
+    assert_eq!(p["payment"]["unused_amount"], 10);
+    // Move 10 more onto the second invoice.
+    let (s, up) = b
+        .put(&format!("/customerpayments/{pid}"), json!({"invoices": [{"invoice_id": ids[0], "amount_applied": 100}, {"invoice_id": ids[1], "amount_applied": 30}]}))
+        .await;
+    assert_eq!((s, up["message"].as_str()), (200, Some("The payment details have been updated.")), "{up}");
+    assert_eq!(b.get(&format!("/invoices/{}", ids[1])).await.1["invoice"]["balance"], 20);
+    // Refunding more than is unused is refused; 0 is unused now.
+    let (s, _) = b.post(&format!("/customerpayments/{pid}/refunds"), json!({"amount": 5, "date": "2026-02-02"})).await;
+    assert_eq!(s, 400);
+    b.put(&format!("/customerpayments/{pid}"), json!({"invoices": [{"invoice_id": ids[0], "amount_applied": 100}, {"invoice_id": ids[1], "amount_applied": 20}]})).await;
+    let (s, r) = b.post(&format!("/customerpayments/{pid}/refunds"), json!({"amount": 4, "date": "2026-02-02", "refund_mode": "cash"})).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["payment_refunds"][0]["amount"], 4);
+    let (_, refunds) = b.get(&format!("/customerpayments/{pid}/refunds")).await;
+    assert_eq!(refunds["payment_refunds"].as_array().map(Vec::len), Some(1));
+    let (_, paid) = b.get(&format!("/customerpayments/{pid}")).await;
+    assert_eq!((paid["payment"]["amount_refunded"].as_i64(), paid["payment"]["unused_amount"].as_i64()), (Some(4), Some(6)));
+
+    // A second payment, then deleting it restores the balance and says which invoice it paid.
+    let (_, p2) = b.post("/customerpayments", json!({"customer_id": customer, "payment_mode": "cash", "amount": 30, "date": "2026-02-03", "invoices": [{"invoice_id": ids[1], "amount_applied": 30}]})).await;
+    let p2 = p2["payment"]["payment_id"].as_str().unwrap().to_string();
+    assert_eq!(b.get(&format!("/invoices/{}", ids[1])).await.1["invoice"]["status"], "paid");
+    let (s, _) = b.delete(&format!("/customerpayments/{p2}")).await;
+    assert_eq!(s, 200);
+    let second = b.get(&format!("/invoices/{}", ids[1])).await.1["invoice"].clone();
+    assert_eq!((second["balance"].as_i64(), second["status"].as_str(), second["last_payment_date"].as_str()), (Some(30), Some("partially_paid"), Some("2026-02-01")));
+
+    let hooks = wait_for(&inbox, 8).await;
+    let kinds: Vec<(String, String)> = hooks
+        .iter()
+        .map(|h| match h.get("payment") {
+            Some(p) => ("payment".to_string(), p["payment_id"].as_str().unwrap().to_string()),
+            None => ("invoice".to_string(), h["invoice"]["invoice_id"].as_str().unwrap().to_string()),
+        })
+        .collect();
+    // created, updated, updated, refunded (first payment); created, deleted (second); paid ×2.
+    assert_eq!(kinds.iter().filter(|(k, id)| k == "payment" && *id == pid).count(), 4, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|(k, id)| k == "payment" && *id == p2).count(), 2, "{kinds:?}");
+    let deleted = hooks.iter().rev().find(|h| h["payment"]["payment_id"] == p2.as_str()).unwrap();
+    assert_eq!(deleted["payment"]["invoices"][0]["invoice_id"], ids[1].as_str());
+    assert_eq!(deleted["payment"]["invoices"][0]["amount_applied"], 30);
+    assert_eq!(kinds.iter().filter(|(k, _)| k == "invoice").count(), 2, "invoice.paid for the first invoice and for the second: {kinds:?}");
+    b.emu.stop().await;
+}

@@ -429,3 +429,72 @@ async fn related_lists_follow_lookups_and_links_page_and_honour_if_modified_sinc
     let (status, body) = crm.get("/Accounts/1/Contacts").await;
     assert_eq!((status, body["code"].clone()), (400, json!("INVALID_DATA")));
 }
+
+#[tokio::test]
+async fn a_quote_computes_every_line_and_its_totals_exactly() {
+    let crm = Crm::start(EmulatorConfig::unlimited()).await;
+    let (_, p) = crm.send("POST", "/Products", json!({"data": [{"Product_Name": "Desk", "Product_Code": "D-1", "Unit_Price": 249.99}]})).await;
+    let product = p["data"][0]["details"]["id"].as_str().unwrap().to_string();
+    let (status, q) = crm
+        .send(
+            "POST",
+            "/Quotes",
+            json!({"data": [{"Subject": "Office", "Discount": 20, "Adjustment": -0.45, "Quoted_Items": [
+                {"Product_Name": {"id": product}, "Quantity": 4, "Discount": 49.96,
+                 "Line_Tax": [{"name": "State", "percentage": 5}, {"name": "City", "percentage": 3.25}]},
+                {"Product_Name": {"id": product}, "Quantity": 1, "List_Price": 10.05, "Line_Tax": [{"name": "State", "percentage": 5}]}
+            ]}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{q}");
+    let id = q["data"][0]["details"]["id"].as_str().unwrap();
+    let (_, got) = crm.get(&format!("/Quotes/{id}")).await;
+    let quote = &got["data"][0];
+    let rows = quote["Quoted_Items"].as_array().unwrap();
+    // 4 × 249.99 = 999.96 − 49.96 = 950; State 47.50, City 30.875 → 30.88.
+    assert_eq!((rows[0]["Total"].clone(), rows[0]["Total_After_Discount"].clone()), (json!(999.96), json!(950)));
+    assert_eq!(rows[0]["Line_Tax"], json!([{"name": "State", "percentage": 5, "value": 47.5}, {"name": "City", "percentage": 3.25, "value": 30.88}]));
+    assert_eq!((rows[0]["Tax"].clone(), rows[0]["Net_Total"].clone()), (json!(78.38), json!(1028.38)));
+    // 10.05 × 5 % = 0.5025 → 0.50.
+    assert_eq!((rows[1]["Tax"].clone(), rows[1]["Net_Total"].clone()), (json!(0.5), json!(10.55)));
+    // Sub_Total 960.05, Tax 78.88, Grand_Total 960.05 − 20 + 78.88 − 0.45.
+    assert_eq!(
+        (quote["Sub_Total"].clone(), quote["Discount"].clone(), quote["Tax"].clone(), quote["Adjustment"].clone(), quote["Grand_Total"].clone()),
+        (json!(960.05), json!(20), json!(78.88), json!(-0.45), json!(1018.48))
+    );
+}
+
+#[tokio::test]
+async fn tasks_link_to_deals_and_accounts_and_upsert_on_books_invoice_id() {
+    let crm = Crm::start(EmulatorConfig::unlimited()).await;
+    let accounts = crm.accounts(1).await;
+    let (_, d) = crm.send("POST", "/Deals", json!({"data": [{"Deal_Name": "Big", "Stage": "Closed Won"}]})).await;
+    let deal = d["data"][0]["details"]["id"].as_str().unwrap().to_string();
+    let (_, users) = crm.get("/users?type=ActiveUsers").await;
+    let owner = users["users"].as_array().unwrap().last().unwrap()["id"].as_str().unwrap().to_string();
+    let task = |subject: &str, status: &str| {
+        json!({"Subject": subject, "Status": status, "Due_Date": "2030-01-31", "Books_Invoice_ID": "INV-7",
+               "What_Id": {"id": deal}, "$se_module": "Deals", "Owner": {"id": owner}})
+    };
+    let (s, first) = crm.send("POST", "/Tasks/upsert", json!({"data": [task("Chase INV-7", "Not Started")], "duplicate_check_fields": ["Books_Invoice_ID"]})).await;
+    assert_eq!((s, first["data"][0]["action"].as_str()), (201, Some("insert")), "{first}");
+    let id = first["data"][0]["details"]["id"].as_str().unwrap().to_string();
+    // The same invoice again updates that task: completed.
+    let (s, second) = crm.send("POST", "/Tasks/upsert", json!({"data": [task("Chase INV-7", "Completed")], "duplicate_check_fields": ["Books_Invoice_ID"]})).await;
+    assert_eq!((s, second["data"][0]["action"].as_str(), second["data"][0]["duplicate_field"].as_str()), (200, Some("update"), Some("Books_Invoice_ID")), "{second}");
+    assert_eq!(second["data"][0]["details"]["id"], id.as_str());
+    let (_, got) = crm.get(&format!("/Tasks/{id}")).await;
+    let t = &got["data"][0];
+    assert_eq!((t["Status"].as_str(), t["$se_module"].as_str(), t["What_Id"]["id"].as_str(), t["What_Id"]["name"].as_str()), (Some("Completed"), Some("Deals"), Some(deal.as_str()), Some("Big")));
+    assert_eq!(t["Owner"]["id"], owner.as_str());
+    // Linked to an account instead.
+    let (s, _) = crm.send("PUT", &format!("/Tasks/{id}"), json!({"data": [{"What_Id": {"id": accounts[0]}, "$se_module": "Accounts"}]})).await;
+    assert_eq!(s, 200);
+    let (_, got) = crm.get(&format!("/Tasks/{id}")).await;
+    assert_eq!((got["data"][0]["$se_module"].as_str(), got["data"][0]["What_Id"]["id"].as_str()), (Some("Accounts"), Some(accounts[0].as_str())));
+    // What_Id without $se_module is refused.
+    let (s, refused) = crm.send("POST", "/Tasks", json!({"data": [{"Subject": "Orphan", "What_Id": {"id": deal}}]})).await;
+    assert_eq!((s, refused["data"][0]["details"]["api_name"].as_str()), (400, Some("$se_module")), "{refused}");
+    let (_, count) = crm.get("/Tasks/actions/count").await;
+    assert_eq!(count["count"], json!("1"), "one task for the invoice (record_count.json types count as a string)");
+}

@@ -315,6 +315,15 @@ fn server_view(headers: &header::HeaderMap) -> Option<ServerView> {
 /// Builds an [`ApiError`] from an error answer of either API.
 pub fn parse_error(api: Api, status: u16, parsed: Option<Value>, body: &[u8], headers: &header::HeaderMap) -> ApiError {
     let retry_after = header_u64(headers, "x-rate-limit-reset").or_else(|| header_u64(headers, "retry-after")).map(Duration::from_secs);
+    // Settings APIs (CRM `/settings/fields`) wrap their refusals in an array, one entry per
+    // item sent (`{"fields":[{"code":"DUPLICATE_DATA",…}]}`): the first entry is the error.
+    let parsed = match parsed {
+        Some(Value::Object(map)) if !map.contains_key("code") => {
+            let entry = map.values().filter_map(Value::as_array).flatten().find(|e| e.get("code").is_some()).cloned();
+            entry.or(Some(Value::Object(map)))
+        }
+        other => other,
+    };
     let (code, message, details) = match parsed {
         Some(Value::Object(map)) => {
             let code = match map.get("code") {

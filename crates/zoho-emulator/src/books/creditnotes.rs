@@ -1,4 +1,5 @@
-//! Credit notes (`/creditnotes`): create (optionally against an invoice), totals like
+//! Credit notes (`/creditnotes`): create (optionally against an invoice), upsert by a unique
+//! custom field (`PUT /creditnotes` with `X-Unique-Identifier-*`), totals like
 //! invoices, statuses draft/open/closed/void, applying credit to invoices, refunds, and
 //! the release of applied credit when an invoice is voided.
 
@@ -15,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     body::{self, BooksError, BooksResult, Fields, Query, done, envelope, money},
-    common::{Paging, modified_since, stamp, status_filter, text_filter, touch, with_org},
+    common::{Paging, check_unique_custom, holder_of, modified_since, stamp, status_filter, text_filter, touch, unique_field, upsert_body, upsert_headers, with_org},
     document,
     invoices::{date_filter, settle},
     store::{Credit, CreditNote, Document, Event, Org, Refund},
@@ -25,7 +26,7 @@ use crate::{clock::Clock, state::AppState};
 /// Credit note routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/creditnotes", get(list).post(create))
+        .route("/creditnotes", get(list).post(create).put(upsert))
         .route("/creditnotes/refunds", get(list_all_refunds))
         .route("/creditnotes/{id}", get(read).put(update).delete(remove))
         .route("/creditnotes/{id}/status/void", post(mark_void))
@@ -80,43 +81,99 @@ fn next_number(org: &mut Org) -> String {
     }
 }
 
+/// Creates a credit note from a body (against `invoice_id` when given).
+fn create_creditnote(org: &mut Org, clock: &Clock, b: &Map<String, Value>, manual: bool, invoice_id: Option<&str>) -> Result<CreditNote, BooksError> {
+    let now = clock.now_ms();
+    let mut doc = Document { date: clock.today(), item_level: true, discount_before_tax: true, created_ms: now, modified_ms: now, ..Document::default() };
+    document::apply(org, b, &mut doc, "creditnotes", true)?;
+    if let Some(inv_id) = invoice_id {
+        let inv = org.invoices.get(inv_id).ok_or_else(|| BooksError::invalid("invoice_id"))?;
+        if inv.doc.customer_id != doc.customer_id {
+            return Err(BooksError::invalid("invoice_id"));
+        }
+    }
+    check_unique_custom(org, "creditnotes", &doc.custom_fields, None)?;
+    let number = match b.opt_str("creditnote_number")?.filter(|s| !s.trim().is_empty()) {
+        Some(n) if manual => n,
+        None if manual => return Err(BooksError::missing("creditnote_number")),
+        _ => next_number(org),
+    };
+    if org.creditnote_number_taken(&number) {
+        return Err(BooksError::duplicate(format!("Credit note number {number} already exists.")));
+    }
+    doc.total = document::compute(org, &doc).total;
+    let is_draft = b.opt_bool("is_draft")?.unwrap_or(false);
+    let n = CreditNote {
+        creditnote_id: org.new_id(),
+        creditnote_number: number,
+        status: if is_draft { "draft" } else { "open" }.into(),
+        invoice_id: invoice_id.unwrap_or_default().to_string(),
+        doc,
+        ..CreditNote::default()
+    };
+    org.put_creditnote(n.clone());
+    Ok(n)
+}
+
+/// Applies an update body to a credit note.
+fn update_creditnote(org: &mut Org, clock: &Clock, id: &str, b: &Map<String, Value>) -> Result<CreditNote, BooksError> {
+    let mut n = org.creditnotes.get(id).cloned().ok_or_else(|| BooksError::not_found("Credit note"))?;
+    if n.status == "void" {
+        return Err(BooksError::not_allowed("Void credit notes cannot be edited."));
+    }
+    document::apply(org, b, &mut n.doc, "creditnotes", false)?;
+    check_unique_custom(org, "creditnotes", &n.doc.custom_fields, Some(id))?;
+    n.doc.total = document::compute(org, &n.doc).total;
+    if n.balance().is_sign_negative() {
+        return Err(BooksError::not_allowed("The credit note total cannot be less than the credits used."));
+    }
+    n.doc.modified_ms = touch(clock, n.doc.modified_ms);
+    restatus(&mut n);
+    org.put_creditnote(n.clone());
+    Ok(n)
+}
+
 async fn create(State(state): State<AppState>, RawQuery(q): RawQuery, headers: HeaderMap, bytes: Bytes) -> BooksResult {
     let q = Query::parse(q.as_deref());
     let manual = q.flag("ignore_auto_number_generation")?;
     let invoice_id = q.get("invoice_id").map(str::to_string);
     let b = body::parse(&headers, &bytes)?;
     with_org(&state, &q, |org, clock, events| {
-        let now = clock.now_ms();
-        let mut doc = Document { date: clock.today(), item_level: true, discount_before_tax: true, created_ms: now, modified_ms: now, ..Document::default() };
-        document::apply(org, &b, &mut doc, "creditnotes", true)?;
-        if let Some(inv_id) = &invoice_id {
-            let inv = org.invoices.get(inv_id).ok_or_else(|| BooksError::invalid("invoice_id"))?;
-            if inv.doc.customer_id != doc.customer_id {
-                return Err(BooksError::invalid("invoice_id"));
-            }
-        }
-        let number = match b.opt_str("creditnote_number")?.filter(|s| !s.trim().is_empty()) {
-            Some(n) if manual => n,
-            None if manual => return Err(BooksError::missing("creditnote_number")),
-            _ => next_number(org),
-        };
-        if org.creditnote_number_taken(&number) {
-            return Err(BooksError::duplicate(format!("Credit note number {number} already exists.")));
-        }
-        doc.total = document::compute(org, &doc).total;
-        let is_draft = b.opt_bool("is_draft")?.unwrap_or(false);
-        let n = CreditNote {
-            creditnote_id: org.new_id(),
-            creditnote_number: number,
-            status: if is_draft { "draft" } else { "open" }.into(),
-            invoice_id: invoice_id.clone().unwrap_or_default(),
-            doc,
-            ..CreditNote::default()
-        };
-        org.put_creditnote(n.clone());
+        let n = create_creditnote(org, clock, &b, manual, invoice_id.as_deref())?;
         let out = creditnote_json(org, &n, clock);
         events.push(Event { event: "creditnote.created", key: "creditnote", body: out.clone() });
         Ok(envelope(StatusCode::CREATED, "The credit note has been created.", "creditnote", out))
+    })
+}
+
+/// `PUT /creditnotes` with `X-Unique-Identifier-Key/-Value` (and `X-Upsert: true` to
+/// create): updates the credit note whose unique custom field holds the value, or creates
+/// it; one credit note per key value however often it is repeated.
+async fn upsert(State(state): State<AppState>, RawQuery(q): RawQuery, headers: HeaderMap, bytes: Bytes) -> BooksResult {
+    let q = Query::parse(q.as_deref());
+    let manual = q.flag("ignore_auto_number_generation")?;
+    let invoice_id = q.get("invoice_id").map(str::to_string);
+    let b = body::parse(&headers, &bytes)?;
+    let (key, value, allow_create) = upsert_headers(&headers)?.ok_or_else(|| BooksError::missing("X-Unique-Identifier-Key"))?;
+    with_org(&state, &q, |org, clock, events| {
+        let def = unique_field(org, "creditnotes", &key)?.clone();
+        let found = holder_of(org, "creditnotes", &def, &value);
+        let b = upsert_body(&b, &def, &value)?;
+        match found {
+            Some(id) => {
+                let n = update_creditnote(org, clock, &id, &b)?;
+                let out = creditnote_json(org, &n, clock);
+                events.push(Event { event: "creditnote.updated", key: "creditnote", body: out.clone() });
+                Ok(envelope(StatusCode::OK, "Credit Note information has been updated.", "creditnote", out))
+            }
+            None if allow_create => {
+                let n = create_creditnote(org, clock, &b, manual, invoice_id.as_deref())?;
+                let out = creditnote_json(org, &n, clock);
+                events.push(Event { event: "creditnote.created", key: "creditnote", body: out.clone() });
+                Ok(envelope(StatusCode::OK, "The credit note has been created.", "creditnote", out))
+            }
+            None => Err(BooksError::not_found("Credit note")),
+        }
     })
 }
 
@@ -131,20 +188,11 @@ async fn read(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): Pa
 async fn update(State(state): State<AppState>, RawQuery(q): RawQuery, Path(id): Path<String>, headers: HeaderMap, bytes: Bytes) -> BooksResult {
     let q = Query::parse(q.as_deref());
     let b = body::parse(&headers, &bytes)?;
-    with_org(&state, &q, |org, clock, _| {
-        let mut n = org.creditnotes.get(&id).cloned().ok_or_else(|| BooksError::not_found("Credit note"))?;
-        if n.status == "void" {
-            return Err(BooksError::not_allowed("Void credit notes cannot be edited."));
-        }
-        document::apply(org, &b, &mut n.doc, "creditnotes", false)?;
-        n.doc.total = document::compute(org, &n.doc).total;
-        if n.balance().is_sign_negative() {
-            return Err(BooksError::not_allowed("The credit note total cannot be less than the credits used."));
-        }
-        n.doc.modified_ms = touch(clock, n.doc.modified_ms);
-        restatus(&mut n);
-        org.put_creditnote(n.clone());
-        Ok(envelope(StatusCode::OK, "Credit Note information has been updated.", "creditnote", creditnote_json(org, &n, clock)))
+    with_org(&state, &q, |org, clock, events| {
+        let n = update_creditnote(org, clock, &id, &b)?;
+        let out = creditnote_json(org, &n, clock);
+        events.push(Event { event: "creditnote.updated", key: "creditnote", body: out.clone() });
+        Ok(envelope(StatusCode::OK, "Credit Note information has been updated.", "creditnote", out))
     })
 }
 

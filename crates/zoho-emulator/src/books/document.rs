@@ -48,6 +48,15 @@ pub fn apply(org: &mut Org, b: &Map<String, Value>, d: &mut Document, entity: &s
         if !org.currencies.contains_key(&cur) {
             return Err(BooksError::invalid("currency_id"));
         }
+        // A Books customer has one currency and its documents are in it: a document in
+        // another currency is refused (a second customer in that currency is the way).
+        let customer_currency = org.contacts.get(&d.customer_id).map(|c| c.currency_id.as_str()).unwrap_or_default();
+        if !customer_currency.is_empty() && cur != customer_currency {
+            return Err(BooksError::bad(
+                super::body::INVALID_VALUE,
+                "The currency of the transaction must be the customer's currency. Create a customer in that currency to bill in it.",
+            ));
+        }
         d.currency_id = cur;
     }
     let currency = org.currencies.get(&d.currency_id).ok_or_else(|| BooksError::invalid("currency_id"))?;
@@ -89,11 +98,23 @@ pub fn apply(org: &mut Org, b: &Map<String, Value>, d: &mut Document, entity: &s
         d.adjustment = v;
     }
     read_custom_fields(org, entity, b, &mut d.custom_fields)?;
+    if let Some(e) = b.opt_str("tax_exemption_id")? {
+        if !e.is_empty() && !org.tax_exemptions.contains_key(&e) {
+            return Err(BooksError::invalid("tax_exemption_id"));
+        }
+        d.tax_exemption_id = e;
+    }
     match b.opt_objects("line_items")? {
         Some(lines) if lines.is_empty() => return Err(BooksError::missing("line_items")),
         Some(lines) => d.lines = read_lines(org, &lines, &d.lines)?,
         None if creating => return Err(BooksError::missing("line_items")),
         None => {}
+    }
+    // An exempt document carries no tax on any line, whatever the lines or items said.
+    if !d.tax_exemption_id.is_empty() {
+        for line in &mut d.lines {
+            line.tax_id.clear();
+        }
     }
     Ok(())
 }
@@ -217,7 +238,7 @@ pub fn render_into(org: &Org, d: &Document, t: &DocumentTotals, clock: &Clock, m
             })
         })
         .collect();
-    let entries: [(&str, Value); 36] = [
+    let entries: [(&str, Value); 38] = [
         ("date", d.date.clone().into()),
         ("reference_number", d.reference_number.clone().into()),
         ("customer_id", d.customer_id.clone().into()),
@@ -258,6 +279,8 @@ pub fn render_into(org: &Org, d: &Document, t: &DocumentTotals, clock: &Clock, m
         ("template_name", template.map(|x| x.template_name.clone()).unwrap_or_default().into()),
         ("salesperson_name", d.salesperson_name.clone().into()),
         ("zcrm_potential_id", d.zcrm_potential_id.clone().into()),
+        ("tax_exemption_id", d.tax_exemption_id.clone().into()),
+        ("tax_exemption_code", org.tax_exemptions.get(&d.tax_exemption_id).map(|e| e.tax_exemption_code.clone()).unwrap_or_default().into()),
         ("created_time", stamp(clock, d.created_ms).into()),
         ("last_modified_time", stamp(clock, d.modified_ms).into()),
     ];

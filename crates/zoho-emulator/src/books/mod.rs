@@ -18,6 +18,7 @@ mod pricelists;
 mod seed;
 mod settings;
 pub mod store;
+mod taxexemptions;
 pub mod totals;
 
 use std::collections::BTreeMap;
@@ -62,6 +63,7 @@ pub fn default_organization_id(data: &BooksData) -> String {
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(settings::router())
+        .merge(taxexemptions::router())
         .merge(contacts::router())
         .merge(items::router())
         .merge(invoices::router())

@@ -32,6 +32,8 @@ pub struct Org {
     pub taxes: BTreeMap<String, Tax>,
     /// Tax groups by id.
     pub tax_groups: BTreeMap<String, TaxGroup>,
+    /// Tax exemptions by id.
+    pub tax_exemptions: BTreeMap<String, TaxExemption>,
     /// Invoice, estimate and credit-note templates.
     pub templates: Vec<Template>,
     /// Custom field definitions.
@@ -207,6 +209,20 @@ pub struct TaxGroup {
     pub tax_group_name: String,
     /// Member tax ids.
     pub taxes: Vec<String>,
+}
+
+/// A tax exemption: the reason a document carries no tax.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaxExemption {
+    /// Id.
+    pub tax_exemption_id: String,
+    /// Code (`RESELLER`, `EU-REVERSE-CHARGE`), unique per org.
+    pub tax_exemption_code: String,
+    /// The reason, as printed.
+    pub description: String,
+    /// `customer` or `item`.
+    pub kind: String,
 }
 
 /// A PDF template.
@@ -466,6 +482,8 @@ pub struct Document {
     pub custom_fields: Vec<CustomValue>,
     /// Native CRM deal link.
     pub zcrm_potential_id: String,
+    /// Tax exemption applied to the whole document (its lines then carry no tax).
+    pub tax_exemption_id: String,
     /// Computed total (kept for filters and balances).
     pub total: Decimal,
     /// Created, ms.
@@ -573,10 +591,32 @@ pub struct Payment {
     pub currency_id: String,
     /// Invoices paid.
     pub invoices: Vec<Allocation>,
+    /// Refunds of the unused amount (`amount_refunded` is their sum).
+    pub refunds: Vec<PaymentRefund>,
     /// Created, ms.
     pub created_ms: i64,
     /// Last modified, ms.
     pub modified_ms: i64,
+}
+
+/// A refund of a customer payment's unused amount.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PaymentRefund {
+    /// Id.
+    pub payment_refund_id: String,
+    /// Date.
+    pub date: String,
+    /// Mode (`cash`, `banktransfer`…).
+    pub refund_mode: String,
+    /// Reference.
+    pub reference_number: String,
+    /// Description.
+    pub description: String,
+    /// Amount, in the payment's currency.
+    pub amount: Decimal,
+    /// Account the money left.
+    pub from_account_id: String,
 }
 
 impl Payment {

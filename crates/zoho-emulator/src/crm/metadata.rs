@@ -67,12 +67,52 @@ pub async fn fields(State(state): State<AppState>, RawQuery(query): RawQuery) ->
         Ok(Some("unused")) => return reply::empty(StatusCode::NO_CONTENT),
         Ok(_) => {}
     }
-    let currencies: Vec<String> = state.world().crm.currencies.iter().map(|c| c.iso_code.clone()).collect();
-    reply::json(StatusCode::OK, json!({"fields": field_rows(module, &currencies)}))
+    reply::json(StatusCode::OK, json!({"fields": all_field_rows(&state, module)}))
 }
 
-/// The metadata of every field of `module`; `currencies` are the org's ISO codes (the
-/// `Currency` picklist's values).
+/// What a field row is built from: a built-in field of the schema, or one a user created.
+struct FieldView<'a> {
+    id: String,
+    api_name: &'a str,
+    label: &'a str,
+    kind: schema::Kind,
+    read_only: bool,
+    custom: bool,
+    mandatory: bool,
+    unique: bool,
+    length: u32,
+    pick_list_values: Vec<&'a str>,
+    decimal_place: Option<u32>,
+}
+
+/// Every field of `module` as `/settings/fields` lists it: the schema's, then those users
+/// created (`crate::crm::fields`).
+pub fn all_field_rows(state: &AppState, module: &schema::Module) -> Vec<Value> {
+    let world = state.world();
+    let currencies: Vec<String> = world.crm.currencies.iter().map(|c| c.iso_code.clone()).collect();
+    let mut rows = field_rows(module, &currencies);
+    let base = FIELD.value();
+    for f in world.crm.custom_fields(module.api_name) {
+        let view = FieldView {
+            id: f.id.clone(),
+            api_name: &f.api_name,
+            label: &f.label,
+            kind: f.kind(),
+            read_only: false,
+            custom: true,
+            mandatory: false,
+            unique: false,
+            length: f.length,
+            pick_list_values: f.pick_list_values.iter().map(String::as_str).collect(),
+            decimal_place: f.decimal_place,
+        };
+        rows.push(field_row(&base, &view));
+    }
+    rows
+}
+
+/// The metadata of every built-in field of `module`; `currencies` are the org's ISO codes
+/// (the `Currency` picklist's values).
 fn field_rows(module: &schema::Module, currencies: &[String]) -> Vec<Value> {
     let base = FIELD.value();
     module
@@ -80,58 +120,78 @@ fn field_rows(module: &schema::Module, currencies: &[String]) -> Vec<Value> {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let mut row = base.clone();
-            let id = field_id(module, i);
-            row["id"] = json!(id);
-            row["api_name"] = json!(f.api_name);
-            row["field_label"] = json!(f.label);
-            row["display_label"] = json!(f.label);
-            row["column_name"] = json!(f.api_name.to_uppercase());
-            row["data_type"] = json!(f.kind.data_type());
-            row["json_type"] = json!(f.kind.json_type());
-            row["custom_field"] = json!(f.custom);
-            row["created_source"] = json!(if f.custom { "crm" } else { "default" });
-            row["read_only"] = json!(f.read_only);
-            row["field_read_only"] = json!(f.read_only);
-            row["system_mandatory"] = json!(module.mandatory.contains(&f.api_name));
-            row["visible"] = json!(true);
-            row["searchable"] = json!(f.kind.is_text() || matches!(f.kind, schema::Kind::Picklist(_)));
-            row["filterable"] = json!(true);
-            row["sortable"] = json!(true);
-            row["length"] = json!(if f.kind == schema::Kind::TextArea { 32000 } else { 255 });
-            row["unique"] = if f.unique { json!({"casesensitive": false}) } else { Value::Null };
-            row["operation_type"] = json!({"web_update": !f.read_only, "api_create": !f.read_only,
-                "web_create": !f.read_only, "api_update": !f.read_only});
-            let values: Vec<&str> = match f.kind {
-                schema::Kind::Picklist(_) if f.api_name == "Currency" => currencies.iter().map(String::as_str).collect(),
-                schema::Kind::Picklist(v) => v.to_vec(),
-                _ => Vec::new(),
+            let view = FieldView {
+                id: field_id(module, i),
+                api_name: f.api_name,
+                label: f.label,
+                kind: f.kind,
+                read_only: f.read_only,
+                custom: f.custom,
+                mandatory: module.mandatory.contains(&f.api_name),
+                unique: f.unique,
+                length: if f.kind == schema::Kind::TextArea { 32000 } else { 255 },
+                pick_list_values: match f.kind {
+                    schema::Kind::Picklist(_) if f.api_name == "Currency" => currencies.iter().map(String::as_str).collect(),
+                    schema::Kind::Picklist(v) => v.to_vec(),
+                    _ => Vec::new(),
+                },
+                decimal_place: None,
             };
-            row["pick_list_values"] = Value::Array(
-                values
-                    .iter()
-                    .enumerate()
-                    .map(|(j, v)| {
-                        json!({"colour_code": null, "actual_value": v, "type": "used",
-                        "id": format!("{id}{j:03}"), "sequence_number": j + 1, "display_value": v})
-                    })
-                    .collect(),
-            );
-            match f.kind {
-                schema::Kind::Lookup(target) => {
-                    let target_id = schema::module(target).map(|m| m.id).unwrap_or("");
-                    row["lookup"] = json!({"display_label": f.label, "api_name": f.api_name,
-                        "module": {"api_name": target, "id": target_id}, "id": id});
-                }
-                schema::Kind::Subform => {
-                    row["subform"] = json!({"module": "Quoted_Items", "id": id});
-                    row["associated_module"] = json!({"api_name": "Quoted_Items", "id": id});
-                }
-                _ => {}
-            }
-            row
+            field_row(&base, &view)
         })
         .collect()
+}
+
+/// One field's row, filled into a copy of the template `base`.
+fn field_row(base: &Value, f: &FieldView<'_>) -> Value {
+    let mut row = base.clone();
+    let id = &f.id;
+    row["id"] = json!(id);
+    row["api_name"] = json!(f.api_name);
+    row["field_label"] = json!(f.label);
+    row["display_label"] = json!(f.label);
+    row["column_name"] = json!(f.api_name.to_uppercase());
+    row["data_type"] = json!(f.kind.data_type());
+    row["json_type"] = json!(f.kind.json_type());
+    row["custom_field"] = json!(f.custom);
+    row["created_source"] = json!(if f.custom { "crm" } else { "default" });
+    row["read_only"] = json!(f.read_only);
+    row["field_read_only"] = json!(f.read_only);
+    row["system_mandatory"] = json!(f.mandatory);
+    row["visible"] = json!(true);
+    row["searchable"] = json!(f.kind.is_text() || matches!(f.kind, schema::Kind::Picklist(_)));
+    row["filterable"] = json!(true);
+    row["sortable"] = json!(true);
+    row["length"] = json!(f.length);
+    if let Some(places) = f.decimal_place {
+        row["decimal_place"] = json!(places);
+    }
+    row["unique"] = if f.unique { json!({"casesensitive": false}) } else { Value::Null };
+    row["operation_type"] = json!({"web_update": !f.read_only, "api_create": !f.read_only,
+        "web_create": !f.read_only, "api_update": !f.read_only});
+    row["pick_list_values"] = Value::Array(
+        f.pick_list_values
+            .iter()
+            .enumerate()
+            .map(|(j, v)| {
+                json!({"colour_code": null, "actual_value": v, "type": "used",
+                "id": format!("{id}{j:03}"), "sequence_number": j + 1, "display_value": v})
+            })
+            .collect(),
+    );
+    match f.kind {
+        schema::Kind::Lookup(target) => {
+            let target_id = schema::module(target).map(|m| m.id).unwrap_or("");
+            row["lookup"] = json!({"display_label": f.label, "api_name": f.api_name,
+                "module": {"api_name": target, "id": target_id}, "id": id});
+        }
+        schema::Kind::Subform => {
+            row["subform"] = json!({"module": "Quoted_Items", "id": id});
+            row["associated_module"] = json!({"api_name": "Quoted_Items", "id": id});
+        }
+        _ => {}
+    }
+    row
 }
 
 /// `GET /settings/modules?status=…`.
@@ -156,8 +216,7 @@ pub async fn module(State(state): State<AppState>, AxumPath(name): AxumPath<Stri
         return crm_error(StatusCode::BAD_REQUEST, "INVALID_MODULE", "the module name given seems to be invalid", json!({"resource_path_index": 2}));
     };
     let mut row = module_row(&state, module);
-    let currencies: Vec<String> = state.world().crm.currencies.iter().map(|c| c.iso_code.clone()).collect();
-    row["fields"] = Value::Array(field_rows(module, &currencies));
+    row["fields"] = Value::Array(all_field_rows(&state, module));
     row["related_lists"] = Value::Array(related_list_rows(module));
     reply::json(StatusCode::OK, json!({"modules": [row]}))
 }

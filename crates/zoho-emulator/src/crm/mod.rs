@@ -3,11 +3,12 @@
 //! The files here split the API by concept: `store` (records and indexes), `schema`
 //! (modules and fields), `list` / `write` (records endpoints), `values` / `money`
 //! (validation and quote arithmetic), `search` / `criteria`, `notifications`,
-//! `metadata`, `related` / `relations` (related lists), `seed`, and `coql` / `coql_parser` (COQL queries).
+//! `metadata`, `fields` (custom fields users create), `related` / `relations` (related lists), `seed`, and `coql` / `coql_parser` (COQL queries).
 
 pub mod coql;
 pub mod coql_parser;
 pub mod criteria;
+pub mod fields;
 pub mod list;
 pub mod metadata;
 pub mod money;
@@ -63,7 +64,8 @@ pub fn router() -> Router<AppState> {
         .route("/org", get(metadata::org))
         .route("/org/currencies", get(metadata::currencies))
         .route("/users", get(metadata::users))
-        .route("/settings/fields", get(metadata::fields))
+        .route("/settings/fields", get(metadata::fields).post(fields::create))
+        .route("/settings/fields/{id}", get(fields::get_one).delete(fields::delete))
         .route("/settings/modules", get(metadata::modules))
         .route("/settings/modules/{api_name}", get(metadata::module))
         .route("/settings/related_lists", get(metadata::related_lists))

@@ -51,11 +51,17 @@ pub struct LineTotals {
     pub net_total: Decimal,
 }
 
-/// Computes one line: `discount` is an amount, `tax_percent` the sum of the line taxes.
-pub fn line_totals(quantity: Decimal, list_price: Decimal, discount: Decimal, tax_percent: Decimal, dp: u32) -> LineTotals {
+/// One tax on a line: `round(amount × percent / 100, dp)`.
+pub fn tax_amount(amount: Decimal, percent: Decimal, dp: u32) -> Decimal {
+    round(amount * percent / Decimal::ONE_HUNDRED, dp)
+}
+
+/// Computes one line: `discount` is an amount, `tax_percents` the line's taxes (each
+/// rounded on its own, the line's Tax being their sum).
+pub fn line_totals(quantity: Decimal, list_price: Decimal, discount: Decimal, tax_percents: &[Decimal], dp: u32) -> LineTotals {
     let total = round(quantity * list_price, dp);
     let total_after_discount = total - round(discount, dp);
-    let tax = round(total_after_discount * tax_percent / Decimal::ONE_HUNDRED, dp);
+    let tax = tax_percents.iter().map(|p| tax_amount(total_after_discount, *p, dp)).sum();
     LineTotals { total, total_after_discount, tax, net_total: total_after_discount + tax }
 }
 
@@ -91,7 +97,7 @@ mod tests {
 
     #[test]
     fn a_line_applies_discount_then_tax() {
-        let l = line_totals(d("3"), d("19.99"), d("5"), d("8.25"), 2);
+        let l = line_totals(d("3"), d("19.99"), d("5"), &[d("8.25")], 2);
         assert_eq!(l.total, d("59.97"));
         assert_eq!(l.total_after_discount, d("54.97"));
         assert_eq!(l.tax, d("4.54")); // 4.535025 rounds half away from zero
@@ -99,9 +105,17 @@ mod tests {
     }
 
     #[test]
+    fn each_line_tax_is_rounded_on_its_own() {
+        // 10.05 × 5 % = 0.5025 → 0.50 for each of two 5 % taxes: 1.00 (one 10 % tax: 1.005 → 1.01).
+        let l = line_totals(d("1"), d("10.05"), d("0"), &[d("5"), d("5")], 2);
+        assert_eq!(l.tax, d("1.00"));
+        assert_eq!(line_totals(d("1"), d("10.05"), d("0"), &[d("10")], 2).tax, d("1.01"));
+    }
+
+    #[test]
     fn quote_totals_add_up_exactly() {
-        let a = line_totals(d("0.1"), d("1"), d("0"), d("0"), 2);
-        let b = line_totals(d("0.2"), d("1"), d("0"), d("10"), 2);
+        let a = line_totals(d("0.1"), d("1"), d("0"), &[], 2);
+        let b = line_totals(d("0.2"), d("1"), d("0"), &[d("10")], 2);
         let q = quote_totals(&[a, b], d("0.05"), d("-0.01"), 2);
         assert_eq!(q.sub_total, d("0.30"));
         assert_eq!(q.tax, d("0.02"));
@@ -110,10 +124,10 @@ mod tests {
 
     #[test]
     fn yen_has_no_decimals_and_dinar_three() {
-        let l = line_totals(d("1"), d("999.5"), d("0"), d("10"), currency_places("JPY"));
+        let l = line_totals(d("1"), d("999.5"), d("0"), &[d("10")], currency_places("JPY"));
         assert_eq!(l.total, d("1000"));
         assert_eq!(l.tax, d("100"));
-        let k = line_totals(d("1"), d("1.2345"), d("0"), d("0"), currency_places("KWD"));
+        let k = line_totals(d("1"), d("1.2345"), d("0"), &[], currency_places("KWD"));
         assert_eq!(k.total, d("1.235"));
     }
 

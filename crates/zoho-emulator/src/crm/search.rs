@@ -95,7 +95,7 @@ fn run(state: &AppState, module: &str, params: &reply::Params) -> Result<Respons
     let query = if let Some(text) = given("criteria") {
         match criteria::parse(text) {
             Ok(node) => {
-                if let Some(bad) = node.fields().into_iter().find(|f| *f != "id" && module.field(f).is_none()) {
+                if let Some(bad) = node.fields().into_iter().find(|f| *f != "id" && state.world().crm.field_kind(module, f).is_none()) {
                     return Err(invalid_query(json!({"api_name": bad, "reason": "the given field is not available in module"})));
                 }
                 Query::Criteria(node)

@@ -259,6 +259,8 @@ pub struct CrmData {
     pub next_id: u64,
     /// The next quote number.
     pub next_quote_number: u64,
+    /// Fields created through `POST /settings/fields`, per module API name.
+    pub custom_fields: BTreeMap<String, Vec<crate::crm::fields::CustomField>>,
 }
 
 impl CrmData {
@@ -294,6 +296,16 @@ impl CrmData {
     /// The base currency.
     pub fn base_currency(&self) -> Option<&Currency> {
         self.currencies.iter().find(|c| c.is_base)
+    }
+
+    /// The fields a user created in `module`, oldest first.
+    pub fn custom_fields(&self, module: &str) -> &[crate::crm::fields::CustomField] {
+        self.custom_fields.get(module).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The kind of `module`'s field `api_name`, built in or created by a user.
+    pub fn field_kind(&self, module: &crate::crm::schema::Module, api_name: &str) -> Option<crate::crm::schema::Kind> {
+        module.field(api_name).map(|f| f.kind).or_else(|| self.custom_fields(module.api_name).iter().find(|f| f.api_name == api_name).map(|f| f.kind()))
     }
 
     /// A currency by ISO code.

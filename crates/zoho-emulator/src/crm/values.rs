@@ -55,24 +55,24 @@ fn lookup_id(value: &Value) -> Option<&Value> {
     }
 }
 
-/// Checks one value against its field; `Ok` carries the stored form.
-pub fn normalise(crm: &CrmData, field: &schema::Field, value: &Value, path: &str, se_module: Option<&str>) -> Result<Value, Value> {
+/// Checks one value against its field (`name`, of `kind`, text at most `max_length`
+/// characters); `Ok` carries the stored form.
+pub fn normalise(crm: &CrmData, name: &str, kind: Kind, max_length: Option<usize>, value: &Value, path: &str, se_module: Option<&str>) -> Result<Value, Value> {
     if value.is_null() {
         return Ok(Value::Null);
     }
-    let name = field.api_name;
-    match field.kind {
+    match kind {
         Kind::Text | Kind::TextArea | Kind::Phone | Kind::Website | Kind::Email | Kind::Picklist(_) => {
             let Some(text) = value.as_str() else {
-                return Err(wrong_type(name, path, field.kind.data_type()));
+                return Err(wrong_type(name, path, kind.data_type()));
             };
-            if field.kind == Kind::Email && !text.is_empty() && !(text.contains('@') && text.contains('.')) {
+            if kind == Kind::Email && !text.is_empty() && !(text.contains('@') && text.contains('.')) {
                 return Err(error_entry("INVALID_DATA", "invalid data", json!({"api_name": name, "json_path": path})));
             }
             if name == "Currency" && crm.currency(text).is_none() {
                 return Err(error_entry("INVALID_DATA", "invalid data", json!({"api_name": name, "json_path": path})));
             }
-            let limit = if field.kind == Kind::TextArea { 32_000 } else { 255 };
+            let limit = max_length.unwrap_or(if kind == Kind::TextArea { 32_000 } else { 255 });
             if text.chars().count() > limit {
                 return Err(error_entry("INVALID_DATA", "invalid data", json!({"maximum_length": limit.to_string(), "api_name": name, "json_path": path})));
             }
@@ -182,7 +182,11 @@ pub fn merge_quoted_items(crm: &mut CrmData, existing: &[Value], input: &Value, 
                 continue;
             }
             let field_path = format!("{row_path}.{}", field.api_name);
-            let stored = if field.api_name == "Line_Tax" { line_tax(value, &field_path)? } else { normalise(crm, field, value, &field_path, None)? };
+            let stored = if field.api_name == "Line_Tax" {
+                line_tax(value, &field_path)?
+            } else {
+                normalise(crm, field.api_name, field.kind, None, value, &field_path, None)?
+            };
             merged.insert(field.api_name.to_string(), stored);
         }
         if !merged.contains_key("List_Price") || merged["List_Price"].is_null() {
@@ -227,9 +231,16 @@ pub fn compute_quote(fields: &mut Map<String, Value>, dp: u32) {
             let qty = get("Quantity").unwrap_or(rust_decimal::Decimal::ONE);
             let price = get("List_Price").unwrap_or(zero);
             let discount = get("Discount").unwrap_or(zero);
-            let pct: rust_decimal::Decimal =
-                row.get("Line_Tax").and_then(Value::as_array).map(|t| t.iter().filter_map(|x| x.get("percentage").and_then(money::dec)).sum()).unwrap_or(zero);
-            let line = money::line_totals(qty, price, discount, pct, dp);
+            let percents: Vec<rust_decimal::Decimal> =
+                row.get("Line_Tax").and_then(Value::as_array).map(|t| t.iter().filter_map(|x| x.get("percentage").and_then(money::dec)).collect()).unwrap_or_default();
+            let line = money::line_totals(qty, price, discount, &percents, dp);
+            // Each tax of the line carries its amount (`value`) on the discounted total.
+            if let Some(Value::Array(taxes)) = row.get_mut("Line_Tax") {
+                for tax in taxes.iter_mut() {
+                    let pct = tax.get("percentage").and_then(money::dec).unwrap_or(zero);
+                    tax["value"] = money::num(money::tax_amount(line.total_after_discount, pct, dp));
+                }
+            }
             row.insert("Total".into(), money::num(line.total));
             row.insert("Total_After_Discount".into(), money::num(line.total_after_discount));
             row.insert("Tax".into(), money::num(line.tax));

@@ -111,7 +111,7 @@ fn write(state: &AppState, module: &str, bytes: &[u8], mode: Mode, path_id: Opti
                 },
             )
         }
-        Some(Value::Array(list)) if list.iter().all(|v| v.as_str().is_some_and(|s| module.field(s).is_some())) => {
+        Some(Value::Array(list)) if list.iter().all(|v| v.as_str().is_some_and(|s| state.world().crm.field_kind(module, s).is_some())) => {
             list.iter().filter_map(Value::as_str).map(String::from).collect()
         }
         Some(_) => {
@@ -327,7 +327,7 @@ fn apply(
         if field.kind == Kind::WhatLookup && se_canonical.is_none() && !value.is_null() {
             continue; // the missing or wrong `$se_module` is already reported
         }
-        match values::normalise(crm, field, value, &field_path, se_canonical.as_deref()) {
+        match values::normalise(crm, name, field.kind, None, value, &field_path, se_canonical.as_deref()) {
             Ok(stored) => {
                 if field.unique
                     && !stored.is_null()
@@ -345,6 +345,16 @@ fn apply(
                     continue;
                 }
                 changes.insert(name.to_string(), stored);
+            }
+            Err(entry) => errors.push(entry),
+        }
+    }
+    for field in crm.custom_fields(module.api_name) {
+        let Some(value) = input.get(&field.api_name) else { continue };
+        let field_path = format!("{path}.{}", field.api_name);
+        match values::normalise(crm, &field.api_name, field.kind(), Some(field.length as usize), value, &field_path, None) {
+            Ok(stored) => {
+                changes.insert(field.api_name.clone(), stored);
             }
             Err(entry) => errors.push(entry),
         }
@@ -382,6 +392,9 @@ fn apply(
                 if !field.read_only && !fields.contains_key(field.api_name) {
                     fields.insert(field.api_name.into(), Value::Null);
                 }
+            }
+            for field in crm.custom_fields(module.api_name) {
+                fields.entry(field.api_name.clone()).or_insert(Value::Null);
             }
             Record { id, created_ms: now, modified_ms: now, fields }
         }

@@ -1,11 +1,11 @@
-//! Credit notes: create, apply to invoices, refund.
+//! Credit notes: create, upsert by a unique custom field, apply to invoices, refund.
 
 use futures_core::Stream;
 use reqwest::Method;
 use serde_json::json;
 
 use super::{
-    Books, ListQuery, Message,
+    Books, ListQuery, Message, UpsertOutcome,
     models::{CreditApplication, CreditNote, Refund},
 };
 use crate::error::Result;
@@ -26,6 +26,13 @@ impl Books {
     pub async fn create_credit_note(&self, note: &CreditNote, invoice_id: Option<&str>) -> Result<CreditNote> {
         let query: Vec<(&str, &str)> = invoice_id.map(|id| ("invoice_id", id)).into_iter().collect();
         self.create("/books/v3/creditnotes".into(), "creditnote", note, &query).await
+    }
+
+    /// Creates or updates, in one call, the credit note whose unique custom field
+    /// `key_field` (e.g. `cf_crm_credit_key`) holds `key_value`, and says which happened:
+    /// one credit note per key value however often it is repeated.
+    pub async fn upsert_credit_note(&self, key_field: &str, key_value: &str, note: &CreditNote) -> Result<(CreditNote, UpsertOutcome)> {
+        self.upsert("/books/v3/creditnotes".into(), "creditnote", key_field, key_value, note).await
     }
 
     /// Applies credit to invoices. Not idempotent (applying twice credits twice).

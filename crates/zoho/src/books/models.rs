@@ -213,6 +213,50 @@ pub struct Currency {
     pub extra: Map<String, Value>,
 }
 
+/// A custom field value on a document, named by its api name (`cf_crm_deal_id`) or id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CustomFieldValue {
+    /// The field's api name.
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub api_name: Option<String>,
+    /// The field's id.
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub customfield_id: Option<String>,
+    /// The value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    /// Every other field (`label`, `data_type`… in answers).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl CustomFieldValue {
+    /// The value `value` for the field with api name `api_name`.
+    pub fn new(api_name: impl Into<String>, value: impl Into<Value>) -> CustomFieldValue {
+        CustomFieldValue { api_name: Some(api_name.into()), value: Some(value.into()), ..CustomFieldValue::default() }
+    }
+}
+
+/// A tax exemption (`/settings/taxexemptions`): why a document carries no tax.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaxExemption {
+    /// Id (read only).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub tax_exemption_id: Option<String>,
+    /// Code, unique per organisation (mandatory).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub tax_exemption_code: Option<String>,
+    /// The reason, as printed on the document.
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `customer` or `item` (mandatory).
+    #[serde(rename = "type", default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Every other field.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
 /// A PDF template (`/invoices/templates` and friends).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Template {
@@ -337,6 +381,24 @@ pub struct Invoice {
     /// Terms.
     #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub terms: Option<String>,
+    /// Label of the payment terms (`Net 30`).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub payment_terms_label: Option<String>,
+    /// `entity_level` or `item_level` (line discounts).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub discount_type: Option<String>,
+    /// Whether an entity-level discount comes off before tax.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_discount_before_tax: Option<bool>,
+    /// Native CRM deal link (`zcrm_potential_id`).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub zcrm_potential_id: Option<String>,
+    /// A tax exemption for the whole document (its lines then carry no tax).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub tax_exemption_id: Option<String>,
+    /// Custom field values (`cf_…`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_fields: Vec<CustomFieldValue>,
     /// Lines (mandatory on create).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub line_items: Vec<LineItem>,
@@ -501,6 +563,24 @@ pub struct CreditNote {
     /// Currency.
     #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub currency_id: Option<String>,
+    /// Exchange rate (needed when not the base currency).
+    #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub exchange_rate: Option<Decimal>,
+    /// Entity-level discount: amount or `"x%"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Value>,
+    /// Notes.
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Terms.
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub terms: Option<String>,
+    /// A tax exemption for the whole document (its lines then carry no tax).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub tax_exemption_id: Option<String>,
+    /// Custom field values (`cf_…`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_fields: Vec<CustomFieldValue>,
     /// Lines (mandatory).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub line_items: Vec<LineItem>,
@@ -539,6 +619,38 @@ pub struct Refund {
     #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub creditnote_refund_id: Option<String>,
     /// Date (mandatory).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// Mode (`cash`, `banktransfer`…).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub refund_mode: Option<String>,
+    /// Amount (mandatory).
+    #[serde(default, with = "crate::money::option", skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Decimal>,
+    /// Account paid from.
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub from_account_id: Option<String>,
+    /// Reference.
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub reference_number: Option<String>,
+    /// Description.
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Every other field, kept for read-modify-write.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A refund of a customer payment's unused amount.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PaymentRefund {
+    /// Refund id (read only).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub payment_refund_id: Option<String>,
+    /// The payment (read only).
+    #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
+    /// Date.
     #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
     /// Mode (`cash`, `banktransfer`…).

@@ -6,6 +6,7 @@
 
 pub mod coql;
 pub mod criteria;
+pub mod fields;
 pub mod models;
 pub mod notifications;
 pub mod records;

@@ -413,6 +413,9 @@ pub struct PickListValue {
 /// Metadata of one field (`GET /crm/v8/settings/fields?module=…`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct FieldMeta {
+    /// Field id (what `DELETE /settings/fields/{id}` takes).
+    #[serde(default)]
+    pub id: Option<String>,
     /// API name, as used in records.
     pub api_name: String,
     /// Data type (`text`, `currency`, `lookup`, `picklist`, `subform`…).
