@@ -163,12 +163,14 @@ pub struct FlowsConfig {
     /// `[flows.deal_to_credit_note]`: an invoiced deal lost, lowered or refunded → a
     /// Books credit note.
     pub deal_to_credit_note: deal_to_credit_note::DealToCreditNoteConfig,
+    /// `[flows.quote_to_invoice]`: a quote accepted → one draft Books invoice.
+    pub quote_to_invoice: quote_to_invoice::QuoteToInvoiceConfig,
 }
 
 impl FlowsConfig {
     /// The flows this build has, by name.
     pub const NAMES: &'static [&'static str] =
-        &[catalog_sync::NAME, pricebook_sync::NAME, customer_sync::NAME, deal_to_invoice::NAME, deal_to_credit_note::NAME];
+        &[catalog_sync::NAME, pricebook_sync::NAME, customer_sync::NAME, deal_to_invoice::NAME, deal_to_credit_note::NAME, quote_to_invoice::NAME];
 
     /// Builds every flow as configured, compiling its mapping with the config's lookup
     /// `tables`, with the organisation's `money` rules (currency policy, tax rules) for
@@ -184,11 +186,13 @@ impl FlowsConfig {
         // customers as customer_sync does.
         let orders = order::Orders::new(money.clone(), customers.clone());
         Ok(vec![
-            Arc::new(catalog.with_price_lists(pricebooks.clone())),
+            Arc::new(catalog.clone().with_price_lists(pricebooks.clone())),
             pricebooks,
             customers,
             Arc::new(self.deal_to_invoice.build(orders.clone())?),
-            Arc::new(self.deal_to_credit_note.build(orders)?),
+            Arc::new(self.deal_to_credit_note.build(orders.clone())?),
+            // A quoted product not yet synced is synced first, by the catalog's mapping.
+            Arc::new(self.quote_to_invoice.build(tables, text, catalog, orders)?),
         ])
     }
 
@@ -206,6 +210,7 @@ const SHIPPED: &[(&str, &str)] = &[
     (customer_sync::NAME, customer_sync::DEFAULTS),
     (deal_to_invoice::NAME, deal_to_invoice::DEFAULTS),
     (deal_to_credit_note::NAME, deal_to_credit_note::DEFAULTS),
+    (quote_to_invoice::NAME, quote_to_invoice::DEFAULTS),
 ];
 
 /// A flow's shipped defaults (written relative to its section) as the section of a config
