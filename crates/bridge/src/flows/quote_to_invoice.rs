@@ -358,7 +358,8 @@ fn apply_discounts(invoice: &mut Map<String, Value>, lines: &mut [Map<String, Va
             let name = line.get("name").and_then(Value::as_str).unwrap_or_default();
             return Err(format!("Quoted_Items line {} ({name}): its discount {discount} is more than the line's amount", n + 1));
         }
-        let said = format!("{quantity} × {rate} less a discount of {discount}");
+        let places = currency::decimals(code) as usize;
+        let said = format!("{quantity} × {rate} less a discount of {discount:.places$}");
         // The rate that gives the discounted amount, to at most six places.
         let net_rate = (net / quantity).round_dp(6);
         if currency::round(net_rate * quantity, code) == net {
@@ -811,11 +812,12 @@ mod tests {
         assert_eq!(Value::Object(invoice), json!({"discount_type": "entity_level", "discount": 12.35, "is_discount_before_tax": true}));
         // 60 - 6 = 54 = 3 × 18: the rate says it, and the description what it was.
         assert_eq!((&lines[0]["rate"], &lines[0]["quantity"]), (&json!(18), &json!(3)));
-        assert_eq!(lines[0]["description"], "Blue\n3 × 20 less a discount of 6");
+        assert_eq!(lines[0]["description"], "Blue\n3 × 20 less a discount of 6.00");
         assert!(!lines[0].contains_key("discount"), "Books ignores line discounts on an entity-level invoice");
         // 59.97 - 5 = 54.97 is no multiple of 3, but 3 × 18.323333 rounds to it.
         assert_eq!((&lines[1]["rate"], &lines[1]["quantity"]), (&json!(18.323333), &json!(3)));
         assert_eq!(lines[1]["description"], "3 × 19.99 less a discount of 5.00");
+        assert_eq!(lines[2].get("discount"), None);
         assert_eq!((&lines[2]["rate"], &lines[2]["quantity"], &lines[2]["description"]), (&json!(10), &json!(2), &json!("")));
         // A rate that cannot give the amount at six places: one unit at the amount.
         let mut lines = vec![line("0.0000003", "10000000", "", Some("1"))];
@@ -825,6 +827,7 @@ mod tests {
         let mut lines = vec![line("1234", "3", "", Some("278"))];
         apply_discounts(&mut Map::new(), &mut lines, d("100"), false, "JPY").unwrap();
         assert_eq!((&lines[0]["rate"], &lines[0]["quantity"]), (&json!(1141.333333), &json!(3)), "3702 - 278 = 3424");
+        assert_eq!(lines[0]["description"], "3 × 1234 less a discount of 278");
         // A discount larger than its line is refused, naming it.
         let mut lines = vec![line("1", "1", "", Some("2"))];
         let err = apply_discounts(&mut Map::new(), &mut lines, d("1"), false, "USD").unwrap_err();
