@@ -166,7 +166,7 @@ async fn an_accepted_quote_becomes_the_draft_invoice_an_accountant_would_type() 
         want: Expected<'a>,
     }
     let item_level = ("item_level", "0", true);
-    let cases = vec![
+    let cases = [
         Case {
             name: "line discounts: an amount, and one CRM computed from 10 %",
             currency: "USD",

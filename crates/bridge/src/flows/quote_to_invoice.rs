@@ -45,13 +45,17 @@
 //! figures and the cause when the flow can tell (the tax, the discount's place, the
 //! lines), and the draft is kept for a person to correct.
 //!
-//! **Calls per quote:** 1 CRM read (the quote) and 1 Books upsert, then 1 CRM write (the
-//! invoice id); the customer costs 1 Books read (its currency and address) when linked,
-//! more the first time (`customer_sync`); Books' settings are read once per process.
+//! **Calls per quote: 4; 3 sequential round trips until the invoice exists.** The quote
+//! is read (1; its link and snapshot are read from the store at the same time); the
+//! customer is read for its currency and address (2; its link is in the store, the first
+//! time `customer_sync` matches or creates it); the invoice is upserted (3; no search
+//! before it: the upsert key makes it idempotent); the quote gets the invoice id (4).
+//! Books' settings (taxes, currencies, templates) are read once per process. A quoted
+//! product not yet synced costs `catalog_sync`'s calls, once.
 
 use std::collections::BTreeMap;
 
-use futures_util::FutureExt;
+use futures_util::{FutureExt, future::try_join_all};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -173,8 +177,7 @@ impl QuoteToInvoiceConfig {
     /// section's); `text` is the config file, for exact error offsets.
     fn compile(&self, tables: &Tables, text: Option<&str>) -> Result<Settings, CompileError> {
         let error = |field: &str, message: &str| CompileError { path: format!("flows.{NAME}.{field}"), offset: None, message: message.into() };
-        let shipped: QuoteToInvoiceConfig =
-            toml::from_str(DEFAULTS).map_err(|e| error("", &format!("the shipped defaults do not parse (a bug): {e}")))?;
+        let shipped: QuoteToInvoiceConfig = toml::from_str(DEFAULTS).map_err(|e| error("", &format!("the shipped defaults do not parse (a bug): {e}")))?;
         let spec = shipped.spec().overlay(&self.spec());
         let options = CompileOptions { config_text: text, ..CompileOptions::default() };
         let mapping = mapping::compile_with(&spec, NAME, tables, &options)?;
@@ -339,7 +342,13 @@ fn quote_lines(quote: &Value) -> Result<Vec<QuoteLine>, String> {
 /// them (`item_level`); with one, the invoice gets it (`entity_level`, before or after
 /// tax) and each line's own discount goes into its rate. Amounts are in `code`, already
 /// rounded.
-fn apply_discounts(invoice: &mut Map<String, Value>, lines: &mut [Map<String, Value>], quote_discount: Decimal, before_tax: bool, code: &str) -> Result<(), String> {
+fn apply_discounts(
+    invoice: &mut Map<String, Value>,
+    lines: &mut [Map<String, Value>],
+    quote_discount: Decimal,
+    before_tax: bool,
+    code: &str,
+) -> Result<(), String> {
     if quote_discount.is_zero() {
         invoice.insert("discount_type".into(), json!("item_level"));
         return Ok(());
@@ -350,7 +359,9 @@ fn apply_discounts(invoice: &mut Map<String, Value>, lines: &mut [Map<String, Va
     for (n, line) in lines.iter_mut().enumerate() {
         let Some(discount) = line.remove("discount").as_ref().and_then(number).filter(|d| !d.is_zero()) else { continue };
         let field = |line: &Map<String, Value>, field: &str| {
-            line.get(field).and_then(number).ok_or_else(|| format!("invoice line {}: {field} is not a number: {}", n + 1, line.get(field).unwrap_or(&Value::Null)))
+            line.get(field)
+                .and_then(number)
+                .ok_or_else(|| format!("invoice line {}: {field} is not a number: {}", n + 1, line.get(field).unwrap_or(&Value::Null)))
         };
         let (rate, quantity) = (field(line, "rate")?, field(line, "quantity")?);
         let net = currency::round(rate * quantity, code) - discount;
@@ -379,7 +390,11 @@ fn apply_discounts(invoice: &mut Map<String, Value>, lines: &mut [Map<String, Va
 /// with `", "`), from `[tables.tax]` first, else the Books tax of that name (one tax
 /// only: a combination needs a table row naming its Books tax group). `books_taxes` are
 /// Books' taxes and tax groups as (id, name).
-fn books_tax_of<'a>(key: &str, table: Option<&BTreeMap<String, toml::Value>>, mut books_taxes: impl Iterator<Item = (&'a str, &'a str)>) -> Result<String, String> {
+fn books_tax_of<'a>(
+    key: &str,
+    table: Option<&BTreeMap<String, toml::Value>>,
+    mut books_taxes: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<String, String> {
     if let Some(row) = table.and_then(|t| t.get(key)) {
         return row
             .as_str()
@@ -421,6 +436,9 @@ fn mismatch_causes(quote: &Value, books: &BooksTotals, billing: &Billing, before
         }
         causes.push(said);
     }
+    if let Some(conversion) = &billing.conversion {
+        causes.push(format!("the quote's amounts converted from {} to {}", conversion.from, conversion.to));
+    }
     let crm_lines = billing.amount(amount(quote, "Sub_Total"));
     if !close(crm_lines, books.sub_total) {
         causes.push(format!("lines: the quote's sub total is {crm_lines}, the invoice's {} (a price or a line discount was not carried)", books.sub_total));
@@ -454,32 +472,34 @@ impl QuoteToInvoice {
         fields
     }
 
-    /// The Books item of each quoted product, syncing those not yet synced (in line
-    /// order; the links are store reads).
+    /// The Books item of each quoted product: their links read at once, then the
+    /// products not yet synced synced one by one (in line order).
     async fn items_of(&self, ctx: &mut Context<'_>, lines: &[QuoteLine]) -> Result<Vec<String>, FlowError> {
-        let mut items: Vec<String> = Vec::with_capacity(lines.len());
-        let mut known: BTreeMap<String, String> = BTreeMap::new();
+        let mut products: Vec<&str> = lines.iter().map(|l| l.product_id.as_str()).collect();
+        products.sort_unstable();
+        products.dedup();
+        let reads = products.iter().map(|id| {
+            let ctx = &*ctx;
+            async move { ctx.link_by_crm(&PRODUCT_ITEM, id).await.map(|link| (id.to_string(), link.map(|l| l.books_id))) }
+        });
+        let mut known: BTreeMap<String, Option<String>> = try_join_all(reads).await?.into_iter().collect();
+        let mut items = Vec::with_capacity(lines.len());
         for line in lines {
-            if let Some(item) = known.get(&line.product_id) {
+            if let Some(Some(item)) = known.get(&line.product_id) {
                 items.push(item.clone());
                 continue;
             }
-            let item = match ctx.link_by_crm(&PRODUCT_ITEM, &line.product_id).await? {
-                Some(link) => link.books_id,
-                None => {
-                    ctx.note(format!("quoted product {} has no Books item yet: syncing it first", line.product_id));
-                    match self.catalog.sync_product(ctx, &line.product_id).await? {
-                        (_, Some(written)) => written.item_id,
-                        (Outcome::Done(why) | Outcome::Skipped(why), None) => {
-                            return Err(FlowError::Data(format!(
-                                "Quoted_Items line {} names CRM product {} ({}), which cannot become a Books item ({why})",
-                                line.number, line.product_id, line.product_name
-                            )));
-                        }
-                    }
+            ctx.note(format!("quoted product {} has no Books item yet: syncing it first", line.product_id));
+            let item = match self.catalog.sync_product(ctx, &line.product_id).await? {
+                (_, Some(written)) => written.item_id,
+                (Outcome::Done(why) | Outcome::Skipped(why), None) => {
+                    return Err(FlowError::Data(format!(
+                        "Quoted_Items line {} names CRM product {} ({}), which cannot become a Books item ({why})",
+                        line.number, line.product_id, line.product_name
+                    )));
                 }
             };
-            known.insert(line.product_id.clone(), item.clone());
+            known.insert(line.product_id.clone(), Some(item.clone()));
             items.push(item);
         }
         Ok(items)
@@ -543,7 +563,8 @@ impl QuoteToInvoice {
             books.push(line);
         }
         let code = billing.currency.as_str();
-        apply_discounts(&mut invoice, &mut books, billing.amount(amount(quote, "Discount")), self.settings.discount_before_tax, code).map_err(FlowError::Data)?;
+        apply_discounts(&mut invoice, &mut books, billing.amount(amount(quote, "Discount")), self.settings.discount_before_tax, code)
+            .map_err(FlowError::Data)?;
         invoice.insert("line_items".into(), Value::Array(books.into_iter().map(Value::Object).collect()));
         let adjustment = billing.amount(amount(quote, "Adjustment"));
         if !adjustment.is_zero() {
@@ -638,7 +659,8 @@ impl QuoteToInvoice {
         if lines.is_empty() {
             return Err(FlowError::Data("the quote has no Quoted_Items: a Books invoice needs at least one line".into()));
         }
-        let account = lookup_id(&quote, "Account_Name").ok_or_else(|| FlowError::Data("the quote names no account (Account_Name): nobody to invoice".into()))?;
+        let account =
+            lookup_id(&quote, "Account_Name").ok_or_else(|| FlowError::Data("the quote names no account (Account_Name): nobody to invoice".into()))?;
         let what = format!("quote {quote_id}");
         let billed = Billed {
             what: &what,
@@ -726,6 +748,10 @@ const INVOICE_FIELDS: &[TargetField] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{
+        flows::order::{Conversion, Customer},
+        money::RateSource,
+    };
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
@@ -844,5 +870,39 @@ mod tests {
         let err = books_tax_of("Sales Tax, City Tax", None, books.into_iter()).unwrap_err();
         assert!(err.contains("[tables.tax]") && err.contains("\"Sales Tax, City Tax\" = "), "{err}");
         assert!(books_tax_of("GST", None, books.into_iter()).is_err());
+    }
+
+    fn billing(currency: &str, conversion: Option<Conversion>) -> Billing {
+        let customer = Customer {
+            id: "C1".into(),
+            name: "Acme".into(),
+            currency_id: "1".into(),
+            currency_code: currency.into(),
+            country: Some("US".into()),
+            state: None,
+            customer_type: None,
+            contact: Value::Null,
+        };
+        Billing { customer, currency: currency.into(), conversion }
+    }
+
+    #[test]
+    fn the_cause_of_a_mismatch_names_the_tax_the_discounts_place_or_the_lines() {
+        let quote = json!({"Sub_Total": 100, "Tax": 20, "Discount": 10, "Grand_Total": 110});
+        let usd = billing("USD", None);
+        let causes = mismatch_causes(&quote, &BooksTotals { sub_total: d("100"), tax_total: d("18") }, &usd, true, None);
+        assert_eq!(causes, ["tax: the quote's is 20, Books computed 18; Books takes the quote discount before tax (discount_before_tax = true), CRM after"]);
+        let causes = mismatch_causes(&quote, &BooksTotals { sub_total: d("100"), tax_total: d("8.25") }, &usd, false, Some("tax rule \"US\" applied"));
+        assert_eq!(causes, ["tax: the quote's is 20, Books computed 8.25 (tax rule \"US\" applied)"]);
+        let causes = mismatch_causes(&quote, &BooksTotals { sub_total: d("90"), tax_total: d("20.01") }, &usd, false, None);
+        assert_eq!(causes, ["lines: the quote's sub total is 100, the invoice's 90 (a price or a line discount was not carried)"]);
+        assert!(mismatch_causes(&quote, &BooksTotals { sub_total: d("100.01"), tax_total: d("19.99") }, &usd, false, None).is_empty(), "rounding is no cause");
+        // Converted: the quote's figures in the invoice's currency (1 home = 150 JPY = 1 USD).
+        let conversion = Conversion { from: "USD".into(), to: "JPY".into(), from_per_home: d("1"), to_per_home: d("150"), source: RateSource::Deal };
+        let jpy = billing("JPY", Some(conversion));
+        let causes = mismatch_causes(&quote, &BooksTotals { sub_total: d("15000"), tax_total: d("3001") }, &jpy, false, None);
+        assert_eq!(causes, ["the quote's amounts converted from USD to JPY"]);
+        let causes = mismatch_causes(&quote, &BooksTotals { sub_total: d("15000"), tax_total: d("3002") }, &jpy, false, None);
+        assert_eq!(causes, ["tax: the quote's is 3000, Books computed 3002", "the quote's amounts converted from USD to JPY"]);
     }
 }
