@@ -313,8 +313,21 @@ tax = "Sales Tax"
 name = "US other states"
 countries = ["US"]
 tax = "VAT"
+
+[[money.tax_rules]]
+name = "EU reverse charge"
+countries = ["DE", "FR"]
+exemption = "EU-RC"
+reason = "Reverse charge: VAT to be accounted for by the recipient."
 "#;
     let w = World::new(rules).await;
+    let exemption = zoho::books::models::TaxExemption {
+        tax_exemption_code: Some("EU-RC".into()),
+        description: Some("EU reverse charge".into()),
+        kind: Some("customer".into()),
+        ..Default::default()
+    };
+    let exemption = w.client.books().create_tax_exemption(&exemption).await.unwrap().tax_exemption_id.unwrap();
     let widget = w.product("Widget", "W-1", "50").await;
     let gadget = w.product("Gadget", "G-1", "10").await;
     let sales: &[(&str, &str)] = &[("Sales Tax", "8.25")];
@@ -360,6 +373,27 @@ tax = "VAT"
     assert_eq!((dec(&found[0]["crm_total"]), dec(&found[0]["books_total"]), dec(&found[0]["difference"])), (d("108.25"), d("120"), d("11.75")));
     assert_eq!((found[0]["crm_module"].as_str(), found[0]["crm_id"].as_str()), (Some("Quotes"), Some(id.as_str())));
     assert_eq!(found[0]["cause"], "tax: the quote's is 8.25, Books computed 20 (tax rule \"US other states\" applied)");
+
+    // Germany: exempt (reverse charge), the reason in the notes; the quote has no tax.
+    let berlin = account(&w, "Berlin GmbH", "Germany", "").await;
+    let id = new_quote(&w, &berlin, "Confirmed", "USD", &[(&widget, "2", "50", "0", &[])], "0", "0").await;
+    w.changed(quote(&id), FLOW).await;
+    let stats = w.run().await;
+    assert_eq!((stats.done, stats.dead), (1, 0), "{:?}", w.dead().await);
+    let invoices = w.invoices().await;
+    let inv = invoice_of(&invoices, &id);
+    let want = Expected {
+        customer: "Berlin GmbH",
+        currency: "USD",
+        discount: ("item_level", "0", true),
+        adjustment: "0",
+        lines: vec![("Widget", "50", "2", "0", "", "100", "")],
+        totals: ("100", "0", "100"),
+    };
+    assert_invoice(&w, inv, &id, &want).await;
+    assert_eq!(inv["tax_exemption_id"], exemption.as_str(), "{inv:#}");
+    assert_eq!(inv["notes"], "Reverse charge: VAT to be accounted for by the recipient.");
+    assert_eq!(mismatches(&w, inv["invoice_id"].as_str().unwrap()).await, Vec::<Value>::new());
 }
 
 #[tokio::test]

@@ -556,8 +556,8 @@ impl QuoteToInvoice {
         let order: Vec<OrderLine> = lines.iter().zip(items).map(|(l, item)| l.order_line(item)).collect();
         let mut books: Vec<Map<String, Value>> = Vec::with_capacity(order.len());
         for (line, tax_id) in books_lines(&order, billing, tax).into_iter().zip(taxes) {
-            let Value::Object(mut line) = serde_json::to_value(line).map_err(|e| FlowError::Data(format!("an invoice line does not serialise: {e}")))? else {
-                continue;
+            let Ok(Value::Object(mut line)) = serde_json::to_value(&line) else {
+                return Err(FlowError::Data(format!("an invoice line is not a JSON object: {line:?}")));
             };
             line.insert("tax_id".into(), json!(tax_id));
             books.push(line);
