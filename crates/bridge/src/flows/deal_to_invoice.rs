@@ -343,10 +343,8 @@ impl DealToInvoice {
         let mut causes = line_causes(sent, &written.line_items);
         let crm_currency = text(deal, "/Currency").unwrap_or(&billing.currency).to_string();
         let lines_total: Decimal = lines.iter().map(|l| l.crm_total(&crm_currency)).sum();
-        if lines.len() > 1 || lines.first().is_some_and(|l| l.item_id.is_some()) {
-            if lines_total != amount {
-                causes.push(format!("the deal's products come to {lines_total} {crm_currency}, its Amount is {amount}"));
-            }
+        if (lines.len() > 1 || lines.first().is_some_and(|l| l.item_id.is_some())) && lines_total != amount {
+            causes.push(format!("the deal's products come to {lines_total} {crm_currency}, its Amount is {amount}"));
         }
         if self.config.amount_includes_tax && !tax_total.is_zero() {
             causes.push(format!("tax of {tax_total} (rule {})", rule.unwrap_or("none: the items' own taxes")));

@@ -264,10 +264,10 @@ const US_STATES: &[(&str, &str)] = &[
 /// postal code are the same state.
 fn state_key(raw: &str, country: Option<&str>) -> Option<String> {
     let folded = name_key(raw)?;
-    if matches!(country, None | Some("us")) {
-        if let Some((code, _)) = US_STATES.iter().find(|(code, name)| *code == folded || *name == folded) {
-            return Some(code.to_string());
-        }
+    if matches!(country, None | Some("us"))
+        && let Some((code, _)) = US_STATES.iter().find(|(code, name)| *code == folded || *name == folded)
+    {
+        return Some(code.to_string());
     }
     Some(folded)
 }
@@ -346,7 +346,7 @@ mod tests {
             (TaxRule { name: " ".into(), tax: Some("t".into()), ..base.clone() }, "`name` is empty"),
         ];
         for (rule, want) in cases {
-            let err = validate(&[rule.clone()]).unwrap_err().to_string();
+            let err = validate(std::slice::from_ref(&rule)).unwrap_err().to_string();
             assert!(err.contains(want), "{rule:?}: {err}");
         }
         let twice = TaxRule { tax: Some("t".into()), ..base };

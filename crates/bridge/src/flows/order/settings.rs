@@ -122,12 +122,15 @@ pub fn resolve(settings: &BooksSettings, choice: &TaxChoice<'_>) -> Result<Appli
     Ok(applied)
 }
 
+/// CRM's currencies: (ISO code, units per one home unit).
+type CrmRates = Arc<Vec<(String, Decimal)>>;
+
 /// The settings read once per process (shared by the order flows, which are built once).
 #[derive(Debug, Clone, Default)]
 pub struct SettingsCache {
     kept: Arc<Mutex<Option<Arc<BooksSettings>>>>,
     /// CRM's currencies (ISO code, units per home unit), for rates taken from the deal.
-    crm_rates: Arc<Mutex<Option<Arc<Vec<(String, Decimal)>>>>>,
+    crm_rates: Arc<Mutex<Option<CrmRates>>>,
 }
 
 impl SettingsCache {
@@ -187,7 +190,7 @@ impl SettingsCache {
     }
 
     /// CRM's currencies as (ISO code, units per one home unit), read once.
-    pub async fn crm_rates(&self, ctx: &Context<'_>) -> Result<Arc<Vec<(String, Decimal)>>, FlowError> {
+    pub async fn crm_rates(&self, ctx: &Context<'_>) -> Result<CrmRates, FlowError> {
         if let Some(kept) = self.crm_rates.lock().map_err(|_| FlowError::Store("the rates cache was poisoned".into()))?.as_ref() {
             return Ok(kept.clone());
         }
