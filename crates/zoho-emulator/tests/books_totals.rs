@@ -77,11 +77,9 @@ async fn entity_discounts_before_and_after_tax_in_euro() {
     let gst = b.tax("GST").await; // 5 %
     let lines = json!([{"name": "A", "rate": 100, "tax_id": vat}, {"name": "B", "rate": 50, "tax_id": gst}]);
     // 10 % before tax: 15 spread 10 / 5; VAT 18, GST 2.25.
-    let before = invoice(
-        &b,
-        json!({"customer_id": customer, "discount_type": "entity_level", "discount": "10%", "is_discount_before_tax": true, "line_items": lines}),
-    )
-    .await;
+    let before =
+        invoice(&b, json!({"customer_id": customer, "discount_type": "entity_level", "discount": "10%", "is_discount_before_tax": true, "line_items": lines}))
+            .await;
     assert_eq!(figures(&before), (json!(150), json!(20.25), json!(15), json!(155.25)));
     assert_eq!(before["discount_amount"], json!(15));
     // 10 after tax, with shipping 5 and adjustment −0.5: 150 + 22.5 − 10 + 5 − 0.5.
@@ -103,7 +101,8 @@ async fn inclusive_tax_is_extracted_and_item_level_discounts_apply_per_line() {
     let customer = b.customer("Inclusive Ltd", None).await;
     let vat = b.tax("VAT").await;
     let sales = b.tax("Sales Tax").await; // 8.25 %
-    let inclusive = invoice(&b, json!({"customer_id": customer, "is_inclusive_tax": true, "line_items": [{"name": "Gross", "rate": 120, "tax_id": vat}]})).await;
+    let inclusive =
+        invoice(&b, json!({"customer_id": customer, "is_inclusive_tax": true, "line_items": [{"name": "Gross", "rate": 120, "tax_id": vat}]})).await;
     assert_eq!(figures(&inclusive), (json!(120), json!(20), json!(0), json!(120)));
     let lines = invoice(
         &b,
@@ -122,7 +121,9 @@ async fn inclusive_tax_is_extracted_and_item_level_discounts_apply_per_line() {
 #[tokio::test]
 async fn a_tax_exemption_leaves_every_line_untaxed_and_an_unknown_one_is_refused() {
     let b = Books::start().await;
-    let (s, ex) = b.post("/settings/taxexemptions", json!({"tax_exemption_code": "EU-RC", "type": "customer", "description": "Reverse charge: VAT due by the customer"})).await;
+    let (s, ex) = b
+        .post("/settings/taxexemptions", json!({"tax_exemption_code": "EU-RC", "type": "customer", "description": "Reverse charge: VAT due by the customer"}))
+        .await;
     assert_eq!((s, ex["message"].as_str()), (200, Some("Tax Exemption has been added.")), "{ex}");
     let exemption = ex["tax_exemption"]["tax_exemption_id"].as_str().unwrap().to_string();
     let (s, dup) = b.post("/settings/taxexemptions", json!({"tax_exemption_code": "eu-rc", "type": "customer"})).await;
@@ -132,11 +133,14 @@ async fn a_tax_exemption_leaves_every_line_untaxed_and_an_unknown_one_is_refused
 
     let customer = b.customer("Berlin GmbH", Some("EUR")).await;
     let vat = b.tax("VAT").await;
-    let inv = invoice(&b, json!({"customer_id": customer, "tax_exemption_id": exemption, "line_items": [{"name": "Consulting", "rate": 1000, "tax_id": vat}]})).await;
+    let inv =
+        invoice(&b, json!({"customer_id": customer, "tax_exemption_id": exemption, "line_items": [{"name": "Consulting", "rate": 1000, "tax_id": vat}]})).await;
     assert_eq!(figures(&inv), (json!(1000), json!(0), json!(0), json!(1000)));
     assert_eq!((inv["tax_exemption_id"].as_str(), inv["tax_exemption_code"].as_str()), (Some(exemption.as_str()), Some("EU-RC")));
     assert_eq!(inv["line_items"][0]["tax_id"], "");
-    let (s, cn) = b.post("/creditnotes", json!({"customer_id": customer, "tax_exemption_id": exemption, "line_items": [{"name": "Refund", "rate": 100, "tax_id": vat}]})).await;
+    let (s, cn) = b
+        .post("/creditnotes", json!({"customer_id": customer, "tax_exemption_id": exemption, "line_items": [{"name": "Refund", "rate": 100, "tax_id": vat}]}))
+        .await;
     assert_eq!(s, 201, "{cn}");
     assert_eq!((cn["creditnote"]["total"].clone(), cn["creditnote"]["tax_exemption_id"].as_str()), (json!(100), Some(exemption.as_str())));
 

@@ -128,14 +128,21 @@ async fn payments_fire_created_updated_refunded_and_deleted_with_their_invoices(
     assert_eq!(p["payment"]["unused_amount"], 10);
     // Move 10 more onto the second invoice.
     let (s, up) = b
-        .put(&format!("/customerpayments/{pid}"), json!({"invoices": [{"invoice_id": ids[0], "amount_applied": 100}, {"invoice_id": ids[1], "amount_applied": 30}]}))
+        .put(
+            &format!("/customerpayments/{pid}"),
+            json!({"invoices": [{"invoice_id": ids[0], "amount_applied": 100}, {"invoice_id": ids[1], "amount_applied": 30}]}),
+        )
         .await;
     assert_eq!((s, up["message"].as_str()), (200, Some("The payment details have been updated.")), "{up}");
     assert_eq!(b.get(&format!("/invoices/{}", ids[1])).await.1["invoice"]["balance"], 20);
     // Refunding more than is unused is refused; 0 is unused now.
     let (s, _) = b.post(&format!("/customerpayments/{pid}/refunds"), json!({"amount": 5, "date": "2026-02-02"})).await;
     assert_eq!(s, 400);
-    b.put(&format!("/customerpayments/{pid}"), json!({"invoices": [{"invoice_id": ids[0], "amount_applied": 100}, {"invoice_id": ids[1], "amount_applied": 20}]})).await;
+    b.put(
+        &format!("/customerpayments/{pid}"),
+        json!({"invoices": [{"invoice_id": ids[0], "amount_applied": 100}, {"invoice_id": ids[1], "amount_applied": 20}]}),
+    )
+    .await;
     let (s, r) = b.post(&format!("/customerpayments/{pid}/refunds"), json!({"amount": 4, "date": "2026-02-02", "refund_mode": "cash"})).await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["payment_refunds"][0]["amount"], 4);
@@ -151,7 +158,10 @@ async fn payments_fire_created_updated_refunded_and_deleted_with_their_invoices(
     let (s, _) = b.delete(&format!("/customerpayments/{p2}")).await;
     assert_eq!(s, 200);
     let second = b.get(&format!("/invoices/{}", ids[1])).await.1["invoice"].clone();
-    assert_eq!((second["balance"].as_i64(), second["status"].as_str(), second["last_payment_date"].as_str()), (Some(30), Some("partially_paid"), Some("2026-02-01")));
+    assert_eq!(
+        (second["balance"].as_i64(), second["status"].as_str(), second["last_payment_date"].as_str()),
+        (Some(30), Some("partially_paid"), Some("2026-02-01"))
+    );
 
     let hooks = wait_for(&inbox, 8).await;
     let kinds: Vec<(String, String)> = hooks

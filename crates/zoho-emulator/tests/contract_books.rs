@@ -98,8 +98,17 @@ const FAMILIES: [&str; 63] = [
 ];
 
 /// More families (split only to keep the arrays readable).
-const MORE_FAMILIES: [&str; 18] = [
+const MORE_FAMILIES: [&str; 27] = [
+    "taxexemptions.create",
+    "taxexemptions.list",
+    "taxexemptions.get",
+    "taxexemptions.update",
+    "taxexemptions.delete",
+    "customerpayments.update",
+    "customerpayments.refunds.create",
+    "customerpayments.refunds.list",
     "creditnotes.refunds.all",
+    "creditnotes.upsert",
     "creditnotes.void",
     "creditnotes.draft",
     "creditnotes.open",
@@ -227,6 +236,25 @@ fn script() -> Vec<Call> {
             .body(json!({"effective_date": "2030-01-01", "rate": 1.1}))
             .no_probe(),
     );
+    c.push(
+        call("taxexemptions.create", "POST", "/settings/taxexemptions")
+            .body(json!({"tax_exemption_code": "CONTRACT-EX", "type": "customer", "description": "Contract exemption"}))
+            .capture("exemption", "/tax_exemption/tax_exemption_id")
+            .no_probe(),
+    );
+    c.push(
+        call("taxexemptions.create", "POST", "/settings/taxexemptions")
+            .body(json!({"tax_exemption_code": "CONTRACT-DROP", "type": "item"}))
+            .capture("exemption_drop", "/tax_exemption/tax_exemption_id")
+            .no_probe(),
+    );
+    c.push(call("taxexemptions.list", "GET", "/settings/taxexemptions"));
+    c.push(call("taxexemptions.get", "GET", "/settings/taxexemptions/{exemption}"));
+    c.push(
+        call("taxexemptions.update", "PUT", "/settings/taxexemptions/{exemption}")
+            .body(json!({"tax_exemption_code": "CONTRACT-EX", "type": "customer", "description": "Contract exemption, updated"})),
+    );
+    c.push(call("taxexemptions.delete", "DELETE", "/settings/taxexemptions/{exemption_drop}").no_probe());
     c.push(call("templates.invoices", "GET", "/invoices/templates"));
     c.push(call("templates.estimates", "GET", "/estimates/templates"));
     c.push(call("templates.creditnotes", "GET", "/creditnotes/templates"));
@@ -377,6 +405,16 @@ fn script() -> Vec<Call> {
     c.push(call("customerpayments.list", "GET", "/customerpayments").q("customer_id", "{contact}").q("page", "1").q("per_page", "10"));
     c.push(call("customerpayments.get", "GET", "/customerpayments/{payment}"));
     c.push(call("customerpayments.delete", "DELETE", "/customerpayments/{payment_drop}").no_probe());
+    // Receive 25 for the 20 applied: 5 unused, 1 of it refunded.
+    let mut bigger = payment(20.0);
+    bigger["amount"] = json!(25.0);
+    c.push(call("customerpayments.update", "PUT", "/customerpayments/{payment}").body(bigger));
+    c.push(
+        call("customerpayments.refunds.create", "POST", "/customerpayments/{payment}/refunds")
+            .body(json!({"date": "2030-01-16", "refund_mode": "cash", "amount": 1.0, "from_account_id": "460000000000001", "reference_number": "PR-1"}))
+            .no_probe(),
+    );
+    c.push(call("customerpayments.refunds.list", "GET", "/customerpayments/{payment}/refunds"));
     c.push(call("invoices.payments", "GET", "/invoices/{invoice}/payments"));
 
     // Credit notes.
@@ -416,6 +454,14 @@ fn script() -> Vec<Call> {
     );
     c.push(call("creditnotes.refunds.list", "GET", "/creditnotes/{creditnote}/refunds").q("page", "1").q("per_page", "10"));
     c.push(call("creditnotes.refunds.all", "GET", "/creditnotes/refunds").q("customer_id", "{contact}").q("page", "1").q("per_page", "10"));
+    c.push(
+        call("creditnotes.upsert", "PUT", "/creditnotes")
+            .header("X-Unique-Identifier-Key", "cf_crm_credit_key")
+            .header("X-Unique-Identifier-Value", "D-CONTRACT-1/lost")
+            .header("X-Upsert", "true")
+            .body(note())
+            .no_probe(),
+    );
     c.push(call("creditnotes.void", "POST", "/creditnotes/{creditnote_void}/status/void"));
     c.push(call("creditnotes.draft", "POST", "/creditnotes/{creditnote_void}/status/draft"));
     c.push(call("creditnotes.open", "POST", "/creditnotes/{creditnote_void}/status/open"));

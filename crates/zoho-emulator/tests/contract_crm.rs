@@ -34,7 +34,7 @@ const RECORD_FAMILIES: [&str; 11] =
     ["insert", "get", "list", "update.one", "update.bulk", "upsert", "count", "search.criteria", "delete.one", "delete.bulk", "deleted"];
 
 /// Families exercised once (or for the modules where they make sense).
-const OTHER_FAMILIES: [&str; 30] = [
+const OTHER_FAMILIES: [&str; 33] = [
     "insert.mixed@Accounts",
     "search.email@Contacts",
     "search.phone@Contacts",
@@ -51,6 +51,9 @@ const OTHER_FAMILIES: [&str; 30] = [
     "related.list@Products",
     "coql",
     "settings.fields",
+    "settings.fields.create",
+    "settings.field",
+    "settings.fields.delete",
     "settings.modules",
     "settings.module",
     "settings.related_lists",
@@ -292,6 +295,16 @@ fn script() -> Vec<Call> {
     calls.push(Call::new("users.page", "GET", "/crm/v8/users").q("type", "ActiveUsers").q("page", "2").q("per_page", "1"));
     calls.push(Call::new("users.modified-since", "GET", "/crm/v8/users").header("If-Modified-Since", "2000-01-01T00:00:00+00:00"));
     calls.push(Call::new("settings.modules", "GET", "/crm/v8/settings/modules"));
+    // A custom field created, read and deleted through the fields API.
+    calls.push(
+        Call::new("settings.fields.create", "POST", "/crm/v8/settings/fields")
+            .q("module", "Deals")
+            .body(json!({"fields": [{"field_label": "Contract Balance", "data_type": "currency", "length": 16}]}))
+            .capture("field", "/fields/0/details/id")
+            .no_probe(),
+    );
+    calls.push(Call::new("settings.field", "GET", "/crm/v8/settings/fields/{field}").q("module", "Deals"));
+    calls.push(Call::new("settings.fields.delete", "DELETE", "/crm/v8/settings/fields/{field}").q("module", "Deals").no_probe());
     for m in MODULES {
         calls.push(Call::new("settings.fields", "GET", "/crm/v8/settings/fields").q("module", m).q("type", "all"));
         calls.push(Call::new("settings.module", "GET", format!("/crm/v8/settings/modules/{m}")));

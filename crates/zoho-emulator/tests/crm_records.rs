@@ -476,16 +476,25 @@ async fn tasks_link_to_deals_and_accounts_and_upsert_on_books_invoice_id() {
         json!({"Subject": subject, "Status": status, "Due_Date": "2030-01-31", "Books_Invoice_ID": "INV-7",
                "What_Id": {"id": deal}, "$se_module": "Deals", "Owner": {"id": owner}})
     };
-    let (s, first) = crm.send("POST", "/Tasks/upsert", json!({"data": [task("Chase INV-7", "Not Started")], "duplicate_check_fields": ["Books_Invoice_ID"]})).await;
+    let (s, first) =
+        crm.send("POST", "/Tasks/upsert", json!({"data": [task("Chase INV-7", "Not Started")], "duplicate_check_fields": ["Books_Invoice_ID"]})).await;
     assert_eq!((s, first["data"][0]["action"].as_str()), (201, Some("insert")), "{first}");
     let id = first["data"][0]["details"]["id"].as_str().unwrap().to_string();
     // The same invoice again updates that task: completed.
-    let (s, second) = crm.send("POST", "/Tasks/upsert", json!({"data": [task("Chase INV-7", "Completed")], "duplicate_check_fields": ["Books_Invoice_ID"]})).await;
-    assert_eq!((s, second["data"][0]["action"].as_str(), second["data"][0]["duplicate_field"].as_str()), (200, Some("update"), Some("Books_Invoice_ID")), "{second}");
+    let (s, second) =
+        crm.send("POST", "/Tasks/upsert", json!({"data": [task("Chase INV-7", "Completed")], "duplicate_check_fields": ["Books_Invoice_ID"]})).await;
+    assert_eq!(
+        (s, second["data"][0]["action"].as_str(), second["data"][0]["duplicate_field"].as_str()),
+        (200, Some("update"), Some("Books_Invoice_ID")),
+        "{second}"
+    );
     assert_eq!(second["data"][0]["details"]["id"], id.as_str());
     let (_, got) = crm.get(&format!("/Tasks/{id}")).await;
     let t = &got["data"][0];
-    assert_eq!((t["Status"].as_str(), t["$se_module"].as_str(), t["What_Id"]["id"].as_str(), t["What_Id"]["name"].as_str()), (Some("Completed"), Some("Deals"), Some(deal.as_str()), Some("Big")));
+    assert_eq!(
+        (t["Status"].as_str(), t["$se_module"].as_str(), t["What_Id"]["id"].as_str(), t["What_Id"]["name"].as_str()),
+        (Some("Completed"), Some("Deals"), Some(deal.as_str()), Some("Big"))
+    );
     assert_eq!(t["Owner"]["id"], owner.as_str());
     // Linked to an account instead.
     let (s, _) = crm.send("PUT", &format!("/Tasks/{id}"), json!({"data": [{"What_Id": {"id": accounts[0]}, "$se_module": "Accounts"}]})).await;

@@ -97,7 +97,8 @@ async fn a_payment_across_two_invoices_is_changed_refunded_and_deleted() {
     let customer = books.create_contact(&Contact { contact_name: Some("Payer GmbH".into()), ..Contact::default() }).await.unwrap();
     let mut invoices = Vec::new();
     for rate in ["100", "50"] {
-        let inv = books.create_invoice(&Invoice { customer_id: customer.contact_id.clone(), line_items: vec![line("L", rate)], ..Invoice::default() }).await.unwrap();
+        let inv =
+            books.create_invoice(&Invoice { customer_id: customer.contact_id.clone(), line_items: vec![line("L", rate)], ..Invoice::default() }).await.unwrap();
         books.mark_invoice_sent(inv.invoice_id.as_deref().unwrap()).await.unwrap();
         invoices.push(inv.invoice_id.unwrap());
     }
@@ -128,7 +129,10 @@ async fn a_payment_across_two_invoices_is_changed_refunded_and_deleted() {
     let changed = books.update_customer_payment(&pid, &CustomerPayment { invoices: applied("100", "25"), ..CustomerPayment::default() }).await.unwrap();
     assert_eq!(changed.unused_amount, Some(dec("5")));
     assert_eq!((balance(0).await, balance(1).await), (Some(Decimal::ZERO), Some(dec("25"))));
-    let refund = books.refund_customer_payment(&pid, &PaymentRefund { amount: Some(dec("5")), date: Some("2026-03-02".into()), ..PaymentRefund::default() }).await.unwrap();
+    let refund = books
+        .refund_customer_payment(&pid, &PaymentRefund { amount: Some(dec("5")), date: Some("2026-03-02".into()), ..PaymentRefund::default() })
+        .await
+        .unwrap();
     assert_eq!(refund.amount, Some(dec("5")));
     assert_eq!(books.customer_payment_refunds(&pid).await.unwrap().len(), 1);
     assert_eq!(books.customer_payment(&pid).await.unwrap().amount_refunded, Some(dec("5")));

@@ -16,7 +16,9 @@ use serde_json::{Map, Value, json};
 
 use super::{
     body::{self, BooksError, BooksResult, Fields, Query, done, envelope, money},
-    common::{Paging, check_unique_custom, holder_of, modified_since, stamp, status_filter, text_filter, touch, unique_field, upsert_body, upsert_headers, with_org},
+    common::{
+        Paging, check_unique_custom, holder_of, modified_since, stamp, status_filter, text_filter, touch, unique_field, upsert_body, upsert_headers, with_org,
+    },
     document,
     invoices::{date_filter, settle},
     store::{Credit, CreditNote, Document, Event, Org, Refund},

@@ -26,9 +26,7 @@ use crate::state::AppState;
 
 /// Tax exemption routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/settings/taxexemptions", get(list).post(create))
-        .route("/settings/taxexemptions/{id}", get(read).put(update).delete(remove))
+    Router::new().route("/settings/taxexemptions", get(list).post(create)).route("/settings/taxexemptions/{id}", get(read).put(update).delete(remove))
 }
 
 /// An exemption as taxes.yml shows it.

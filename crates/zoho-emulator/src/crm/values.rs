@@ -231,8 +231,11 @@ pub fn compute_quote(fields: &mut Map<String, Value>, dp: u32) {
             let qty = get("Quantity").unwrap_or(rust_decimal::Decimal::ONE);
             let price = get("List_Price").unwrap_or(zero);
             let discount = get("Discount").unwrap_or(zero);
-            let percents: Vec<rust_decimal::Decimal> =
-                row.get("Line_Tax").and_then(Value::as_array).map(|t| t.iter().filter_map(|x| x.get("percentage").and_then(money::dec)).collect()).unwrap_or_default();
+            let percents: Vec<rust_decimal::Decimal> = row
+                .get("Line_Tax")
+                .and_then(Value::as_array)
+                .map(|t| t.iter().filter_map(|x| x.get("percentage").and_then(money::dec)).collect())
+                .unwrap_or_default();
             let line = money::line_totals(qty, price, discount, &percents, dp);
             // Each tax of the line carries its amount (`value`) on the discounted total.
             if let Some(Value::Array(taxes)) = row.get_mut("Line_Tax") {
