@@ -723,6 +723,7 @@ impl Flow for QuoteToInvoice {
             mapping: Some(self.settings.mapping.clone()),
             target_fields: INVOICE_FIELDS,
             unique_keys: vec![(format!("flows.{NAME}.crm_id_field"), self.settings.crm_id_field.clone())],
+            crm_fields: super::deal_to_invoice::write_back_field(NAME, RELATION.crm_module, self.settings.books_id_field.as_deref().unwrap_or_default()),
         }
     }
 }
