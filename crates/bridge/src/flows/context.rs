@@ -194,6 +194,22 @@ impl<'r> Context<'r> {
         &self.record
     }
 
+    /// Fails with a permanent [`FlowError::Data`] unless the record is of `system`
+    /// `module`: a route sent the flow a record it does not handle (a config mistake,
+    /// said as such).
+    pub fn require_record(&self, system: System, module: &str) -> Result<(), FlowError> {
+        if self.record.system == system && self.record.module == module {
+            return Ok(());
+        }
+        Err(FlowError::Data(format!(
+            "{} runs for {} {module}, not {} {} (check the routes in the config)",
+            self.flow,
+            system.label(),
+            self.record.system.label(),
+            self.record.module
+        )))
+    }
+
     /// The job being run.
     pub fn job(&self) -> &Job {
         self.job

@@ -388,13 +388,8 @@ impl Flow for DealToCreditNote {
 
     fn run<'a>(&'a self, ctx: &'a mut Context<'_>) -> FlowFuture<'a, Outcome> {
         async move {
-            let record = ctx.record().clone();
-            match (record.system, record.module.as_str()) {
-                (System::Crm, DEALS) => self.deal_changed(ctx).await,
-                (system, module) => {
-                    Err(FlowError::Data(format!("{NAME} runs for CRM Deals, not {} {module} (check the routes in the config)", system.label())))
-                }
-            }
+            ctx.require_record(System::Crm, DEALS)?;
+            self.deal_changed(ctx).await
         }
         .boxed()
     }

@@ -620,6 +620,8 @@ impl Drop for PgDatabase {
 // ---------------------------------------------------------------------------------------
 // The listener for Books' item.created webhooks.
 
+/// A Books record seen created: when, and its id (an item's, or in the order-to-cash
+/// harness an invoice's, customer's or item's).
 #[derive(Debug, Clone)]
 struct Arrival {
     at: Instant,

@@ -49,7 +49,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use zoho_emulator::{Emulator, EmulatorConfig};
 
-use super::{CALLER, Calls, Child, EpochClock, PgDatabase, Summary, TempDir, engine_calls, ms_between, profile};
+use super::{Arrival, Arrivals, CALLER, Calls, Child, EpochClock, PgDatabase, Summary, TempDir, engine_calls, ms_between, profile};
 
 /// The CRM workflow webhook secret in the generated config.
 const SECRET: &str = "o2c-harness-secret";
@@ -295,53 +295,14 @@ impl Report {
     }
 }
 
-/// `invoice.created` (and the setup's `contact.created` / `item.created`) arrivals, by
-/// `kind:crm_id`.
-#[derive(Default)]
-struct Seen {
-    by_key: Mutex<HashMap<String, Vec<(Instant, String)>>>,
-    tick: Option<watch::Sender<u64>>,
-}
-
-impl Seen {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(Instant, String)>>> {
-        self.by_key.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn first(&self, key: &str) -> Option<(Instant, String)> {
-        self.lock().get(key).and_then(|v| v.first().cloned())
-    }
-
-    fn count(&self, key: &str) -> usize {
-        self.lock().get(key).map_or(0, Vec::len)
-    }
-
-    /// Waits until every key has an arrival, or `deadline`; returns how many have not.
-    async fn wait_all(&self, keys: &[String], deadline: Instant) -> usize {
-        let Some(tick) = &self.tick else { return keys.len() };
-        let mut rx = tick.subscribe();
-        loop {
-            let missing = {
-                let seen = self.lock();
-                keys.iter().filter(|k| !seen.contains_key(*k)).count()
-            };
-            if missing == 0 {
-                return 0;
-            }
-            match tokio::time::timeout_at(deadline.into(), rx.changed()).await {
-                Ok(Ok(())) => continue,
-                _ => return missing,
-            }
-        }
-    }
-}
-
 /// The CRM id a Books record carries in custom field `field`.
 fn custom_value(record: &Value, field: &str) -> Option<String> {
     record["custom_fields"].as_array()?.iter().find(|cf| cf["api_name"] == field).and_then(|cf| cf["value"].as_str()).map(str::to_string)
 }
 
-async fn books_hook(axum::extract::State(seen): axum::extract::State<Arc<Seen>>, body: axum::body::Bytes) -> axum::http::StatusCode {
+/// Books' webhooks, keyed `invoice:<deal>`, `contact:<account>`, `item:<product>` in the
+/// product harness's [`Arrivals`].
+async fn books_hook(axum::extract::State(seen): axum::extract::State<Arc<Arrivals>>, body: axum::body::Bytes) -> axum::http::StatusCode {
     let at = Instant::now();
     let Ok(body) = serde_json::from_slice::<Value>(&body) else { return axum::http::StatusCode::BAD_REQUEST };
     let found = if let Some(invoice) = body.get("invoice") {
@@ -355,7 +316,7 @@ async fn books_hook(axum::extract::State(seen): axum::extract::State<Arc<Seen>>,
         None
     };
     if let Some((key, id)) = found {
-        seen.lock().entry(key).or_default().push((at, id));
+        seen.lock().entry(key).or_default().push(Arrival { at, item_id: id });
         if let Some(tick) = &seen.tick {
             tick.send_modify(|n| *n += 1);
         }
@@ -491,7 +452,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     let control = reqwest::Client::builder().user_agent(CALLER).timeout(Duration::from_secs(60)).build()?;
 
     let (tick, _) = watch::channel(0u64);
-    let seen = Arc::new(Seen { by_key: Mutex::default(), tick: Some(tick) });
+    let seen = Arc::new(Arrivals { by_crm_id: Mutex::default(), tick: Some(tick) });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let hook_url = format!("http://{}/books", listener.local_addr()?);
     let app = axum::Router::new().route("/books", axum::routing::post(books_hook)).with_state(seen.clone());
@@ -646,14 +607,14 @@ flows = ["deal_to_invoice"]
     let mut runs = Vec::with_capacity(closed.len());
     for ((i, (id, _)), (t0, ack_ms)) in closed.iter().enumerate().zip(&sent) {
         let first = seen.first(&format!("invoice:{id}"));
-        if let Some((at, _)) = &first {
-            last = last.max(*at);
+        if let Some(a) = &first {
+            last = last.max(a.at);
         }
         runs.push(DealRun {
             crm_id: id.clone(),
             lines: lines_of[i],
             ack_ms: *ack_ms,
-            latency_ms: first.as_ref().map(|(at, _)| ms_between(*t0, *at)),
+            latency_ms: first.as_ref().map(|a| ms_between(*t0, a.at)),
             invoices_created: 0,
             invoices_at_end: 0,
             stored_ms: None,
@@ -671,7 +632,7 @@ flows = ["deal_to_invoice"]
     let store = AnyStore::connect(&store_url).await.context("opening the store after the run")?;
     for (run, (t0, _)) in runs.iter_mut().zip(&sent) {
         run.invoices_created = seen.count(&format!("invoice:{}", run.crm_id));
-        let Some((seen_at, invoice_id)) = seen.first(&format!("invoice:{}", run.crm_id)) else { continue };
+        let Some(Arrival { at: seen_at, item_id: invoice_id }) = seen.first(&format!("invoice:{}", run.crm_id)) else { continue };
         let audit = store.audit_for_record("books", "invoices", &invoice_id).await?;
         let Some(write) = audit.iter().filter(|a| matches!(a.action.as_str(), "create" | "upsert")).min_by_key(|a| a.at_ms) else { continue };
         let Some(job) = (match write.job_id {
