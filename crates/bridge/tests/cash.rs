@@ -35,7 +35,7 @@ use zoho::{
         ListQuery,
         models::{Contact, CreditNote, CustomerPayment, Invoice, LineItem, PaymentInvoice, Refund},
     },
-    crm::records::WriteOptions,
+    crm::{fields::NewField, records::WriteOptions},
 };
 
 const CONN: &str = "default";
@@ -60,11 +60,30 @@ struct Cash {
     n: std::sync::atomic::AtomicU64,
 }
 
+/// The payment fields the shipped config writes and a CRM does not have until someone
+/// creates them (as `check --online` advises): (module, label, data type).
+const PAYMENT_FIELDS: &[(&str, &str, &str)] = &[
+    ("Deals", "Balance Due", "currency"),
+    ("Deals", "Last Payment Date", "date"),
+    ("Accounts", "Outstanding Balance", "currency"),
+    ("Accounts", "Last Payment Date", "date"),
+];
+
+/// An emulator and store, with the payment fields created through CRM's fields API.
 async fn cash(name: &str) -> Cash {
-    Cash { env: env(name).await, n: Default::default() }
+    let cash = Cash { env: env(name).await, n: Default::default() };
+    cash.create_payment_fields().await;
+    cash
 }
 
 impl Cash {
+    /// Creates [`PAYMENT_FIELDS`] in CRM, as a user following `check --online` would.
+    async fn create_payment_fields(&self) {
+        for (module, label, data_type) in PAYMENT_FIELDS {
+            self.env.client.crm().create_field(module, &NewField::new(*label, *data_type)).await.unwrap_or_else(|e| panic!("creating {module}.{label}: {e}"));
+        }
+    }
+
     fn store(&self) -> &SqliteStore {
         &self.env.store
     }
@@ -431,11 +450,32 @@ async fn overdue_invoices_get_one_task_each_from_webhook_and_scan_and_it_is_comp
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_online_names_the_missing_crm_fields_and_how_to_create_them() {
-    let s = cash("cash-check").await;
-    // The shipped names exist in the emulator's CRM: nothing to report.
+    let s = Cash { env: env("cash-check").await, n: Default::default() };
+    // A CRM without the payment fields: the check names each, with the fields-API call
+    // that creates it; following that advice (against the emulator's fields API) leaves
+    // nothing to report.
     let shipped: Vec<Arc<dyn Flow>> = vec![Arc::new(PaymentToCrm::default()), Arc::new(OverdueToTask::default())];
     let findings = check_online(&s.env.client, &shipped, &s.env.clock).await.expect("check");
-    assert_eq!(findings, vec![], "the shipped fields exist");
+    let mut missing: Vec<&str> = findings.iter().map(|f| f.setting.as_str()).collect();
+    missing.sort();
+    assert_eq!(
+        missing,
+        [
+            "flows.payment_to_crm.account.last_payment_date",
+            "flows.payment_to_crm.account.outstanding_balance",
+            "flows.payment_to_crm.deal.balance_due",
+            "flows.payment_to_crm.deal.last_payment_date"
+        ],
+        "{findings:#?}"
+    );
+    for (module, label, data_type) in PAYMENT_FIELDS {
+        let advice = findings.iter().find(|f| f.problem.contains(&format!("CRM {module} has no field {}", label.replace(' ', "_")))).expect("advice per field");
+        let body = format!("POST /crm/v8/settings/fields?module={module} with {{\"fields\":[{{\"field_label\":\"{label}\",\"data_type\":\"{data_type}\"}}]}}");
+        assert!(advice.problem.ends_with(&body), "{}", advice.problem);
+    }
+    s.create_payment_fields().await;
+    let findings = check_online(&s.env.client, &shipped, &s.env.clock).await.expect("check");
+    assert_eq!(findings, vec![], "the advice followed, nothing is missing");
 
     let text = "[deal]\nbalance_due = \"Open_Balance\"\n[account]\nlast_payment_date = \"Last_Paid_On\"\n[statuses]\nrefunded = \"Money Back\"\n";
     let config: PaymentToCrmConfig = toml::from_str(text).unwrap();

@@ -392,9 +392,26 @@ impl Flow for DealToInvoice {
             mapping: None,
             target_fields: &[],
             unique_keys: vec![(format!("flows.{NAME}.crm_id_field"), self.config.crm_id_field.clone())],
-            crm_fields: Vec::new(),
+            crm_fields: write_back_field(NAME, DEALS, &self.config.books_id_field),
         }
     }
+}
+
+/// The CRM field an invoice flow writes the invoice id back to (`Books_Invoice_ID`), for
+/// `check --online`; none when the setting is empty (no write-back).
+pub fn write_back_field(flow: &str, module: &'static str, api_name: &str) -> Vec<super::CrmField> {
+    let api_name = api_name.trim();
+    if api_name.is_empty() {
+        return Vec::new();
+    }
+    vec![super::CrmField {
+        setting: format!("flows.{flow}.books_id_field"),
+        module,
+        api_name: api_name.to_string(),
+        data_type: "text",
+        values: Vec::new(),
+        unique: false,
+    }]
 }
 
 #[cfg(test)]

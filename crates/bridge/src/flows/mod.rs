@@ -22,6 +22,7 @@ pub mod order;
 pub mod overdue_to_task;
 pub mod payment_to_crm;
 pub mod pricebook_sync;
+pub mod quote_to_invoice;
 pub mod relations;
 pub mod runner;
 
@@ -190,6 +191,8 @@ pub struct FlowsConfig {
     pub payment_to_crm: payment_to_crm::PaymentToCrmConfig,
     /// `[flows.overdue_to_task]`: an overdue Books invoice → one CRM task.
     pub overdue_to_task: overdue_to_task::OverdueToTaskConfig,
+    /// `[flows.quote_to_invoice]`: a quote accepted → one draft Books invoice.
+    pub quote_to_invoice: quote_to_invoice::QuoteToInvoiceConfig,
 }
 
 impl FlowsConfig {
@@ -202,6 +205,7 @@ impl FlowsConfig {
         deal_to_credit_note::NAME,
         payment_to_crm::NAME,
         overdue_to_task::NAME,
+        quote_to_invoice::NAME,
     ];
 
     /// Builds every flow as configured, compiling its mapping with the config's lookup
@@ -218,13 +222,15 @@ impl FlowsConfig {
         // customers as customer_sync does.
         let orders = order::Orders::new(money.clone(), customers.clone());
         Ok(vec![
-            Arc::new(catalog.with_price_lists(pricebooks.clone())),
+            Arc::new(catalog.clone().with_price_lists(pricebooks.clone())),
             pricebooks,
             customers,
             Arc::new(self.deal_to_invoice.build(orders.clone())?),
-            Arc::new(self.deal_to_credit_note.build(orders)?),
+            Arc::new(self.deal_to_credit_note.build(orders.clone())?),
             Arc::new(self.payment_to_crm.build()?),
             Arc::new(self.overdue_to_task.build()?),
+            // A quoted product not yet synced is synced first, by the catalog's mapping.
+            Arc::new(self.quote_to_invoice.build(tables, text, catalog, orders)?),
         ])
     }
 
@@ -244,6 +250,7 @@ const SHIPPED: &[(&str, &str)] = &[
     (deal_to_credit_note::NAME, deal_to_credit_note::DEFAULTS),
     (payment_to_crm::NAME, payment_to_crm::DEFAULTS),
     (overdue_to_task::NAME, overdue_to_task::DEFAULTS),
+    (quote_to_invoice::NAME, quote_to_invoice::DEFAULTS),
 ];
 
 /// A flow's shipped defaults (written relative to its section) as the section of a config

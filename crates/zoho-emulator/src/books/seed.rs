@@ -85,6 +85,7 @@ pub fn bootstrap(data: &mut BooksData, seed: u64, clock: &Clock) {
         ("estimates", "cf_crm_quote_id", "CRM Quote ID", true),
         ("creditnotes", "cf_crm_deal_id", "CRM Deal ID", false),
         ("creditnotes", "cf_crm_credit_key", "CRM Credit Key", true),
+        ("invoices", "cf_crm_quote_id", "CRM Quote ID", true),
     ];
     for (entity, api, label, unique) in fields {
         let index = org.custom_fields.iter().filter(|d| d.entity == entity).count() as i64 + 1;

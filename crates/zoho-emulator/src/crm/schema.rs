@@ -223,8 +223,6 @@ pub static MODULES: &[Module] = &[
             custom("Books_Invoice_ID", "Books Invoice ID"),
             f("Payment_Status", "Payment Status", Kind::Picklist(&["-None-", "Unpaid", "Partially Paid", "Paid", "Overdue", "Refunded"])),
             f("Amount_Paid", "Amount Paid", Kind::Currency),
-            f("Balance_Due", "Balance Due", Kind::Currency),
-            f("Last_Payment_Date", "Last Payment Date", Kind::Date),
         ],
     },
     Module {
@@ -252,8 +250,6 @@ pub static MODULES: &[Module] = &[
             f("Shipping_Country", "Shipping Country", Kind::Text),
             f("Description", "Description", Kind::TextArea),
             custom("Books_Contact_ID", "Books Contact ID"),
-            f("Outstanding_Balance", "Outstanding Balance", Kind::Currency),
-            f("Last_Payment_Date", "Last Payment Date", Kind::Date),
         ],
     },
     Module {
