@@ -86,9 +86,13 @@ impl Observations {
         check(self.books_edit.0 == self.books_edit.1, format!("the Books edit reached CRM as {:?}", self.books_edit.1));
         check(self.throttled.1.parse::<u32>().is_ok_and(|s| (1..=60).contains(&s)), format!("the 429: {:?}", self.throttled));
         let o = &self.order;
+        check(!o.checked.0.is_empty() && o.checked.1.is_empty(), format!("check --online: {:?}", o.checked));
         let c = &o.closed;
         check(!c.invoice_id.is_empty() && c.written_back == c.invoice_id, format!("the closed deal's invoice {:?} is not on the deal ({:?})", c.invoice_id, c.written_back));
         check(c.totals.0 + c.totals.1 == c.totals.2 && c.status == "sent", format!("the closed deal's invoice: {c:?}"));
+        let q = &o.quoted;
+        check(q.status == "draft" && !q.lines.is_empty() && q.written_back == q.invoice_id, format!("the accepted quote's invoice: {q:?}"));
+        check(q.total == q.grand_total && q.total > Decimal::ZERO, format!("the draft's total {} is not the quote's Grand_Total {}", q.total, q.grand_total));
         let p = &o.paid;
         check(p.deal == (p.amount, c.totals.2 - p.amount, "Partially Paid".into()), format!("the deal shows the payment as {:?}", p.deal));
         let d = &o.overdue;
@@ -433,11 +437,11 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
             seen.duplicate.2, seen.duplicate.3, seen.duplicate.4, seen.books_edit.1
     ));
 
-    // 9.–13. Order to cash, told by the engine with its webhooks, on the same store.
+    // 9.–15. Order to cash, told by the engine with its webhooks, on the same store.
     seen.order = order_to_cash::walk(base, &seen.store, &mut steps).await?;
 
-    // 14. Spend the Books per-minute budget until Books answers 429 (the clock moved in
-    // step 11: the access token is refreshed first).
+    // 16. Spend the Books per-minute budget until Books answers 429 (the clock moved in
+    // step 13: the access token is refreshed first).
     let (status, _) = api.call(Method::GET, "/books/v3/invoices?per_page=1", None).await?;
     if status == 401 {
         let token = testkit::refresh(&http, &creds).await?;

@@ -24,8 +24,9 @@ use std::{
 
 use anyhow::{Context, anyhow, bail};
 use bridge::{
+    check::check_online,
     config::BridgeConfig,
-    flows::{self, deal_to_invoice, relations},
+    flows::{self, deal_to_invoice, quote_to_invoice, relations},
     store::{AnyStore, Job, JobStatus, RecordRef, Store, StoreResult, StoreTokenCache},
     triggers::{ChannelKeeper, ChannelTokens, Clock, webhooks},
     worker::{RunStats, Worker},
@@ -44,8 +45,13 @@ use super::{Steps, decimal, text};
 /// What the order-to-cash steps saw.
 #[derive(Debug, Clone, Default)]
 pub struct OrderToCash {
+    /// `check --online` before the engine starts: the CRM fields it found missing
+    /// (`Module.Field`), and the findings left once they were created as it advises.
+    pub checked: (Vec<String>, Vec<String>),
     /// A deal closed won and its invoice.
     pub closed: Closed,
+    /// An accepted quote's draft invoice.
+    pub quoted: Quoted,
     /// A partial payment as the invoice and the deal show it.
     pub paid: Paid,
     /// The clock past the due date: the invoice and its task.
@@ -78,6 +84,27 @@ pub struct Closed {
     /// Milliseconds on the engine's clock from the webhook's event stored to the
     /// `deal_to_invoice` job done (invoice in Books, its id on the deal).
     pub took_ms: i64,
+}
+
+/// The draft invoice of an accepted quote.
+#[derive(Debug, Clone, Default)]
+pub struct Quoted {
+    /// The CRM quote.
+    pub quote_id: String,
+    /// Its `Grand_Total` as CRM computed it.
+    pub grand_total: Decimal,
+    /// The Books invoice (linked to the quote).
+    pub invoice_id: String,
+    /// Its number.
+    pub invoice_number: String,
+    /// Its Books status.
+    pub status: String,
+    /// Its lines: (name, quantity, rate, discount, tax name).
+    pub lines: Vec<(String, Decimal, Decimal, Decimal, String)>,
+    /// Books' total.
+    pub total: Decimal,
+    /// The quote's `Books_Invoice_ID` afterwards.
+    pub written_back: String,
 }
 
 /// A partial payment.
@@ -178,7 +205,7 @@ notify_url = {notify}
 
 [[channels.watch]]
 channel_id = "1000000001"
-events = ["Deals.all", "Products.all"]
+events = ["Deals.all", "Quotes.all", "Products.all"]
 
 [[routes]]
 system = "crm"
@@ -189,6 +216,11 @@ flows = ["catalog_sync"]
 system = "crm"
 module = "Deals"
 flows = ["deal_to_invoice", "deal_to_credit_note"]
+
+[[routes]]
+system = "crm"
+module = "Quotes"
+flows = ["quote_to_invoice"]
 
 [[routes]]
 system = "books"
@@ -272,7 +304,7 @@ impl Engine {
                 tracing::warn!(error = %e, "the demo's webhook receiver stopped");
             }
         });
-        let mut engine = Engine { base: base.to_string(), http, text, store, client, people, clock, offset, keeper, receiver, worker: None };
+        let engine = Engine { base: base.to_string(), http, text, store, client, people, clock, offset, keeper, receiver, worker: None };
         engine.read_clock().await?;
         let report = engine.keeper.run_once().await?;
         if !report.failed.is_empty() {
@@ -281,7 +313,6 @@ impl Engine {
         let hook = json!({"url": format!("{receiver_url}/hooks/books"), "events": ["payment.created", "invoice.overdue", "invoice.paid"],
                           "headers": {"X-Zoho-Bridge-Secret": BOOKS_SECRET}});
         engine.http.post(format!("{base}/__emulator/books/webhooks")).json(&hook).send().await?.error_for_status().context("registering the Books webhook")?;
-        engine.start_worker(config)?;
         Ok(engine)
     }
 
@@ -345,6 +376,23 @@ impl Engine {
             bail!("CRM refused to enable the demo's channel again: {:?}", report.failed);
         }
         Ok(())
+    }
+
+    /// `check --online` for the configured flows; each CRM field it finds missing is
+    /// created with the fields-API call its advice gives, then the check runs again.
+    /// Returns the fields created (`Module.Field`) and what the second check still found.
+    async fn check_and_create_fields(&self) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+        let flows = parse(&self.text)?.build_flows().map_err(|e| anyhow!("building the demo's flows: {e}"))?;
+        let findings = check_online(&self.people, &flows, &self.clock).await.context("check --online")?;
+        let mut missing = Vec::new();
+        for finding in &findings {
+            let Some((module, field, body)) = fields_api_advice(&finding.problem) else { continue };
+            let request = zoho::transport::Request::new(zoho::Api::Crm, reqwest::Method::POST, "/crm/v8/settings/fields").query("module", module).json(&body)?;
+            self.people.transport().send(&request).await.with_context(|| format!("following check --online's advice for {}", finding.setting))?;
+            missing.push(format!("{module}.{field}"));
+        }
+        let left = check_online(&self.people, &flows, &self.clock).await.context("check --online, again")?;
+        Ok((missing, left.iter().map(ToString::to_string).collect()))
     }
 
     /// A deal in CRM, in an open stage, with `products` (id, quantity, list price); its
@@ -421,6 +469,16 @@ impl Engine {
     }
 }
 
+/// The module, the field and the body of the fields-API call in `check --online`'s
+/// advice for a missing CRM field (`CRM Deals has no field Balance_Due. … POST
+/// /crm/v8/settings/fields?module=Deals with {"fields":[…]}`).
+fn fields_api_advice(problem: &str) -> Option<(&str, &str, Value)> {
+    let field = problem.split(" has no field ").nth(1)?.split(['.', ' ']).next()?;
+    let call = problem.split("CRM's fields API: POST /crm/v8/settings/fields?module=").nth(1)?;
+    let (module, body) = call.split_once(" with ")?;
+    Some((module, field, serde_json::from_str(body).ok()?))
+}
+
 /// A client for the `[zoho]` section of `config` with the emulator's limits as its
 /// budget (a budget of its own) and the store's access token.
 async fn budgeted_client(config: &BridgeConfig, base: &str, tokens: Arc<dyn zoho::TokenCache>) -> anyhow::Result<zoho::Client> {
@@ -475,7 +533,21 @@ fn dec(v: &Value) -> Decimal {
 /// Runs the order-to-cash steps with the store of the earlier engine steps.
 pub async fn walk(base: &str, store_path: &str, steps: &mut Steps) -> anyhow::Result<OrderToCash> {
     let mut seen = OrderToCash::default();
+    // The next day: Books' per-minute window starts afresh (it follows the emulator's
+    // clock), as does the budget of the engine started now.
+    let http = reqwest::Client::new();
+    http.post(format!("{base}/__emulator/clock")).json(&json!({"advance_days": 1})).send().await?.error_for_status()?;
     let mut engine = Engine::start(base, store_path).await?;
+
+    // Before `serve`: `check --online`, its advice followed, and the worker started.
+    seen.checked = engine.check_and_create_fields().await?;
+    engine.start_worker(parse(&engine.text)?)?;
+    steps.say(format!(
+        "order to cash, the next day, by the engine as `serve` runs it (a config with [money] tax rules, a CRM notification channel, a Books webhook, a worker): `check --online` found {} CRM fields the flows write missing ({}); created through CRM's fields API as it advises, the check then finds {}",
+        seen.checked.0.len(),
+        seen.checked.0.join(", "),
+        if seen.checked.1.is_empty() { "nothing".to_string() } else { seen.checked.1.join("; ") }
+    ));
 
     // The products and the customer of the story; the products reach Books through the
     // channel and catalog_sync, as they would in production.
@@ -512,11 +584,61 @@ pub async fn walk(base: &str, store_path: &str, steps: &mut Steps) -> anyhow::Re
     };
     let c = &seen.closed;
     steps.say(format!(
-        "order to cash: deal \"Contoso: two machines\" → Closed Won; Books invoice {} for {} appeared: {} lines, sub_total {}, tax {}, total {} ({}), {} ms from the webhook to the invoice made and its id on the deal",
+        "deal \"Contoso: two machines\" → Closed Won; Books invoice {} for {} appeared: {} lines, sub_total {}, tax {}, total {} ({}), {} ms from the webhook to the invoice made and its id on the deal",
         c.invoice_number, c.customer, c.lines.len(), c.totals.0, c.totals.1, c.totals.2, c.status, c.took_ms
     ));
 
-    // 2. A partial payment lands in Books; its webhook reaches payment_to_crm.
+    // 2. A quote is accepted: quote_to_invoice makes a draft invoice of its lines.
+    let sales_tax = json!([{"name": "Sales Tax", "percentage": 8.25}]);
+    let items = json!([
+        {"Product_Name": {"id": machine}, "Quantity": 1, "List_Price": 1250.0, "Discount": 125.0, "Line_Tax": sales_tax},
+        {"Product_Name": {"id": plan}, "Quantity": 2, "List_Price": 199.99, "Discount": 0, "Line_Tax": sales_tax},
+    ]);
+    engine.settle().await?;
+    let quote = engine
+        .crm_insert(
+            "Quotes",
+            json!({"Subject": "Contoso: a third machine", "Quote_Stage": "Delivered", "Account_Name": {"id": account}, "Quoted_Items": items,
+                   "Terms_and_Conditions": "Payment within 30 days."}),
+        )
+        .await?;
+    let record = &RecordRef::crm("Quotes", &quote);
+    wait_for("the engine to handle the new quote", || async move { Ok(e.jobs(JobStatus::Skipped, quote_to_invoice::NAME, record).await?.first().map(|_| ())) })
+        .await?;
+    engine.settle().await?;
+    engine.crm_update("Quotes", &quote, json!({"Quote_Stage": "Confirmed"})).await?;
+    let draft_id = engine.linked(relations::QUOTE_INVOICE.name, &quote, "quote_to_invoice to make the accepted quote's draft invoice").await?;
+    let draft = engine.invoice(&draft_id).await?;
+    let crm_quote = engine.crm_get("Quotes", &quote, &["Grand_Total", "Books_Invoice_ID"]).await?;
+    seen.quoted = Quoted {
+        quote_id: quote.clone(),
+        grand_total: dec(&crm_quote["Grand_Total"]),
+        invoice_id: draft_id.clone(),
+        invoice_number: text(&draft["invoice_number"]),
+        status: text(&draft["status"]),
+        lines: draft["line_items"]
+            .as_array()
+            .map(|lines| {
+                lines
+                    .iter()
+                    .map(|l| (text(&l["name"]), dec(&l["quantity"]), dec(&l["rate"]), dec(&l["discount"]), text(&l["tax_name"])))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        total: dec(&draft["total"]),
+        written_back: text(&crm_quote["Books_Invoice_ID"]),
+    };
+    let q = &seen.quoted;
+    steps.say(format!(
+        "quote \"Contoso: a third machine\" → Confirmed: {} invoice {} with its {} lines (a line discount, Sales Tax), total {} = the quote's Grand_Total {}",
+        q.status,
+        q.invoice_number,
+        q.lines.len(),
+        q.total,
+        q.grand_total
+    ));
+
+    // 3. A partial payment lands in Books; its webhook reaches payment_to_crm.
     let amount = Decimal::new(1000, 0);
     let payment = CustomerPayment {
         customer_id: Some(text(&invoice["customer_id"])),
@@ -542,7 +664,7 @@ pub async fn walk(base: &str, store_path: &str, steps: &mut Steps) -> anyhow::Re
         p.amount, p.invoice.0, p.invoice.1, p.deal.0, p.deal.1, p.deal.2
     ));
 
-    // 3. The clock passes the due date: invoice.overdue reaches overdue_to_task.
+    // 4. The clock passes the due date: invoice.overdue reaches overdue_to_task.
     seen.overdue.days_moved = 31;
     engine.settle().await?;
     engine.move_clock(seen.overdue.days_moved).await?;
@@ -576,7 +698,7 @@ pub async fn walk(base: &str, store_path: &str, steps: &mut Steps) -> anyhow::Re
         o.days_moved, o.invoice_status, o.subject, o.status, o.deal_status
     ));
 
-    // 4. The deal is lost: deal_to_credit_note credits what is unpaid.
+    // 5. The deal is lost: deal_to_credit_note credits what is unpaid.
     engine.settle().await?;
     let unpaid = dec(&engine.invoice(&invoice_id).await?["balance"]);
     engine.crm_update("Deals", &deal, json!({"Stage": "Closed Lost"})).await?;
@@ -602,7 +724,7 @@ pub async fn walk(base: &str, store_path: &str, steps: &mut Steps) -> anyhow::Re
         l.credit_note.0, l.credit_note.1, seen.closed.invoice_number, l.invoice.0, l.invoice.1, l.task_status
     ));
 
-    // 5. A customer no tax rule covers: dead letter, the rule added, the job replayed.
+    // 6. A customer no tax rule covers: dead letter, the rule added, the job replayed.
     let brazil = engine.crm_insert("Accounts", json!({"Account_Name": "Lojas Aurora Ltda", "Billing_Country": "Brazil", "Billing_State": "SP"})).await?;
     engine.settle().await?;
     let deal = engine.open_deal("Aurora: one machine", &brazil, 1250.0, &[(&machine, 1, 1250.0)]).await?;
