@@ -88,7 +88,10 @@ impl Observations {
         let o = &self.order;
         check(!o.checked.0.is_empty() && o.checked.1.is_empty(), format!("check --online: {:?}", o.checked));
         let c = &o.closed;
-        check(!c.invoice_id.is_empty() && c.written_back == c.invoice_id, format!("the closed deal's invoice {:?} is not on the deal ({:?})", c.invoice_id, c.written_back));
+        check(
+            !c.invoice_id.is_empty() && c.written_back == c.invoice_id,
+            format!("the closed deal's invoice {:?} is not on the deal ({:?})", c.invoice_id, c.written_back),
+        );
         check(c.totals.0 + c.totals.1 == c.totals.2 && c.status == "sent", format!("the closed deal's invoice: {c:?}"));
         let q = &o.quoted;
         check(q.status == "draft" && !q.lines.is_empty() && q.written_back == q.invoice_id, format!("the accepted quote's invoice: {q:?}"));
@@ -567,4 +570,3 @@ async fn customers(base: &str, store_path: &str) -> anyhow::Result<((String, Str
     store.close().await;
     Ok(((link.books_id, existing, rule, before, after), ("500 Pine St".into(), street)))
 }
-

@@ -3,8 +3,11 @@
 //! section, the webhook receiver fed by a CRM notification channel and a Books webhook,
 //! and a worker running in the background.
 //!
-//! A deal closes and its invoice appears (timed from the webhook's arrival to the job
-//! done, on the engine's clock); a partial payment lands in Books and the deal shows it;
+//! `check --online` names the CRM fields the flows write and CRM lacks, and they are
+//! created through CRM's fields API as its advice says. A deal closes and its invoice
+//! appears (timed from the webhook's arrival to the job done, on the engine's clock); a
+//! quote is accepted and becomes a draft invoice whose total is the quote's Grand_Total;
+//! a partial payment lands in Books and the deal shows it;
 //! the emulator's clock passes the due date and an overdue task appears for the account
 //! owner; the deal is lost and a credit note for what is unpaid is applied to the
 //! invoice; a deal whose customer matches no tax rule goes to the dead letters naming
@@ -40,7 +43,7 @@ use zoho::{
     crm::records::{ListParams, WriteOptions},
 };
 
-use super::{Steps, decimal, text};
+use super::{Steps, decimal, money, text};
 
 /// What the order-to-cash steps saw.
 #[derive(Debug, Clone, Default)]
@@ -275,8 +278,8 @@ struct Engine {
 }
 
 impl Engine {
-    /// Serves the receiver, registers the channel and the Books webhook, and starts the
-    /// worker on the flows of [`config_text`].
+    /// Serves the receiver and registers the CRM channel and the Books webhook, for the
+    /// config of [`config_text`]; the worker is started apart ([`Engine::start_worker`]).
     async fn start(base: &str, store_path: &str) -> anyhow::Result<Engine> {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the demo's webhook receiver")?;
@@ -387,7 +390,8 @@ impl Engine {
         let mut missing = Vec::new();
         for finding in &findings {
             let Some((module, field, body)) = fields_api_advice(&finding.problem) else { continue };
-            let request = zoho::transport::Request::new(zoho::Api::Crm, reqwest::Method::POST, "/crm/v8/settings/fields").query("module", module).json(&body)?;
+            let request =
+                zoho::transport::Request::new(zoho::Api::Crm, reqwest::Method::POST, "/crm/v8/settings/fields").query("module", module).json(&body)?;
             self.people.transport().send(&request).await.with_context(|| format!("following check --online's advice for {}", finding.setting))?;
             missing.push(format!("{module}.{field}"));
         }
@@ -397,16 +401,24 @@ impl Engine {
 
     /// A deal in CRM, in an open stage, with `products` (id, quantity, list price); its
     /// id once the engine has handled the new deal (nothing to invoice yet).
-    async fn open_deal(&self, name: &str, account: &str, amount: f64, products: &[(&str, u32, f64)]) -> anyhow::Result<String> {
-        let deal = self.crm_insert("Deals", json!({"Deal_Name": name, "Stage": "Negotiation/Review", "Amount": amount, "Account_Name": {"id": account}})).await?;
-        let rows: Vec<Value> = products.iter().map(|(id, quantity, price)| json!({"id": id, "quantity": quantity, "list_price": price})).collect();
+    async fn open_deal(&self, name: &str, account: &str, amount: &str, products: &[(&str, u32, &str)]) -> anyhow::Result<String> {
+        let deal = self
+            .crm_insert("Deals", json!({"Deal_Name": name, "Stage": "Negotiation/Review", "Amount": amount_json(amount)?, "Account_Name": {"id": account}}))
+            .await?;
+        let mut rows = Vec::new();
+        for (id, quantity, price) in products {
+            rows.push(json!({"id": id, "quantity": quantity, "list_price": amount_json(price)?}));
+        }
         let related = self.people.crm().relate("Deals", &deal, "Products", &rows).await?;
         if let Some(r) = related.iter().find(|r| !r.is_success()) {
             bail!("CRM did not relate the products to deal {deal}: {r:?}");
         }
         let record = &RecordRef::crm("Deals", &deal);
-        wait_for("the engine to handle the new deal", || async move { Ok(self.jobs(JobStatus::Skipped, deal_to_invoice::NAME, record).await?.first().map(|_| ())) })
-            .await?;
+        wait_for(
+            "the engine to handle the new deal",
+            || async move { Ok(self.jobs(JobStatus::Skipped, deal_to_invoice::NAME, record).await?.first().map(|_| ())) },
+        )
+        .await?;
         self.settle().await?;
         Ok(deal)
     }
@@ -526,6 +538,13 @@ fn lines_of(invoice: &Value) -> Vec<(String, Decimal, Decimal, String)> {
         .unwrap_or_default()
 }
 
+/// An amount written as text (`"199.99"`), as the JSON number CRM takes for a currency
+/// field (exactly those digits).
+fn amount_json(amount: &str) -> anyhow::Result<Value> {
+    let exact: Decimal = amount.parse().with_context(|| format!("{amount:?} is not an amount"))?;
+    Ok(money(exact))
+}
+
 fn dec(v: &Value) -> Decimal {
     decimal(v).unwrap_or_default()
 }
@@ -551,13 +570,15 @@ pub async fn walk(base: &str, store_path: &str, steps: &mut Steps) -> anyhow::Re
 
     // The products and the customer of the story; the products reach Books through the
     // channel and catalog_sync, as they would in production.
-    let machine = engine.crm_insert("Products", json!({"Product_Name": "Espresso Machine E61", "Product_Code": "EM-61", "Unit_Price": 1250.0})).await?;
-    let plan = engine.crm_insert("Products", json!({"Product_Name": "Service Plan (1 year)", "Product_Code": "SP-1Y", "Unit_Price": 199.99})).await?;
+    let machine =
+        engine.crm_insert("Products", json!({"Product_Name": "Espresso Machine E61", "Product_Code": "EM-61", "Unit_Price": amount_json("1250.00")?})).await?;
+    let plan =
+        engine.crm_insert("Products", json!({"Product_Name": "Service Plan (1 year)", "Product_Code": "SP-1Y", "Unit_Price": amount_json("199.99")?})).await?;
     for product in [&machine, &plan] {
         engine.linked(relations::PRODUCT_ITEM.name, product, "catalog_sync to link the demo's products to Books items").await?;
     }
     let account = engine.crm_insert("Accounts", json!({"Account_Name": "Contoso Coffee Roasters", "Billing_Country": "US", "Billing_State": "CA"})).await?;
-    let deal = engine.open_deal("Contoso: two machines", &account, 2699.99, &[(&machine, 2, 1250.0), (&plan, 1, 199.99)]).await?;
+    let deal = engine.open_deal("Contoso: two machines", &account, "2699.99", &[(&machine, 2, "1250.00"), (&plan, 1, "199.99")]).await?;
 
     // 1. The deal closes: the channel tells the receiver, the worker makes the invoice.
     engine.crm_update("Deals", &deal, json!({"Stage": "Closed Won"})).await?;
@@ -589,10 +610,10 @@ pub async fn walk(base: &str, store_path: &str, steps: &mut Steps) -> anyhow::Re
     ));
 
     // 2. A quote is accepted: quote_to_invoice makes a draft invoice of its lines.
-    let sales_tax = json!([{"name": "Sales Tax", "percentage": 8.25}]);
+    let sales_tax = json!([{"name": "Sales Tax", "percentage": amount_json("8.25")?}]);
     let items = json!([
-        {"Product_Name": {"id": machine}, "Quantity": 1, "List_Price": 1250.0, "Discount": 125.0, "Line_Tax": sales_tax},
-        {"Product_Name": {"id": plan}, "Quantity": 2, "List_Price": 199.99, "Discount": 0, "Line_Tax": sales_tax},
+        {"Product_Name": {"id": machine}, "Quantity": 1, "List_Price": amount_json("1250.00")?, "Discount": amount_json("125.00")?, "Line_Tax": sales_tax},
+        {"Product_Name": {"id": plan}, "Quantity": 2, "List_Price": amount_json("199.99")?, "Discount": 0, "Line_Tax": sales_tax},
     ]);
     engine.settle().await?;
     let quote = engine
@@ -618,12 +639,7 @@ pub async fn walk(base: &str, store_path: &str, steps: &mut Steps) -> anyhow::Re
         status: text(&draft["status"]),
         lines: draft["line_items"]
             .as_array()
-            .map(|lines| {
-                lines
-                    .iter()
-                    .map(|l| (text(&l["name"]), dec(&l["quantity"]), dec(&l["rate"]), dec(&l["discount"]), text(&l["tax_name"])))
-                    .collect()
-            })
+            .map(|lines| lines.iter().map(|l| (text(&l["name"]), dec(&l["quantity"]), dec(&l["rate"]), dec(&l["discount"]), text(&l["tax_name"]))).collect())
             .unwrap_or_default(),
         total: dec(&draft["total"]),
         written_back: text(&crm_quote["Books_Invoice_ID"]),
@@ -727,7 +743,7 @@ pub async fn walk(base: &str, store_path: &str, steps: &mut Steps) -> anyhow::Re
     // 6. A customer no tax rule covers: dead letter, the rule added, the job replayed.
     let brazil = engine.crm_insert("Accounts", json!({"Account_Name": "Lojas Aurora Ltda", "Billing_Country": "Brazil", "Billing_State": "SP"})).await?;
     engine.settle().await?;
-    let deal = engine.open_deal("Aurora: one machine", &brazil, 1250.0, &[(&machine, 1, 1250.0)]).await?;
+    let deal = engine.open_deal("Aurora: one machine", &brazil, "1250.00", &[(&machine, 1, "1250.00")]).await?;
     engine.crm_update("Deals", &deal, json!({"Stage": "Closed Won"})).await?;
     let record = &RecordRef::crm("Deals", &deal);
     let dead = wait_for("the deal no tax rule matches to reach the dead letters", || async move {
@@ -747,8 +763,8 @@ pub async fn walk(base: &str, store_path: &str, steps: &mut Steps) -> anyhow::Re
     seen.no_rule.dead_after = engine.store.jobs_with_status(JobStatus::Dead, 10_000).await?.len();
     let n = &seen.no_rule;
     steps.more(format!(
-        "added [[money.tax_rules]] {:?} (VAT) to the config, restarted the worker, replayed job {}: invoice {} with {}, total {}; {} dead letters left",
-        n.rule, n.dead.0, n.invoice.0, n.invoice.1, n.invoice.2, n.dead_after
+        "added [[money.tax_rules]] {:?} (VAT) to the config, restarted the worker, replayed job {} (as `zoho-bridge replay {}` does): invoice {} with {}, total {}; {} dead letters left",
+        n.rule, n.dead.0, n.dead.0, n.invoice.0, n.invoice.1, n.invoice.2, n.dead_after
     ));
 
     engine.stop().await?;
