@@ -44,6 +44,17 @@ impl Routes {
         out
     }
 
+    /// Every flow some route names, once each, in the order they first appear.
+    pub fn named_flows(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for flow in self.0.iter().flat_map(|r| &r.flows) {
+            if !out.contains(&flow.as_str()) {
+                out.push(flow);
+            }
+        }
+        out
+    }
+
     /// The jobs a change to one record enqueues: one per flow, each carrying the record
     /// ([`RecordRef`]) and keyed by it (`system:module:record_id`), for CRM and Books
     /// records alike.
