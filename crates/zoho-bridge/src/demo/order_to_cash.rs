@@ -381,11 +381,15 @@ impl Engine {
         Ok(())
     }
 
-    /// `check --online` for the configured flows; each CRM field it finds missing is
+    /// `check --online` for the routed flows; each CRM field it finds missing is
     /// created with the fields-API call its advice gives, then the check runs again.
     /// Returns the fields created (`Module.Field`) and what the second check still found.
     async fn check_and_create_fields(&self) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-        let flows = parse(&self.text)?.build_flows().map_err(|e| anyhow!("building the demo's flows: {e}"))?;
+        let config = parse(&self.text)?;
+        let flows = config.build_flows().map_err(|e| anyhow!("building the demo's flows: {e}"))?;
+        // As `check --online` does: the flows the routes start.
+        let routed = config.routes.named_flows();
+        let flows: Vec<_> = flows.into_iter().filter(|f| routed.contains(&f.name())).collect();
         let findings = check_online(&self.people, &flows, &self.clock).await.context("check --online")?;
         let mut missing = Vec::new();
         for finding in &findings {
