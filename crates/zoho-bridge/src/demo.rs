@@ -2,7 +2,12 @@
 //! through what it does, over real HTTP, the way a client of Zoho sees it.
 //!
 //! The walk-through returns what it observed so a test can check every step; the binary
-//! prints it. Secrets (client secret, refresh and access tokens) are never printed.
+//! prints it, and says every step behaved only when [`Observations::problems`] finds
+//! nothing wrong. Secrets (client secret, refresh and access tokens) are never printed.
+//! The order-to-cash story, told by the engine with its webhooks, is in
+//! [`order_to_cash`].
+
+pub mod order_to_cash;
 
 use std::{
     sync::{Arc, Mutex},
@@ -54,6 +59,56 @@ pub struct Observations {
     pub books_edit: (String, String),
     /// Books calls answered before the first 429, and that 429's `X-Rate-Limit-Reset`.
     pub throttled: (usize, String),
+    /// The order-to-cash story.
+    pub order: order_to_cash::OrderToCash,
+    /// Steps told.
+    pub steps: usize,
+}
+
+impl Observations {
+    /// What did not behave as it should, one sentence each (empty: every step did). The
+    /// checks hold whatever the seed; the demo's test checks the exact figures too.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |ok: bool, what: String| {
+            if !ok {
+                out.push(what);
+            }
+        };
+        check(self.token_expires_in > 0, format!("the token lives {} s", self.token_expires_in));
+        check(self.listed >= self.inserted && self.pages == self.listed.div_ceil(100), format!("listed {} in {} pages", self.listed, self.pages));
+        check(self.upsert == ("update".into(), "Email".into()), format!("the upsert answered {:?}", self.upsert));
+        check(self.statuses_after_payments == ("partially_paid".into(), "paid".into()), format!("payments gave {:?}", self.statuses_after_payments));
+        check(self.status_after_clock == "overdue" && self.overdue_webhook_received, "the invoice did not go overdue with its webhook".into());
+        let (polled, done, links, again) = self.engine;
+        check(polled > 0 && done as usize == polled && links == polled && again == 0, format!("the engine: {:?}", self.engine));
+        check(self.duplicate.0 == self.duplicate.1 && self.duplicate.3 == self.duplicate.4, format!("customer_sync: {:?}", self.duplicate));
+        check(self.books_edit.0 == self.books_edit.1, format!("the Books edit reached CRM as {:?}", self.books_edit.1));
+        check(self.throttled.1.parse::<u32>().is_ok_and(|s| (1..=60).contains(&s)), format!("the 429: {:?}", self.throttled));
+        let o = &self.order;
+        check(!o.checked.0.is_empty() && o.checked.1.is_empty(), format!("check --online: {:?}", o.checked));
+        let c = &o.closed;
+        check(
+            !c.invoice_id.is_empty() && c.written_back == c.invoice_id,
+            format!("the closed deal's invoice {:?} is not on the deal ({:?})", c.invoice_id, c.written_back),
+        );
+        check(c.totals.0 + c.totals.1 == c.totals.2 && c.status == "sent", format!("the closed deal's invoice: {c:?}"));
+        let q = &o.quoted;
+        check(q.status == "draft" && !q.lines.is_empty() && q.written_back == q.invoice_id, format!("the accepted quote's invoice: {q:?}"));
+        check(q.total == q.grand_total && q.total > Decimal::ZERO, format!("the draft's total {} is not the quote's Grand_Total {}", q.total, q.grand_total));
+        let p = &o.paid;
+        check(p.deal == (p.amount, c.totals.2 - p.amount, "Partially Paid".into()), format!("the deal shows the payment as {:?}", p.deal));
+        let d = &o.overdue;
+        check(d.invoice_status == "overdue" && d.tasks == 1, format!("overdue: invoice {}, {} tasks", d.invoice_status, d.tasks));
+        check(d.owners.0 == d.owners.1 && d.linked_to == ("Deals".into(), c.deal_id.clone()), format!("the task: {d:?}"));
+        let l = &o.lost;
+        check(l.credit_note.1 == l.unpaid_before && l.applied_to == [c.invoice_id.clone()], format!("the credit note: {l:?}"));
+        check(l.invoice == ("paid".into(), Decimal::ZERO) && l.task_status == "Completed", format!("after the credit note: {l:?}"));
+        let n = &o.no_rule;
+        check(n.dead.1.contains("no tax rule matches") && n.invoices_while_dead == 0, format!("the deal with no tax rule: {:?}", n.dead));
+        check(!n.invoice.0.is_empty() && n.dead_after == 0, format!("after the replay: {n:?}"));
+        out
+    }
 }
 
 /// Starts the emulator, runs the walk-through, prints it, and serves until Ctrl-C
@@ -63,7 +118,12 @@ pub async fn run(port: u16, seed: u64, exit: bool) -> anyhow::Result<()> {
     let emulator = Emulator::start(config, port).await.context("starting the emulator")?;
     println!("Zoho emulator (Accounts, CRM v8, Books v3) listening on {}\n", emulator.url());
     let seen = walk_through(&emulator.url(), true).await?;
-    println!("\nAll nine steps behaved as they should.\n");
+    let problems = seen.problems();
+    if !problems.is_empty() {
+        emulator.stop().await;
+        bail!("{} of the demo's checks failed:\n  {}", problems.len(), problems.join("\n  "));
+    }
+    println!("\nAll {} steps behaved as they should.\n", seen.steps);
     tracing::debug!(?seen, "demo observations");
     println!("Look into the engine's store:");
     println!("  zoho-bridge status --store {}", seen.store);
@@ -71,6 +131,8 @@ pub async fn run(port: u16, seed: u64, exit: bool) -> anyhow::Result<()> {
     println!("  zoho-bridge audit --store {} books items {}", seen.store, seen.sample.1);
     println!("  zoho-bridge audit --store {} books contacts {}", seen.store, seen.duplicate.0);
     println!("  zoho-bridge review list --store {} --status all", seen.store);
+    println!("  zoho-bridge audit --store {} books invoices {}", seen.store, seen.order.closed.invoice_id);
+    println!("  zoho-bridge events --store {} crm Deals {}", seen.store, seen.order.no_rule.deal_id);
     println!("Reach the emulator yourself:");
     println!("  curl {}/__emulator/credentials", emulator.url());
     println!("  then POST {}/oauth/v2/token with grant_type=refresh_token,", emulator.url());
@@ -119,9 +181,41 @@ impl Api {
     }
 }
 
-fn say(verbose: bool, line: String) {
-    if verbose {
-        println!("{line}");
+/// Numbers the steps as they are told, so the numbering and the count in the last line
+/// cannot drift apart.
+pub struct Steps {
+    verbose: bool,
+    told: usize,
+}
+
+impl Steps {
+    fn new(verbose: bool) -> Steps {
+        Steps { verbose, told: 0 }
+    }
+
+    /// The next step, in one line.
+    fn say(&mut self, line: String) {
+        self.told += 1;
+        if self.verbose {
+            println!("{}. {line}", self.told);
+        }
+    }
+
+    /// The next step, in parts: `4a.`, `4b.`, …
+    fn say_parts(&mut self, lines: &[String]) {
+        self.told += 1;
+        for (line, letter) in lines.iter().zip('a'..='z') {
+            if self.verbose {
+                println!("{}{letter}. {line}", self.told);
+            }
+        }
+    }
+
+    /// One more line of the current step.
+    fn more(&self, line: String) {
+        if self.verbose {
+            println!("   {line}");
+        }
     }
 }
 
@@ -151,6 +245,7 @@ fn text(v: &Value) -> String {
 pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observations> {
     use reqwest::Method;
     let mut seen = Observations::default();
+    let mut steps = Steps::new(verbose);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
 
     // 1. OAuth: the refresh-token grant, as after registering a self-client.
@@ -158,7 +253,7 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
     let token = testkit::refresh(&http, &creds).await?;
     let access = token["access_token"].as_str().ok_or_else(|| anyhow!("no access_token in {token}"))?;
     seen.token_expires_in = token["expires_in"].as_i64().unwrap_or_default();
-    say(verbose, format!("1. token refreshed: a Bearer token for {} s, api_domain {}", seen.token_expires_in, token["api_domain"]));
+    steps.say(format!("token refreshed: a Bearer token for {} s, api_domain {}", seen.token_expires_in, token["api_domain"]));
     let mut api = Api { http: http.clone(), base: base.to_string(), auth: testkit::auth_header(access), org: creds.organization_id.clone() };
 
     // 2. A CRM list of 250 new records, paged to the end.
@@ -187,7 +282,7 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
         }
         page += 1;
     }
-    say(verbose, format!("2. inserted {} CRM Contacts; listed {} in {} pages of 100", seen.inserted, seen.listed, seen.pages));
+    steps.say(format!("inserted {} CRM Contacts; listed {} in {} pages of 100", seen.inserted, seen.listed, seen.pages));
 
     // 3. An upsert that finds the duplicate by e-mail.
     let up = api
@@ -198,7 +293,7 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
         )
         .await?;
     seen.upsert = (text(&up["data"][0]["action"]), text(&up["data"][0]["duplicate_field"]));
-    say(verbose, format!("3. upsert by Email: action {}, duplicate_field {}", seen.upsert.0, seen.upsert.1));
+    steps.say(format!("upsert by Email: action {}, duplicate_field {}", seen.upsert.0, seen.upsert.1));
 
     // 4. Two taxed Books invoices.
     let taxes = api.ok(Method::GET, "/books/v3/settings/taxes", None).await?;
@@ -224,15 +319,12 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
         .await?;
     let a = &a["invoice"];
     seen.item_level = (text(&a["sub_total"]), text(&a["tax_total"]), text(&a["total"]));
-    say(
-        verbose,
-        format!(
-            "4a. invoice {} with line discounts: sub_total {}, tax {}, total {}",
-            text(&a["invoice_number"]),
-            seen.item_level.0,
-            seen.item_level.1,
-            seen.item_level.2
-        ),
+    let line_discounts = format!(
+        "invoice {} with line discounts: sub_total {}, tax {}, total {}",
+        text(&a["invoice_number"]),
+        seen.item_level.0,
+        seen.item_level.1,
+        seen.item_level.2
     );
     let b = api
         .ok(
@@ -250,17 +342,15 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
         .await?;
     let b = &b["invoice"];
     seen.entity_level = (text(&b["sub_total"]), text(&b["discount_total"]), text(&b["tax_total"]), text(&b["total"]));
-    say(
-        verbose,
-        format!(
-            "4b. invoice {} with a 5% discount before tax: sub_total {}, discount {}, tax {}, total {}",
-            text(&b["invoice_number"]),
-            seen.entity_level.0,
-            seen.entity_level.1,
-            seen.entity_level.2,
-            seen.entity_level.3
-        ),
+    let entity_discount = format!(
+        "invoice {} with a 5% discount before tax: sub_total {}, discount {}, tax {}, total {}",
+        text(&b["invoice_number"]),
+        seen.entity_level.0,
+        seen.entity_level.1,
+        seen.entity_level.2,
+        seen.entity_level.3
     );
+    steps.say_parts(&[line_discounts, entity_discount]);
 
     // 5. Payments: partially paid, then paid.
     let a_id = text(&a["invoice_id"]);
@@ -278,7 +368,7 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
     api.ok(Method::POST, "/books/v3/customerpayments", Some(pay(rest))).await?;
     let after_second = api.ok(Method::GET, &format!("/books/v3/invoices/{a_id}"), None).await?;
     seen.statuses_after_payments = (text(&after_first["invoice"]["status"]), text(&after_second["invoice"]["status"]));
-    say(verbose, format!("5. payments: {} after {first_s}, {} after the balance", seen.statuses_after_payments.0, seen.statuses_after_payments.1));
+    steps.say(format!("payments: {} after {first_s}, {} after the balance", seen.statuses_after_payments.0, seen.statuses_after_payments.1));
 
     // 6. The clock moves 30 days; the other invoice goes overdue and its webhook arrives.
     let received: Arc<Mutex<Vec<Value>>> = Arc::default();
@@ -296,21 +386,24 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let hook_url = format!("http://{}/books-hook", listener.local_addr()?);
     let server = tokio::spawn(async move { axum::serve(listener, receiver).await });
-    http.post(format!("{base}/__emulator/books/webhooks"))
+    let hook: Value = http
+        .post(format!("{base}/__emulator/books/webhooks"))
         .json(&json!({"url": hook_url, "events": ["invoice.overdue"], "headers": {"X-Shared-Secret": "demo"}}))
         .send()
         .await?
-        .error_for_status()?;
+        .error_for_status()?
+        .json()
+        .await?;
     let b_id = text(&b["invoice_id"]);
     api.ok(Method::POST, &format!("/books/v3/invoices/{b_id}/status/sent"), None).await?;
     http.post(format!("{base}/__emulator/clock")).json(&json!({"advance_days": 30})).send().await?.error_for_status()?;
     // Thirty days later the access token has long expired, as it would on Zoho: refresh.
     let (status, _) = api.call(Method::GET, &format!("/books/v3/invoices/{b_id}"), None).await?;
-    if status == 401 {
+    let expired = status == 401;
+    if expired {
         let token = testkit::refresh(&http, &creds).await?;
         let access = token["access_token"].as_str().ok_or_else(|| anyhow!("no access_token in {token}"))?;
         api.auth = testkit::auth_header(access);
-        say(verbose, "6. the clock jump expired the access token (401, code 57): refreshed it".to_string());
     }
     let b_now = api.ok(Method::GET, &format!("/books/v3/invoices/{b_id}"), None).await?;
     seen.status_after_clock = text(&b_now["invoice"]["status"]);
@@ -323,32 +416,41 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     server.abort();
-    say(verbose, format!("6. clock +30 days: invoice is {}; invoice.overdue webhook received: {}", seen.status_after_clock, seen.overdue_webhook_received));
+    // Its receiver is gone: take the webhook off Books' settings.
+    http.delete(format!("{base}/__emulator/books/webhooks/{}", text(&hook["webhook"]["webhook_id"]))).send().await?.error_for_status()?;
+    steps.say(format!("clock +30 days: invoice is {}; invoice.overdue webhook received: {}", seen.status_after_clock, seen.overdue_webhook_received));
+    if expired {
+        steps.more("the clock jump expired the access token (401, code 57): refreshed it".to_string());
+    }
 
     // 7. The engine, on its embedded defaults: a SQLite store, a poll of CRM Products
     // into the inbox, the worker running `catalog_sync`: one Books item per product.
     seen.engine = engine(base, &mut seen.store, &mut seen.sample).await?;
-    say(
-        verbose,
-        format!(
-            "7. the engine (SQLite store {}): the poller put {} CRM products in the inbox, the worker synced {} of them to Books items ({} ID links, every write audited); a second poll added {}",
+    steps.say(format!(
+            "the engine (SQLite store {}): the poller put {} CRM products in the inbox, the worker synced {} of them to Books items ({} ID links, every write audited); a second poll added {}",
             seen.store, seen.engine.0, seen.engine.1, seen.engine.2, seen.engine.3
-        ),
-    );
+    ));
 
     // 8. Customers, two ways: a CRM account spelled differently from an existing Books
     // customer is linked to it (not created again), and an address edited in Books
     // reaches the CRM account.
     (seen.duplicate, seen.books_edit) = customers(base, &seen.store).await?;
-    say(
-        verbose,
-        format!(
-            "8. customer_sync: CRM \"Northwind Traders\" matched the Books customer \"Northwind Traders, Inc.\" by {} and was linked ({} Books customers before, {} after); a billing address edited in Books reached the CRM account: {:?}",
+    steps.say(format!(
+            "customer_sync: CRM \"Northwind Traders\" matched the Books customer \"Northwind Traders, Inc.\" by {} and was linked ({} Books customers before, {} after); a billing address edited in Books reached the CRM account: {:?}",
             seen.duplicate.2, seen.duplicate.3, seen.duplicate.4, seen.books_edit.1
-        ),
-    );
+    ));
 
-    // 9. Spend the Books per-minute budget until Books answers 429.
+    // 9.–15. Order to cash, told by the engine with its webhooks, on the same store.
+    seen.order = order_to_cash::walk(base, &seen.store, &mut steps).await?;
+
+    // 16. Spend the Books per-minute budget until Books answers 429 (the clock moved in
+    // step 13: the access token is refreshed first).
+    let (status, _) = api.call(Method::GET, "/books/v3/invoices?per_page=1", None).await?;
+    if status == 401 {
+        let token = testkit::refresh(&http, &creds).await?;
+        let access = token["access_token"].as_str().ok_or_else(|| anyhow!("no access_token in {token}"))?;
+        api.auth = testkit::auth_header(access);
+    }
     for n in 0..1000 {
         let resp = http.get(format!("{base}/books/v3/invoices?organization_id={}&per_page=1", api.org)).header("Authorization", &api.auth).send().await?;
         if resp.status() == 429 {
@@ -357,7 +459,8 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
             break;
         }
     }
-    say(verbose, format!("9. Books answered 429 after {} more calls this minute (X-Rate-Limit-Reset: {} s)", seen.throttled.0, seen.throttled.1));
+    steps.say(format!("Books answered 429 after {} more calls this minute (X-Rate-Limit-Reset: {} s)", seen.throttled.0, seen.throttled.1));
+    seen.steps = steps.told;
     Ok(seen)
 }
 

@@ -113,17 +113,21 @@ impl SeedProfileArg {
     }
 }
 
-fn init_tracing() {
+/// Logs at `default` unless `RUST_LOG` says otherwise.
+fn init_tracing(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_tracing();
+    let cli = Cli::parse();
+    // The demo prints its own story: the engine's log says only what went wrong
+    // (RUST_LOG=info shows all of it).
+    init_tracing(if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" });
     zoho_emulator::install_crypto_provider();
-    match Cli::parse().command {
+    match cli.command {
         Command::Emulator(args) => run_emulator(args).await,
         Command::Demo { port, seed, exit } => demo::run(port, seed, exit).await,
         Command::Serve(args) => serve_cmd::run(args).await,

@@ -3,9 +3,18 @@
 //! upsert that finds its duplicate, two taxed Books invoices whose totals follow Books'
 //! rules, payments to partially_paid then paid, the clock moving an invoice to overdue
 //! with its webhook, the engine syncing the seeded CRM products to Books items through
-//! a SQLite store, and a 429 once the per-minute budget is spent.
+//! a SQLite store, customer_sync linking a duplicate, the order-to-cash story told by
+//! the engine with its webhooks (check --online's missing fields created, a closed deal's
+//! invoice, an accepted quote's draft, a partial payment on the deal, an overdue task, a
+//! lost deal's credit note, a deal with no tax rule dead-lettered then replayed), and a
+//! 429 once the per-minute budget is spent.
 
+use rust_decimal::Decimal;
 use zoho_bridge::demo::walk_through;
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
 use zoho_emulator::{Emulator, EmulatorConfig};
 
 #[tokio::test]
@@ -43,5 +52,65 @@ async fn the_scripted_session_shows_every_behaviour() {
     assert!(seen.throttled.0 < 100, "{seen:?}");
     let reset: u32 = seen.throttled.1.parse().expect("X-Rate-Limit-Reset is a number of seconds");
     assert!((1..=60).contains(&reset));
+
+    // Order to cash. check --online named the four payment fields CRM lacked; created as
+    // it advised, nothing is left.
+    let o = &seen.order;
+    let mut missing = o.checked.0.clone();
+    missing.sort();
+    assert_eq!(missing, ["Accounts.Last_Payment_Date", "Accounts.Outstanding_Balance", "Deals.Balance_Due", "Deals.Last_Payment_Date"], "{o:#?}");
+    assert_eq!(o.checked.1, Vec::<String>::new());
+    // The closed deal's invoice: 2 × 1,250.00 + 199.99, California's 8.25 % per line
+    // (206.25 + 16.50), marked sent, its id written back to the deal.
+    let c = &o.closed;
+    assert_eq!((c.customer.as_str(), c.status.as_str()), ("Contoso Coffee Roasters", "sent"), "{c:#?}");
+    let lines = vec![
+        ("Espresso Machine E61".to_string(), d("2"), d("1250"), "Sales Tax".to_string()),
+        ("Service Plan (1 year)".to_string(), d("1"), d("199.99"), "Sales Tax".to_string()),
+    ];
+    assert_eq!(c.lines, lines);
+    assert_eq!(c.totals, (d("2699.99"), d("222.75"), d("2922.74")));
+    assert_eq!(c.written_back, c.invoice_id);
+    assert!(c.took_ms >= 0, "the event was stored before its job was done: {c:#?}");
+    // The accepted quote's draft: 1,250.00 less 125.00 and 2 × 199.99, taxed per line
+    // (92.81 + 33.00); Books' total is the quote's Grand_Total.
+    let q = &o.quoted;
+    assert_eq!(q.status, "draft");
+    let lines = vec![
+        ("Espresso Machine E61".to_string(), d("1"), d("1250"), d("125"), "Sales Tax".to_string()),
+        ("Service Plan (1 year)".to_string(), d("2"), d("199.99"), d("0"), "Sales Tax".to_string()),
+    ];
+    assert_eq!(q.lines, lines);
+    assert_eq!((q.total, q.grand_total), (d("1650.79"), d("1650.79")));
+    assert_eq!(q.written_back, q.invoice_id);
+    assert_ne!(q.invoice_id, c.invoice_id);
+    // 1,000.00 paid: the deal shows it.
+    let p = &o.paid;
+    assert_eq!(p.invoice, ("partially_paid".to_string(), d("1922.74")));
+    assert_eq!(p.deal, (d("1000"), d("1922.74"), "Partially Paid".to_string()));
+    // 31 days on: overdue, one task for the account owner on the deal.
+    let t = &o.overdue;
+    assert_eq!((t.days_moved, t.invoice_status.as_str(), t.tasks), (31, "overdue", 1), "{t:#?}");
+    assert!(t.subject.starts_with(&format!("Overdue invoice {}: USD 1,922.74 owed, ", c.invoice_number)), "{t:#?}");
+    assert_eq!(t.owners.0, t.owners.1, "the account owner's task");
+    assert_eq!(t.linked_to, ("Deals".to_string(), c.deal_id.clone()));
+    assert_eq!((t.status.as_str(), t.deal_status.as_str()), ("Not Started", "Overdue"));
+    // Lost: the unpaid 1,922.74 credited and applied; the invoice settled, its task done.
+    let l = &o.lost;
+    assert_eq!((l.unpaid_before, l.credit_note.1), (d("1922.74"), d("1922.74")), "{l:#?}");
+    assert!(l.credit_note.0.starts_with("CN-"), "{l:#?}");
+    assert_eq!(l.applied_to, vec![c.invoice_id.clone()]);
+    assert_eq!(l.invoice, ("paid".to_string(), Decimal::ZERO));
+    assert_eq!(l.task_status, "Completed");
+    // No tax rule for Brazil: dead-lettered naming what no rule covers, no invoice; the
+    // rule added and the job replayed: 1,250.00 + 20 % VAT.
+    let n = &o.no_rule;
+    assert!(n.dead.1.contains("no tax rule matches billing country \"Brazil\", state \"SP\""), "{n:#?}");
+    assert_eq!(n.invoices_while_dead, 0);
+    assert_eq!((n.rule.as_str(), n.invoice.1.as_str(), n.invoice.2), ("Brazil", "VAT", d("1500")), "{n:#?}");
+    assert_eq!(n.dead_after, 0);
+
+    assert_eq!(seen.problems(), Vec::<String>::new());
+    assert_eq!(seen.steps, 16);
     emu.stop().await;
 }
