@@ -11,6 +11,21 @@
 //! ```
 //!
 //! Nothing here asserts a time: it prints figures (and `--json FILE` writes them).
+//!
+//! Measured (2026-11-29, release, SQLite, 2 cores, 100 ms on every Zoho call, 1,000
+//! deals, 50 customers, 0–3 lines each; floor 300 ms = 3 sequential round trips):
+//!
+//! | arrivals | worker concurrency | p50 | p99 | max | p99 / floor |
+//! |---|---|---|---|---|---|
+//! | 20/s (default) | 64 | 309.5 ms | 314.2 ms | 317.0 ms | 1.047 |
+//! | 100/s | 128 | 309.7 ms | 316.1 ms | 317.4 ms | 1.054 |
+//! | all 1,000 at once | 1,000 | 1,572 ms | 2,218 ms | 2,282 ms | 7.4 |
+//!
+//! 5.0 Zoho calls per invoice: CRM deal + its products (at once), the Books customer,
+//! the Books upsert, and the write-back of the invoice id to the deal (after the invoice
+//! exists). Every deal had exactly one invoice in each run. All at once, the time goes
+//! to the engine itself on two cores (1,000 jobs' journal writes and claims through one
+//! SQLite writer), not to waiting behind unrelated jobs: no job waits for a worker slot.
 
 mod support;
 
