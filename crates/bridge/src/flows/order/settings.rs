@@ -128,7 +128,10 @@ type CrmRates = Arc<Vec<(String, Decimal)>>;
 /// The settings read once per process (shared by the order flows, which are built once).
 #[derive(Debug, Clone, Default)]
 pub struct SettingsCache {
-    kept: Arc<Mutex<Option<Arc<BooksSettings>>>>,
+    /// Held across a read, so that runs starting together wait for one read instead of
+    /// each making their own (three at a process's start, measured by the order-to-cash
+    /// bench, before this).
+    kept: Arc<tokio::sync::Mutex<Option<Arc<BooksSettings>>>>,
     /// CRM's currencies (ISO code, units per home unit), for rates taken from the deal.
     crm_rates: Arc<Mutex<Option<CrmRates>>>,
 }
@@ -139,8 +142,9 @@ impl SettingsCache {
     pub async fn get(&self, ctx: &Context<'_>, money: &MoneyConfig, fresh: bool) -> Result<Arc<BooksSettings>, FlowError> {
         let books = ctx.client().books();
         let org = books.organization_id().to_string();
+        let mut kept = self.kept.lock().await;
         if !fresh
-            && let Some(kept) = self.kept.lock().map_err(|_| FlowError::Store("the settings cache was poisoned".into()))?.as_ref()
+            && let Some(kept) = kept.as_ref()
             && kept.organization_id == org
         {
             return Ok(kept.clone());
@@ -185,7 +189,7 @@ impl SettingsCache {
                 .collect(),
         };
         let settings = Arc::new(settings);
-        *self.kept.lock().map_err(|_| FlowError::Store("the settings cache was poisoned".into()))? = Some(settings.clone());
+        *kept = Some(settings.clone());
         Ok(settings)
     }
 
