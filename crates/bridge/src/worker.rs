@@ -176,6 +176,18 @@ pub struct RunStats {
     pub unrecorded: u64,
 }
 
+impl std::fmt::Display for RunStats {
+    /// `158 done, 3 skipped, 1 retried, 0 dead` (and the unrecorded runs when there were
+    /// any), for the lines `serve` and `worker` end with.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} done, {} skipped, {} retried, {} dead", self.done, self.skipped, self.retried, self.dead)?;
+        if self.unrecorded > 0 {
+            write!(f, ", {} unrecorded (handed out again)", self.unrecorded)?;
+        }
+        Ok(())
+    }
+}
+
 impl RunStats {
     fn count(&mut self, ending: StoreResult<JobStatus>) {
         match ending {

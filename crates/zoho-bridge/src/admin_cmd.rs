@@ -93,6 +93,7 @@ pub enum AdminCommand {
         ids: Vec<i64>,
     },
     /// Every write to one record (`audit books items 4600000012345`), or one job's.
+    #[command(override_usage = "zoho-bridge audit [OPTIONS] <SYSTEM> <MODULE> <RECORD_ID>\n       zoho-bridge audit [OPTIONS] --job <JOB>")]
     Audit {
         #[command(flatten)]
         store: StoreArgs,
@@ -277,10 +278,15 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::DeadLetters { store, limit } => {
             let store = store.open().await?;
-            for job in store.jobs_with_status(JobStatus::Dead, limit).await? {
+            let dead = store.jobs_with_status(JobStatus::Dead, limit).await?;
+            if dead.is_empty() {
+                // stdout stays JSON lines (none); people are told on stderr.
+                eprintln!("no dead letters: every job ended done or skipped, or is still queued");
+            }
+            for job in dead {
                 line(json!({
                     "id": job.id, "flow": job.flow, "key": job.key, "attempts": job.attempts,
-                    "event_id": job.event_id, "error": job.last_error, "updated_ms": job.updated_ms,
+                    "event_id": job.event_id, "error": job.last_error, "updated_ms": job.updated_ms, "updated": rfc3339(job.updated_ms),
                 }));
             }
         }

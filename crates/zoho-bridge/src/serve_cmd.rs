@@ -120,7 +120,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     zoho_bridge::connection::leave_budget(budget_share).await;
     let stats = stats?;
     tracing::info!(?stats, "worker stopped");
-    println!("zoho-bridge stopped: {stats:?}; jobs by status: {:?}", store.job_counts().await?);
+    println!("zoho-bridge stopped: {stats} in this run; jobs in the store: {}", bridge::store::job_counts_text(&store.job_counts().await?));
     store.close().await;
     Ok(())
 }

@@ -120,7 +120,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     zoho_bridge::connection::leave_budget(budget_share).await;
     tracing::info!(?stats, "worker stopped");
     let counts = store.job_counts().await?;
-    println!("worker done: {stats:?}; jobs by status: {counts:?}");
+    println!("worker done: {stats} in this run; jobs in the store: {}", bridge::store::job_counts_text(&counts));
     Ok(())
 }
 

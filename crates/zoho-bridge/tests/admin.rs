@@ -67,6 +67,7 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
 
     let dead = lines(&run(&["dead-letters", "--store", &db]));
     assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(dead[0]["updated"].as_str().is_some_and(|t| t.ends_with('Z') && t.contains('T')), "RFC 3339 beside the epoch ms: {}", dead[0]);
     let negative = dead.iter().find(|d| d["key"] == format!("crm:Products:{}", ids[1])).expect("the refused product");
     assert!(negative["error"].as_str().unwrap().contains("Invalid value passed for rate"), "Zoho's message: {negative}");
     let priceless = dead.iter().find(|d| d["key"] == format!("crm:Products:{}", ids[2])).expect("the priceless product");
@@ -81,7 +82,9 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     let drop_id = priceless["id"].as_i64().unwrap().to_string();
     assert_eq!(lines(&run(&["drop", "--store", &db, "--reason", "discontinued product", &drop_id]))[0]["dropped"], true);
     worker("second");
-    assert!(lines(&run(&["dead-letters", "--store", &db])).is_empty());
+    let none = run(&["dead-letters", "--store", &db]);
+    assert!(lines(&none).is_empty());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no dead letters"), "said on stderr");
     let status = lines(&run(&["status", "--store", &db]));
     assert_eq!((count(&status, "done"), count(&status, "skipped"), count(&status, "dead")), (2, 1, 0), "{status:?}");
     let dropped = store.job(drop_id.parse().unwrap()).await.unwrap().unwrap();

@@ -167,7 +167,8 @@ name = 'text(source.Product_Name) + " (" + source.Product_Code + ")"'
     assert!(status.success(), "{status:?}");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read");
-    assert!(rest.contains("zoho-bridge stopped"), "{rest}");
+    assert!(rest.contains("zoho-bridge stopped: ") && rest.contains(" done, ") && rest.contains("jobs in the store: done "), "{rest}");
+    assert!(!rest.contains("RunStats") && !rest.contains("[("), "no Rust debug formatting: {rest}");
     // One item per product, whichever trigger saw it first.
     for sku in ["SRV-1", "SRV-2"] {
         let items: Vec<Value> = client.books().list("/books/v3/items", "items", ListQuery::new().param("sku", sku)).try_collect().await.expect("items");

@@ -158,6 +158,21 @@ pub enum JobStatus {
     Dead,
 }
 
+impl JobStatus {
+    /// Its name as the store and the admin commands write it (`done`, `dead`).
+    pub fn as_str(self) -> &'static str {
+        convert::status_str(self)
+    }
+}
+
+/// Jobs by status as people read them: `done 1070, dead 2` (`none` when empty).
+pub fn job_counts_text(counts: &[(JobStatus, i64)]) -> String {
+    if counts.is_empty() {
+        return "none".into();
+    }
+    counts.iter().map(|(status, n)| format!("{} {n}", status.as_str())).collect::<Vec<_>>().join(", ")
+}
+
 /// A job as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
