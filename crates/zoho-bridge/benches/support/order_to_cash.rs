@@ -232,7 +232,7 @@ impl Report {
         ));
         let bad = self.deals.iter().filter(|d| d.invoices_created != 1 || d.invoices_at_end != 1).count();
         line(format!("correctness: {} of {} deals have exactly one Books invoice", self.deals.len() - bad, self.deals.len()));
-        line(format!("jobs at the end: {}", self.jobs.iter().map(|(s, n)| format!("{} {n}", json!(s).as_str().unwrap_or("?"))).collect::<Vec<_>>().join(", ")));
+        line(format!("jobs at the end: {}", bridge::store::job_counts_text(&self.jobs)));
         let c = &self.calls;
         line(format!(
             "engine's Zoho calls per invoice (timed part): CRM reads {:.2}, CRM writes {:.2}, Books reads {:.2}, Books writes {:.2}, token {:.2} (total {}, {} answered 429, {} other errors)",
