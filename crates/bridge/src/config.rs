@@ -37,9 +37,11 @@ use std::{net::SocketAddr, path::Path, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
+mod gateway;
 mod names;
 mod spans;
 
+pub use gateway::McpSettings;
 pub use names::{BOOKS_ENTITIES, CRM_MODULES, near_miss};
 pub use spans::{Dotted, Key, Spans, line_column};
 
@@ -85,6 +87,8 @@ pub struct BridgeConfig {
     pub tables: Tables,
     /// Currency policy and tax rules the order-to-cash flows share (`[money]`).
     pub money: MoneyConfig,
+    /// The agent gateway's limits (`[mcp]`).
+    pub mcp: McpSettings,
 }
 
 impl Default for BridgeConfig {
@@ -102,6 +106,7 @@ impl Default for BridgeConfig {
             flows: FlowsConfig::default(),
             tables: Tables::new(),
             money: MoneyConfig::default(),
+            mcp: McpSettings::default(),
         }
     }
 }

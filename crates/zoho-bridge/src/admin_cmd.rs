@@ -47,7 +47,7 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    async fn open(&self) -> anyhow::Result<AnyStore> {
+    pub(crate) async fn open(&self) -> anyhow::Result<AnyStore> {
         let url = match &self.config {
             Some(path) => BridgeConfig::load_store(path).map_err(|e| anyhow::anyhow!("{e}"))?,
             None => self.store.clone(),

@@ -6,3 +6,4 @@
 
 pub mod connection;
 pub mod demo;
+pub mod mcp;

@@ -9,7 +9,8 @@
 //! Ctrl-C or SIGTERM it stops taking webhooks, stops the keeper and the pollers, lets
 //! the running jobs finish, and exits. More workers can share a PostgreSQL store with
 //! `zoho-bridge worker`; the processes on one store share the organisation's rate budget
-//! (`bridge::budget_share`).
+//! (`bridge::budget_share`). The agent gateway (MCP over streamable HTTP) is mounted at
+//! `/mcp` unless `[mcp] http = false`.
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -73,7 +74,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let keeper = ChannelKeeper::new(client.crm(), triggers.channels.clone(), tokens.clone(), Clock::system());
         Some(keeper.context("setting up the notification channels")?)
     };
-    let app = webhooks::router(store.clone(), triggers.clone(), tokens.clone()).route("/healthz", get(|| async { "ok" }));
+    let mut app = webhooks::router(store.clone(), triggers.clone(), tokens.clone()).route("/healthz", get(|| async { "ok" }));
+    if config.mcp.http {
+        // The agent gateway: MCP over streamable HTTP, a bearer token on every request.
+        let gateway = zoho_bridge::mcp::Gateway::new(store.clone(), client.clone(), &config.zoho.connection, config.mcp.clone());
+        app = app.merge(gateway.router());
+        tracing::info!(path = zoho_bridge::mcp::PATH, "MCP agent gateway mounted (tokens: zoho-bridge tokens create)");
+    }
     let addr: SocketAddr = config.listen.parse().context("listen")?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let addr = listener.local_addr()?;
