@@ -5,10 +5,11 @@
 //! it does), the engine as one configured process (`zoho-bridge serve`), extra
 //! workers sharing its store (`zoho-bridge worker`), the admin commands on the
 //! store (`status`, `dead-letters`, `replay`, `drop`, `audit`, `events`, `prune`,
-//! `review`), and the commands that look at a config's flows (`check`, `preview`,
+//! `review`, `approvals`), and the commands that look at a config's flows (`check`, `preview`,
 //! `config defaults`).
 
 mod admin_cmd;
+mod approvals_cmd;
 mod backfill_cmd;
 mod check_cmd;
 mod mcp_cmd;
@@ -64,6 +65,9 @@ enum Command {
     /// The agent gateway's bearer tokens: create (shown once), list, revoke.
     #[command(subcommand)]
     Tokens(mcp_cmd::TokensCommand),
+    /// The human in the loop: agents' actions waiting for a yes or no.
+    #[command(subcommand)]
+    Approvals(approvals_cmd::ApprovalsCommand),
     #[command(flatten)]
     Admin(admin_cmd::AdminCommand),
 }
@@ -156,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Backfill(args) => backfill_cmd::run(args).await,
         Command::Mcp(args) => mcp_cmd::run(args).await,
         Command::Tokens(command) => mcp_cmd::tokens(command).await,
+        Command::Approvals(command) => approvals_cmd::run(command).await,
         Command::Admin(command) => admin_cmd::run(command).await,
     }
 }
