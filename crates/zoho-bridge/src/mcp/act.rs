@@ -74,11 +74,28 @@ pub async fn resolve_review(g: &Gateway, token: &str, args: ResolveReview, now_m
     Ok(json!({"review": decided.review, "queued": decided.queued}))
 }
 
-/// Queues `flow` for `record` at once, or holds it for a person's approval when
-/// `needs_approval`: what a money tool answers.
-async fn run_or_hold(g: &Gateway, token: &str, tool: &str, flow: &str, record: RecordRef, summary: String, args: Value, needs_approval: bool, now_ms: i64) -> Result<Value, String> {
+/// What a money tool asks for.
+struct Ask {
+    /// The tool.
+    tool: &'static str,
+    /// The flow to run.
+    flow: &'static str,
+    /// The record to run it for.
+    record: RecordRef,
+    /// One line for the person approving it.
+    summary: String,
+    /// The tool's arguments.
+    args: Value,
+    /// Whether it waits for a person's approval.
+    hold: bool,
+}
+
+/// Queues the flow run at once, or holds it for a person's approval when `ask.hold`:
+/// what a money tool answers.
+async fn run_or_hold(g: &Gateway, token: &str, ask: Ask, now_ms: i64) -> Result<Value, String> {
+    let Ask { tool, flow, record, summary, args, hold } = ask;
     let by = format!("mcp:{token}");
-    if needs_approval {
+    if hold {
         let request = FlowRequest { connection: g.connection().to_string(), flow: flow.to_string(), record, summary: summary.clone(), args };
         let id = actions::request_approval(g.store(), &by, tool, &request, now_ms).await.map_err(|e| e.to_string())?;
         return Ok(json!({
@@ -117,7 +134,8 @@ pub async fn invoice_deal(g: &Gateway, token: &str, args: DealId, now_ms: i64) -
         text(&deal, "/Account_Name/name").unwrap_or("?")
     );
     let hold = amount > g.settings().approval_above;
-    run_or_hold(g, token, "create_invoice_for_deal", deal_to_invoice::NAME, RecordRef::crm("Deals", id), summary, json!({"deal_id": id}), hold, now_ms).await
+    let ask = Ask { tool: "create_invoice_for_deal", flow: deal_to_invoice::NAME, record: RecordRef::crm("Deals", id), summary, args: json!({"deal_id": id}), hold };
+    run_or_hold(g, token, ask, now_ms).await
 }
 
 /// `convert_quote`.
@@ -135,7 +153,8 @@ pub async fn convert_quote(g: &Gateway, token: &str, args: QuoteId, now_ms: i64)
         text(&quote, "/Account_Name/name").unwrap_or("?")
     );
     let hold = total > g.settings().approval_above;
-    run_or_hold(g, token, "convert_quote", quote_to_invoice::NAME, RecordRef::crm("Quotes", id), summary, json!({"quote_id": id}), hold, now_ms).await
+    let ask = Ask { tool: "convert_quote", flow: quote_to_invoice::NAME, record: RecordRef::crm("Quotes", id), summary, args: json!({"quote_id": id}), hold };
+    run_or_hold(g, token, ask, now_ms).await
 }
 
 /// `issue_credit_note`: always held for approval.
@@ -159,5 +178,6 @@ pub async fn credit_note(g: &Gateway, token: &str, args: CreditNote, now_ms: i64
         reason.map(|r| format!(": {r}")).unwrap_or_default()
     );
     let args = json!({"deal_id": id, "reason": reason});
-    run_or_hold(g, token, "issue_credit_note", deal_to_credit_note::NAME, RecordRef::crm("Deals", id), summary, args, true, now_ms).await
+    let ask = Ask { tool: "issue_credit_note", flow: deal_to_credit_note::NAME, record: RecordRef::crm("Deals", id), summary, args, hold: true };
+    run_or_hold(g, token, ask, now_ms).await
 }

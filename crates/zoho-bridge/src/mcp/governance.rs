@@ -138,11 +138,24 @@ impl RateLimit {
     }
 }
 
+/// One tool call, as audited.
+pub struct Call<'a> {
+    /// The token's name.
+    pub token: &'a str,
+    /// The tool.
+    pub tool: &'a str,
+    /// The record it was about (a deal id, a job id), when there is one.
+    pub record_id: Option<String>,
+    /// Its arguments.
+    pub args: &'a Value,
+}
+
 /// Writes one call to the audit log: actor `mcp:<token>`, action `mcp_call`, module the
 /// tool, the record it was about when there is one, the arguments as the request and the
 /// result (or the error) as the response. A failure to audit is logged: the call's
 /// answer was already decided.
-pub async fn audit_call(store: &AnyStore, connection: &str, token: &str, tool: &str, record_id: Option<String>, args: &Value, result: &Result<Value, String>, now_ms: i64) {
+pub async fn audit_call(store: &AnyStore, connection: &str, call: Call<'_>, result: &Result<Value, String>, now_ms: i64) {
+    let Call { token, tool, record_id, args } = call;
     let (response, ok) = match result {
         Ok(v) => (json!({"result": v}), true),
         Err(e) => (json!({"error": e}), false),

@@ -33,14 +33,14 @@ use bridge::{
 };
 use rmcp::{
     ErrorData, RoleServer, ServerHandler, ServiceExt,
-    model::{CallToolRequestParams, CallToolResponse, CallToolResult, Content, Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig},
+    model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig},
     service::RequestContext,
     transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager},
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use governance::{RateLimit, audit_call, verify};
+use governance::{Call, RateLimit, audit_call, verify};
 
 /// The path `serve` mounts the gateway at.
 pub const PATH: &str = "/mcp";
@@ -144,7 +144,7 @@ impl Gateway {
             .iter()
             .find_map(|k| args.get(*k))
             .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
-        audit_call(self.store(), self.connection(), &token.name, tool, record, &args, &result, now).await;
+        audit_call(self.store(), self.connection(), Call { token: &token.name, tool, record_id: record, args: &args }, &result, now).await;
         result
     }
 
@@ -164,7 +164,7 @@ impl Gateway {
                 "refused: token {:?} made {} calls in the last minute ([mcp] calls_per_minute); try again in {} s",
                 token.name,
                 self.inner.settings.calls_per_minute,
-                wait_ms.div_ceil(1000)
+                (wait_ms + 999) / 1000
             ));
         }
         let name = token.name.as_str();
@@ -212,12 +212,12 @@ impl ServerHandler for Gateway {
     async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
         let token = match self.caller(&context).await {
             Ok(token) => token,
-            Err(e) => return Ok(CallToolResult::error(vec![Content::text(e)]).into()),
+            Err(e) => return Ok(CallToolResult::error(vec![ContentBlock::text(e)]).into()),
         };
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
         let result = match self.call(&token, &request.name, args).await {
-            Ok(value) => CallToolResult::success(vec![Content::text(serde_json::to_string_pretty(&value).unwrap_or_default())]),
-            Err(e) => CallToolResult::error(vec![Content::text(e)]),
+            Ok(value) => CallToolResult::success(vec![ContentBlock::text(serde_json::to_string_pretty(&value).unwrap_or_default())]),
+            Err(e) => CallToolResult::error(vec![ContentBlock::text(e)]),
         };
         Ok(result.into())
     }
