@@ -92,7 +92,14 @@ async fn invoices_of(client: &Client, deal: &str) -> Vec<Value> {
 /// (as a person would, through `bridge::actions`); returns its output once it ends well.
 async fn run_agent(python: &Path, store_path: &Path, token: &str, args: &[&str]) -> String {
     let mut child = Running(
-        Command::new(python).arg(SCRIPT).args(args).env("ZOHO_BRIDGE_MCP_TOKEN", token).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("run python"),
+        Command::new(python)
+            .arg(SCRIPT)
+            .args(args)
+            .env("ZOHO_BRIDGE_MCP_TOKEN", token)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run python"),
     );
     let stdout = child.0.stdout.take().expect("stdout");
     let store_path = store_path.display().to_string();
@@ -147,7 +154,8 @@ async fn the_mcp_python_sdk_reads_is_refused_and_gets_an_approved_invoice_over_h
         ),
     );
     AnyStore::connect(&store_path.display().to_string()).await.expect("create the store").close().await;
-    let made = Command::new(BIN).args(["tokens", "create", "--name", "agent", "--scope", "read,money", "--config"]).arg(&config).output().expect("tokens create");
+    let made =
+        Command::new(BIN).args(["tokens", "create", "--name", "agent", "--scope", "read,money", "--config"]).arg(&config).output().expect("tokens create");
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let made: Value = serde_json::from_slice(&made.stdout).expect("one JSON line");
     let token = made["token"].as_str().expect("the token").to_string();
@@ -176,7 +184,13 @@ async fn the_mcp_python_sdk_reads_is_refused_and_gets_an_approved_invoice_over_h
     assert!(output.contains(made[0]["invoice_id"].as_str().unwrap()), "the agent was told the invoice: {output}");
 
     let config_arg = config.display().to_string();
-    let output = run_agent(&python, &store_path, &token, &["--transport", "stdio", "--bridge", BIN, "--config", &config_arg, "--deal", &over_stdio, "--customer", "Gatewaytest"]).await;
+    let output = run_agent(
+        &python,
+        &store_path,
+        &token,
+        &["--transport", "stdio", "--bridge", BIN, "--config", &config_arg, "--deal", &over_stdio, "--customer", "Gatewaytest"],
+    )
+    .await;
     assert!(output.contains("FINISHED done"), "{output}");
     assert_eq!(invoices_of(&zoho, &over_stdio).await.len(), 1, "one invoice for the deal asked for over stdio");
 

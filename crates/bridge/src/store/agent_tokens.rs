@@ -96,19 +96,15 @@ macro_rules! shared_agent_tokens {
             async fn agent_token_by_hash(&self, token_hash: &str) -> $crate::store::StoreResult<Option<$crate::store::AgentToken>> {
                 use $crate::store::agent_tokens::{TOKEN_COLUMNS, TokenRow, token_from_row};
                 let select = format!("SELECT {TOKEN_COLUMNS} FROM agent_tokens WHERE token_hash = $1 AND revoked_ms IS NULL");
-                let row: Option<TokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(select))
-                    .bind(token_hash)
-                    .fetch_optional(self.reader())
-                    .await
-                    .map_err($crate::store::convert::db_err)?;
+                let row: Option<TokenRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(select)).bind(token_hash).fetch_optional(self.reader()).await.map_err($crate::store::convert::db_err)?;
                 Ok(row.map(token_from_row))
             }
 
             async fn agent_tokens(&self) -> $crate::store::StoreResult<Vec<$crate::store::AgentToken>> {
                 use $crate::store::agent_tokens::{TOKEN_COLUMNS, TokenRow, token_from_row};
                 let select = format!("SELECT {TOKEN_COLUMNS} FROM agent_tokens ORDER BY name");
-                let rows: Vec<TokenRow> =
-                    sqlx::query_as(sqlx::AssertSqlSafe(select)).fetch_all(self.reader()).await.map_err($crate::store::convert::db_err)?;
+                let rows: Vec<TokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(select)).fetch_all(self.reader()).await.map_err($crate::store::convert::db_err)?;
                 Ok(rows.into_iter().map(token_from_row).collect())
             }
 

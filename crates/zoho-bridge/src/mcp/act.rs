@@ -50,7 +50,9 @@ pub async fn sync_record(g: &Gateway, token: &str, args: SyncRecord, now_ms: i64
     let queued = actions::run_flow_now(g.store(), g.connection(), flow, &record, &format!("mcp:{token}"), &request_key(token, flow, &record, now_ms), now_ms)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(json!({"status": "queued", "flow": flow, "record": record.job_key(), "event_id": queued.event_id, "job_id": queued.job_id, "next": "job_status tells how it ended"}))
+    Ok(
+        json!({"status": "queued", "flow": flow, "record": record.job_key(), "event_id": queued.event_id, "job_id": queued.job_id, "next": "job_status tells how it ended"}),
+    )
 }
 
 /// `replay_dead_letter`.
@@ -68,9 +70,8 @@ pub async fn resolve_review(g: &Gateway, token: &str, args: ResolveReview, now_m
         ("ignore", _) => ReviewDecision::Ignore,
         (other, _) => return Err(format!("decision {other:?}: link, create or ignore")),
     };
-    let decided = actions::decide_review(g.store(), args.review_id, &decision, &format!("mcp:{token}"), args.note.as_deref(), now_ms)
-        .await
-        .map_err(|e| e.to_string())?;
+    let decided =
+        actions::decide_review(g.store(), args.review_id, &decision, &format!("mcp:{token}"), args.note.as_deref(), now_ms).await.map_err(|e| e.to_string())?;
     Ok(json!({"review": decided.review, "queued": decided.queued}))
 }
 
@@ -105,7 +106,9 @@ async fn run_or_hold(g: &Gateway, token: &str, ask: Ask, now_ms: i64) -> Result<
             "next": "a person approves or rejects it (dashboard or `zoho-bridge approvals`); poll approval_status with this approval_id",
         }));
     }
-    let queued = actions::run_flow_now(g.store(), g.connection(), flow, &record, &by, &request_key(token, flow, &record, now_ms), now_ms).await.map_err(|e| e.to_string())?;
+    let queued = actions::run_flow_now(g.store(), g.connection(), flow, &record, &by, &request_key(token, flow, &record, now_ms), now_ms)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(json!({"status": "queued", "summary": summary, "event_id": queued.event_id, "job_id": queued.job_id, "next": "job_status tells how it ended"}))
 }
 
@@ -134,7 +137,8 @@ pub async fn invoice_deal(g: &Gateway, token: &str, args: DealId, now_ms: i64) -
         text(&deal, "/Account_Name/name").unwrap_or("?")
     );
     let hold = amount > g.settings().approval_above;
-    let ask = Ask { tool: "create_invoice_for_deal", flow: deal_to_invoice::NAME, record: RecordRef::crm("Deals", id), summary, args: json!({"deal_id": id}), hold };
+    let ask =
+        Ask { tool: "create_invoice_for_deal", flow: deal_to_invoice::NAME, record: RecordRef::crm("Deals", id), summary, args: json!({"deal_id": id}), hold };
     run_or_hold(g, token, ask, now_ms).await
 }
 

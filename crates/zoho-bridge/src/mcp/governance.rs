@@ -47,7 +47,8 @@ impl Scope {
     pub fn parse_list(text: &str) -> Result<Vec<Scope>, String> {
         let mut scopes = Vec::new();
         for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-            let scope = Scope::ALL.into_iter().find(|s| s.as_str() == word).ok_or_else(|| format!("unknown scope {word:?}: the scopes are read, write, money"))?;
+            let scope =
+                Scope::ALL.into_iter().find(|s| s.as_str() == word).ok_or_else(|| format!("unknown scope {word:?}: the scopes are read, write, money"))?;
             if !scopes.contains(&scope) {
                 scopes.push(scope);
             }

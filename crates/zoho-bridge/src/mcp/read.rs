@@ -64,7 +64,8 @@ pub async fn find_customer(g: &Gateway, args: FindCustomer) -> Result<Value, Str
             crm.search::<Value>("Accounts", by, &["Account_Name", "Billing_Country", "Phone", "Owner"]).take(10).try_collect().await
         }
     };
-    let books = g.client().books().contacts(ListQuery::new().param("search_text", query.clone()).param("contact_type", "customer")).take(10).try_collect::<Vec<_>>();
+    let books =
+        g.client().books().contacts(ListQuery::new().param("search_text", query.clone()).param("contact_type", "customer")).take(10).try_collect::<Vec<_>>();
     let (accounts, contacts) = tokio::join!(accounts, books);
     let accounts = accounts.map_err(|e| zoho_err("searching CRM accounts", e))?;
     let contacts = contacts.map_err(|e| zoho_err("searching Books customers", e))?;
@@ -247,7 +248,8 @@ pub async fn approval_status(g: &Gateway, args: ApprovalId) -> Result<Value, Str
     if stage == JobStatus::Done.as_str()
         && let Some(relation) = document_relation(&state.request.flow)
     {
-        let link = g.store().link_by_crm(&state.request.connection, relation.name, &state.request.record.id).await.map_err(|e| store_err("reading links", e))?;
+        let link =
+            g.store().link_by_crm(&state.request.connection, relation.name, &state.request.record.id).await.map_err(|e| store_err("reading links", e))?;
         document = json!(link.map(|l| json!({"books_entity": relation.books_entity, "books_id": l.books_id})));
     }
     Ok(json!({
