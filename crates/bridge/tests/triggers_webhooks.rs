@@ -141,6 +141,39 @@ async fn books_webhooks_need_the_shared_secret_and_an_id() {
     assert_eq!(queued_keys(&env.store).await, BTreeSet::from(["books:invoices:9".to_string()]));
 }
 
+/// A body over `webhooks.max_body_bytes` is refused with 413 and a JSON error naming the
+/// limit, like every other refusal, on each route; the routes with a shared secret check
+/// it first (a stranger learns nothing of the limit); nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_are_refused_with_json_naming_the_limit() {
+    let env = env("oversized").await;
+    let mut config = config();
+    config.webhooks.max_body_bytes = 1024;
+    let base = env.serve(config, ChannelTokens::new()).await;
+    let padding = "x".repeat(2048);
+    let big_books = format!(r#"{{"invoice":{{"invoice_id":"9","notes":"{padding}"}}}}"#);
+    let big_workflow = format!(r#"{{"module":"Deals","id":"42","notes":"{padding}"}}"#);
+    let big_notify = NOTIFY.replace(r#""query_params":{}"#, &format!(r#""query_params":{{"notes":"{padding}"}}"#));
+
+    let refused = [
+        post(&env.http, format!("{base}/hooks/books"), &[("X-Zoho-Bridge-Secret", "books-secret")], &big_books).await,
+        post(&env.http, format!("{base}/hooks/crm/workflow"), &[("X-Zoho-Bridge-Secret", "wf-secret")], &big_workflow).await,
+        post(&env.http, format!("{base}/hooks/crm/notify"), &[], &big_notify).await,
+    ];
+    for (status, body) in &refused {
+        assert_eq!(*status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains("1024 bytes") && error.contains("webhooks.max_body_bytes"), "a JSON error naming the limit: {body}");
+    }
+    let (status, body) = post(&env.http, format!("{base}/hooks/books"), &[], &big_books).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the secret is checked before the size: {body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("missing secret")), "{body}");
+    assert_eq!(job_total(&env.store).await, 0, "nothing refused is stored");
+    // Under the limit, the same routes accept.
+    let (status, _) = post(&env.http, format!("{base}/hooks/books"), &[("X-Zoho-Bridge-Secret", "books-secret")], r#"{"invoice":{"invoice_id":"9"}}"#).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 /// Lost, duplicated and reordered Books webhooks: after the poller has run, the inbox
 /// holds exactly one event per created item, as clean delivery would.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
