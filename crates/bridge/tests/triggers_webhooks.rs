@@ -117,8 +117,13 @@ async fn books_webhooks_need_the_shared_secret_and_an_id() {
     let h = [("X-Zoho-Bridge-Secret", "books-secret")];
     let (s, b) = post(&env.http, url.clone(), &h, r#"{"invoice":{"status":"sent"}}"#).await;
     assert_eq!((s, b["at"].as_str()), (StatusCode::BAD_REQUEST, Some("$.invoice.invoice_id")));
-    let (s, _) = post(&env.http, url.clone(), &h, "{{{").await;
+    let (s, b) = post(&env.http, url.clone(), &h, "{{{").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    let error = b["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("the body is neither JSON (") && error.contains("nor a form with a JSONString field"), "says what is wrong: {b}");
+    let (s, b) = post(&env.http, url.clone(), &h, "[1, 2]").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(b["error"].as_str().unwrap_or_default().contains("not an object (it is an array)"), "{b}");
     let (s, _) = post(&env.http, url.clone(), &h, r#"{"thing":{"id":"1"}}"#).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(job_total(&env.store).await, 0);
