@@ -17,9 +17,9 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use bridge::{
+    config::BridgeConfig,
     flows,
     store::{AnyStore, Store, StoreTokenCache},
-    config::BridgeConfig,
     worker::{Backoff, Worker, WorkerConfig},
 };
 use zoho::{BudgetConfig, Client, Connection, Endpoints};

@@ -71,7 +71,8 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     // The config file serve reads: the admin commands take the store from it, and a
     // worker all of it (its flags still override the [worker] settings).
     let config = dir.join("zoho-bridge.toml");
-    std::fs::write(&config, format!("store = {db:?}\n\n[zoho]\nemulator = {:?}\n\n[worker]\nid = \"from-config\"\nmax_attempts = 5\n", emulator.url())).unwrap();
+    std::fs::write(&config, format!("store = {db:?}\n\n[zoho]\nemulator = {:?}\n\n[worker]\nid = \"from-config\"\nmax_attempts = 5\n", emulator.url()))
+        .unwrap();
     let config = config.display().to_string();
 
     let status = lines(&run(&["status", "-c", &config]));

@@ -140,7 +140,10 @@ fn with_exit_it_invites_nobody_to_a_closed_port_and_leaves_no_store() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("All 16 steps behaved as they should."), "{stdout}");
-    assert!(!stdout.contains("curl") && !stdout.contains("Press Ctrl-C") && !stdout.contains("zoho-bridge status --store"), "nothing to reach after --exit: {stdout}");
+    assert!(
+        !stdout.contains("curl") && !stdout.contains("Press Ctrl-C") && !stdout.contains("zoho-bridge status --store"),
+        "nothing to reach after --exit: {stdout}"
+    );
     assert!(stdout.contains("without --exit"), "says how to look around: {stdout}");
     let store = store_named_in(&stdout);
     assert!(!store.exists() && !store.parent().unwrap().exists(), "{} is left behind", store.display());

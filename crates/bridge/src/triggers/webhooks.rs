@@ -184,17 +184,15 @@ fn refuse(status: StatusCode, route: &'static str, problem: &str) -> Response {
     (status, Json(json!({ "error": problem }))).into_response()
 }
 
-/// The body, or the JSON refusal of one that could not be read: over the size limit
+/// The JSON refusal of a body that could not be read: over the size limit
 /// (`webhooks.max_body_bytes`, 413) or cut off.
-fn read_body(body: Result<Bytes, BytesRejection>, route: &'static str, limit: usize) -> Result<Bytes, Response> {
-    body.map_err(|e| {
-        let status = e.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            refuse(status, route, &format!("the body is over the limit of {limit} bytes (webhooks.max_body_bytes)"))
-        } else {
-            refuse(status, route, &format!("the body could not be read: {}", e.body_text()))
-        }
-    })
+fn unreadable(e: BytesRejection, route: &'static str, limit: usize) -> Response {
+    let status = e.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        refuse(status, route, &format!("the body is over the limit of {limit} bytes (webhooks.max_body_bytes)"))
+    } else {
+        refuse(status, route, &format!("the body could not be read: {}", e.body_text()))
+    }
 }
 
 fn bad_body(route: &'static str, e: BadBody) -> Response {
@@ -246,9 +244,9 @@ async fn store_events<S: Store>(r: &Receiver<S>, route: &'static str, events: &[
 async fn crm_notify<S: Store>(State(r): State<Arc<Receiver<S>>>, body: Result<Bytes, BytesRejection>) -> Response {
     const ROUTE: &str = "/hooks/crm/notify";
     // The token is in the body: it is read first.
-    let body = match read_body(body, ROUTE, r.config.webhooks.max_body_bytes) {
+    let body = match body {
         Ok(body) => body,
-        Err(refused) => return refused,
+        Err(e) => return unreadable(e, ROUTE, r.config.webhooks.max_body_bytes),
     };
     let callback = match CrmCallback::parse(&body) {
         Ok(c) => c,
@@ -281,9 +279,9 @@ async fn crm_workflow<S: Store>(
     if let Err((status, problem)) = check_secret(r.config.webhooks.crm_workflow_secret.as_ref(), &headers, query.as_deref()) {
         return refuse(status, ROUTE, problem);
     }
-    let body = match read_body(body, ROUTE, r.config.webhooks.max_body_bytes) {
+    let body = match body {
         Ok(body) => body,
-        Err(refused) => return refused,
+        Err(e) => return unreadable(e, ROUTE, r.config.webhooks.max_body_bytes),
     };
     match crm_workflow_event(&body, r.config.connection()) {
         Ok(event) => store_events(&r, ROUTE, &[event]).await,
@@ -296,9 +294,9 @@ async fn books<S: Store>(State(r): State<Arc<Receiver<S>>>, RawQuery(query): Raw
     if let Err((status, problem)) = check_secret(r.config.webhooks.books_secret.as_ref(), &headers, query.as_deref()) {
         return refuse(status, ROUTE, problem);
     }
-    let body = match read_body(body, ROUTE, r.config.webhooks.max_body_bytes) {
+    let body = match body {
         Ok(body) => body,
-        Err(refused) => return refused,
+        Err(e) => return unreadable(e, ROUTE, r.config.webhooks.max_body_bytes),
     };
     match books_event(&body, r.config.connection()) {
         Ok(event) => store_events(&r, ROUTE, &[event]).await,
