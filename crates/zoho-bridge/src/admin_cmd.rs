@@ -88,8 +88,10 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-    /// One job: its status, outcome or error, attempts and times, the event that caused
-    /// it, and its writes to Zoho.
+    /// One job in full: why it was skipped or failed, and what it wrote.
+    ///
+    /// Its status, outcome (what it did, or why it was skipped), last error, attempts
+    /// and times; the event that caused it; and its writes to Zoho with Zoho's answers.
     Job {
         #[command(flatten)]
         store: StoreArgs,
