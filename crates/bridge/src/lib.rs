@@ -17,5 +17,6 @@ pub mod mapping;
 pub mod matching;
 pub mod money;
 pub mod store;
+pub mod times;
 pub mod triggers;
 pub mod worker;

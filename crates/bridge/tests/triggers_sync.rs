@@ -163,6 +163,45 @@ async fn books_poller_reads_from_its_cursor_and_a_second_poll_adds_nothing() {
     assert_eq!(queued(&env.store).await.len(), 4);
 }
 
+/// Customer payments: Books lists them under `customer_payments` (not the path's
+/// `customerpayments`); the poller reads them like any other stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn books_poller_reads_customer_payments() {
+    use zoho::books::models::{Contact, CustomerPayment, Invoice, Item, LineItem, PaymentInvoice};
+    let dec = |s: &str| s.parse::<rust_decimal::Decimal>().expect("decimal");
+    let env = env("poll-payments").await;
+    let stream = StreamConfig::new(System::Books, "customerpayments");
+    let mut cfg = TriggerConfig::new("test");
+    cfg.poller.start_ms = env.now_floor_s();
+    cfg.routes = Routes::default().with(System::Books, "customerpayments", &["payment_to_crm"]);
+    let poller = Poller::new(env.store.clone(), env.client.clone(), cfg, env.clock.clone());
+    let books = env.client.books();
+    let customer = books.create_contact(&Contact { contact_name: Some("Pays Ltd".into()), ..Default::default() }).await.expect("contact");
+    let item = books.create_item(&Item { name: Some("Paid thing".into()), rate: Some(dec("40")), ..Default::default() }).await.expect("item");
+    let invoice = Invoice {
+        customer_id: customer.contact_id.clone(),
+        line_items: vec![LineItem { item_id: item.item_id.clone(), quantity: Some(dec("1")), ..LineItem::default() }],
+        ..Invoice::default()
+    };
+    let invoice_id = books.create_invoice(&invoice).await.expect("invoice").invoice_id.expect("id");
+    books.mark_invoice_sent(&invoice_id).await.expect("sent");
+    let payment = CustomerPayment {
+        customer_id: customer.contact_id.clone(),
+        payment_mode: Some("banktransfer".into()),
+        amount: Some(dec("10")),
+        date: Some("2024-05-01".into()),
+        invoices: vec![PaymentInvoice { invoice_id: Some(invoice_id), amount_applied: Some(dec("10")), ..Default::default() }],
+        ..Default::default()
+    };
+    let payment_id = books.create_customer_payment(&payment).await.expect("payment").payment_id.expect("id");
+
+    env.advance(2_000);
+    let polled = poller.poll_once(&stream).await.expect("the payments stream polls");
+    assert_eq!(polled.new, 1, "{polled:?}");
+    assert_eq!(queued_keys(&env.store).await, BTreeSet::from([format!("books:customerpayments:{payment_id}")]));
+    assert_eq!(poller.poll_once(&stream).await.expect("poll").new, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channel_keeper_registers_renews_and_recreates() {
     let env = env("channels").await;

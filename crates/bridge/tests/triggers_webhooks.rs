@@ -117,8 +117,13 @@ async fn books_webhooks_need_the_shared_secret_and_an_id() {
     let h = [("X-Zoho-Bridge-Secret", "books-secret")];
     let (s, b) = post(&env.http, url.clone(), &h, r#"{"invoice":{"status":"sent"}}"#).await;
     assert_eq!((s, b["at"].as_str()), (StatusCode::BAD_REQUEST, Some("$.invoice.invoice_id")));
-    let (s, _) = post(&env.http, url.clone(), &h, "{{{").await;
+    let (s, b) = post(&env.http, url.clone(), &h, "{{{").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    let error = b["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("the body is neither JSON (") && error.contains("nor a form with a JSONString field"), "says what is wrong: {b}");
+    let (s, b) = post(&env.http, url.clone(), &h, "[1, 2]").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(b["error"].as_str().unwrap_or_default().contains("not an object (it is an array)"), "{b}");
     let (s, _) = post(&env.http, url.clone(), &h, r#"{"thing":{"id":"1"}}"#).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(job_total(&env.store).await, 0);
@@ -139,6 +144,39 @@ async fn books_webhooks_need_the_shared_secret_and_an_id() {
     let b: Value = resp.json().await.unwrap_or(Value::Null);
     assert_eq!(b["duplicates"].as_u64(), Some(1));
     assert_eq!(queued_keys(&env.store).await, BTreeSet::from(["books:invoices:9".to_string()]));
+}
+
+/// A body over `webhooks.max_body_bytes` is refused with 413 and a JSON error naming the
+/// limit, like every other refusal, on each route; the routes with a shared secret check
+/// it first (a stranger learns nothing of the limit); nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_are_refused_with_json_naming_the_limit() {
+    let env = env("oversized").await;
+    let mut config = config();
+    config.webhooks.max_body_bytes = 1024;
+    let base = env.serve(config, ChannelTokens::new()).await;
+    let padding = "x".repeat(2048);
+    let big_books = format!(r#"{{"invoice":{{"invoice_id":"9","notes":"{padding}"}}}}"#);
+    let big_workflow = format!(r#"{{"module":"Deals","id":"42","notes":"{padding}"}}"#);
+    let big_notify = NOTIFY.replace(r#""query_params":{}"#, &format!(r#""query_params":{{"notes":"{padding}"}}"#));
+
+    let refused = [
+        post(&env.http, format!("{base}/hooks/books"), &[("X-Zoho-Bridge-Secret", "books-secret")], &big_books).await,
+        post(&env.http, format!("{base}/hooks/crm/workflow"), &[("X-Zoho-Bridge-Secret", "wf-secret")], &big_workflow).await,
+        post(&env.http, format!("{base}/hooks/crm/notify"), &[], &big_notify).await,
+    ];
+    for (status, body) in &refused {
+        assert_eq!(*status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains("1024 bytes") && error.contains("webhooks.max_body_bytes"), "a JSON error naming the limit: {body}");
+    }
+    let (status, body) = post(&env.http, format!("{base}/hooks/books"), &[], &big_books).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the secret is checked before the size: {body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("missing secret")), "{body}");
+    assert_eq!(job_total(&env.store).await, 0, "nothing refused is stored");
+    // Under the limit, the same routes accept.
+    let (status, _) = post(&env.http, format!("{base}/hooks/books"), &[("X-Zoho-Bridge-Secret", "books-secret")], r#"{"invoice":{"invoice_id":"9"}}"#).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 /// Lost, duplicated and reordered Books webhooks: after the poller has run, the inbox

@@ -1,6 +1,9 @@
 //! The admin commands: look into the store and act on it from a shell.
 //!
 //! - `zoho-bridge status`: jobs by status.
+//! - `zoho-bridge jobs [--status S] [--flow F]`: the most recent jobs, newest first, with
+//!   what each did or why it was skipped (the outcome); `zoho-bridge job ID`: one job,
+//!   with the event that caused it and its audit (its writes, and replays or drops).
 //! - `zoho-bridge dead-letters`: the jobs that failed for good, with the error (Zoho's
 //!   code and message when Zoho refused).
 //! - `zoho-bridge replay ID…`: puts dead jobs back in the queue (after fixing the data).
@@ -21,8 +24,9 @@
 //!   new record created, or ignores it, and a linked or created one is queued to run again.
 //!
 //! Every command takes the store from `--store`, or from the config file's `store`
-//! with `--config`. Output is one JSON object per line (for people with `jq`, and for
-//! scripts); errors go to stderr with a non-zero exit.
+//! with `--config` (`-c`). Output is one JSON object per line (for people with `jq`, and
+//! for scripts), each stored time both as epoch ms (`updated_ms`) and as RFC 3339 beside
+//! it (`updated`, [`bridge::times`]); errors go to stderr with a non-zero exit.
 
 use std::path::PathBuf;
 
@@ -31,7 +35,8 @@ use bridge::{
     config::{BridgeConfig, RetentionSettings},
     flows::now_ms,
     money::{Mismatch, TOTALS_MISMATCH},
-    store::{AnyStore, JobStatus, Review, ReviewDecision, ReviewStatus, Reviews, Store},
+    store::{AnyStore, Job, JobStatus, Review, ReviewDecision, ReviewStatus, Reviews, Store},
+    times::{rfc3339, with_rfc3339},
 };
 use serde_json::{Value, json};
 
@@ -42,7 +47,7 @@ pub struct StoreArgs {
     #[arg(long, default_value = bridge::store::DEFAULT_SQLITE_FILE, conflicts_with = "config")]
     pub store: String,
     /// Take the store from this config file instead.
-    #[arg(long)]
+    #[arg(long, short)]
     pub config: Option<PathBuf>,
 }
 
@@ -65,6 +70,35 @@ impl StoreArgs {
 pub enum AdminCommand {
     /// Jobs by status.
     Status(StoreArgs),
+    /// The most recent jobs, newest first: what each did, or why it was skipped.
+    ///
+    /// Each line carries the job's status, its outcome (what it did, or why it was
+    /// skipped), its last error, its attempts and its times. `jobs --status skipped`
+    /// answers "why did nothing happen to my record?"; `job ID` shows one job in full.
+    Jobs {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only jobs in this status.
+        #[arg(long, value_enum)]
+        status: Option<JobStatusArg>,
+        /// Only jobs of this flow (`catalog_sync`).
+        #[arg(long)]
+        flow: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// One job in full: why it was skipped or failed, and what it wrote.
+    ///
+    /// Its status, outcome (what it did, or why it was skipped), last error, attempts
+    /// and times; the event that caused it; and its audit: its writes to Zoho with Zoho's
+    /// answers, and who replayed or dropped it.
+    Job {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The job's id.
+        id: i64,
+    },
     /// List the dead letters: jobs that failed for good, oldest first.
     DeadLetters {
         #[command(flatten)]
@@ -124,8 +158,12 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-    /// Delete finished jobs and their inbox events older than N days (the audit log,
-    /// links, dead letters and unfinished work stay).
+    /// Delete finished work older than N days.
+    ///
+    /// Deletes the done and skipped jobs that finished more than N days ago, and the
+    /// inbox events nothing refers to any more. The audit log, the links, the dead
+    /// letters and unfinished work stay. Prints what it deleted and the cut-off time.
+    /// `serve` does the same every hour when the config sets `[retention] days`.
     Prune {
         #[command(flatten)]
         store: StoreArgs,
@@ -133,8 +171,11 @@ pub enum AdminCommand {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         older_than_days: u32,
     },
-    /// Totals mismatches (revenue leakage): Books totals that differ from the CRM amount,
-    /// newest first.
+    /// Totals mismatches (revenue leakage), newest first.
+    ///
+    /// Invoices and credit notes whose Books total differs from the CRM amount beyond
+    /// the currency's rounding, with both figures and the cause when known; a count and
+    /// the sum of the differences per currency on stderr.
     Leaks {
         #[command(flatten)]
         store: StoreArgs,
@@ -200,6 +241,33 @@ pub enum ReviewCommand {
         #[command(flatten)]
         decision: DecisionArgs,
     },
+}
+
+/// The job statuses `jobs --status` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JobStatusArg {
+    /// Waiting to run (or to be retried).
+    Queued,
+    /// Held by a worker now.
+    Running,
+    /// Done.
+    Done,
+    /// Nothing to do: the outcome says why.
+    Skipped,
+    /// Failed for good: the dead letters.
+    Dead,
+}
+
+impl JobStatusArg {
+    fn status(self) -> JobStatus {
+        match self {
+            JobStatusArg::Queued => JobStatus::Queued,
+            JobStatusArg::Running => JobStatus::Running,
+            JobStatusArg::Done => JobStatus::Done,
+            JobStatusArg::Skipped => JobStatus::Skipped,
+            JobStatusArg::Dead => JobStatus::Dead,
+        }
+    }
 }
 
 /// Which reviews `review list` shows.
@@ -276,6 +344,30 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
                 line(json!({"status": status, "jobs": n}));
             }
         }
+        AdminCommand::Jobs { store, status, flow, limit } => {
+            let store = store.open().await?;
+            let jobs = store.recent_jobs(status.map(JobStatusArg::status), flow.as_deref(), limit).await?;
+            if jobs.is_empty() {
+                let status = status.map(|s| format!("{} ", s.status().as_str())).unwrap_or_default();
+                let flow = flow.map(|f| format!(" of flow {f}")).unwrap_or_default();
+                eprintln!("no {status}jobs{flow} in the store");
+            }
+            for job in &jobs {
+                line(job_json(job)?);
+            }
+        }
+        AdminCommand::Job { store, id } => {
+            let store = store.open().await?;
+            let job = store.job(id).await?.with_context(|| format!("no job {id} (`zoho-bridge jobs` lists the recent ones; pruned jobs are gone)"))?;
+            let mut shown = job_json(&job)?;
+            shown["event"] = match store.event(job.event_id).await? {
+                Some(event) => with_rfc3339(serde_json::to_value(&event)?),
+                None => Value::Null,
+            };
+            let audit = store.audit_for_job(id).await?;
+            shown["audit"] = audit.iter().map(|w| serde_json::to_value(w).map(with_rfc3339)).collect::<Result<Vec<_>, _>>()?.into();
+            line(shown);
+        }
         AdminCommand::DeadLetters { store, limit } => {
             let store = store.open().await?;
             let dead = store.jobs_with_status(JobStatus::Dead, limit).await?;
@@ -308,13 +400,13 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
                 _ => bail!("give SYSTEM MODULE RECORD_ID, or --job ID"),
             };
             for entry in entries {
-                line(serde_json::to_value(&entry)?);
+                line(with_rfc3339(serde_json::to_value(&entry)?));
             }
         }
         AdminCommand::Events { store, system, module, record_id, limit } => {
             let store = store.open().await?;
             for event in store.events_for_record(&system, &module, &record_id, limit).await? {
-                line(serde_json::to_value(&event)?);
+                line(with_rfc3339(serde_json::to_value(&event)?));
             }
         }
         AdminCommand::Prune { store, older_than_days } => {
@@ -322,7 +414,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
             let retention = RetentionSettings { days: older_than_days };
             let before_ms = retention.prune_before(now_ms()).context("--older-than-days is at least 1")?;
             let pruned = store.prune(before_ms).await?;
-            line(json!({"pruned_jobs": pruned.jobs, "pruned_events": pruned.events, "before_ms": before_ms}));
+            line(json!({"pruned_jobs": pruned.jobs, "pruned_events": pruned.events, "before_ms": before_ms, "before": rfc3339(before_ms)}));
         }
         AdminCommand::Leaks { store, limit } => leaks(store, limit).await?,
         AdminCommand::Review(command) => review(command).await?,
@@ -378,8 +470,8 @@ async fn review(command: ReviewCommand) -> anyhow::Result<()> {
             let mut audit = store.audit_for_record(record.system.as_str(), &record.module, &record.id).await?;
             audit.truncate(limit as usize);
             let mut shown = review_json(&review);
-            shown["events"] = serde_json::to_value(&events)?;
-            shown["audit"] = serde_json::to_value(&audit)?;
+            shown["events"] = events.iter().map(|e| serde_json::to_value(e).map(with_rfc3339)).collect::<Result<Vec<_>, _>>()?.into();
+            shown["audit"] = audit.iter().map(|a| serde_json::to_value(a).map(with_rfc3339)).collect::<Result<Vec<_>, _>>()?.into();
             line(shown);
         }
         ReviewCommand::Link { store, id, candidate_id, decision } => decide(store, id, ReviewDecision::Link(candidate_id), decision).await?,
@@ -413,9 +505,10 @@ pub fn operator() -> String {
     std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "admin".into())
 }
 
-/// An epoch-ms time as RFC 3339 (`2024-05-01T09:30:00.250Z`).
-pub(crate) fn rfc3339(ms: i64) -> Option<String> {
-    jiff::Timestamp::from_millisecond(ms).ok().map(|t| t.to_string())
+/// A job as one JSON object: its stored fields (the payload names the record), each
+/// time also in RFC 3339.
+fn job_json(job: &Job) -> anyhow::Result<Value> {
+    Ok(with_rfc3339(serde_json::to_value(job)?))
 }
 
 /// A review as one JSON object, its times both as epoch ms and as RFC 3339.

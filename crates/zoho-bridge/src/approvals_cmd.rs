@@ -13,7 +13,9 @@ use bridge::{
 };
 use serde_json::{Value, json};
 
-use crate::admin_cmd::{StoreArgs, operator, rfc3339};
+use bridge::times::rfc3339;
+
+use crate::admin_cmd::{StoreArgs, operator};
 
 /// The `approvals` subcommands.
 #[derive(Debug, clap::Subcommand)]

@@ -4,12 +4,15 @@
 //! The walk-through returns what it observed so a test can check every step; the binary
 //! prints it, and says every step behaved only when [`Observations::problems`] finds
 //! nothing wrong. Secrets (client secret, refresh and access tokens) are never printed.
+//! The engine's SQLite store lives in a [`ScratchDir`], removed when the demo ends,
+//! fails or is interrupted with Ctrl-C: a run leaves nothing behind.
 //! The order-to-cash story, told by the engine with its webhooks, is in
 //! [`order_to_cash`].
 
 pub mod order_to_cash;
 
 use std::{
+    path::{Path, PathBuf},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -111,13 +114,48 @@ impl Observations {
     }
 }
 
+/// The demo's scratch directory (the engine's SQLite store), removed with everything in
+/// it when dropped: when the demo ends, fails, or is interrupted.
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// A fresh directory under the system's temporary directory.
+    pub fn new() -> anyhow::Result<ScratchDir> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!("zoho-bridge-demo-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(ScratchDir(dir))
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Starts the emulator, runs the walk-through, prints it, and serves until Ctrl-C
-/// (or returns at once with `exit`).
+/// (or returns at once with `exit`). The store is removed when it returns, also after
+/// Ctrl-C during the walk-through.
 pub async fn run(port: u16, seed: u64, exit: bool) -> anyhow::Result<()> {
+    let scratch = ScratchDir::new()?;
     let config = EmulatorConfig { seed, ..EmulatorConfig::default() };
     let emulator = Emulator::start(config, port).await.context("starting the emulator")?;
     println!("Zoho emulator (Accounts, CRM v8, Books v3) listening on {}\n", emulator.url());
-    let seen = walk_through(&emulator.url(), true).await?;
+    let url = emulator.url();
+    let seen = tokio::select! {
+        seen = walk_through(&url, scratch.path(), true) => seen?,
+        _ = tokio::signal::ctrl_c() => {
+            emulator.stop().await;
+            println!("\nInterrupted: the emulator is stopped and the demo's store removed.");
+            return Ok(());
+        }
+    };
     let problems = seen.problems();
     if !problems.is_empty() {
         emulator.stop().await;
@@ -125,7 +163,13 @@ pub async fn run(port: u16, seed: u64, exit: bool) -> anyhow::Result<()> {
     }
     println!("\nAll {} steps behaved as they should.\n", seen.steps);
     tracing::debug!(?seen, "demo observations");
-    println!("Look into the engine's store:");
+    if exit {
+        // Nothing is left to look into: the emulator stops and the store goes now.
+        emulator.stop().await;
+        println!("The emulator is stopped and the demo's store removed (--exit). Run `zoho-bridge demo` without --exit to look into both.");
+        return Ok(());
+    }
+    println!("Look into the engine's store while the demo runs (it is removed when the demo stops):");
     println!("  zoho-bridge status --store {}", seen.store);
     println!("  zoho-bridge events --store {} crm Products {}", seen.store, seen.sample.0);
     println!("  zoho-bridge audit --store {} books items {}", seen.store, seen.sample.1);
@@ -137,11 +181,10 @@ pub async fn run(port: u16, seed: u64, exit: bool) -> anyhow::Result<()> {
     println!("  curl {}/__emulator/credentials", emulator.url());
     println!("  then POST {}/oauth/v2/token with grant_type=refresh_token,", emulator.url());
     println!("  and call {}/crm/v8/... and {}/books/v3/...?organization_id=...", emulator.url(), emulator.url());
-    if !exit {
-        println!("Press Ctrl-C to stop.");
-        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
-    }
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     emulator.stop().await;
+    println!("Stopped: the demo's store is removed.");
     Ok(())
 }
 
@@ -241,8 +284,8 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// Runs every step against the emulator at `base`.
-pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observations> {
+/// Runs every step against the emulator at `base`, with the engine's store in `dir`.
+pub async fn walk_through(base: &str, dir: &Path, verbose: bool) -> anyhow::Result<Observations> {
     use reqwest::Method;
     let mut seen = Observations::default();
     let mut steps = Steps::new(verbose);
@@ -425,7 +468,7 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
 
     // 7. The engine, on its embedded defaults: a SQLite store, a poll of CRM Products
     // into the inbox, the worker running `catalog_sync`: one Books item per product.
-    seen.engine = engine(base, &mut seen.store, &mut seen.sample).await?;
+    seen.engine = engine(base, dir, &mut seen.store, &mut seen.sample).await?;
     steps.say(format!(
             "the engine (SQLite store {}): the poller put {} CRM products in the inbox, the worker synced {} of them to Books items ({} ID links, every write audited); a second poll added {}",
             seen.store, seen.engine.0, seen.engine.1, seen.engine.2, seen.engine.3
@@ -464,19 +507,16 @@ pub async fn walk_through(base: &str, verbose: bool) -> anyhow::Result<Observati
     Ok(seen)
 }
 
-/// Step 7: the sync engine against the emulator, with a SQLite store in a fresh
-/// temporary directory (its path goes to `store`). Returns (events polled, jobs done,
-/// links, events added by a second poll).
-async fn engine(base: &str, store_path: &mut String, sample: &mut (String, String)) -> anyhow::Result<(usize, u64, usize, usize)> {
+/// Step 7: the sync engine against the emulator, with a SQLite store in `dir` (its path
+/// goes to `store`). Returns (events polled, jobs done, links, events added by a second
+/// poll).
+async fn engine(base: &str, dir: &Path, store_path: &mut String, sample: &mut (String, String)) -> anyhow::Result<(usize, u64, usize, usize)> {
     use bridge::{
         flows,
         store::{AnyStore, Store, StoreTokenCache},
         triggers::{Clock, Poller, Routes, StreamConfig, System, TriggerConfig},
         worker::{Worker, WorkerConfig},
     };
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let dir = std::env::temp_dir().join(format!("zoho-bridge-demo-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     *store_path = dir.join(bridge::store::DEFAULT_SQLITE_FILE).display().to_string();
     let store = AnyStore::connect(store_path).await.context("opening the demo's store")?;
     let client = zoho::Client::builder(crate::connection::from_emulator(base).await?).token_cache(Arc::new(StoreTokenCache(store.clone()))).build()?;

@@ -4,8 +4,8 @@
 //! (`zoho-bridge demo`: the emulator with seeded data plus a scripted walk through what
 //! it does), the engine as one configured process (`zoho-bridge serve`), extra
 //! workers sharing its store (`zoho-bridge worker`), the admin commands on the
-//! store (`status`, `dead-letters`, `replay`, `drop`, `audit`, `events`, `prune`,
-//! `review`, `approvals`), and the commands that look at a config's flows (`check`, `preview`,
+//! store (`status`, `jobs`, `job`, `dead-letters`, `replay`, `drop`, `audit`, `events`,
+//! `prune`, `leaks`, `review`, `approvals`), and the commands that look at a config's flows (`check`, `preview`,
 //! `config defaults`).
 
 mod admin_cmd;
@@ -50,7 +50,7 @@ enum Command {
     /// Run the engine as configured: webhook receiver, channel keeper, pollers, worker.
     Serve(serve_cmd::ServeArgs),
     /// Run the sync engine's worker: claim jobs from the store and run their flows.
-    Worker(worker_cmd::WorkerArgs),
+    Worker(Box<worker_cmd::WorkerArgs>),
     /// Check a config file (settings and mappings); --online also against Zoho's fields.
     Check(check_cmd::CheckArgs),
     /// Run one record through a flow without writing anything: what it would do.
@@ -153,7 +153,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Emulator(args) => run_emulator(args).await,
         Command::Demo { port, seed, exit } => demo::run(port, seed, exit).await,
         Command::Serve(args) => serve_cmd::run(args).await,
-        Command::Worker(args) => worker_cmd::run(args).await,
+        Command::Worker(args) => worker_cmd::run(*args).await,
         Command::Check(args) => check_cmd::check(args).await,
         Command::Preview(args) => check_cmd::preview(args).await,
         Command::Config(command) => check_cmd::config(command),

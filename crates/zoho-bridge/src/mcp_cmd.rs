@@ -11,6 +11,7 @@ use bridge::{
     config::{BridgeConfig, DEFAULT_CONFIG_FILE},
     flows::{self, now_ms},
     store::{AgentTokens, AnyStore, StoreTokenCache},
+    times::rfc3339,
 };
 use serde_json::json;
 use zoho_bridge::mcp::{
@@ -93,20 +94,15 @@ pub async fn tokens(command: TokensCommand) -> anyhow::Result<()> {
                     "{}",
                     json!({
                         "name": t.name, "scopes": t.scopes, "created_ms": t.created_ms, "created": rfc3339(t.created_ms),
-                        "revoked_ms": t.revoked_ms, "revoked": t.revoked_ms.map(rfc3339),
+                        "revoked_ms": t.revoked_ms, "revoked": t.revoked_ms.and_then(rfc3339),
                     })
                 );
             }
         }
         TokensCommand::Revoke { name, store } => {
             let token = store.open().await?.revoke_agent_token(&name, now_ms()).await.map_err(|e| anyhow::anyhow!("revoking token {name:?}: {e}"))?;
-            println!("{}", json!({"name": token.name, "revoked_ms": token.revoked_ms, "revoked": token.revoked_ms.map(rfc3339)}));
+            println!("{}", json!({"name": token.name, "revoked_ms": token.revoked_ms, "revoked": token.revoked_ms.and_then(rfc3339)}));
         }
     }
     Ok(())
-}
-
-/// Epoch ms as RFC 3339 text.
-fn rfc3339(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_else(|_| ms.to_string())
 }

@@ -4,17 +4,20 @@
 //! The connection comes from flags or environment variables; the OAuth client secret
 //! and the refresh token come from the environment only (a flag would show in `ps`), and
 //! neither is ever printed. `--emulator URL` reads the emulator's seeded credentials
-//! instead, for tests and demos. `--until-idle` exits once no job is queued or running,
+//! instead, for tests and demos. `--config FILE` (`-c`) takes all of it from serve's config
+//! file instead: the store, the connection, the flows and the `[worker]` settings (a
+//! flag given too overrides that setting). `--until-idle` exits once no job is queued or running,
 //! which is how tests and batch runs use it; otherwise the worker runs until Ctrl-C or
 //! SIGTERM and lets its running jobs finish. `--flows-from FILE` takes the flows' mappings
 //! from serve's config file, so that every worker on a store maps alike. The worker shares
 //! the organisation's rate budget with the other processes on the store
 //! (`bridge::budget_share`).
 
-use std::{sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use bridge::{
+    config::BridgeConfig,
     flows,
     store::{AnyStore, Store, StoreTokenCache},
     worker::{Backoff, Worker, WorkerConfig},
@@ -24,6 +27,10 @@ use zoho::{BudgetConfig, Client, Connection, Endpoints};
 /// Flags of `zoho-bridge worker`.
 #[derive(Debug, clap::Args)]
 pub struct WorkerArgs {
+    /// Serve's config file: the store, the Zoho connection, the flows and the `[worker]`
+    /// settings come from it (a worker flag given too overrides its setting).
+    #[arg(long, short, conflicts_with_all = ["store", "connection", "emulator", "flows_from"])]
+    pub config: Option<PathBuf>,
     /// The store: a SQLite file path or URL (`sqlite://…`), or `postgres://…`.
     #[arg(long, default_value = "zoho-bridge.db")]
     pub store: String,
@@ -55,63 +62,116 @@ pub struct WorkerArgs {
     /// Exit when no job is queued or running.
     #[arg(long)]
     pub until_idle: bool,
-    /// Jobs run at once.
-    #[arg(long, default_value_t = 16)]
-    pub concurrency: u32,
-    /// Lease length in milliseconds: the heartbeat extends the leases every fifth of it;
-    /// a killed worker's jobs are taken over after at most this long.
-    #[arg(long, default_value_t = bridge::worker::DEFAULT_LEASE_MS)]
-    pub lease_ms: i64,
-    /// Pause between polls of an empty queue, milliseconds.
-    #[arg(long, default_value_t = 500)]
-    pub poll_ms: u64,
-    /// Attempts before a failing job is dead-lettered.
-    #[arg(long, default_value_t = 8)]
-    pub max_attempts: i32,
-    /// First retry delay, milliseconds (doubles per attempt, jittered).
-    #[arg(long, default_value_t = 2_000)]
-    pub backoff_ms: u64,
+    /// Jobs run at once [default: 16, or the config's `worker.concurrency`].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
+    /// Lease length in seconds (`1.5` allowed): the heartbeat extends the leases every
+    /// fifth of it; a killed worker's jobs are taken over after at most this long
+    /// [default: 10, or the config's `worker.lease_secs`].
+    #[arg(long, value_parser = seconds)]
+    pub lease_secs: Option<Duration>,
+    /// The lease in milliseconds (the old spelling of --lease-secs).
+    #[arg(long, hide = true, conflicts_with = "lease_secs")]
+    pub lease_ms: Option<u64>,
+    /// Pause between polls of an empty queue, milliseconds [default: 500, or the
+    /// config's `worker.poll_ms`].
+    #[arg(long)]
+    pub poll_ms: Option<u64>,
+    /// Attempts before a failing job is dead-lettered [default: 8, or the config's
+    /// `worker.max_attempts`].
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+    pub max_attempts: Option<i32>,
+    /// First retry delay in seconds (`0.5` allowed), doubling per attempt, jittered
+    /// [default: 2, or the config's `worker.backoff_secs`].
+    #[arg(long, value_parser = seconds)]
+    pub backoff_secs: Option<Duration>,
+    /// The first retry delay in milliseconds (the old spelling of --backoff-secs).
+    #[arg(long, hide = true, conflicts_with = "backoff_secs")]
+    pub backoff_ms: Option<u64>,
     /// Take the flows' settings and mappings (`[flows.*]`, `[tables.*]`) from this
     /// config file: workers sharing a store must map alike, so give them serve's file.
     /// Without it, the shipped defaults.
     #[arg(long)]
-    pub flows_from: Option<std::path::PathBuf>,
+    pub flows_from: Option<PathBuf>,
+}
+
+/// A `--…-secs` value: a positive number of seconds, fractions allowed.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("{text} is not a positive number of seconds")),
+    }
+}
+
+impl WorkerArgs {
+    /// The worker's settings: the config file's `[worker]` (or the defaults), with the
+    /// flags given laid over them.
+    fn worker_config(&self, file: Option<&BridgeConfig>) -> WorkerConfig {
+        let mut config = match file {
+            Some(file) => file.worker(),
+            None => WorkerConfig { connection: self.connection.clone(), ..WorkerConfig::new(format!("worker-{}", std::process::id())) },
+        };
+        if let Some(id) = &self.id {
+            config.id = id.clone();
+        }
+        if let Some(n) = self.concurrency {
+            config.batch = n;
+        }
+        if let Some(lease) = self.lease_secs.or(self.lease_ms.map(Duration::from_millis)) {
+            config.lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX).max(1);
+        }
+        if let Some(ms) = self.poll_ms {
+            config.poll_interval = Duration::from_millis(ms);
+        }
+        if let Some(n) = self.max_attempts {
+            config.max_attempts = n;
+        }
+        if let Some(base) = self.backoff_secs.or(self.backoff_ms.map(Duration::from_millis)) {
+            config.backoff = Backoff { base, max: config.backoff.max.max(base) };
+        }
+        config
+    }
 }
 
 /// Runs the worker.
 pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
-    // A bad flows file fails before anything is opened or announced ready.
-    let flows = match &args.flows_from {
-        Some(path) => {
-            let file = bridge::config::BridgeConfig::load(path, &flows::names()).map_err(|e| anyhow::anyhow!("{e}"))?;
-            file.build_flows().map_err(|e| anyhow::anyhow!("{e}"))?
-        }
+    // A bad config or flows file fails before anything is opened or announced ready.
+    let file = match args.config.as_ref().or(args.flows_from.as_ref()) {
+        Some(path) => Some(BridgeConfig::load(path, &flows::names()).map_err(|e| anyhow::anyhow!("{e}"))?),
+        None => None,
+    };
+    let flows = match &file {
+        Some(file) => file.build_flows().map_err(|e| anyhow::anyhow!("{e}"))?,
         None => flows::all(),
     };
-    let connection = connection(&args).await?;
-    let store = AnyStore::connect(&args.store).await.context("opening the store")?;
+    // --flows-from gives the flows only; --config everything.
+    let whole = file.as_ref().filter(|_| args.config.is_some());
+    let config = args.worker_config(whole);
+    let store_url = whole.map_or(args.store.as_str(), |f| f.store.as_str());
+    let store = AnyStore::connect(store_url).await.context("opening the store")?;
     // Workers sharing the store share the access token too.
-    let mut builder = Client::builder(connection).token_cache(Arc::new(StoreTokenCache(store.clone())));
-    if args.no_budget {
-        builder = builder.budget(BudgetConfig::unlimited());
-    } else if let Some(url) = &args.emulator {
-        // Against the emulator, keep to the limits it says it enforces.
-        builder = builder.budget(zoho_bridge::connection::emulator_budget(url).await?);
-    }
-    let client = builder.build().context("building the Zoho client")?;
-    let id = args.id.clone().unwrap_or_else(|| format!("worker-{}", std::process::id()));
-    // And the organisation's rate budget, before the first call.
-    let budget_share = zoho_bridge::connection::share_budget(&store, &args.connection, &client, &id).await?;
-    let config = WorkerConfig {
-        id,
-        connection: args.connection.clone(),
-        lease_ms: args.lease_ms,
-        batch: args.concurrency,
-        poll_interval: Duration::from_millis(args.poll_ms),
-        max_attempts: args.max_attempts,
-        backoff: Backoff { base: Duration::from_millis(args.backoff_ms), ..Backoff::default() },
-        clock: bridge::triggers::Clock::system(),
+    let tokens = Arc::new(StoreTokenCache(store.clone()));
+    let client = match whole {
+        Some(file) if !args.no_budget => zoho_bridge::connection::client(&file.zoho, Some(tokens)).await?,
+        Some(file) => Client::builder(zoho_bridge::connection::from_config(&file.zoho).await?)
+            .token_cache(tokens)
+            .budget(BudgetConfig::unlimited())
+            .build()
+            .context("building the Zoho client")?,
+        None => {
+            let mut builder = Client::builder(connection(&args).await?).token_cache(tokens);
+            if args.no_budget {
+                builder = builder.budget(BudgetConfig::unlimited());
+            } else if let Some(url) = &args.emulator {
+                // Against the emulator, keep to the limits it says it enforces.
+                builder = builder.budget(zoho_bridge::connection::emulator_budget(url).await?);
+            }
+            builder.build().context("building the Zoho client")?
+        }
     };
+    // And the organisation's rate budget, before the first call.
+    let budget_share = zoho_bridge::connection::share_budget(&store, &config.connection, &client, &config.id).await?;
     tracing::info!(id = %config.id, concurrency = config.batch, until_idle = args.until_idle, "worker starting");
     // A line on stdout when the store and the client are ready (tests wait for it).
     println!("worker {} ready", config.id);

@@ -1,8 +1,11 @@
 //! The admin commands as an operator uses them, on the store a worker left: a product
 //! Zoho refuses is listed by `dead-letters` with Zoho's message; after the data is fixed
 //! in CRM, `replay` queues it and the next worker run creates the item; `audit` and
-//! `events` show what happened to the record; `drop` gives up on a job with a reason;
-//! `prune` deletes old finished work; mistakes (no such store, no such job) fail loudly.
+//! `events` show what happened to the record; `drop` gives up on a job with a reason and
+//! `jobs --status skipped` / `job ID` show it; `prune` deletes old finished work; every
+//! stored time comes with RFC 3339 beside it; the store can come from a config file
+//! (`-c`), and so can a worker's whole setup; mistakes (no such store, no such job) fail
+//! loudly.
 
 use std::process::{Command, Output};
 
@@ -21,6 +24,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).env("RUST_LOG", "error").output().expect("run zoho-bridge")
+}
+
+/// Whether `v` is an RFC 3339 time in UTC, as the admin commands print beside epoch ms.
+fn rfc3339(v: &Value) -> bool {
+    v.as_str().is_some_and(|t| t.ends_with('Z') && t.parse::<jiff::Timestamp>().is_ok())
 }
 
 fn lines(out: &Output) -> Vec<Value> {
@@ -60,14 +68,20 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
     worker("first");
+    // The config file serve reads: the admin commands take the store from it, and a
+    // worker all of it (its flags still override the [worker] settings).
+    let config = dir.join("zoho-bridge.toml");
+    std::fs::write(&config, format!("store = {db:?}\n\n[zoho]\nemulator = {:?}\n\n[worker]\nid = \"from-config\"\nmax_attempts = 5\n", emulator.url()))
+        .unwrap();
+    let config = config.display().to_string();
 
-    let status = lines(&run(&["status", "--store", &db]));
+    let status = lines(&run(&["status", "-c", &config]));
     let count = |rows: &[Value], s: &str| rows.iter().find(|r| r["status"] == s).map_or(0, |r| r["jobs"].as_i64().unwrap());
     assert_eq!((count(&status, "done"), count(&status, "dead")), (1, 2), "{status:?}");
 
     let dead = lines(&run(&["dead-letters", "--store", &db]));
     assert_eq!(dead.len(), 2, "{dead:?}");
-    assert!(dead[0]["updated"].as_str().is_some_and(|t| t.ends_with('Z') && t.contains('T')), "RFC 3339 beside the epoch ms: {}", dead[0]);
+    assert!(rfc3339(&dead[0]["updated"]), "RFC 3339 beside the epoch ms: {}", dead[0]);
     let negative = dead.iter().find(|d| d["key"] == format!("crm:Products:{}", ids[1])).expect("the refused product");
     assert!(negative["error"].as_str().unwrap().contains("Invalid value passed for rate"), "Zoho's message: {negative}");
     let priceless = dead.iter().find(|d| d["key"] == format!("crm:Products:{}", ids[2])).expect("the priceless product");
@@ -81,7 +95,13 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     assert_eq!(lines(&run(&["replay", "--store", &db, &replay_id]))[0]["replayed"], true);
     let drop_id = priceless["id"].as_i64().unwrap().to_string();
     assert_eq!(lines(&run(&["drop", "--store", &db, "--reason", "discontinued product", &drop_id]))[0]["dropped"], true);
-    worker("second");
+    let out = Command::new(BIN)
+        .args(["worker", "-c", &config, "--until-idle", "--id", "second", "--max-attempts", "1"])
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run zoho-bridge");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("worker second ready"), "--id overrides the config's worker.id");
     let none = run(&["dead-letters", "--store", &db]);
     assert!(lines(&none).is_empty());
     assert!(String::from_utf8_lossy(&none.stderr).contains("no dead letters"), "said on stderr");
@@ -89,6 +109,37 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     assert_eq!((count(&status, "done"), count(&status, "skipped"), count(&status, "dead")), (2, 1, 0), "{status:?}");
     let dropped = store.job(drop_id.parse().unwrap()).await.unwrap().unwrap();
     assert!(dropped.outcome.unwrap().contains("discontinued product"));
+
+    // Why a job was skipped, from the shell: the recent skipped jobs, then one in full.
+    let skipped = lines(&run(&["jobs", "--config", &config, "--status", "skipped", "--flow", "catalog_sync"]));
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0]["id"].as_i64().unwrap().to_string(), drop_id);
+    assert!(skipped[0]["outcome"].as_str().unwrap().contains("discontinued product"), "{}", skipped[0]);
+    assert!(rfc3339(&skipped[0]["updated"]) && rfc3339(&skipped[0]["created"]), "{}", skipped[0]);
+    let all = lines(&run(&["jobs", "--store", &db]));
+    let all_ids: Vec<i64> = all.iter().map(|j| j["id"].as_i64().unwrap()).collect();
+    assert_eq!(all_ids.len(), 3);
+    assert!(all_ids.windows(2).all(|w| w[0] > w[1]), "newest first: {all_ids:?}");
+    assert_eq!(lines(&run(&["jobs", "--store", &db, "--limit", "1"])).len(), 1);
+    let none = run(&["jobs", "--store", &db, "--status", "dead"]);
+    assert!(lines(&none).is_empty());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no dead jobs in the store"), "{}", String::from_utf8_lossy(&none.stderr));
+    let shown = lines(&run(&["job", "--store", &db, &drop_id]));
+    let shown = &shown[0];
+    assert_eq!((shown["status"].as_str(), shown["attempts"].as_i64()), (Some("skipped"), Some(1)), "{shown}");
+    assert!(shown["last_error"].as_str().unwrap().contains("Unit_Price"), "the error it died of stays: {shown}");
+    assert_eq!(shown["event"]["record_id"], ids[2].as_str(), "the event that caused it: {shown}");
+    assert!(rfc3339(&shown["event"]["received"]), "{shown}");
+    let audit = shown["audit"].as_array().unwrap();
+    assert_eq!(audit.iter().map(|a| a["action"].as_str().unwrap()).collect::<Vec<_>>(), ["drop"], "it wrote nothing; it was dropped: {shown}");
+    let replayed = lines(&run(&["job", "--store", &db, &replay_id]));
+    let writes = replayed[0]["audit"].as_array().unwrap();
+    assert_eq!(writes.iter().map(|w| w["action"].as_str().unwrap()).collect::<Vec<_>>(), ["upsert", "replay", "create"], "{writes:?}");
+    assert!(writes.iter().all(|w| rfc3339(&w["at"])), "{writes:?}");
+    assert_eq!(writes[2]["actor"], "second", "the worker's --id");
+    let out = run(&["job", "--store", &db, "999999"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no job 999999"), "{}", String::from_utf8_lossy(&out.stderr));
 
     // The replayed job's audit: the refused upsert (an attempt whose outcome Books'
     // refusal makes plain), the replay a person asked for, then the write that created
@@ -100,9 +151,11 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     let by_record = lines(&run(&["audit", "--store", &db, "books", "items", &item_id]));
     assert_eq!(by_record.len(), 1);
     assert_eq!(by_record[0]["request"]["sku"], "ADM-2");
+    assert!(rfc3339(&by_record[0]["at"]), "{}", by_record[0]);
     let events = lines(&run(&["events", "--store", &db, "crm", "Products", &ids[1]]));
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["source"], "poller");
+    assert!(rfc3339(&events[0]["received"]), "{}", events[0]);
 
     // Pruning: work finished three days ago goes with `--older-than-days 2`; today's
     // jobs, the dead letters' history and the audit log stay.
@@ -115,6 +168,7 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     store.record("old-worker", &[(claimed[0].id, skipped)], three_days_ago).await.unwrap();
     let pruned = lines(&run(&["prune", "--store", &db, "--older-than-days", "2"]));
     assert_eq!((pruned[0]["pruned_jobs"].as_u64(), pruned[0]["pruned_events"].as_u64()), (Some(1), Some(1)), "{pruned:?}");
+    assert!(rfc3339(&pruned[0]["before"]), "{pruned:?}");
     assert_eq!(store.job(claimed[0].id).await.unwrap(), None);
     let status = lines(&run(&["status", "--store", &db]));
     assert_eq!((count(&status, "done"), count(&status, "skipped")), (2, 1), "today's jobs stay: {status:?}");

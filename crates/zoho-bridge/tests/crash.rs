@@ -100,7 +100,7 @@ async fn harness(faults: FaultConfig, store_arg: Option<String>) -> Harness {
 fn spawn_worker(h: &Harness, id: &str) -> Child {
     Command::new(BIN)
         .args(["worker", "--store", &h.store_arg, "--emulator", &h.emulator.url(), "--id", id, "--no-budget", "--until-idle"])
-        .args(["--concurrency", "4", "--lease-ms", "1500", "--poll-ms", "25", "--backoff-ms", "50", "--max-attempts", "1000"])
+        .args(["--concurrency", "4", "--lease-secs", "1.5", "--poll-ms", "25", "--backoff-secs", "0.05", "--max-attempts", "1000"])
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -7,10 +7,17 @@
 //! the engine with its webhooks (check --online's missing fields created, a closed deal's
 //! invoice, an accepted quote's draft, a partial payment on the deal, an overdue task, a
 //! lost deal's credit note, a deal with no tax rule dead-lettered then replayed), and a
-//! 429 once the per-minute budget is spent.
+//! 429 once the per-minute budget is spent. And the binary's ending: with `--exit` it
+//! invites nobody to a port it closes, and neither that nor Ctrl-C leaves the store
+//! behind.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+};
 
 use rust_decimal::Decimal;
-use zoho_bridge::demo::walk_through;
+use zoho_bridge::demo::{ScratchDir, walk_through};
 
 fn d(s: &str) -> Decimal {
     s.parse().unwrap()
@@ -20,7 +27,8 @@ use zoho_emulator::{Emulator, EmulatorConfig};
 #[tokio::test]
 async fn the_scripted_session_shows_every_behaviour() {
     let emu = Emulator::start(EmulatorConfig::default(), 0).await.unwrap();
-    let seen = walk_through(&emu.url(), false).await.unwrap();
+    let scratch = ScratchDir::new().unwrap();
+    let seen = walk_through(&emu.url(), scratch.path(), false).await.unwrap();
 
     assert_eq!(seen.token_expires_in, 3600);
     assert_eq!(seen.inserted, 250);
@@ -42,7 +50,7 @@ async fn the_scripted_session_shows_every_behaviour() {
     let (polled, done, links, again) = seen.engine;
     assert!(polled >= 10, "{seen:?}");
     assert_eq!((done as usize, links, again), (polled, polled, 0), "{seen:?}");
-    assert!(std::path::Path::new(&seen.store).exists());
+    assert!(std::path::Path::new(&seen.store).starts_with(scratch.path()) && std::path::Path::new(&seen.store).exists());
     // Customers: the duplicate spelled differently was linked, not created; the Books
     // edit reached CRM.
     let (linked, existing, _rule, before, after) = &seen.duplicate;
@@ -113,4 +121,53 @@ async fn the_scripted_session_shows_every_behaviour() {
     assert_eq!(seen.problems(), Vec::<String>::new());
     assert_eq!(seen.steps, 16);
     emu.stop().await;
+    let dir = scratch.path().to_path_buf();
+    drop(scratch);
+    assert!(!dir.exists(), "the scratch directory goes with its store");
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
+
+/// The store's path, from the step that names it (`the engine (SQLite store /tmp/…)`).
+fn store_named_in(stdout: &str) -> std::path::PathBuf {
+    let after = stdout.split("(SQLite store ").nth(1).expect("step 7 names the store");
+    after.split(')').next().unwrap().into()
+}
+
+#[test]
+fn with_exit_it_invites_nobody_to_a_closed_port_and_leaves_no_store() {
+    let out = Command::new(BIN).args(["demo", "--exit"]).env("RUST_LOG", "error").output().expect("run zoho-bridge demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("All 16 steps behaved as they should."), "{stdout}");
+    assert!(
+        !stdout.contains("curl") && !stdout.contains("Press Ctrl-C") && !stdout.contains("zoho-bridge status --store"),
+        "nothing to reach after --exit: {stdout}"
+    );
+    assert!(stdout.contains("without --exit"), "says how to look around: {stdout}");
+    let store = store_named_in(&stdout);
+    assert!(!store.exists() && !store.parent().unwrap().exists(), "{} is left behind", store.display());
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_serving_removes_the_store() {
+    let mut child = Command::new(BIN).args(["demo"]).env("RUST_LOG", "error").stdout(Stdio::piped()).spawn().expect("run zoho-bridge demo");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("Press Ctrl-C to stop.") {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "the demo ended before serving: {seen}");
+        seen.push_str(&line);
+    }
+    let store = store_named_in(&seen);
+    assert!(store.exists(), "the store is there to look into while the demo serves");
+    assert!(seen.contains("curl "), "and the emulator is there to reach: {seen}");
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(sent.success());
+    assert!(child.wait().unwrap().success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(rest.contains("the demo's store is removed"), "{rest}");
+    assert!(!store.parent().unwrap().exists(), "{} is left behind after Ctrl-C", store.display());
 }

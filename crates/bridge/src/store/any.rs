@@ -124,6 +124,10 @@ impl Store for AnyStore {
         delegate!(self, s => s.jobs_for_event(event_id))
     }
 
+    async fn recent_jobs(&self, status: Option<JobStatus>, flow: Option<&str>, limit: u32) -> StoreResult<Vec<Job>> {
+        delegate!(self, s => s.recent_jobs(status, flow, limit))
+    }
+
     async fn job_counts(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
         delegate!(self, s => s.job_counts())
     }

@@ -516,6 +516,10 @@ pub trait Store: Directory + Reviews + Clone + Send + Sync + 'static {
     /// The jobs an event enqueued, oldest first.
     fn jobs_for_event(&self, event_id: i64) -> impl Future<Output = StoreResult<Vec<Job>>> + Send;
 
+    /// The most recent jobs, newest first, in `status` and of `flow` when given (`None`:
+    /// any): what `zoho-bridge jobs` lists, e.g. why recent jobs were skipped.
+    fn recent_jobs(&self, status: Option<JobStatus>, flow: Option<&str>, limit: u32) -> impl Future<Output = StoreResult<Vec<Job>>> + Send;
+
     /// Counts of jobs per status (for metrics and tests).
     fn job_counts(&self) -> impl Future<Output = StoreResult<Vec<(JobStatus, i64)>>> + Send;
 

@@ -183,6 +183,8 @@ pub(crate) struct Statements {
     pub event_by_key: String,
     /// The statement of `jobs_for_event`.
     pub jobs_for_event: String,
+    /// The statement of `recent_jobs`.
+    pub recent_jobs: String,
     /// The statement of `link_by_crm`.
     pub link_by_crm: String,
     /// The statement of `link_by_books`.
@@ -223,6 +225,10 @@ impl Statements {
             jobs_with_status: format!("SELECT {} FROM jobs WHERE status = $1 ORDER BY id LIMIT $2", d.job_columns),
             event_by_key: format!("SELECT {} FROM events WHERE dedup_key = $1", d.event_columns),
             jobs_for_event: format!("SELECT {} FROM jobs WHERE event_id = $1 ORDER BY id", d.job_columns),
+            recent_jobs: format!(
+                "SELECT {} FROM jobs WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR flow = $2) ORDER BY id DESC LIMIT $3",
+                d.job_columns
+            ),
             link_by_crm: format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND crm_id = $3", super::rows::LINK_COLUMNS),
             link_by_books: format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND books_id = $3", super::rows::LINK_COLUMNS),
             links: format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 ORDER BY crm_id", super::rows::LINK_COLUMNS),
@@ -524,6 +530,26 @@ macro_rules! shared_store_methods {
                 .await
                 .map_err($crate::store::convert::db_err)?;
             $crate::store::rows::jobs_from_rows(rows)
+        }
+
+        async fn recent_jobs(
+            &self,
+            status: Option<$crate::store::JobStatus>,
+            flow: Option<&str>,
+            limit: u32,
+        ) -> $crate::store::StoreResult<Vec<$crate::store::Job>> {
+            let sql = $sql.recent_jobs.as_str();
+            let rows: Vec<$crate::store::rows::JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(status.map($crate::store::convert::status_str))
+                .bind(flow)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            // jobs_from_rows sorts oldest first: newest first again.
+            let mut jobs = $crate::store::rows::jobs_from_rows(rows)?;
+            jobs.reverse();
+            Ok(jobs)
         }
 
         async fn job_counts(&self) -> $crate::store::StoreResult<Vec<($crate::store::JobStatus, i64)>> {

@@ -212,8 +212,12 @@ pub fn books_id_field(module: &str) -> Option<&'static str> {
 /// `JSONString=` form): one event for the entity, keyed by its `last_modified_time`.
 pub fn books_event(body: &[u8], connection: &str) -> Result<NewEvent, BadBody> {
     let parsed = zoho::books::webhooks::parse_webhook(body).map_err(|e| {
-        // The client's message names the decoding problem, never a secret.
-        BadBody::new(format!("the body is neither JSON nor a JSONString form: {e}"), "body")
+        // The client's message says what is wrong with the body, never a secret.
+        let problem = match e {
+            zoho::Error::InvalidInput(problem) => problem,
+            other => other.to_string(),
+        };
+        BadBody::new(problem, "body")
     })?;
     let module =
         books_module(&parsed.entity).ok_or_else(|| BadBody::new("no known entity (invoice, payment, creditnote, estimate, salesorder, item, contact)", "$"))?;

@@ -189,11 +189,11 @@ impl<S: Store> Poller<S> {
         let (key, id_field) =
             books_list(&stream.module).ok_or_else(|| TriggerError::Config(format!("{} is not a Books stream the poller knows", stream.name())))?;
         let mut query = ListQuery::new();
-        if matches!(key, "invoices" | "estimates" | "creditnotes") && from > 0 {
+        if matches!(stream.module.as_str(), "invoices" | "estimates" | "creditnotes") && from > 0 {
             let since = jiff::Timestamp::from_millisecond(from).map_err(|e| TriggerError::Config(format!("cursor of {}: {e}", stream.name())))?;
             query = query.modified_since(since);
         }
-        let path = format!("/books/v3/{key}");
+        let path = format!("/books/v3/{}", stream.module);
         let records: Vec<Map<String, Value>> = self.client.books().list(&path, key, query).try_collect().await?;
         records.into_iter().map(|row| to_row(&stream.name(), row, id_field, "last_modified_time")).collect()
     }
@@ -221,11 +221,13 @@ pub fn books_stream_known(module: &str) -> bool {
     books_list(module).is_some()
 }
 
-/// The list key and id field of a Books stream (static: the client wants `'static`).
+/// The list key and id field of a Books stream (static: the client wants `'static`). The
+/// key is the entity's path but for payments: `GET /customerpayments` answers
+/// `{"customer_payments": [...]}` (customer-payments.yml).
 fn books_list(module: &str) -> Option<(&'static str, &'static str)> {
     let key: &'static str = match module {
         "invoices" => "invoices",
-        "customerpayments" => "customerpayments",
+        "customerpayments" => "customer_payments",
         "creditnotes" => "creditnotes",
         "estimates" => "estimates",
         "salesorders" => "salesorders",
@@ -233,7 +235,7 @@ fn books_list(module: &str) -> Option<(&'static str, &'static str)> {
         "contacts" => "contacts",
         _ => return None,
     };
-    Some((key, books_id_field(key)?))
+    Some((key, books_id_field(module)?))
 }
 
 fn to_row(stream: &str, row: Map<String, Value>, id_field: &str, time_field: &str) -> Result<Row, TriggerError> {

@@ -18,9 +18,11 @@
 //! refused, each delivery is stored on its own, so one bad delivery does not refuse the
 //! others. Refusals: 400 with what was
 //! wrong and where (`{"error": "...", "at": "$.ids[0]"}`), 401 when no token or secret
-//! was presented, 403 when it is wrong (or the endpoint has no secret configured), 500
-//! when the store failed (the poller will pick the change up later). Nothing refused is
-//! enqueued, and no secret or token is ever logged.
+//! was presented, 403 when it is wrong (or the endpoint has no secret configured), 413
+//! when the body is over `webhooks.max_body_bytes` (after the secret is checked, on the
+//! routes that have one), 500 when the store failed (the poller will pick the change up
+//! later). Every refusal is JSON with an `error`. Nothing refused is enqueued, and no
+//! secret or token is ever logged.
 //!
 //! # CRM workflow webhook
 //!
@@ -54,7 +56,7 @@ use std::sync::{Arc, OnceLock};
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, RawQuery, State},
+    extract::{DefaultBodyLimit, RawQuery, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::post,
@@ -182,6 +184,17 @@ fn refuse(status: StatusCode, route: &'static str, problem: &str) -> Response {
     (status, Json(json!({ "error": problem }))).into_response()
 }
 
+/// The JSON refusal of a body that could not be read: over the size limit
+/// (`webhooks.max_body_bytes`, 413) or cut off.
+fn unreadable(e: BytesRejection, route: &'static str, limit: usize) -> Response {
+    let status = e.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        refuse(status, route, &format!("the body is over the limit of {limit} bytes (webhooks.max_body_bytes)"))
+    } else {
+        refuse(status, route, &format!("the body could not be read: {}", e.body_text()))
+    }
+}
+
 fn bad_body(route: &'static str, e: BadBody) -> Response {
     tracing::warn!(route, problem = %e.problem, at = %e.at, "webhook refused: malformed body");
     (StatusCode::BAD_REQUEST, Json(json!({ "error": e.problem, "at": e.at }))).into_response()
@@ -228,8 +241,13 @@ async fn store_events<S: Store>(r: &Receiver<S>, route: &'static str, events: &[
     }
 }
 
-async fn crm_notify<S: Store>(State(r): State<Arc<Receiver<S>>>, body: Bytes) -> Response {
+async fn crm_notify<S: Store>(State(r): State<Arc<Receiver<S>>>, body: Result<Bytes, BytesRejection>) -> Response {
     const ROUTE: &str = "/hooks/crm/notify";
+    // The token is in the body: it is read first.
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return unreadable(e, ROUTE, r.config.webhooks.max_body_bytes),
+    };
     let callback = match CrmCallback::parse(&body) {
         Ok(c) => c,
         Err(e) => return bad_body(ROUTE, e),
@@ -251,22 +269,35 @@ async fn crm_notify<S: Store>(State(r): State<Arc<Receiver<S>>>, body: Bytes) ->
     }
 }
 
-async fn crm_workflow<S: Store>(State(r): State<Arc<Receiver<S>>>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+async fn crm_workflow<S: Store>(
+    State(r): State<Arc<Receiver<S>>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     const ROUTE: &str = "/hooks/crm/workflow";
     if let Err((status, problem)) = check_secret(r.config.webhooks.crm_workflow_secret.as_ref(), &headers, query.as_deref()) {
         return refuse(status, ROUTE, problem);
     }
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return unreadable(e, ROUTE, r.config.webhooks.max_body_bytes),
+    };
     match crm_workflow_event(&body, r.config.connection()) {
         Ok(event) => store_events(&r, ROUTE, &[event]).await,
         Err(e) => bad_body(ROUTE, e),
     }
 }
 
-async fn books<S: Store>(State(r): State<Arc<Receiver<S>>>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+async fn books<S: Store>(State(r): State<Arc<Receiver<S>>>, RawQuery(query): RawQuery, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     const ROUTE: &str = "/hooks/books";
     if let Err((status, problem)) = check_secret(r.config.webhooks.books_secret.as_ref(), &headers, query.as_deref()) {
         return refuse(status, ROUTE, problem);
     }
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return unreadable(e, ROUTE, r.config.webhooks.max_body_bytes),
+    };
     match books_event(&body, r.config.connection()) {
         Ok(event) => store_events(&r, ROUTE, &[event]).await,
         Err(e) => bad_body(ROUTE, e),

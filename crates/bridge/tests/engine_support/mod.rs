@@ -311,6 +311,10 @@ impl<S: Store> Store for Probe<S> {
         self.track("jobs_with_status", self.inner.jobs_with_status(status, limit)).await
     }
 
+    async fn recent_jobs(&self, status: Option<JobStatus>, flow: Option<&str>, limit: u32) -> StoreResult<Vec<Job>> {
+        self.track("recent_jobs", self.inner.recent_jobs(status, flow, limit)).await
+    }
+
     async fn job_counts(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
         self.track("job_counts", self.inner.job_counts()).await
     }

@@ -915,6 +915,7 @@ macro_rules! every_store_test {
             directory_pages_and_bulk_look_ups,
             audit_entries_are_found_by_action,
             agent_tokens_are_found_by_hash_until_revoked,
+            recent_jobs_filter_by_status_and_flow,
         );
     };
 }
@@ -992,4 +993,32 @@ pub async fn directory_pages_and_bulk_look_ups<S: Store>(store: S) {
         "by either side, in the relation only"
     );
     assert!(among(&[], &[]).await.is_empty());
+}
+
+/// The most recent jobs, newest first, filtered by status, by flow, by both or by
+/// neither, and limited (`zoho-bridge jobs`: why recent jobs were skipped).
+pub async fn recent_jobs_filter_by_status_and_flow<S: Store>(store: S) {
+    assert!(store.recent_jobs(None, None, 10).await.expect("recent").is_empty());
+    let a = enqueue(&store, "1", 100).await;
+    let b = enqueue(&store, "2", 100).await;
+    let other = NewJob { flow: "customer_sync".into(), key: "crm:Accounts:9".into(), payload: json!({}) };
+    let mut accounts = event("9", 100);
+    accounts.module = "Accounts".into();
+    accounts.dedup_key = "crm:Accounts:9:100".into();
+    store.add_event(&accounts, &[other], T0).await.expect("add_event");
+    let c = store.recent_jobs(None, Some("customer_sync"), 10).await.expect("recent")[0].id;
+    store.claim("w", T0, LONG_LEASE, 10).await.expect("claim");
+    let skipped = |reason: &str| JobResult::Finish(Finish::Skipped { reason: reason.into(), snapshot: None });
+    store.record("w", &[(a, skipped("unchanged since the last sync")), (c, skipped("not a customer"))], T0 + 1).await.expect("record");
+
+    let ids = |jobs: Vec<bridge::store::Job>| jobs.iter().map(|j| j.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.recent_jobs(None, None, 10).await.expect("all")), [c, b, a], "newest first");
+    assert_eq!(ids(store.recent_jobs(None, None, 2).await.expect("limited")), [c, b]);
+    assert_eq!(ids(store.recent_jobs(Some(JobStatus::Skipped), None, 10).await.expect("skipped")), [c, a]);
+    let catalog_skips = store.recent_jobs(Some(JobStatus::Skipped), Some("catalog_sync"), 10).await.expect("both");
+    assert_eq!(ids(catalog_skips.clone()), [a]);
+    assert_eq!(catalog_skips[0].outcome.as_deref(), Some("unchanged since the last sync"), "the skip's reason comes with it");
+    assert_eq!(ids(store.recent_jobs(Some(JobStatus::Running), Some("catalog_sync"), 10).await.expect("running")), [b]);
+    assert!(store.recent_jobs(Some(JobStatus::Dead), None, 10).await.expect("dead").is_empty());
+    assert!(store.recent_jobs(None, Some("no_such_flow"), 10).await.expect("no flow").is_empty());
 }

@@ -41,7 +41,10 @@ impl WebhookPayload {
     }
 
     fn typed<T: DeserializeOwned>(&self, entity: &str) -> Option<Result<T>> {
-        (self.entity == entity).then(|| serde_json::from_value(Value::Object(self.data.clone())).map_err(|e| Error::decode("Books webhook", e)))
+        (self.entity == entity).then(|| {
+            serde_json::from_value(Value::Object(self.data.clone()))
+                .map_err(|e| Error::InvalidInput(format!("the {entity} in the Books webhook does not fit Books' {entity}: {e}")))
+        })
     }
 
     /// The invoice, if this is one.
@@ -75,20 +78,23 @@ impl WebhookPayload {
     }
 }
 
-/// Parses a webhook body: JSON (wrapped or bare entity) or a form with `JSONString`.
+/// Parses a webhook body: JSON (wrapped or bare entity) or a form with `JSONString`. A
+/// body it cannot read is [`Error::InvalidInput`] saying what is wrong with it.
 pub fn parse_webhook(body: &[u8]) -> Result<WebhookPayload> {
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(json_err) => {
-            let json_string = url::form_urlencoded::parse(body)
-                .find(|(k, _)| k == "JSONString")
-                .map(|(_, v)| v.into_owned())
-                .ok_or_else(|| Error::decode("Books webhook", json_err))?;
-            serde_json::from_str(&json_string).map_err(|e| Error::decode("Books webhook JSONString", e))?
+            let json_string = url::form_urlencoded::parse(body).find(|(k, _)| k == "JSONString").map(|(_, v)| v.into_owned()).ok_or_else(|| {
+                Error::InvalidInput(format!("the body is neither JSON ({json_err}) nor a form with a JSONString field, the two ways Books sends webhooks"))
+            })?;
+            serde_json::from_str(&json_string).map_err(|e| Error::InvalidInput(format!("the body's JSONString field is not JSON: {e}")))?
         }
     };
     let Value::Object(map) = value else {
-        return Err(Error::decode("Books webhook", "the body is not a JSON object"));
+        return Err(Error::InvalidInput(format!(
+            "the body is JSON but not an object (it is {}): Books sends {{\"invoice\": {{...}}}} or the entity's fields",
+            kind(&value)
+        )));
     };
     // Wrapped: {"invoice": {...}} (possibly next to other top-level keys).
     for (entity, _) in ENTITIES {
@@ -100,6 +106,18 @@ pub fn parse_webhook(body: &[u8]) -> Result<WebhookPayload> {
     // customer ids, not contact ids, but check the most specific keys first).
     let entity = ENTITIES.iter().find(|(_, key)| map.contains_key(*key)).map(|(e, _)| e.to_string()).unwrap_or_else(|| "unknown".to_string());
     Ok(WebhookPayload { entity, data: map })
+}
+
+/// What kind of JSON value `v` is, for messages.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 #[cfg(test)]
@@ -119,5 +137,21 @@ mod tests {
         let p = parse_webhook(form).unwrap();
         assert_eq!((p.entity.as_str(), p.id()), ("creditnote", Some("7")));
         assert!(parse_webhook(b"[1]").is_err());
+    }
+
+    #[test]
+    fn unreadable_bodies_say_what_is_wrong_with_them() {
+        let said = |body: &[u8]| parse_webhook(body).unwrap_err().to_string();
+        let not_json = said(b"{{{");
+        assert!(not_json.contains("neither JSON (") && not_json.contains("nor a form with a JSONString field"), "{not_json}");
+        let bad_form = said(b"JSONString=%7Bnope");
+        assert!(bad_form.contains("the body's JSONString field is not JSON"), "{bad_form}");
+        let array = said(b"[1]");
+        assert!(array.contains("not an object (it is an array)"), "{array}");
+        let typed = parse_webhook(br#"{"invoice":{"invoice_id":"9","total":"lots"}}"#).unwrap().invoice().unwrap().unwrap_err().to_string();
+        assert!(typed.contains("the invoice in the Books webhook does not fit Books' invoice"), "{typed}");
+        for message in [not_json, bad_form, array, typed] {
+            assert!(!message.contains("unexpected answer"), "a webhook body is not an answer: {message}");
+        }
     }
 }
