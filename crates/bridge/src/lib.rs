@@ -16,5 +16,6 @@ pub mod mapping;
 pub mod matching;
 pub mod money;
 pub mod store;
+pub mod telemetry;
 pub mod triggers;
 pub mod worker;

@@ -335,6 +335,7 @@ macro_rules! shared_store_methods {
             shared_store_methods!(@notify $sql, tx, enqueued);
             tx.commit().await.map_err($crate::store::convert::db_err)?;
             self.enqueued(enqueued);
+            $crate::telemetry::count_events(events, &out);
             Ok(out)
         }
 
@@ -362,6 +363,7 @@ macro_rules! shared_store_methods {
             shared_store_methods!(@notify $sql, tx, enqueued);
             tx.commit().await.map_err(db_err)?;
             self.enqueued(enqueued);
+            $crate::telemetry::count_events(events, &out);
             Ok(out)
         }
 
