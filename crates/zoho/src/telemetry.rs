@@ -3,7 +3,7 @@
 //! Every HTTP exchange with Zoho (each attempt: retries and refused tokens count too)
 //! adds one to [`CALLS`], labelled by API (`crm`, `books`, or `accounts` for the token
 //! endpoint), operation (the method and the path with its record ids replaced by
-//! `{id}`, so the series stay few) and status (the HTTP status, or `network_error` when
+//! `:id`, so the series stay few) and status (the HTTP status, or `network_error` when
 //! no answer came). The facade does nothing until a program installs a recorder
 //! (zoho-bridge's `serve` installs a Prometheus one), so the crate stays usable alone.
 
@@ -27,8 +27,8 @@ pub(crate) fn count_call(api: &'static str, method: &Method, path: &str, status:
     metrics::counter!(CALLS, "api" => api, "operation" => operation(method, path), "status" => status).increment(1);
 }
 
-/// `GET /crm/v8/Deals/{id}`: the method and the path with every record id (a segment of
-/// digits, or the field named after `settings/fields/`) replaced by `{id}`.
+/// `GET /crm/v8/Deals/:id`: the method and the path with every record id (a segment of
+/// digits, or the field named after `settings/fields/`) replaced by `:id`.
 pub fn operation(method: &Method, path: &str) -> String {
     let mut out = format!("{method} ");
     let mut previous = ["", ""];
@@ -38,7 +38,7 @@ pub fn operation(method: &Method, path: &str) -> String {
         }
         let is_id = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit());
         if is_id || previous == ["settings", "fields"] {
-            out.push_str("{id}");
+            out.push_str(":id");
         } else {
             out.push_str(segment);
         }
@@ -53,10 +53,10 @@ mod tests {
 
     #[test]
     fn record_ids_become_placeholders_and_names_stay() {
-        assert_eq!(operation(&Method::GET, "/crm/v8/Deals/5725767000000412345"), "GET /crm/v8/Deals/{id}");
+        assert_eq!(operation(&Method::GET, "/crm/v8/Deals/5725767000000412345"), "GET /crm/v8/Deals/:id");
         assert_eq!(operation(&Method::POST, "/crm/v8/Products/upsert"), "POST /crm/v8/Products/upsert");
-        assert_eq!(operation(&Method::POST, "/books/v3/invoices/98200000001/status/sent"), "POST /books/v3/invoices/{id}/status/sent");
-        assert_eq!(operation(&Method::GET, "/crm/v8/settings/fields/Custom_Field"), "GET /crm/v8/settings/fields/{id}");
+        assert_eq!(operation(&Method::POST, "/books/v3/invoices/98200000001/status/sent"), "POST /books/v3/invoices/:id/status/sent");
+        assert_eq!(operation(&Method::GET, "/crm/v8/settings/fields/Custom_Field"), "GET /crm/v8/settings/fields/:id");
         assert_eq!(operation(&Method::POST, "/oauth/v2/token"), "POST /oauth/v2/token");
     }
 }
