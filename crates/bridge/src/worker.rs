@@ -64,12 +64,12 @@ use std::{
 };
 
 use futures_util::FutureExt;
-use tracing::Instrument;
 use tokio::{
     sync::mpsc,
     task::JoinSet,
     time::{Instant, MissedTickBehavior},
 };
+use tracing::Instrument;
 use zoho::Client;
 
 use crate::{
@@ -397,29 +397,32 @@ impl<S: Store> Worker<S> {
                         for job in jobs {
                             let (worker, results, held) = (self.clone(), results.clone(), held.clone());
                             let span = job_span(&job);
-                            running.spawn(async move {
-                                let (id, started) = (job.id, Instant::now());
-                                let (flow, created_ms) = (job.flow.clone(), job.created_ms);
-                                let ran = AssertUnwindSafe(worker.run_one(job)).catch_unwind().await;
-                                held.ran_for(started.elapsed());
-                                let ended_ms = worker.inner.config.clock.now_ms();
-                                match ran {
-                                    // The recorder outlives every run (it ends when the
-                                    // last sender is dropped), so this send cannot fail.
-                                    Ok(result) => {
-                                        let _ = results.send((result, Ran { flow, created_ms, ended_ms }));
-                                        0
-                                    }
-                                    Err(_) => {
-                                        // Stop extending its lease: it is claimed again
-                                        // when the lease runs out.
-                                        held.release([id]);
-                                        crate::telemetry::count_job(&flow, &Err::<JobStatus, ()>(()), created_ms, ended_ms);
-                                        tracing::error!("a job's run panicked; the job will be claimed again when its lease runs out");
-                                        1
+                            running.spawn(
+                                async move {
+                                    let (id, started) = (job.id, Instant::now());
+                                    let (flow, created_ms) = (job.flow.clone(), job.created_ms);
+                                    let ran = AssertUnwindSafe(worker.run_one(job)).catch_unwind().await;
+                                    held.ran_for(started.elapsed());
+                                    let ended_ms = worker.inner.config.clock.now_ms();
+                                    match ran {
+                                        // The recorder outlives every run (it ends when the
+                                        // last sender is dropped), so this send cannot fail.
+                                        Ok(result) => {
+                                            let _ = results.send((result, Ran { flow, created_ms, ended_ms }));
+                                            0
+                                        }
+                                        Err(_) => {
+                                            // Stop extending its lease: it is claimed again
+                                            // when the lease runs out.
+                                            held.release([id]);
+                                            crate::telemetry::count_job(&flow, &Err::<JobStatus, ()>(()), created_ms, ended_ms);
+                                            tracing::error!("a job's run panicked; the job will be claimed again when its lease runs out");
+                                            1
+                                        }
                                     }
                                 }
-                            }.instrument(span));
+                                .instrument(span),
+                            );
                         }
                     }
                     Err(e) => {

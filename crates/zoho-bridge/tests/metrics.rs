@@ -158,7 +158,8 @@ async fn metrics_health_and_json_logs_follow_a_webhook_through_its_flow() {
     assert_eq!(ready.json::<Json>().await.expect("JSON"), json!({"status": "ready", "checks": {"store": {"ok": true}, "zoho_token": {"ok": true}}}));
 
     // A product announced by a workflow webhook.
-    let product = Product { product_name: Some("Metered".into()), product_code: Some("MET-1".into()), unit_price: Some("9.90".parse().unwrap()), ..Product::default() };
+    let product =
+        Product { product_name: Some("Metered".into()), product_code: Some("MET-1".into()), unit_price: Some("9.90".parse().unwrap()), ..Product::default() };
     let inserted = client.crm().insert("Products", &[product], &WriteOptions::no_triggers()).await.expect("insert");
     let product_id = inserted[0].id().expect("id").to_string();
     let hook = http
@@ -225,7 +226,8 @@ async fn metrics_health_and_json_logs_follow_a_webhook_through_its_flow() {
 
     // The budget left per API and organisation.
     let org = client.connection().organization_id.clone();
-    let books_minute = v("zoho_bridge_budget_remaining", &[("api", "books"), ("organization", &org), ("window", "per_minute")]).expect("Books per-minute budget");
+    let books_minute =
+        v("zoho_bridge_budget_remaining", &[("api", "books"), ("organization", &org), ("window", "per_minute")]).expect("Books per-minute budget");
     let books_limit = v("zoho_bridge_budget_limit", &[("api", "books"), ("organization", &org), ("window", "per_minute")]).expect("Books per-minute limit");
     assert!(books_minute < books_limit, "the item's write used some: {books_minute} of {books_limit}");
     assert!(series(&samples, "zoho_bridge_budget_remaining").iter().any(|s| s.labels.get("api") == Some("crm")));
@@ -272,12 +274,8 @@ async fn readyz_says_the_zoho_token_is_refused_without_showing_a_secret() {
 
     // Zoho revokes the refresh token (a person removed the connection, say).
     let connection = zoho::Connection::from_emulator(&emulator.url()).await.expect("credentials");
-    let revoked = http
-        .post(format!("{}/oauth/v2/token/revoke", emulator.url()))
-        .query(&[("token", connection.refresh_token.expose())])
-        .send()
-        .await
-        .expect("revoke");
+    let revoked =
+        http.post(format!("{}/oauth/v2/token/revoke", emulator.url())).query(&[("token", connection.refresh_token.expose())]).send().await.expect("revoke");
     assert!(revoked.status().is_success(), "{}", revoked.status());
 
     let answer = http.get(format!("{}/readyz", serving.base)).send().await.expect("readyz");

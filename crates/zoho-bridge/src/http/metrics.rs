@@ -82,9 +82,8 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     if let Some(handle) = installed.as_ref() {
         return Ok(handle.clone());
     }
-    let builder = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Full(FLOW_LATENCY.into()), FLOW_LATENCY_BUCKETS)
-        .context("the flow latency buckets")?;
+    let builder =
+        PrometheusBuilder::new().set_buckets_for_metric(Matcher::Full(FLOW_LATENCY.into()), FLOW_LATENCY_BUCKETS).context("the flow latency buckets")?;
     let recorder = builder.build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).context("installing the Prometheus recorder (another metrics recorder is installed)")?;
