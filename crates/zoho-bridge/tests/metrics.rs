@@ -1,7 +1,8 @@
 //! `zoho-bridge serve`'s operations endpoints and log as a monitoring system and a log
 //! collector see them: `/metrics` read by a Prometheus text parser after a webhook went
 //! through a flow, `/healthz`, `/readyz` (ready, and not ready when Zoho refuses the
-//! token or the store is gone), and the JSON log lines carrying the job's span.
+//! token or the store is gone), the JSON log lines carrying the job's span, and a text
+//! log file without colour codes.
 
 mod support;
 
@@ -269,7 +270,9 @@ async fn readyz_says_the_zoho_token_is_refused_without_showing_a_secret() {
     let emulator = Emulator::start(EmulatorConfig::unlimited(), 0).await.expect("emulator");
     let dir = TempDir::new("readyz-token");
     let db = dir.0.join("bridge.db").display().to_string();
-    let serving = Serving::start(&config(&dir, &db, &emulator, ""), "error");
+    // A text log in a file, this time.
+    let log = dir.0.join("bridge.log");
+    let serving = Serving::start(&config(&dir, &db, &emulator, &format!("\n[log]\nfile = \"{}\"\n", log.display())), "info");
     let http = reqwest::Client::new();
 
     // Zoho revokes the refresh token (a person removed the connection, say).
@@ -294,6 +297,10 @@ async fn readyz_says_the_zoho_token_is_refused_without_showing_a_secret() {
     assert_eq!(http.get(format!("{}/healthz", serving.base)).send().await.expect("healthz").status(), 200);
     let (status, _) = serving.stop();
     assert!(status.success(), "{status:?}");
+    let text = std::fs::read_to_string(&log).expect("the log file");
+    assert!(text.lines().any(|l| l.contains("INFO") && l.contains("zoho-bridge serving")), "{text}");
+    assert!(!text.contains('\u{1b}'), "no colour codes in a log file: {text:?}");
+    assert!(serde_json::from_str::<Json>(text.lines().next().unwrap_or_default()).is_err(), "text, not JSON: {text}");
     emulator.stop().await;
 }
 
