@@ -31,9 +31,15 @@
 //!   (`ttl_secs × renew_when_left`, so no channel expires between two checks), and
 //!   `channels.renew_when_left` strictly between 0 and 1; `worker.concurrency` and
 //!   `worker.max_attempts` below 1, `webhooks.max_body_bytes` below 1 KiB, a negative
-//!   `poller.start_ms`.
+//!   `poller.start_ms`;
+//! - a `log.format` other than `text` or `json`; an empty `log.file`, or one in a
+//!   directory that does not exist.
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -89,6 +95,8 @@ pub struct BridgeConfig {
     pub money: MoneyConfig,
     /// The agent gateway's limits (`[mcp]`).
     pub mcp: McpSettings,
+    /// How the log is written (`[log]`).
+    pub log: LogSettings,
 }
 
 impl Default for BridgeConfig {
@@ -107,6 +115,7 @@ impl Default for BridgeConfig {
             tables: Tables::new(),
             money: MoneyConfig::default(),
             mcp: McpSettings::default(),
+            log: LogSettings::default(),
         }
     }
 }
@@ -212,6 +221,41 @@ impl RetentionSettings {
     /// The cut-off for pruning at `now_ms`, or `None` when everything is kept.
     pub fn prune_before(&self, now_ms: i64) -> Option<i64> {
         (self.days > 0).then(|| now_ms - i64::from(self.days) * 86_400_000)
+    }
+}
+
+/// How the log is written (`[log]`); `RUST_LOG` sets what is logged (default `info`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` (default): a line per event for people; `json`: a JSON object per line,
+    /// with the fields of the event and of its spans (a job's id, flow and record), for
+    /// log collectors.
+    pub format: LogFormat,
+    /// Append the log to this file instead of writing it to standard error (its
+    /// directory must exist). Either way, colour codes are written only to a terminal.
+    pub file: Option<PathBuf>,
+}
+
+/// The log's format (`log.format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// A line per event for people.
+    #[default]
+    Text,
+    /// A JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// From its name in the file or the environment: `text` or `json`.
+    pub fn parse(name: &str) -> Option<LogFormat> {
+        match name {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
     }
 }
 
@@ -458,6 +502,7 @@ impl BridgeConfig {
         }
         self.check_zoho(env)?;
         self.check_worker()?;
+        self.check_log()?;
         self.money.validate().map_err(|e| Problem::new(at!["money", "tax_rules", e.index], e.message))?;
         self.check_triggers(flows)
     }
@@ -527,6 +572,22 @@ impl BridgeConfig {
         within(at!["worker", "poll_ms"], w.poll_ms, (10, 3_600_000), "milliseconds", " (the pause when the queue is empty)")?;
         within(at!["worker", "backoff_secs"], w.backoff_secs, (1, 86_400), "seconds", " (the first retry delay)")?;
         within(at!["worker", "max_backoff_secs"], w.max_backoff_secs, (1, 7 * 86_400), "seconds", " (the longest retry delay)")
+    }
+
+    /// `[log]`: a file that can be created where it is named.
+    fn check_log(&self) -> Result<(), Problem> {
+        let Some(file) = &self.log.file else { return Ok(()) };
+        if file.as_os_str().is_empty() {
+            return Err(Problem::new(at!["log", "file"], "empty: a file to append the log to (leave it out for standard error)"));
+        }
+        let directory = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !directory.is_dir() {
+            return Err(Problem::new(at!["log", "file"], format!("the directory {} does not exist", directory.display())));
+        }
+        if file.is_dir() {
+            return Err(Problem::new(at!["log", "file"], format!("{} is a directory, not a file", file.display())));
+        }
+        Ok(())
     }
 
     /// `[webhooks]`, `[channels]`, `[poller]` and `[[routes]]`.
@@ -722,6 +783,19 @@ mod tests {
         assert_eq!((line, column, field.as_str()), (1, 6, ""), "{message}");
         assert_eq!(parse("[zoho\nemulator = \"http://e\"\n").unwrap_err().to_string(), format!("z.toml:1:6: {message}"));
         assert_eq!(parse("[zoho\n").unwrap_err().to_string(), "z.toml:1:6: unclosed table, expected `]`");
+    }
+
+    #[test]
+    fn the_log_section_takes_text_or_json_and_a_file_in_a_directory_that_exists() {
+        assert_eq!(parse(EMULATOR).unwrap().log, LogSettings::default());
+        let dir = std::env::temp_dir().display().to_string();
+        let c = parse(&format!("{EMULATOR}[log]\nformat = \"json\"\nfile = \"{dir}/zb.log\"\n")).unwrap();
+        assert_eq!((c.log.format, c.log.file), (LogFormat::Json, Some(PathBuf::from(format!("{dir}/zb.log")))));
+        assert_error(&format!("{EMULATOR}[log]\nformat = \"xml\"\n"), (4, 10), "log.format", "unknown variant `xml`, expected `text` or `json`");
+        assert_error(&format!("{EMULATOR}[log]\nfile = \"/nonexistent/dir/zb.log\"\n"), (4, 8), "log.file", "the directory /nonexistent/dir does not exist");
+        assert_error(&format!("{EMULATOR}[log]\nfile = \"\"\n"), (4, 8), "log.file", "empty");
+        assert_error(&format!("{EMULATOR}[log]\nfile = \"{dir}\"\n"), (4, 8), "log.file", &format!("{dir} is a directory"));
+        assert_error(&format!("{EMULATOR}[log]\nlevel = \"debug\"\n"), (4, 1), "log.level", "unknown field `level`");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod mapping;
 pub mod matching;
 pub mod money;
 pub mod store;
+pub mod telemetry;
 pub mod times;
 pub mod triggers;
 pub mod worker;

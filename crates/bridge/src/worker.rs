@@ -45,6 +45,12 @@
 //! `acquired_after_secs=150` (an acquire whose permit sat unpolled past its timeout).
 //! Now no task awaits the store while holding a future that may own a connection: runs,
 //! the recorder and the heartbeat are separate tasks.
+//!
+//! **What it tells.** Each run is inside a `job` span carrying the job's id, flow,
+//! attempt and record (system, module, id), so every log line of the run (the flow's,
+//! the Zoho client's) says which record it is about. The recorder counts how each job
+//! ended and, for jobs done, the time from the event to the end of the run
+//! ([`crate::telemetry`]).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -63,6 +69,7 @@ use tokio::{
     task::JoinSet,
     time::{Instant, MissedTickBehavior},
 };
+use tracing::Instrument;
 use zoho::Client;
 
 use crate::{
@@ -70,6 +77,19 @@ use crate::{
     store::{Failure, Finish, Job, JobResult, JobStatus, JobWatch, Store, StoreError, StoreResult},
     triggers::Clock,
 };
+
+/// What the recorder needs to know of a run besides its result, for the metrics.
+struct Ran {
+    /// The job's flow.
+    flow: String,
+    /// When the job was created (its event arrived), epoch ms.
+    created_ms: i64,
+    /// When the run ended, epoch ms, on the worker's clock.
+    ended_ms: i64,
+}
+
+/// A run's result on its way to the recorder.
+type RunResult = ((i64, JobResult), Ran);
 
 /// Most results stored in one transaction.
 const RECORD_BATCH: usize = 512;
@@ -376,26 +396,33 @@ impl<S: Store> Worker<S> {
                         held.add(jobs.iter().map(|j| j.id));
                         for job in jobs {
                             let (worker, results, held) = (self.clone(), results.clone(), held.clone());
-                            running.spawn(async move {
-                                let (id, started) = (job.id, Instant::now());
-                                let ran = AssertUnwindSafe(worker.run_one(job)).catch_unwind().await;
-                                held.ran_for(started.elapsed());
-                                match ran {
-                                    // The recorder outlives every run (it ends when the
-                                    // last sender is dropped), so this send cannot fail.
-                                    Ok(result) => {
-                                        let _ = results.send(result);
-                                        0
-                                    }
-                                    Err(_) => {
-                                        // Stop extending its lease: it is claimed again
-                                        // when the lease runs out.
-                                        held.release([id]);
-                                        tracing::error!(job = id, "a job's run panicked; the job will be claimed again when its lease runs out");
-                                        1
+                            let span = job_span(&job);
+                            running.spawn(
+                                async move {
+                                    let (id, started) = (job.id, Instant::now());
+                                    let (flow, created_ms) = (job.flow.clone(), job.created_ms);
+                                    let ran = AssertUnwindSafe(worker.run_one(job)).catch_unwind().await;
+                                    held.ran_for(started.elapsed());
+                                    let ended_ms = worker.inner.config.clock.now_ms();
+                                    match ran {
+                                        // The recorder outlives every run (it ends when the
+                                        // last sender is dropped), so this send cannot fail.
+                                        Ok(result) => {
+                                            let _ = results.send((result, Ran { flow, created_ms, ended_ms }));
+                                            0
+                                        }
+                                        Err(_) => {
+                                            // Stop extending its lease: it is claimed again
+                                            // when the lease runs out.
+                                            held.release([id]);
+                                            crate::telemetry::count_job(&flow, &Err::<JobStatus, ()>(()), created_ms, ended_ms);
+                                            tracing::error!("a job's run panicked; the job will be claimed again when its lease runs out");
+                                            1
+                                        }
                                     }
                                 }
-                            });
+                                .instrument(span),
+                            );
                         }
                     }
                     Err(e) => {
@@ -466,24 +493,26 @@ impl<S: Store> Worker<S> {
 
     /// Stores the results arriving on `inbox`, as many at a time as have arrived, until
     /// every sender is gone; returns how the jobs ended.
-    async fn recorder(self, mut inbox: mpsc::UnboundedReceiver<(i64, JobResult)>, held: Arc<Held>) -> RunStats {
+    async fn recorder(self, mut inbox: mpsc::UnboundedReceiver<RunResult>, held: Arc<Held>) -> RunStats {
         let mut stats = RunStats::default();
-        let mut results = Vec::new();
-        while inbox.recv_many(&mut results, RECORD_BATCH).await > 0 {
+        let mut arrived = Vec::new();
+        while inbox.recv_many(&mut arrived, RECORD_BATCH).await > 0 {
+            let (mut results, runs): (Vec<_>, Vec<_>) = arrived.drain(..).unzip();
             held.storing(results.iter().map(|(id, _)| *id));
-            self.record(&mut results, &mut stats, &held).await;
+            self.record(&mut results, &runs, &mut stats, &held).await;
         }
         stats
     }
 
-    /// Stores `results` (emptying it) and counts how each job ended. When the batch as a
+    /// Stores `results` (emptying it) and counts how each job ended (in `stats`, and in the
+    /// metrics with what `runs` says of each, in the same order). When the batch as a
     /// whole is refused (a database error, or one result breaking a constraint), each
     /// result is stored on its own, so one bad result does not hold the others back; a
     /// result that breaks a constraint on its own becomes a dead letter carrying the
     /// refusal and the run's audit entries (the writes to Zoho happened, so they are
     /// kept). A result that cannot be stored for any other reason (the database is
     /// down) leaves its job leased: it is claimed and run again.
-    async fn record(&self, results: &mut Vec<(i64, JobResult)>, stats: &mut RunStats, held: &Held) {
+    async fn record(&self, results: &mut Vec<(i64, JobResult)>, runs: &[Ran], stats: &mut RunStats, held: &Held) {
         if results.is_empty() {
             return;
         }
@@ -504,12 +533,13 @@ impl<S: Store> Worker<S> {
                 answers
             }
         };
-        for ((id, result), answer) in results.iter().zip(answers) {
+        for (((id, result), answer), ran) in results.iter().zip(answers).zip(runs) {
             match (&answer, result) {
                 (Ok(JobStatus::Queued), JobResult::Fail { retry_at_ms, .. }) => held.retry_at(*retry_at_ms),
                 (Err(e), _) => tracing::warn!(job = id, error = %e, "the store did not take the job's result; it will be claimed again"),
                 _ => {}
             }
+            crate::telemetry::count_job(&ran.flow, &answer, ran.created_ms, ran.ended_ms);
             stats.count(answer);
         }
         held.release(results.iter().map(|(id, _)| *id));
@@ -544,8 +574,29 @@ impl<S: Store> Worker<S> {
             return (job.id, JobResult::Fail { failure, retry_at_ms: inner.config.clock.now_ms(), max_attempts: inner.config.max_attempts });
         };
         let result = execute(&inner.store, flow.as_ref(), &inner.client, &inner.settings, &job).await;
+        let ended = match &result {
+            JobResult::Finish(Finish::Done { .. }) => "done",
+            JobResult::Finish(Finish::Skipped { .. }) => "skipped",
+            JobResult::Fail { .. } => "failed",
+        };
+        tracing::debug!(result = ended, "job ran");
         (job.id, result)
     }
+}
+
+/// The span a job runs in: its id, flow and attempt, and the record it is about (empty
+/// fields for a job about no one record).
+fn job_span(job: &Job) -> tracing::Span {
+    let record = job.record().ok();
+    tracing::info_span!(
+        "job",
+        job_id = job.id,
+        flow = %job.flow,
+        attempt = job.attempts,
+        system = record.as_ref().map(|r| r.system.as_str()),
+        module = record.as_ref().map(|r| r.module.as_str()),
+        record_id = record.as_ref().map(|r| r.id.as_str()),
+    )
 }
 
 /// 1 when a run's task panicked or was cancelled (its job stays leased and is claimed

@@ -123,30 +123,18 @@ impl SeedProfileArg {
     }
 }
 
-/// Logs at `default` unless `RUST_LOG` says otherwise.
-fn init_tracing(default: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
-}
-
-/// Logs to stderr at `default` unless `RUST_LOG` says otherwise, without colour codes.
-fn init_stderr_tracing(default: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(false).with_writer(std::io::stderr).init();
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The demo prints its own story: the engine's log says only what went wrong
-    // (RUST_LOG=info shows all of it).
-    if matches!(cli.command, Command::Mcp(_)) {
-        // stdout carries the MCP session: logs go to stderr.
-        init_stderr_tracing("warn");
-    } else {
-        init_tracing(if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" });
+    // (RUST_LOG=info shows all of it). `serve` starts its log once it has read `[log]`
+    // from its config file; the others log to standard error (`zoho_bridge::logging`).
+    match cli.command {
+        Command::Serve(_) => {}
+        // stdout carries the MCP session; the log goes to standard error.
+        Command::Mcp(_) => zoho_bridge::logging::init(&Default::default(), "warn")?,
+        Command::Demo { .. } => zoho_bridge::logging::init(&Default::default(), "warn")?,
+        _ => zoho_bridge::logging::init(&Default::default(), "info")?,
     }
     zoho_emulator::install_crypto_provider();
     match cli.command {

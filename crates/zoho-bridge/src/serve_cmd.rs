@@ -2,7 +2,7 @@
 //!
 //! It reads the config file (`zoho-bridge.toml`, see `examples/zoho-bridge.toml`),
 //! opens the store, and runs together: the webhook receiver (`/hooks/...`, plus
-//! `/healthz`), the CRM notification channel keeper (when channels are configured),
+//! `/metrics`, `/healthz` and `/readyz`: `zoho_bridge::http`), the CRM notification channel keeper (when channels are configured),
 //! the pollers (when streams are configured), the overdue invoice scan (while a route
 //! names `overdue_to_task`), the pruning of old finished work (when
 //! `[retention] days` is set), and a worker running the flows. On
@@ -15,7 +15,6 @@
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::routing::get;
 use bridge::{
     config::{BridgeConfig, DEFAULT_CONFIG_FILE, RetentionSettings},
     flows,
@@ -53,6 +52,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = loaded.map_err(|e| anyhow::anyhow!("{e}"))?;
+    zoho_bridge::logging::init(&config.log, "info")?;
+    // Before anything is counted.
+    zoho_bridge::http::metrics::install()?;
     let store = AnyStore::connect(&config.store).await.context("opening the store")?;
     // Processes sharing the store share the access token too.
     let client = zoho_bridge::connection::client(&config.zoho, Some(Arc::new(StoreTokenCache(store.clone())))).await?;
@@ -74,7 +76,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let keeper = ChannelKeeper::new(client.crm(), triggers.channels.clone(), tokens.clone(), Clock::system());
         Some(keeper.context("setting up the notification channels")?)
     };
-    let mut app = webhooks::router(store.clone(), triggers.clone(), tokens.clone()).route("/healthz", get(|| async { "ok" }));
+    let operations = zoho_bridge::http::Operations { store: store.clone(), client: client.clone() };
+    let mut app = webhooks::router(store.clone(), triggers.clone(), tokens.clone()).merge(zoho_bridge::http::router(operations)?);
     if config.mcp.http {
         // The agent gateway: MCP over streamable HTTP, a bearer token on every request.
         let gateway = zoho_bridge::mcp::Gateway::new(store.clone(), client.clone(), &config.zoho.connection, config.mcp.clone());
@@ -113,7 +116,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "zoho-bridge serving"
     );
     // A line on stdout when everything is up (tests and scripts wait for it).
-    println!("zoho-bridge serving on http://{addr} (webhooks under /hooks, health at /healthz)");
+    println!("zoho-bridge serving on http://{addr} (webhooks under /hooks, metrics at /metrics, health at /healthz and /readyz)");
     let flows = config.build_flows().map_err(|e| anyhow::anyhow!("{e}"))?;
     let worker = Worker::new(store.clone(), flows, client, worker_config);
     let signal = tokio::spawn(async move {
@@ -126,7 +129,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     server.await.context("the webhook receiver failed")?.context("the webhook receiver failed")?;
     zoho_bridge::connection::leave_budget(budget_share).await;
     let stats = stats?;
-    tracing::info!(?stats, "worker stopped");
+    tracing::info!(%stats, "worker stopped");
     println!("zoho-bridge stopped: {stats} in this run; jobs in the store: {}", bridge::store::job_counts_text(&store.job_counts().await?));
     store.close().await;
     Ok(())

@@ -9,8 +9,7 @@
 mod support;
 
 use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -18,30 +17,15 @@ use bridge::store::Store;
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 use zoho::{
-    BudgetConfig, BudgetRegistry, Client,
+    Client,
     books::ListQuery,
     crm::{models::Product, records::WriteOptions},
 };
 use zoho_emulator::{Emulator, EmulatorConfig};
 
-use support::TempDir;
+use support::{Serving, TempDir, zoho_client};
 
 const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
-
-/// Kills the child if the test fails before stopping it.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn client(emulator: &Emulator) -> Client {
-    let connection = zoho::Connection::from_emulator(&emulator.url()).await.expect("credentials");
-    Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().expect("client")
-}
 
 async fn item_with_sku(client: &Client, sku: &str) -> Option<Value> {
     let items: Vec<Value> = client.books().list("/books/v3/items", "items", ListQuery::new().param("sku", sku)).try_collect().await.ok()?;
@@ -70,7 +54,7 @@ async fn insert_product(client: &Client, name: &str, sku: &str) -> String {
 async fn serve_runs_webhooks_poller_and_worker_from_one_config_file() {
     zoho_emulator::install_crypto_provider();
     let emulator = Emulator::start(EmulatorConfig::unlimited(), 0).await.expect("emulator");
-    let client = client(&emulator).await;
+    let client = zoho_client(&emulator).await;
     let dir = TempDir::new("run");
     let config = dir.0.join("zoho-bridge.toml");
     std::fs::write(
@@ -126,20 +110,8 @@ name = 'text(source.Product_Name) + " (" + source.Product_Code + ")"'
         job.id
     };
 
-    let mut child = Running(
-        Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn zoho-bridge serve"),
-    );
-    let mut stdout = BufReader::new(child.0.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read");
-    let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
+    let serving = Serving::start(&config, "warn");
+    let base = serving.base.clone();
     let http = reqwest::Client::new();
     assert_eq!(http.get(format!("{base}/healthz")).send().await.expect("healthz").status(), 200);
 
@@ -161,12 +133,8 @@ name = 'text(source.Product_Name) + " (" + source.Product_Code + ")"'
     assert_eq!(item["name"], "Silent (SRV-2)");
 
     // SIGTERM: a clean stop, with the summary line.
-    let pid = child.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
-    let status = child.0.wait().expect("wait");
+    let (status, rest) = serving.stop();
     assert!(status.success(), "{status:?}");
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read");
     assert!(rest.contains("zoho-bridge stopped: ") && rest.contains(" done, ") && rest.contains("jobs in the store: done "), "{rest}");
     assert!(!rest.contains("RunStats") && !rest.contains("[("), "no Rust debug formatting: {rest}");
     // One item per product, whichever trigger saw it first.

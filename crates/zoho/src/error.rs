@@ -20,12 +20,19 @@ pub enum Api {
     Books,
 }
 
-impl std::fmt::Display for Api {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl Api {
+    /// `crm` or `books`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Api::Crm => "crm",
             Api::Books => "books",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -22,6 +22,8 @@
 //!   non-idempotent write whose answer was lost (timeout, dropped connection) is never
 //!   sent again: it fails with [`Error::OutcomeUnknown`] so the caller can look the
 //!   record up first.
+//! - **Metrics**: every exchange with Zoho is counted through the `metrics` facade by
+//!   API, operation and status ([`telemetry`]); without a recorder that costs nothing.
 //! - **Typed errors** ([`ApiError`]) with HTTP status, Zoho's code (string in CRM,
 //!   number in Books), message and CRM field details, and [`Error::is_retryable`].
 //! - **CRM** ([`crm::Crm`]): lists as `Stream`s (pages and page tokens, `fields` split
@@ -113,6 +115,7 @@ pub mod error;
 pub mod money;
 pub mod retry;
 pub mod secret;
+pub mod telemetry;
 pub mod token;
 pub mod token_cache;
 pub mod transport;

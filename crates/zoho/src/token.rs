@@ -231,13 +231,13 @@ impl TokenManager {
             ("refresh_token", conn.refresh_token.expose()),
         ];
         let started = Instant::now();
-        let resp = http.post(&url).form(&form).send().await.map_err(|e| Error::Transport {
-            method: "POST".into(),
-            path: "/oauth/v2/token".into(),
-            message: without_url(&e),
-            not_sent: e.is_connect(),
+        let counted = |status| crate::telemetry::count_call("accounts", &reqwest::Method::POST, "/oauth/v2/token", status);
+        let resp = http.post(&url).form(&form).send().await.map_err(|e| {
+            counted(None);
+            Error::Transport { method: "POST".into(), path: "/oauth/v2/token".into(), message: without_url(&e), not_sent: e.is_connect() }
         })?;
         let status = resp.status().as_u16();
+        counted(Some(status));
         let body = resp.bytes().await.map_err(|e| Error::Transport {
             method: "POST".into(),
             path: "/oauth/v2/token".into(),

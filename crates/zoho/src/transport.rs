@@ -6,7 +6,8 @@
 //! parsing into [`ApiError`], a single refresh-and-retry on an invalid token, a pause
 //! of the organisation on 429, and jittered backoff for transient
 //! failures. Ambiguous failures of non-idempotent writes surface as
-//! [`Error::OutcomeUnknown`] instead of being repeated.
+//! [`Error::OutcomeUnknown`] instead of being repeated. Each exchange is counted
+//! ([`crate::telemetry`]).
 
 use std::{sync::Arc, time::Duration};
 
@@ -274,8 +275,15 @@ impl Transport {
             rb = rb.header(header::CONTENT_TYPE, "application/json").body(body.clone());
         }
         let started = std::time::Instant::now();
-        let resp = rb.send().await.map_err(|e| self.network_error(req, &e, !e.is_connect() && !e.is_builder()))?;
+        let resp = match rb.send().await {
+            Ok(resp) => resp,
+            Err(e) => {
+                crate::telemetry::count_call(req.api.as_str(), &req.method, &req.path, None);
+                return Err(self.network_error(req, &e, !e.is_connect() && !e.is_builder()));
+            }
+        };
         let status = resp.status().as_u16();
+        crate::telemetry::count_call(req.api.as_str(), &req.method, &req.path, Some(status));
         let headers = resp.headers().clone();
         let body = resp.bytes().await.map_err(|e| self.network_error(req, &e, true))?;
         tracing::debug!(api = %req.api, method = %req.method, path = %req.path, status, elapsed = ?started.elapsed(), "Zoho call");

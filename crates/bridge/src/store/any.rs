@@ -262,6 +262,10 @@ impl Reviews for AnyStore {
         delegate!(self, s => s.reviews(status, limit))
     }
 
+    async fn count_reviews(&self, status: Option<ReviewStatus>) -> StoreResult<i64> {
+        delegate!(self, s => s.count_reviews(status))
+    }
+
     async fn last_review(&self, connection: &str, flow: &str, record: &RecordRef) -> StoreResult<Option<Review>> {
         delegate!(self, s => s.last_review(connection, flow, record))
     }

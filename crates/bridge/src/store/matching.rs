@@ -250,6 +250,10 @@ pub trait Reviews: Clone + Send + Sync + 'static {
     /// Reviews in `status` (all when `None`), oldest first, at most `limit`.
     fn reviews(&self, status: Option<ReviewStatus>, limit: u32) -> impl Future<Output = StoreResult<Vec<Review>>> + Send;
 
+    /// How many reviews are in `status` (all when `None`): the open ones are what people
+    /// still have to decide (a gauge of `/metrics`).
+    fn count_reviews(&self, status: Option<ReviewStatus>) -> impl Future<Output = StoreResult<i64>> + Send;
+
     /// The newest review of a record for a flow, open or decided.
     fn last_review(&self, connection: &str, flow: &str, record: &RecordRef) -> impl Future<Output = StoreResult<Option<Review>>> + Send;
 
@@ -634,6 +638,14 @@ macro_rules! shared_matching {
                     .await
                     .map_err($crate::store::convert::db_err)?;
                 rows.into_iter().map($crate::store::Review::try_from).collect()
+            }
+
+            async fn count_reviews(&self, status: Option<$crate::store::ReviewStatus>) -> $crate::store::StoreResult<i64> {
+                sqlx::query_scalar("SELECT COUNT(*) FROM reviews WHERE ($1 IS NULL OR status = $1)")
+                    .bind(status.map(|s| s.as_str()))
+                    .fetch_one(self.reader())
+                    .await
+                    .map_err($crate::store::convert::db_err)
             }
 
             async fn last_review(

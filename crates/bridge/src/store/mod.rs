@@ -62,6 +62,13 @@ pub enum Source {
     Manual,
 }
 
+impl Source {
+    /// Its name as the store writes it (`crm_webhook`, `poller`).
+    pub fn as_str(self) -> &'static str {
+        convert::source_str(self)
+    }
+}
+
 /// A change a trigger saw, before it is stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewEvent {

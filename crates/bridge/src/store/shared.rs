@@ -360,6 +360,7 @@ macro_rules! shared_store_methods {
             shared_store_methods!(@notify $sql, tx, enqueued);
             tx.commit().await.map_err($crate::store::convert::db_err)?;
             self.enqueued(enqueued);
+            $crate::telemetry::count_events(events, &out);
             Ok(out)
         }
 
@@ -387,6 +388,7 @@ macro_rules! shared_store_methods {
             shared_store_methods!(@notify $sql, tx, enqueued);
             tx.commit().await.map_err(db_err)?;
             self.enqueued(enqueued);
+            $crate::telemetry::count_events(events, &out);
             Ok(out)
         }
 

@@ -214,6 +214,10 @@ impl<S: Store> bridge::store::Reviews for Probe<S> {
         self.inner.reviews(status, limit).await
     }
 
+    async fn count_reviews(&self, status: Option<bridge::store::ReviewStatus>) -> StoreResult<i64> {
+        self.inner.count_reviews(status).await
+    }
+
     async fn last_review(&self, connection: &str, flow: &str, record: &RecordRef) -> StoreResult<Option<bridge::store::Review>> {
         self.inner.last_review(connection, flow, record).await
     }

@@ -228,9 +228,11 @@ pub async fn decided_reviews_allow_a_new_one_and_last_review_is_the_newest<S: Re
     assert_eq!(store.last_review("beta", "customer_sync", &record).await.expect("last_review"), None);
 }
 
-/// `reviews(status, limit)` keeps one status (or all), oldest first, at most `limit`.
+/// `reviews(status, limit)` keeps one status (or all), oldest first, at most `limit`;
+/// `count_reviews(status)` counts them.
 pub async fn reviews_are_listed_by_status_oldest_first<S: Reviews>(store: S) {
     assert!(store.reviews(None, 100).await.expect("reviews").is_empty());
+    assert_eq!(store.count_reviews(None).await.expect("count"), 0);
     let two = [candidate("b-1", "Acme"), candidate("b-2", "Acme")];
     let mut opened = Vec::new();
     for n in 0..6 {
@@ -255,6 +257,9 @@ pub async fn reviews_are_listed_by_status_oldest_first<S: Reviews>(store: S) {
     let statuses: Vec<ReviewStatus> = store.reviews(None, 100).await.expect("reviews").iter().map(|r| r.status).collect();
     use ReviewStatus::{Created, Ignored, Linked, Open};
     assert_eq!(statuses, [Open, Linked, Open, Created, Ignored, Open]);
+    for (status, n) in [(Some(Open), 3), (Some(Linked), 1), (Some(Created), 1), (Some(Ignored), 1), (None, 6)] {
+        assert_eq!(store.count_reviews(status).await.expect("count"), n, "{status:?}");
+    }
 }
 
 /// A decision is taken once: a decided or unknown review is `NotFound`, a link to an id

@@ -41,3 +41,63 @@ pub fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
 }
+
+/// A child process, killed if the test fails before it is stopped.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `zoho-bridge serve` running from a config file.
+pub struct Serving {
+    /// The process.
+    pub child: Running,
+    /// Its base URL, `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The rest of its standard output, after the `serving on` line.
+    pub stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Serving {
+    /// Starts `zoho-bridge serve --config config` with `RUST_LOG=rust_log` and waits for
+    /// its `serving on` line.
+    pub fn start(config: &std::path::Path, rust_log: &str) -> Serving {
+        use std::io::BufRead;
+        let mut child = Running(
+            std::process::Command::new(env!("CARGO_BIN_EXE_zoho-bridge"))
+                .args(["serve", "--config"])
+                .arg(config)
+                .env("RUST_LOG", rust_log)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::inherit())
+                .spawn()
+                .expect("spawn zoho-bridge serve"),
+        );
+        let mut stdout = std::io::BufReader::new(child.0.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read");
+        let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
+        Serving { child, base, stdout }
+    }
+
+    /// Stops it with SIGTERM and returns how it exited and the rest of its output.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.0.id().to_string();
+        assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+        let status = self.child.0.wait().expect("wait");
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.stdout, &mut rest).expect("read");
+        (status, rest)
+    }
+}
+
+/// A Zoho client on `emulator`'s seeded credentials, with no budget of its own (the
+/// test's calls must not hold up the process under test).
+pub async fn zoho_client(emulator: &zoho_emulator::Emulator) -> zoho::Client {
+    let connection = zoho::Connection::from_emulator(&emulator.url()).await.expect("credentials");
+    zoho::Client::builder(connection).budget(zoho::BudgetConfig::unlimited()).budget_registry(zoho::BudgetRegistry::new()).build().expect("client")
+}
