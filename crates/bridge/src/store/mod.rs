@@ -13,6 +13,7 @@
 
 use std::future::Future;
 
+mod activity;
 mod any;
 mod approval;
 mod budget_share;
@@ -29,6 +30,7 @@ mod sqlite;
 mod tokens;
 mod wake;
 
+pub use activity::{Activity, Run};
 pub use any::AnyStore;
 pub use approval::{Approval, ApprovalStatus, Approvals};
 pub use budget_share::{BudgetHolder, BudgetShares, HeldWindow};
