@@ -1,8 +1,9 @@
 //! zoho-bridge as a library: what the binary runs, reachable from tests.
 //!
-//! Today: the demo walk-through against the built-in emulator, and how the commands
-//! reach Zoho (or the emulator). The sync engine lives in
+//! Today: the demo walk-through against the built-in emulator, how the commands reach
+//! Zoho (or the emulator), and the dashboard `serve` hosts. The sync engine lives in
 //! the `bridge` crate and the Zoho client in `zoho`.
 
 pub mod connection;
+pub mod dashboard;
 pub mod demo;

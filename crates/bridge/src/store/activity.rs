@@ -1,6 +1,6 @@
 //! What the dashboard reads about the flows' work: each flow's recent runs with when
 //! their event came in, from which it shows the runs, the throughput and the latency
-//! (event received → job finished).
+//! (event received → job finished); and the runs of one event (a record's history).
 //!
 //! Kept apart from [`Store`](super::Store) like [`Approvals`](super::Approvals): the
 //! engine never reads it; both back ends implement it with the same SQL. The runs of a
@@ -37,6 +37,9 @@ impl Run {
 pub trait Activity: Clone + Send + Sync + 'static {
     /// The newest `limit` runs of `flow`, newest first.
     fn recent_runs(&self, flow: &str, limit: u32) -> impl Future<Output = StoreResult<Vec<Run>>> + Send;
+
+    /// The runs an event started, oldest first (a record's history: event → jobs).
+    fn runs_for_event(&self, event_id: i64) -> impl Future<Output = StoreResult<Vec<Run>>> + Send;
 }
 
 /// A `jobs` row with its event's `received_ms`.
@@ -68,6 +71,14 @@ pub(crate) fn recent_runs_sql(job_columns: &str) -> String {
     )
 }
 
+/// The statement of [`Activity::runs_for_event`] (by the `jobs_event` index).
+pub(crate) fn runs_for_event_sql(job_columns: &str) -> String {
+    format!(
+        "SELECT {job_columns}, (SELECT events.received_ms FROM events WHERE events.id = jobs.event_id) AS received_ms \
+         FROM jobs WHERE jobs.event_id = $1 ORDER BY jobs.id"
+    )
+}
+
 /// `impl Activity for $store`, the same SQL on both back ends; `$sql` is the store's
 /// [`Statements`](super::shared::Statements).
 macro_rules! shared_activity {
@@ -78,6 +89,16 @@ macro_rules! shared_activity {
                 let rows: Vec<$crate::store::activity::RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
                     .bind(flow)
                     .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err($crate::store::convert::db_err)?;
+                rows.into_iter().map($crate::store::Run::try_from).collect()
+            }
+
+            async fn runs_for_event(&self, event_id: i64) -> $crate::store::StoreResult<Vec<$crate::store::Run>> {
+                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| $crate::store::activity::runs_for_event_sql($sql.d.job_columns));
+                let rows: Vec<$crate::store::activity::RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
+                    .bind(event_id)
                     .fetch_all(self.reader())
                     .await
                     .map_err($crate::store::convert::db_err)?;

@@ -273,4 +273,8 @@ impl Activity for AnyStore {
     async fn recent_runs(&self, flow: &str, limit: u32) -> StoreResult<Vec<Run>> {
         delegate!(self, s => s.recent_runs(flow, limit))
     }
+
+    async fn runs_for_event(&self, event_id: i64) -> StoreResult<Vec<Run>> {
+        delegate!(self, s => s.runs_for_event(event_id))
+    }
 }

@@ -1,4 +1,4 @@
-//! [`Activity`]: a flow's recent runs as the dashboard reads them.
+//! [`Activity`]: a flow's recent runs and an event's runs, as the dashboard reads them.
 
 use bridge::store::{Activity, Failure, Finish, Inserted, JobResult, JobStatus, NewJob, Store};
 use serde_json::json;
@@ -13,10 +13,12 @@ pub async fn recent_runs_come_newest_first_with_their_events_time<S: Store + Act
     // Three product changes received at T0, T0+10, T0+20, each with a catalog_sync job
     // and a customer_sync job (another flow).
     let mut ids = Vec::new();
+    let mut events = Vec::new();
     for n in 0..3_i64 {
         let other = NewJob { flow: "customer_sync".into(), key: format!("crm:Accounts:{n}"), payload: json!({}) };
         let inserted = store.add_event(&event(&n.to_string(), n), &[job(&n.to_string()), other], T0 + n * 10).await.expect("add_event");
-        assert!(matches!(inserted, Inserted::New(_)), "{inserted:?}");
+        let Inserted::New(event_id) = inserted else { panic!("{inserted:?}") };
+        events.push(event_id);
     }
     for claimed in store.claim("w", T0 + 100, 60_000, 10).await.expect("claim") {
         if claimed.flow == "catalog_sync" {
@@ -43,4 +45,10 @@ pub async fn recent_runs_come_newest_first_with_their_events_time<S: Store + Act
     assert_eq!(newest.iter().map(|r| r.job.id).collect::<Vec<_>>(), [ids[2]], "limited");
     assert_eq!(store.recent_runs("customer_sync", 10).await.expect("runs").len(), 3);
     assert!(store.recent_runs("no_such_flow", 10).await.expect("runs").is_empty());
+
+    // An event's runs: both flows' jobs, oldest first, with the event's time.
+    let of_second = store.runs_for_event(events[1]).await.expect("runs of an event");
+    assert_eq!(of_second.iter().map(|r| (r.job.flow.as_str(), r.received_ms)).collect::<Vec<_>>(), [("catalog_sync", T0 + 10), ("customer_sync", T0 + 10)]);
+    assert_eq!(of_second[0].job.id, ids[1]);
+    assert!(store.runs_for_event(events[2] + 1_000).await.expect("runs").is_empty());
 }
