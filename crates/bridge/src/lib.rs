@@ -6,6 +6,7 @@
 //! existing target (ID link, then natural key), writes through the `zoho` client, and
 //! records the link and the audit entry in one transaction with the job's completion.
 
+pub mod actions;
 pub mod backfill;
 pub mod budget_share;
 pub mod check;

@@ -31,7 +31,7 @@ use bridge::{
     config::{BridgeConfig, RetentionSettings},
     flows::now_ms,
     money::{Mismatch, TOTALS_MISMATCH},
-    store::{AnyStore, Inserted, JobStatus, NewEvent, NewJob, Review, ReviewDecision, ReviewStatus, Reviews, Source, Store, StoreError},
+    store::{AnyStore, JobStatus, Review, ReviewDecision, ReviewStatus, Reviews, Store},
 };
 use serde_json::{Value, json};
 
@@ -47,7 +47,7 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    async fn open(&self) -> anyhow::Result<AnyStore> {
+    pub(crate) async fn open(&self) -> anyhow::Result<AnyStore> {
         let url = match &self.config {
             Some(path) => BridgeConfig::load_store(path).map_err(|e| anyhow::anyhow!("{e}"))?,
             None => self.store.clone(),
@@ -249,12 +249,12 @@ fn line(value: serde_json::Value) {
 async fn each_job<F, Fut>(ids: &[i64], done: &str, act: F) -> anyhow::Result<()>
 where
     F: Fn(i64) -> Fut,
-    Fut: std::future::Future<Output = bridge::store::StoreResult<()>>,
+    Fut: std::future::Future<Output = Result<bridge::store::Job, bridge::actions::ActionError>>,
 {
     let mut failed = 0;
     for &id in ids {
         match act(id).await {
-            Ok(()) => line(json!({"id": id, done: true})),
+            Ok(_) => line(json!({"id": id, done: true})),
             Err(e) => {
                 failed += 1;
                 eprintln!("job {id}: {e}");
@@ -292,12 +292,13 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Replay { store, ids } => {
             let store = store.open().await?;
-            each_job(&ids, "replayed", |id| store.replay(id, now_ms())).await?;
+            let by = operator();
+            each_job(&ids, "replayed", |id| bridge::actions::replay(&store, id, &by, now_ms())).await?;
         }
         AdminCommand::Drop { store, reason, ids } => {
             let store = store.open().await?;
-            let reason = format!("dropped by {}: {reason}", std::env::var("USER").unwrap_or_else(|_| "an operator".into()));
-            each_job(&ids, "dropped", |id| store.drop_dead(id, &reason, now_ms())).await?;
+            let by = operator();
+            each_job(&ids, "dropped", |id| bridge::actions::drop_dead(&store, id, &by, &reason, now_ms())).await?;
         }
         AdminCommand::Audit { store, job, system, module, record_id } => {
             let store = store.open().await?;
@@ -393,74 +394,27 @@ async fn existing_review(store: &AnyStore, id: i64) -> anyhow::Result<Review> {
     store.review(id).await?.with_context(|| format!("no review {id} (`zoho-bridge review list --status all` lists them)"))
 }
 
-/// The candidates of a review as people read them: `id (name), …`.
-fn candidate_list(review: &Review) -> String {
-    if review.candidates.is_empty() {
-        return "it has none; create or ignore it".into();
-    }
-    review.candidates.iter().map(|c| format!("{} ({})", c.id, c.name)).collect::<Vec<_>>().join(", ")
-}
-
-/// Decides review `id`; for a link or a create, queues the review's flow for its record
-/// (a manual event whose dedup key is the decision) so the decision is honoured now.
-/// Prints the decided review with the job's id.
+/// Decides review `id` through [`bridge::actions::decide_review`] (a link or a create
+/// queues the review's flow for its record, so the decision is honoured now). Prints the
+/// decided review with the queued event's and job's ids.
 async fn decide(store: StoreArgs, id: i64, decision: ReviewDecision, args: DecisionArgs) -> anyhow::Result<()> {
     let store = store.open().await?;
-    let review = existing_review(&store, id).await?;
-    if review.status != ReviewStatus::Open {
-        let by = review.decided_by.as_deref().unwrap_or("someone");
-        let when = review.decided_ms.and_then(rfc3339).unwrap_or_default();
-        let to = review.chosen_id.as_deref().map(|c| format!(" to {c}")).unwrap_or_default();
-        bail!("review {id} is already {}{to} (by {by} {when}): a decision is never changed", review.status.as_str());
-    }
-    if let ReviewDecision::Link(chosen) = &decision
-        && !review.candidates.iter().any(|c| &c.id == chosen)
-    {
-        bail!("review {id}: {chosen} is not one of its candidates: {}", candidate_list(&review));
-    }
-    let by = args.by.or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty())).unwrap_or_else(|| "admin".into());
-    let decided = match store.decide_review(id, &decision, &by, args.note.as_deref(), now_ms()).await {
-        Ok(decided) => decided,
-        Err(StoreError::NotFound(_)) => bail!("review {id} was decided by someone else meanwhile (`zoho-bridge review show {id}`)"),
-        Err(e) => return Err(e).with_context(|| format!("deciding review {id}")),
-    };
-    let mut shown = review_json(&decided);
-    shown["event_id"] = Value::Null;
-    shown["job_id"] = Value::Null;
-    if decision != ReviewDecision::Ignore {
-        let status = decided.status.as_str();
-        let record = &decided.record;
-        let event = NewEvent::for_record(Source::Manual, &decided.connection, record, json!({"review": id}), format!("review:{id}:{status}"));
-        let job = NewJob::for_record(&decided.flow, record);
-        let inserted = store
-            .add_event(&event, &[job], now_ms())
-            .await
-            .with_context(|| format!("review {id} is {status}, but its job could not be queued: {} runs it on the record's next change", decided.flow))?;
-        if let Inserted::New(event_id) = inserted {
-            shown["event_id"] = json!(event_id);
-            shown["job_id"] = json!(job_of_event(&store, event_id).await?);
-        }
-    }
+    let by = args.by.unwrap_or_else(operator);
+    let decided = bridge::actions::decide_review(&store, id, &decision, &by, args.note.as_deref(), now_ms()).await?;
+    let mut shown = review_json(&decided.review);
+    shown["event_id"] = json!(decided.queued.as_ref().map(|q| q.event_id));
+    shown["job_id"] = json!(decided.queued.as_ref().and_then(|q| q.job_id));
     line(shown);
     Ok(())
 }
 
-/// The id of the job just enqueued for `event_id`: among the queued jobs, or the running
-/// ones if a worker took it at once (`None` if it has even finished already). A scan of
-/// those jobs, since the store has no look-up of a job by its event; fine for a command a
-/// person types, not for a hot path.
-async fn job_of_event(store: &AnyStore, event_id: i64) -> anyhow::Result<Option<i64>> {
-    for status in [JobStatus::Queued, JobStatus::Running] {
-        let jobs = store.jobs_with_status(status, u32::MAX).await?;
-        if let Some(job) = jobs.iter().rev().find(|j| j.event_id == event_id) {
-            return Ok(Some(job.id));
-        }
-    }
-    Ok(None)
+/// Who is acting from this shell: `$USER`, else `admin`.
+pub fn operator() -> String {
+    std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "admin".into())
 }
 
 /// An epoch-ms time as RFC 3339 (`2024-05-01T09:30:00.250Z`).
-fn rfc3339(ms: i64) -> Option<String> {
+pub(crate) fn rfc3339(ms: i64) -> Option<String> {
     jiff::Timestamp::from_millisecond(ms).ok().map(|t| t.to_string())
 }
 

@@ -5,10 +5,11 @@
 //! it does), the engine as one configured process (`zoho-bridge serve`), extra
 //! workers sharing its store (`zoho-bridge worker`), the admin commands on the
 //! store (`status`, `dead-letters`, `replay`, `drop`, `audit`, `events`, `prune`,
-//! `review`), and the commands that look at a config's flows (`check`, `preview`,
+//! `review`, `approvals`), and the commands that look at a config's flows (`check`, `preview`,
 //! `config defaults`).
 
 mod admin_cmd;
+mod approvals_cmd;
 mod backfill_cmd;
 mod check_cmd;
 mod serve_cmd;
@@ -58,6 +59,9 @@ enum Command {
     Config(check_cmd::ConfigCommand),
     /// Link a CRM and a Books that already hold overlapping data (index, decide, apply).
     Backfill(backfill_cmd::BackfillArgs),
+    /// The human in the loop: agents' actions waiting for a yes or no.
+    #[command(subcommand)]
+    Approvals(approvals_cmd::ApprovalsCommand),
     #[command(flatten)]
     Admin(admin_cmd::AdminCommand),
 }
@@ -136,6 +140,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Preview(args) => check_cmd::preview(args).await,
         Command::Config(command) => check_cmd::config(command),
         Command::Backfill(args) => backfill_cmd::run(args).await,
+        Command::Approvals(command) => approvals_cmd::run(command).await,
         Command::Admin(command) => admin_cmd::run(command).await,
     }
 }

@@ -90,12 +90,13 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     let dropped = store.job(drop_id.parse().unwrap()).await.unwrap().unwrap();
     assert!(dropped.outcome.unwrap().contains("discontinued product"));
 
-    // The replayed job's writes: the refused upsert (an attempt whose outcome Books'
-    // refusal makes plain), then the one that created the item.
+    // The replayed job's audit: the refused upsert (an attempt whose outcome Books'
+    // refusal makes plain), the replay a person asked for, then the write that created
+    // the item.
     let by_job = lines(&run(&["audit", "--store", &db, "--job", &replay_id]));
     let shown: Vec<(bool, &str)> = by_job.iter().map(|a| (a["ok"].as_bool().unwrap(), a["action"].as_str().unwrap())).collect();
-    assert_eq!(shown, [(false, "upsert"), (true, "create")], "{by_job:#?}");
-    let item_id = by_job[1]["record_id"].as_str().unwrap().to_string();
+    assert_eq!(shown, [(false, "upsert"), (true, "replay"), (true, "create")], "{by_job:#?}");
+    let item_id = by_job[2]["record_id"].as_str().unwrap().to_string();
     let by_record = lines(&run(&["audit", "--store", &db, "books", "items", &item_id]));
     assert_eq!(by_record.len(), 1);
     assert_eq!(by_record[0]["request"]["sku"], "ADM-2");
@@ -117,14 +118,14 @@ async fn dead_letters_replay_drop_audit_and_events_from_the_shell() {
     assert_eq!(store.job(claimed[0].id).await.unwrap(), None);
     let status = lines(&run(&["status", "--store", &db]));
     assert_eq!((count(&status, "done"), count(&status, "skipped")), (2, 1), "today's jobs stay: {status:?}");
-    assert_eq!(lines(&run(&["audit", "--store", &db, "--job", &replay_id])).len(), 2, "the audit log stays");
+    assert_eq!(lines(&run(&["audit", "--store", &db, "--job", &replay_id])).len(), 3, "the audit log stays");
     let out = run(&["prune", "--store", &db, "--older-than-days", "0"]);
     assert!(!out.status.success(), "pruning everything up to now is refused");
 
     // Mistakes fail loudly.
     let out = run(&["replay", "--store", &db, "999999"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("dead job 999999 not found"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("job 999999: there is no job 999999"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = run(&["status", "--store", &dir.join("nope.db").display().to_string()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no store at"));

@@ -177,7 +177,10 @@ async fn reviews_are_listed_shown_and_decided_from_the_shell() {
     assert_eq!((job.flow.as_str(), job.key.as_str(), job.status), ("customer_sync", "crm:Accounts:5500000001", JobStatus::Queued));
     assert_eq!(job.payload, json!({"system": "crm", "module": "Accounts", "id": "5500000001"}), "the record, as flows read it");
     let manual = store.event(job.event_id).await.unwrap().expect("the job's event");
-    assert_eq!((manual.event.source, manual.event.connection.as_str(), manual.event.payload.clone()), (Source::Manual, "default", json!({"review": first})));
+    assert_eq!(
+        (manual.event.source, manual.event.connection.as_str(), manual.event.payload.clone()),
+        (Source::Manual, "default", json!({"asked_by": "ann", "flow": "customer_sync"}))
+    );
     assert_eq!(manual.event.dedup_key, format!("review:{first}:linked"));
     let decided = store.review(first).await.unwrap().expect("the review");
     assert_eq!((decided.status, decided.chosen_id.as_deref()), (ReviewStatus::Linked, Some("4600000002")));

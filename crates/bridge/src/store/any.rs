@@ -82,6 +82,10 @@ impl Store for AnyStore {
         delegate!(self, s => s.event(event_id))
     }
 
+    async fn event_by_key(&self, dedup_key: &str) -> StoreResult<Option<StoredEvent>> {
+        delegate!(self, s => s.event_by_key(dedup_key))
+    }
+
     async fn events_for_record(&self, system: &str, module: &str, record_id: &str, limit: u32) -> StoreResult<Vec<StoredEvent>> {
         delegate!(self, s => s.events_for_record(system, module, record_id, limit))
     }
@@ -115,6 +119,10 @@ impl Store for AnyStore {
 
     async fn jobs_with_status(&self, status: JobStatus, limit: u32) -> StoreResult<Vec<Job>> {
         delegate!(self, s => s.jobs_with_status(status, limit))
+    }
+
+    async fn jobs_for_event(&self, event_id: i64) -> StoreResult<Vec<Job>> {
+        delegate!(self, s => s.jobs_for_event(event_id))
     }
 
     async fn job_counts(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
@@ -189,6 +197,10 @@ impl Approvals for AnyStore {
 
     async fn decide_approval(&self, id: i64, approve: bool, decided_by: &str, now_ms: i64) -> StoreResult<Approval> {
         delegate!(self, s => s.decide_approval(id, approve, decided_by, now_ms))
+    }
+
+    async fn approval(&self, id: i64) -> StoreResult<Option<Approval>> {
+        delegate!(self, s => s.approval(id))
     }
 
     async fn approvals(&self, status: ApprovalStatus) -> StoreResult<Vec<Approval>> {

@@ -52,6 +52,9 @@ pub trait Approvals: Clone + Send + Sync + 'static {
     /// pending (unknown, or already decided) is `NotFound`: a decision is never changed.
     fn decide_approval(&self, id: i64, approve: bool, decided_by: &str, now_ms: i64) -> impl Future<Output = StoreResult<Approval>> + Send;
 
+    /// One request by id, whatever its status.
+    fn approval(&self, id: i64) -> impl Future<Output = StoreResult<Option<Approval>>> + Send;
+
     /// Requests in a status, oldest first.
     fn approvals(&self, status: ApprovalStatus) -> impl Future<Output = StoreResult<Vec<Approval>>> + Send;
 }

@@ -440,6 +440,10 @@ pub trait Store: Directory + Reviews + Clone + Send + Sync + 'static {
     /// An inbox event by id.
     fn event(&self, event_id: i64) -> impl Future<Output = StoreResult<Option<StoredEvent>>> + Send;
 
+    /// The inbox event stored under `dedup_key`, if any (how a caller that queued an event
+    /// under a key of its own, such as `approval:7`, finds it again).
+    fn event_by_key(&self, dedup_key: &str) -> impl Future<Output = StoreResult<Option<StoredEvent>>> + Send;
+
     /// The newest `limit` inbox events about one record, newest first.
     fn events_for_record(&self, system: &str, module: &str, record_id: &str, limit: u32) -> impl Future<Output = StoreResult<Vec<StoredEvent>>> + Send;
 
@@ -508,6 +512,9 @@ pub trait Store: Directory + Reviews + Clone + Send + Sync + 'static {
 
     /// Jobs in a status, oldest first (dead letters: `JobStatus::Dead`).
     fn jobs_with_status(&self, status: JobStatus, limit: u32) -> impl Future<Output = StoreResult<Vec<Job>>> + Send;
+
+    /// The jobs an event enqueued, oldest first.
+    fn jobs_for_event(&self, event_id: i64) -> impl Future<Output = StoreResult<Vec<Job>>> + Send;
 
     /// Counts of jobs per status (for metrics and tests).
     fn job_counts(&self) -> impl Future<Output = StoreResult<Vec<(JobStatus, i64)>>> + Send;

@@ -179,6 +179,10 @@ pub(crate) struct Statements {
     pub job: String,
     /// The statement of `jobs_with_status`.
     pub jobs_with_status: String,
+    /// The statement of `event_by_key`.
+    pub event_by_key: String,
+    /// The statement of `jobs_for_event`.
+    pub jobs_for_event: String,
     /// The statement of `link_by_crm`.
     pub link_by_crm: String,
     /// The statement of `link_by_books`.
@@ -201,6 +205,8 @@ pub(crate) struct Statements {
     pub decide_approval: String,
     /// The statement of `approvals`.
     pub approvals: String,
+    /// The statement of `approval`.
+    pub approval: String,
 }
 
 impl Statements {
@@ -215,6 +221,8 @@ impl Statements {
             claim: format!("{} RETURNING {}", d.claim, d.job_columns),
             job: format!("SELECT {} FROM jobs WHERE id = $1", d.job_columns),
             jobs_with_status: format!("SELECT {} FROM jobs WHERE status = $1 ORDER BY id LIMIT $2", d.job_columns),
+            event_by_key: format!("SELECT {} FROM events WHERE dedup_key = $1", d.event_columns),
+            jobs_for_event: format!("SELECT {} FROM jobs WHERE event_id = $1 ORDER BY id", d.job_columns),
             link_by_crm: format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND crm_id = $3", super::rows::LINK_COLUMNS),
             link_by_books: format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 AND books_id = $3", super::rows::LINK_COLUMNS),
             links: format!("SELECT {} FROM links WHERE connection = $1 AND relation = $2 ORDER BY crm_id", super::rows::LINK_COLUMNS),
@@ -243,6 +251,7 @@ impl Statements {
                 d.approval_columns
             ),
             approvals: format!("SELECT {} FROM approvals WHERE status = $1 ORDER BY id", d.approval_columns),
+            approval: format!("SELECT {} FROM approvals WHERE id = $1", d.approval_columns),
             d,
         }
     }
@@ -285,6 +294,16 @@ macro_rules! shared_store_methods {
             let sql = $sql.event.as_str();
             let row: Option<$crate::store::rows::EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(event_id)
+                .fetch_optional(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            row.map($crate::store::StoredEvent::try_from).transpose()
+        }
+
+        async fn event_by_key(&self, dedup_key: &str) -> $crate::store::StoreResult<Option<$crate::store::StoredEvent>> {
+            let sql = $sql.event_by_key.as_str();
+            let row: Option<$crate::store::rows::EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(dedup_key)
                 .fetch_optional(self.reader())
                 .await
                 .map_err($crate::store::convert::db_err)?;
@@ -480,6 +499,16 @@ macro_rules! shared_store_methods {
                 .await
                 .map_err($crate::store::convert::db_err)?;
             row.map($crate::store::Job::try_from).transpose()
+        }
+
+        async fn jobs_for_event(&self, event_id: i64) -> $crate::store::StoreResult<Vec<$crate::store::Job>> {
+            let sql = $sql.jobs_for_event.as_str();
+            let rows: Vec<$crate::store::rows::JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(event_id)
+                .fetch_all(self.reader())
+                .await
+                .map_err($crate::store::convert::db_err)?;
+            $crate::store::rows::jobs_from_rows(rows)
         }
 
         async fn jobs_with_status(
@@ -773,6 +802,13 @@ macro_rules! shared_approvals {
                     .await
                     .map_err($crate::store::convert::db_err)?;
                 row.ok_or_else(|| $crate::store::StoreError::NotFound(format!("pending approval {id}")))?.try_into()
+            }
+
+            async fn approval(&self, id: i64) -> $crate::store::StoreResult<Option<$crate::store::Approval>> {
+                let sql = $sql.approval.as_str();
+                let row: Option<$crate::store::rows::ApprovalRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.reader()).await.map_err($crate::store::convert::db_err)?;
+                row.map($crate::store::Approval::try_from).transpose()
             }
 
             async fn approvals(&self, status: $crate::store::ApprovalStatus) -> $crate::store::StoreResult<Vec<$crate::store::Approval>> {

@@ -265,6 +265,10 @@ impl<S: Store> Store for Probe<S> {
         self.track("event", self.inner.event(event_id)).await
     }
 
+    async fn event_by_key(&self, dedup_key: &str) -> StoreResult<Option<StoredEvent>> {
+        self.track("event_by_key", self.inner.event_by_key(dedup_key)).await
+    }
+
     async fn events_for_record(&self, system: &str, module: &str, record_id: &str, limit: u32) -> StoreResult<Vec<StoredEvent>> {
         self.track("events_for_record", self.inner.events_for_record(system, module, record_id, limit)).await
     }
@@ -297,6 +301,10 @@ impl<S: Store> Store for Probe<S> {
 
     async fn job(&self, job_id: i64) -> StoreResult<Option<Job>> {
         self.track("job", self.inner.job(job_id)).await
+    }
+
+    async fn jobs_for_event(&self, event_id: i64) -> StoreResult<Vec<Job>> {
+        self.track("jobs_for_event", self.inner.jobs_for_event(event_id)).await
     }
 
     async fn jobs_with_status(&self, status: JobStatus, limit: u32) -> StoreResult<Vec<Job>> {

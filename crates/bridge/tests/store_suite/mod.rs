@@ -664,10 +664,24 @@ pub async fn approvals<S: Store + Approvals>(store: S) {
     store.decide_approval(b, false, "ops@acme.example", T0 + 6).await.expect("reject");
     assert!(matches!(store.decide_approval(a, false, "someone", T0 + 7).await, Err(StoreError::NotFound(_))), "decided once");
     assert!(matches!(store.decide_approval(999_999, true, "someone", T0).await, Err(StoreError::NotFound(_))));
+    let one = store.approval(a).await.expect("approval").expect("approval a exists");
+    assert_eq!((one.id, one.status, one.action.as_str(), one.payload.clone()), (a, ApprovalStatus::Approved, "replay", json!({"job_id": 12})));
+    assert!(store.approval(999_999).await.expect("approval").is_none(), "an unknown approval is None, not an error");
 
     assert!(store.approvals(ApprovalStatus::Pending).await.expect("pending").is_empty());
     assert_eq!(store.approvals(ApprovalStatus::Approved).await.expect("approved").iter().map(|p| p.id).collect::<Vec<_>>(), vec![a]);
     assert_eq!(store.approvals(ApprovalStatus::Rejected).await.expect("rejected").iter().map(|p| p.id).collect::<Vec<_>>(), vec![b]);
+}
+
+/// An event is found again by its dedup key, and with it the jobs it enqueued.
+pub async fn event_by_key_and_its_jobs<S: Store>(store: S) {
+    let job_id = enqueue(&store, "7", 70).await;
+    let event = store.event_by_key("crm:Products:7:70").await.expect("event_by_key").expect("stored under its key");
+    assert_eq!((event.event.record_id.as_str(), event.event.modified_ms), ("7", Some(70)));
+    let jobs = store.jobs_for_event(event.id).await.expect("jobs_for_event");
+    assert_eq!(jobs.iter().map(|j| (j.id, j.flow.as_str())).collect::<Vec<_>>(), vec![(job_id, "catalog_sync")]);
+    assert!(store.event_by_key("crm:Products:7:71").await.expect("event_by_key").is_none());
+    assert!(store.jobs_for_event(event.id + 1_000).await.expect("jobs_for_event").is_empty());
 }
 
 /// A link in `relation` between CRM `crm_id` and Books `books_id`, written to Books.
@@ -880,6 +894,7 @@ macro_rules! every_store_test {
             job_counts,
             shared_tokens,
             approvals,
+            event_by_key_and_its_jobs,
             prune_finished_work,
             links_by_relation,
             snapshots_are_kept_with_done_and_skipped_results,

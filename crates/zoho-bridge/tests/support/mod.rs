@@ -29,3 +29,15 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Runs the `zoho-bridge` binary with `args` (quiet logs) and waits for it.
+pub fn run_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_zoho-bridge")).args(args).env("RUST_LOG", "error").output().expect("run zoho-bridge")
+}
+
+/// The JSON lines a successful command printed on stdout (fails the test, with its
+/// stderr, if it did not succeed).
+pub fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+}
