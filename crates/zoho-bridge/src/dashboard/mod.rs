@@ -9,7 +9,6 @@
 //! everything else. No JavaScript; the stylesheet is embedded in the binary; pages fit
 //! a phone.
 
-mod act;
 mod auth;
 mod pages;
 mod stats;
@@ -25,6 +24,7 @@ use axum::{
     routing::{get, post},
 };
 use bridge::{
+    actions::{self, ActionError},
     config::DashboardSettings,
     flows::{FlowsConfig, now_ms, relations},
     store::{Activity, AnyStore, ApprovalStatus, Approvals, BudgetShares, JobStatus, RecordRef, ReviewDecision, ReviewStatus, Reviews, Store, System},
@@ -123,12 +123,12 @@ impl From<bridge::store::StoreError> for Failed {
     }
 }
 
-impl From<act::ActionError> for Failed {
-    fn from(e: act::ActionError) -> Failed {
+impl From<ActionError> for Failed {
+    fn from(e: ActionError) -> Failed {
         let status = match e {
-            act::ActionError::NotFound(_) => StatusCode::NOT_FOUND,
-            act::ActionError::Refused(_) => StatusCode::CONFLICT,
-            act::ActionError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ActionError::NotFound(_) => StatusCode::NOT_FOUND,
+            ActionError::Refused(_) => StatusCode::CONFLICT,
+            ActionError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         Failed { status, session: None, message: e.to_string() }
     }
@@ -319,7 +319,7 @@ fn id_of(session: &Session, text: &str, what: &str) -> Result<i64, Failed> {
 async fn replay(State(d): State<Dashboard>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<HashMap<String, String>>) -> Page {
     let session = actor!(d, headers, form);
     let id = id_of(&session, &id, "job")?;
-    act::replay(&d.0.store, id, now_ms()).await.map_err(Failed::from).map_err(with(&session))?;
+    actions::replay(&d.0.store, id, &by(&session), now_ms()).await.map_err(Failed::from).map_err(with(&session))?;
     tracing::info!(job = id, by = %by(&session), "dashboard: replayed a dead letter");
     Ok(Redirect::to(&format!("/jobs/{id}?notice=replayed")).into_response())
 }
@@ -328,7 +328,7 @@ async fn drop_dead(State(d): State<Dashboard>, headers: HeaderMap, Path(id): Pat
     let session = actor!(d, headers, form);
     let id = id_of(&session, &id, "job")?;
     let reason = form.get("reason").map(String::as_str).unwrap_or_default();
-    act::drop_dead(&d.0.store, id, &by(&session), reason, now_ms()).await.map_err(Failed::from).map_err(with(&session))?;
+    actions::drop_dead(&d.0.store, id, &by(&session), reason, now_ms()).await.map_err(Failed::from).map_err(with(&session))?;
     tracing::info!(job = id, by = %by(&session), "dashboard: dropped a dead letter");
     Ok(Redirect::to(&format!("/jobs/{id}?notice=dropped")).into_response())
 }
@@ -378,31 +378,23 @@ async fn decide_review(State(d): State<Dashboard>, headers: HeaderMap, Path(id):
         _ => return Err(Failed::new(StatusCode::BAD_REQUEST, &session, "A decision is link (with the chosen candidate), create or ignore.")),
     };
     let note = form.get("note").map(|n| n.trim()).filter(|n| !n.is_empty());
-    act::decide_review(&d.0.store, id, &decision, &by(&session), note, now_ms()).await.map_err(Failed::from).map_err(with(&session))?;
+    actions::decide_review(&d.0.store, id, &decision, &by(&session), note, now_ms()).await.map_err(Failed::from).map_err(with(&session))?;
     tracing::info!(review = id, by = %by(&session), "dashboard: decided a review");
     Ok(Redirect::to(&format!("/reviews/{id}?decided")).into_response())
 }
 
 async fn approvals(State(d): State<Dashboard>, headers: HeaderMap) -> Page {
     let session = viewer!(d, headers);
-    let pending = d.0.store.approvals(ApprovalStatus::Pending).await.map_err(Failed::from).map_err(with(&session))?;
+    let pending = actions::approvals(&d.0.store, ApprovalStatus::Pending).await.map_err(Failed::from).map_err(with(&session))?;
     Ok(pages::approvals(&session, &pending).into_response())
 }
 
 async fn approval(State(d): State<Dashboard>, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<HashMap<String, String>>) -> Page {
     let session = viewer!(d, headers);
     let id = id_of(&session, &id, "approval")?;
-    let mut found = None;
-    for status in [ApprovalStatus::Pending, ApprovalStatus::Approved, ApprovalStatus::Rejected] {
-        let list = d.0.store.approvals(status).await.map_err(Failed::from).map_err(with(&session))?;
-        if let Some(a) = list.into_iter().find(|a| a.id == id) {
-            found = Some(a);
-            break;
-        }
-    }
-    let approval = found.ok_or_else(|| Failed::new(StatusCode::NOT_FOUND, &session, format!("There is no approval {id}.")))?;
-    let notice = q.contains_key("decided").then(|| format!("Approval {id} is decided."));
-    Ok(pages::approval(&session, notice.as_deref(), &approval, None).into_response())
+    let state = actions::approval_state(&d.0.store, id).await.map_err(Failed::from).map_err(with(&session))?;
+    let notice = q.contains_key("decided").then(|| format!("Approval {id} is {}.", state.stage()));
+    Ok(pages::approval(&session, notice.as_deref(), &state).into_response())
 }
 
 async fn decide_approval(State(d): State<Dashboard>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<HashMap<String, String>>) -> Page {
@@ -413,7 +405,7 @@ async fn decide_approval(State(d): State<Dashboard>, headers: HeaderMap, Path(id
         Some("reject") => false,
         _ => return Err(Failed::new(StatusCode::BAD_REQUEST, &session, "A decision is approve or reject.")),
     };
-    act::decide_approval(&d.0.store, id, approve, &by(&session), now_ms()).await.map_err(Failed::from).map_err(with(&session))?;
+    actions::decide_approval(&d.0.store, id, approve, &by(&session), now_ms()).await.map_err(Failed::from).map_err(with(&session))?;
     tracing::info!(approval = id, approve, by = %by(&session), "dashboard: decided an approval");
     Ok(Redirect::to(&format!("/approvals/{id}?decided")).into_response())
 }

@@ -5,7 +5,8 @@
 //! session's CSRF token. No page shows a secret: tokens, keys and cookies never reach
 //! this module.
 
-use bridge::store::{Approval, AuditEntry, BudgetHolder, Job, JobStatus, Link, RecordRef, Review, ReviewStatus, Run, StoredEvent};
+use bridge::actions::ApprovalState;
+use bridge::store::{AuditEntry, BudgetHolder, Job, JobStatus, Link, RecordRef, Review, ReviewStatus, Run, StoredEvent};
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 
@@ -409,24 +410,26 @@ pub fn review(session: &Session, notice: Option<&str>, r: &Review) -> Markup {
     layout(&format!("Review {}", r.id), Some(session), notice, review_block(session, r))
 }
 
-fn approval_block(session: &Session, a: &Approval) -> Markup {
+fn approval_block(session: &Session, state: &ApprovalState) -> Markup {
+    let a = &state.approval;
     let action = format!("/approvals/{}", a.id);
     html! {
         section.approval id={"approval-" (a.id)} {
             h3 { a href=(action) { "Approval " (a.id) } " · " (a.action) " · asked by " (a.requested_by) }
-            @if let Some(summary) = a.payload.get("summary").and_then(Value::as_str) { p.summary { (summary) } }
-            details { summary { "What it would do" } pre { (json(&a.payload)) } }
-            p { "Asked " (time(a.created_ms)) }
-            @match a.status {
-                bridge::store::ApprovalStatus::Pending => {
-                    div.actions {
-                        form method="post" action=(action) { (csrf(session)) input type="hidden" name="decision" value="approve"; button type="submit" { "Approve" } }
-                        form method="post" action=(action) { (csrf(session)) input type="hidden" name="decision" value="reject"; button.danger type="submit" { "Reject" } }
-                    }
+            p.summary { (state.request.summary) }
+            p { "Runs " (state.request.flow) " for " a href=(record_url(&state.request.record)) { (state.request.record.to_string()) } " · asked " (time(a.created_ms)) }
+            details { summary { "Arguments" } pre { (json(&state.request.args)) } }
+            @if a.status == bridge::store::ApprovalStatus::Pending {
+                div.actions {
+                    form method="post" action=(action) { (csrf(session)) input type="hidden" name="decision" value="approve"; button type="submit" { "Approve" } }
+                    form method="post" action=(action) { (csrf(session)) input type="hidden" name="decision" value="reject"; button.danger type="submit" { "Reject" } }
                 }
-                status => {
-                    p.status { "Decided: " strong.decided { (format!("{status:?}").to_lowercase()) }
-                        @if let Some(by) = &a.decided_by { " by " (by) } @if let Some(ms) = a.decided_ms { " at " (time(ms)) } }
+            } @else {
+                p.status { "Decided: " strong.decided { (if a.status == bridge::store::ApprovalStatus::Approved { "approved" } else { "rejected" }) }
+                    @if let Some(by) = &a.decided_by { " by " (by) } @if let Some(ms) = a.decided_ms { " at " (time(ms)) } }
+                p { "Stage: " strong id="stage" { (state.stage()) } }
+                @if let Some(job) = &state.job {
+                    p { "Its run: " a href={"/jobs/" (job.id)} { "job " (job.id) } " · " (job.flow) " · " strong { (job.status.as_str()) } " · " (job_result(job)) }
                 }
             }
         }
@@ -434,7 +437,7 @@ fn approval_block(session: &Session, a: &Approval) -> Markup {
 }
 
 /// The approvals waiting.
-pub fn approvals(session: &Session, pending: &[Approval]) -> Markup {
+pub fn approvals(session: &Session, pending: &[ApprovalState]) -> Markup {
     let body = html! {
         @if pending.is_empty() { p.empty { "No approvals waiting." } }
         @for a in pending { (approval_block(session, a)) }
@@ -443,14 +446,8 @@ pub fn approvals(session: &Session, pending: &[Approval]) -> Markup {
 }
 
 /// One approval, with the job it started once approved.
-pub fn approval(session: &Session, notice: Option<&str>, a: &Approval, job: Option<&Job>) -> Markup {
-    let body = html! {
-        (approval_block(session, a))
-        @if let Some(job) = job {
-            p { "Its run: job " (job.id) " · " (job.flow) " · " strong { (job.status.as_str()) } " · " (job_result(job)) }
-        }
-    };
-    layout(&format!("Approval {}", a.id), Some(session), notice, body)
+pub fn approval(session: &Session, notice: Option<&str>, state: &ApprovalState) -> Markup {
+    layout(&format!("Approval {}", state.approval.id), Some(session), notice, approval_block(session, state))
 }
 
 /// The totals-check warnings.
