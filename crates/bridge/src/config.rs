@@ -919,7 +919,12 @@ mod tests {
         assert_error(&same, (5, 10), "dashboard.listen", "127.0.0.1:8080 is the main listener's address");
         assert_error(&format!("{EMULATOR}[dashboard]\ntoken_sha256 = \"abc\"\n"), (4, 16), "dashboard.token_sha256", "not a SHA-256 in hex");
         assert_error(&format!("{EMULATOR}[dashboard]\nsession_secs = 5\n"), (4, 16), "dashboard.session_secs", "5 is too short: at least 60 seconds");
-        assert_error(&format!("{EMULATOR}[dashboard]\nsession_key_env = \"NO_SUCH_KEY\"\n"), (4, 19), "dashboard.session_key_env", "the environment variable NO_SUCH_KEY is not set");
+        assert_error(
+            &format!("{EMULATOR}[dashboard]\nsession_key_env = \"NO_SUCH_KEY\"\n"),
+            (4, 19),
+            "dashboard.session_key_env",
+            "the environment variable NO_SUCH_KEY is not set",
+        );
         let short_key = |name: &str| if name == "DASH_KEY" { Some("short".to_string()) } else { env(name) };
         let e = BridgeConfig::parse_with_env("z.toml", &format!("{EMULATOR}[dashboard]\nsession_key_env = \"DASH_KEY\"\n"), FLOWS, short_key).unwrap_err();
         assert!(e.to_string().contains("shorter than 32 bytes") && !e.to_string().contains("short\""), "{e}");

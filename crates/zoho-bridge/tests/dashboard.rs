@@ -259,7 +259,9 @@ flows = ["customer_sync"]
     assert_eq!(items_with_sku(&client, "APP-1").await.len(), 1, "the approved run made C's item");
 
     // The rest of the pages answer, and the overview has nothing waiting any more.
-    for (path, name, want) in [("/totals", "10-totals", "No totals warnings."), ("/budget", "11-budget", "organisation"), ("/", "12-overview-after", "0 dead letters")] {
+    for (path, name, want) in
+        [("/totals", "10-totals", "No totals warnings."), ("/budget", "11-budget", "organisation"), ("/", "12-overview-after", "0 dead letters")]
+    {
         browser.go(&format!("{base}{path}")).await;
         let text = browser.text().await;
         assert!(text.contains(want), "{path}: {text}");

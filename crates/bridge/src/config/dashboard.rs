@@ -104,9 +104,8 @@ impl DashboardSettings {
         within(at(&["dashboard", "session_secs"]), self.session_secs, (60, 30 * 86_400), "seconds", " (how long a login lasts)")?;
         self.token_hashes.clear();
         if let Some(hex) = &self.token_sha256 {
-            let hash = parse_hex_hash(hex).ok_or_else(|| {
-                Problem::new(at(&["dashboard", "token_sha256"]), "not a SHA-256 in hex (64 digits 0-9a-f): printf %s \"$TOKEN\" | sha256sum")
-            })?;
+            let hash = parse_hex_hash(hex)
+                .ok_or_else(|| Problem::new(at(&["dashboard", "token_sha256"]), "not a SHA-256 in hex (64 digits 0-9a-f): printf %s \"$TOKEN\" | sha256sum"))?;
             self.token_hashes.push(hash);
         }
         if let Some(token) = env(TOKEN_ENV).filter(|t| !t.is_empty()) {
@@ -114,9 +113,9 @@ impl DashboardSettings {
         }
         self.session_key = None;
         if let Some(var) = &self.session_key_env {
-            let key = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
-                Problem::new(at(&["dashboard", "session_key_env"]), format!("the environment variable {var} is not set (or is empty)"))
-            })?;
+            let key = env(var)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| Problem::new(at(&["dashboard", "session_key_env"]), format!("the environment variable {var} is not set (or is empty)")))?;
             if key.len() < MIN_SESSION_KEY_BYTES {
                 return Err(Problem::new(
                     at(&["dashboard", "session_key_env"]),

@@ -97,11 +97,8 @@ macro_rules! shared_activity {
 
             async fn runs_for_event(&self, event_id: i64) -> $crate::store::StoreResult<Vec<$crate::store::Run>> {
                 static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| $crate::store::activity::runs_for_event_sql($sql.d.job_columns));
-                let rows: Vec<$crate::store::activity::RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
-                    .bind(event_id)
-                    .fetch_all(self.reader())
-                    .await
-                    .map_err($crate::store::convert::db_err)?;
+                let rows: Vec<$crate::store::activity::RunRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str())).bind(event_id).fetch_all(self.reader()).await.map_err($crate::store::convert::db_err)?;
                 rows.into_iter().map($crate::store::Run::try_from).collect()
             }
         }

@@ -15,6 +15,7 @@ mod stats;
 
 use std::{collections::HashMap, sync::Arc};
 
+use auth::{Login, Session};
 use axum::{
     Router,
     extract::{Form, Path, Query, Request, State},
@@ -29,7 +30,6 @@ use bridge::{
     flows::{FlowsConfig, now_ms, relations},
     store::{Activity, AnyStore, ApprovalStatus, Approvals, BudgetShares, JobStatus, RecordRef, ReviewDecision, ReviewStatus, Reviews, Store, System},
 };
-use auth::{Login, Session};
 use pages::{DeadLetter, EventJobs, FlowRow, JobWrites, Overview};
 use stats::FlowStats;
 
@@ -76,10 +76,7 @@ pub fn router(store: AnyStore, client: zoho::Client, settings: &DashboardSetting
 /// The line `serve` prints at start about logging in.
 pub fn login_hint(settings: &DashboardSettings) -> String {
     if settings.token_hashes.is_empty() {
-        format!(
-            "the dashboard has no login token: set {} (or [dashboard] token_sha256) and restart to log in",
-            bridge::config::DASHBOARD_TOKEN_ENV
-        )
+        format!("the dashboard has no login token: set {} (or [dashboard] token_sha256) and restart to log in", bridge::config::DASHBOARD_TOKEN_ENV)
     } else {
         "log in with the configured token".into()
     }
@@ -144,18 +141,19 @@ impl Dashboard {
     }
 
     /// The session of a page request, or the redirect to the login page.
-    fn viewer(&self, headers: &HeaderMap) -> Result<Session, Response> {
-        self.session(headers).ok_or_else(|| Redirect::to("/login").into_response())
+    fn viewer(&self, headers: &HeaderMap) -> Result<Session, Box<Response>> {
+        self.session(headers).ok_or_else(|| Box::new(Redirect::to("/login").into_response()))
     }
 
     /// The session of a form post whose CSRF token matches, or the refusal.
-    fn actor(&self, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<Session, Response> {
+    fn actor(&self, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<Session, Box<Response>> {
         let Some(session) = self.session(headers) else {
-            return Err((StatusCode::UNAUTHORIZED, pages::error(None, "Your session has ended: log in again.")).into_response());
+            return Err(Box::new((StatusCode::UNAUTHORIZED, pages::error(None, "Your session has ended: log in again.")).into_response()));
         };
         let sent = form.get("csrf").map(String::as_bytes).unwrap_or_default();
         if !auth::constant_time_eq(sent, session.csrf.as_bytes()) {
-            return Err((StatusCode::FORBIDDEN, pages::error(Some(&session), "This form is stale or was not sent by this dashboard (CSRF check): reload the page and try again.")).into_response());
+            let message = "This form is stale or was not sent by this dashboard (CSRF check): reload the page and try again.";
+            return Err(Box::new((StatusCode::FORBIDDEN, pages::error(Some(&session), message)).into_response()));
         }
         Ok(session)
     }
@@ -170,7 +168,7 @@ macro_rules! viewer {
     ($state:expr, $headers:expr) => {
         match $state.viewer(&$headers) {
             Ok(session) => session,
-            Err(response) => return Ok(response),
+            Err(response) => return Ok(*response),
         }
     };
 }
@@ -179,7 +177,7 @@ macro_rules! actor {
     ($state:expr, $headers:expr, $form:expr) => {
         match $state.actor(&$headers, &$form) {
             Ok(session) => session,
-            Err(response) => return Ok(response),
+            Err(response) => return Ok(*response),
         }
     };
 }
@@ -246,7 +244,11 @@ async fn overview(State(d): State<Dashboard>, headers: HeaderMap) -> Page {
 async fn flow(State(d): State<Dashboard>, headers: HeaderMap, Path(name): Path<String>) -> Page {
     let session = viewer!(d, headers);
     if !FlowsConfig::NAMES.contains(&name.as_str()) {
-        return Err(Failed::new(StatusCode::NOT_FOUND, &session, format!("There is no flow named {name:?} (this build has: {}).", FlowsConfig::NAMES.join(", "))));
+        return Err(Failed::new(
+            StatusCode::NOT_FOUND,
+            &session,
+            format!("There is no flow named {name:?} (this build has: {}).", FlowsConfig::NAMES.join(", ")),
+        ));
     }
     let runs = d.0.store.recent_runs(&name, WINDOW).await.map_err(Failed::from).map_err(with(&session))?;
     let stats = FlowStats::of(&runs);
@@ -293,7 +295,8 @@ async fn record(State(d): State<Dashboard>, headers: HeaderMap, Query(q): Query<
 /// The connections the record's events name (links are kept per connection), or
 /// `default`.
 async fn connections(store: &AnyStore, record: &RecordRef) -> Result<Vec<String>, bridge::store::StoreError> {
-    let mut names: Vec<String> = store.events_for_record(record.system.as_str(), &record.module, &record.id, 20).await?.into_iter().map(|e| e.event.connection).collect();
+    let mut names: Vec<String> =
+        store.events_for_record(record.system.as_str(), &record.module, &record.id, 20).await?.into_iter().map(|e| e.event.connection).collect();
     names.push("default".into());
     names.sort();
     names.dedup();
@@ -426,4 +429,3 @@ async fn budget(State(d): State<Dashboard>, headers: HeaderMap) -> Page {
     }
     Ok(pages::budget(&session, &views).into_response())
 }
-

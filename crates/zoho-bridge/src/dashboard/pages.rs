@@ -482,7 +482,7 @@ pub fn budget(session: &Session, views: &[BudgetView]) -> Markup {
                     thead { tr { th { "limit" } th { "of" } th { "this process may use" } th { "used" } th { "in flight" } th { "left" } th { "use" } } }
                     tbody { @for w in &v.usage.windows {
                         @let cap = w.allotment.unwrap_or(w.limit);
-                        @let share = if cap == 0 { 0 } else { (w.used * 100 / cap).min(100) };
+                        @let share = (w.used * 100).checked_div(cap).unwrap_or(0).min(100);
                         tr { td { (w.name) } td.num { (w.limit) } td.num { (cap) } td.num { (w.used) } td.num { (w.in_flight) } td.num { (w.remaining) }
                              td { meter min="0" max="100" value=(share) { (share) "%" } } }
                     } }
@@ -499,4 +499,3 @@ pub fn budget(session: &Session, views: &[BudgetView]) -> Markup {
 
 /// The stylesheet, embedded in the binary.
 pub const CSS: &str = include_str!("dashboard.css");
-
