@@ -41,10 +41,12 @@ use std::{net::SocketAddr, path::Path, time::Duration};
 use serde::{Deserialize, Serialize};
 
 mod dashboard;
+mod gateway;
 mod names;
 mod spans;
 
 pub use dashboard::{DashboardSettings, TOKEN_ENV as DASHBOARD_TOKEN_ENV, token_hash};
+pub use gateway::McpSettings;
 pub use names::{BOOKS_ENTITIES, CRM_MODULES, near_miss};
 pub use spans::{Dotted, Key, Spans, line_column};
 
@@ -92,6 +94,8 @@ pub struct BridgeConfig {
     pub money: MoneyConfig,
     /// The dashboard: where it is served and who may log in (`[dashboard]`).
     pub dashboard: DashboardSettings,
+    /// The agent gateway's limits (`[mcp]`).
+    pub mcp: McpSettings,
 }
 
 impl Default for BridgeConfig {
@@ -110,6 +114,7 @@ impl Default for BridgeConfig {
             tables: Tables::new(),
             money: MoneyConfig::default(),
             dashboard: DashboardSettings::default(),
+            mcp: McpSettings::default(),
         }
     }
 }

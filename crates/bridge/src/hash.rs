@@ -17,6 +17,22 @@ pub fn content_hash(value: &Value) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// SHA-256 of a secret (an agent's bearer token), as 64 lowercase hex digits: what the
+/// store keeps instead of the secret.
+pub fn secret_hash(secret: &str) -> String {
+    let digest = ring::digest::digest(&SHA256, secret.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new secret of 32 random bytes from the operating system, as `prefix` followed by 64
+/// lowercase hex digits (`zbt_…`: the prefix tells a reader what the secret opens).
+pub fn random_secret(prefix: &str) -> Result<String, String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new().fill(&mut bytes).map_err(|_| "the operating system gave no random bytes".to_string())?;
+    Ok(format!("{prefix}{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
 /// Feeds `value` in canonical form: type tag, then content; object keys sorted.
 fn feed(ctx: &mut Context, value: &Value) {
     match value {

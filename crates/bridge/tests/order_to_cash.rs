@@ -366,6 +366,34 @@ async fn a_deal_closed_twice_with_repeated_and_reordered_webhooks_is_invoiced_on
     assert_eq!(invoices[0]["invoice_id"], link.books_id.as_str());
 }
 
+#[tokio::test]
+async fn a_deal_already_closed_when_last_seen_is_invoiced_when_asked_for_and_only_once() {
+    // The stage setting named another stage when the deal closed: the engine saw it
+    // Closed Won and did nothing.
+    let mut w = World::new(&format!("[flows.deal_to_invoice]\nstage = \"Won\"\n{RULES}")).await;
+    let acme = account(&w, "Acme", "US", "CA").await;
+    let id = won_deal(&w, "Late", &acme, "100", None).await;
+    w.changed(deal(&id), &[deal_to_invoice::NAME]).await;
+    w.run().await;
+    // Set right, a webhook of the deal is not a new close: nothing happens.
+    w.configure(RULES);
+    w.changed(deal(&id), &[deal_to_invoice::NAME]).await;
+    w.run().await;
+    assert_eq!(w.invoices().await.len(), 0);
+    let skipped = w.store.jobs_with_status(JobStatus::Skipped, 10).await.unwrap();
+    assert!(skipped.last().unwrap().outcome.as_deref().unwrap().contains("not a new close"), "{skipped:?}");
+    // A person asks for the invoice: it is made, once, however often they ask.
+    w.asked(deal(&id), &[deal_to_invoice::NAME]).await;
+    w.run().await;
+    assert_eq!(w.dead().await, vec![]);
+    assert_eq!(w.invoices().await.len(), 1);
+    w.asked(deal(&id), &[deal_to_invoice::NAME]).await;
+    w.run().await;
+    assert_eq!(w.invoices().await.len(), 1, "a second request changes nothing");
+    let skipped = w.store.jobs_with_status(JobStatus::Skipped, 10).await.unwrap();
+    assert!(skipped.last().unwrap().outcome.as_deref().unwrap().contains("already invoiced"), "{skipped:?}");
+}
+
 /// Pays `amount` of an invoice (marked sent first).
 async fn pay(w: &World, invoice: &Value, amount: &str) {
     let id = invoice["invoice_id"].as_str().unwrap();

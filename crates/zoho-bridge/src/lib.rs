@@ -7,3 +7,4 @@
 pub mod connection;
 pub mod dashboard;
 pub mod demo;
+pub mod mcp;

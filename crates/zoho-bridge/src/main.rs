@@ -12,6 +12,7 @@ mod admin_cmd;
 mod approvals_cmd;
 mod backfill_cmd;
 mod check_cmd;
+mod mcp_cmd;
 mod serve_cmd;
 mod worker_cmd;
 
@@ -59,6 +60,11 @@ enum Command {
     Config(check_cmd::ConfigCommand),
     /// Link a CRM and a Books that already hold overlapping data (index, decide, apply).
     Backfill(backfill_cmd::BackfillArgs),
+    /// Serve the agent gateway (MCP tools) on stdin/stdout for one agent's token.
+    Mcp(mcp_cmd::McpArgs),
+    /// The agent gateway's bearer tokens: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Tokens(mcp_cmd::TokensCommand),
     /// The human in the loop: agents' actions waiting for a yes or no.
     #[command(subcommand)]
     Approvals(approvals_cmd::ApprovalsCommand),
@@ -124,12 +130,24 @@ fn init_tracing(default: &str) {
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
 }
 
+/// Logs to stderr at `default` unless `RUST_LOG` says otherwise, without colour codes.
+fn init_stderr_tracing(default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(false).with_writer(std::io::stderr).init();
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The demo prints its own story: the engine's log says only what went wrong
     // (RUST_LOG=info shows all of it).
-    init_tracing(if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" });
+    if matches!(cli.command, Command::Mcp(_)) {
+        // stdout carries the MCP session: logs go to stderr.
+        init_stderr_tracing("warn");
+    } else {
+        init_tracing(if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" });
+    }
     zoho_emulator::install_crypto_provider();
     match cli.command {
         Command::Emulator(args) => run_emulator(args).await,
@@ -140,6 +158,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Preview(args) => check_cmd::preview(args).await,
         Command::Config(command) => check_cmd::config(command),
         Command::Backfill(args) => backfill_cmd::run(args).await,
+        Command::Mcp(args) => mcp_cmd::run(args).await,
+        Command::Tokens(command) => mcp_cmd::tokens(command).await,
         Command::Approvals(command) => approvals_cmd::run(command).await,
         Command::Admin(command) => admin_cmd::run(command).await,
     }

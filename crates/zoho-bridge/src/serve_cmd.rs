@@ -9,7 +9,8 @@
 //! Ctrl-C or SIGTERM it stops taking webhooks, stops the keeper and the pollers, lets
 //! the running jobs finish, and exits. More workers can share a PostgreSQL store with
 //! `zoho-bridge worker`; the processes on one store share the organisation's rate budget
-//! (`bridge::budget_share`).
+//! (`bridge::budget_share`). The agent gateway (MCP over streamable HTTP) is mounted at
+//! `/mcp` unless `[mcp] http = false`.
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -74,6 +75,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(keeper.context("setting up the notification channels")?)
     };
     let mut app = webhooks::router(store.clone(), triggers.clone(), tokens.clone()).route("/healthz", get(|| async { "ok" }));
+    if config.mcp.http {
+        // The agent gateway: MCP over streamable HTTP, a bearer token on every request.
+        let gateway = zoho_bridge::mcp::Gateway::new(store.clone(), client.clone(), &config.zoho.connection, config.mcp.clone());
+        app = app.merge(gateway.router());
+        tracing::info!(path = zoho_bridge::mcp::PATH, "MCP agent gateway mounted (tokens: zoho-bridge tokens create)");
+    }
     // The dashboard: under / beside the webhooks, or on a listener of its own.
     let mut dashboard_server = None;
     let mut dashboard_url = None;

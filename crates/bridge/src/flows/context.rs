@@ -306,6 +306,19 @@ impl<'r> Context<'r> {
         Ok(event.map(|e| e.event.payload))
     }
 
+    /// Whether a person or an agent asked for this run: its event is a
+    /// [`Source::Manual`](crate::store::Source::Manual) one ("create the invoice now", an
+    /// approved agent request, `zoho-bridge replay` of a manual event). A flow that acts
+    /// on a transition ("Stage *became* Closed Won") takes such a run as the request
+    /// itself, even when the record was already in that state when last seen; its other
+    /// guards (the link, the upsert key) still hold, so a second request changes nothing.
+    /// False when the event is gone (pruned) or in a dry run's made-up job.
+    pub async fn asked_for(&self) -> Result<bool, FlowError> {
+        let event =
+            self.store.event(self.job.event_id).await.map_err(|e| FlowError::Store(format!("reading event {} of {}: {e}", self.job.event_id, self.record)))?;
+        Ok(event.is_some_and(|e| e.event.source == crate::store::Source::Manual))
+    }
+
     /// Keeps `fields` (a JSON object of the record's trigger fields) as what this flow saw,
     /// stored with the job's result (done or skipped; not when the run fails).
     pub fn keep_snapshot(&mut self, fields: Value) {

@@ -16,7 +16,9 @@
 //! linked (`deal_invoice`).
 //!
 //! **Never twice.** The Stage is kept as the run's snapshot: only a change *to* the
-//! stage counts (a duplicated or reordered webhook sees it already there). A deal already
+//! stage counts (a duplicated or reordered webhook sees it already there), unless a
+//! person or an agent asked for the invoice (a manual event: "create the invoice now"
+//! for a deal that closed before the bridge saw it, or whose first run was dropped). A deal already
 //! linked to its invoice is never invoiced again, even if it leaves the stage and comes
 //! back. And the invoice is written with Books' upsert keyed by the unique custom field
 //! (`PUT /invoices` with `X-Unique-Identifier-*`): a retry after a crash that happened
@@ -236,7 +238,7 @@ impl DealToInvoice {
         if stage != self.config.stage {
             return Ok(Outcome::Skipped(format!("Stage is {stage:?}, not {:?}", self.config.stage)));
         }
-        if was.as_deref() == Some(self.config.stage.as_str()) {
+        if was.as_deref() == Some(self.config.stage.as_str()) && !ctx.asked_for().await? {
             return Ok(Outcome::Skipped(format!("already {:?} when last seen: not a new close", self.config.stage)));
         }
         if let Some(link) = link {

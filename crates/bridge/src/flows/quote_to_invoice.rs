@@ -648,7 +648,7 @@ impl QuoteToInvoice {
             return Ok(Outcome::Skipped(format!("already invoiced: Books invoice {} (a quote is invoiced once)", link.books_id)));
         }
         let was = previous?.and_then(|p| p.get("Quote_Stage").and_then(Value::as_str).map(str::to_string));
-        if was.as_deref() == Some(accepted) {
+        if was.as_deref() == Some(accepted) && !ctx.asked_for().await? {
             return Ok(Outcome::Skipped(format!("it was {accepted:?} already when last seen: a quote is invoiced when it becomes accepted")));
         }
         let input = Input { source: &quote, related: &Value::Null, now: ctx.now() };

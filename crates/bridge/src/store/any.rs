@@ -290,3 +290,21 @@ impl Activity for AnyStore {
         delegate!(self, s => s.runs_for_event(event_id))
     }
 }
+
+impl super::AgentTokens for AnyStore {
+    async fn create_agent_token(&self, name: &str, token_hash: &str, scopes: &[String], now_ms: i64) -> StoreResult<super::AgentToken> {
+        delegate!(self, s => s.create_agent_token(name, token_hash, scopes, now_ms))
+    }
+
+    async fn agent_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<super::AgentToken>> {
+        delegate!(self, s => s.agent_token_by_hash(token_hash))
+    }
+
+    async fn agent_tokens(&self) -> StoreResult<Vec<super::AgentToken>> {
+        delegate!(self, s => s.agent_tokens())
+    }
+
+    async fn revoke_agent_token(&self, name: &str, now_ms: i64) -> StoreResult<super::AgentToken> {
+        delegate!(self, s => s.revoke_agent_token(name, now_ms))
+    }
+}

@@ -17,6 +17,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (5, "customer matching: directory and review list", include_str!("../../migrations/sqlite/0005_matching.sql")),
     (6, "processes sharing a rate budget", include_str!("../../migrations/sqlite/0006_budget_shares.sql")),
     (7, "audit by action", include_str!("../../migrations/sqlite/0007_audit_actions.sql")),
+    (9, "agent gateway tokens", include_str!("../../migrations/sqlite/0009_agent_tokens.sql")),
     (10, "jobs by flow", include_str!("../../migrations/sqlite/0010_jobs_by_flow.sql")),
 ];
 
@@ -29,6 +30,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (5, "customer matching: directory and review list", include_str!("../../migrations/postgres/0005_matching.sql")),
     (6, "processes sharing a rate budget", include_str!("../../migrations/postgres/0006_budget_shares.sql")),
     (7, "audit by action", include_str!("../../migrations/postgres/0007_audit_actions.sql")),
+    (9, "agent gateway tokens", include_str!("../../migrations/postgres/0009_agent_tokens.sql")),
     (10, "jobs by flow", include_str!("../../migrations/postgres/0010_jobs_by_flow.sql")),
 ];
 

@@ -14,6 +14,7 @@
 use std::future::Future;
 
 mod activity;
+mod agent_tokens;
 mod any;
 mod approval;
 mod budget_share;
@@ -31,6 +32,7 @@ mod tokens;
 mod wake;
 
 pub use activity::{Activity, Run};
+pub use agent_tokens::{AgentToken, AgentTokens};
 pub use any::AnyStore;
 pub use approval::{Approval, ApprovalStatus, Approvals};
 pub use budget_share::{BudgetHolder, BudgetShares, HeldWindow};

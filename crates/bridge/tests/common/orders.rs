@@ -81,8 +81,18 @@ impl World {
     /// Queues `flows` for `record` as one change event (as a webhook would), with a
     /// fresh dedup key.
     pub async fn changed(&self, record: RecordRef, flows: &[&str]) {
+        self.queue(Source::CrmWebhook, record, flows).await;
+    }
+
+    /// Queues `flows` for `record` as a person's or an agent's request (a manual event,
+    /// as "create the invoice now" does), with a fresh dedup key.
+    pub async fn asked(&self, record: RecordRef, flows: &[&str]) {
+        self.queue(Source::Manual, record, flows).await;
+    }
+
+    async fn queue(&self, source: Source, record: RecordRef, flows: &[&str]) {
         let n = self.events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let event = NewEvent::for_record(Source::CrmWebhook, CONN, &record, json!({"id": record.id}), format!("test-{n}-{}", record.id));
+        let event = NewEvent::for_record(source, CONN, &record, json!({"id": record.id}), format!("test-{n}-{}", record.id));
         let jobs: Vec<NewJob> = flows.iter().map(|f| NewJob::for_record(*f, &record)).collect();
         self.store.add_event(&event, &jobs, bridge::flows::now_ms()).await.expect("enqueue");
     }

@@ -11,6 +11,8 @@ pub use matching::{
     directory_replaces_isolates_removes_and_counts, directory_takes_ten_thousand_entries, open_review_is_idempotent_per_open_record,
     reviews_are_listed_by_status_oldest_first, unicode_and_long_names_round_trip,
 };
+pub mod agent_tokens;
+pub use agent_tokens::agent_tokens_are_found_by_hash_until_revoked;
 pub mod budget_shares;
 pub use budget_shares::{
     a_dead_holders_count_drains_with_its_window, budget_shares_follow_the_live_holders, concurrent_heartbeats_keep_the_sum_within_the_limit,
@@ -915,6 +917,7 @@ macro_rules! every_store_test {
             directory_pages_and_bulk_look_ups,
             audit_entries_are_found_by_action,
             recent_runs_come_newest_first_with_their_events_time,
+            agent_tokens_are_found_by_hash_until_revoked,
         );
     };
 }
