@@ -34,6 +34,9 @@
 //!   `poller.start_ms`;
 //! - a `log.format` other than `text` or `json`; an empty `log.file`, or one in a
 //!   directory that does not exist.
+//! - `[dashboard]`: a `listen` that is not an address or is the main one, a
+//!   `token_sha256` that is not 64 hex digits, `session_secs` outside a minute to 30
+//!   days, a `session_key_env` naming an unset variable or a key under 32 bytes.
 
 use std::{
     net::SocketAddr,
@@ -43,10 +46,12 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+mod dashboard;
 mod gateway;
 mod names;
 mod spans;
 
+pub use dashboard::{DashboardSettings, TOKEN_ENV as DASHBOARD_TOKEN_ENV, token_hash};
 pub use gateway::McpSettings;
 pub use names::{BOOKS_ENTITIES, CRM_MODULES, near_miss};
 pub use spans::{Dotted, Key, Spans, line_column};
@@ -93,6 +98,8 @@ pub struct BridgeConfig {
     pub tables: Tables,
     /// Currency policy and tax rules the order-to-cash flows share (`[money]`).
     pub money: MoneyConfig,
+    /// The dashboard: where it is served and who may log in (`[dashboard]`).
+    pub dashboard: DashboardSettings,
     /// The agent gateway's limits (`[mcp]`).
     pub mcp: McpSettings,
     /// How the log is written (`[log]`).
@@ -114,6 +121,7 @@ impl Default for BridgeConfig {
             flows: FlowsConfig::default(),
             tables: Tables::new(),
             money: MoneyConfig::default(),
+            dashboard: DashboardSettings::default(),
             mcp: McpSettings::default(),
             log: LogSettings::default(),
         }
@@ -438,6 +446,8 @@ impl BridgeConfig {
         let mut config: BridgeConfig = spans.deserialize().map_err(|e| toml_error(&|span| spans.field_at(span.start), e))?;
         config.check(&spans, flows, &env).map_err(|p| p.located(file, &spans))?;
         config.read_secrets(&env).map_err(|p| p.located(file, &spans))?;
+        let listen = config.listen.clone();
+        config.dashboard.load(&listen, &env).map_err(|p| p.located(file, &spans))?;
         // Every mapping expression compiles now, or the file is refused where it is wrong.
         config.flows.build(&config.tables, &config.money, Some(text)).map_err(|e| compile_error(file, text, &spans, e))?;
         Ok(config)
@@ -968,6 +978,36 @@ mod tests {
             "t".repeat(51)
         );
         assert_error(&long, (8, 9), "channels.watch[0].token", "the token is longer than 50 characters");
+    }
+
+    #[test]
+    fn the_dashboard_section_is_checked_and_its_token_kept_only_hashed() {
+        let c = parse(EMULATOR).unwrap();
+        assert!(c.dashboard.enabled && c.dashboard.listen.is_none() && c.dashboard.token_hashes.is_empty());
+        let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"; // sha256("test")
+        let c = parse(&format!("{EMULATOR}[dashboard]\nlisten = \"127.0.0.1:8081\"\ntoken_sha256 = \"{hash}\"\n")).unwrap();
+        assert_eq!((c.dashboard.listen.as_deref(), c.dashboard.token_hashes.clone()), (Some("127.0.0.1:8081"), vec![token_hash("test")]));
+        // The token in the environment, hashed at load; the clear text is kept nowhere.
+        let with_token = |name: &str| if name == DASHBOARD_TOKEN_ENV { Some("clear-token-value".to_string()) } else { env(name) };
+        let c = BridgeConfig::parse_with_env("z.toml", EMULATOR, FLOWS, with_token).unwrap();
+        assert_eq!(c.dashboard.token_hashes, vec![token_hash("clear-token-value")]);
+        assert!(!format!("{c:?}").contains("clear-token-value"));
+
+        assert_error(&format!("{EMULATOR}[dashboard]\nlisten = \"8081\"\n"), (4, 10), "dashboard.listen", "\"8081\" is not an address and port");
+        let same = format!("listen = \"127.0.0.1:8080\"\n{EMULATOR}[dashboard]\nlisten = \"127.0.0.1:8080\"\n");
+        assert_error(&same, (5, 10), "dashboard.listen", "127.0.0.1:8080 is the main listener's address");
+        assert_error(&format!("{EMULATOR}[dashboard]\ntoken_sha256 = \"abc\"\n"), (4, 16), "dashboard.token_sha256", "not a SHA-256 in hex");
+        assert_error(&format!("{EMULATOR}[dashboard]\nsession_secs = 5\n"), (4, 16), "dashboard.session_secs", "5 is too short: at least 60 seconds");
+        assert_error(
+            &format!("{EMULATOR}[dashboard]\nsession_key_env = \"NO_SUCH_KEY\"\n"),
+            (4, 19),
+            "dashboard.session_key_env",
+            "the environment variable NO_SUCH_KEY is not set",
+        );
+        let short_key = |name: &str| if name == "DASH_KEY" { Some("short".to_string()) } else { env(name) };
+        let e = BridgeConfig::parse_with_env("z.toml", &format!("{EMULATOR}[dashboard]\nsession_key_env = \"DASH_KEY\"\n"), FLOWS, short_key).unwrap_err();
+        assert!(e.to_string().contains("shorter than 32 bytes") && !e.to_string().contains("short\""), "{e}");
+        assert_error(&format!("{EMULATOR}[dashboard]\nport = 1\n"), (4, 1), "dashboard.port", "unknown field `port`");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! It reads the config file (`zoho-bridge.toml`, see `examples/zoho-bridge.toml`),
 //! opens the store, and runs together: the webhook receiver (`/hooks/...`, plus
-//! `/metrics`, `/healthz` and `/readyz`: `zoho_bridge::http`), the CRM notification channel keeper (when channels are configured),
+//! `/metrics`, `/healthz` and `/readyz`: `zoho_bridge::http`), the dashboard (under `/`,
+//! or on `[dashboard] listen`), the CRM notification channel keeper (when channels are configured),
 //! the pollers (when streams are configured), the overdue invoice scan (while a route
 //! names `overdue_to_task`), the pruning of old finished work (when
 //! `[retention] days` is set), and a worker running the flows. On
@@ -84,6 +85,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         app = app.merge(gateway.router());
         tracing::info!(path = zoho_bridge::mcp::PATH, "MCP agent gateway mounted (tokens: zoho-bridge tokens create)");
     }
+    // The dashboard: under / beside the webhooks, or on a listener of its own.
+    let mut dashboard_server = None;
+    let mut dashboard_url = None;
+    if config.dashboard.enabled {
+        let pages = zoho_bridge::dashboard::router(store.clone(), client.clone(), &config.dashboard);
+        match &config.dashboard.listen {
+            None => app = app.merge(pages),
+            Some(listen) => {
+                let addr: SocketAddr = listen.parse().context("dashboard.listen")?;
+                let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding the dashboard's {addr}"))?;
+                dashboard_url = Some(format!("http://{}/", listener.local_addr()?));
+                let serve = axum::serve(listener, pages).with_graceful_shutdown(until_stopped(stopped.clone()));
+                dashboard_server = Some(tokio::spawn(serve.into_future()));
+            }
+        }
+    }
     let addr: SocketAddr = config.listen.parse().context("listen")?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let addr = listener.local_addr()?;
@@ -117,6 +134,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     // A line on stdout when everything is up (tests and scripts wait for it).
     println!("zoho-bridge serving on http://{addr} (webhooks under /hooks, metrics at /metrics, health at /healthz and /readyz)");
+    if config.dashboard.enabled {
+        let url = dashboard_url.unwrap_or_else(|| format!("http://{addr}/"));
+        println!("dashboard at {url} ({})", zoho_bridge::dashboard::login_hint(&config.dashboard));
+    }
     let flows = config.build_flows().map_err(|e| anyhow::anyhow!("{e}"))?;
     let worker = Worker::new(store.clone(), flows, client, worker_config);
     let signal = tokio::spawn(async move {
@@ -127,6 +148,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     signal.abort();
     background.shutdown().await;
     server.await.context("the webhook receiver failed")?.context("the webhook receiver failed")?;
+    if let Some(dashboard) = dashboard_server {
+        dashboard.await.context("the dashboard failed")?.context("the dashboard failed")?;
+    }
     zoho_bridge::connection::leave_budget(budget_share).await;
     let stats = stats?;
     tracing::info!(%stats, "worker stopped");

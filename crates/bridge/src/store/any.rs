@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::System;
+use super::activity::{Activity, Run};
 use super::approval::{Approval, ApprovalStatus, Approvals};
 use super::budget_share::{BudgetHolder, BudgetShares};
 use super::matching::{Directory, DirectoryEntry, Key, NewReview, Review, ReviewDecision, ReviewStatus, Reviews};
@@ -285,6 +286,16 @@ impl BudgetShares for AnyStore {
 
     async fn budget_holders(&self, organization: &str) -> StoreResult<Vec<BudgetHolder>> {
         delegate!(self, s => s.budget_holders(organization))
+    }
+}
+
+impl Activity for AnyStore {
+    async fn recent_runs(&self, flow: &str, limit: u32) -> StoreResult<Vec<Run>> {
+        delegate!(self, s => s.recent_runs(flow, limit))
+    }
+
+    async fn runs_for_event(&self, event_id: i64) -> StoreResult<Vec<Run>> {
+        delegate!(self, s => s.runs_for_event(event_id))
     }
 }
 

@@ -18,6 +18,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (6, "processes sharing a rate budget", include_str!("../../migrations/sqlite/0006_budget_shares.sql")),
     (7, "audit by action", include_str!("../../migrations/sqlite/0007_audit_actions.sql")),
     (9, "agent gateway tokens", include_str!("../../migrations/sqlite/0009_agent_tokens.sql")),
+    (10, "jobs by flow", include_str!("../../migrations/sqlite/0010_jobs_by_flow.sql")),
 ];
 
 /// PostgreSQL migrations: (version, description, SQL).
@@ -30,6 +31,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (6, "processes sharing a rate budget", include_str!("../../migrations/postgres/0006_budget_shares.sql")),
     (7, "audit by action", include_str!("../../migrations/postgres/0007_audit_actions.sql")),
     (9, "agent gateway tokens", include_str!("../../migrations/postgres/0009_agent_tokens.sql")),
+    (10, "jobs by flow", include_str!("../../migrations/postgres/0010_jobs_by_flow.sql")),
 ];
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {

@@ -13,6 +13,7 @@
 
 use std::future::Future;
 
+mod activity;
 mod agent_tokens;
 mod any;
 mod approval;
@@ -30,6 +31,7 @@ mod sqlite;
 mod tokens;
 mod wake;
 
+pub use activity::{Activity, Run};
 pub use agent_tokens::{AgentToken, AgentTokens};
 pub use any::AnyStore;
 pub use approval::{Approval, ApprovalStatus, Approvals};

@@ -351,6 +351,7 @@ impl Store for PgStore {
 
 shared_matching!(PgStore);
 shared_approvals!(PgStore, PG_SQL);
+super::activity::shared_activity!(PgStore, PG_SQL);
 super::agent_tokens::shared_agent_tokens!(PgStore);
 
 // Heartbeats of one (organisation, API) take turns on an advisory lock held until their

@@ -234,6 +234,7 @@ impl Store for SqliteStore {
 
 shared_matching!(SqliteStore);
 shared_approvals!(SqliteStore, SQLITE_SQL);
+super::activity::shared_activity!(SqliteStore, SQLITE_SQL);
 super::agent_tokens::shared_agent_tokens!(SqliteStore);
 
 // BEGIN IMMEDIATE already makes each heartbeat the only writer.

@@ -2,6 +2,8 @@
 //! back ends by `store_sqlite.rs` and `store_postgres.rs`.
 #![allow(dead_code)] // each runner uses all of it, but the compiler checks them one by one
 
+pub mod activity;
+pub use activity::recent_runs_come_newest_first_with_their_events_time;
 pub mod matching;
 pub mod two_writes;
 pub use matching::{
@@ -914,6 +916,7 @@ macro_rules! every_store_test {
             concurrent_heartbeats_keep_the_sum_within_the_limit,
             directory_pages_and_bulk_look_ups,
             audit_entries_are_found_by_action,
+            recent_runs_come_newest_first_with_their_events_time,
             agent_tokens_are_found_by_hash_until_revoked,
             recent_jobs_filter_by_status_and_flow,
         );

@@ -1,6 +1,9 @@
-//! What the binary's tests share: a temporary directory that cleans up after itself.
+//! What the binary's tests share: a temporary directory that cleans up after itself, and
+//! a headless Chromium for the dashboard ([`webdriver`]).
 
 #![allow(dead_code)] // each test file uses what it needs
+
+pub mod webdriver;
 
 use std::path::PathBuf;
 
