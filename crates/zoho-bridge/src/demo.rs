@@ -9,6 +9,7 @@
 //! The order-to-cash story, told by the engine with its webhooks, is in
 //! [`order_to_cash`].
 
+pub mod finale;
 pub mod order_to_cash;
 
 use std::{
@@ -161,14 +162,34 @@ pub async fn run(port: u16, seed: u64, exit: bool) -> anyhow::Result<()> {
         emulator.stop().await;
         bail!("{} of the demo's checks failed:\n  {}", problems.len(), problems.join("\n  "));
     }
-    println!("\nAll {} steps behaved as they should.\n", seen.steps);
-    tracing::debug!(?seen, "demo observations");
-    if exit {
-        // Nothing is left to look into: the emulator stops and the store goes now.
+    // The end of the story: the engine left serving, and an agent's call waiting.
+    let finale = finale::start(&url, scratch.path(), &seen.store, seen.steps + 1, true).await?;
+    let problems = finale.agent.problems();
+    if !problems.is_empty() {
+        finale.stop().await?;
         emulator.stop().await;
-        println!("The emulator is stopped and the demo's store removed (--exit). Run `zoho-bridge demo` without --exit to look into both.");
+        bail!("{} of the demo's checks failed:\n  {}", problems.len(), problems.join("\n  "));
+    }
+    println!("\nAll {} steps behaved as they should.\n", seen.steps + 1);
+    tracing::debug!(?seen, agent = ?finale.agent, "demo observations");
+    if exit {
+        // Nothing is left to look into: the engine and the emulator stop and the store goes now.
+        finale.stop().await?;
+        emulator.stop().await;
+        println!("The engine and the emulator are stopped and the demo's store removed (--exit). Run `zoho-bridge demo` without --exit to look into them.");
         return Ok(());
     }
+    let base = format!("http://{}", finale.server.addr);
+    println!("The engine keeps serving on the demo's store, as `zoho-bridge serve` would:");
+    println!("  dashboard    {}  (log in with the token {})", finale.dashboard, finale.login_token);
+    println!(
+        "               approval {} waits under Approvals: approve it and the worker makes the invoice of \"{}\"",
+        finale.agent.approval_id,
+        finale::DEAL_NAME
+    );
+    println!("  metrics      {base}/metrics   health {base}/healthz and {base}/readyz");
+    println!("  MCP gateway  {base}/mcp  (header Authorization: Bearer {})", finale.agent_token);
+    println!("  its config   {}", scratch.path().join("zoho-bridge.toml").display());
     println!("Look into the engine's store while the demo runs (it is removed when the demo stops):");
     println!("  zoho-bridge status --store {}", seen.store);
     println!("  zoho-bridge events --store {} crm Products {}", seen.store, seen.sample.0);
@@ -177,12 +198,17 @@ pub async fn run(port: u16, seed: u64, exit: bool) -> anyhow::Result<()> {
     println!("  zoho-bridge review list --store {} --status all", seen.store);
     println!("  zoho-bridge audit --store {} books invoices {}", seen.store, seen.order.closed.invoice_id);
     println!("  zoho-bridge events --store {} crm Deals {}", seen.store, seen.order.no_rule.deal_id);
+    println!(
+        "  zoho-bridge approvals list --store {}      (or approve it here: zoho-bridge approvals approve {} --store {})",
+        seen.store, finale.agent.approval_id, seen.store
+    );
     println!("Reach the emulator yourself:");
     println!("  curl {}/__emulator/credentials", emulator.url());
     println!("  then POST {}/oauth/v2/token with grant_type=refresh_token,", emulator.url());
     println!("  and call {}/crm/v8/... and {}/books/v3/...?organization_id=...", emulator.url(), emulator.url());
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    finale.stop().await?;
     emulator.stop().await;
     println!("Stopped: the demo's store is removed.");
     Ok(())

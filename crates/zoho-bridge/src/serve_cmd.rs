@@ -46,7 +46,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let config = loaded.map_err(|e| anyhow::anyhow!("{e}"))?;
     zoho_bridge::logging::init(&config.log, "info")?;
-    let server = Server::start(&config, None).await?;
+    let server = Server::start(&config, None, bridge::triggers::Clock::system()).await?;
     // A line on stdout when everything is up (tests and scripts wait for it).
     println!("zoho-bridge serving on http://{} (webhooks under /hooks, metrics at /metrics, health at /healthz and /readyz)", server.addr);
     if let Some(url) = &server.dashboard_url {

@@ -41,15 +41,17 @@ pub struct Server {
 
 impl Server {
     /// Starts everything `config` asks for, on `listener` if given (else it binds
-    /// `config.listen`). The metrics recorder is installed first (at most once per
-    /// process). Returns once every part is up.
-    pub async fn start(config: &BridgeConfig, listener: Option<TcpListener>) -> anyhow::Result<Server> {
+    /// `config.listen`), with `clock` as the time of its events, jobs and channel expiries
+    /// (`Clock::system()`, except against an emulator whose clock was moved). The metrics
+    /// recorder is installed first (at most once per process). Returns once every part is
+    /// up.
+    pub async fn start(config: &BridgeConfig, listener: Option<TcpListener>, clock: Clock) -> anyhow::Result<Server> {
         crate::http::metrics::install()?;
         let store = AnyStore::connect(&config.store).await.context("opening the store")?;
         // Processes sharing the store share the access token too.
         let client = crate::connection::client(&config.zoho, Some(Arc::new(StoreTokenCache(store.clone())))).await?;
         // And the organisation's rate budget, before the first call.
-        let worker_config = config.worker();
+        let worker_config = bridge::worker::WorkerConfig { clock: clock.clone(), ..config.worker() };
         let budget_share = crate::connection::share_budget(&store, &config.zoho.connection, &client, &worker_config.id).await?;
         let triggers = config.triggers();
         let tokens = ChannelTokens::new();
@@ -59,11 +61,11 @@ impl Server {
         let keeper = if triggers.channels.watch.is_empty() {
             None
         } else {
-            let keeper = ChannelKeeper::new(client.crm(), triggers.channels.clone(), tokens.clone(), Clock::system());
+            let keeper = ChannelKeeper::new(client.crm(), triggers.channels.clone(), tokens.clone(), clock.clone());
             Some(keeper.context("setting up the notification channels")?)
         };
         let operations = crate::http::Operations { store: store.clone(), client: client.clone() };
-        let mut app = webhooks::router(store.clone(), triggers.clone(), tokens.clone()).merge(crate::http::router(operations)?);
+        let mut app = webhooks::router_with_clock(store.clone(), triggers.clone(), tokens.clone(), clock.clone()).merge(crate::http::router(operations)?);
         if config.mcp.http {
             // The agent gateway: MCP over streamable HTTP, a bearer token on every request.
             let gateway = crate::mcp::Gateway::new(store.clone(), client.clone(), &config.zoho.connection, config.mcp.clone());
@@ -104,13 +106,13 @@ impl Server {
             background.spawn(async move { keeper.run().await });
         }
         if !triggers.poller.streams.is_empty() {
-            let poller = Poller::new(store.clone(), client.clone(), triggers.clone(), Clock::system());
+            let poller = Poller::new(store.clone(), client.clone(), triggers.clone(), clock.clone());
             background.spawn(async move { poller.run().await });
         }
         // The overdue scan runs while a route names overdue_to_task (and its interval is set).
         let overdue_routed = triggers.routes.0.iter().any(|r| r.flows.iter().any(|f| f == flows::overdue_to_task::NAME));
         if let Some(every) = config.flows.overdue_to_task.scan_every().filter(|_| overdue_routed) {
-            let scan = OverdueScan::new(store.clone(), client.clone(), triggers.connection(), every, Clock::system());
+            let scan = OverdueScan::new(store.clone(), client.clone(), triggers.connection(), every, clock.clone());
             background.spawn(async move { scan.run().await });
         }
         if config.retention.days > 0 {

@@ -7,7 +7,9 @@
 //! the engine with its webhooks (check --online's missing fields created, a closed deal's
 //! invoice, an accepted quote's draft, a partial payment on the deal, an overdue task, a
 //! lost deal's credit note, a deal with no tax rule dead-lettered then replayed), and a
-//! 429 once the per-minute budget is spent. And the binary's ending: with `--exit` it
+//! 429 once the per-minute budget is spent; the engine left serving as `serve` does, with
+//! an agent's invoice request through the MCP gateway waiting for a person's approval and
+//! made once approved. And the binary's ending: with `--exit` it
 //! invites nobody to a port it closes, and neither that nor Ctrl-C leaves the store
 //! behind.
 
@@ -16,8 +18,9 @@ use std::{
     process::{Command, Stdio},
 };
 
+use bridge::{actions, flows::now_ms, store::Store};
 use rust_decimal::Decimal;
-use zoho_bridge::demo::{ScratchDir, walk_through};
+use zoho_bridge::demo::{ScratchDir, finale, walk_through};
 
 fn d(s: &str) -> Decimal {
     s.parse().unwrap()
@@ -120,6 +123,36 @@ async fn the_scripted_session_shows_every_behaviour() {
 
     assert_eq!(seen.problems(), Vec::<String>::new());
     assert_eq!(seen.steps, 16);
+
+    // The end: the engine serving as `serve` does, and an agent's call waiting for a
+    // person. Nothing is invoiced until the approval; once approved (as the dashboard's
+    // button does), the worker makes the invoice.
+    let finale = finale::start(&emu.url(), scratch.path(), &seen.store, 17, false).await.unwrap();
+    let agent = finale.agent.clone();
+    assert_eq!(agent.problems(), Vec::<String>::new(), "{agent:#?}");
+    assert_eq!((agent.tools, agent.answer["status"].as_str(), agent.stage.as_str()), (14, Some("pending_approval"), "pending"), "{agent:#?}");
+    assert!(agent.answer["summary"].as_str().unwrap().contains("18750"), "{agent:#?}");
+    let http = reqwest::Client::new();
+    let login = http.get(format!("{}login", finale.dashboard)).send().await.unwrap();
+    assert_eq!(login.status(), 200);
+    let page = login.text().await.unwrap();
+    assert!(page.contains("zoho-bridge") && !page.contains(&finale.login_token), "the login page shows no token");
+    let store = finale.server.store.clone();
+    let approved = actions::decide_approval(&store, agent.approval_id, true, "dashboard:newcomer", now_ms()).await.unwrap();
+    assert_eq!(approved.request.record.id, agent.deal_id);
+    let mut invoice = None;
+    for _ in 0..600 {
+        invoice = store.link_by_crm("default", "deal_invoice", &agent.deal_id).await.unwrap().map(|l| l.books_id);
+        if invoice.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let invoice = invoice.expect("the approved invoice is made by the worker");
+    let state = actions::approval_state(&store, agent.approval_id).await.unwrap();
+    assert!(matches!(state.stage(), "running" | "done"), "{:?}", state.job);
+    assert!(!invoice.is_empty());
+    finale.stop().await.unwrap();
     emu.stop().await;
     let dir = scratch.path().to_path_buf();
     drop(scratch);
@@ -139,7 +172,7 @@ fn with_exit_it_invites_nobody_to_a_closed_port_and_leaves_no_store() {
     let out = Command::new(BIN).args(["demo", "--exit"]).env("RUST_LOG", "error").output().expect("run zoho-bridge demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("All 16 steps behaved as they should."), "{stdout}");
+    assert!(stdout.contains("All 17 steps behaved as they should."), "{stdout}");
     assert!(
         !stdout.contains("curl") && !stdout.contains("Press Ctrl-C") && !stdout.contains("zoho-bridge status --store"),
         "nothing to reach after --exit: {stdout}"

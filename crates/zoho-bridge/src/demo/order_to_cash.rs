@@ -175,7 +175,9 @@ pub struct NoRule {
 }
 
 /// The connection the demo's config names (the default).
-const CONNECTION: &str = "default";
+pub(super) const CONNECTION: &str = "default";
+/// The story's CRM notification channel.
+pub(super) const CHANNEL_ID: &str = "1000000001";
 /// The shared secret on the Books webhook (Books signs nothing).
 const BOOKS_SECRET: &str = "demo-books-secret";
 /// The tax rule the Brazilian deal lacks at first.
@@ -207,7 +209,7 @@ books_secret = {secret}
 notify_url = {notify}
 
 [[channels.watch]]
-channel_id = "1000000001"
+channel_id = {channel_id}
 events = ["Deals.all", "Quotes.all", "Products.all"]
 
 [[routes]]
@@ -253,8 +255,23 @@ tax = "State + City"
         store = quote(store),
         emulator = quote(emulator),
         secret = quote(BOOKS_SECRET),
+        channel_id = quote(CHANNEL_ID),
         notify = quote(&format!("{receiver}/hooks/crm/notify")),
     )
+}
+
+/// The config the engine keeps serving with once the story is told: the story's, with
+/// the Brazil rule it added, and the receiver at `receiver`.
+pub(super) fn serving_config(store: &str, emulator: &str, receiver: &str) -> String {
+    config_text(store, emulator, receiver) + BRAZIL_RULE
+}
+
+/// Registers `receiver`'s Books webhook in the emulator (the Books settings page would).
+pub(super) async fn register_books_webhook(http: &reqwest::Client, base: &str, receiver: &str) -> anyhow::Result<()> {
+    let hook = json!({"url": format!("{receiver}/hooks/books"), "events": ["payment.created", "invoice.overdue", "invoice.paid"],
+                      "headers": {"X-Zoho-Bridge-Secret": BOOKS_SECRET}});
+    http.post(format!("{base}/__emulator/books/webhooks")).json(&hook).send().await?.error_for_status().context("registering the Books webhook")?;
+    Ok(())
 }
 
 /// The engine of the story: the store, a client, the receiver, the channel keeper and a
@@ -313,9 +330,7 @@ impl Engine {
         if !report.failed.is_empty() {
             bail!("CRM refused the demo's notification channel: {:?}", report.failed);
         }
-        let hook = json!({"url": format!("{receiver_url}/hooks/books"), "events": ["payment.created", "invoice.overdue", "invoice.paid"],
-                          "headers": {"X-Zoho-Bridge-Secret": BOOKS_SECRET}});
-        engine.http.post(format!("{base}/__emulator/books/webhooks")).json(&hook).send().await?.error_for_status().context("registering the Books webhook")?;
+        register_books_webhook(&engine.http, base, &receiver_url).await?;
         Ok(engine)
     }
 
@@ -507,12 +522,12 @@ async fn budgeted_client(config: &BridgeConfig, base: &str, tokens: Arc<dyn zoho
 }
 
 /// Parses the demo's config as `serve` parses a file.
-fn parse(text: &str) -> anyhow::Result<BridgeConfig> {
+pub(super) fn parse(text: &str) -> anyhow::Result<BridgeConfig> {
     BridgeConfig::parse_with_env("demo config", text, &flows::names(), |_| None).map_err(|e| anyhow!("{e}"))
 }
 
 /// Polls `probe` until it yields, failing after [`PATIENCE`] with `what` was awaited.
-async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> anyhow::Result<T>
+pub(super) async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<Option<T>>>,
@@ -544,7 +559,7 @@ fn lines_of(invoice: &Value) -> Vec<(String, Decimal, Decimal, String)> {
 
 /// An amount written as text (`"199.99"`), as the JSON number CRM takes for a currency
 /// field (exactly those digits).
-fn amount_json(amount: &str) -> anyhow::Result<Value> {
+pub(super) fn amount_json(amount: &str) -> anyhow::Result<Value> {
     let exact: Decimal = amount.parse().with_context(|| format!("{amount:?} is not an amount"))?;
     Ok(money(exact))
 }
@@ -760,7 +775,7 @@ pub async fn walk(base: &str, store_path: &str, steps: &mut Steps) -> anyhow::Re
     steps.say(format!("deal \"Aurora: one machine\" (Brazil) → Closed Won: job {} went to the dead letters: {}", dead.id, seen.no_rule.dead.1));
     engine.reconfigure(BRAZIL_RULE).await?;
     seen.no_rule.rule = "Brazil".into();
-    engine.store.replay(dead.id, engine.clock.now_ms()).await?;
+    bridge::actions::replay(&engine.store, dead.id, "demo", engine.clock.now_ms()).await?;
     let invoice_id = engine.linked(relations::DEAL_INVOICE.name, &deal, "the replayed job to make the invoice").await?;
     let invoice = engine.invoice(&invoice_id).await?;
     seen.no_rule.invoice = (text(&invoice["invoice_number"]), text(&invoice["line_items"][0]["tax_name"]), dec(&invoice["total"]));
