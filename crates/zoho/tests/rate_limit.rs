@@ -25,10 +25,14 @@ async fn a_books_429_storm_pauses_the_org_and_loses_nothing() {
     // the minute the test starts at), so the test does not wait a minute; everything
     // below lands in that one emulated minute, even on a slow machine.
     minute_ends_in(&emu, 10);
-    // Another process spends 10 of this minute's 15 requests behind our back.
+    // Another process spends the rest of this minute's 15 requests behind our back (14:
+    // our first call is in this minute too), so our next request meets a 429 whatever the
+    // timing. (It spent 10 before: then the first of our answers could tell the client how
+    // few were left before its other requests went out, and it held them without a 429,
+    // a race that failed the test on some runs.)
     let http = reqwest::Client::new();
     let (_, token) = zoho_emulator::testkit::login(&http, &emu.url()).await.unwrap();
-    for _ in 0..10 {
+    for _ in 0..14 {
         let r = http
             .get(format!("{}/books/v3/organizations?organization_id={}", emu.url(), creds.organization_id))
             .header("authorization", zoho_emulator::testkit::auth_header(&token))
