@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use zoho::{BudgetConfig, BudgetRegistry, Client, books::ListQuery, crm::records::WriteOptions};
 use zoho_emulator::{Emulator, EmulatorConfig};
 
-use support::TempDir;
+use support::{TempDir, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py");
@@ -112,14 +112,11 @@ async fn invoice_now(store_path: &Path, deal: &str) -> String {
         .await
         .expect("queued");
     let job_id = queued.job_id.expect("its job");
-    let mut job = store.job(job_id).await.expect("job").expect("stored");
-    for _ in 0..600 {
-        if matches!(job.status, bridge::store::JobStatus::Done | bridge::store::JobStatus::Skipped | bridge::store::JobStatus::Dead) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        job = store.job(job_id).await.expect("job").expect("stored");
-    }
+    let job = wait_for("the deal's invoice job to end", || async {
+        let job = store.job(job_id).await.expect("job").expect("stored");
+        matches!(job.status, bridge::store::JobStatus::Done | bridge::store::JobStatus::Skipped | bridge::store::JobStatus::Dead).then_some(job)
+    })
+    .await;
     assert_eq!(job.status, bridge::store::JobStatus::Done, "the deal's invoice: {job:?}");
     let link = store.link_by_crm("default", "deal_invoice", deal).await.expect("links").expect("the deal's invoice link");
     store.close().await;
