@@ -542,7 +542,11 @@ async fn a_credit_note_asked_for_an_invoice_credited_by_hand_is_left_to_a_person
     let line = zoho::books::models::LineItem { name: Some("Goodwill".into()), rate: Some(d("20")), quantity: Some(Decimal::ONE), ..Default::default() };
     let note = zoho::books::models::CreditNote { customer_id: inv["customer_id"].as_str().map(str::to_string), line_items: vec![line], ..Default::default() };
     let made = w.client.books().create_credit_note(&note, None).await.expect("a credit note by hand");
-    let applied = zoho::books::models::CreditApplication { invoice_id: inv["invoice_id"].as_str().map(str::to_string), amount_applied: Some(d("20")), ..Default::default() };
+    let applied = zoho::books::models::CreditApplication {
+        invoice_id: inv["invoice_id"].as_str().map(str::to_string),
+        amount_applied: Some(d("20")),
+        ..Default::default()
+    };
     w.client.books().apply_credit_note(made.creditnote_id.as_deref().unwrap(), &[applied]).await.expect("applied by hand");
     assert_eq!(dec(&w.invoices().await[0]["credits_applied"]), d("20"));
     w.crm_update("Deals", &id, json!({"Amount": 150.0})).await;

@@ -224,7 +224,8 @@ async fn the_mcp_python_sdk_reads_is_refused_gets_approved_invoices_and_one_cred
     let invoice = invoice_now(&store_path, &to_credit).await;
     zoho.crm().update("Deals", &[json!({"id": to_credit, "Amount": 90.0})], &WriteOptions::no_triggers()).await.expect("lower the deal");
 
-    let http_args = ["--transport", "http", "--url", &url, "--deal", &over_http, "--customer", "Gatewaytest", "--credit-deal", &to_credit, "--credit-asks", "2"];
+    let http_args =
+        ["--transport", "http", "--url", &url, "--deal", &over_http, "--customer", "Gatewaytest", "--credit-deal", &to_credit, "--credit-asks", "2"];
     let output = run_agent(&python, &store_path, &token, &http_args, true).await;
     assert!(output.contains("REFUSED write") && output.contains("FINISHED done"), "{output}");
     let made = invoices_of(&zoho, &over_http).await;

@@ -194,7 +194,11 @@ enum Change {
     /// The Amount went down from `from` to `to`: in the deal's currency when the change
     /// was seen between two runs, in the invoice's (`invoice_currency`) when a request
     /// compared the deal with what the invoice stands for.
-    Lowered { from: Decimal, to: Decimal, invoice_currency: bool },
+    Lowered {
+        from: Decimal,
+        to: Decimal,
+        invoice_currency: bool,
+    },
     Refund,
 }
 
@@ -347,7 +351,14 @@ impl DealToCreditNote {
     /// loss as the deal is now, or the deal's Amount below what the invoice stands for
     /// (before tax, in its currency, after the lowerings this flow credited). `Err` is
     /// why there is nothing to credit, in words for the person or agent who asked.
-    async fn asked_change(&self, ctx: &mut Context<'_>, deal: &Value, before: &Seen, now: &Seen, invoice: &Invoice) -> Result<Result<Change, String>, FlowError> {
+    async fn asked_change(
+        &self,
+        ctx: &mut Context<'_>,
+        deal: &Value,
+        before: &Seen,
+        now: &Seen,
+        invoice: &Invoice,
+    ) -> Result<Result<Change, String>, FlowError> {
         if now.refund || self.config.refund_stage.as_deref().is_some_and(|s| now.stage.as_deref() == Some(s)) {
             return Ok(Ok(Change::Refund));
         }
@@ -519,12 +530,12 @@ mod tests {
         let won = seen("Closed Won", "100", false);
         assert_eq!(f.change(&won, &seen("Closed Lost", "100", false), true), Some(Change::Lost));
         assert_eq!(f.change(&seen("Closed Lost", "100", false), &seen("Closed Lost", "100", false), true), None);
-        assert_eq!(f.change(&won, &seen("Closed Won", "80", false), true), Some(Change::Lowered { from: d("100"), to: d("80") }));
+        assert_eq!(f.change(&won, &seen("Closed Won", "80", false), true), Some(Change::Lowered { from: d("100"), to: d("80"), invoice_currency: false }));
         assert_eq!(f.change(&won, &seen("Closed Won", "120", false), true), None);
         assert_eq!(f.change(&won, &seen("Closed Won", "80", false), false), None, "no baseline: no amount change");
         assert_eq!(f.change(&won, &seen("Closed Won", "100", true), true), Some(Change::Refund));
         assert_eq!(f.change(&seen("Closed Won", "100", true), &seen("Closed Won", "100", true), true), None);
-        let snapshot = Seen { changes: 2, credited: d("30.50"), ..won.clone() };
+        let snapshot = Seen { changes: 2, credited: d("30.50"), billed: Some(d("69.50")), ..won.clone() };
         assert_eq!(Seen::read(&snapshot.json()), snapshot);
     }
 }
