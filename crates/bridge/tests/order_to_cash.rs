@@ -6,7 +6,9 @@
 //! names; 150 lines; the deal's currency differing from its customer's under each
 //! policy; no matching tax rule (dead letter, the rule added, replay); a deal closed
 //! twice with duplicated and reordered webhooks; a retry after Books committed.
-//! deal_to_credit_note: lost after a partial payment; the amount lowered twice.
+//! deal_to_credit_note: lost after a partial payment; the amount lowered twice; a credit
+//! note asked for (a lowering the flow never saw, credited once; an invoice credited by
+//! hand left to a person).
 
 mod common;
 
@@ -464,4 +466,93 @@ async fn an_amount_lowered_twice_is_credited_twice_with_the_invoice_tax_and_neve
     let inv = &w.invoices().await[0];
     assert_eq!((dec(&inv["credits_applied"]), dec(&inv["balance"])), (d("86.61"), d("129.89")));
     assert!(w.store.jobs_with_status(JobStatus::Dead, 10).await.unwrap().is_empty());
+}
+
+/// The outcome of the latest skipped run of `flow`.
+async fn last_skip(w: &World, flow: &str) -> String {
+    let skipped = w.store.jobs_with_status(JobStatus::Skipped, 1000).await.unwrap();
+    let last = skipped.into_iter().filter(|j| j.flow == flow).max_by_key(|j| j.id).expect("a skipped run");
+    last.outcome.unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_credit_note_asked_for_credits_what_the_invoice_bills_beyond_the_deal_once() {
+    let config = format!("[flows.deal_to_invoice]\nmark_sent = true\n{RULES}");
+    let w = World::new(&config).await;
+    let acme = account(&w, "Acme", "US", "CA").await;
+    let id = won_deal(&w, "Asked", &acme, "200", None).await;
+    // Invoiced; the credit note flow has not seen the deal yet.
+    w.changed(deal(&id), &[deal_to_invoice::NAME]).await;
+    w.run().await;
+    assert_eq!(dec(&w.invoices().await[0]["total"]), d("216.50"));
+
+    // Lowered, first seen by a webhook after the fact: the flow takes 150 as its
+    // baseline and credits nothing by itself.
+    w.crm_update("Deals", &id, json!({"Amount": 150.0})).await;
+    w.changed(deal(&id), &[deal_to_credit_note::NAME]).await;
+    w.run().await;
+    assert!(w.credit_notes().await.is_empty(), "a webhook's first look is the baseline");
+
+    // Asked: the invoice bills 200 before tax, the deal says 150: 50 + 8.25 % credited.
+    w.asked(deal(&id), &[deal_to_credit_note::NAME]).await;
+    w.run().await;
+    assert_eq!(w.dead().await, vec![]);
+    let notes = w.credit_notes().await;
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert_eq!((dec(&notes[0]["line_items"][0]["rate"]), dec(&notes[0]["total"])), (d("50"), d("54.13")));
+    let inv = &w.invoices().await[0];
+    assert_eq!(notes[0]["invoices"][0]["invoice_id"], inv["invoice_id"], "applied to the invoice");
+    assert_eq!((dec(&inv["credits_applied"]), dec(&inv["balance"])), (d("54.13"), d("162.37")));
+
+    // Asked twice more, and a webhook: never a second note.
+    w.asked(deal(&id), &[deal_to_credit_note::NAME]).await;
+    w.asked(deal(&id), &[deal_to_credit_note::NAME]).await;
+    w.changed(deal(&id), &[deal_to_credit_note::NAME]).await;
+    w.run().await;
+    assert_eq!(w.credit_notes().await.len(), 1);
+    let why = last_skip(&w, deal_to_credit_note::NAME).await;
+    assert!(why.contains("no change that takes money back"), "the webhook: {why}");
+    let asked: Vec<_> = w.store.jobs_with_status(JobStatus::Skipped, 1000).await.unwrap().into_iter().filter(|j| j.flow == deal_to_credit_note::NAME).collect();
+    let why = asked[asked.len() - 2].outcome.clone().unwrap_or_default();
+    assert!(
+        why.starts_with(&format!("nothing to credit: CRM deal {id} is Closed Won at 150 USD, and Books invoice"))
+            && why.contains("stands for 150 USD before tax, after the 54.13 USD zoho-bridge credited"),
+        "a request says why: {why}"
+    );
+
+    // Lowered again, seen by its webhook: only the new difference (150 -> 120).
+    w.crm_update("Deals", &id, json!({"Amount": 120.0})).await;
+    w.changed(deal(&id), &[deal_to_credit_note::NAME]).await;
+    w.asked(deal(&id), &[deal_to_credit_note::NAME]).await;
+    w.run().await;
+    let mut notes = w.credit_notes().await;
+    notes.sort_by_key(|n| n["reference_number"].as_str().unwrap().to_string());
+    assert_eq!(notes.iter().map(|n| dec(&n["line_items"][0]["rate"])).collect::<Vec<_>>(), vec![d("50"), d("30")]);
+}
+
+#[tokio::test]
+async fn a_credit_note_asked_for_an_invoice_credited_by_hand_is_left_to_a_person() {
+    let config = format!("[flows.deal_to_invoice]\nmark_sent = true\n{RULES}");
+    let w = World::new(&config).await;
+    let acme = account(&w, "Acme", "US", "CA").await;
+    let id = won_deal(&w, "Credited by hand", &acme, "200", None).await;
+    w.changed(deal(&id), &[deal_to_invoice::NAME]).await;
+    w.run().await;
+    let inv = &w.invoices().await[0];
+    let line = zoho::books::models::LineItem { name: Some("Goodwill".into()), rate: Some(d("20")), quantity: Some(Decimal::ONE), ..Default::default() };
+    let note = zoho::books::models::CreditNote { customer_id: inv["customer_id"].as_str().map(str::to_string), line_items: vec![line], ..Default::default() };
+    let made = w.client.books().create_credit_note(&note, None).await.expect("a credit note by hand");
+    let applied = zoho::books::models::CreditApplication {
+        invoice_id: inv["invoice_id"].as_str().map(str::to_string),
+        amount_applied: Some(d("20")),
+        ..Default::default()
+    };
+    w.client.books().apply_credit_note(made.creditnote_id.as_deref().unwrap(), &[applied]).await.expect("applied by hand");
+    assert_eq!(dec(&w.invoices().await[0]["credits_applied"]), d("20"));
+    w.crm_update("Deals", &id, json!({"Amount": 150.0})).await;
+    w.asked(deal(&id), &[deal_to_credit_note::NAME]).await;
+    w.run().await;
+    assert_eq!(w.credit_notes().await.len(), 1, "only the note made by hand");
+    let why = last_skip(&w, deal_to_credit_note::NAME).await;
+    assert!(why.contains("credits zoho-bridge did not make"), "{why}");
 }

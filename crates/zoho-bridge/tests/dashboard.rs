@@ -17,7 +17,6 @@ use std::{
     io::{BufRead, BufReader},
     path::PathBuf,
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
 };
 
 use bridge::{
@@ -34,7 +33,7 @@ use zoho::{
 };
 use zoho_emulator::{Emulator, EmulatorConfig};
 
-use support::{TempDir, webdriver::Browser};
+use support::{TempDir, wait_for, webdriver::Browser};
 
 const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
 const TOKEN: &str = "e2e-dashboard-token-5f1c";
@@ -62,22 +61,6 @@ async fn crm_insert(client: &Client, module: &str, fields: Value) -> String {
 
 async fn items_with_sku(client: &Client, sku: &str) -> Vec<Value> {
     client.books().list("/books/v3/items", "items", ListQuery::new().param("sku", sku)).try_collect().await.expect("items")
-}
-
-/// Waits up to 30 s for `probe` to give something.
-async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "waited 30 s for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Where the screenshots are kept: the workspace's `target/e2e-screenshots/`.

@@ -6,7 +6,12 @@
 //! write tool (its token has the read and money scopes only), and asks for an invoice
 //! (a money tool) that waits for approval; this test approves it through
 //! `bridge::actions` as the dashboard would, the client polls until the run is done, and
-//! the invoice is then in the emulator's Books. Every call is in the audit.
+//! the invoice is then in the emulator's Books. Then it asks for the credit note of a
+//! deal invoiced and lowered in CRM afterwards: over HTTP, a second request while the
+//! first waits is refused, the approved one makes one credit note applied to the invoice,
+//! and asking again ends `skipped` with the reason (nothing more to credit); over stdio,
+//! the request is rejected and the agent sees `rejected` with nothing run. Every call is
+//! in the audit.
 //!
 //! Without python3 (or pip, or PyPI) the test is skipped with a loud message, unless
 //! `ZOHO_BRIDGE_TEST_PYTHON=required` (CI), where it fails.
@@ -25,7 +30,7 @@ use serde_json::{Value, json};
 use zoho::{BudgetConfig, BudgetRegistry, Client, books::ListQuery, crm::records::WriteOptions};
 use zoho_emulator::{Emulator, EmulatorConfig};
 
-use support::TempDir;
+use support::{TempDir, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py");
@@ -88,9 +93,40 @@ async fn invoices_of(client: &Client, deal: &str) -> Vec<Value> {
     all.into_iter().filter(|i| i["reference_number"] == deal).collect()
 }
 
-/// Runs the client script with `args` and the token; approves the approval it announces
-/// (as a person would, through `bridge::actions`); returns its output once it ends well.
-async fn run_agent(python: &Path, store_path: &Path, token: &str, args: &[&str]) -> String {
+/// The Books credit notes made for CRM deal `deal` (their reference is `<deal>/<n>`).
+async fn credit_notes_of(client: &Client, deal: &str) -> Vec<zoho::books::models::CreditNote> {
+    let all: Vec<zoho::books::models::CreditNote> = client.books().credit_notes(ListQuery::new()).try_collect().await.expect("credit notes");
+    let mut out = Vec::new();
+    for note in all.into_iter().filter(|n| n.reference_number.as_deref().is_some_and(|r| r.starts_with(&format!("{deal}/")))) {
+        out.push(client.books().credit_note(note.creditnote_id.as_deref().expect("id")).await.expect("the credit note"));
+    }
+    out
+}
+
+/// Queues deal `deal`'s invoice as a person's request (run by `serve`'s worker) and
+/// waits for it; answers the Books invoice id.
+async fn invoice_now(store_path: &Path, deal: &str) -> String {
+    let store = AnyStore::connect(&store_path.display().to_string()).await.expect("store");
+    let record = bridge::store::RecordRef::crm("Deals", deal);
+    let queued = bridge::actions::run_flow_now(&store, "default", "deal_to_invoice", &record, "test", &format!("test:invoice:{deal}"), bridge::flows::now_ms())
+        .await
+        .expect("queued");
+    let job_id = queued.job_id.expect("its job");
+    let job = wait_for("the deal's invoice job to end", || async {
+        let job = store.job(job_id).await.expect("job").expect("stored");
+        matches!(job.status, bridge::store::JobStatus::Done | bridge::store::JobStatus::Skipped | bridge::store::JobStatus::Dead).then_some(job)
+    })
+    .await;
+    assert_eq!(job.status, bridge::store::JobStatus::Done, "the deal's invoice: {job:?}");
+    let link = store.link_by_crm("default", "deal_invoice", deal).await.expect("links").expect("the deal's invoice link");
+    store.close().await;
+    link.books_id
+}
+
+/// Runs the client script with `args` and the token; decides each approval it announces
+/// as a person would, through `bridge::actions` (invoices approved, credit notes approved
+/// when `approve_credits`, else rejected); returns its output once it ends well.
+async fn run_agent(python: &Path, store_path: &Path, token: &str, args: &[&str], approve_credits: bool) -> String {
     let mut child = Running(
         Command::new(python)
             .arg(SCRIPT)
@@ -116,8 +152,13 @@ async fn run_agent(python: &Path, store_path: &Path, token: &str, args: &[&str])
                     let store = AnyStore::connect(&store_path).await.expect("store");
                     let pending = bridge::actions::approvals(&store, bridge::store::ApprovalStatus::Pending).await.expect("approvals");
                     let held = pending.iter().find(|a| a.approval.id == id).unwrap_or_else(|| panic!("approval {id} is not pending: {pending:?}"));
-                    assert!(held.approval.requested_by == "mcp:agent" && held.request.flow == "deal_to_invoice", "{held:?}");
-                    bridge::actions::decide_approval(&store, id, true, "finance-lead", bridge::flows::now_ms()).await.expect("approve");
+                    assert_eq!(held.approval.requested_by, "mcp:agent", "{held:?}");
+                    let approve = match held.request.flow.as_str() {
+                        "deal_to_invoice" => true,
+                        "deal_to_credit_note" => approve_credits,
+                        other => panic!("an approval for {other}: {held:?}"),
+                    };
+                    bridge::actions::decide_approval(&store, id, approve, "finance-lead", bridge::flows::now_ms()).await.expect("decide");
                     store.close().await;
                 });
             }
@@ -133,7 +174,7 @@ async fn run_agent(python: &Path, store_path: &Path, token: &str, args: &[&str])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_mcp_python_sdk_reads_is_refused_and_gets_an_approved_invoice_over_http_and_stdio() {
+async fn the_mcp_python_sdk_reads_is_refused_gets_approved_invoices_and_one_credit_note_and_sees_a_rejection() {
     let Some(python) = python() else { return };
     zoho_emulator::install_crypto_provider();
     let emulator = Emulator::start(EmulatorConfig::unlimited(), 0).await.expect("emulator");
@@ -142,13 +183,14 @@ async fn the_mcp_python_sdk_reads_is_refused_and_gets_an_approved_invoice_over_h
     let deal = |name: &str| json!({"Deal_Name": name, "Stage": "Closed Won", "Amount": 120.0, "Account_Name": {"id": account}});
     let over_http = crm_insert(&zoho, "Deals", deal("Over HTTP")).await;
     let over_stdio = crm_insert(&zoho, "Deals", deal("Over stdio")).await;
+    let to_credit = crm_insert(&zoho, "Deals", deal("To credit")).await;
 
     let dir = TempDir::new("mcp");
     let store_path = dir.0.join("bridge.db");
     let config = dir.file(
         "zoho-bridge.toml",
         &format!(
-            "store = \"{}\"\nlisten = \"127.0.0.1:0\"\n\n[zoho]\nemulator = \"{}\"\n\n[worker]\npoll_ms = 50\n\n# Every invoice an agent asks for waits for a person.\n[mcp]\napproval_above = 0\n",
+            "store = \"{}\"\nlisten = \"127.0.0.1:0\"\n\n[zoho]\nemulator = \"{}\"\n\n[worker]\npoll_ms = 50\n\n# Every invoice an agent asks for waits for a person.\n[mcp]\napproval_above = 0\n\n# Sent invoices take credit notes.\n[flows.deal_to_invoice]\nmark_sent = true\n",
             store_path.display(),
             emulator.url()
         ),
@@ -177,22 +219,46 @@ async fn the_mcp_python_sdk_reads_is_refused_and_gets_an_approved_invoice_over_h
     assert_eq!(refused.status(), 401);
     assert!(refused.text().await.unwrap().contains("unknown or revoked"));
 
-    let output = run_agent(&python, &store_path, &token, &["--transport", "http", "--url", &url, "--deal", &over_http, "--customer", "Gatewaytest"]).await;
+    // The deal to credit is invoiced (as "create the invoice now" does), then its Amount
+    // is lowered in CRM with no webhook: only the agent's request credits it.
+    let invoice = invoice_now(&store_path, &to_credit).await;
+    zoho.crm().update("Deals", &[json!({"id": to_credit, "Amount": 90.0})], &WriteOptions::no_triggers()).await.expect("lower the deal");
+
+    let http_args =
+        ["--transport", "http", "--url", &url, "--deal", &over_http, "--customer", "Gatewaytest", "--credit-deal", &to_credit, "--credit-asks", "2"];
+    let output = run_agent(&python, &store_path, &token, &http_args, true).await;
     assert!(output.contains("REFUSED write") && output.contains("FINISHED done"), "{output}");
     let made = invoices_of(&zoho, &over_http).await;
     assert_eq!(made.len(), 1, "one invoice for the deal asked for over HTTP: {made:?}");
     assert!(output.contains(made[0]["invoice_id"].as_str().unwrap()), "the agent was told the invoice: {output}");
+    assert!(output.contains("CREDIT DUPLICATE refused"), "{output}");
+    let notes = credit_notes_of(&zoho, &to_credit).await;
+    assert_eq!(notes.len(), 1, "one credit note: {notes:?}");
+    let note_id = notes[0].creditnote_id.clone().expect("its id");
+    assert_eq!(notes[0].total, Some("30".parse().unwrap()), "120 invoiced, 90 now: {:?}", notes[0]);
+    let applied = notes[0].extra.get("invoices").and_then(Value::as_array).cloned().unwrap_or_default();
+    assert!(applied.iter().any(|a| a["invoice_id"] == invoice.as_str()), "applied to the invoice: {:?}", notes[0]);
+    let after = zoho.books().invoice(&invoice).await.expect("the invoice");
+    assert_eq!((after.credits_applied, after.balance), (Some("30".parse().unwrap()), Some("90".parse().unwrap())));
+    assert!(output.contains(&format!("CREDIT 0 done {note_id} ")), "the agent was told the credit note: {output}");
+    let second = output.lines().find(|l| l.starts_with("CREDIT 1 ")).unwrap_or_default();
+    assert!(second.starts_with("CREDIT 1 skipped - job=") && second.contains(":: nothing to credit: CRM deal"), "asked again: {output}");
 
+    // Lowered once more, asked over stdio, and rejected: the agent sees it, nothing runs.
+    zoho.crm().update("Deals", &[json!({"id": to_credit, "Amount": 60.0})], &WriteOptions::no_triggers()).await.expect("lower the deal again");
     let config_arg = config.display().to_string();
     let output = run_agent(
         &python,
         &store_path,
         &token,
-        &["--transport", "stdio", "--bridge", BIN, "--config", &config_arg, "--deal", &over_stdio, "--customer", "Gatewaytest"],
+        &["--transport", "stdio", "--bridge", BIN, "--config", &config_arg, "--deal", &over_stdio, "--customer", "Gatewaytest", "--credit-deal", &to_credit],
+        false,
     )
     .await;
     assert!(output.contains("FINISHED done"), "{output}");
     assert_eq!(invoices_of(&zoho, &over_stdio).await.len(), 1, "one invoice for the deal asked for over stdio");
+    assert!(output.contains("CREDIT 0 rejected - job=none :: \n"), "{output}");
+    assert_eq!(credit_notes_of(&zoho, &to_credit).await.len(), 1, "the rejected request made nothing");
 
     // Every call is audited under the token's name, the refusal too.
     let store = AnyStore::connect(&store_path.display().to_string()).await.expect("store");

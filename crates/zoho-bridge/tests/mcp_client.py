@@ -4,8 +4,11 @@ Run by tests/mcp.rs, over streamable HTTP (`serve`'s /mcp) or stdio (`zoho-bridg
 with the token in ZOHO_BRIDGE_MCP_TOKEN (scopes read and money, not write). It lists the
 tools, calls a read tool, is refused a write tool, asks for an invoice (a money tool
 that waits for approval), prints `APPROVAL <id>` for the test to approve, and polls
-`approval_status` until the approval is finished. Each step prints one line; any
-surprise exits non-zero with what was seen.
+`approval_status` until the approval is finished. With `--credit-deal`, it then asks
+`--credit-asks` times for that deal's credit note (the first time, a second request
+while the first waits must be refused), prints `APPROVAL <id>` for the test to approve
+or reject, and prints how each ended (`CREDIT <n> <stage> <document> job=<id> :: <outcome>`).
+Each step prints one line; any surprise exits non-zero with what was seen.
 """
 
 import argparse
@@ -78,20 +81,50 @@ async def agent(session, args):
     if answer.get("status") != "pending_approval":
         fail(f"create_invoice_for_deal did not wait for approval: {text}")
     print(f"APPROVAL {answer['approval_id']}", flush=True)
+    status = await finished(session, answer["approval_id"])
+    document = status.get("document") or {}
+    print(f"FINISHED {status['stage']} {document.get('books_id', '-')}", flush=True)
+    if status["stage"] != "done":
+        fail(f"the approved invoice did not end done: {status}")
 
+    if args.credit_deal:
+        await credit(session, args)
+
+
+async def finished(session, approval_id):
+    """Polls approval_status until the approval is finished; answers its last status."""
     for _ in range(MAX_POLLS):
-        error, text = await call(session, "approval_status", {"approval_id": answer["approval_id"]})
+        error, text = await call(session, "approval_status", {"approval_id": approval_id})
         if error:
             fail(f"approval_status: {text}")
         status = json.loads(text)
         if status["finished"]:
-            document = status.get("document") or {}
-            print(f"FINISHED {status['stage']} {document.get('books_id', '-')}", flush=True)
-            if status["stage"] != "done":
-                fail(f"the approved invoice did not end done: {text}")
-            return
+            return status
         await asyncio.sleep(0.2)
-    fail(f"approval {answer['approval_id']} not finished after {MAX_POLLS} polls: {text}")
+    fail(f"approval {approval_id} not finished after {MAX_POLLS} polls: {text}")
+
+
+async def credit(session, args):
+    """Asks for the credit note of --credit-deal, --credit-asks times, one after another."""
+    request = {"deal_id": args.credit_deal, "reason": "the customer kept only part of the order"}
+    for n in range(args.credit_asks):
+        error, text = await call(session, "issue_credit_note", request)
+        if error:
+            print(f"CREDIT {n} refused :: {text}", flush=True)
+            continue
+        answer = json.loads(text)
+        if answer.get("status") != "pending_approval":
+            fail(f"issue_credit_note did not wait for approval: {text}")
+        if n == 0:
+            error, again = await call(session, "issue_credit_note", request)
+            if not error or "already waiting" not in again:
+                fail(f"a second credit note request while the first waits was not refused: {again}")
+            print("CREDIT DUPLICATE refused", flush=True)
+        print(f"APPROVAL {answer['approval_id']}", flush=True)
+        status = await finished(session, answer["approval_id"])
+        document = status.get("document") or {}
+        job = status.get("job") or {}
+        print(f"CREDIT {n} {status['stage']} {document.get('books_id', '-')} job={job.get('job_id', 'none')} :: {job.get('outcome') or ''}", flush=True)
 
 
 async def main():
@@ -102,6 +135,8 @@ async def main():
     parser.add_argument("--config", help="its config file (stdio)")
     parser.add_argument("--deal", required=True, help="a closed-won CRM deal to invoice")
     parser.add_argument("--customer", required=True, help="a word of its account's name")
+    parser.add_argument("--credit-deal", help="an invoiced CRM deal to ask the credit note of")
+    parser.add_argument("--credit-asks", type=int, default=1, help="how many times to ask for it, one after another")
     args = parser.parse_args()
     token = os.environ["ZOHO_BRIDGE_MCP_TOKEN"]
     if args.transport == "http":

@@ -11,6 +11,15 @@
 //!   true: a credit note for everything not yet credited, its unpaid part applied to the
 //!   invoice and the rest refunded (`/creditnotes/{id}/refunds`).
 //!
+//! **Asked for.** A run a person or an agent asked for (a manual event: the gateway's
+//! `issue_credit_note` once approved) credits what the deal, as CRM has it now, says was
+//! not owed, even when the flow never saw the change happen (its first look came after
+//! it, so the lowered Amount became its baseline): a lost or refunded deal as above, or
+//! an Amount below what the invoice stands for (its `sub_total`, in its currency, less
+//! the lowerings this flow credited). When there is nothing to credit the run is skipped
+//! with a sentence saying why (the deal's Stage and Amount against the invoice); credits
+//! on the invoice that zoho-bridge did not make stop it (it cannot tell what they cover).
+//!
 //! **Never the same change twice.** The run's snapshot keeps the Stage, the Amount and
 //! the refund flag it saw, how many changes it credited and how much: a repeated or
 //! reordered webhook finds nothing changed. Each credited change has its own key, the
@@ -143,6 +152,9 @@ struct Seen {
     changes: u64,
     /// Total credited so far.
     credited: Decimal,
+    /// What the invoice stands for before tax, in its currency, after the amount
+    /// lowerings this flow credited (`None` until it credited one).
+    billed: Option<Decimal>,
 }
 
 impl Seen {
@@ -153,6 +165,7 @@ impl Seen {
             refund: v.get("Refund").and_then(Value::as_bool).unwrap_or(false),
             changes: v.get("changes").and_then(Value::as_u64).unwrap_or(0),
             credited: decimal(v, "/credited").unwrap_or_default(),
+            billed: decimal(v, "/billed"),
         }
     }
 
@@ -163,15 +176,29 @@ impl Seen {
             "Refund": self.refund,
             "changes": self.changes,
             "credited": self.credited.to_string(),
+            "billed": self.billed.map(|b| b.to_string()),
         })
     }
+}
+
+/// What `invoice` bills before tax: its `sub_total` (the sum of its lines), else its
+/// total less its tax.
+fn invoiced_before_tax(invoice: &Invoice) -> Decimal {
+    invoice.sub_total.unwrap_or_else(|| invoice.total.unwrap_or_default() - invoice.tax_total.unwrap_or_default())
 }
 
 /// A change that takes money back.
 #[derive(Debug, Clone, PartialEq)]
 enum Change {
     Lost,
-    Lowered { from: Decimal, to: Decimal },
+    /// The Amount went down from `from` to `to`: in the deal's currency when the change
+    /// was seen between two runs, in the invoice's (`invoice_currency`) when a request
+    /// compared the deal with what the invoice stands for.
+    Lowered {
+        from: Decimal,
+        to: Decimal,
+        invoice_currency: bool,
+    },
     Refund,
 }
 
@@ -191,7 +218,7 @@ impl DealToCreditNote {
             return Some(Change::Lost);
         }
         match (before.amount, now.amount) {
-            (Some(from), Some(to)) if had_baseline && to < from => Some(Change::Lowered { from, to }),
+            (Some(from), Some(to)) if had_baseline && to < from => Some(Change::Lowered { from, to, invoice_currency: false }),
             _ => None,
         }
     }
@@ -213,15 +240,22 @@ impl DealToCreditNote {
             refund: self.config.refund_field.as_ref().is_some_and(|f| deal.get(f) == Some(&Value::Bool(true))),
             changes: before.changes,
             credited: before.credited,
+            billed: before.billed,
         };
         ctx.keep_snapshot(now.json());
         let Some(link) = link else { return Ok(Outcome::Skipped("not invoiced (no deal_invoice link): nothing to credit".into())) };
-        let Some(change) = self.change(&before, &now, previous.is_some()) else {
+        // A change seen between two runs is credited as it comes; a person's or an
+        // agent's request ("issue the credit note for this deal") compares the deal as it
+        // is now with what the invoice stands for, so a loss, lowering or refund this flow
+        // never saw (its first look came after it) is still credited, once.
+        let seen = self.change(&before, &now, previous.is_some());
+        let asked = seen.is_none() && ctx.asked_for().await?;
+        if seen.is_none() && !asked {
             return Ok(Outcome::Skipped(
                 if previous.is_none() { "first look since it was invoiced: Stage and Amount kept as the baseline" } else { "no change that takes money back" }
                     .into(),
             ));
-        };
+        }
         let invoice_id = link.books_id.clone();
         let invoice = ctx.client().books().invoice(&invoice_id).await?;
         if invoice.status.as_deref() == Some("void") {
@@ -231,6 +265,13 @@ impl DealToCreditNote {
         let total = invoice.total.unwrap_or_default();
         let already = before.credited.max(invoice.credits_applied.unwrap_or_default());
         let remaining = (total - already).max(Decimal::ZERO);
+        let change = match seen {
+            Some(change) => change,
+            None => match self.asked_change(ctx, &deal, &before, &now, &invoice).await? {
+                Ok(change) => change,
+                Err(reason) => return Ok(Outcome::Skipped(reason)),
+            },
+        };
         let n = before.changes + 1;
         let key = format!("{deal_id}/{n}");
         let existing: Vec<CreditNote> = ctx.client().books().credit_notes(ListQuery::new().param("reference_number", key.as_str())).try_collect().await?;
@@ -244,10 +285,10 @@ impl DealToCreditNote {
                 (amount, format!("Deal lost: credit on invoice {}", invoice.invoice_number.as_deref().unwrap_or(&invoice_id)), false)
             }
             Change::Refund => (remaining, format!("Refund of invoice {}", invoice.invoice_number.as_deref().unwrap_or(&invoice_id)), false),
-            Change::Lowered { from, to } => {
+            Change::Lowered { from, to, invoice_currency } => {
                 let mut difference = *from - *to;
                 let deal_currency = text(&deal, "/Currency").unwrap_or(&currency).to_string();
-                if !deal_currency.eq_ignore_ascii_case(&currency) {
+                if !invoice_currency && !deal_currency.eq_ignore_ascii_case(&currency) {
                     let what = format!("CRM deal {deal_id}");
                     let account = text(&deal, "/Account_Name/id").unwrap_or_default().to_string();
                     let billed = Billed { what: &what, account_id: &account, currency: Some(&deal_currency), exchange_rate: decimal(&deal, "/Exchange_Rate") };
@@ -275,6 +316,10 @@ impl DealToCreditNote {
         let note_total = note.total.unwrap_or(amount);
         now.changes = n;
         now.credited = before.credited + note_total;
+        if matches!(change, Change::Lowered { .. }) {
+            let billed = before.billed.unwrap_or_else(|| invoiced_before_tax(&invoice));
+            now.billed = Some((billed - amount).max(Decimal::ZERO));
+        }
         ctx.keep_snapshot(now.json());
         let tax_total = note.extra.get("tax_total").and_then(|v| v.to_string().parse::<Decimal>().ok()).unwrap_or_default();
         let check = TotalsCheck {
@@ -294,9 +339,70 @@ impl DealToCreditNote {
             match change {
                 Change::Lost => "lost".to_string(),
                 Change::Refund => "refunded".to_string(),
-                Change::Lowered { from, to } => format!("amount lowered from {from} to {to}"),
+                Change::Lowered { from, to, invoice_currency: false } => format!("amount lowered from {from} to {to}"),
+                Change::Lowered { from, to, invoice_currency: true } =>
+                    format!("amount lowered: the invoice stood for {from} {currency} before tax, the deal now for {to} {currency}"),
             },
             note.creditnote_number.as_deref().unwrap_or("-"),
+        )))
+    }
+
+    /// What a request credits when no change was seen since the last run: a refund or a
+    /// loss as the deal is now, or the deal's Amount below what the invoice stands for
+    /// (before tax, in its currency, after the lowerings this flow credited). `Err` is
+    /// why there is nothing to credit, in words for the person or agent who asked.
+    async fn asked_change(
+        &self,
+        ctx: &mut Context<'_>,
+        deal: &Value,
+        before: &Seen,
+        now: &Seen,
+        invoice: &Invoice,
+    ) -> Result<Result<Change, String>, FlowError> {
+        if now.refund || self.config.refund_stage.as_deref().is_some_and(|s| now.stage.as_deref() == Some(s)) {
+            return Ok(Ok(Change::Refund));
+        }
+        if now.stage.as_deref() == Some(self.config.lost_stage.as_str()) {
+            return Ok(Ok(Change::Lost));
+        }
+        let deal_id = ctx.record().id.clone();
+        let invoice_name = invoice.invoice_number.clone().or_else(|| invoice.invoice_id.clone()).unwrap_or_default();
+        let currency = invoice.currency_code.clone().unwrap_or_default();
+        let Some(amount) = now.amount else {
+            return Ok(Err(format!("nothing to credit: CRM deal {deal_id} has no Amount to compare with Books invoice {invoice_name}")));
+        };
+        let credits = invoice.credits_applied.unwrap_or_default();
+        let from = match before.billed {
+            Some(billed) => billed,
+            None if credits > Decimal::ZERO => {
+                return Ok(Err(format!(
+                    "nothing credited: Books invoice {invoice_name} already has {credits} {currency} of credits zoho-bridge did not make; \
+                     it cannot tell what they cover, so a person credits the rest by hand"
+                )));
+            }
+            None => invoiced_before_tax(invoice),
+        };
+        let deal_currency = text(deal, "/Currency").unwrap_or(&currency).to_string();
+        let to = if deal_currency.eq_ignore_ascii_case(&currency) {
+            amount
+        } else {
+            let what = format!("CRM deal {deal_id}");
+            let account = text(deal, "/Account_Name/id").unwrap_or_default().to_string();
+            let billed = Billed { what: &what, account_id: &account, currency: Some(&deal_currency), exchange_rate: decimal(deal, "/Exchange_Rate") };
+            self.orders.billing(ctx, billed).await?.amount(amount)
+        };
+        if to < from {
+            return Ok(Ok(Change::Lowered { from, to, invoice_currency: true }));
+        }
+        let credited = match before.credited > Decimal::ZERO {
+            true => format!(", after the {} {currency} zoho-bridge credited", before.credited),
+            false => String::new(),
+        };
+        Ok(Err(format!(
+            "nothing to credit: CRM deal {deal_id} is {} at {amount} {deal_currency}, and Books invoice {invoice_name} stands for {from} {currency} before tax{credited}; \
+             only a lost deal (Stage {:?}), a lower Amount or a refund is credited",
+            now.stage.as_deref().unwrap_or("without a Stage"),
+            self.config.lost_stage
         )))
     }
 
@@ -424,12 +530,12 @@ mod tests {
         let won = seen("Closed Won", "100", false);
         assert_eq!(f.change(&won, &seen("Closed Lost", "100", false), true), Some(Change::Lost));
         assert_eq!(f.change(&seen("Closed Lost", "100", false), &seen("Closed Lost", "100", false), true), None);
-        assert_eq!(f.change(&won, &seen("Closed Won", "80", false), true), Some(Change::Lowered { from: d("100"), to: d("80") }));
+        assert_eq!(f.change(&won, &seen("Closed Won", "80", false), true), Some(Change::Lowered { from: d("100"), to: d("80"), invoice_currency: false }));
         assert_eq!(f.change(&won, &seen("Closed Won", "120", false), true), None);
         assert_eq!(f.change(&won, &seen("Closed Won", "80", false), false), None, "no baseline: no amount change");
         assert_eq!(f.change(&won, &seen("Closed Won", "100", true), true), Some(Change::Refund));
         assert_eq!(f.change(&seen("Closed Won", "100", true), &seen("Closed Won", "100", true), true), None);
-        let snapshot = Seen { changes: 2, credited: d("30.50"), ..won.clone() };
+        let snapshot = Seen { changes: 2, credited: d("30.50"), billed: Some(d("69.50")), ..won.clone() };
         assert_eq!(Seen::read(&snapshot.json()), snapshot);
     }
 }

@@ -69,6 +69,17 @@ impl Source {
     pub fn as_str(self) -> &'static str {
         convert::source_str(self)
     }
+
+    /// In plain words, for people (`CRM webhook`, `asked for by a person or an agent`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::CrmNotification => "CRM notification",
+            Source::CrmWebhook => "CRM webhook",
+            Source::BooksWebhook => "Books webhook",
+            Source::Poller => "poller",
+            Source::Manual => "asked for by a person or an agent",
+        }
+    }
 }
 
 /// A change a trigger saw, before it is stored.

@@ -247,7 +247,7 @@ async fn flow(State(d): State<Dashboard>, headers: HeaderMap, Path(name): Path<S
         return Err(Failed::new(
             StatusCode::NOT_FOUND,
             &session,
-            format!("There is no flow named {name:?} (this build has: {}).", FlowsConfig::NAMES.join(", ")),
+            format!("There is no flow named “{name}” (this build has: {}).", FlowsConfig::NAMES.join(", ")),
         ));
     }
     let runs = d.0.store.recent_runs(&name, WINDOW).await.map_err(Failed::from).map_err(with(&session))?;
@@ -316,7 +316,7 @@ async fn dead(State(d): State<Dashboard>, headers: HeaderMap, Query(q): Query<Ha
 
 /// The id in a path, or a page saying it is not one.
 fn id_of(session: &Session, text: &str, what: &str) -> Result<i64, Failed> {
-    text.parse().map_err(|_| Failed::new(StatusCode::BAD_REQUEST, session, format!("{text:?} is not a {what} id (a number).")))
+    text.parse().map_err(|_| Failed::new(StatusCode::BAD_REQUEST, session, format!("“{text}” is not a {what} id (a number).")))
 }
 
 async fn replay(State(d): State<Dashboard>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<HashMap<String, String>>) -> Page {
@@ -423,7 +423,7 @@ async fn budget(State(d): State<Dashboard>, headers: HeaderMap) -> Page {
     let session = viewer!(d, headers);
     let mut views = Vec::new();
     for usage in d.0.client.budget_usage() {
-        let api = format!("{:?}", usage.api).to_lowercase();
+        let api = usage.api.as_str();
         let holders = d.0.store.budget_holders(&usage.organization).await.map_err(Failed::from).map_err(with(&session))?;
         views.push(pages::BudgetView { holders: holders.into_iter().filter(|h| h.api == api).collect(), usage });
     }

@@ -267,7 +267,7 @@ pub fn record(session: &Session, record: &RecordRef, links: &[(String, Link)], e
         @if events.is_empty() { p { "No event about this record is kept." } }
         @for e in events {
             section.event {
-                h3 { "Event " (e.event.id) " · " (format!("{:?}", e.event.event.source)) " · received " (time(e.event.received_ms)) }
+                h3 { "Event " (e.event.id) " · " (e.event.event.source.label()) " · received " (time(e.event.received_ms)) }
                 @if e.jobs.is_empty() { p { "No job." } }
                 @for j in &e.jobs {
                     div.job class=(status_class(j.job.status)) {
@@ -468,13 +468,21 @@ pub struct BudgetView {
     pub holders: Vec<BudgetHolder>,
 }
 
+/// A Zoho API's name as people write it.
+fn api_label(api: zoho::Api) -> &'static str {
+    match api {
+        zoho::Api::Crm => "CRM",
+        zoho::Api::Books => "Books",
+    }
+}
+
 /// The rate budget per API and organisation.
 pub fn budget(session: &Session, views: &[BudgetView]) -> Markup {
     let body = html! {
         @if views.is_empty() { p.empty { "No budget in use yet." } }
         @for v in views {
             section.budget {
-                h2 { (format!("{:?}", v.usage.api)) " · organisation " (v.usage.organization) }
+                h2 { (api_label(v.usage.api)) " · organisation " (v.usage.organization) }
                 p { "Requests admitted " (v.usage.admitted) " · throttled (429) " (v.usage.throttled) " · waited " (duration_text(v.usage.waited.as_millis() as i64))
                     @if let Some(p) = v.usage.paused_for { " · paused for " (duration_text(p.as_millis() as i64)) } }
                 @if let Some(s) = &v.usage.server { p { "Zoho says: " (s.remaining) " of " (s.limit) " left, reset in " (s.reset_secs) " s" } }

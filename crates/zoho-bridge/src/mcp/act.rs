@@ -11,7 +11,7 @@ use bridge::{
         quote_to_invoice,
         relations::{DEAL_INVOICE, QUOTE_INVOICE},
     },
-    store::{RecordRef, ReviewDecision, Store, System},
+    store::{ApprovalStatus, RecordRef, ReviewDecision, Store, System},
 };
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -161,20 +161,41 @@ pub async fn convert_quote(g: &Gateway, token: &str, args: QuoteId, now_ms: i64)
     run_or_hold(g, token, ask, now_ms).await
 }
 
-/// `issue_credit_note`: always held for approval.
+/// `issue_credit_note`: always held for approval. Refused at once, before any approval,
+/// when Books says there is nothing to credit (the invoice is void or fully credited) or
+/// a request for the same deal already waits for a person. Once approved, the flow
+/// credits what the deal, as CRM has it then, says was not owed (lost, lowered, refunded),
+/// once; when that is nothing, the approval ends `skipped` with the flow's reason.
 pub async fn credit_note(g: &Gateway, token: &str, args: CreditNote, now_ms: i64) -> Result<Value, String> {
     let id = args.deal_id.trim();
-    let invoice = g
+    let link = g
         .store()
         .link_by_crm(g.connection(), DEAL_INVOICE.name, id)
         .await
         .map_err(|e| store_err("reading links", e))?
         .ok_or_else(|| format!("CRM deal {id} has no Books invoice from zoho-bridge: there is nothing to credit"))?;
+    let waiting = actions::approvals(g.store(), ApprovalStatus::Pending).await.map_err(|e| e.to_string())?;
+    if let Some(a) = waiting.iter().find(|a| a.request.flow == deal_to_credit_note::NAME && a.request.record == RecordRef::crm("Deals", id)) {
+        return Err(format!(
+            "a credit note for CRM deal {id} is already waiting for a person: approval {} (asked by {}); poll approval_status with it",
+            a.approval.id, a.approval.requested_by
+        ));
+    }
+    let invoice = g.client().books().invoice(&link.books_id).await.map_err(|e| zoho_err(&format!("reading Books invoice {}", link.books_id), e))?;
+    let number = invoice.invoice_number.clone().unwrap_or_else(|| link.books_id.clone());
+    let currency = invoice.currency_code.clone().unwrap_or_default();
+    let (total, credited) = (invoice.total.unwrap_or_default(), invoice.credits_applied.unwrap_or_default());
+    if invoice.status.as_deref() == Some("void") {
+        return Err(format!("nothing to credit: Books invoice {number} of CRM deal {id} is void"));
+    }
+    if total > Decimal::ZERO && credited >= total {
+        return Err(format!("nothing left to credit: Books invoice {number} of CRM deal {id} ({total} {currency}) is fully credited"));
+    }
     let deal = crm_record(g, "Deals", id, &["Deal_Name", "Stage", "Amount", "Currency"]).await?;
     let reason = args.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
     let summary = format!(
-        "credit note against Books invoice {} for CRM deal {:?} ({id}), now {} at {} {}{}",
-        invoice.books_id,
+        "credit note against Books invoice {number} ({total} {currency}, {credited} credited, {} unpaid) for CRM deal {:?} ({id}), now {} at {} {}{}",
+        invoice.balance.unwrap_or_default(),
         text(&deal, "/Deal_Name").unwrap_or("?"),
         text(&deal, "/Stage").unwrap_or("?"),
         decimal(&deal, "/Amount").unwrap_or(Decimal::ZERO),

@@ -122,7 +122,9 @@ impl Gateway {
         // under any host name.
         let config = StreamableHttpServerConfig::default().disable_allowed_hosts();
         let service = StreamableHttpService::new(move || Ok(gateway.clone()), Arc::new(LocalSessionManager::default()), config);
-        Router::new().nest_service(PATH, service).layer(middleware::from_fn_with_state(self, bearer_check))
+        // `route_layer`: the bearer check guards /mcp only; with `layer` it also answered
+        // every unknown path of the merged listener with "no token" instead of 404.
+        Router::new().nest_service(PATH, service).route_layer(middleware::from_fn_with_state(self, bearer_check))
     }
 
     /// Who is calling: the HTTP request's token, or the stdio session's (checked again).

@@ -223,7 +223,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "issue_credit_note",
         scope: Scope::Money,
-        description: "Issue the Books credit note for an invoiced CRM deal that was lost, lowered or refunded (flow deal_to_credit_note: only the difference, never twice). Always waits for a person's approval: answers pending_approval with an approval_id to poll with approval_status.",
+        description: "Issue the Books credit note for an invoiced CRM deal that is lost, lowered or refunded in CRM (flow deal_to_credit_note): it credits what the invoice bills beyond the deal as CRM has it (all that is unpaid for a lost deal; the difference, with the invoice's tax, for a lower Amount), applied to the invoice, never twice. Refused at once when there is nothing to credit in Books (void or fully credited invoice) or a request for the deal already waits. Otherwise always waits for a person's approval: answers pending_approval with an approval_id; poll approval_status until finished: done (document: the credit note), rejected, or skipped with the reason (e.g. nothing to credit) in job.outcome.",
         schema: schema::<CreditNote>,
     },
 ];

@@ -104,3 +104,20 @@ pub async fn zoho_client(emulator: &zoho_emulator::Emulator) -> zoho::Client {
     let connection = zoho::Connection::from_emulator(&emulator.url()).await.expect("credentials");
     zoho::Client::builder(connection).budget(zoho::BudgetConfig::unlimited()).budget_registry(zoho::BudgetRegistry::new()).build().expect("client")
 }
+
+/// Waits up to 30 s for `probe` to give something (checked every 100 ms); fails naming
+/// `what` otherwise.
+pub async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "waited 30 s for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
