@@ -76,21 +76,11 @@ async fn a_person_logs_in_replays_decides_and_approves_in_chromium() {
     let client = client(&emulator).await;
     let dir = TempDir::new("dashboard");
     let db = dir.0.join("bridge.db").display().to_string();
-    let config = dir.file(
-        "zoho-bridge.toml",
-        &format!(
-            r#"store = "{db}"
-listen = "127.0.0.1:0"
-
-[zoho]
-emulator = "{emulator}"
-
-[worker]
-poll_ms = 50
-
-[webhooks]
-crm_workflow_secret = "wf-secret"
-
+    let config = support::serve_config(
+        &dir,
+        &db,
+        &emulator,
+        r#"
 [[routes]]
 system = "crm"
 module = "Products"
@@ -101,8 +91,6 @@ system = "crm"
 module = "Accounts"
 flows = ["customer_sync"]
 "#,
-            emulator = emulator.url(),
-        ),
     );
     let mut child = Running(
         Command::new(BIN)

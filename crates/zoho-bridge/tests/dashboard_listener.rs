@@ -37,21 +37,12 @@ async fn the_dashboard_on_its_own_listener_serves_its_pages_there_only_and_logs_
     let dir = TempDir::new("dashboard-listener");
     let db = dir.0.join("bridge.db").display().to_string();
     let hash: String = bridge::config::token_hash(TOKEN).iter().map(|b| format!("{b:02x}")).collect();
-    let config = dir.file(
-        "zoho-bridge.toml",
+    let config = support::serve_config(
+        &dir,
+        &db,
+        &emulator,
         &format!(
-            r#"store = "{db}"
-listen = "127.0.0.1:0"
-
-[zoho]
-emulator = "{emulator}"
-
-[worker]
-poll_ms = 50
-
-[webhooks]
-crm_workflow_secret = "wf-secret"
-
+            r#"
 [[routes]]
 system = "crm"
 module = "Accounts"
@@ -60,8 +51,7 @@ flows = ["customer_sync"]
 [dashboard]
 listen = "127.0.0.1:0"
 token_sha256 = "{hash}"
-"#,
-            emulator = emulator.url(),
+"#
         ),
     );
     let mut serving = Serving::start(&config, "warn");

@@ -30,29 +30,7 @@ use support::{Serving, TempDir, zoho_client};
 /// A config for `serve` on `store` against `emulator`: CRM products announced by a
 /// workflow webhook become Books items; `extra` is appended.
 fn config(dir: &TempDir, store: &str, emulator: &Emulator, extra: &str) -> std::path::PathBuf {
-    dir.file(
-        "zoho-bridge.toml",
-        &format!(
-            r#"store = "{store}"
-listen = "127.0.0.1:0"
-
-[zoho]
-emulator = "{emulator}"
-
-[worker]
-poll_ms = 50
-
-[webhooks]
-crm_workflow_secret = "wf-secret"
-
-[[routes]]
-system = "crm"
-module = "Products"
-flows = ["catalog_sync"]
-{extra}"#,
-            emulator = emulator.url(),
-        ),
-    )
+    support::serve_config(dir, store, emulator, &format!("\n[[routes]]\nsystem = \"crm\"\nmodule = \"Products\"\nflows = [\"catalog_sync\"]\n{extra}"))
 }
 
 /// `/metrics`, parsed.

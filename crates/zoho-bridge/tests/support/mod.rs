@@ -121,3 +121,16 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// A config file for `serve` in `dir` on `store` against `emulator`: a listener on a free
+/// port, a worker polling every 50 ms, the CRM workflow secret `wf-secret`, then `rest`
+/// (routes and whatever else the test needs).
+pub fn serve_config(dir: &TempDir, store: &str, emulator: &zoho_emulator::Emulator, rest: &str) -> PathBuf {
+    dir.file(
+        "zoho-bridge.toml",
+        &format!(
+            "store = \"{store}\"\nlisten = \"127.0.0.1:0\"\n\n[zoho]\nemulator = \"{}\"\n\n[worker]\npoll_ms = 50\n\n[webhooks]\ncrm_workflow_secret = \"wf-secret\"\n{rest}",
+            emulator.url()
+        ),
+    )
+}

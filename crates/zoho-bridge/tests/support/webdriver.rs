@@ -143,13 +143,16 @@ impl Browser {
 
     /// The page's visible text, each run of blank space (line breaks between blocks)
     /// made one space.
-    /// (A page replaced while it is read, after a click, is read again.)
+    /// (Read in one script, with no element handle to go stale: a page being replaced
+    /// after a click has no body for a moment, and is read again.)
     pub async fn text(&self) -> String {
-        for _ in 0..50 {
-            let body = self.find("body").await;
-            match self.try_call(reqwest::Method::GET, &format!("/element/{body}/text"), None).await {
-                Ok(text) => return text.as_str().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" "),
-                Err(e) if e["error"] == "stale element reference" => tokio::time::sleep(Duration::from_millis(100)).await,
+        let script = json!({"script": "return document.readyState === 'complete' && document.body ? document.body.innerText : null;", "args": []});
+        for _ in 0..100 {
+            match self.try_call(reqwest::Method::POST, "/execute/sync", Some(script.clone())).await {
+                Ok(Value::String(text)) => return text.split_whitespace().collect::<Vec<_>>().join(" "),
+                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                // The document went away under the script (a navigation): read it again.
+                Err(e) if e["error"] == "javascript error" || e["error"] == "unknown error" => tokio::time::sleep(Duration::from_millis(50)).await,
                 Err(e) => panic!("WebDriver text: {e}"),
             }
         }
