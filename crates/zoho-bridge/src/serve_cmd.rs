@@ -48,14 +48,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     zoho_bridge::logging::init(&config.log, "info")?;
     let server = Server::start(&config, None, bridge::triggers::Clock::system()).await?;
     // A line on stdout when everything is up (tests and scripts wait for it).
-    println!("zoho-bridge serving on http://{} (webhooks under /hooks, metrics at /metrics, health at /healthz and /readyz)", server.addr);
+    say(&format!("zoho-bridge serving on http://{} (webhooks under /hooks, metrics at /metrics, health at /healthz and /readyz)", server.addr));
     if let Some(url) = &server.dashboard_url {
-        println!("dashboard at {url} ({})", zoho_bridge::dashboard::login_hint(&config.dashboard));
+        say(&format!("dashboard at {url} ({})", zoho_bridge::dashboard::login_hint(&config.dashboard)));
     }
     zoho_bridge::connection::shutdown_signal().await;
     let store = server.store.clone();
     let stats = server.stop().await?;
-    println!("zoho-bridge stopped: {stats} in this run; jobs in the store: {}", bridge::store::job_counts_text(&store.job_counts().await?));
+    say(&format!("zoho-bridge stopped: {stats} in this run; jobs in the store: {}", bridge::store::job_counts_text(&store.job_counts().await?)));
     store.close().await;
     Ok(())
+}
+
+/// Writes `line` on stdout. A stdout nobody reads any more (a script that read the first
+/// line and closed the pipe) must not stop the engine, as `println!` would by panicking.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        tracing::debug!(line, "stdout is closed; the line is only logged");
+    }
 }

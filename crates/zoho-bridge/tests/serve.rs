@@ -175,3 +175,31 @@ fn a_bad_config_fails_at_load_with_file_line_and_field() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the config file"));
 }
+
+/// A script that reads serve's first line and closes the pipe does not stop the engine:
+/// serve's later lines (the dashboard's, the stop line) go nowhere, it keeps answering,
+/// and it stops cleanly (`println!` would have panicked on the closed pipe).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_outlives_a_closed_stdout() {
+    let emulator = Emulator::start(EmulatorConfig::unlimited(), 0).await.expect("emulator");
+    let dir = TempDir::new("serve-stdout");
+    let db = dir.0.join("bridge.db").display().to_string();
+    // With the dashboard on (no token yet), serve writes a second line after the first.
+    let config = support::serve_config(&dir, &db, &emulator, "");
+    let serving = Serving::start(&config, "error");
+    let Serving { child, base, stdout } = serving;
+    drop(stdout);
+    let http = reqwest::Client::new();
+    for _ in 0..5 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let health = http.get(format!("{base}/healthz")).send().await.expect("serve still answers");
+        assert_eq!(health.status(), 200);
+    }
+    let mut child = child;
+    assert!(child.0.try_wait().expect("try_wait").is_none(), "serve is still running");
+    let pid = child.0.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let status = child.0.wait().expect("wait");
+    assert!(status.success(), "serve stopped cleanly with its stdout closed: {status:?}");
+    emulator.stop().await;
+}

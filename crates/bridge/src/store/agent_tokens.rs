@@ -48,6 +48,13 @@ pub trait AgentTokens: Clone + Send + Sync + 'static {
 
     /// Revokes the token `name`; `NotFound` when there is no valid token of that name.
     fn revoke_agent_token(&self, name: &str, now_ms: i64) -> impl Future<Output = StoreResult<AgentToken>> + Send;
+
+    /// Counts a call of token `name` at `now_ms` if it made fewer than `limit` calls in the
+    /// `window_ms` before, or refuses it with the ms to wait until its oldest call in the
+    /// window leaves it (`Ok(Err(wait_ms))`). One transaction per call, serialised per
+    /// token (the token's row is locked on PostgreSQL; SQLite has one writer), so the limit
+    /// holds across every process on the store.
+    fn admit_agent_call(&self, name: &str, now_ms: i64, window_ms: i64, limit: u32) -> impl Future<Output = StoreResult<Result<(), i64>>> + Send;
 }
 
 /// A row of `agent_tokens` as read: name, scopes (comma-separated), created, revoked.
@@ -62,9 +69,10 @@ pub(crate) fn token_from_row((name, scopes, created_ms, revoked_ms): TokenRow) -
     AgentToken { name, scopes, created_ms, revoked_ms }
 }
 
-/// `impl AgentTokens for $store`: the same SQL on both back ends.
+/// `impl AgentTokens for $store`: the same SQL on both back ends; `$lock_token` is the
+/// statement that serialises the calls of one token inside a transaction.
 macro_rules! shared_agent_tokens {
-    ($store:ty) => {
+    ($store:ty, $lock_token:expr) => {
         impl $crate::store::AgentTokens for $store {
             async fn create_agent_token(
                 &self,
@@ -118,6 +126,36 @@ macro_rules! shared_agent_tokens {
                     .await
                     .map_err($crate::store::convert::db_err)?;
                 row.map(token_from_row).ok_or_else(|| $crate::store::StoreError::NotFound(format!("valid agent token {name:?}")))
+            }
+
+            async fn admit_agent_call(&self, name: &str, now_ms: i64, window_ms: i64, limit: u32) -> $crate::store::StoreResult<Result<(), i64>> {
+                use $crate::store::convert::db_err;
+                let mut tx = self.begin().await?;
+                sqlx::query($lock_token).bind(name).execute(&mut *tx).await.map_err(db_err)?;
+                sqlx::query("DELETE FROM agent_calls WHERE token_name = $1 AND at_ms <= $2")
+                    .bind(name)
+                    .bind(now_ms - window_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let (count, oldest): (i64, Option<i64>) = sqlx::query_as("SELECT COUNT(*), MIN(at_ms) FROM agent_calls WHERE token_name = $1")
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let answer = if count >= i64::from(limit) {
+                    Err((oldest.unwrap_or(now_ms) + window_ms - now_ms).max(1))
+                } else {
+                    sqlx::query("INSERT INTO agent_calls (token_name, at_ms) VALUES ($1, $2)")
+                        .bind(name)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                };
+                tx.commit().await.map_err(db_err)?;
+                Ok(answer)
             }
         }
     };

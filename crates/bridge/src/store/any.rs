@@ -315,4 +315,8 @@ impl super::AgentTokens for AnyStore {
     async fn revoke_agent_token(&self, name: &str, now_ms: i64) -> StoreResult<super::AgentToken> {
         delegate!(self, s => s.revoke_agent_token(name, now_ms))
     }
+
+    async fn admit_agent_call(&self, name: &str, now_ms: i64, window_ms: i64, limit: u32) -> StoreResult<Result<(), i64>> {
+        delegate!(self, s => s.admit_agent_call(name, now_ms, window_ms, limit))
+    }
 }

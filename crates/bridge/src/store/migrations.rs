@@ -19,6 +19,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (7, "audit by action", include_str!("../../migrations/sqlite/0007_audit_actions.sql")),
     (9, "agent gateway tokens", include_str!("../../migrations/sqlite/0009_agent_tokens.sql")),
     (10, "jobs by flow", include_str!("../../migrations/sqlite/0010_jobs_by_flow.sql")),
+    (11, "agent calls per token", include_str!("../../migrations/sqlite/0011_agent_calls.sql")),
 ];
 
 /// PostgreSQL migrations: (version, description, SQL).
@@ -32,6 +33,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (7, "audit by action", include_str!("../../migrations/postgres/0007_audit_actions.sql")),
     (9, "agent gateway tokens", include_str!("../../migrations/postgres/0009_agent_tokens.sql")),
     (10, "jobs by flow", include_str!("../../migrations/postgres/0010_jobs_by_flow.sql")),
+    (11, "agent calls per token", include_str!("../../migrations/postgres/0011_agent_calls.sql")),
 ];
 
 fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {

@@ -352,7 +352,8 @@ impl Store for PgStore {
 shared_matching!(PgStore);
 shared_approvals!(PgStore, PG_SQL);
 super::activity::shared_activity!(PgStore, PG_SQL);
-super::agent_tokens::shared_agent_tokens!(PgStore);
+// The token's row, locked until the call is counted: one call of a token at a time.
+super::agent_tokens::shared_agent_tokens!(PgStore, "SELECT name FROM agent_tokens WHERE name = $1 FOR UPDATE");
 
 // Heartbeats of one (organisation, API) take turns on an advisory lock held until their
 // transaction ends, so each one reads the others' rows as the last one left them.

@@ -235,7 +235,8 @@ impl Store for SqliteStore {
 shared_matching!(SqliteStore);
 shared_approvals!(SqliteStore, SQLITE_SQL);
 super::activity::shared_activity!(SqliteStore, SQLITE_SQL);
-super::agent_tokens::shared_agent_tokens!(SqliteStore);
+// BEGIN IMMEDIATE already makes each call's transaction the only writer.
+super::agent_tokens::shared_agent_tokens!(SqliteStore, "SELECT name FROM agent_tokens WHERE name = $1");
 
 // BEGIN IMMEDIATE already makes each heartbeat the only writer.
 super::budget_share::shared_budget_shares!(SqliteStore, None);

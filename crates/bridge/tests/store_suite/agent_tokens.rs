@@ -36,3 +36,34 @@ pub async fn agent_tokens_are_found_by_hash_until_revoked<S: AgentTokens>(store:
     let names: Vec<(&str, Option<i64>)> = all.iter().map(|t| (t.name.as_str(), t.revoked_ms)).collect();
     assert_eq!(names, vec![("claude-finance", Some(T0 + 3)), ("ops-bot", None)]);
 }
+
+/// `[mcp] calls_per_minute` in the store: a token's calls are admitted up to the limit in
+/// any window, the next is refused with the wait until its oldest call leaves the window,
+/// tokens do not share a count, and callers at once (as several processes would be) are
+/// admitted exactly `limit` times.
+pub async fn agent_calls_are_limited_per_token_across_callers<S: AgentTokens>(store: S) {
+    const WINDOW: i64 = 60_000;
+    store.create_agent_token("finance", "h-finance", &["read".into()], T0).await.expect("create");
+    store.create_agent_token("ops", "h-ops", &["read".into()], T0).await.expect("create");
+    for i in 0..3 {
+        assert_eq!(store.admit_agent_call("finance", T0 + i * 1_000, WINDOW, 3).await.expect("admit"), Ok(()), "call {i}");
+    }
+    assert_eq!(store.admit_agent_call("finance", T0 + 10_000, WINDOW, 3).await.expect("admit"), Err(50_000), "the oldest call leaves at T0 + 60 s");
+    assert_eq!(store.admit_agent_call("ops", T0 + 10_000, WINDOW, 3).await.expect("admit"), Ok(()), "another token has its own count");
+    assert_eq!(store.admit_agent_call("finance", T0 + WINDOW, WINDOW, 3).await.expect("admit"), Ok(()), "the first call has left the window");
+    assert_eq!(store.admit_agent_call("finance", T0 + WINDOW + 1, WINDOW, 3).await.expect("admit"), Err(1_000 - 1));
+
+    // 20 callers at once, limit 7: exactly 7 admitted.
+    let later = T0 + 10 * WINDOW;
+    let callers: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.admit_agent_call("ops", later + i, WINDOW, 7).await.expect("admit") })
+        })
+        .collect();
+    let mut admitted = 0;
+    for caller in callers {
+        admitted += usize::from(caller.await.expect("caller").is_ok());
+    }
+    assert_eq!(admitted, 7, "the limit holds for callers at once");
+}

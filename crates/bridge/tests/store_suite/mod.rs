@@ -12,7 +12,7 @@ pub use matching::{
     reviews_are_listed_by_status_oldest_first, unicode_and_long_names_round_trip,
 };
 pub mod agent_tokens;
-pub use agent_tokens::agent_tokens_are_found_by_hash_until_revoked;
+pub use agent_tokens::{agent_calls_are_limited_per_token_across_callers, agent_tokens_are_found_by_hash_until_revoked};
 pub mod budget_shares;
 pub use budget_shares::{
     a_dead_holders_count_drains_with_its_window, budget_shares_follow_the_live_holders, concurrent_heartbeats_keep_the_sum_within_the_limit,
@@ -918,6 +918,7 @@ macro_rules! every_store_test {
             audit_entries_are_found_by_action,
             recent_runs_come_newest_first_with_their_events_time,
             agent_tokens_are_found_by_hash_until_revoked,
+            agent_calls_are_limited_per_token_across_callers,
             recent_jobs_filter_by_status_and_flow,
         );
     };

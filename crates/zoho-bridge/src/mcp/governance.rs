@@ -2,15 +2,12 @@
 //!
 //! A call carries a bearer token made by `zoho-bridge tokens create`; the store keeps
 //! only its SHA-256 ([`bridge::store::AgentTokens`]). Each tool needs one [`Scope`]; each
-//! token may make `[mcp] calls_per_minute` calls in any sliding minute ([`RateLimit`]);
+//! token may make `[mcp] calls_per_minute` calls in any sliding minute, counted in the
+//! store so the limit holds across every process on it ([`admit`]);
 //! every call that names a valid token is audited with the token's name, the tool, its
 //! arguments and what came of it ([`audit_call`]), refusals included.
 
-use std::{
-    collections::{HashMap, VecDeque},
-    fmt,
-    sync::Mutex,
-};
+use std::fmt;
 
 use bridge::store::{AgentToken, AgentTokens, AnyStore, AuditEntry, Store};
 use serde_json::{Value, json};
@@ -106,37 +103,15 @@ pub async fn verify<S: AgentTokens>(store: &S, secret: &str) -> Result<AgentToke
     }
 }
 
-/// The calls each token made in the last minute, to refuse the one too many.
-#[derive(Debug)]
-pub struct RateLimit {
-    per_minute: u32,
-    calls: Mutex<HashMap<String, VecDeque<i64>>>,
-}
-
 /// A minute, in ms.
 const MINUTE_MS: i64 = 60_000;
 
-impl RateLimit {
-    /// At most `per_minute` calls per token in any 60 s.
-    pub fn new(per_minute: u32) -> RateLimit {
-        RateLimit { per_minute, calls: Mutex::new(HashMap::new()) }
-    }
-
-    /// Counts a call of `token` at `now_ms`, or refuses it with the ms to wait until the
-    /// oldest call in the window leaves it.
-    pub fn admit(&self, token: &str, now_ms: i64) -> Result<(), i64> {
-        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        let window = calls.entry(token.to_string()).or_default();
-        while window.front().is_some_and(|&t| t <= now_ms - MINUTE_MS) {
-            window.pop_front();
-        }
-        if window.len() >= self.per_minute as usize {
-            let oldest = window.front().copied().unwrap_or(now_ms);
-            return Err((oldest + MINUTE_MS - now_ms).max(1));
-        }
-        window.push_back(now_ms);
-        Ok(())
-    }
+/// Counts a call of `token` at `now_ms`, or refuses it with the ms to wait until its
+/// oldest call in the last minute leaves it. The count is the store's
+/// ([`AgentTokens::admit_agent_call`]): `serve` and every `zoho-bridge mcp` session on one
+/// store share it.
+pub async fn admit<S: AgentTokens>(store: &S, token: &str, per_minute: u32, now_ms: i64) -> Result<Result<(), i64>, String> {
+    store.admit_agent_call(token, now_ms, MINUTE_MS, per_minute).await.map_err(|e| format!("the token's rate limit could not be checked: {e}"))
 }
 
 /// One tool call, as audited.
@@ -190,17 +165,5 @@ mod tests {
         assert_eq!(Scope::parse_list("read, money,read").unwrap(), vec![Scope::Read, Scope::Money]);
         assert!(Scope::parse_list("read,admin").unwrap_err().contains("\"admin\""));
         assert!(Scope::parse_list(" , ").is_err());
-    }
-
-    #[test]
-    fn the_rate_limit_counts_each_token_in_a_sliding_minute() {
-        let limit = RateLimit::new(2);
-        let t0 = 1_000_000;
-        assert_eq!(limit.admit("a", t0), Ok(()));
-        assert_eq!(limit.admit("a", t0 + 10_000), Ok(()));
-        assert_eq!(limit.admit("a", t0 + 20_000), Err(40_000), "the third call waits for the first to leave the minute");
-        assert_eq!(limit.admit("b", t0 + 20_000), Ok(()), "each token has its own minute");
-        assert_eq!(limit.admit("a", t0 + 60_000), Ok(()), "a minute after the first call");
-        assert_eq!(limit.admit("a", t0 + 60_001), Err(9_999));
     }
 }

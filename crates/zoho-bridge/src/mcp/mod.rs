@@ -43,7 +43,7 @@ use rmcp::{
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use governance::{Call, RateLimit, audit_call, verify};
+use governance::{Call, audit_call, verify};
 
 /// The path `serve` mounts the gateway at.
 pub const PATH: &str = "/mcp";
@@ -59,7 +59,6 @@ struct Inner {
     client: zoho::Client,
     connection: String,
     settings: McpSettings,
-    limit: RateLimit,
     /// The token of a stdio session (checked again on every call, so a revocation
     /// takes effect at once); `None` over HTTP, where each request brings its own.
     stdio_token: Option<String>,
@@ -77,8 +76,7 @@ impl Gateway {
     }
 
     fn build(store: AnyStore, client: zoho::Client, connection: &str, settings: McpSettings, stdio_token: Option<String>) -> Gateway {
-        let limit = RateLimit::new(settings.calls_per_minute);
-        Gateway { inner: Arc::new(Inner { store, client, connection: connection.to_string(), settings, limit, stdio_token }) }
+        Gateway { inner: Arc::new(Inner { store, client, connection: connection.to_string(), settings, stdio_token }) }
     }
 
     /// The store.
@@ -164,7 +162,7 @@ impl Gateway {
                 spec.scope
             ));
         }
-        if let Err(wait_ms) = self.inner.limit.admit(&token.name, now) {
+        if let Err(wait_ms) = governance::admit(self.store(), &token.name, self.inner.settings.calls_per_minute, now).await? {
             return Err(format!(
                 "refused: token {:?} made {} calls in the last minute ([mcp] calls_per_minute); try again in {} s",
                 token.name,
