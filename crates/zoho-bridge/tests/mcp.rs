@@ -207,7 +207,12 @@ async fn the_mcp_python_sdk_reads_is_refused_gets_approved_invoices_and_one_cred
 
     let mut serve = Running(Command::new(BIN).args(["serve", "--config"]).arg(&config).env("RUST_LOG", "warn").stdout(Stdio::piped()).spawn().expect("serve"));
     let mut line = String::new();
-    BufReader::new(serve.0.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+    let mut out = BufReader::new(serve.0.stdout.take().expect("stdout"));
+    out.read_line(&mut line).expect("read");
+    // The rest of serve's output, passed on: with the pipe closed here, serve's second
+    // line ("dashboard at …") was a broken pipe whenever it came after the close, and
+    // serve died of it (`println!` panics) before the client connected.
+    std::thread::spawn(move || out.lines().map_while(Result::ok).for_each(|l| eprintln!("serve: {l}")));
     let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
     let url = format!("{base}/mcp");
 
