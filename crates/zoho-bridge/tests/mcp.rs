@@ -207,9 +207,11 @@ async fn the_mcp_python_sdk_reads_is_refused_gets_approved_invoices_and_one_cred
 
     let mut serve = Running(Command::new(BIN).args(["serve", "--config"]).arg(&config).env("RUST_LOG", "warn").stdout(Stdio::piped()).spawn().expect("serve"));
     let mut line = String::new();
-    // Kept open while serve runs (it writes more lines).
-    let mut serve_stdout = BufReader::new(serve.0.stdout.take().expect("stdout"));
-    serve_stdout.read_line(&mut line).expect("read");
+    let mut out = BufReader::new(serve.0.stdout.take().expect("stdout"));
+    out.read_line(&mut line).expect("read");
+    // The rest of serve's output, passed on (serve no longer dies of a closed pipe, but
+    // its lines belong in the test's log).
+    std::thread::spawn(move || out.lines().map_while(Result::ok).for_each(|l| eprintln!("serve: {l}")));
     let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
     let url = format!("{base}/mcp");
 

@@ -210,6 +210,10 @@ impl Approvals for AnyStore {
     async fn approvals(&self, status: ApprovalStatus) -> StoreResult<Vec<Approval>> {
         delegate!(self, s => s.approvals(status))
     }
+
+    async fn count_approvals(&self, status: ApprovalStatus) -> StoreResult<i64> {
+        delegate!(self, s => s.count_approvals(status))
+    }
 }
 
 impl Directory for AnyStore {

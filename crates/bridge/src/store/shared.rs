@@ -848,6 +848,14 @@ macro_rules! shared_approvals {
                     .map_err($crate::store::convert::db_err)?;
                 rows.into_iter().map($crate::store::Approval::try_from).collect()
             }
+
+            async fn count_approvals(&self, status: $crate::store::ApprovalStatus) -> $crate::store::StoreResult<i64> {
+                sqlx::query_scalar("SELECT COUNT(*) FROM approvals WHERE status = $1")
+                    .bind($crate::store::convert::approval_status_str(status))
+                    .fetch_one(self.reader())
+                    .await
+                    .map_err($crate::store::convert::db_err)
+            }
         }
     };
 }

@@ -660,6 +660,8 @@ pub async fn approvals<S: Store + Approvals>(store: S) {
     let pending = store.approvals(ApprovalStatus::Pending).await.expect("pending");
     assert_eq!(pending.iter().map(|p| p.id).collect::<Vec<_>>(), vec![a, b]);
     assert_eq!(pending[0].payload, json!({"job_id": 12}));
+    assert_eq!(store.count_approvals(ApprovalStatus::Pending).await.expect("count"), 2);
+    assert_eq!(store.count_approvals(ApprovalStatus::Approved).await.expect("count"), 0);
 
     let approved = store.decide_approval(a, true, "ops@acme.example", T0 + 5).await.expect("approve");
     assert_eq!((approved.status, approved.decided_by.as_deref(), approved.decided_ms), (ApprovalStatus::Approved, Some("ops@acme.example"), Some(T0 + 5)));
@@ -671,6 +673,9 @@ pub async fn approvals<S: Store + Approvals>(store: S) {
     assert!(store.approval(999_999).await.expect("approval").is_none(), "an unknown approval is None, not an error");
 
     assert!(store.approvals(ApprovalStatus::Pending).await.expect("pending").is_empty());
+    for (status, n) in [(ApprovalStatus::Pending, 0), (ApprovalStatus::Approved, 1), (ApprovalStatus::Rejected, 1)] {
+        assert_eq!(store.count_approvals(status).await.expect("count"), n, "{status:?}");
+    }
     assert_eq!(store.approvals(ApprovalStatus::Approved).await.expect("approved").iter().map(|p| p.id).collect::<Vec<_>>(), vec![a]);
     assert_eq!(store.approvals(ApprovalStatus::Rejected).await.expect("rejected").iter().map(|p| p.id).collect::<Vec<_>>(), vec![b]);
 }

@@ -486,10 +486,11 @@ impl Report {
 // Resources that must not outlive the run: child processes, the temp dir, the database.
 
 /// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
+pub struct TempDir(pub PathBuf);
 
 impl TempDir {
-    fn new() -> anyhow::Result<TempDir> {
+    /// A fresh directory under the system's temp dir.
+    pub fn new() -> anyhow::Result<TempDir> {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
         let dir = std::env::temp_dir().join(format!("zb-e2e-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -505,14 +506,15 @@ impl Drop for TempDir {
 
 /// A child process, killed on drop. The binary logs to stdout: every line goes to its
 /// log file (with stderr) and arrives on a channel.
-struct Child {
+pub struct Child {
     name: String,
     process: std::process::Child,
     lines: mpsc::UnboundedReceiver<String>,
 }
 
 impl Child {
-    fn spawn(name: &str, mut command: Command, log: &Path) -> anyhow::Result<Child> {
+    /// Spawns `command` (named `name` in errors), its output going to `log`.
+    pub fn spawn(name: &str, mut command: Command, log: &Path) -> anyhow::Result<Child> {
         let file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let mut copy = file.try_clone()?;
         let mut process = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(file).spawn().with_context(|| format!("spawning {name} ({BIN})"))?;
@@ -528,8 +530,13 @@ impl Child {
         Ok(Child { name: name.into(), process, lines })
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
     /// Waits for a stdout line containing `needle`, until `deadline`.
-    async fn wait_line(&mut self, needle: &str, deadline: Instant, log: &Path) -> anyhow::Result<String> {
+    pub async fn wait_line(&mut self, needle: &str, deadline: Instant, log: &Path) -> anyhow::Result<String> {
         loop {
             match tokio::time::timeout_at(deadline.into(), self.lines.recv()).await {
                 Ok(Some(line)) if line.contains(needle) => return Ok(line),
@@ -546,7 +553,7 @@ impl Child {
 
     /// SIGTERM, then up to `grace` for a clean stop (else SIGKILL); returns the stdout
     /// lines printed meanwhile.
-    async fn stop(&mut self, grace: Duration) -> Vec<String> {
+    pub async fn stop(&mut self, grace: Duration) -> Vec<String> {
         let _ = Command::new("kill").args(["-TERM", &self.process.id().to_string()]).status();
         let until = Instant::now() + grace;
         while Instant::now() < until {

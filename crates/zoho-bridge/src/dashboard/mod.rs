@@ -232,8 +232,8 @@ async fn overview(State(d): State<Dashboard>, headers: HeaderMap) -> Page {
     let overview = Overview {
         counts: &counts,
         dead,
-        reviews: store.reviews(Some(ReviewStatus::Open), 1_000).await.map_err(Failed::from)?.len(),
-        approvals: store.approvals(ApprovalStatus::Pending).await.map_err(Failed::from)?.len(),
+        reviews: store.count_reviews(Some(ReviewStatus::Open)).await.map_err(Failed::from)?,
+        approvals: store.count_approvals(ApprovalStatus::Pending).await.map_err(Failed::from)?,
         totals: store.count_audit_action("totals_mismatch").await.map_err(Failed::from)?,
         flows,
         window: WINDOW,

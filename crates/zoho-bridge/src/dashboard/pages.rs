@@ -123,9 +123,9 @@ pub struct Overview<'a> {
     /// Dead letters.
     pub dead: i64,
     /// Open reviews.
-    pub reviews: usize,
+    pub reviews: i64,
     /// Approvals waiting.
-    pub approvals: usize,
+    pub approvals: i64,
     /// Totals-check warnings.
     pub totals: i64,
     /// The flows.

@@ -166,7 +166,7 @@ async fn close_deal_unheard(people: &zoho::Client) -> anyhow::Result<String> {
 }
 
 /// The JSON a tool answered (its first text block), or the tool's error.
-fn tool_json(result: &Value) -> anyhow::Result<Value> {
+pub fn tool_json(result: &Value) -> anyhow::Result<Value> {
     let text = result["content"][0]["text"].as_str().ok_or_else(|| anyhow!("the tool answered no text: {result}"))?;
     if result["isError"] == true {
         bail!("the gateway refused the agent's call: {text}");
@@ -176,8 +176,8 @@ fn tool_json(result: &Value) -> anyhow::Result<Value> {
 
 /// An MCP client session over streamable HTTP, as small as the protocol allows: JSON-RPC
 /// requests POSTed with the bearer token and the session id, answers read as JSON or as
-/// a server-sent event stream.
-struct McpSession {
+/// a server-sent event stream. Public for the `gateway` bench, which times these calls.
+pub struct McpSession {
     http: reqwest::Client,
     url: String,
     bearer: String,
@@ -187,7 +187,7 @@ struct McpSession {
 
 impl McpSession {
     /// Initializes a session at `url` with `token`.
-    async fn open(http: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<McpSession> {
+    pub async fn open(http: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<McpSession> {
         let mut session = McpSession { http: http.clone(), url: url.to_string(), bearer: format!("Bearer {token}"), session: None, next_id: 0 };
         let init = json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "zoho-bridge-demo-agent", "version": env!("CARGO_PKG_VERSION")}});
         session.call("initialize", init).await?;
@@ -196,7 +196,7 @@ impl McpSession {
     }
 
     /// Calls `method` with `params`; its result, or the JSON-RPC error.
-    async fn call(&mut self, method: &str, params: Value) -> anyhow::Result<Value> {
+    pub async fn call(&mut self, method: &str, params: Value) -> anyhow::Result<Value> {
         self.next_id += 1;
         let id = self.next_id;
         let answer = self.post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await?;

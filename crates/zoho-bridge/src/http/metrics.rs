@@ -145,7 +145,7 @@ async fn store_gauges(operations: &Operations) -> Result<(), bridge::store::Stor
     let store = &operations.store;
     let counts = store.job_counts().await?;
     let count = |status: JobStatus| counts.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n);
-    let waiting = store.approvals(ApprovalStatus::Pending).await?.len();
+    let waiting = store.count_approvals(ApprovalStatus::Pending).await?;
     let open = store.count_reviews(Some(ReviewStatus::Open)).await?;
     let mismatches = store.count_audit_action("totals_mismatch").await?;
     // Every status, so that one with no job left reads 0 rather than its last count.
