@@ -281,7 +281,7 @@ pub async fn decide_approval<S: Store + Approvals>(store: &S, id: i64, approve: 
             ok: true,
         })
         .await?;
-    approval_state(store, id).await
+    state_of(store, approval).await
 }
 
 /// Queues approved approval `id`'s flow run (idempotent by its key).
@@ -294,20 +294,24 @@ async fn queue_approved<S: Store>(store: &S, id: i64, request: &FlowRequest, by:
 /// here, so asking is enough to finish it.
 pub async fn approval_state<S: Store + Approvals>(store: &S, id: i64) -> Result<ApprovalState, ActionError> {
     let approval = store.approval(id).await?.ok_or_else(|| ActionError::NotFound(format!("there is no approval {id}")))?;
+    state_of(store, approval).await
+}
+
+/// `approval` with what it holds and its job (queued here if approved and missing).
+async fn state_of<S: Store>(store: &S, approval: Approval) -> Result<ApprovalState, ActionError> {
+    let id = approval.id;
     let request: FlowRequest = serde_json::from_value(approval.payload.clone())
         .map_err(|e| ActionError::Refused(format!("approval {id} holds no flow request ({e}); it was not made by this version's gateway")))?;
     let mut job = None;
     if approval.status == ApprovalStatus::Approved {
-        let event = match store.event_by_key(&approval_key(id)).await? {
-            Some(event) => Some(event.id),
+        let event_id = match store.event_by_key(&approval_key(id)).await? {
+            Some(event) => event.id,
             None => {
                 let by = approval.decided_by.clone().unwrap_or_default();
-                Some(queue_approved(store, id, &request, &by, approval.decided_ms.unwrap_or_default()).await?.event_id)
+                queue_approved(store, id, &request, &by, approval.decided_ms.unwrap_or_default()).await?.event_id
             }
         };
-        if let Some(event_id) = event {
-            job = store.jobs_for_event(event_id).await?.into_iter().next();
-        }
+        job = store.jobs_for_event(event_id).await?.into_iter().next();
     }
     Ok(ApprovalState { approval, request, job })
 }
@@ -317,7 +321,7 @@ pub async fn approval_state<S: Store + Approvals>(store: &S, id: i64) -> Result<
 pub async fn approvals<S: Store + Approvals>(store: &S, status: ApprovalStatus) -> Result<Vec<ApprovalState>, ActionError> {
     let mut out = Vec::new();
     for approval in store.approvals(status).await? {
-        match approval_state(store, approval.id).await {
+        match state_of(store, approval).await {
             Ok(state) => out.push(state),
             Err(ActionError::Refused(_)) => {}
             Err(e) => return Err(e),
