@@ -16,7 +16,7 @@ mod support;
 use std::{
     io::{BufRead, BufReader},
     path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
 };
 
 use bridge::{
@@ -27,37 +27,16 @@ use bridge::{
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 use zoho::{
-    BudgetConfig, BudgetRegistry, Client,
+    Client,
     books::{ListQuery, models::Contact},
     crm::records::WriteOptions,
 };
 use zoho_emulator::{Emulator, EmulatorConfig};
 
-use support::{TempDir, wait_for, webdriver::Browser};
+use support::{Running, TempDir, crm_insert, wait_for, webdriver::Browser, zoho_client};
 
 const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
 const TOKEN: &str = "e2e-dashboard-token-5f1c";
-
-/// Kills `serve` if the test fails before it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn client(emulator: &Emulator) -> Client {
-    let connection = zoho::Connection::from_emulator(&emulator.url()).await.expect("credentials");
-    Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().expect("client")
-}
-
-async fn crm_insert(client: &Client, module: &str, fields: Value) -> String {
-    let r = client.crm().insert(module, &[fields], &WriteOptions::no_triggers()).await.expect("insert");
-    assert!(r[0].is_success(), "{r:?}");
-    r[0].id().expect("id").to_string()
-}
 
 async fn items_with_sku(client: &Client, sku: &str) -> Vec<Value> {
     client.books().list("/books/v3/items", "items", ListQuery::new().param("sku", sku)).try_collect().await.expect("items")
@@ -73,7 +52,7 @@ async fn a_person_logs_in_replays_decides_and_approves_in_chromium() {
     zoho_emulator::install_crypto_provider();
     let Some(browser) = Browser::start(&screenshots()).await else { return };
     let emulator = Emulator::start(EmulatorConfig::unlimited(), 0).await.expect("emulator");
-    let client = client(&emulator).await;
+    let client = zoho_client(&emulator).await;
     let dir = TempDir::new("dashboard");
     let db = dir.0.join("bridge.db").display().to_string();
     let config = support::serve_config(

@@ -21,31 +21,21 @@ mod support;
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
 };
 
 use bridge::store::{AnyStore, Store};
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};
-use zoho::{BudgetConfig, BudgetRegistry, Client, books::ListQuery, crm::records::WriteOptions};
+use zoho::{Client, books::ListQuery, crm::records::WriteOptions};
 use zoho_emulator::{Emulator, EmulatorConfig};
 
-use support::{TempDir, wait_for};
+use support::{Running, TempDir, crm_insert, wait_for, zoho_client};
 
 const BIN: &str = env!("CARGO_BIN_EXE_zoho-bridge");
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py");
 /// The SDK's major version the script is written for.
 const MCP_PACKAGE: &str = "mcp>=2.3,<3";
-
-/// Kills the child if the test fails before it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The virtual environment's python with `mcp` installed, or `None` (skipped, said
 /// loudly) when python3, venv or pip are not available and Python is not required.
@@ -74,17 +64,6 @@ fn python() -> Option<PathBuf> {
         }
     }
     Some(python)
-}
-
-async fn client(emulator: &Emulator) -> Client {
-    let connection = zoho::Connection::from_emulator(&emulator.url()).await.expect("credentials");
-    Client::builder(connection).budget(BudgetConfig::unlimited()).budget_registry(BudgetRegistry::new()).build().expect("client")
-}
-
-async fn crm_insert(client: &Client, module: &str, fields: Value) -> String {
-    let r = client.crm().insert(module, &[fields], &WriteOptions::no_triggers()).await.expect("insert");
-    assert!(r[0].is_success(), "{r:?}");
-    r[0].id().expect("id").to_string()
 }
 
 /// The Books invoices made for CRM deal `deal`.
@@ -178,7 +157,7 @@ async fn the_mcp_python_sdk_reads_is_refused_gets_approved_invoices_and_one_cred
     let Some(python) = python() else { return };
     zoho_emulator::install_crypto_provider();
     let emulator = Emulator::start(EmulatorConfig::unlimited(), 0).await.expect("emulator");
-    let zoho = client(&emulator).await;
+    let zoho = zoho_client(&emulator).await;
     let account = crm_insert(&zoho, "Accounts", json!({"Account_Name": "Gatewaytest Ltd", "Billing_Country": "US", "Billing_State": "CA"})).await;
     let deal = |name: &str| json!({"Deal_Name": name, "Stage": "Closed Won", "Amount": 120.0, "Account_Name": {"id": account}});
     let over_http = crm_insert(&zoho, "Deals", deal("Over HTTP")).await;

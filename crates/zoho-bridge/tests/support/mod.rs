@@ -134,3 +134,11 @@ pub fn serve_config(dir: &TempDir, store: &str, emulator: &zoho_emulator::Emulat
         ),
     )
 }
+
+/// Inserts one CRM record with no workflow triggers; its id (fails the test if CRM
+/// refused it).
+pub async fn crm_insert(client: &zoho::Client, module: &str, fields: serde_json::Value) -> String {
+    let r = client.crm().insert(module, &[fields], &zoho::crm::records::WriteOptions::no_triggers()).await.expect("insert");
+    assert!(r[0].is_success(), "{r:?}");
+    r[0].id().expect("id").to_string()
+}
